@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import { TidewatchError } from './errors.ts'
+
+/**
+ * The whole configuration of a tidewatch process: one zod schema, parsed once
+ * at start-up from an optional JSON file plus TIDEWATCH_* environment
+ * overrides, then frozen. Deep code receives this object; nothing else reads
+ * process.env.
+ */
+const port = z.number().int().min(0).max(65535)
+
+const InfluxTargetSchema = z
+  .object({
+    /** Stable name used for the target's spool cursor and metrics, e.g. "primary", "dr". */
+    name: z.string().regex(/^[a-z0-9_-]{1,32}$/),
+    url: z.url(),
+    /** v1 writes to /write?db=&rp= (InfluxDB 1.x); v2 writes to /api/v2/write (2.x, 3.x, 1.8+). */
+    mode: z.enum(['v1', 'v2']).default('v1'),
+    database: z.string().min(1).default('tidewatch'),
+    /** Retention policy that raw readings are written to (v1). Empty = the database default. */
+    retentionPolicy: z.string().default(''),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    org: z.string().optional(),
+    bucket: z.string().optional(),
+    token: z.string().optional(),
+    timeoutMs: z.number().int().positive().default(10_000),
+  })
+  .refine((t) => t.mode === 'v1' || (t.org && t.bucket && t.token), {
+    message: 'v2 mode needs org, bucket and token',
+  })
+
+export const ConfigSchema = z.object({
+  dataDir: z.string().min(1).default('./data'),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+  mqtt: z
+    .object({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(1883),
+      tlsPort: port.default(8883),
+      /** TLS is enabled when both certFile and keyFile are set. */
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+      caFile: z.string().optional(),
+      maxPayloadBytes: z.number().int().positive().max(256 * 1024 * 1024).default(256 * 1024),
+      /** Broker URL the standalone ingest and the simulator connect to. */
+      url: z.string().default('mqtt://127.0.0.1:1883'),
+      ingestUsername: z.string().default('svc:ingest'),
+      /** When unset, a random secret is generated once in the data dir. */
+      ingestPassword: z.string().optional(),
+    })
+    .prefault({}),
+  http: z
+    .object({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(8080),
+      bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+    })
+    .prefault({}),
+  influx: z
+    .object({
+      targets: z.array(InfluxTargetSchema).default([]),
+      /** The target the API reads from; defaults to the first. */
+      readTarget: z.string().optional(),
+      /** Readings are written in batches of at most this many points. */
+      batchPoints: z.number().int().positive().max(50_000).default(5000),
+      flushIntervalMs: z.number().int().positive().default(200),
+    })
+    .prefault({}),
+  ingest: z
+    .object({
+      maxBatchReadings: z.number().int().positive().max(10_000).default(500),
+      /** Readings older than this are stored but marked late. */
+      lateAfterSec: z.number().int().positive().default(15 * 60),
+      /** Readings older than this are quarantined as TS_TOO_OLD (reset RTC). */
+      maxAgeSec: z.number().int().positive().default(90 * 24 * 3600),
+      /** Readings further than this in the future are quarantined as TS_IN_FUTURE. */
+      maxFutureSec: z.number().int().nonnegative().default(5 * 60),
+      spoolMaxBytes: z.number().int().positive().default(1024 * 1024 * 1024),
+      spoolSegmentBytes: z.number().int().positive().default(16 * 1024 * 1024),
+      quarantineMaxRows: z.number().int().positive().default(200_000),
+    })
+    .prefault({}),
+})
+
+export type Config = z.infer<typeof ConfigSchema>
+export type InfluxTarget = z.infer<typeof InfluxTargetSchema>
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** Environment variable -> config path. Documented in README.md. */
+const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
+  ['TIDEWATCH_DATA_DIR', 'dataDir', 'string'],
+  ['TIDEWATCH_LOG_LEVEL', 'log.level', 'string'],
+  ['TIDEWATCH_BIND_HOST', 'mqtt.host', 'string'],
+  ['TIDEWATCH_MQTT_PORT', 'mqtt.port', 'number'],
+  ['TIDEWATCH_MQTTS_PORT', 'mqtt.tlsPort', 'number'],
+  ['TIDEWATCH_TLS_CERT', 'mqtt.certFile', 'string'],
+  ['TIDEWATCH_TLS_KEY', 'mqtt.keyFile', 'string'],
+  ['TIDEWATCH_TLS_CA', 'mqtt.caFile', 'string'],
+  ['TIDEWATCH_MQTT_MAX_PAYLOAD', 'mqtt.maxPayloadBytes', 'number'],
+  ['TIDEWATCH_MQTT_URL', 'mqtt.url', 'string'],
+  ['TIDEWATCH_INGEST_USERNAME', 'mqtt.ingestUsername', 'string'],
+  ['TIDEWATCH_INGEST_PASSWORD', 'mqtt.ingestPassword', 'string'],
+  ['TIDEWATCH_HTTP_HOST', 'http.host', 'string'],
+  ['TIDEWATCH_HTTP_PORT', 'http.port', 'number'],
+  ['TIDEWATCH_LATE_AFTER_SEC', 'ingest.lateAfterSec', 'number'],
+  ['TIDEWATCH_MAX_AGE_SEC', 'ingest.maxAgeSec', 'number'],
+  ['TIDEWATCH_SPOOL_MAX_BYTES', 'ingest.spoolMaxBytes', 'number'],
+]
+
+/** Primary and DR InfluxDB targets from the environment. */
+function influxTargetsFromEnv(env: Env): unknown[] | undefined {
+  const targets: unknown[] = []
+  for (const [prefix, name] of [
+    ['TIDEWATCH_INFLUX', 'primary'],
+    ['TIDEWATCH_INFLUX_DR', 'dr'],
+  ] as const) {
+    const url = env[`${prefix}_URL`]
+    if (!url) continue
+    const t: Record<string, unknown> = { name, url }
+    for (const [suffix, key] of [
+      ['MODE', 'mode'],
+      ['DB', 'database'],
+      ['RP', 'retentionPolicy'],
+      ['USERNAME', 'username'],
+      ['PASSWORD', 'password'],
+      ['ORG', 'org'],
+      ['BUCKET', 'bucket'],
+      ['TOKEN', 'token'],
+    ] as const) {
+      const v = env[`${prefix}_${suffix}`]
+      if (v !== undefined) t[key] = v
+    }
+    targets.push(t)
+  }
+  return targets.length ? targets : undefined
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.')
+  let node = obj
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {}
+    node = node[key] as Record<string, unknown>
+  }
+  node[keys.at(-1)!] = value
+}
+
+function envValue(name: string, raw: string, type: 'string' | 'number'): unknown {
+  if (type === 'string') return raw
+  // Keep non-numeric text as-is so zod names the key and the reason.
+  return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw
+}
+
+export interface LoadConfigOptions {
+  file?: string
+  env?: Env
+  /** Overrides applied last, e.g. from CLI flags. */
+  overrides?: Record<string, unknown>
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
+  const env = opts.env ?? {}
+  let raw: Record<string, unknown> = {}
+  const file = opts.file ?? env.TIDEWATCH_CONFIG
+  if (file) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+    } catch (err) {
+      throw new TidewatchError('CONFIG_FILE_UNREADABLE', { file, reason: (err as Error).message })
+    }
+  }
+  for (const [name, path, type] of ENV_MAP) {
+    const v = env[name]
+    if (v !== undefined && v !== '') setPath(raw, path, envValue(name, v, type))
+  }
+  const targets = influxTargetsFromEnv(env)
+  if (targets) setPath(raw, 'influx.targets', targets)
+  for (const [path, value] of Object.entries(opts.overrides ?? {})) setPath(raw, path, value)
+
+  const parsed = ConfigSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ key: i.path.join('.') || '(root)', reason: i.message }))
+    const first = issues[0]!
+    throw new TidewatchError('CONFIG_INVALID', { issues }, `Invalid config: ${first.key}: ${first.reason}`)
+  }
+  const config = parsed.data
+  config.dataDir = resolve(config.dataDir)
+  return deepFreeze(config)
+}
+
+export function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}
+
+export function tlsEnabled(config: Config): boolean {
+  return Boolean(config.mqtt.certFile && config.mqtt.keyFile)
+}

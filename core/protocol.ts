@@ -1,0 +1,56 @@
+import { z } from 'zod'
+
+/**
+ * The station <-> data center wire protocol (docs/PROTOCOL.md). Everything a
+ * firmware maker needs is derived from the constants and schemas here.
+ */
+export const STATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+export const MAX_BATCH_READINGS = 500
+
+export const topics = {
+  readings: (id: string) => `stations/${id}/readings`,
+  status: (id: string) => `stations/${id}/status`,
+  config: (id: string) => `stations/${id}/config`,
+  allReadings: 'stations/+/readings',
+  allStatus: 'stations/+/status',
+} as const
+
+export type StationTopicKind = 'readings' | 'status' | 'config'
+
+/** Splits `stations/{id}/{kind}`; undefined for anything else. */
+export function parseStationTopic(topic: string): { stationId: string; kind: StationTopicKind } | undefined {
+  const parts = topic.split('/')
+  if (parts.length !== 3 || parts[0] !== 'stations') return undefined
+  const [, stationId, kind] = parts as [string, string, string]
+  if (!STATION_ID_PATTERN.test(stationId)) return undefined
+  if (kind !== 'readings' && kind !== 'status' && kind !== 'config') return undefined
+  return { stationId, kind }
+}
+
+/** `ts`: RFC 3339 with an explicit offset (Z or ±hh:mm), or integer epoch milliseconds. */
+export const TimestampSchema = z.union([
+  z.iso.datetime({ offset: true, local: false }),
+  z.number().int().nonnegative(),
+])
+
+export const ReadingSchema = z.strictObject({
+  ts: TimestampSchema,
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  // Values are checked one by one after the shape, so one broken electrode
+  // quarantines only its own value and not the whole reading.
+  values: z.record(z.string(), z.unknown()),
+  battery: z.number().optional(),
+  rssi: z.number().optional(),
+})
+export type ReadingPayload = z.infer<typeof ReadingSchema>
+
+export const BatchSchema = z.strictObject({
+  readings: z.array(z.unknown()),
+})
+
+export const STATUS_ONLINE = 'online'
+export const STATUS_OFFLINE = 'offline'
+
+export function parseTimestamp(ts: string | number): number {
+  return typeof ts === 'number' ? ts : Date.parse(ts)
+}

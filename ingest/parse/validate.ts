@@ -1,0 +1,235 @@
+import type { ErrorCode } from '../../core/errors.ts'
+import { BatchSchema, parseTimestamp, ReadingSchema, type ReadingPayload } from '../../core/protocol.ts'
+import { salinityFromConductivity } from '../../core/pss78.ts'
+import { HEALTH_RANGES, isSensorKind, SENSORS, type SensorKind } from '../../core/sensors.ts'
+
+/** Per-sensor linear calibration from the registry: stored = raw * scale + offset. */
+export interface Calibration {
+  offset: number
+  scale: number
+}
+
+export interface StationContext {
+  id: string
+  enabled: boolean
+  calibration: Partial<Record<SensorKind, Calibration>>
+}
+
+export interface ValidationLimits {
+  maxPayloadBytes: number
+  maxBatchReadings: number
+  lateAfterMs: number
+  maxAgeMs: number
+  maxFutureMs: number
+}
+
+/** A value that passed every check, calibrated, ready to be stored. */
+export interface AcceptedValue {
+  sensor: SensorKind
+  value: number
+  raw: number
+  /** Quality flags, e.g. "derived_pss78", "pss78_out_of_range". */
+  flags: string[]
+}
+
+export interface AcceptedReading {
+  stationId: string
+  ts: number
+  receivedAt: number
+  seq?: number
+  late: boolean
+  values: AcceptedValue[]
+  battery?: number
+  rssi?: number
+}
+
+export interface Rejection {
+  stationId: string
+  reason: ErrorCode
+  /** Human-readable specifics: which field, which value, which limit. */
+  detail: string
+  /** Position in a batch, when the payload was one. */
+  index?: number
+  sensor?: string
+  ts?: number
+  excerpt: string
+}
+
+export interface ValidationResult {
+  accepted: AcceptedReading[]
+  rejected: Rejection[]
+  /** Number of readings the payload held (1 for a single reading). */
+  readingCount: number
+}
+
+const EXCERPT_BYTES = 512
+
+function excerptOf(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
+  return text.length > EXCERPT_BYTES ? `${text.slice(0, EXCERPT_BYTES)}…` : text
+}
+
+function describeZodIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ')
+}
+
+/**
+ * Validates one MQTT payload from a station. Never throws: everything that
+ * is wrong becomes a Rejection with a stable reason code, and everything that
+ * is right is returned even when its neighbours in the batch are not.
+ */
+export function validatePayload(
+  station: StationContext | undefined,
+  stationId: string,
+  payload: Buffer,
+  receivedAt: number,
+  limits: ValidationLimits,
+): ValidationResult {
+  const reject = (reason: ErrorCode, detail: string, extra: Partial<Rejection> = {}): ValidationResult => ({
+    accepted: [],
+    rejected: [{ stationId, reason, detail, excerpt: extra.excerpt ?? excerptOf(payload.subarray(0, EXCERPT_BYTES).toString('utf8')), ...extra }],
+    readingCount: 1,
+  })
+
+  if (payload.length > limits.maxPayloadBytes) {
+    return reject('PAYLOAD_TOO_LARGE', `payload is ${payload.length} bytes, maximum is ${limits.maxPayloadBytes}`)
+  }
+  if (!station) return reject('STATION_UNKNOWN', `station "${stationId}" is not in the registry`)
+  if (!station.enabled) return reject('STATION_DISABLED', `station "${stationId}" is disabled`)
+
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload)
+  } catch {
+    return reject('PAYLOAD_NOT_UTF8', 'payload bytes are not valid UTF-8')
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    return reject('PAYLOAD_NOT_JSON', (err as Error).message)
+  }
+
+  if (json !== null && typeof json === 'object' && !Array.isArray(json) && 'readings' in json) {
+    const batch = BatchSchema.safeParse(json)
+    if (!batch.success) return reject('PAYLOAD_SCHEMA', describeZodIssues(batch.error.issues))
+    const items = batch.data.readings
+    if (items.length === 0) return reject('BATCH_EMPTY', 'readings array is empty')
+    if (items.length > limits.maxBatchReadings) {
+      return reject('BATCH_TOO_LARGE', `batch holds ${items.length} readings, maximum is ${limits.maxBatchReadings}`)
+    }
+    const result: ValidationResult = { accepted: [], rejected: [], readingCount: items.length }
+    items.forEach((item, index) => validateReading(station, item, receivedAt, limits, result, index))
+    return result
+  }
+  const result: ValidationResult = { accepted: [], rejected: [], readingCount: 1 }
+  validateReading(station, json, receivedAt, limits, result, undefined)
+  return result
+}
+
+function validateReading(
+  station: StationContext,
+  item: unknown,
+  receivedAt: number,
+  limits: ValidationLimits,
+  out: ValidationResult,
+  index: number | undefined,
+): void {
+  const stationId = station.id
+  const rejectAll = (reason: ErrorCode, detail: string, ts?: number): void => {
+    out.rejected.push({ stationId, reason, detail, index, ts, excerpt: excerptOf(item) })
+  }
+  const parsed = ReadingSchema.safeParse(item)
+  if (!parsed.success) {
+    const tsIssue = parsed.error.issues.find((i) => i.path[0] === 'ts')
+    if (tsIssue) return rejectAll('TS_INVALID', `ts: ${tsIssue.message}; use RFC 3339 with offset or epoch milliseconds`)
+    return rejectAll('PAYLOAD_SCHEMA', describeZodIssues(parsed.error.issues))
+  }
+  const reading: ReadingPayload = parsed.data
+  const ts = parseTimestamp(reading.ts)
+  if (!Number.isFinite(ts)) return rejectAll('TS_INVALID', `ts "${String(reading.ts)}" is not a valid time`)
+  if (ts > receivedAt + limits.maxFutureMs) {
+    return rejectAll('TS_IN_FUTURE', `ts is ${Math.round((ts - receivedAt) / 1000)} s ahead of the server clock; limit is ${limits.maxFutureMs / 1000} s`, ts)
+  }
+  if (ts < receivedAt - limits.maxAgeMs) {
+    const hint = typeof reading.ts === 'number' && reading.ts < 1e11 ? ' (looks like epoch seconds; send milliseconds)' : ''
+    return rejectAll('TS_TOO_OLD', `ts ${new Date(ts).toISOString()} is older than ${limits.maxAgeMs / 86_400_000} days${hint}`, ts)
+  }
+
+  const entries = Object.entries(reading.values)
+  if (entries.length === 0) return rejectAll('READING_NO_VALUES', 'values is empty')
+
+  const rawValues = new Map<SensorKind, number>()
+  for (const [key, value] of entries) {
+    const reject = (reason: ErrorCode, detail: string): void => {
+      out.rejected.push({ stationId, reason, detail, index, ts, sensor: key, excerpt: excerptOf({ ts: reading.ts, values: { [key]: value } }) })
+    }
+    if (!isSensorKind(key)) {
+      reject('READING_UNKNOWN_SENSOR', `"${key}" is not one of ${Object.keys(SENSORS).join(', ')}`)
+      continue
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      reject('VALUE_NOT_NUMBER', `${key} must be a finite number, got ${JSON.stringify(value)}`)
+      continue
+    }
+    rawValues.set(key, value)
+  }
+
+  const accepted: AcceptedValue[] = []
+  for (const [sensor, raw] of rawValues) {
+    const cal = station.calibration[sensor]
+    const value = cal ? raw * cal.scale + cal.offset : raw
+    const spec = SENSORS[sensor]
+    if (value < spec.min || value > spec.max) {
+      out.rejected.push({
+        stationId,
+        reason: 'VALUE_OUT_OF_RANGE',
+        detail: `${sensor} = ${value} ${spec.unit} is outside ${spec.min}..${spec.max} ${spec.unit}`,
+        index,
+        ts,
+        sensor,
+        excerpt: excerptOf({ ts: reading.ts, values: { [sensor]: raw } }),
+      })
+      continue
+    }
+    accepted.push({ sensor, value, raw, flags: [] })
+  }
+
+  // PSS-78: derive salinity for stations that only carry a conductivity probe.
+  const conductivity = accepted.find((v) => v.sensor === 'conductivity')
+  const temperature = accepted.find((v) => v.sensor === 'temperature')
+  if (conductivity && temperature && !rawValues.has('salinity')) {
+    const { salinity, inRange } = salinityFromConductivity(conductivity.value, temperature.value)
+    const cal = station.calibration.salinity
+    const value = cal ? salinity * cal.scale + cal.offset : salinity
+    accepted.push({ sensor: 'salinity', value: round(value, 4), raw: round(salinity, 4), flags: inRange ? ['derived_pss78'] : ['derived_pss78', 'pss78_out_of_range'] })
+  }
+
+  if (accepted.length === 0) return
+  const health = {
+    battery: inRange(reading.battery, HEALTH_RANGES.battery),
+    rssi: inRange(reading.rssi, HEALTH_RANGES.rssi),
+  }
+  out.accepted.push({
+    stationId,
+    ts,
+    receivedAt,
+    seq: reading.seq,
+    late: ts < receivedAt - limits.lateAfterMs,
+    values: accepted,
+    battery: health.battery,
+    rssi: health.rssi,
+  })
+}
+
+function inRange(v: number | undefined, range: { min: number; max: number }): number | undefined {
+  return v !== undefined && Number.isFinite(v) && v >= range.min && v <= range.max ? v : undefined
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits
+  return Math.round(v * f) / f
+}
