@@ -69,6 +69,10 @@ export const ConfigSchema = z.object({
       /** Readings are written in batches of at most this many points. */
       batchPoints: z.number().int().positive().max(50_000).default(5000),
       flushIntervalMs: z.number().int().positive().default(200),
+      /** How long raw readings are kept (RP `raw`); hourly rollups are kept forever. InfluxQL duration, >= 1h. */
+      rawRetention: z.string().regex(/^(\d+[wdhm])+$/, 'must be an InfluxQL duration such as 400d').default('400d'),
+      /** Create the database, retention policies and continuous queries on start (InfluxDB 1.x). */
+      applyRetention: z.boolean().default(true),
     })
     .prefault({}),
   ingest: z
@@ -111,6 +115,7 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
   ['TIDEWATCH_LATE_AFTER_SEC', 'ingest.lateAfterSec', 'number'],
   ['TIDEWATCH_MAX_AGE_SEC', 'ingest.maxAgeSec', 'number'],
   ['TIDEWATCH_SPOOL_MAX_BYTES', 'ingest.spoolMaxBytes', 'number'],
+  ['TIDEWATCH_INFLUX_RAW_RETENTION', 'influx.rawRetention', 'string'],
 ]
 
 /** Primary and DR InfluxDB targets from the environment. */

@@ -41,6 +41,17 @@ export const ErrorCodes = {
   INFLUX_QUERY_FAILED: 'InfluxDB query failed',
   INFLUXD_NOT_INSTALLED: 'influxd is not installed',
   INTERNAL: 'Internal error',
+
+  // Alerter
+  ALERT_RULE_INVALID: 'Alert rule is invalid',
+  SUBSCRIBER_INVALID: 'Subscriber is invalid',
+  SUBSCRIBER_NOT_FOUND: 'Subscriber not found',
+  SUBSCRIBER_EXISTS: 'A subscriber with this phone already exists',
+  SMPP_BIND_FAILED: 'SMPP bind_transceiver was rejected',
+  SMPP_TIMEOUT: 'SMPP response timed out',
+  SMPP_NOT_BOUND: 'SMPP session is not bound',
+  SMS_GATEWAY_REJECTED: 'SMS gateway rejected the message',
+  SMS_GATEWAY_UNAVAILABLE: 'SMS gateway is unavailable',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

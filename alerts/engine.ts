@@ -1,0 +1,323 @@
+import type Database from 'better-sqlite3'
+import type { AcceptedReading } from '../ingest/parse/validate.ts'
+import { levelRank, NO_DATA_LEVEL, riseLevel, targetLevel, type Level } from './rules.ts'
+import type { RuleBook } from './rulebook.ts'
+import type { AlertStatus, StateRow } from './store.ts'
+import type { Trend } from './templates.ts'
+
+/**
+ * The state machine (docs/ALERTS.md): one state per (station, sensor,
+ * ladder), ladders 'level' (thresholds), 'rise' (rate of rise) and 'no_data'.
+ * `evaluate` is synchronous and runs inside the caller's transaction, so a
+ * state change, its event row and the messages it causes commit together.
+ */
+export interface Transition {
+  station: string
+  sensor: string
+  ladder: 'level' | 'rise' | 'no_data'
+  level: Level
+  /** The level that was firing before (escalation/de-escalation), if any. */
+  previous: Level | null
+  from: AlertStatus
+  to: AlertStatus
+  value: number | null
+  threshold: number
+  delta?: number
+  readingTs: number | null
+  receivedAt: number | null
+  at: number
+  incident: string | null
+  trend: Trend
+}
+
+interface Sample {
+  ts: number
+  value: number
+}
+
+export interface EngineOptions {
+  staleAfterMs: number
+}
+
+/** Bound on rise samples per series (15-min sampling gives 4 per hour; fast stations are capped). */
+const MAX_SAMPLES = 240
+
+export class Engine {
+  private readonly db: Database.Database
+  private readonly rules: RuleBook
+  private readonly opts: EngineOptions
+  private readonly states = new Map<string, StateRow>()
+  private readonly samples = new Map<string, Sample[]>()
+  /** Latest accepted value per station and sensor, for TT replies. */
+  readonly latest = new Map<string, Map<string, Sample>>()
+  /** Last time each station was heard (arrival time), for no-data. */
+  readonly lastHeard = new Map<string, number>()
+  readonly counters = { evaluated: 0, skippedLate: 0, skippedStale: 0, transitions: 0 }
+  private readonly stmts
+
+  constructor(db: Database.Database, rules: RuleBook, opts: EngineOptions) {
+    this.db = db
+    this.rules = rules
+    this.opts = opts
+    for (const row of db.prepare('SELECT * FROM alert_states').all() as StateRow[]) {
+      this.states.set(key(row.station, row.sensor, row.ladder), row)
+      if (row.ladder === 'level' && row.value !== null && row.reading_ts !== null) this.remember(row.station, row.sensor, row.reading_ts, row.value)
+    }
+    this.stmts = {
+      upsert: db.prepare(
+        `INSERT INTO alert_states (station, sensor, ladder, status, level, pending_level, pending_count, pending_since, incident, value, reading_ts, updated_at)
+         VALUES (@station, @sensor, @ladder, @status, @level, @pending_level, @pending_count, @pending_since, @incident, @value, @reading_ts, @updated_at)
+         ON CONFLICT(station, sensor, ladder) DO UPDATE SET status=excluded.status, level=excluded.level, pending_level=excluded.pending_level,
+           pending_count=excluded.pending_count, pending_since=excluded.pending_since, incident=excluded.incident, value=excluded.value,
+           reading_ts=excluded.reading_ts, updated_at=excluded.updated_at`,
+      ),
+      event: db.prepare(
+        `INSERT INTO alert_events (at, station, sensor, ladder, level, from_status, to_status, value, threshold, reading_ts, received_at, late, incident)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+      ),
+      openIncident: db.prepare(
+        'INSERT OR IGNORE INTO alert_incidents (id, station, sensor, ladder, level, max_level, opened_at, peak_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      updateIncident: db.prepare(
+        `UPDATE alert_incidents SET level = ?, max_level = CASE WHEN ? THEN ? ELSE max_level END,
+           peak_value = CASE WHEN ? IS NULL THEN peak_value WHEN peak_value IS NULL OR ? > peak_value THEN ? ELSE peak_value END WHERE id = ?`,
+      ),
+      closeIncident: db.prepare('UPDATE alert_incidents SET closed_at = ? WHERE id = ?'),
+    }
+  }
+
+  state(station: string, sensor: string, ladder: string): StateRow | undefined {
+    return this.states.get(key(station, sensor, ladder))
+  }
+
+  allStates(): StateRow[] {
+    return [...this.states.values()]
+  }
+
+  /** Evaluates one accepted reading; returns the state changes it caused. */
+  evaluate(r: AcceptedReading, now: number): Transition[] {
+    const out: Transition[] = []
+    this.lastHeard.set(r.stationId, Math.max(this.lastHeard.get(r.stationId) ?? 0, r.receivedAt))
+    const nd = this.state(r.stationId, 'no_data', 'no_data')
+    if (nd && nd.status === 'firing') out.push(this.resolveNoData(nd, r.receivedAt))
+
+    // Late or stale readings never drive alerts (they would tell a farmer about
+    // water that has already moved on); they still count as the station being alive.
+    if (r.late) {
+      this.counters.skippedLate++
+      return out
+    }
+    if (now - r.ts > this.opts.staleAfterMs) {
+      this.counters.skippedStale++
+      return out
+    }
+    for (const v of r.values) {
+      const last = this.latest.get(r.stationId)?.get(v.sensor)
+      if (last && r.ts <= last.ts) {
+        // Out of order or a re-delivery: the state already reflects newer data.
+        this.counters.skippedStale++
+        continue
+      }
+      const rule = this.rules.get(r.stationId, v.sensor)
+      const trendInfo = this.trend(r.stationId, v.sensor, r.ts, v.value, rule?.rise?.windowSec ?? 3600)
+      this.remember(r.stationId, v.sensor, r.ts, v.value)
+      this.counters.evaluated++
+      if (!rule || !rule.enabled) {
+        this.touch(r.stationId, v.sensor, 'level', v.value, r.ts, now)
+        continue
+      }
+      const base = { station: r.stationId, sensor: v.sensor, value: v.value, readingTs: r.ts, receivedAt: r.receivedAt, at: now, trend: trendInfo.trend }
+      out.push(...this.step({ ...base, ladder: 'level' }, rule.levels, (firing) => targetLevel(rule.levels, v.value, firing)))
+      if (rule.rise) {
+        const lvl = riseLevel(rule.rise)
+        const rise = trendInfo.rise
+        out.push(
+          ...this.step({ ...base, ladder: 'rise', delta: rise }, [lvl], (firing) =>
+            rise >= lvl.threshold || (firing === 'rise' && rise > (lvl.clear ?? 0)) ? lvl : null,
+          ),
+        )
+      }
+    }
+    this.counters.transitions += out.length
+    return out
+  }
+
+  /** No-data: called by the alerter's timer with the stations that went silent. */
+  noData(station: string, silentSince: number, now: number): Transition[] {
+    const k = key(station, 'no_data', 'no_data')
+    const s = this.states.get(k)
+    if (s?.status === 'firing') return []
+    const incident = `${station}/no_data/${now}`
+    const row = this.fresh(station, 'no_data', 'no_data', s)
+    const from = row.status
+    Object.assign(row, { status: 'firing', level: 'no_data', incident, value: null, reading_ts: silentSince, updated_at: now })
+    this.persist(row)
+    this.stmts.openIncident.run(incident, station, 'no_data', 'no_data', 'no_data', 'no_data', now, null)
+    const t: Transition = {
+      station, sensor: 'no_data', ladder: 'no_data', level: NO_DATA_LEVEL, previous: null, from, to: 'firing',
+      value: null, threshold: 0, readingTs: silentSince, receivedAt: null, at: now, incident, trend: null,
+    }
+    this.record(t)
+    return [t]
+  }
+
+  private resolveNoData(row: StateRow, at: number): Transition {
+    const incident = row.incident
+    Object.assign(row, { status: 'resolved', level: null, incident: null, updated_at: at })
+    this.persist(row)
+    if (incident) this.stmts.closeIncident.run(at, incident)
+    const t: Transition = {
+      station: row.station, sensor: 'no_data', ladder: 'no_data', level: NO_DATA_LEVEL, previous: NO_DATA_LEVEL, from: 'firing', to: 'resolved',
+      value: null, threshold: 0, readingTs: at, receivedAt: at, at, incident, trend: null,
+    }
+    this.record(t)
+    return t
+  }
+
+  private step(
+    base: Omit<Transition, 'level' | 'previous' | 'from' | 'to' | 'threshold' | 'incident'> & { ladder: 'level' | 'rise' },
+    levels: readonly Level[],
+    target: (firing: string | null) => Level | null,
+  ): Transition[] {
+    const row = this.fresh(base.station, base.sensor, base.ladder, this.state(base.station, base.sensor, base.ladder))
+    const firingName = row.status === 'firing' ? row.level : null
+    const firing = firingName === null ? null : levels.find((l) => l.name === firingName) ?? null
+    const t = target(firing?.name ?? null)
+    const out: Transition[] = []
+    const emit = (to: AlertStatus, level: Level, previous: Level | null, from: AlertStatus): void => {
+      const tr: Transition = { ...base, level, previous, from, to, threshold: to === 'resolved' ? (level.clear ?? level.threshold) : level.threshold, incident: row.incident }
+      this.record(tr)
+      out.push(tr)
+    }
+    row.value = base.value
+    row.reading_ts = base.readingTs
+    row.updated_at = base.at
+
+    const rankT = levelRank(levels, t?.name ?? null)
+    const rankF = levelRank(levels, firing?.name ?? null)
+    if (firing && firingName !== null && rankF < 0) {
+      // The rule changed under a firing incident and its level is gone: resolve it.
+      row.status = 'resolved'
+    }
+    if (t && rankT > rankF) {
+      // New or escalating level: pending until N readings and the duration are met.
+      const sameTarget = row.pending_level !== null
+      if (!sameTarget) {
+        row.pending_level = t.name
+        row.pending_count = 1
+        row.pending_since = base.readingTs
+      } else {
+        row.pending_level = levelRank(levels, row.pending_level) > rankT ? row.pending_level : t.name
+        row.pending_count++
+      }
+      const since = row.pending_since ?? base.readingTs ?? base.at
+      const fire = row.pending_count >= t.pendingReadings && (base.readingTs ?? base.at) - since >= t.pendingSec * 1000
+      if (fire) {
+        const from = row.status
+        if (!firing) {
+          row.incident = `${base.station}/${base.sensor}/${base.ladder}/${base.readingTs ?? base.at}`
+          this.stmts.openIncident.run(row.incident, base.station, base.sensor, base.ladder, t.name, t.name, base.at, base.value)
+        } else {
+          this.stmts.updateIncident.run(t.name, 1, t.name, base.value, base.value, base.value, row.incident)
+        }
+        row.status = 'firing'
+        row.level = t.name
+        row.pending_level = null
+        row.pending_count = 0
+        row.pending_since = null
+        emit('firing', t, firing, from)
+      } else if (!firing && row.status !== 'pending') {
+        const from = row.status
+        row.status = 'pending'
+        emit('pending', t, null, from)
+      }
+    } else if (firing && rankT < rankF) {
+      row.pending_level = null
+      row.pending_count = 0
+      row.pending_since = null
+      if (t) {
+        // De-escalation within the incident (e.g. danger back to warning).
+        row.level = t.name
+        this.stmts.updateIncident.run(t.name, 0, t.name, base.value, base.value, base.value, row.incident)
+        emit('firing', t, firing, 'firing')
+      } else {
+        row.status = 'resolved'
+        row.level = null
+        if (row.incident) this.stmts.closeIncident.run(base.at, row.incident)
+        emit('resolved', firing, firing, 'firing')
+        row.incident = null
+      }
+    } else {
+      // Same level as firing (or none and none): any pending escalation is cancelled.
+      if (row.pending_level !== null) {
+        const pendingLevel = levels.find((l) => l.name === row.pending_level)
+        row.pending_level = null
+        row.pending_count = 0
+        row.pending_since = null
+        if (!firing && row.status === 'pending' && pendingLevel) {
+          row.status = 'ok'
+          emit('ok', pendingLevel, null, 'pending')
+        }
+      }
+      if (firing && row.incident) this.stmts.updateIncident.run(firing.name, 0, firing.name, base.value, base.value, base.value, row.incident)
+    }
+    this.persist(row)
+    return out
+  }
+
+  private touch(station: string, sensor: string, ladder: string, value: number, ts: number, now: number): void {
+    const row = this.fresh(station, sensor, ladder, this.state(station, sensor, ladder))
+    row.value = value
+    row.reading_ts = ts
+    row.updated_at = now
+    this.persist(row)
+  }
+
+  private fresh(station: string, sensor: string, ladder: string, existing: StateRow | undefined): StateRow {
+    if (existing) return existing
+    const row: StateRow = {
+      station, sensor, ladder, status: 'ok', level: null, pending_level: null, pending_count: 0, pending_since: null,
+      incident: null, value: null, reading_ts: null, updated_at: 0,
+    }
+    this.states.set(key(station, sensor, ladder), row)
+    return row
+  }
+
+  private persist(row: StateRow): void {
+    this.stmts.upsert.run(row)
+  }
+
+  private record(t: Transition): void {
+    this.stmts.event.run(t.at, t.station, t.sensor, t.ladder, t.level.name, t.from, t.to, t.value, t.threshold, t.readingTs, t.receivedAt, t.incident)
+  }
+
+  private remember(station: string, sensor: string, ts: number, value: number): void {
+    let m = this.latest.get(station)
+    if (!m) this.latest.set(station, (m = new Map()))
+    m.set(sensor, { ts, value })
+    const k = `${station}|${sensor}`
+    const list = this.samples.get(k) ?? []
+    list.push({ ts, value })
+    if (list.length > MAX_SAMPLES) list.splice(0, list.length - MAX_SAMPLES)
+    this.samples.set(k, list)
+  }
+
+  /** Trend against the oldest sample within the window; rise = value - minimum within the window. */
+  private trend(station: string, sensor: string, ts: number, value: number, windowSec: number): { trend: Trend; rise: number } {
+    const list = this.samples.get(`${station}|${sensor}`)
+    if (!list) return { trend: null, rise: 0 }
+    const from = ts - windowSec * 1000
+    while (list.length && list[0]!.ts < from) list.shift()
+    if (!list.length) return { trend: null, rise: 0 }
+    const oldest = list[0]!
+    let min = Infinity
+    for (const s of list) min = Math.min(min, s.value)
+    const diff = value - oldest.value
+    const eps = Math.max(Math.abs(oldest.value) * 0.05, 0.05)
+    return { trend: diff > eps ? 'up' : diff < -eps ? 'down' : 'flat', rise: value - min }
+  }
+}
+
+function key(station: string, sensor: string, ladder: string): string {
+  return `${station}|${sensor}|${ladder}`
+}

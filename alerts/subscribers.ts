@@ -1,0 +1,177 @@
+import type Database from 'better-sqlite3'
+import { z } from 'zod'
+import { TidewatchError } from '../core/errors.ts'
+import type { Station } from '../devices/registry.ts'
+import { foldKey, normalizePhone } from './text.ts'
+
+/**
+ * Farmers (SMS, vi or en, with or without diacritics, following stations
+ * and/or communes) and staff (SMS, email or webhook; every level plus
+ * no-data and device health).
+ */
+const phone = z.string().transform((v, ctx) => {
+  const p = normalizePhone(v)
+  if (!p) {
+    ctx.addIssue({ code: 'custom', message: 'phone must be a Vietnamese mobile number (+84…, 84… or 0…)' })
+    return z.NEVER
+  }
+  return p
+})
+
+export const SubscriberInputSchema = z
+  .object({
+    kind: z.enum(['farmer', 'staff']).default('farmer'),
+    name: z.string().max(100).default(''),
+    phone: phone.optional(),
+    email: z.email().optional(),
+    webhook: z.url().optional(),
+    lang: z.enum(['vi', 'en']).default('vi'),
+    diacritics: z.boolean().default(false),
+    stations: z.array(z.string().min(1).max(64)).max(500).default([]),
+    communes: z.array(z.string().min(1).max(100)).max(100).default([]),
+    active: z.boolean().default(true),
+  })
+  .refine((s) => (s.kind === 'farmer' ? !!s.phone : !!(s.phone || s.email || s.webhook)), {
+    message: 'a farmer needs a phone; staff need a phone, email or webhook',
+  })
+export type SubscriberInput = z.input<typeof SubscriberInputSchema>
+
+export interface Subscriber {
+  id: number
+  kind: 'farmer' | 'staff'
+  name: string
+  phone: string | null
+  email: string | null
+  webhook: string | null
+  lang: 'vi' | 'en'
+  diacritics: boolean
+  stations: string[]
+  communes: string[]
+  active: boolean
+  createdAt: number
+  updatedAt: number
+}
+
+interface Row {
+  id: number
+  kind: 'farmer' | 'staff'
+  name: string
+  phone: string | null
+  email: string | null
+  webhook: string | null
+  lang: 'vi' | 'en'
+  diacritics: number
+  stations: string
+  communes: string
+  active: number
+  created_at: number
+  updated_at: number
+}
+
+function toSubscriber(r: Row): Subscriber {
+  return {
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    phone: r.phone,
+    email: r.email,
+    webhook: r.webhook,
+    lang: r.lang,
+    diacritics: r.diacritics === 1,
+    stations: JSON.parse(r.stations) as string[],
+    communes: JSON.parse(r.communes) as string[],
+    active: r.active === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }
+}
+
+export class Subscribers {
+  private readonly db: Database.Database
+  private cache: Subscriber[] | null = null
+
+  constructor(db: Database.Database) {
+    this.db = db
+  }
+
+  list(): Subscriber[] {
+    this.cache ??= (this.db.prepare('SELECT * FROM alert_subscribers ORDER BY id').all() as Row[]).map(toSubscriber)
+    return this.cache
+  }
+
+  get(id: number): Subscriber | undefined {
+    return this.list().find((s) => s.id === id)
+  }
+
+  byPhone(p: string): Subscriber | undefined {
+    return this.list().find((s) => s.phone === p)
+  }
+
+  create(input: SubscriberInput, now: number): Subscriber {
+    const s = parse(input)
+    if (s.phone && this.byPhone(s.phone)) throw new TidewatchError('SUBSCRIBER_EXISTS', { phone: s.phone })
+    const info = this.db
+      .prepare(
+        `INSERT INTO alert_subscribers (kind, name, phone, email, webhook, lang, diacritics, stations, communes, active, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(s.kind, s.name, s.phone ?? null, s.email ?? null, s.webhook ?? null, s.lang, s.diacritics ? 1 : 0, JSON.stringify(s.stations), JSON.stringify(s.communes), s.active ? 1 : 0, now, now)
+    this.cache = null
+    return this.get(Number(info.lastInsertRowid))!
+  }
+
+  update(id: number, patch: Partial<SubscriberInput>, now: number): Subscriber {
+    const current = this.get(id)
+    if (!current) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id })
+    const merged = parse({
+      kind: current.kind,
+      name: current.name,
+      phone: current.phone ?? undefined,
+      email: current.email ?? undefined,
+      webhook: current.webhook ?? undefined,
+      lang: current.lang,
+      diacritics: current.diacritics,
+      stations: current.stations,
+      communes: current.communes,
+      active: current.active,
+      ...patch,
+    })
+    if (merged.phone) {
+      const other = this.byPhone(merged.phone)
+      if (other && other.id !== id) throw new TidewatchError('SUBSCRIBER_EXISTS', { phone: merged.phone })
+    }
+    this.db
+      .prepare(
+        `UPDATE alert_subscribers SET kind=?, name=?, phone=?, email=?, webhook=?, lang=?, diacritics=?, stations=?, communes=?, active=?, updated_at=? WHERE id=?`,
+      )
+      .run(merged.kind, merged.name, merged.phone ?? null, merged.email ?? null, merged.webhook ?? null, merged.lang, merged.diacritics ? 1 : 0, JSON.stringify(merged.stations), JSON.stringify(merged.communes), merged.active ? 1 : 0, now, id)
+    this.cache = null
+    return this.get(id)!
+  }
+
+  remove(id: number): void {
+    const info = this.db.prepare('DELETE FROM alert_subscribers WHERE id = ?').run(id)
+    this.cache = null
+    if (info.changes === 0) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id })
+  }
+
+  /** Active farmers following the station directly or through its commune. */
+  farmersFor(station: Station): Subscriber[] {
+    const commune = station.commune ? foldKey(station.commune) : null
+    return this.list().filter(
+      (s) => s.active && s.kind === 'farmer' && (s.stations.includes(station.id) || (commune !== null && s.communes.some((c) => foldKey(c) === commune))),
+    )
+  }
+
+  staff(): Subscriber[] {
+    return this.list().filter((s) => s.active && s.kind === 'staff')
+  }
+}
+
+function parse(input: unknown): z.output<typeof SubscriberInputSchema> {
+  const r = SubscriberInputSchema.safeParse(input)
+  if (!r.success) {
+    throw new TidewatchError('SUBSCRIBER_INVALID', { issues: r.error.issues.map((i) => ({ key: i.path.join('.'), reason: i.message })) })
+  }
+  return r.data
+}

@@ -1,0 +1,69 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { TidewatchError } from '../../core/errors.ts'
+import { SENSOR_KINDS, SENSORS } from '../../core/sensors.ts'
+import { quoteString } from '../../influx/query.ts'
+import type { ApiDeps } from '../server.ts'
+import { StationParams } from './stations.ts'
+
+const MAX_POINTS = 10_000
+const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+const Time = z.union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{1,15}$/, 'must be RFC 3339 or epoch milliseconds')])
+const toMs = (v: string): number => (/^\d+$/.test(v) ? Number(v) : Date.parse(v))
+
+export const ReadingsQuery = z
+  .object({
+    sensor: z.enum(SENSOR_KINDS).optional(),
+    from: Time.optional(),
+    to: Time.optional(),
+    every: z
+      .string()
+      .regex(/^[1-9]\d{0,5}[smhd]$/, 'must be a duration like 30s, 15m, 1h, 1d')
+      .optional(),
+  })
+  .strict()
+
+export function readingRoutes(deps: ApiDeps): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>()
+    app.get('/stations/:id/readings', { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req) => {
+      const station = deps.registry.require(req.params.id)
+      if (!deps.query) throw new TidewatchError('INFLUX_UNAVAILABLE', {}, 'no InfluxDB target configured')
+      const q = req.query
+      const to = q.to ? toMs(q.to) : Date.now()
+      const from = q.from ? toMs(q.from) : to - 86_400_000
+      if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', from: q.from, to: q.to }, 'from must be before to')
+      const sensors = q.sensor ? [q.sensor] : station.sensors.map((s) => s.kind)
+      const sensorFilter = `(${sensors.map((s) => `"sensor" = ${quoteString(s)}`).join(' OR ')})`
+      const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${from}ms AND time <= ${to}ms`
+      let influxql: string
+      if (q.every) {
+        const everyMs = Number(q.every.slice(0, -1)) * DURATION_MS[q.every.slice(-1)]!
+        if ((to - from) / everyMs > MAX_POINTS) {
+          throw new TidewatchError('BAD_REQUEST', { parameter: 'every', maxPoints: MAX_POINTS }, `every=${q.every} gives more than ${MAX_POINTS} points for this range; use a larger interval`)
+        }
+        influxql = `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max" FROM "reading" WHERE ${where} GROUP BY time(${q.every}), "sensor" fill(none)`
+      } else {
+        influxql = `SELECT "value", "late" FROM "reading" WHERE ${where} GROUP BY "sensor" ORDER BY time ASC LIMIT ${MAX_POINTS}`
+      }
+      const [series = []] = await deps.query.query(influxql)
+      return {
+        station: station.id,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        every: q.every ?? null,
+        series: series.map((s) => {
+          const sensor = s.tags!.sensor as keyof typeof SENSORS
+          return {
+            sensor,
+            unit: SENSORS[sensor]?.unit ?? '',
+            columns: ['ts', ...s.columns.slice(1)],
+            values: s.values.map(([t, ...rest]) => [new Date(t as number).toISOString(), ...rest]),
+          }
+        }),
+      }
+    })
+  }
+}

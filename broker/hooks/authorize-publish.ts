@@ -1,0 +1,66 @@
+import type { AedesPublishPacket, Client, PublishPacket } from 'aedes'
+import type { Logger } from '../../core/log.ts'
+import { parseStationTopic } from '../../core/protocol.ts'
+import type { Identities } from '../identity.ts'
+import type { BrokerCounters } from '../metrics.ts'
+
+/**
+ * What a client may publish, and the hand-off that makes a PUBACK mean
+ * "durable". In aedes 1.2 a QoS 1 PUBACK is written right after this hook
+ * calls back (before `published` runs), so the embedded ingest's spool write
+ * happens here: the station is acknowledged only once its reading is on disk.
+ */
+export type DurableGate = (stationId: string, payload: Buffer) => Promise<void>
+export type RefusalSink = (refusal: { stationId: string; reason: 'PAYLOAD_TOO_LARGE' | 'TOPIC_INVALID'; detail: string; excerpt: string }) => void
+
+export function createAuthorizePublish(deps: {
+  identities: Identities
+  counters: BrokerCounters
+  maxPayloadBytes: number
+  log: Logger
+  gate?: DurableGate
+  onRefused?: RefusalSink
+}) {
+  return function authorizePublish(client: Client | null, packet: PublishPacket | AedesPublishPacket, callback: (error?: Error | null) => void): void {
+    const identity = deps.identities.get(client)
+    // Deny by default: a client without an identity never got past CONNECT.
+    if (!identity) return callback(new Error('not authenticated'))
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload ?? '')
+    const target = parseStationTopic(packet.topic)
+
+    if (identity.kind === 'service') {
+      // Services (the ingest) push configuration to stations; nothing else.
+      if (target?.kind === 'config') return callback(null)
+      deps.counters.publishDenied++
+      return callback(new Error(`service may not publish to ${packet.topic}`))
+    }
+
+    const stationId = identity.stationId
+    if (!target || target.stationId !== stationId || target.kind === 'config') {
+      deps.counters.publishDenied++
+      deps.log.warn({ station: stationId, topic: packet.topic.slice(0, 200) }, 'publish denied: station may only publish to its own readings and status topics')
+      deps.onRefused?.({ stationId, reason: 'TOPIC_INVALID', detail: `station ${stationId} published to "${packet.topic.slice(0, 200)}"`, excerpt: payload.subarray(0, 200).toString('utf8') })
+      // MQTT 3.1.1 has no negative PUBACK; aedes closes the connection, which
+      // is what a spoofing client deserves and what a buggy one notices.
+      return callback(new Error('topic not allowed'))
+    }
+    if (payload.length > deps.maxPayloadBytes) {
+      deps.counters.oversized++
+      deps.log.warn({ station: stationId, bytes: payload.length, max: deps.maxPayloadBytes }, 'payload too large; refused')
+      deps.onRefused?.({ stationId, reason: 'PAYLOAD_TOO_LARGE', detail: `payload is ${payload.length} bytes, maximum is ${deps.maxPayloadBytes}`, excerpt: payload.subarray(0, 200).toString('utf8') })
+      return callback(new Error('payload too large'))
+    }
+    deps.counters.publishes++
+    if (target.kind === 'readings' && deps.gate) {
+      deps.gate(stationId, payload).then(
+        () => callback(null),
+        (err: unknown) => {
+          deps.log.error({ err, station: stationId }, 'durable hand-off failed; not acknowledging')
+          callback(err as Error)
+        },
+      )
+      return
+    }
+    callback(null)
+  }
+}

@@ -1,0 +1,32 @@
+import type { Client, Subscription } from 'aedes'
+import type { Logger } from '../../core/log.ts'
+import { parseStationTopic, topics } from '../../core/protocol.ts'
+import type { Identities } from '../identity.ts'
+import type { BrokerCounters } from '../metrics.ts'
+
+const SERVICE_TOPICS = new Set<string>([topics.allReadings, topics.allStatus])
+
+/**
+ * Stations may subscribe only to their own config topic; services to the
+ * station readings and status wildcards. A refused subscription gets a 0x80
+ * return code in SUBACK (MQTT 3.1.1 §3.9.3) rather than a disconnect.
+ */
+export function createAuthorizeSubscribe(deps: { identities: Identities; counters: BrokerCounters; log: Logger }) {
+  return function authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    callback: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void {
+    const identity = deps.identities.get(client)
+    let allowed = false
+    if (identity?.kind === 'service') allowed = SERVICE_TOPICS.has(sub.topic)
+    if (identity?.kind === 'station') {
+      const t = parseStationTopic(sub.topic)
+      allowed = t?.kind === 'config' && t.stationId === identity.stationId
+    }
+    if (allowed) return callback(null, sub)
+    deps.counters.subscribeDenied++
+    deps.log.warn({ identity, topic: sub.topic }, 'subscribe denied')
+    callback(null, null)
+  }
+}

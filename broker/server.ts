@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Server } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
+import { Aedes } from 'aedes'
+import type { Config } from '../core/config.ts'
+import type { Logger } from '../core/log.ts'
+import { createAuthenticate, type ServiceAccount, type StationAuthenticator } from './hooks/authenticate.ts'
+import { createAuthorizePublish, type DurableGate, type RefusalSink } from './hooks/authorize-publish.ts'
+import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
+import { Identities } from './identity.ts'
+import { newBrokerCounters, type BrokerCounters } from './metrics.ts'
+
+/**
+ * The Aedes broker on TCP and, when a certificate is configured, TLS. All
+ * policy comes in through the hooks; this file only wires and listens.
+ */
+export interface BrokerDeps {
+  config: Readonly<Config>
+  stations: StationAuthenticator
+  services: readonly ServiceAccount[]
+  log: Logger
+  /** Embedded mode: the ingest's durable hand-off, run before the PUBACK. */
+  gate?: DurableGate
+  onRefused?: RefusalSink
+}
+
+export interface BrokerHandle {
+  aedes: Aedes
+  port: number
+  tlsPort?: number
+  counters: BrokerCounters
+  connectedClients(): number
+  close(): Promise<void>
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+}
+
+export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
+  const { config, log } = deps
+  const identities = new Identities()
+  const counters = newBrokerCounters()
+  const aedes = await Aedes.createBroker({
+    id: 'tidewatch',
+    authenticate: createAuthenticate({ stations: deps.stations, services: deps.services, identities, counters, log }),
+    authorizePublish: createAuthorizePublish({
+      identities,
+      counters,
+      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      log,
+      gate: deps.gate,
+      onRefused: deps.onRefused,
+    }),
+    authorizeSubscribe: createAuthorizeSubscribe({ identities, counters, log }),
+  })
+  aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'client error'))
+  aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'))
+
+  const servers: Server[] = []
+  const tcp = createServer((socket) => aedes.handle(socket))
+  servers.push(tcp)
+  const port = await listen(tcp, config.mqtt.port, config.mqtt.host)
+  let tlsPort: number | undefined
+  if (config.mqtt.certFile && config.mqtt.keyFile) {
+    const tls = createTlsServer(
+      {
+        cert: readFileSync(config.mqtt.certFile),
+        key: readFileSync(config.mqtt.keyFile),
+        ...(config.mqtt.caFile ? { ca: readFileSync(config.mqtt.caFile) } : {}),
+        minVersion: 'TLSv1.2',
+      },
+      (socket) => aedes.handle(socket),
+    )
+    // Handshake failures (scanners, wrong CA) are logged, never fatal.
+    tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'))
+    servers.push(tls)
+    tlsPort = await listen(tls, config.mqtt.tlsPort, config.mqtt.host)
+  }
+  log.info({ port, tlsPort }, 'MQTT broker listening')
+
+  return {
+    aedes,
+    port,
+    tlsPort,
+    counters,
+    connectedClients: () => aedes.connectedClients,
+    async close() {
+      // Closing aedes first ends client connections, so server.close() can finish.
+      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+      await new Promise<void>((r) => aedes.close(() => r()))
+      await closed
+    },
+  }
+}

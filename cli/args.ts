@@ -1,0 +1,33 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { TidewatchError } from '../core/errors.ts'
+
+/** Thin wrapper over node:util parseArgs that turns its errors into BAD_REQUEST with the flag named. */
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true })
+  } catch (err) {
+    throw new TidewatchError('BAD_REQUEST', {}, (err as Error).message)
+  }
+}
+
+export function numberFlag(name: string, value: string | undefined, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  const bad =
+    value.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)
+  if (bad) {
+    const range = [opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' and ')
+    throw new TidewatchError('BAD_REQUEST', { flag: name, value }, `--${name} must be ${opts.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got "${value}"`)
+  }
+  return n
+}
+
+export interface Io {
+  stdout: (s: string) => void
+  stderr: (s: string) => void
+}
+
+export const processIo: Io = {
+  stdout: (s) => void process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
+  stderr: (s) => void process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs'
+import { TidewatchError } from '../../core/errors.ts'
+import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
+import type { Coast, Registry, NewStation } from '../../devices/registry.ts'
+import { numberFlag, parse, type Io } from '../args.ts'
+
+const USAGE = `Usage:
+  tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
+                             [--commune C] [--district D] [--coast east|west|inland] [--interval SECONDS] [--json]
+  tidewatch devices list [--json]
+  tidewatch devices rotate <id> [--json]
+  tidewatch devices disable <id>
+  tidewatch devices enable <id>
+  tidewatch devices import FILE.csv [--json]
+      CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval]
+      (sensors separated by ";" or "|"); prints the new credentials once.`
+
+function parseSensors(value: string | undefined): SensorKind[] | undefined {
+  if (value === undefined) return undefined
+  const kinds = value.split(/[,;|]/).map((s) => s.trim()).filter(Boolean)
+  const bad = kinds.filter((k) => !isSensorKind(k))
+  if (bad.length || kinds.length === 0) {
+    throw new TidewatchError('BAD_REQUEST', { flag: 'sensors', bad }, `--sensors: unknown sensor kind(s) ${bad.join(', ') || '(none given)'}; use salinity, water_level, ph, no2, temperature, conductivity`)
+  }
+  return kinds as SensorKind[]
+}
+
+function parseCoast(value: string | undefined): Coast | undefined {
+  if (value === undefined || value === '') return undefined
+  if (value === 'east' || value === 'west' || value === 'inland') return value
+  throw new TidewatchError('BAD_REQUEST', { flag: 'coast', value }, `--coast must be east, west or inland, got "${value}"`)
+}
+
+function printCredentials(io: Io, creds: { id: string; username: string; password: string }, json: boolean): void {
+  if (json) return io.stdout(JSON.stringify({ id: creds.id, username: creds.username, password: creds.password }))
+  io.stdout(`Station ${creds.id}\n  MQTT username: ${creds.username}\n  MQTT password: ${creds.password}\nThe password is shown only this once; put it in the station's firmware now.`)
+}
+
+/** Minimal RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = []
+  let row: string[] = []
+  let field = ''
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"', i++)
+      else if (c === '"') quoted = false
+      else field += c
+    } else if (c === '"' && field === '') quoted = true
+    else if (c === ',') (row.push(field), (field = ''))
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++
+      row.push(field)
+      field = ''
+      if (row.some((f) => f.trim() !== '')) rows.push(row)
+      row = []
+    } else field += c
+  }
+  row.push(field)
+  if (row.some((f) => f.trim() !== '')) rows.push(row)
+  return rows
+}
+
+async function importCsv(registry: Registry, file: string, io: Io, json: boolean): Promise<number> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new TidewatchError('CSV_INVALID', { file }, `cannot read ${file}: ${(err as Error).message}`)
+  }
+  const [header, ...rows] = parseCsv(text.replace(/^\uFEFF/, ''))
+  if (!header) throw new TidewatchError('CSV_INVALID', { file }, 'CSV file is empty')
+  const cols = header.map((h) => h.trim().toLowerCase())
+  for (const required of ['id', 'name', 'lat', 'lon']) {
+    if (!cols.includes(required)) throw new TidewatchError('CSV_INVALID', { file, missing: required }, `CSV header lacks column "${required}"`)
+  }
+  // Validate every row before registering any, so a bad file changes nothing.
+  const stations: NewStation[] = rows.map((r, i) => {
+    const get = (name: string): string | undefined => {
+      const idx = cols.indexOf(name)
+      const v = idx >= 0 ? r[idx]?.trim() : undefined
+      return v === '' ? undefined : v
+    }
+    const line = i + 2
+    try {
+      return {
+        id: get('id') ?? '',
+        name: get('name') ?? '',
+        lat: numberFlag('lat', get('lat') ?? '', NaN, { min: -90, max: 90 }),
+        lon: numberFlag('lon', get('lon') ?? '', NaN, { min: -180, max: 180 }),
+        commune: get('commune') ?? null,
+        district: get('district') ?? null,
+        sensors: parseSensors(get('sensors')),
+        coast: parseCoast(get('coast')) ?? null,
+        intervalSec: get('interval') ? numberFlag('interval', get('interval'), 900, { min: 1, integer: true }) : undefined,
+      }
+    } catch (err) {
+      throw new TidewatchError('CSV_INVALID', { file, line }, `${file}:${line}: ${(err as Error).message}`)
+    }
+  })
+  const seen = new Set<string>()
+  stations.forEach((s, i) => {
+    if (!s.name) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: name is empty`)
+    if (seen.has(s.id)) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: duplicate id "${s.id}"`)
+    if (registry.get(s.id)) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: station "${s.id}" already exists`)
+    seen.add(s.id)
+  })
+  const created = []
+  for (const s of stations) created.push(await registry.add(s))
+  if (json) io.stdout(JSON.stringify(created))
+  else {
+    io.stdout('id,username,password')
+    for (const c of created) io.stdout(`${c.id},${c.username},${c.password}`)
+    io.stderr(`Imported ${created.length} stations. The passwords above are shown only once.`)
+  }
+  return 0
+}
+
+export async function devicesCommand(argv: string[], registry: Registry, io: Io): Promise<number> {
+  const [sub, ...rest] = argv
+  switch (sub) {
+    case 'add': {
+      const { values, positionals } = parse(rest, {
+        name: { type: 'string' },
+        lat: { type: 'string' },
+        lon: { type: 'string' },
+        sensors: { type: 'string' },
+        commune: { type: 'string' },
+        district: { type: 'string' },
+        coast: { type: 'string' },
+        interval: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      })
+      const id = positionals[0]
+      if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices add needs a station id\n${USAGE}`)
+      if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required')
+      if (values.lat === undefined || values.lon === undefined) throw new TidewatchError('BAD_REQUEST', { flag: values.lat === undefined ? 'lat' : 'lon' }, '--lat and --lon are required')
+      const creds = await registry.add({
+        id,
+        name: values.name,
+        lat: numberFlag('lat', values.lat, NaN, { min: -90, max: 90 }),
+        lon: numberFlag('lon', values.lon, NaN, { min: -180, max: 180 }),
+        sensors: parseSensors(values.sensors),
+        commune: values.commune ?? null,
+        district: values.district ?? null,
+        coast: parseCoast(values.coast) ?? null,
+        intervalSec: values.interval ? numberFlag('interval', values.interval, 900, { min: 1, integer: true }) : undefined,
+      })
+      printCredentials(io, creds, values.json)
+      return 0
+    }
+    case 'list': {
+      const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
+      const stations = registry.list()
+      if (values.json) {
+        io.stdout(JSON.stringify(stations))
+        return 0
+      }
+      io.stdout(['ID', 'NAME', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'].join('\t'))
+      for (const s of stations) {
+        io.stdout([s.id, s.name, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', s.lastSeenAt ? new Date(s.lastSeenAt).toISOString() : '-'].join('\t'))
+      }
+      return 0
+    }
+    case 'rotate': {
+      const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
+      if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices rotate needs a station id')
+      printCredentials(io, await registry.rotate(positionals[0]), values.json)
+      return 0
+    }
+    case 'disable':
+    case 'enable': {
+      const { positionals } = parse(rest, {})
+      if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, `devices ${sub} needs a station id`)
+      registry.setEnabled(positionals[0], sub === 'enable')
+      io.stdout(`Station ${positionals[0]} ${sub}d.`)
+      return 0
+    }
+    case 'import': {
+      const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
+      if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices import needs a CSV file')
+      return importCsv(registry, positionals[0], io, values.json)
+    }
+    default:
+      io.stderr(USAGE)
+      return sub === undefined || sub === 'help' || sub === '--help' ? 0 : 1
+  }
+}

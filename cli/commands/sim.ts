@@ -1,0 +1,95 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { Config } from '../../core/config.ts'
+import { TidewatchError } from '../../core/errors.ts'
+import type { Logger } from '../../core/log.ts'
+import { Registry } from '../../devices/registry.ts'
+import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
+import { createSimulator, type StationCredentials } from '../../firmware-sim/simulator.ts'
+import { numberFlag, parse, type Io } from '../args.ts'
+import { registryPath } from '../platform.ts'
+
+const USAGE = `Usage: tidewatch sim --stations N [--interval S] [--speed X] [--seed N] [--url mqtt://host:1883]
+                     [--credentials FILE.json] [--flaky] [--faults] [--ca FILE]
+  Without --credentials, stations sim-0001..sim-N are registered in the local
+  registry (data dir) and their secrets saved in <data>/secrets/sim-stations.json.
+  A credentials file is a JSON array of {"id","password"} (the output of devices add --json).`
+
+async function localCredentials(config: Readonly<Config>, n: number): Promise<StationCredentials[]> {
+  const file = join(config.dataDir, 'secrets', 'sim-stations.json')
+  const saved: Record<string, string> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {}
+  const registry = Registry.open(registryPath(config))
+  try {
+    const creds: StationCredentials[] = []
+    for (let i = 1; i <= n; i++) {
+      const id = `sim-${String(i).padStart(4, '0')}`
+      // Spread simulated stations over the province around the demo sites.
+      const base = DEMO_STATIONS[i % DEMO_STATIONS.length]!
+      let secret = saved[id]
+      if (!registry.get(id)) {
+        secret = (await registry.add({ id, name: `Trạm mô phỏng ${i}`, lat: base.lat + ((i * 7919) % 100) / 2000, lon: base.lon + ((i * 104729) % 100) / 2000, coast: base.coast, commune: base.commune, district: base.district })).password
+      } else if (!secret) {
+        secret = (await registry.rotate(id)).password
+      }
+      creds.push({ id, secret })
+    }
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, JSON.stringify({ ...saved, ...Object.fromEntries(creds.map((c) => [c.id, c.secret])) }, null, 2), { mode: 0o600 })
+    return creds
+  } finally {
+    registry.close()
+  }
+}
+
+export async function simCommand(argv: string[], config: Readonly<Config>, log: Logger, io: Io, until: Promise<void>): Promise<number> {
+  const { values } = parse(
+    argv,
+    {
+      stations: { type: 'string' },
+      interval: { type: 'string' },
+      speed: { type: 'string' },
+      seed: { type: 'string' },
+      url: { type: 'string' },
+      credentials: { type: 'string' },
+      ca: { type: 'string' },
+      flaky: { type: 'boolean', default: false },
+      faults: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    false,
+  )
+  if (values.help) return (io.stdout(USAGE), 0)
+  if (!values.stations && !values.credentials) throw new TidewatchError('BAD_REQUEST', { flag: 'stations' }, `--stations is required\n${USAGE}`)
+  const n = numberFlag('stations', values.stations, 0, { min: 1, max: 100_000, integer: true })
+  let stations: StationCredentials[]
+  if (values.credentials) {
+    const list = JSON.parse(readFileSync(values.credentials, 'utf8')) as Array<{ id: string; password?: string; secret?: string }>
+    stations = list.map((c) => ({ id: c.id, secret: c.password ?? c.secret ?? '' }))
+    if (n) stations = stations.slice(0, n)
+  } else {
+    stations = await localCredentials(config, n)
+  }
+  const sim = createSimulator({
+    brokerUrl: values.url ?? config.mqtt.url,
+    stations,
+    intervalSec: numberFlag('interval', values.interval, 900, { min: 0.01 }),
+    speed: numberFlag('speed', values.speed, 1, { min: 0.001 }),
+    seed: numberFlag('seed', values.seed, 1, { integer: true }),
+    dataDir: join(config.dataDir, 'sim'),
+    flaky: values.flaky,
+    faults: values.faults ? { spike: 0.01, stuck: 0.005, outOfRange: 0.01, malformed: 0.01 } : undefined,
+    ca: values.ca ? readFileSync(values.ca) : undefined,
+    log,
+  })
+  await sim.start()
+  io.stdout(`Simulating ${stations.length} stations against ${values.url ?? config.mqtt.url}. Ctrl-C to stop.`)
+  const timer = setInterval(() => {
+    const s = sim.stats()
+    io.stderr(`connected ${s.connected}/${stations.length} | published ${s.published} | acked ${s.acked} | buffered ${s.buffered} | dropped ${s.dropped}`)
+  }, 10_000)
+  timer.unref()
+  await until
+  clearInterval(timer)
+  await sim.stop()
+  return 0
+}

@@ -1,0 +1,131 @@
+import { join } from 'node:path'
+import type { Config, InfluxTarget } from '../../core/config.ts'
+import { deepFreeze, ConfigSchema } from '../../core/config.ts'
+import type { Logger } from '../../core/log.ts'
+import { ensureDevCertificates } from '../../broker/tls/dev-ca.ts'
+import { createSimulator, type Simulator } from '../../firmware-sim/simulator.ts'
+import { ensureInfluxdInstalled, freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
+import { createQueryClient } from '../../influx/query.ts'
+import { applyRetention } from '../../influx/retention.ts'
+import { provisionDemoStations } from '../demo.ts'
+import { startPlatform, type Platform, type PlatformParts } from '../platform.ts'
+import type { Io } from '../args.ts'
+
+/** Demo stations report every 10 s so the dashboards and the API come alive within a minute. */
+const DEMO_INTERVAL_SEC = 10
+
+export interface RunOptions {
+  config: Readonly<Config>
+  log: Logger
+  io: Io
+  parts: PlatformParts
+  demo?: boolean
+  /** Resolves when the process should stop (signal). */
+  until: Promise<void>
+}
+
+async function portOrFree(preferred: number): Promise<number> {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.once('error', () => void freePort().then(resolve))
+    srv.listen(preferred, '127.0.0.1', () => srv.close(() => resolve(preferred)))
+  })
+}
+
+/** Applies the InfluxDB 1.x schema (RPs, CQs) on every v1 target; failures are logged, not fatal. */
+async function prepareTargets(config: Readonly<Config>, log: Logger): Promise<void> {
+  if (!config.influx.applyRetention) return
+  for (const t of config.influx.targets.filter((x: InfluxTarget) => x.mode === 'v1')) {
+    const client = createQueryClient({ url: t.url, database: t.database, username: t.username, password: t.password })
+    try {
+      await applyRetention(client, { database: t.database, rawRetention: config.influx.rawRetention })
+    } catch (err) {
+      log.warn({ target: t.name, err: (err as Error).message }, 'cannot apply retention policies yet (InfluxDB down?); the ingest keeps spooling')
+    }
+  }
+}
+
+export async function runPlatform(opts: RunOptions): Promise<number> {
+  let { config } = opts
+  const { log, io } = opts
+  let influx: ManagedInflux | undefined
+  let sim: Simulator | undefined
+  let platform: Platform | undefined
+
+  if (opts.demo) {
+    const overrides: Record<string, unknown> = structuredClone(config) as unknown as Record<string, unknown>
+    if (config.influx.targets.length === 0 && opts.parts.ingest) {
+      ensureInfluxdInstalled(log)
+      const port = await portOrFree(8086)
+      influx = await startManagedInflux({ dir: join(config.dataDir, 'influxdb'), port, log: log.child({ component: 'influxd' }) })
+      ;(overrides.influx as Record<string, unknown>).targets = [{ name: 'primary', url: influx.url, mode: 'v1', database: 'tidewatch' }]
+      io.stdout(`Started local InfluxDB ${influx.url} (data in ${influx.dir})`)
+    }
+    if (!config.mqtt.certFile) {
+      const certs = ensureDevCertificates(join(config.dataDir, 'tls'), ['localhost'])
+      Object.assign(overrides.mqtt as Record<string, unknown>, certs)
+    }
+    config = deepFreeze(ConfigSchema.parse(overrides))
+  }
+
+  try {
+    await prepareTargets(config, log)
+    platform = await startPlatform({ config, log, parts: opts.parts })
+    const p = platform
+    if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
+    if (p.apiUrl) io.stdout(`HTTP   ${p.apiUrl}   (GET /health, /metrics, /api/v1/stations)`)
+    if (config.mqtt.caFile) io.stdout(`TLS    CA certificate for stations: ${config.mqtt.caFile}`)
+
+    if (opts.demo && p.broker) {
+      const stations = await provisionDemoStations(p.registry, config.dataDir, log, DEMO_INTERVAL_SEC)
+      sim = createSimulator({
+        brokerUrl: `mqtt://127.0.0.1:${p.broker.port}`,
+        stations,
+        intervalSec: DEMO_INTERVAL_SEC,
+        dataDir: join(config.dataDir, 'sim'),
+        seed: 1,
+        log: log.child({ component: 'sim' }),
+      })
+      await sim.start()
+      io.stdout(`Demo   ${stations.length} simulated stations: ${stations.map((s) => s.id).join(', ')}`)
+      io.stdout(`       try: curl ${p.apiUrl ?? 'http://127.0.0.1:8080'}/api/v1/stations/${stations[0]!.id}/latest`)
+    }
+    io.stdout('Press Ctrl-C to stop.')
+
+    const status = startStatusLine(p, io)
+    await opts.until
+    status.stop()
+    io.stdout('\nStopping…')
+    return 0
+  } finally {
+    // Order matters: stations first, then the platform (broker stops acking,
+    // spool drains), then the database the spool drains into.
+    await sim?.stop().catch((err: unknown) => log.error({ err }, 'simulator stop failed'))
+    await platform?.stop()
+    await influx?.stop()
+  }
+}
+
+function startStatusLine(p: Platform, io: Io): { stop(): void } {
+  const tty = process.stderr.isTTY
+  let lastAccepted = p.ingest?.ingest.counters.readingsAccepted ?? 0
+  let lastAt = Date.now()
+  const every = tty ? 1000 : 15_000
+  const timer = setInterval(() => {
+    if (!p.ingest) return
+    void p.ingest.targetStats().then((targets) => {
+      const c = p.ingest!.ingest.counters
+      const now = Date.now()
+      const rate = ((c.readingsAccepted - lastAccepted) * 1000) / Math.max(1, now - lastAt)
+      lastAccepted = c.readingsAccepted
+      lastAt = now
+      const stored = targets.map((t) => `${t.target} ${t.writtenPoints} pts${t.up ? '' : ' DOWN'}${t.lagReadings ? ` lag ${t.lagReadings}` : ''}`).join(', ')
+      const line = `readings/s ${rate.toFixed(1)} | accepted ${c.readingsAccepted} | stored ${stored || '-'} | rejected ${p.ingest!.ingest.rejectedTotal()} | stations online ${p.broker?.connectedClients() ?? '-'}`
+      if (tty) process.stderr.write(`\r\x1b[2K${line}`)
+      else io.stderr(line)
+    })
+  }, every)
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
+}

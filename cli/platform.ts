@@ -1,0 +1,152 @@
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../core/config.ts'
+import type { Logger } from '../core/log.ts'
+import { fileSecret } from '../core/secrets.ts'
+import { buildApi } from '../api/server.ts'
+import { startBroker, type BrokerHandle } from '../broker/server.ts'
+import type { ServiceAccount } from '../broker/hooks/authenticate.ts'
+import { Registry } from '../devices/registry.ts'
+import { createQueryClient, type InfluxQueryClient } from '../influx/query.ts'
+import { startIngestService, type IngestService } from '../ingest/service.ts'
+import { startMqttSource, type MqttSource } from '../ingest/source/mqtt-source.ts'
+import type { AcceptedReading } from '../ingest/parse/validate.ts'
+
+/**
+ * The composition root: builds the parts a command asked for from one frozen
+ * config, wires them, and tears them down in the order that loses nothing:
+ * stop taking messages, let the spool drain, then close the rest.
+ */
+export interface PlatformParts {
+  broker?: boolean
+  /** 'embedded' consumes inside the broker's publish path; 'mqtt' subscribes to an external broker. */
+  ingest?: 'embedded' | 'mqtt'
+  api?: boolean
+}
+
+export interface Platform {
+  config: Readonly<Config>
+  registry: Registry
+  broker?: BrokerHandle
+  ingest?: IngestService
+  source?: MqttSource
+  api?: FastifyInstance
+  apiUrl?: string
+  query?: InfluxQueryClient
+  stop(): Promise<void>
+}
+
+export function registryPath(config: Readonly<Config>): string {
+  return join(config.dataDir, 'registry.db')
+}
+
+export function ingestServiceAccount(config: Readonly<Config>): ServiceAccount {
+  return {
+    name: 'ingest',
+    username: config.mqtt.ingestUsername,
+    password: config.mqtt.ingestPassword ?? fileSecret(join(config.dataDir, 'secrets', 'ingest-mqtt-password')),
+  }
+}
+
+export function readQueryClient(config: Readonly<Config>): InfluxQueryClient | undefined {
+  const target = config.influx.targets.find((t) => t.name === config.influx.readTarget) ?? config.influx.targets[0]
+  if (!target) return undefined
+  return createQueryClient({
+    url: target.url,
+    database: target.mode === 'v1' ? target.database : target.bucket!,
+    username: target.username,
+    password: target.password,
+    token: target.mode === 'v2' ? target.token : undefined,
+  })
+}
+
+export interface StartPlatformOptions {
+  config: Readonly<Config>
+  log: Logger
+  parts: PlatformParts
+  onAccepted?: (readings: AcceptedReading[]) => void
+  apiPlugins?: Parameters<typeof buildApi>[0]['plugins']
+  apiMetrics?: Parameters<typeof buildApi>[0]['metrics']
+}
+
+export async function startPlatform(opts: StartPlatformOptions): Promise<Platform> {
+  const { config, log, parts } = opts
+  const registry = Registry.open(registryPath(config))
+  const stops: Array<() => Promise<void>> = []
+  const platform: Platform = {
+    config,
+    registry,
+    query: readQueryClient(config),
+    async stop() {
+      for (const stop of stops.reverse()) {
+        try {
+          await stop()
+        } catch (err) {
+          log.error({ err }, 'error during shutdown')
+        }
+      }
+      registry.close()
+    },
+  }
+  try {
+    if (parts.ingest) {
+      platform.ingest = await startIngestService({ config, registry, log, onAccepted: opts.onAccepted })
+      const ingest = platform.ingest
+      stops.push(() => ingest.stop())
+    }
+    if (parts.broker) {
+      const ingest = parts.ingest === 'embedded' ? platform.ingest : undefined
+      platform.broker = await startBroker({
+        config,
+        stations: registry,
+        services: [ingestServiceAccount(config)],
+        log: log.child({ component: 'broker' }),
+        gate: ingest ? async (stationId, payload) => void (await ingest.ingest.handle(stationId, payload)) : undefined,
+        onRefused: ingest
+          ? (r) => void ingest.ingest.quarantineOnly([r]).catch((err: unknown) => log.error({ err }, 'cannot record refusal'))
+          : undefined,
+      })
+      const broker = platform.broker
+      // Stop the broker first so no new message is acknowledged during shutdown.
+      stops.push(() => broker.close())
+    }
+    if (parts.ingest === 'mqtt') {
+      const ingest = platform.ingest!
+      const account = ingestServiceAccount(config)
+      platform.source = startMqttSource({
+        url: config.mqtt.url,
+        username: account.username,
+        password: account.password,
+        caFile: config.mqtt.caFile,
+        log: log.child({ component: 'mqtt-source' }),
+        handler: (topic, payload) => ingest.ingest.handleMessage(topic, payload),
+      })
+      const source = platform.source
+      stops.push(() => source.stop())
+    }
+    if (parts.api) {
+      const app = await buildApi({
+        config,
+        registry,
+        log: log.child({ component: 'api' }),
+        query: platform.query,
+        ingest: platform.ingest,
+        broker: platform.broker,
+        plugins: opts.apiPlugins,
+        metrics: opts.apiMetrics,
+      })
+      await app.listen({ port: config.http.port, host: config.http.host })
+      const addr = app.server.address()
+      const port = typeof addr === 'object' && addr ? addr.port : config.http.port
+      const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host
+      platform.api = app
+      platform.apiUrl = `http://${host}:${port}`
+      stops.push(() => app.close())
+    }
+  } catch (err) {
+    await platform.stop()
+    throw err
+  }
+  // stops run in reverse: api, source, broker, ingest — the ingest drains last.
+  return platform
+}

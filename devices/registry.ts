@@ -1,0 +1,280 @@
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { TidewatchError } from '../core/errors.ts'
+import { STATION_ID_PATTERN } from '../core/protocol.ts'
+import { CORE_SENSORS, isSensorKind, type SensorKind } from '../core/sensors.ts'
+import type { Calibration, StationContext } from '../ingest/parse/validate.ts'
+import { generatePassword, hashPassword, verifyPassword } from './password.ts'
+
+/**
+ * The station registry: SQLite (better-sqlite3) in the data dir. Other
+ * components (alerter, API) add their own tables to the same database
+ * through `registry.db`, each with its own migrations.
+ */
+export type Coast = 'east' | 'west' | 'inland'
+
+export interface SensorConfig extends Calibration {
+  kind: SensorKind
+}
+
+export interface Station {
+  id: string
+  name: string
+  commune: string | null
+  district: string | null
+  lat: number
+  lon: number
+  coast: Coast | null
+  /** Expected reporting interval; the alerter's no-data rule uses 3x this. */
+  intervalSec: number
+  sensors: SensorConfig[]
+  enabled: boolean
+  createdAt: number
+  lastSeenAt: number | null
+}
+
+export interface NewStation {
+  id: string
+  name: string
+  commune?: string | null
+  district?: string | null
+  lat: number
+  lon: number
+  coast?: Coast | null
+  intervalSec?: number
+  sensors?: Array<SensorKind | SensorConfig>
+}
+
+export interface Credentials {
+  id: string
+  username: string
+  password: string
+}
+
+interface StationRow {
+  id: string
+  name: string
+  commune: string | null
+  district: string | null
+  lat: number
+  lon: number
+  coast: Coast | null
+  interval_s: number
+  enabled: number
+  created_at: number
+  last_seen_at: number | null
+}
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE stations (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     commune TEXT,
+     district TEXT,
+     lat REAL NOT NULL,
+     lon REAL NOT NULL,
+     coast TEXT,
+     interval_s INTEGER NOT NULL DEFAULT 900,
+     enabled INTEGER NOT NULL DEFAULT 1,
+     created_at INTEGER NOT NULL,
+     last_seen_at INTEGER,
+     password_hash TEXT NOT NULL,
+     credentials_rotated_at INTEGER NOT NULL
+   );
+   CREATE TABLE station_sensors (
+     station_id TEXT NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+     kind TEXT NOT NULL,
+     cal_offset REAL NOT NULL DEFAULT 0,
+     cal_scale REAL NOT NULL DEFAULT 1,
+     PRIMARY KEY (station_id, kind)
+   );`,
+]
+
+export function openDatabase(file: string): Database.Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  const db = new Database(file)
+  // WAL lets the CLI edit the registry while a running broker reads it.
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('busy_timeout = 5000')
+  db.pragma('foreign_keys = ON')
+  return db
+}
+
+/** Runs the migrations of one component, tracked in its own version table row. */
+export function migrate(db: Database.Database, component: string, migrations: readonly string[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)')
+  const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as { version: number } | undefined
+  const current = row?.version ?? 0
+  const apply = db.transaction(() => {
+    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!)
+    db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version').run(component, migrations.length)
+  })
+  if (current < migrations.length) apply()
+}
+
+export function validateStationId(id: string): void {
+  if (!STATION_ID_PATTERN.test(id)) throw new TidewatchError('STATION_ID_INVALID', { id })
+}
+
+export class Registry {
+  readonly db: Database.Database
+  private readonly stmts
+
+  constructor(db: Database.Database) {
+    this.db = db
+    migrate(db, 'registry', MIGRATIONS)
+    this.stmts = {
+      get: db.prepare('SELECT * FROM stations WHERE id = ?'),
+      list: db.prepare('SELECT * FROM stations ORDER BY id'),
+      sensors: db.prepare('SELECT kind, cal_offset, cal_scale FROM station_sensors WHERE station_id = ? ORDER BY kind'),
+      allSensors: db.prepare('SELECT station_id, kind, cal_offset, cal_scale FROM station_sensors ORDER BY station_id, kind'),
+      hash: db.prepare('SELECT password_hash, enabled FROM stations WHERE id = ?'),
+      insert: db.prepare(
+        `INSERT INTO stations (id, name, commune, district, lat, lon, coast, interval_s, enabled, created_at, password_hash, credentials_rotated_at)
+         VALUES (@id, @name, @commune, @district, @lat, @lon, @coast, @interval_s, 1, @now, @hash, @now)`,
+      ),
+      insertSensor: db.prepare('INSERT OR REPLACE INTO station_sensors (station_id, kind, cal_offset, cal_scale) VALUES (?, ?, ?, ?)'),
+      setHash: db.prepare('UPDATE stations SET password_hash = ?, credentials_rotated_at = ? WHERE id = ?'),
+      setEnabled: db.prepare('UPDATE stations SET enabled = ? WHERE id = ?'),
+      touch: db.prepare('UPDATE stations SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?'),
+    }
+  }
+
+  static open(file: string): Registry {
+    return new Registry(openDatabase(file))
+  }
+
+  close(): void {
+    this.db.close()
+  }
+
+  private toStation(row: StationRow, sensors: SensorConfig[]): Station {
+    return {
+      id: row.id,
+      name: row.name,
+      commune: row.commune,
+      district: row.district,
+      lat: row.lat,
+      lon: row.lon,
+      coast: row.coast,
+      intervalSec: row.interval_s,
+      sensors,
+      enabled: row.enabled === 1,
+      createdAt: row.created_at,
+      lastSeenAt: row.last_seen_at,
+    }
+  }
+
+  private sensorsOf(id: string): SensorConfig[] {
+    return (this.stmts.sensors.all(id) as Array<{ kind: SensorKind; cal_offset: number; cal_scale: number }>).map((s) => ({
+      kind: s.kind,
+      offset: s.cal_offset,
+      scale: s.cal_scale,
+    }))
+  }
+
+  get(id: string): Station | undefined {
+    const row = this.stmts.get.get(id) as StationRow | undefined
+    return row ? this.toStation(row, this.sensorsOf(id)) : undefined
+  }
+
+  require(id: string): Station {
+    const station = this.get(id)
+    if (!station) throw new TidewatchError('STATION_NOT_FOUND', { id })
+    return station
+  }
+
+  list(): Station[] {
+    const sensors = new Map<string, SensorConfig[]>()
+    for (const s of this.stmts.allSensors.all() as Array<{ station_id: string; kind: SensorKind; cal_offset: number; cal_scale: number }>) {
+      const list = sensors.get(s.station_id) ?? []
+      list.push({ kind: s.kind, offset: s.cal_offset, scale: s.cal_scale })
+      sensors.set(s.station_id, list)
+    }
+    return (this.stmts.list.all() as StationRow[]).map((row) => this.toStation(row, sensors.get(row.id) ?? []))
+  }
+
+  /** What the ingest needs to validate a reading: enabled flag and calibration. */
+  context(id: string): StationContext | undefined {
+    const station = this.get(id)
+    if (!station) return undefined
+    const calibration: StationContext['calibration'] = {}
+    for (const s of station.sensors) calibration[s.kind] = { offset: s.offset, scale: s.scale }
+    return { id: station.id, enabled: station.enabled, calibration }
+  }
+
+  /** Registers a station and returns its credentials. The password is shown once and only its hash is kept. */
+  async add(input: NewStation, now = Date.now()): Promise<Credentials> {
+    validateStationId(input.id)
+    if (this.get(input.id)) throw new TidewatchError('STATION_EXISTS', { id: input.id })
+    if (!(input.lat >= -90 && input.lat <= 90) || !(input.lon >= -180 && input.lon <= 180)) {
+      throw new TidewatchError('BAD_REQUEST', { id: input.id, lat: input.lat, lon: input.lon }, 'lat must be within -90..90 and lon within -180..180')
+    }
+    const sensors = (input.sensors ?? [...CORE_SENSORS]).map((s) => (typeof s === 'string' ? { kind: s, offset: 0, scale: 1 } : s))
+    for (const s of sensors) {
+      if (!isSensorKind(s.kind)) throw new TidewatchError('BAD_REQUEST', { sensor: s.kind }, `unknown sensor kind "${s.kind}"`)
+    }
+    const password = generatePassword()
+    const hash = await hashPassword(password)
+    this.db.transaction(() => {
+      this.stmts.insert.run({
+        id: input.id,
+        name: input.name,
+        commune: input.commune ?? null,
+        district: input.district ?? null,
+        lat: input.lat,
+        lon: input.lon,
+        coast: input.coast ?? null,
+        interval_s: input.intervalSec ?? 900,
+        now,
+        hash,
+      })
+      for (const s of sensors) this.stmts.insertSensor.run(input.id, s.kind, s.offset, s.scale)
+    })()
+    return { id: input.id, username: input.id, password }
+  }
+
+  /** Issues a new password; the old one stops working at once (the broker checks the hash on every CONNECT). */
+  async rotate(id: string, now = Date.now()): Promise<Credentials> {
+    this.require(id)
+    const password = generatePassword()
+    this.stmts.setHash.run(await hashPassword(password), now, id)
+    return { id, username: id, password }
+  }
+
+  setEnabled(id: string, enabled: boolean): void {
+    this.require(id)
+    this.stmts.setEnabled.run(enabled ? 1 : 0, id)
+  }
+
+  setCalibration(id: string, kind: SensorKind, cal: Calibration): void {
+    this.require(id)
+    this.stmts.insertSensor.run(id, kind, cal.offset, cal.scale)
+  }
+
+  /** Checks station credentials. Returns the reason on failure so the broker can pick the CONNACK code. */
+  async authenticate(id: string, password: string): Promise<'ok' | 'bad_credentials' | 'disabled'> {
+    const row = this.stmts.hash.get(id) as { password_hash: string; enabled: number } | undefined
+    if (!row) return 'bad_credentials'
+    if (!(await verifyPassword(password, row.password_hash))) return 'bad_credentials'
+    return row.enabled === 1 ? 'ok' : 'disabled'
+  }
+
+  credentials(id: string): { hash: string; enabled: boolean } | undefined {
+    const row = this.stmts.hash.get(id) as { password_hash: string; enabled: number } | undefined
+    return row ? { hash: row.password_hash, enabled: row.enabled === 1 } : undefined
+  }
+
+  verify(password: string, hash: string): Promise<boolean> {
+    return verifyPassword(password, hash)
+  }
+
+  /** Records when a station was last heard from; batched by the caller. */
+  touchMany(seen: ReadonlyMap<string, number>): void {
+    this.db.transaction(() => {
+      for (const [id, at] of seen) this.stmts.touch.run(at, id)
+    })()
+  }
+}

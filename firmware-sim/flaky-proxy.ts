@@ -1,0 +1,217 @@
+/**
+ * A TCP proxy that makes a loopback broker feel like a station's 4G link:
+ * every chunk is delayed by a random latency (order preserved, as TCP would),
+ * connections are cut at random, and the whole link can be taken down to
+ * simulate lost coverage. It works below MQTT and TLS, so it needs no
+ * certificates and the client and broker see a real broken socket.
+ *
+ * Deterministic by seed: latencies and connection lifetimes come from a
+ * seeded rng (in the order connections and chunks arrive).
+ */
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import type { Logger } from '../core/log.ts'
+import { systemClock, type Clock, type TimerHandle } from './clock.ts'
+import { createRng } from './prng.ts'
+
+export interface FlakyProxyOptions {
+  /** The real broker. */
+  readonly target: { readonly host: string; readonly port: number }
+  /** Listen address. Default 127.0.0.1. */
+  readonly host?: string
+  /** Listen port. Default 0 (ephemeral). */
+  readonly port?: number
+  /** One-way latency per chunk, uniform in [min, max] ms. Default 50–300. */
+  readonly latencyMs?: { readonly min: number; readonly max: number }
+  /** Mean lifetime of a connection before it is cut (exponential), ms. 0 or absent: never cut at random. */
+  readonly meanTimeBetweenCutsMs?: number
+  /** Pause the sender when this many bytes wait in one direction. Default 1 MiB. */
+  readonly maxQueuedBytes?: number
+  /** Default 1. */
+  readonly seed?: number
+  readonly log: Logger
+  readonly clock?: Clock
+}
+
+export interface FlakyProxyStats {
+  readonly accepted: number
+  readonly active: number
+  readonly cuts: number
+  readonly refused: number
+  readonly bytesUp: number
+  readonly bytesDown: number
+}
+
+export interface FlakyProxy {
+  /** Starts listening; resolves to the port. */
+  start(): Promise<number>
+  /** Cuts every connection and stops listening. */
+  stop(): Promise<void>
+  /** The listening port (0 before start). */
+  readonly port: number
+  /** Cuts every open connection now (TCP RST to the client). Returns how many. */
+  cutAll(): number
+  /** Link down: cut everything and refuse new connections until set up again. */
+  setLinkUp(up: boolean): void
+  stats(): FlakyProxyStats
+}
+
+export const FLAKY_DEFAULTS = Object.freeze({ latencyMs: { min: 50, max: 300 }, maxQueuedBytes: 1 << 20, seed: 1 })
+
+interface Pair {
+  readonly client: Socket
+  readonly upstream: Socket
+  readonly timers: Set<TimerHandle>
+  closed: boolean
+}
+
+export function createFlakyProxy(options: FlakyProxyOptions): FlakyProxy {
+  const clock = options.clock ?? systemClock
+  const latency = options.latencyMs ?? FLAKY_DEFAULTS.latencyMs
+  const maxQueued = options.maxQueuedBytes ?? FLAKY_DEFAULTS.maxQueuedBytes
+  const rng = createRng(options.seed ?? FLAKY_DEFAULTS.seed).fork('flaky-proxy')
+  const log = options.log.child({ component: 'flaky-proxy' })
+  const pairs = new Set<Pair>()
+  const counters = { accepted: 0, cuts: 0, refused: 0, bytesUp: 0, bytesDown: 0 }
+  let linkUp = true
+  let server: Server | undefined
+  let port = 0
+
+  function close(pair: Pair, reset: boolean): void {
+    if (pair.closed) return
+    pair.closed = true
+    pairs.delete(pair)
+    for (const t of pair.timers) clock.clearTimeout(t)
+    pair.timers.clear()
+    // RST rather than FIN: a dropped radio link does not say goodbye.
+    if (reset && !pair.client.destroyed) pair.client.resetAndDestroy()
+    else pair.client.destroy()
+    pair.upstream.destroy()
+  }
+
+  function cut(pair: Pair): void {
+    if (pair.closed) return
+    counters.cuts++
+    close(pair, true)
+  }
+
+  /**
+   * Forwards src -> dst with a per-chunk delay. A chunk is never delivered
+   * before the one ahead of it (TCP is ordered), so each chunk is due at
+   * max(previous due, now + latency) and one timer drains the queue head.
+   */
+  function forward(pair: Pair, src: Socket, dst: Socket, count: (n: number) => void): void {
+    const queue: Array<{ due: number; chunk: Buffer | null }> = []
+    let queuedBytes = 0
+    let lastDue = 0
+    let timer: TimerHandle | undefined
+
+    const drain = (): void => {
+      if (timer !== undefined) pair.timers.delete(timer)
+      timer = undefined
+      const now = clock.now()
+      while (queue.length > 0 && queue[0]!.due <= now) {
+        const { chunk } = queue.shift()!
+        if (chunk === null) {
+          dst.end()
+          continue
+        }
+        queuedBytes -= chunk.length
+        if (!dst.destroyed) dst.write(chunk)
+      }
+      if (src.isPaused() && queuedBytes <= maxQueued / 2) src.resume()
+      arm()
+    }
+    const arm = (): void => {
+      if (timer !== undefined || queue.length === 0 || pair.closed) return
+      timer = clock.setTimeout(drain, Math.max(0, queue[0]!.due - clock.now()))
+      pair.timers.add(timer)
+    }
+    const enqueue = (chunk: Buffer | null): void => {
+      lastDue = Math.max(lastDue, clock.now() + rng.uniform(latency.min, latency.max))
+      queue.push({ due: lastDue, chunk })
+      arm()
+    }
+
+    src.on('data', (chunk: Buffer) => {
+      count(chunk.length)
+      queuedBytes += chunk.length
+      enqueue(chunk)
+      if (queuedBytes > maxQueued) src.pause()
+    })
+    src.on('end', () => enqueue(null))
+  }
+
+  function onConnection(client: Socket): void {
+    if (!linkUp) {
+      counters.refused++
+      client.on('error', () => {})
+      client.resetAndDestroy()
+      return
+    }
+    counters.accepted++
+    const upstream = createConnection({ host: options.target.host, port: options.target.port })
+    const pair: Pair = { client, upstream, timers: new Set(), closed: false }
+    pairs.add(pair)
+    // Errors are expected here (resets are the point); they end the pair.
+    client.on('error', () => close(pair, false))
+    upstream.on('error', (err) => {
+      log.debug({ err }, 'upstream error')
+      close(pair, true)
+    })
+    // A clean FIN travels through the delay queue like data (see forward), so
+    // a DISCONNECT still in the queue is delivered; the pair is forgotten once
+    // both sockets are gone. An error close ends the pair at once.
+    const onClose = (hadError: boolean): void => {
+      if (hadError || (client.destroyed && upstream.destroyed)) close(pair, false)
+    }
+    client.on('close', onClose)
+    upstream.on('close', onClose)
+    forward(pair, client, upstream, (n) => (counters.bytesUp += n))
+    forward(pair, upstream, client, (n) => (counters.bytesDown += n))
+    const mean = options.meanTimeBetweenCutsMs ?? 0
+    if (mean > 0) {
+      const t = clock.setTimeout(() => {
+        log.debug('random cut')
+        cut(pair)
+      }, rng.exponential(mean))
+      pair.timers.add(t)
+    }
+  }
+
+  return {
+    get port() {
+      return port
+    },
+    start() {
+      return new Promise<number>((resolve, reject) => {
+        const srv = createServer(onConnection)
+        srv.once('error', reject)
+        srv.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+          srv.off('error', reject)
+          srv.on('error', (err) => log.error({ err }, 'proxy server error'))
+          server = srv
+          port = (srv.address() as AddressInfo).port
+          log.info({ port, target: options.target }, 'flaky proxy listening')
+          resolve(port)
+        })
+      })
+    },
+    async stop() {
+      for (const pair of [...pairs]) close(pair, false)
+      const srv = server
+      server = undefined
+      if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()))
+    },
+    cutAll() {
+      const n = pairs.size
+      for (const pair of [...pairs]) cut(pair)
+      return n
+    },
+    setLinkUp(up) {
+      linkUp = up
+      if (!up) for (const pair of [...pairs]) cut(pair)
+      log.info({ up }, 'link state')
+    },
+    stats: () => ({ ...counters, active: pairs.size }),
+  }
+}

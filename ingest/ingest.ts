@@ -1,0 +1,134 @@
+import type { Config } from '../core/config.ts'
+import type { ErrorCode } from '../core/errors.ts'
+import type { Logger } from '../core/log.ts'
+import { parseStationTopic } from '../core/protocol.ts'
+import { quarantineLine, readingLines, UniqueMsClock } from './points.ts'
+import type { QuarantineStore } from './quarantine.ts'
+import { validatePayload, type AcceptedReading, type Rejection, type StationContext, type ValidationLimits } from './parse/validate.ts'
+import type { Spool, SpoolRecord } from './spool/spool.ts'
+
+/**
+ * The ingest pipeline for one payload: validate -> spool (fsync) and
+ * quarantine -> resolve. The caller acknowledges the MQTT message only after
+ * handle() resolves, so a PUBACK always means "on disk". handle() never
+ * throws for bad input; it rejects only when the spool itself cannot write,
+ * and then the message must not be acknowledged.
+ */
+export interface IngestDeps {
+  config: Readonly<Config>
+  stations: { context(id: string): StationContext | undefined }
+  spool: Spool
+  quarantine: QuarantineStore
+  log: Logger
+  clock?: () => number
+  /** Called after readings are durable: the alerter and the latest-value cache. */
+  onAccepted?: (readings: AcceptedReading[]) => void
+}
+
+export interface IngestOutcome {
+  accepted: number
+  rejected: Rejection[]
+}
+
+export interface IngestCounters {
+  payloads: number
+  readingsAccepted: number
+  valuesAccepted: number
+  late: number
+  rejectedByReason: Partial<Record<ErrorCode, number>>
+  inFlight: number
+}
+
+export class Ingest {
+  private readonly limits: ValidationLimits
+  private readonly clock: () => number
+  private readonly uniqueMs = new UniqueMsClock()
+  private readonly lastSeen = new Map<string, number>()
+  readonly counters: IngestCounters = { payloads: 0, readingsAccepted: 0, valuesAccepted: 0, late: 0, rejectedByReason: {}, inFlight: 0 }
+
+  constructor(private readonly deps: IngestDeps) {
+    const c = deps.config
+    this.limits = {
+      maxPayloadBytes: c.mqtt.maxPayloadBytes,
+      maxBatchReadings: c.ingest.maxBatchReadings,
+      lateAfterMs: c.ingest.lateAfterSec * 1000,
+      maxAgeMs: c.ingest.maxAgeSec * 1000,
+      maxFutureMs: c.ingest.maxFutureSec * 1000,
+    }
+    this.clock = deps.clock ?? Date.now
+  }
+
+  /** Handles a message from any topic the ingest subscribes to. */
+  async handleMessage(topic: string, payload: Buffer): Promise<IngestOutcome | undefined> {
+    const parsed = parseStationTopic(topic)
+    if (!parsed) {
+      const stationId = topic.split('/')[1] ?? '?'
+      return this.quarantineOnly([{ stationId: stationId.slice(0, 64), reason: 'TOPIC_INVALID', detail: `topic "${topic.slice(0, 200)}"`, excerpt: payload.subarray(0, 200).toString('utf8') }])
+    }
+    if (parsed.kind !== 'readings') return undefined
+    return this.handle(parsed.stationId, payload)
+  }
+
+  async handle(stationId: string, payload: Buffer): Promise<IngestOutcome> {
+    const receivedAt = this.clock()
+    this.counters.payloads++
+    const station = this.deps.stations.context(stationId)
+    const result = validatePayload(station, stationId, payload, receivedAt, this.limits)
+    const records: SpoolRecord[] = result.accepted.map((r) => ({ receivedAt, lines: readingLines(r) }))
+    if (result.rejected.length) {
+      records.push({
+        receivedAt,
+        lines: result.rejected.map((q) => quarantineLine(q, this.uniqueMs.next(`${q.stationId}|${q.reason}`, receivedAt))),
+      })
+    }
+    this.counters.inFlight++
+    try {
+      // Quarantine first (synchronous SQLite), then the fsync'd spool: both
+      // must hold before the caller acknowledges.
+      this.deps.quarantine.add(result.rejected, receivedAt)
+      await this.deps.spool.append(records)
+    } finally {
+      this.counters.inFlight--
+    }
+    for (const q of result.rejected) this.counters.rejectedByReason[q.reason] = (this.counters.rejectedByReason[q.reason] ?? 0) + 1
+    if (result.accepted.length) {
+      this.counters.readingsAccepted += result.accepted.length
+      for (const r of result.accepted) {
+        this.counters.valuesAccepted += r.values.length
+        if (r.late) this.counters.late++
+      }
+      if (station) this.lastSeen.set(stationId, receivedAt)
+      try {
+        this.deps.onAccepted?.(result.accepted)
+      } catch (err) {
+        this.deps.log.error({ err }, 'onAccepted listener failed')
+      }
+    }
+    if (result.rejected.length) {
+      this.deps.log.debug({ station: stationId, reasons: result.rejected.map((r) => r.reason) }, 'readings quarantined')
+    }
+    return { accepted: result.accepted.length, rejected: result.rejected }
+  }
+
+  /** Refusals decided outside validation (oversized payload at the broker, spoofed topic). */
+  async quarantineOnly(rejections: Rejection[]): Promise<IngestOutcome> {
+    const receivedAt = this.clock()
+    this.deps.quarantine.add(rejections, receivedAt)
+    for (const q of rejections) this.counters.rejectedByReason[q.reason] = (this.counters.rejectedByReason[q.reason] ?? 0) + 1
+    await this.deps.spool.append([
+      { receivedAt, lines: rejections.map((q) => quarantineLine(q, this.uniqueMs.next(`${q.stationId}|${q.reason}`, receivedAt))) },
+    ])
+    return { accepted: 0, rejected: rejections }
+  }
+
+  /** Returns and clears the stations heard from since the last call (for registry.touchMany). */
+  takeLastSeen(): Map<string, number> {
+    const copy = new Map(this.lastSeen)
+    this.lastSeen.clear()
+    return copy
+  }
+
+  rejectedTotal(): number {
+    return Object.values(this.counters.rejectedByReason).reduce((a, b) => a + (b ?? 0), 0)
+  }
+}

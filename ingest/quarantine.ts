@@ -1,0 +1,110 @@
+import type Database from 'better-sqlite3'
+import type { ErrorCode } from '../core/errors.ts'
+import type { Logger } from '../core/log.ts'
+import { migrate } from '../devices/registry.ts'
+import type { Rejection } from './parse/validate.ts'
+
+/**
+ * Where rejected readings go so staff can see exactly what a station sent and
+ * why it was refused. Stored in SQLite before the PUBACK, like accepted
+ * readings. Bounded: past `maxRows` the oldest rows are deleted, and that is
+ * counted and logged (the per-reason counters and the InfluxDB `quarantine`
+ * measurement keep the totals).
+ */
+export interface QuarantineEntry extends Rejection {
+  id: number
+  receivedAt: number
+}
+
+export interface QuarantineQuery {
+  stationId?: string
+  reason?: string
+  limit?: number
+  before?: number
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE quarantine (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     received_at INTEGER NOT NULL,
+     station_id TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     batch_index INTEGER,
+     sensor TEXT,
+     ts INTEGER,
+     excerpt TEXT NOT NULL
+   );
+   CREATE INDEX quarantine_station ON quarantine (station_id, id);
+   CREATE INDEX quarantine_reason ON quarantine (reason, id);`,
+]
+
+export class QuarantineStore {
+  private readonly insert
+  private readonly prune
+  private readonly count
+  private rows: number
+  evicted = 0
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly maxRows: number,
+    private readonly log: Logger,
+  ) {
+    migrate(db, 'quarantine', MIGRATIONS)
+    this.insert = db.prepare(
+      'INSERT INTO quarantine (received_at, station_id, reason, detail, batch_index, sensor, ts, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    )
+    this.prune = db.prepare('DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)')
+    this.count = db.prepare('SELECT COUNT(*) AS n FROM quarantine')
+    this.rows = (this.count.get() as { n: number }).n
+  }
+
+  add(entries: readonly Rejection[], receivedAt: number): void {
+    if (entries.length === 0) return
+    this.db.transaction(() => {
+      for (const e of entries) {
+        this.insert.run(receivedAt, e.stationId, e.reason, e.detail, e.index ?? null, e.sensor ?? null, e.ts ?? null, e.excerpt)
+      }
+    })()
+    this.rows += entries.length
+    if (this.rows > this.maxRows) {
+      // Prune in chunks so the delete cost is amortised.
+      const excess = this.rows - this.maxRows + Math.ceil(this.maxRows / 100)
+      this.prune.run(excess)
+      this.evicted += excess
+      this.rows = (this.count.get() as { n: number }).n
+      this.log.warn({ evicted: excess, maxRows: this.maxRows }, 'quarantine store full: oldest entries evicted (counts kept in metrics and InfluxDB)')
+    }
+  }
+
+  list(q: QuarantineQuery = {}): QuarantineEntry[] {
+    const where: string[] = []
+    const params: unknown[] = []
+    if (q.stationId) (where.push('station_id = ?'), params.push(q.stationId))
+    if (q.reason) (where.push('reason = ?'), params.push(q.reason))
+    if (q.before) (where.push('id < ?'), params.push(q.before))
+    const sql = `SELECT * FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
+    params.push(Math.min(q.limit ?? 100, 1000))
+    return (this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>).map((r) => ({
+      id: r.id as number,
+      receivedAt: r.received_at as number,
+      stationId: r.station_id as string,
+      reason: r.reason as ErrorCode,
+      detail: r.detail as string,
+      index: (r.batch_index as number | null) ?? undefined,
+      sensor: (r.sensor as string | null) ?? undefined,
+      ts: (r.ts as number | null) ?? undefined,
+      excerpt: r.excerpt as string,
+    }))
+  }
+
+  countsByReason(): Record<string, number> {
+    const rows = this.db.prepare('SELECT reason, COUNT(*) AS n FROM quarantine GROUP BY reason').all() as Array<{ reason: string; n: number }>
+    return Object.fromEntries(rows.map((r) => [r.reason, r.n]))
+  }
+
+  size(): number {
+    return this.rows
+  }
+}

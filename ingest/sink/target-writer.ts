@@ -1,0 +1,164 @@
+import type { Logger } from '../../core/log.ts'
+import type { Spool } from '../spool/spool.ts'
+import { classifyWriteError, type WriteTransport } from './influx-transport.ts'
+
+/**
+ * Drains one target's spool cursor into InfluxDB, in order. A batch is
+ * committed (cursor advanced) only after InfluxDB answered 2xx, so a crash
+ * between write and commit re-sends the batch, which overwrites itself.
+ *
+ * Retry policy: network errors, 5xx, 429, 401/403 are retried forever with
+ * exponential backoff and full jitter (the data is safe on disk, so giving up
+ * would only lose it). A 400 "partial write" stored the good lines; the bad
+ * ones are counted and logged and the cursor moves on.
+ */
+export interface TargetWriterOptions {
+  batchPoints: number
+  flushIntervalMs: number
+  minBackoffMs?: number
+  maxBackoffMs?: number
+  random?: () => number
+}
+
+export interface TargetStats {
+  target: string
+  up: boolean
+  writtenPoints: number
+  writeBatches: number
+  writeErrors: number
+  rejectedLines: number
+  lagReadings: number
+  lastError?: string
+  lastWriteAt?: number
+}
+
+export class TargetWriter {
+  private running = false
+  private loop: Promise<void> | undefined
+  private wake: (() => void) | undefined
+  private up = true
+  private readonly counters = { writtenPoints: 0, writeBatches: 0, writeErrors: 0, rejectedLines: 0 }
+  private lastError: string | undefined
+  private lastWriteAt: number | undefined
+  private wakeOnAppend = false
+  private readonly onAppend = (): void => {
+    if (this.wakeOnAppend) this.wake?.()
+  }
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly transport: WriteTransport,
+    private readonly opts: TargetWriterOptions,
+    private readonly log: Logger,
+  ) {
+    spool.addCursor(transport.name)
+  }
+
+  get name(): string {
+    return this.transport.name
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    this.spool.on('append', this.onAppend)
+    this.loop = this.run()
+  }
+
+  /** Stops after the in-flight batch; what is left stays in the spool for the next start. */
+  async stop(): Promise<void> {
+    this.running = false
+    this.spool.off('append', this.onAppend)
+    this.wake?.()
+    await this.loop
+  }
+
+  /** Resolves when everything spooled so far has been written (or the writer stops). */
+  async drained(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (this.spool.lag(this.name) === 0) return true
+      await sleep(20)
+    }
+    return this.spool.lag(this.name) === 0
+  }
+
+  /** Sleeps; stop() always wakes it, new spool data only when `onAppend` is set. */
+  private async sleepOrWake(ms: number, onAppend = true): Promise<void> {
+    this.wakeOnAppend = onAppend
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wake = done
+    })
+    this.wake = undefined
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.opts.minBackoffMs ?? 100
+    const maxBackoff = this.opts.maxBackoffMs ?? 15_000
+    const random = this.opts.random ?? Math.random
+    while (this.running) {
+      const batch = await this.spool.read(this.name, this.opts.batchPoints)
+      if (!batch) {
+        await this.sleepOrWake(this.opts.flushIntervalMs * 5)
+        continue
+      }
+      try {
+        await this.transport.write(batch.lines)
+        this.commit(batch, batch.lines.length)
+        backoff = this.opts.minBackoffMs ?? 100
+        // Let small live batches gather for a moment instead of one HTTP request per reading.
+        if (batch.lines.length < this.opts.batchPoints) await this.sleepOrWake(this.opts.flushIntervalMs, false)
+      } catch (err) {
+        const kind = classifyWriteError(err)
+        this.counters.writeErrors++
+        this.lastError = (err as Error).message
+        if (kind === 'partial') {
+          const dropped = Number(/dropped=(\d+)/.exec((err as { body?: string }).body ?? '')?.[1] ?? 0)
+          this.counters.rejectedLines += dropped
+          this.log.error({ target: this.name, err: this.lastError, dropped }, 'InfluxDB rejected some lines (type conflict); the rest were stored')
+          this.commit(batch, batch.lines.length - dropped)
+          continue
+        }
+        if (kind === 'missing_db') {
+          this.log.warn({ target: this.name }, 'database missing; creating it')
+          await this.transport.ensureDatabase().catch(() => undefined)
+          continue
+        }
+        if (this.up) this.log.warn({ target: this.name, err: this.lastError, lag: this.spool.lag(this.name) }, 'InfluxDB write failed; spooling and retrying')
+        this.up = false
+        // Full jitter (AWS architecture blog): spreads retries of many processes.
+        await this.sleepOrWake(Math.round(random() * backoff), false)
+        backoff = Math.min(maxBackoff, backoff * 2)
+      }
+    }
+  }
+
+  private commit(batch: { lines: string[]; end: Parameters<Spool['commit']>[1] }, written: number): void {
+    this.spool.commit(this.name, batch.end)
+    if (!this.up) this.log.info({ target: this.name }, 'InfluxDB writes recovered; draining spool')
+    this.up = true
+    this.counters.writtenPoints += written
+    this.counters.writeBatches++
+    this.lastWriteAt = Date.now()
+  }
+
+  stats(): TargetStats {
+    return {
+      target: this.name,
+      up: this.up,
+      ...this.counters,
+      lagReadings: this.spool.lag(this.name),
+      lastError: this.lastError,
+      lastWriteAt: this.lastWriteAt,
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}

@@ -1,0 +1,435 @@
+import { EventEmitter } from 'node:events'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from '../../core/log.ts'
+
+/**
+ * The durable spool between "a station's PUBACK" and "the point is in
+ * InfluxDB". An append-only log of line-protocol points split into segment
+ * files, fsync'd in groups: append() resolves only once its bytes are on
+ * disk, which is what lets the broker acknowledge.
+ *
+ * Each InfluxDB target (primary, dr, ...) has its own cursor in the log and
+ * drains at its own pace, so a slow or dead target never holds back another.
+ * A segment is deleted once every cursor has passed it.
+ *
+ * Overflow policy: when the retained bytes reach `maxBytes`, append() waits
+ * (backpressure) instead of dropping; the broker then stops acknowledging and
+ * stations keep readings in their own buffers. Every wait is counted.
+ *
+ * On-disk line: `<seq>\t<receivedAtMs>\t<line protocol>\n`. Several lines of
+ * one reading share a seq. A torn last line after a crash has no newline and
+ * is cut off on open; it was never acknowledged.
+ */
+export interface SpoolRecord {
+  receivedAt: number
+  lines: readonly string[]
+}
+
+export interface SpoolOptions {
+  dir: string
+  maxBytes: number
+  segmentBytes: number
+  log: Logger
+}
+
+export interface SpoolBatch {
+  /** Line-protocol points, in log order. */
+  lines: string[]
+  /** Seq of the last record in the batch. */
+  lastSeq: number
+  /** Arrival time of the oldest record in the batch. */
+  oldestReceivedAt: number
+  /** Opaque position to pass to commit(). */
+  end: Position
+}
+
+interface Position {
+  segment: number // startSeq of the segment file
+  offset: number
+  seq: number
+}
+
+interface Segment {
+  startSeq: number
+  file: string
+  size: number
+}
+
+export interface SpoolStats {
+  bytes: number
+  segments: number
+  headSeq: number
+  appendedRecords: number
+  fsyncs: number
+  backpressureWaits: number
+  full: boolean
+}
+
+const SEGMENT_RE = /^seg-(\d{16})\.log$/
+const READ_CHUNK = 1 << 20
+
+function segName(startSeq: number): string {
+  return `seg-${String(startSeq).padStart(16, '0')}.log`
+}
+
+interface PendingAppend {
+  buf: Buffer
+  lastSeq: number
+  resolve: () => void
+  reject: (err: Error) => void
+}
+
+export class Spool extends EventEmitter {
+  private readonly opts: SpoolOptions
+  private readonly segments: Segment[] = []
+  private readonly cursors = new Map<string, Position>()
+  private active: FileHandle | undefined
+  private nextSeq = 1
+  private totalBytes = 0
+  private pending: PendingAppend[] = []
+  private flushing = false
+  private closed = false
+  private spaceWaiters: Array<() => void> = []
+  private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0 }
+
+  private constructor(opts: SpoolOptions) {
+    super()
+    this.setMaxListeners(0)
+    // A segment larger than a quarter of the limit could never be freed in time.
+    this.opts = { ...opts, segmentBytes: Math.max(4096, Math.min(opts.segmentBytes, Math.floor(opts.maxBytes / 4))) }
+  }
+
+  static async open(opts: SpoolOptions): Promise<Spool> {
+    const spool = new Spool(opts)
+    await spool.recover()
+    return spool
+  }
+
+  private async recover(): Promise<void> {
+    mkdirSync(this.opts.dir, { recursive: true })
+    const names = readdirSync(this.opts.dir).filter((n) => SEGMENT_RE.test(n)).sort()
+    for (const name of names) {
+      const file = join(this.opts.dir, name)
+      this.segments.push({ startSeq: Number(SEGMENT_RE.exec(name)![1]), file, size: statSync(file).size })
+    }
+    const last = this.segments.at(-1)
+    if (last) {
+      const lastSeq = this.repairTail(last)
+      this.nextSeq = (lastSeq ?? last.startSeq - 1) + 1
+    }
+    for (const s of this.segments) this.totalBytes += s.size
+    for (const name of readdirSync(this.opts.dir)) {
+      const m = /^cursor-(.+)\.json$/.exec(name)
+      if (!m) continue
+      try {
+        this.cursors.set(m[1]!, JSON.parse(readFileSync(join(this.opts.dir, name), 'utf8')) as Position)
+      } catch (err) {
+        this.opts.log.error({ err, cursor: name }, 'unreadable spool cursor; target restarts from the oldest retained segment')
+      }
+    }
+    if (this.segments.length === 0) await this.roll(this.nextSeq)
+    else this.active = await open(last!.file, 'a')
+    this.opts.log.info({ segments: this.segments.length, bytes: this.totalBytes, headSeq: this.nextSeq - 1 }, 'spool opened')
+  }
+
+  /** Cuts a torn last line and returns the seq of the last complete line. */
+  private repairTail(seg: Segment): number | undefined {
+    if (seg.size === 0) return undefined
+    const fd = openSync(seg.file, 'r+')
+    try {
+      const chunk = Math.min(seg.size, 64 * 1024)
+      let lastSeq: number | undefined
+      // Walk back until we find the newline that ends the last complete line.
+      for (let start = Math.max(0, seg.size - chunk); ; start = Math.max(0, start - chunk)) {
+        const len = Math.min(chunk, seg.size - start)
+        const buf = Buffer.alloc(len)
+        readSync(fd, buf, 0, len, start)
+        const nl = buf.lastIndexOf(0x0a)
+        if (nl >= 0) {
+          const completeEnd = start + nl + 1
+          if (completeEnd !== seg.size) {
+            this.opts.log.warn({ file: seg.file, cut: seg.size - completeEnd }, 'spool: cutting torn last line (never acknowledged)')
+            ftruncateSync(fd, completeEnd)
+            fsyncSync(fd)
+            seg.size = completeEnd
+          }
+          lastSeq = this.seqOfLineEndingAt(fd, completeEnd)
+          break
+        }
+        if (start === 0) {
+          ftruncateSync(fd, 0)
+          seg.size = 0
+          break
+        }
+      }
+      return lastSeq
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  private seqOfLineEndingAt(fd: number, end: number): number | undefined {
+    const len = Math.min(end, 64 * 1024)
+    const buf = Buffer.alloc(len)
+    readSync(fd, buf, 0, len, end - len)
+    const text = buf.toString('utf8', 0, len - 1)
+    const lineStart = text.lastIndexOf('\n') + 1
+    const seq = Number(text.slice(lineStart, text.indexOf('\t', lineStart)))
+    return Number.isFinite(seq) ? seq : undefined
+  }
+
+  private async roll(startSeq: number): Promise<void> {
+    await this.active?.close()
+    const file = join(this.opts.dir, segName(startSeq))
+    this.active = await open(file, 'a')
+    this.segments.push({ startSeq, file, size: 0 })
+  }
+
+  get headSeq(): number {
+    return this.nextSeq - 1
+  }
+
+  /** Appends records; resolves when they are fsync'd. Waits while the spool is full. */
+  append(records: readonly SpoolRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('spool closed'))
+    if (records.length === 0) return Promise.resolve()
+    const parts: string[] = []
+    for (const r of records) {
+      const seq = this.nextSeq++
+      for (const line of r.lines) parts.push(`${seq}\t${r.receivedAt}\t${line}\n`)
+    }
+    this.counters.appendedRecords += records.length
+    const buf = Buffer.from(parts.join(''), 'utf8')
+    return new Promise((resolve, reject) => {
+      this.pending.push({ buf, lastSeq: this.nextSeq - 1, resolve, reject })
+      void this.flush()
+    })
+  }
+
+  get full(): boolean {
+    return this.totalBytes >= this.opts.maxBytes
+  }
+
+  private async waitForSpace(): Promise<void> {
+    if (!this.full) return
+    this.counters.backpressureWaits++
+    this.opts.log.warn({ bytes: this.totalBytes, maxBytes: this.opts.maxBytes }, 'spool full: holding acknowledgements until a target drains (backpressure)')
+    this.emit('full')
+    while (this.full && !this.closed) {
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve))
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      while (this.pending.length > 0 && !this.closed) {
+        await this.waitForSpace()
+        const batch = this.pending
+        this.pending = []
+        try {
+          let seg = this.segments.at(-1)!
+          if (seg.size > 0 && seg.size + batch[0]!.buf.length > this.opts.segmentBytes) {
+            const firstSeq = this.firstSeqOf(batch[0]!.buf)
+            await this.roll(firstSeq)
+            seg = this.segments.at(-1)!
+          }
+          const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf))
+          let written = 0
+          while (written < buf.length) {
+            const { bytesWritten } = await this.active!.write(buf, written, buf.length - written)
+            written += bytesWritten
+          }
+          await this.active!.datasync()
+          this.counters.fsyncs++
+          seg.size += buf.length
+          this.totalBytes += buf.length
+          for (const b of batch) b.resolve()
+          this.emit('append')
+        } catch (err) {
+          this.opts.log.error({ err }, 'spool write failed; acknowledgements withheld')
+          for (const b of batch) b.reject(err as Error)
+        }
+      }
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  private firstSeqOf(buf: Buffer): number {
+    const tab = buf.indexOf(0x09)
+    return Number(buf.toString('utf8', 0, tab))
+  }
+
+  // ---- readers ------------------------------------------------------------
+
+  /** Registers a target; a new target starts at the oldest retained record. */
+  addCursor(name: string): void {
+    if (this.cursors.has(name)) {
+      const c = this.cursors.get(name)!
+      // The segment it pointed into was deleted (all targets passed it): resume at the oldest retained.
+      if (!this.segments.some((s) => s.startSeq === c.segment)) {
+        const first = this.segments[0]!
+        this.cursors.set(name, { segment: first.startSeq, offset: 0, seq: first.startSeq - 1 })
+      }
+      return
+    }
+    const first = this.segments[0]!
+    const pos = { segment: first.startSeq, offset: 0, seq: first.startSeq - 1 }
+    this.cursors.set(name, pos)
+    this.persistCursor(name, pos)
+  }
+
+  private persistCursor(name: string, pos: Position): void {
+    // Atomic replace. No fsync: a stale cursor only re-sends points, and
+    // re-sent points overwrite themselves in InfluxDB (stable identity).
+    const file = join(this.opts.dir, `cursor-${name}.json`)
+    writeFileSync(`${file}.tmp`, JSON.stringify(pos))
+    renameSync(`${file}.tmp`, file)
+  }
+
+  private segmentIndex(startSeq: number): number {
+    return this.segments.findIndex((s) => s.startSeq === startSeq)
+  }
+
+  /** Pending records for a target: readings spooled but not yet committed. */
+  lag(name: string): number {
+    const c = this.cursors.get(name)
+    return c ? Math.max(0, this.headSeq - c.seq) : 0
+  }
+
+  /**
+   * Reads up to `maxLines` committed lines after the target's cursor. Returns
+   * undefined when the target is caught up.
+   */
+  async read(name: string, maxLines: number): Promise<SpoolBatch | undefined> {
+    const cursor = this.cursors.get(name)
+    if (!cursor) throw new Error(`unknown spool cursor ${name}`)
+    let idx = this.segmentIndex(cursor.segment)
+    let offset = cursor.offset
+    let seq = cursor.seq
+    const lines: string[] = []
+    let oldestReceivedAt = 0
+    while (idx >= 0 && idx < this.segments.length && lines.length < maxLines) {
+      const seg = this.segments[idx]!
+      if (offset >= seg.size) {
+        if (idx === this.segments.length - 1) break
+        idx++
+        offset = 0
+        continue
+      }
+      const len = Math.min(READ_CHUNK, seg.size - offset)
+      const fh = await open(seg.file, 'r')
+      const buf = Buffer.alloc(len)
+      try {
+        await fh.read(buf, 0, len, offset)
+      } finally {
+        await fh.close()
+      }
+      let pos = 0
+      while (lines.length < maxLines) {
+        const nl = buf.indexOf(0x0a, pos)
+        if (nl < 0) break
+        const t1 = buf.indexOf(0x09, pos)
+        const t2 = buf.indexOf(0x09, t1 + 1)
+        seq = Number(buf.toString('latin1', pos, t1))
+        if (oldestReceivedAt === 0) oldestReceivedAt = Number(buf.toString('latin1', t1 + 1, t2))
+        lines.push(buf.toString('utf8', t2 + 1, nl))
+        pos = nl + 1
+      }
+      if (pos === 0) {
+        // A single line longer than the chunk cannot happen: payloads are capped far below 1 MiB.
+        throw new Error(`spool line longer than ${READ_CHUNK} bytes in ${seg.file}`)
+      }
+      offset += pos
+    }
+    if (lines.length === 0) return undefined
+    return { lines, lastSeq: seq, oldestReceivedAt, end: { segment: this.segments[idx]!.startSeq, offset, seq } }
+  }
+
+  /** Marks a batch as written to the target and frees fully consumed segments. */
+  commit(name: string, end: Position): void {
+    this.cursors.set(name, end)
+    this.persistCursor(name, end)
+    this.gc()
+  }
+
+  /** Arrival time of the oldest record a target has not written yet, or undefined when caught up. */
+  async oldestPending(name: string): Promise<number | undefined> {
+    const batch = await this.read(name, 1)
+    return batch?.oldestReceivedAt
+  }
+
+  private gc(): void {
+    if (this.cursors.size === 0) return
+    let minSegment = Infinity
+    for (const c of this.cursors.values()) minSegment = Math.min(minSegment, c.segment)
+    let freed = false
+    // Never delete the active (last) segment.
+    while (this.segments.length > 1 && this.segments[0]!.startSeq < minSegment) {
+      const seg = this.segments.shift()!
+      try {
+        unlinkSync(seg.file)
+      } catch (err) {
+        this.opts.log.error({ err, file: seg.file }, 'spool: cannot delete consumed segment')
+      }
+      this.totalBytes -= seg.size
+      freed = true
+    }
+    // Everyone is caught up inside a full active segment: start a new one so it can go.
+    const active = this.segments.at(-1)!
+    const allCaughtUp = [...this.cursors.values()].every((c) => c.segment === active.startSeq && c.offset === active.size)
+    if (allCaughtUp && active.size > 0 && (this.full || active.size >= this.opts.segmentBytes) && !this.flushing) {
+      void this.rollEmpty()
+    }
+    if (freed && !this.full) this.wakeSpaceWaiters()
+  }
+
+  private async rollEmpty(): Promise<void> {
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      await this.roll(this.nextSeq)
+      for (const [name, c] of this.cursors) {
+        const pos = { segment: this.nextSeq, offset: 0, seq: c.seq }
+        this.cursors.set(name, pos)
+        this.persistCursor(name, pos)
+      }
+      this.gc()
+    } finally {
+      this.flushing = false
+      if (this.pending.length) void this.flush()
+    }
+  }
+
+  private wakeSpaceWaiters(): void {
+    const waiters = this.spaceWaiters
+    this.spaceWaiters = []
+    for (const w of waiters) w()
+  }
+
+  stats(): SpoolStats {
+    return { bytes: this.totalBytes, segments: this.segments.length, headSeq: this.headSeq, ...this.counters, full: this.full }
+  }
+
+  /** Waits for pending appends to be fsync'd, then closes. */
+  async close(): Promise<void> {
+    while (this.flushing || this.pending.length) {
+      if (this.full) break // nothing will drain while closing; the pending appends were never acknowledged
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    this.closed = true
+    for (const p of this.pending) p.reject(new Error('spool closed'))
+    this.pending = []
+    this.wakeSpaceWaiters()
+    await this.active?.close()
+    this.active = undefined
+  }
+}
+
+export function spoolExists(dir: string): boolean {
+  return existsSync(dir)
+}
