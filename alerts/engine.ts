@@ -195,9 +195,10 @@ export class Engine {
 
     const rankT = levelRank(levels, t?.name ?? null)
     const rankF = levelRank(levels, firing?.name ?? null)
-    if (firing && firingName !== null && rankF < 0) {
-      // The rule changed under a firing incident and its level is gone: resolve it.
-      row.status = 'resolved'
+    if (firingName !== null && !firing) {
+      // The rule changed under a firing incident and its level is gone: close it quietly.
+      if (row.incident) this.stmts.closeIncident.run(base.at, row.incident)
+      Object.assign(row, { status: 'resolved', level: null, incident: null })
     }
     if (t && rankT > rankF) {
       // New or escalating level: pending until N readings and the duration are met.

@@ -29,6 +29,8 @@ export class Outbox {
   private readonly deps: OutboxDeps
   private readonly stmts
   private readonly pumps = new Map<string, Pump>()
+  /** Receipts that overtook their submit_sm_resp (bounded, oldest dropped). */
+  private readonly early = new Map<string, { delivered: boolean; detail: string }>()
   readonly counters = { submitted: 0, delivered: 0, failed: 0, retried: 0, throttled: 0, unknown: 0 }
 
   constructor(deps: OutboxDeps) {
@@ -41,7 +43,8 @@ export class Outbox {
       ),
       nextDue: db.prepare(`SELECT MIN(next_attempt_at) AS at FROM alert_outbox WHERE status = 'queued' AND channel = ?`),
       sending: db.prepare(`UPDATE alert_outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'queued'`),
-      submitted: db.prepare(`UPDATE alert_outbox SET status = 'submitted', submitted_at = ?, provider_id = ?, reason = NULL WHERE id = ?`),
+      // A receipt may have made the row 'delivered' already; keep that.
+      submitted: db.prepare(`UPDATE alert_outbox SET status = CASE status WHEN 'sending' THEN 'submitted' ELSE status END, submitted_at = ?, provider_id = ?, segments = ?, reason = NULL WHERE id = ?`),
       requeue: db.prepare(`UPDATE alert_outbox SET status = 'queued', next_attempt_at = ?, reason = ? WHERE id = ?`),
       failed: db.prepare(`UPDATE alert_outbox SET status = 'failed', final_at = ?, reason = ? WHERE id = ?`),
       delivered: db.prepare(`UPDATE alert_outbox SET status = 'delivered', final_at = ? WHERE id = ? AND status IN ('submitted','sending','unknown')`),
@@ -101,6 +104,11 @@ export class Outbox {
 
   partSubmitted(channel: string, id: number, seq: number, messageId: string): void {
     this.stmts.part.run(messageId, channel, id, seq)
+    const early = this.early.get(`${channel}|${messageId}`)
+    if (early) {
+      this.early.delete(`${channel}|${messageId}`)
+      this.receipt(channel, messageId, early.delivered, early.detail)
+    }
   }
 
   /** @internal records a send outcome */
@@ -108,7 +116,7 @@ export class Outbox {
     const now = this.deps.clock()
     const cfg = this.deps.config
     if (result.ok) {
-      this.stmts.submitted.run(now, result.providerId, row.id)
+      this.stmts.submitted.run(now, result.providerId, result.parts, row.id)
       this.counters.submitted++
       this.deps.onStatus({ ...row, status: 'submitted', provider_id: result.providerId }, 'submitted')
       // Channels without receipts (log, email) are final once submitted.
@@ -142,7 +150,9 @@ export class Outbox {
   receipt(channel: string, messageId: string, delivered: boolean, detail: string): void {
     const part = this.stmts.partByMessage.get(channel, messageId) as { outbox_id: number } | undefined
     if (!part) {
-      this.deps.log.debug({ channel, messageId }, 'receipt for an unknown message id')
+      this.early.set(`${channel}|${messageId}`, { delivered, detail })
+      if (this.early.size > 10_000) this.early.delete(this.early.keys().next().value!)
+      this.deps.log.debug({ channel, messageId }, 'receipt before its submit_sm_resp, or for an unknown id')
       return
     }
     this.stmts.setPart.run(delivered ? 'delivered' : 'failed', channel, messageId)

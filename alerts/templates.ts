@@ -1,6 +1,6 @@
 import { SENSORS, isSensorKind } from '../core/sensors.ts'
 import type { Level } from './rules.ts'
-import { isGsm7, segmentInfo, type SmsEncoding } from './sms/segments.ts'
+import { encodingFor, isGsm7, segmentInfo, type SmsEncoding } from './sms/segments.ts'
 import { stripDiacritics } from './text.ts'
 
 /**
@@ -163,8 +163,8 @@ export function render(m: MessageInput, opts: RenderOptions): Rendered {
 
 export function finalize(text: string): Rendered {
   const nfc = text.normalize('NFC')
-  const info = segmentInfo(nfc)
-  return { text: nfc, encoding: isGsm7(nfc) ? 'gsm7' : 'ucs2', segments: info.segments }
+  const encoding = encodingFor(nfc)
+  return { text: nfc, encoding, segments: segmentInfo(nfc, encoding).segments }
 }
 
 /** Forces a message to GSM-7 for gateways that refuse Unicode. */

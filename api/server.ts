@@ -46,5 +46,5 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(readingRoutes(deps), { prefix: '/api/v1' })
   await app.register(quarantineRoutes(deps), { prefix: '/api/v1' })
   for (const plugin of deps.plugins ?? []) await app.register(plugin, { prefix: '/api/v1' })
-  return app
+  return app as unknown as FastifyInstance
 }

@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../core/log.ts'
 import { Registry } from '../devices/registry.ts'
 import { parse, processIo, type Io } from './args.ts'
 import { certsCommand } from './commands/certs.ts'
+import { dashboardsCommand } from './commands/dashboards.ts'
 import { devicesCommand } from './commands/devices.ts'
 import { simCommand } from './commands/sim.ts'
 import { runPlatform } from './commands/up.ts'
@@ -81,6 +82,8 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
         return await simCommand(args, config, log, io, shutdownSignal())
       case 'certs':
         return await certsCommand(args, config, io)
+      case 'dashboards':
+        return await dashboardsCommand(args, io)
       default:
         io.stderr(`Unknown command "${command}".\n\n${USAGE}`)
         return 1

@@ -156,6 +156,7 @@ export const GRID_WIDTH = 24
 /** Anything the SDK can place on the grid. */
 export interface Placeable extends Builder<Panel> {
   gridPos(gridPos: GridPos): unknown
+  id(id: number): unknown
 }
 
 /**
@@ -171,6 +172,8 @@ export class Layout {
     for (const [panel, w] of cells) {
       if (x + w > GRID_WIDTH) throw new Error(`layout row at y=${this.y} is wider than ${GRID_WIDTH}`)
       panel.gridPos({ x, y: this.y, w, h })
+      // Stable ids in reading order: Grafana keys panel state and links (viewPanel=) on them.
+      panel.id(this.panels.length + 1)
       this.panels.push(panel)
       x += w
     }

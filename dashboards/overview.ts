@@ -77,6 +77,7 @@ export function overviewDashboard(): Dashboard {
           title: 'Độ mặn mới nhất theo trạm',
           description: 'Latest salinity per station and when it was measured.',
           unit: UNITS.salinity,
+          thresholds: salinityThresholds(),
           targets: [target('A', LATEST_SALINITY, { format: 'table' })],
           columns: [
             { field: 'Time', header: 'Thời điểm', unit: UNITS.fromNow },

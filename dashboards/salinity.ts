@@ -91,6 +91,7 @@ export function salinityDashboard(): Dashboard {
         title: 'Bảng độ mặn cao nhất theo ngày',
         description: 'The daily maxima as a table, newest first, for reports.',
         unit: UNITS.salinity,
+        thresholds: salinityThresholds(),
         targets: [target('A', `${DAILY_MAX.replace(' fill(none)', ' fill(none) ORDER BY time DESC')}`, { format: 'table' })],
         columns: [
           { field: 'Time', header: 'Ngày' },

@@ -76,6 +76,7 @@ export function stationDashboard(): Dashboard {
           description: 'Time of the latest housekeeping point (station_health) of the station.',
           unit: UNITS.fromNow,
           showTime: true,
+          noValue: 'Không có dữ liệu',
           targets: [target('A', `SELECT last("battery") FROM "station_health" WHERE ${STATION} AND $timeFilter`)],
         }),
         4,

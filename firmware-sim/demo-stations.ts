@@ -22,7 +22,7 @@ export interface DemoStation {
   readonly sensors: readonly SensorKind[]
 }
 
-export const DEMO_STATIONS: readonly DemoStation[] = Object.freeze([
+const STATIONS: DemoStation[] = [
   {
     id: 'cm-songdoc-01',
     name: 'Cửa sông Ông Đốc',
@@ -76,7 +76,9 @@ export const DEMO_STATIONS: readonly DemoStation[] = Object.freeze([
     coast: 'west',
     sensors: SALINITY_SENSORS,
   },
-].map((s) => Object.freeze(s)))
+]
+
+export const DEMO_STATIONS: readonly DemoStation[] = Object.freeze(STATIONS.map((s) => Object.freeze(s)))
 
 export function demoStation(id: string): DemoStation | undefined {
   return DEMO_STATIONS.find((s) => s.id === id)

@@ -8,6 +8,7 @@
  * sent is always the wall clock, because the ingest rejects timestamps from
  * the future and the point of the simulator is to exercise the real ingest.
  */
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import type { Logger } from '../core/log.ts'
 import { STATION_ID_PATTERN } from '../core/protocol.ts'
@@ -127,8 +128,9 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         proxy = createFlakyProxy({ seed: cfg.seed, ...flaky, target: { host: broker.hostname, port }, log, clock })
         const proxyPort = await proxy.start()
         url = `${broker.protocol}//127.0.0.1:${proxyPort}`
-        // Through the proxy the TLS peer is still the broker: verify its name, not 127.0.0.1.
-        servername = broker.hostname
+        // Through the proxy the TLS peer is still the broker: verify its name,
+        // not 127.0.0.1. SNI must not be an IP address (RFC 6066 §3).
+        if (isIP(broker.hostname) === 0) servername = broker.hostname
       }
       stations = options.stations.map((s) =>
         createStation({

@@ -30,11 +30,20 @@ export function isGsm7(text: string): boolean {
   return true
 }
 
+/**
+ * The encoding to send text in. Accented Latin letters that happen to be in
+ * GSM-7 (à, é, ù…) still go as UCS-2: "Xin chào" auto-detects as GSM and an
+ * SMSC may garble it (docs/ALERTS.md). Only plain text goes as GSM-7.
+ */
+export function encodingFor(text: string): SmsEncoding {
+  return isGsm7(text) && !/[\u00C0-\u024F\u1E00-\u1EFF]/.test(text) ? 'gsm7' : 'ucs2'
+}
+
 function gsmUnits(ch: string): number {
   return extension.has(ch) ? 2 : 1
 }
 
-export function segmentInfo(text: string, encoding: SmsEncoding = isGsm7(text) ? 'gsm7' : 'ucs2'): SegmentInfo {
+export function segmentInfo(text: string, encoding: SmsEncoding = encodingFor(text)): SegmentInfo {
   if (encoding === 'gsm7') {
     let units = 0
     for (const ch of text) units += gsmUnits(ch)

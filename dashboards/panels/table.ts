@@ -18,6 +18,8 @@ export interface TableOptions {
   description: string
   /** Unit of numeric columns without their own. */
   unit: string
+  /** Thresholds of those columns; alert levels when the unit is a sensor's. */
+  thresholds?: ThresholdsConfigBuilder
   targets: Builder<Dataquery>[]
   columns?: TableColumn[]
   transformations?: DataTransformerConfig[]
@@ -32,7 +34,7 @@ export function tablePanel(o: TableOptions): TableBuilder {
     .datasource(DS)
     .targets(o.targets)
     .unit(o.unit)
-    .thresholds(neutralThresholds())
+    .thresholds(o.thresholds ?? neutralThresholds())
     .filterable(true)
   for (const col of o.columns ?? []) {
     const props: DynamicConfigValue[] = [{ id: 'displayName', value: col.header }]

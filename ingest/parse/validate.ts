@@ -144,7 +144,7 @@ function validateReading(
   }
   const parsed = ReadingSchema.safeParse(item)
   if (!parsed.success) {
-    const tsIssue = parsed.error.issues.find((i) => i.path[0] === 'ts')
+    const tsIssue = item !== null && typeof item === 'object' && 'ts' in item ? parsed.error.issues.find((i) => i.path[0] === 'ts') : undefined
     if (tsIssue) return rejectAll('TS_INVALID', `ts: ${tsIssue.message}; use RFC 3339 with offset or epoch milliseconds`)
     return rejectAll('PAYLOAD_SCHEMA', describeZodIssues(parsed.error.issues))
   }

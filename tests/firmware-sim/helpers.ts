@@ -38,7 +38,6 @@ export async function startBroker(secrets: Record<string, string>): Promise<Test
     aedes,
     async close() {
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
-      server.closeAllConnections?.()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }

@@ -46,8 +46,10 @@ describe('station against a real Aedes broker', () => {
     await waitFor(() => s.stats().connected, 'connected')
     await waitFor(() => watcher.messages.some((m) => m.topic === `stations/${ID}/status` && m.text === 'online'), 'online status')
     const before = Date.now()
-    for (let i = 0; i < 3; i++) s.sample()
-    await waitFor(() => readingsOf(watcher.messages, ID).length === 3, '3 readings')
+    for (let i = 1; i <= 3; i++) {
+      s.sample()
+      await waitFor(() => readingsOf(watcher.messages, ID).length === i, `reading ${i}`)
+    }
     const readings = readingsOf(watcher.messages, ID)
     for (const r of readings) {
       const parsed = ReadingSchema.parse(r)
@@ -67,7 +69,10 @@ describe('station against a real Aedes broker', () => {
     await late.close()
 
     await s.stop()
-    expect(watcher.messages.filter((m) => m.topic === `stations/${ID}/status`).at(-1)?.text).toBe('offline')
+    await waitFor(
+      () => watcher.messages.filter((m) => m.topic === `stations/${ID}/status`).at(-1)?.text === 'offline',
+      'offline status',
+    )
     expect(s.stats()).toMatchObject({ generated: 3, acked: 3, buffered: 0, dropped: 0, connected: false })
   })
 
@@ -118,15 +123,18 @@ describe('station against a real Aedes broker', () => {
     await waitFor(() => s.stats().connected, 'connected')
     for (let i = 0; i < 20; i++) s.sample()
     await waitFor(() => s.stats().buffered === 0, 'drained')
-    const msgs = watcher.messages.filter((m) => m.topic.endsWith('/readings'))
-    const broken = msgs.filter((m) => {
+    const isBroken = (text: string) => {
       try {
-        JSON.parse(m.text)
+        JSON.parse(text)
         return false
       } catch {
         return true
       }
-    })
+    }
+    const brokenMsgs = () => watcher.messages.filter((m) => m.topic.endsWith('/readings') && isBroken(m.text))
+    // The broker forwards after it acks: wait until the subscriber has everything.
+    await waitFor(() => readingsOf(watcher.messages, ID).length + brokenMsgs().length === 20, 'all 20 delivered')
+    const broken = brokenMsgs()
     expect(broken.length).toBe(s.stats().faults.malformed)
     expect(broken.length).toBeGreaterThan(0)
     expect(readingsOf(watcher.messages, ID).length + broken.length).toBe(20)

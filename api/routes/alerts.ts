@@ -1,0 +1,105 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import { z } from 'zod'
+import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
+import type { Alerter } from '../../alerts/alerter.ts'
+import { SubscriberInputSchema } from '../../alerts/subscribers.ts'
+
+/**
+ * Alert API: rules (defaults and per-station overrides), incidents and their
+ * history, subscribers, the outbox, and the HTTP gateway's inbound SMS
+ * webhook. Errors: { error: { code, message, details } } with 400/404.
+ */
+const STATUS: Record<string, number> = {
+  BAD_REQUEST: 400,
+  ALERT_RULE_INVALID: 400,
+  SUBSCRIBER_INVALID: 400,
+  SUBSCRIBER_EXISTS: 400,
+  STATION_ID_INVALID: 400,
+  NOT_FOUND: 404,
+  STATION_NOT_FOUND: 404,
+  SUBSCRIBER_NOT_FOUND: 404,
+}
+
+function send(reply: FastifyReply, err: unknown): FastifyReply {
+  if (isTidewatchError(err)) return reply.code(STATUS[err.code] ?? 500).send({ error: err.toJSON() })
+  return reply.code(500).send({ error: { code: 'INTERNAL', message: (err as Error).message, details: {} } })
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const r = schema.safeParse(value)
+  if (!r.success) throw new TidewatchError('BAD_REQUEST', { issues: r.error.issues.map((i) => ({ key: i.path.join('.'), reason: i.message })) })
+  return r.data
+}
+
+const ListQuery = z.object({
+  station: z.string().optional(),
+  incident: z.string().optional(),
+  status: z.string().optional(),
+  open: z.enum(['true', 'false']).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+})
+const InboundBody = z.object({ from: z.string().min(3).max(20), text: z.string().max(1600) })
+
+export function alertRoutes(alerter: Alerter): FastifyPluginAsync {
+  return async (app) => {
+    const wrap =
+      <T>(fn: (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown> }) => T) =>
+      async (req: { params: unknown; query: unknown; body: unknown; headers: Record<string, unknown> }, reply: FastifyReply) => {
+        try {
+          return await fn({ ...req, params: req.params as Record<string, string> })
+        } catch (err) {
+          return send(reply, err)
+        }
+      }
+    app.get('/alerts/rules', wrap(() => ({ defaults: alerter.rules.defaults() })))
+    app.get('/alerts/rules/:station', wrap(({ params }) => ({ station: params.station, overrides: alerter.rules.overrides(params.station!) })))
+    app.put('/alerts/rules/:scope/:sensor', wrap(({ params, body }) => alerter.rules.set(params.scope!, params.sensor!, body, alerter.clock())))
+    app.delete('/alerts/rules/:scope/:sensor', wrap(({ params }) => {
+      if (!alerter.rules.remove(params.scope!, params.sensor!)) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
+      return { removed: true }
+    }))
+
+    app.get('/alerts/incidents', wrap(({ query }) => {
+      const q = parse(ListQuery, query)
+      return { incidents: alerter.incidents({ open: q.open === undefined ? undefined : q.open === 'true', station: q.station, limit: q.limit }) }
+    }))
+    app.get('/alerts/incidents/:id', wrap(({ params }) => {
+      const events = alerter.events({ incident: params.id, limit: 1000 })
+      if (!events.length) throw new TidewatchError('NOT_FOUND', { incident: params.id })
+      return { incident: params.id, events, messages: alerter.messages({ incident: params.id, limit: 10_000 }) }
+    }))
+    app.get('/alerts/events', wrap(({ query }) => {
+      const q = parse(ListQuery, query)
+      return { events: alerter.events({ station: q.station, incident: q.incident, limit: q.limit }) }
+    }))
+    app.get('/alerts/states', wrap(() => ({ states: alerter.engine.allStates() })))
+
+    app.get('/alerts/subscribers', wrap(() => ({ subscribers: alerter.subscribers.list() })))
+    app.post('/alerts/subscribers', wrap(({ body }) => alerter.subscribers.create(parse(SubscriberInputSchema, body), alerter.clock())))
+    app.get('/alerts/subscribers/:id', wrap(({ params }) => {
+      const s = alerter.subscribers.get(Number(params.id))
+      if (!s) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id: params.id })
+      return s
+    }))
+    app.patch('/alerts/subscribers/:id', wrap(({ params, body }) => alerter.subscribers.update(Number(params.id), parse(z.record(z.string(), z.unknown()), body), alerter.clock())))
+    app.delete('/alerts/subscribers/:id', wrap(({ params }) => {
+      alerter.subscribers.remove(Number(params.id))
+      return { removed: true }
+    }))
+
+    app.get('/alerts/messages', wrap(({ query }) => {
+      const q = parse(ListQuery, query)
+      return { messages: alerter.messages({ status: q.status, incident: q.incident, limit: q.limit }) }
+    }))
+
+    // Inbound SMS from the HTTP gateway: { from, text }; optional shared secret.
+    app.post('/alerts/inbound/http', wrap(({ body, headers }) => {
+      const secret = alerter.config.http.inboundSecret
+      if (secret && headers['x-tidewatch-secret'] !== secret) throw new TidewatchError('BAD_REQUEST', {}, 'bad or missing X-Tidewatch-Secret')
+      const b = parse(InboundBody, body)
+      return alerter.handleInboundSms(b.from, b.text, 'http')
+    }))
+
+    app.get('/alerts/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(`${alerter.metrics().join('\n')}\n`))
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Integration fixtures: a real influxd on an ephemeral loopback port, and the
+ * whole platform (embedded broker + ingest + API) on ephemeral ports, each in
+ * its own temp dir.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, type Config } from '../../core/config.ts'
+import { silentLogger, type Logger } from '../../core/log.ts'
+import { createDevCertificates, type DevCertPaths } from '../../broker/tls/dev-ca.ts'
+import { startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
+import { createQueryClient, type InfluxQueryClient } from '../../influx/query.ts'
+import { startPlatform, type Platform, type PlatformParts } from '../../cli/platform.ts'
+
+export function tempDir(prefix = 'tidewatch-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+export interface TestInflux {
+  server: ManagedInflux
+  query: InfluxQueryClient
+  /** Number of points in a measurement (optionally filtered by an InfluxQL WHERE clause). */
+  count(measurement: string, where?: string, field?: string): Promise<number>
+}
+
+export async function startTestInflux(dir: string, database = 'tidewatch'): Promise<TestInflux> {
+  const server = await startManagedInflux({ dir: join(dir, 'influxdb') })
+  const query = createQueryClient({ url: server.url, database })
+  await query.query(`CREATE DATABASE "${database}"`, { method: 'POST' })
+  return {
+    server,
+    query,
+    async count(measurement, where, field = 'value') {
+      const [series = []] = await query.query(`SELECT count("${field}") FROM "${measurement}"${where ? ` WHERE ${where}` : ''}`)
+      return (series[0]?.values[0]?.[1] as number | undefined) ?? 0
+    },
+  }
+}
+
+export interface TestPlatform {
+  platform: Platform
+  config: Readonly<Config>
+  certs: DevCertPaths
+  mqttUrl: string
+  mqttsUrl: string
+  apiUrl: string
+  dataDir: string
+  stop(): Promise<void>
+}
+
+export async function startTestPlatform(opts: {
+  dir: string
+  influxUrl?: string
+  env?: Record<string, string>
+  parts?: PlatformParts
+  log?: Logger
+}): Promise<TestPlatform> {
+  const certs = createDevCertificates(join(opts.dir, 'tls'))
+  const env: Record<string, string> = {
+    TIDEWATCH_DATA_DIR: join(opts.dir, 'data'),
+    TIDEWATCH_BIND_HOST: '127.0.0.1',
+    TIDEWATCH_HTTP_HOST: '127.0.0.1',
+    TIDEWATCH_MQTT_PORT: '0',
+    TIDEWATCH_MQTTS_PORT: '0',
+    TIDEWATCH_HTTP_PORT: '0',
+    TIDEWATCH_TLS_CERT: certs.certFile,
+    TIDEWATCH_TLS_KEY: certs.keyFile,
+    TIDEWATCH_LOG_LEVEL: 'silent',
+    ...(opts.influxUrl ? { TIDEWATCH_INFLUX_URL: opts.influxUrl } : {}),
+    ...opts.env,
+  }
+  const config = loadConfig({ env })
+  const platform = await startPlatform({ config, log: opts.log ?? silentLogger, parts: opts.parts ?? { broker: true, ingest: 'embedded', api: true } })
+  return {
+    platform,
+    config,
+    certs,
+    mqttUrl: `mqtt://127.0.0.1:${platform.broker?.port ?? 0}`,
+    mqttsUrl: `mqtts://127.0.0.1:${platform.broker?.tlsPort ?? 0}`,
+    apiUrl: platform.apiUrl ?? '',
+    dataDir: config.dataDir,
+    stop: () => platform.stop(),
+  }
+}
+
+/** Polls until `check` returns a truthy value or the deadline passes; returns the last value. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: T = await check()
+  while (!last && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, everyMs))
+    last = await check()
+  }
+  return last
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url)
+  const text = await res.text()
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // Prometheus text and friends stay strings.
+  }
+  return { status: res.status, body }
+}
