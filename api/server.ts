@@ -23,6 +23,8 @@ export interface ApiDeps {
   broker?: BrokerHandle
   /** More metrics from other components (alerter). */
   metrics?: Array<() => Sample[] | Promise<Sample[]>>
+  /** Metrics already rendered as Prometheus text lines. */
+  metricsText?: Array<() => string[]>
   /** More routes from other components (alerter). */
   plugins?: FastifyPluginAsync[]
 }

@@ -3,6 +3,7 @@ import { isTidewatchError, TidewatchError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/log.ts'
 import { Registry } from '../devices/registry.ts'
 import { parse, processIo, type Io } from './args.ts'
+import { alertsCommand } from './commands/alerts.ts'
 import { certsCommand } from './commands/certs.ts'
 import { dashboardsCommand } from './commands/dashboards.ts'
 import { devicesCommand } from './commands/devices.ts'
@@ -20,6 +21,7 @@ Usage:
   tidewatch devices add|list|rotate|disable|enable|import …
   tidewatch sim --stations N [--interval S] [--speed X] [--seed N]
   tidewatch certs dev [--out DIR]
+  tidewatch alerts rules|subscribers …     alert rules and SMS subscribers
   tidewatch dashboards build|push …
 
 Configuration: a JSON file (--config or TIDEWATCH_CONFIG) plus environment
@@ -82,6 +84,14 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
         return await simCommand(args, config, log, io, shutdownSignal())
       case 'certs':
         return await certsCommand(args, config, io)
+      case 'alerts': {
+        const registry = Registry.open(registryPath(config))
+        try {
+          return await alertsCommand(args, { registry, config: config.alerts, stdout: io.stdout })
+        } finally {
+          registry.close()
+        }
+      }
       case 'dashboards':
         return await dashboardsCommand(args, io)
       default:

@@ -11,6 +11,8 @@ import { createQueryClient, type InfluxQueryClient } from '../influx/query.ts'
 import { startIngestService, type IngestService } from '../ingest/service.ts'
 import { startMqttSource, type MqttSource } from '../ingest/source/mqtt-source.ts'
 import type { AcceptedReading } from '../ingest/parse/validate.ts'
+import { createAlerter, type Alerter } from '../alerts/alerter.ts'
+import { alertRoutes } from '../api/routes/alerts.ts'
 
 /**
  * The composition root: builds the parts a command asked for from one frozen
@@ -30,6 +32,7 @@ export interface Platform {
   broker?: BrokerHandle
   ingest?: IngestService
   source?: MqttSource
+  alerter?: Alerter
   api?: FastifyInstance
   apiUrl?: string
   query?: InfluxQueryClient
@@ -90,9 +93,36 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
   }
   try {
     if (parts.ingest) {
-      platform.ingest = await startIngestService({ config, registry, log, onAccepted: opts.onAccepted })
+      // The alerter evaluates readings as the ingest accepts them (never by
+      // polling), and writes its events through the same durable spool.
+      let alerter: Alerter | undefined
+      platform.ingest = await startIngestService({
+        config,
+        registry,
+        log,
+        onAccepted: (readings) => {
+          alerter?.onAccepted(readings)
+          opts.onAccepted?.(readings)
+        },
+      })
       const ingest = platform.ingest
       stops.push(() => ingest.stop())
+      if (config.alerts.enabled) {
+        alerter = await createAlerter({
+          db: registry.db,
+          registry,
+          config: config.alerts,
+          log: log.child({ component: 'alerter' }),
+          writePoints: (lines) => ingest.spool.append([{ receivedAt: Date.now(), lines }]),
+        })
+        await alerter.start()
+        platform.alerter = alerter
+        const a = alerter
+        stops.push(async () => {
+          a.flush()
+          await a.stop()
+        })
+      }
     }
     if (parts.broker) {
       const ingest = parts.ingest === 'embedded' ? platform.ingest : undefined
@@ -132,8 +162,9 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         query: platform.query,
         ingest: platform.ingest,
         broker: platform.broker,
-        plugins: opts.apiPlugins,
+        plugins: [...(platform.alerter ? [alertRoutes(platform.alerter)] : []), ...(opts.apiPlugins ?? [])],
         metrics: opts.apiMetrics,
+        metricsText: platform.alerter ? [() => platform.alerter!.metrics()] : [],
       })
       await app.listen({ port: config.http.port, host: config.http.host })
       const addr = app.server.address()

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { TidewatchError } from './errors.ts'
+import { AlertsConfigSchema } from '../alerts/config.ts'
 
 /**
  * The whole configuration of a tidewatch process: one zod schema, parsed once
@@ -89,6 +90,8 @@ export const ConfigSchema = z.object({
       quarantineMaxRows: z.number().int().positive().default(200_000),
     })
     .prefault({}),
+  /** Threshold alerter and SMS (alerts/config.ts, docs/ALERTS.md). */
+  alerts: AlertsConfigSchema,
 })
 
 export type Config = z.infer<typeof ConfigSchema>

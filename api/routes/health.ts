@@ -81,7 +81,8 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
       for (const extra of deps.metrics ?? []) samples.push(...(await extra()))
       void reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-      return renderPrometheus(samples)
+      const extra = (deps.metricsText ?? []).flatMap((f) => f())
+      return renderPrometheus(samples) + (extra.length ? extra.join('\n') + '\n' : '')
     })
   }
 }
