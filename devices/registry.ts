@@ -32,6 +32,15 @@ export interface Station {
   enabled: boolean
   createdAt: number
   lastSeenAt: number | null
+  /** Device clock minus data-center clock, seconds, from the last live single reading; null if unknown. */
+  clockOffsetSec: number | null
+  clockCheckedAt: number | null
+}
+
+/** What the ingest learned about a station since the last flush. */
+export interface Sighting {
+  lastSeenAt: number
+  clockOffsetMs?: number
 }
 
 export interface NewStation {
@@ -64,6 +73,8 @@ interface StationRow {
   enabled: number
   created_at: number
   last_seen_at: number | null
+  clock_offset_s: number | null
+  clock_checked_at: number | null
 }
 
 const MIGRATIONS: string[] = [
@@ -89,6 +100,9 @@ const MIGRATIONS: string[] = [
      cal_scale REAL NOT NULL DEFAULT 1,
      PRIMARY KEY (station_id, kind)
    );`,
+  // Clock health: the station's clock offset as last estimated by the ingest.
+  `ALTER TABLE stations ADD COLUMN clock_offset_s REAL;
+   ALTER TABLE stations ADD COLUMN clock_checked_at INTEGER;`,
 ]
 
 export function openDatabase(file: string): Database.Database {
@@ -139,6 +153,7 @@ export class Registry {
       setHash: db.prepare('UPDATE stations SET password_hash = ?, credentials_rotated_at = ? WHERE id = ?'),
       setEnabled: db.prepare('UPDATE stations SET enabled = ? WHERE id = ?'),
       touch: db.prepare('UPDATE stations SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?'),
+      clock: db.prepare('UPDATE stations SET clock_offset_s = ?, clock_checked_at = ? WHERE id = ?'),
     }
   }
 
@@ -164,6 +179,8 @@ export class Registry {
       enabled: row.enabled === 1,
       createdAt: row.created_at,
       lastSeenAt: row.last_seen_at,
+      clockOffsetSec: row.clock_offset_s,
+      clockCheckedAt: row.clock_checked_at,
     }
   }
 
@@ -272,9 +289,12 @@ export class Registry {
   }
 
   /** Records when a station was last heard from; batched by the caller. */
-  touchMany(seen: ReadonlyMap<string, number>): void {
+  touchMany(seen: ReadonlyMap<string, Sighting>): void {
     this.db.transaction(() => {
-      for (const [id, at] of seen) this.stmts.touch.run(at, id)
+      for (const [id, s] of seen) {
+        this.stmts.touch.run(s.lastSeenAt, id)
+        if (s.clockOffsetMs !== undefined) this.stmts.clock.run(Math.round(s.clockOffsetMs / 100) / 10, s.lastSeenAt, id)
+      }
     })()
   }
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.ts'
 import { parseStationTopic } from '../core/protocol.ts'
 import { quarantineLine, readingLines, UniqueMsClock } from './points.ts'
 import type { QuarantineStore } from './quarantine.ts'
+import type { Sighting } from '../devices/registry.ts'
 import { validatePayload, type AcceptedReading, type Rejection, type StationContext, type ValidationLimits } from './parse/validate.ts'
 import type { Spool, SpoolRecord } from './spool/spool.ts'
 
@@ -43,7 +44,7 @@ export class Ingest {
   private readonly limits: ValidationLimits
   private readonly clock: () => number
   private readonly uniqueMs = new UniqueMsClock()
-  private readonly lastSeen = new Map<string, number>()
+  private readonly lastSeen = new Map<string, Sighting>()
   readonly counters: IngestCounters = { payloads: 0, readingsAccepted: 0, valuesAccepted: 0, late: 0, rejectedByReason: {}, inFlight: 0 }
 
   constructor(private readonly deps: IngestDeps) {
@@ -91,13 +92,13 @@ export class Ingest {
       this.counters.inFlight--
     }
     for (const q of result.rejected) this.counters.rejectedByReason[q.reason] = (this.counters.rejectedByReason[q.reason] ?? 0) + 1
+    if (station) this.observe(stationId, receivedAt, result)
     if (result.accepted.length) {
       this.counters.readingsAccepted += result.accepted.length
       for (const r of result.accepted) {
         this.counters.valuesAccepted += r.values.length
         if (r.late) this.counters.late++
       }
-      if (station) this.lastSeen.set(stationId, receivedAt)
       try {
         this.deps.onAccepted?.(result.accepted)
       } catch (err) {
@@ -108,6 +109,22 @@ export class Ingest {
       this.deps.log.debug({ station: stationId, reasons: result.rejected.map((r) => r.reason) }, 'readings quarantined')
     }
     return { accepted: result.accepted.length, rejected: result.rejected }
+  }
+
+  /**
+   * Last seen, and the station's clock offset. Only a single live reading
+   * says something about the clock: a batch is backlog by design. A reading
+   * refused as TS_IN_FUTURE / TS_TOO_OLD counts too — that is exactly the
+   * reset RTC we want to show in the station's health.
+   */
+  private observe(stationId: string, receivedAt: number, result: { accepted: Array<{ ts: number }>; rejected: Rejection[]; readingCount: number }): void {
+    const sighting: Sighting = { lastSeenAt: receivedAt }
+    if (result.readingCount === 1) {
+      const ts = result.accepted[0]?.ts ?? result.rejected.find((r) => r.ts !== undefined && r.reason.startsWith('TS_'))?.ts
+      if (ts !== undefined) sighting.clockOffsetMs = ts - receivedAt
+    }
+    const prev = this.lastSeen.get(stationId)
+    this.lastSeen.set(stationId, sighting.clockOffsetMs === undefined && prev?.clockOffsetMs !== undefined ? { ...sighting, clockOffsetMs: prev.clockOffsetMs } : sighting)
   }
 
   /** Refusals decided outside validation (oversized payload at the broker, spoofed topic). */
@@ -122,7 +139,7 @@ export class Ingest {
   }
 
   /** Returns and clears the stations heard from since the last call (for registry.touchMany). */
-  takeLastSeen(): Map<string, number> {
+  takeLastSeen(): Map<string, Sighting> {
     const copy = new Map(this.lastSeen)
     this.lastSeen.clear()
     return copy

@@ -20,6 +20,8 @@ export interface IngestService {
   quarantine: QuarantineStore
   writers: TargetWriter[]
   targetStats(): Promise<Array<TargetStats & { lagSeconds: number }>>
+  /** Writes last-seen and clock offsets to the registry now (a timer does it every 5 s). */
+  flushSightings(): void
   /** Waits until every target has written everything spooled so far. */
   drained(timeoutMs?: number): Promise<boolean>
   stop(opts?: { drainMs?: number }): Promise<void>
@@ -74,10 +76,11 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     )
 
   // Last-seen is bookkeeping, not data: batch it to keep SQLite writes off the hot path.
-  const touchTimer = setInterval(() => {
+  const flushSightings = (): void => {
     const seen = ingest.takeLastSeen()
     if (seen.size) deps.registry.touchMany(seen)
-  }, 5000)
+  }
+  const touchTimer = setInterval(flushSightings, 5000)
   touchTimer.unref()
 
   // Self-monitoring for the data-quality dashboard (docs/DATA.md, ingest_stats).
@@ -100,6 +103,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     quarantine,
     writers,
     targetStats,
+    flushSightings,
     async drained(timeoutMs = 30_000) {
       const results = await Promise.all(writers.map((w) => w.drained(timeoutMs)))
       return results.every(Boolean)
@@ -107,8 +111,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     async stop({ drainMs = 5000 } = {}) {
       clearInterval(touchTimer)
       clearInterval(statsTimer)
-      const seen = ingest.takeLastSeen()
-      if (seen.size) deps.registry.touchMany(seen)
+      flushSightings()
       // Give the writers a moment to empty the spool; whatever is left is
       // safe on disk and is written on the next start.
       if (drainMs > 0) await Promise.all(writers.map((w) => w.drained(drainMs)))

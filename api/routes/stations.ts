@@ -10,6 +10,19 @@ import type { ApiDeps } from '../server.ts'
 
 export const StationParams = z.object({ id: z.string().regex(STATION_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$') })
 
+/**
+ * Clock health from the offset the ingest measured on the station's last live
+ * reading. A clock more than 5 min ahead gets its readings refused; one more
+ * than an hour behind is most likely a reset RTC (or a reading stuck in a
+ * modem queue, which staff should hear about too).
+ */
+export function clockStatus(offsetSec: number | null): 'unknown' | 'ok' | 'ahead' | 'behind' {
+  if (offsetSec === null) return 'unknown'
+  if (offsetSec > 300) return 'ahead'
+  if (offsetSec < -3600) return 'behind'
+  return 'ok'
+}
+
 /** The public view of a station: never the password hash. */
 export function publicStation(s: Station) {
   return {
@@ -25,6 +38,11 @@ export function publicStation(s: Station) {
     sensors: s.sensors.map((x) => ({ kind: x.kind, unit: SENSORS[x.kind].unit, calibration: { offset: x.offset, scale: x.scale } })),
     createdAt: new Date(s.createdAt).toISOString(),
     lastSeenAt: s.lastSeenAt ? new Date(s.lastSeenAt).toISOString() : null,
+    clock: {
+      offsetSec: s.clockOffsetSec,
+      status: clockStatus(s.clockOffsetSec),
+      checkedAt: s.clockCheckedAt ? new Date(s.clockCheckedAt).toISOString() : null,
+    },
   }
 }
 
@@ -36,6 +54,33 @@ export function stationRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     app.get('/stations/:id', { schema: { params: StationParams } }, async (req) => {
       return publicStation(deps.registry.require(req.params.id))
+    })
+
+    // Device health: last seen, clock, battery and signal, refusals in the last 24 h.
+    app.get('/stations/:id/health', { schema: { params: StationParams } }, async (req) => {
+      const station = deps.registry.require(req.params.id)
+      let battery: { value: number; ts: string } | null = null
+      let rssi: { value: number; ts: string } | null = null
+      if (deps.query) {
+        const [series = []] = await deps.query.query(
+          `SELECT last("battery") AS "battery" FROM "station_health" WHERE "station" = ${quoteString(station.id)}; ` +
+            `SELECT last("rssi") AS "rssi" FROM "station_health" WHERE "station" = ${quoteString(station.id)}`,
+        ).then((r) => [[...(r[0] ?? []), ...(r[1] ?? [])]])
+        for (const s of series) {
+          const row = s.values[0]
+          if (!row) continue
+          const point = { value: row[1] as number, ts: new Date(row[0] as number).toISOString() }
+          if (s.columns[1] === 'battery') battery = point
+          else rssi = point
+        }
+      }
+      const since = Date.now() - 86_400_000
+      const refusals: Record<string, number> = {}
+      for (const e of deps.ingest?.quarantine.list({ stationId: station.id, limit: 1000 }) ?? []) {
+        if (e.receivedAt >= since) refusals[e.reason] = (refusals[e.reason] ?? 0) + 1
+      }
+      const pub = publicStation(station)
+      return { station: station.id, enabled: station.enabled, lastSeenAt: pub.lastSeenAt, clock: pub.clock, battery, rssi, refusalsLast24h: refusals }
     })
 
     app.get('/stations/:id/latest', { schema: { params: StationParams } }, async (req) => {

@@ -189,6 +189,38 @@ describe('broker + ingest + API', () => {
     expect((await getJson(`${tp.apiUrl}/health`)).status).toBe(200)
   })
 
+  it('detects a station whose clock was reset: readings quarantined, skew shown in its health', async () => {
+    const creds = await addStation('cm-rtc-01')
+    const client = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, reconnectPeriod: 0, protocolVersion: 4 })
+    await client.publishAsync('stations/cm-rtc-01/readings', JSON.stringify({ ts: '2000-01-01T00:00:00Z', values: { salinity: 1.2 } }), { qos: 1 })
+    await client.endAsync()
+    tp.platform.ingest!.flushSightings()
+    const health = await getJson(`${tp.apiUrl}/api/v1/stations/cm-rtc-01/health`)
+    expect(health.body.clock.status).toBe('behind')
+    expect(health.body.clock.offsetSec).toBeLessThan(-365 * 86400)
+    expect(health.body.refusalsLast24h).toEqual({ TS_TOO_OLD: 1 })
+    expect(await influx.count('reading', `"station" = 'cm-rtc-01'`)).toBe(0)
+    // A station with a good clock reads "ok".
+    const good = await getJson(`${tp.apiUrl}/api/v1/stations/cm-tls-01/health`)
+    expect(good.body.clock.status).toBe('ok')
+    expect(good.body.battery.value).toBe(12.6)
+  })
+
+  it('keeps "latest" on the newest device time when older readings arrive after an outage', async () => {
+    const creds = await addStation('cm-ooo-01')
+    const client = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, reconnectPeriod: 0, protocolVersion: 4 })
+    const now = Date.now()
+    await client.publishAsync('stations/cm-ooo-01/readings', JSON.stringify({ ts: now - 1000, values: { salinity: 2.5 } }), { qos: 1 })
+    // The backlog from the outage arrives afterwards, older and late.
+    await client.publishAsync('stations/cm-ooo-01/readings', JSON.stringify({ readings: [{ ts: now - 3 * 3_600_000, values: { salinity: 9.9 } }, { ts: now - 2 * 3_600_000, values: { salinity: 8.8 } }] }), { qos: 1 })
+    await client.endAsync()
+    await tp.platform.ingest!.drained()
+    const latest = await getJson(`${tp.apiUrl}/api/v1/stations/cm-ooo-01/latest`)
+    expect(latest.body.sensors.salinity.value).toBe(2.5)
+    const [series = []] = await influx.query.query(`SELECT "value", "late" FROM "reading" WHERE "station" = 'cm-ooo-01' ORDER BY time ASC`)
+    expect(series[0]!.values.map((v) => v[2])).toEqual([true, true, false])
+  })
+
   it('answers API errors with stable codes: 404 unknown station, 400 naming the parameter', async () => {
     const nf = await getJson(`${tp.apiUrl}/api/v1/stations/nope/latest`)
     expect(nf.status).toBe(404)
