@@ -89,12 +89,21 @@ function toSubscriber(r: Row): Subscriber {
 export class Subscribers {
   private readonly db: Database.Database
   private cache: Subscriber[] | null = null
+  private cacheVersion = -1
 
   constructor(db: Database.Database) {
     this.db = db
   }
 
   list(): Subscriber[] {
+    // PRAGMA data_version changes when ANOTHER connection commits (e.g. the
+    // `tidewatch alerts subscribers` CLI while `tidewatch up` runs), so a
+    // farmer added from the CLI is seen at once without polling the table.
+    const version = this.db.pragma('data_version', { simple: true }) as number
+    if (version !== this.cacheVersion) {
+      this.cache = null
+      this.cacheVersion = version
+    }
     this.cache ??= (this.db.prepare('SELECT * FROM alert_subscribers ORDER BY id').all() as Row[]).map(toSubscriber)
     return this.cache
   }
