@@ -6,6 +6,7 @@ import type { Registry } from '../devices/registry.ts'
 import type { InfluxQueryClient } from '../influx/query.ts'
 import type { IngestService } from '../ingest/service.ts'
 import type { BrokerHandle } from '../broker/server.ts'
+import { staffAuth } from './auth.ts'
 import { errorBody, errorHandler } from './errors.ts'
 import type { Sample } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
@@ -25,6 +26,8 @@ export interface ApiDeps {
   metrics?: Array<() => Sample[] | Promise<Sample[]>>
   /** Metrics already rendered as Prometheus text lines. */
   metricsText?: Array<() => string[]>
+  /** Bearer token for staff-only routes (api/auth.ts). */
+  staffToken: string
   /** More routes from other components (alerter). */
   plugins?: FastifyPluginAsync[]
 }
@@ -40,6 +43,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.setErrorHandler(errorHandler)
+  app.addHook('onRequest', staffAuth(deps.staffToken))
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`))
   })

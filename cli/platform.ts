@@ -51,6 +51,10 @@ export function ingestServiceAccount(config: Readonly<Config>): ServiceAccount {
   }
 }
 
+export function staffToken(config: Readonly<Config>): string {
+  return config.http.staffToken ?? fileSecret(join(config.dataDir, 'secrets', 'staff-api-token'))
+}
+
 export function readQueryClient(config: Readonly<Config>): InfluxQueryClient | undefined {
   const target = config.influx.targets.find((t) => t.name === config.influx.readTarget) ?? config.influx.targets[0]
   if (!target) return undefined
@@ -160,6 +164,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         registry,
         log: log.child({ component: 'api' }),
         query: platform.query,
+        staffToken: staffToken(config),
         ingest: platform.ingest,
         broker: platform.broker,
         plugins: [...(platform.alerter ? [alertRoutes(platform.alerter)] : []), ...(opts.apiPlugins ?? [])],

@@ -60,6 +60,8 @@ export const ConfigSchema = z.object({
       host: z.string().default('0.0.0.0'),
       port: port.default(8080),
       bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+      /** Bearer token for staff-only routes (subscribers, rule changes). When unset, one is generated in the data dir. */
+      staffToken: z.string().min(16, 'must be at least 16 characters').optional(),
     })
     .prefault({}),
   influx: z
@@ -115,6 +117,7 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
   ['TIDEWATCH_INGEST_PASSWORD', 'mqtt.ingestPassword', 'string'],
   ['TIDEWATCH_HTTP_HOST', 'http.host', 'string'],
   ['TIDEWATCH_HTTP_PORT', 'http.port', 'number'],
+  ['TIDEWATCH_STAFF_TOKEN', 'http.staffToken', 'string'],
   ['TIDEWATCH_LATE_AFTER_SEC', 'ingest.lateAfterSec', 'number'],
   ['TIDEWATCH_MAX_AGE_SEC', 'ingest.maxAgeSec', 'number'],
   ['TIDEWATCH_SPOOL_MAX_BYTES', 'ingest.spoolMaxBytes', 'number'],

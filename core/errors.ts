@@ -36,6 +36,7 @@ export const ErrorCodes = {
   STATION_ID_INVALID: 'Station id must match ^[A-Za-z0-9_-]{1,64}$',
   CSV_INVALID: 'CSV import file is invalid',
   BAD_REQUEST: 'Request is invalid',
+  UNAUTHORIZED: 'Staff token missing or wrong',
   NOT_FOUND: 'Not found',
   INFLUX_UNAVAILABLE: 'InfluxDB is unavailable',
   INFLUX_QUERY_FAILED: 'InfluxDB query failed',

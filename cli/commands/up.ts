@@ -74,7 +74,10 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     platform = await startPlatform({ config, log, parts: opts.parts })
     const p = platform
     if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
-    if (p.apiUrl) io.stdout(`HTTP   ${p.apiUrl}   (GET /health, /metrics, /api/v1/stations)`)
+    if (p.apiUrl) {
+      io.stdout(`HTTP   ${p.apiUrl}   (GET /health, /metrics, /api/v1/stations)`)
+      if (!config.http.staffToken) io.stdout(`       staff token for subscriber/rule routes: ${join(config.dataDir, 'secrets', 'staff-api-token')}`)
+    }
     if (config.mqtt.caFile) io.stdout(`TLS    CA certificate for stations: ${config.mqtt.caFile}`)
 
     if (opts.demo && p.broker) {

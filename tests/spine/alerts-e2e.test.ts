@@ -69,3 +69,22 @@ it('a salinity reading over 4 ‰ reaches a CLI-subscribed farmer as one Vietnam
   const events = await eventually(async () => ((await influx.count('alert_event', `"station" = 'cm-e2e-01'`, 'threshold')) > 0 ? true : undefined))
   expect(events).toBe(true)
 })
+
+it('keeps farmers\' phone numbers and rule changes behind the staff token', async () => {
+  const { staffToken } = await import('../../cli/platform.ts')
+  const token = staffToken(tp.config)
+  const anon = await fetch(`${tp.apiUrl}/api/v1/alerts/subscribers`)
+  expect(anon.status).toBe(401)
+  expect(((await anon.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED')
+  const wrong = await fetch(`${tp.apiUrl}/api/v1/alerts/subscribers`, { headers: { authorization: 'Bearer nope' } })
+  expect(wrong.status).toBe(401)
+  const staff = await fetch(`${tp.apiUrl}/api/v1/alerts/subscribers`, { headers: { authorization: `Bearer ${token}` } })
+  expect(staff.status).toBe(200)
+  expect(JSON.stringify(await staff.json())).toContain('84912345678')
+  const post = await fetch(`${tp.apiUrl}/api/v1/alerts/subscribers`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone: '+84900000000' }) })
+  expect(post.status).toBe(401)
+  const badBody = await fetch(`${tp.apiUrl}/api/v1/alerts/subscribers`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"phone": 12' })
+  expect(badBody.status).toBe(400)
+  // Incidents are public information.
+  expect((await fetch(`${tp.apiUrl}/api/v1/alerts/incidents`)).status).toBe(200)
+})
