@@ -10,6 +10,7 @@ import { staffAuth } from './auth.ts'
 import { errorBody, errorHandler } from './errors.ts'
 import type { Sample } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
+import { openDataRoutes } from './routes/open-data.ts'
 import { quarantineRoutes } from './routes/quarantine.ts'
 import { readingRoutes } from './routes/readings.ts'
 import { stationRoutes } from './routes/stations.ts'
@@ -51,6 +52,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(stationRoutes(deps), { prefix: '/api/v1' })
   await app.register(readingRoutes(deps), { prefix: '/api/v1' })
   await app.register(quarantineRoutes(deps), { prefix: '/api/v1' })
+  await app.register(openDataRoutes(deps), { prefix: '/api/v1' })
   for (const plugin of deps.plugins ?? []) await app.register(plugin, { prefix: '/api/v1' })
   return app as unknown as FastifyInstance
 }

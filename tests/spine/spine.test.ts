@@ -243,6 +243,22 @@ describe('broker + ingest + API', () => {
     expect(r.body.series[0].values.length).toBeGreaterThan(0)
   })
 
+  it('publishes open data: stations as GeoJSON with latest values, readings as CSV', async () => {
+    const geo = await getJson(`${tp.apiUrl}/api/v1/open/stations.geojson`)
+    expect(geo.status).toBe(200)
+    const tls = geo.body.features.find((f: { id: string }) => f.id === 'cm-tls-01')
+    expect(tls.geometry.coordinates).toEqual([105.1, 9.1])
+    expect(tls.properties.latest.salinity.value).toBe(3.2)
+    const res = await fetch(`${tp.apiUrl}/api/v1/open/readings.csv?station=cm-mix-01&sensor=salinity&from=${Date.now() - 3 * 86_400_000}`)
+    expect(res.headers.get('x-license')).toBe('CC-BY-4.0')
+    const csv = (await res.text()).trim().split('\n')
+    expect(csv[0]).toBe('station,sensor,unit,time,mean,min,max,count')
+    expect(csv.slice(1).reduce((n, line) => n + Number(line.split(',')[7]), 0)).toBe(1000)
+    const bad = await getJson(`${tp.apiUrl}/api/v1/open/readings.csv?every=5m`)
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.message).toContain('every')
+  })
+
   it('exposes Prometheus metrics with rejections by reason and per-target lag', async () => {
     const m = await getJson(`${tp.apiUrl}/metrics`)
     expect(m.body).toMatch(/tidewatch_ingest_rejected_total\{reason="VALUE_OUT_OF_RANGE"\} \d+/)

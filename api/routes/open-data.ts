@@ -1,0 +1,101 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { TidewatchError } from '../../core/errors.ts'
+import { STATION_ID_PATTERN } from '../../core/protocol.ts'
+import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
+import { quoteString } from '../../influx/query.ts'
+import type { ApiDeps } from '../server.ts'
+
+/**
+ * Open data for the public: every station as GeoJSON with its latest values,
+ * and readings as CSV (hourly by default) under CC BY 4.0. Read-only and
+ * unauthenticated by design; quarantined values never appear here.
+ */
+export const OPEN_DATA_LICENSE = 'CC-BY-4.0'
+const MAX_RANGE_MS = 366 * 86_400_000
+const MAX_ROWS = 200_000
+
+const Time = z.union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{1,15}$/, 'must be RFC 3339 or epoch milliseconds')])
+const toMs = (v: string): number => (/^\d+$/.test(v) ? Number(v) : Date.parse(v))
+
+const CsvQuery = z
+  .object({
+    station: z.string().regex(STATION_ID_PATTERN, 'must be a station id').optional(),
+    sensor: z.enum(SENSOR_KINDS).optional(),
+    from: Time.optional(),
+    to: Time.optional(),
+    every: z.enum(['15m', '1h', '1d']).default('1h'),
+  })
+  .strict()
+
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v)
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>()
+    const requireQuery = () => {
+      if (!deps.query) throw new TidewatchError('INFLUX_UNAVAILABLE', {}, 'no InfluxDB target configured')
+      return deps.query
+    }
+
+    app.get('/open/stations.geojson', async (_req, reply) => {
+      const stations = deps.registry.list().filter((s) => s.enabled)
+      const latest = new Map<string, Record<string, { value: number; unit: string; ts: string }>>()
+      const [series = []] = await requireQuery().query(`SELECT last("value") AS "value" FROM "reading" WHERE time > now() - 2d GROUP BY "station", "sensor"`)
+      for (const s of series) {
+        const station = s.tags?.station
+        const sensor = s.tags?.sensor as SensorKind | undefined
+        const row = s.values[0]
+        if (!station || !sensor || !row || !(sensor in SENSORS)) continue
+        const entry = latest.get(station) ?? {}
+        entry[sensor] = { value: row[1] as number, unit: SENSORS[sensor].unit, ts: new Date(row[0] as number).toISOString() }
+        latest.set(station, entry)
+      }
+      void reply.header('x-license', OPEN_DATA_LICENSE).type('application/geo+json; charset=utf-8')
+      return {
+        type: 'FeatureCollection',
+        license: OPEN_DATA_LICENSE,
+        features: stations.map((s) => ({
+          type: 'Feature',
+          id: s.id,
+          // GeoJSON is [longitude, latitude] (RFC 7946 §3.1.1).
+          geometry: { type: 'Point', coordinates: [s.lon, s.lat] },
+          properties: { id: s.id, name: s.name, commune: s.commune, district: s.district, sensors: s.sensors.map((x) => x.kind), latest: latest.get(s.id) ?? {} },
+        })),
+      }
+    })
+
+    app.get('/open/readings.csv', { schema: { querystring: CsvQuery } }, async (req, reply) => {
+      const q = req.query
+      const to = q.to ? toMs(q.to) : Date.now()
+      const from = q.from ? toMs(q.from) : to - 7 * 86_400_000
+      if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from' }, 'from must be before to')
+      if (to - from > MAX_RANGE_MS) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', maxDays: 366 }, 'range is limited to 366 days per request')
+      if (q.station) deps.registry.require(q.station)
+      const filters = [`time >= ${from}ms`, `time <= ${to}ms`]
+      if (q.station) filters.push(`"station" = ${quoteString(q.station)}`)
+      if (q.sensor) filters.push(`"sensor" = ${quoteString(q.sensor)}`)
+      const [series = []] = await requireQuery().query(
+        `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${filters.join(' AND ')} GROUP BY time(${q.every}), "station", "sensor" fill(none)`,
+      )
+      const lines = ['station,sensor,unit,time,mean,min,max,count']
+      for (const s of series) {
+        const sensor = s.tags!.sensor as SensorKind
+        for (const [t, mean, min, max, count] of s.values) {
+          if (lines.length > MAX_ROWS) break
+          const round = (v: unknown) => (typeof v === 'number' ? Math.round(v * 1000) / 1000 : v)
+          lines.push([s.tags!.station, sensor, SENSORS[sensor]?.unit ?? '', new Date(t as number).toISOString(), round(mean), round(min), round(max), count].map(csvField).join(','))
+        }
+      }
+      void reply
+        .header('x-license', OPEN_DATA_LICENSE)
+        .header('content-disposition', `attachment; filename="tidewatch-${q.station ?? 'all'}-${q.every}.csv"`)
+        .type('text/csv; charset=utf-8')
+      return lines.join('\n') + '\n'
+    })
+  }
+}
