@@ -76,6 +76,26 @@ describe('devices CLI', () => {
     expect(sensors.err).toMatch(/oxygen/)
   })
 
+  it('imports stations from CSV atomically and prints their credentials once', async () => {
+    const { writeFileSync } = await import('node:fs')
+    const file = `${tmp.dir}/stations.csv`
+    writeFileSync(file, 'id,name,lat,lon,commune,district,sensors\ncm-csv-01,"Cống Cái Đôi Vàm, Phú Tân",8.86,104.81,Xã Phú Tân,Huyện Phú Tân,salinity;ph\ncm-csv-02,Rạch Gốc,8.64,105.0,,,\n')
+    const r = await cli(['devices', 'import', file, '--json'])
+    expect(r.code, r.err).toBe(0)
+    const creds = JSON.parse(r.out)
+    expect(creds.map((c: { id: string }) => c.id)).toEqual(['cm-csv-01', 'cm-csv-02'])
+    const list = JSON.parse((await cli(['devices', 'list', '--json'])).out)
+    const one = list.find((s: { id: string }) => s.id === 'cm-csv-01')
+    expect(one.name).toBe('Cống Cái Đôi Vàm, Phú Tân')
+    expect(one.sensors.map((x: { kind: string }) => x.kind)).toEqual(['ph', 'salinity'])
+    // One bad row: nothing from the file is registered, and the line is named.
+    writeFileSync(file, 'id,name,lat,lon\ncm-csv-03,A,9,105\ncm-csv-04,B,north,105\n')
+    const bad = await cli(['devices', 'import', file])
+    expect(bad.code).toBe(1)
+    expect(bad.err).toMatch(/CSV_INVALID.*:3: --lat must be a number/)
+    expect((await cli(['devices', 'list', '--json'])).out).not.toContain('cm-csv-03')
+  })
+
   it('lists stations without secrets', async () => {
     const r = await cli(['devices', 'list', '--json'])
     expect(r.code).toBe(0)
