@@ -90,6 +90,9 @@ export class Spool extends EventEmitter {
   private totalBytes = 0
   private pending: PendingAppend[] = []
   private flushing = false
+  /** The flush loop is parked in waitForSpace: it holds `flushing` but is not writing. */
+  private waitingForSpace = false
+  private rolling = false
   private closed = false
   private spaceWaiters: Array<() => void> = []
   private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0 }
@@ -217,8 +220,15 @@ export class Spool extends EventEmitter {
     this.counters.backpressureWaits++
     this.opts.log.warn({ bytes: this.totalBytes, maxBytes: this.opts.maxBytes }, 'spool full: holding acknowledgements until a target drains (backpressure)')
     this.emit('full')
-    while (this.full && !this.closed) {
-      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve))
+    this.waitingForSpace = true
+    try {
+      while (this.full && !this.closed) {
+        await new Promise<void>((resolve) => this.spaceWaiters.push(resolve))
+        // Woken by a roll still in progress: wait for it to finish before writing.
+        while (this.rolling) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve))
+      }
+    } finally {
+      this.waitingForSpace = false
     }
   }
 
@@ -382,27 +392,37 @@ export class Spool extends EventEmitter {
     // Everyone is caught up inside a full active segment: start a new one so it can go.
     const active = this.segments.at(-1)!
     const allCaughtUp = [...this.cursors.values()].every((c) => c.segment === active.startSeq && c.offset === active.size)
-    if (allCaughtUp && active.size > 0 && (this.full || active.size >= this.opts.segmentBytes) && !this.flushing) {
+    // The flush loop parked in waitForSpace is not writing, so rolling is
+    // safe then too; without this a spool that is full with everything in
+    // the active segment would wait for space forever.
+    if (allCaughtUp && active.size > 0 && (this.full || active.size >= this.opts.segmentBytes) && (!this.flushing || this.waitingForSpace)) {
       void this.rollEmpty()
     }
     if (freed && !this.full) this.wakeSpaceWaiters()
   }
 
   private async rollEmpty(): Promise<void> {
-    if (this.flushing) return
-    this.flushing = true
+    if (this.rolling || (this.flushing && !this.waitingForSpace)) return
+    const ownsFlush = !this.flushing
+    this.rolling = true
+    if (ownsFlush) this.flushing = true
     try {
-      await this.roll(this.nextSeq)
+      // Appends parked by backpressure already hold their seqs; the new
+      // segment must start at the first of them so segment names stay in log order.
+      const startSeq = this.pending[0] ? this.firstSeqOf(this.pending[0].buf) : this.nextSeq
+      await this.roll(startSeq)
       for (const [name, c] of this.cursors) {
-        const pos = { segment: this.nextSeq, offset: 0, seq: c.seq }
+        const pos = { segment: startSeq, offset: 0, seq: c.seq }
         this.cursors.set(name, pos)
         this.persistCursor(name, pos)
       }
-      this.gc()
     } finally {
-      this.flushing = false
-      if (this.pending.length) void this.flush()
+      this.rolling = false
+      if (ownsFlush) this.flushing = false
     }
+    this.gc()
+    if (!this.full) this.wakeSpaceWaiters()
+    if (this.pending.length) void this.flush()
   }
 
   private wakeSpaceWaiters(): void {

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// `npm start` on a fresh clone: install the npm dependencies first if they
+// are missing, so one command sets everything up. (Debian's influxdb is
+// installed, or the exact command printed, by `tidewatch up --demo` itself.)
+import { existsSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const needed = ['tsx', 'aedes', 'better-sqlite3', 'fastify', '@influxdata/influxdb-client']
+if (!needed.every((m) => existsSync(join(root, 'node_modules', m, 'package.json')))) {
+  console.log('Installing npm dependencies (first run)…')
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  const cmd = existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']
+  const r = spawnSync(npm, cmd, { cwd: root, stdio: 'inherit' })
+  if (r.status !== 0) {
+    console.error(`npm ${cmd[0]} failed; run it yourself in ${root}`)
+    process.exit(r.status ?? 1)
+  }
+}
