@@ -6,6 +6,7 @@ import type { Logger } from '../../core/log.ts'
 import { Registry } from '../../devices/registry.ts'
 import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
 import { createSimulator, type StationCredentials } from '../../firmware-sim/simulator.ts'
+import { defaultProfile } from '../../firmware-sim/signals.ts'
 import { numberFlag, parse, type Io } from '../args.ts'
 import { registryPath } from '../platform.ts'
 
@@ -27,7 +28,7 @@ async function localCredentials(config: Readonly<Config>, n: number): Promise<St
       const base = DEMO_STATIONS[i % DEMO_STATIONS.length]!
       let secret = saved[id]
       if (!registry.get(id)) {
-        secret = (await registry.add({ id, name: `Trạm mô phỏng ${i}`, lat: base.lat + ((i * 7919) % 100) / 2000, lon: base.lon + ((i * 104729) % 100) / 2000, coast: base.coast, commune: base.commune, district: base.district })).password
+        secret = (await registry.add({ id, name: `Trạm mô phỏng ${i}`, lat: base.lat + ((i * 7919) % 100) / 2000, lon: base.lon + ((i * 104729) % 100) / 2000, coast: defaultProfile(id).coast, commune: base.commune, district: base.district })).password
       } else if (!secret) {
         secret = (await registry.rotate(id)).password
       }
