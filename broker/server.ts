@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
+import { join } from 'node:path'
 import { Aedes } from 'aedes'
+import { Level } from 'level'
+import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { createAuthenticate, type ServiceAccount, type StationAuthenticator } from './hooks/authenticate.ts'
@@ -47,8 +50,13 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   const { config, log } = deps
   const identities = new Identities()
   const counters = newBrokerCounters()
+  // Without on-disk state a broker restart would forget the queue of a
+  // standalone ingest's persistent session (docs/DURABILITY.md).
+  const db = config.mqtt.persistence === 'level' ? new Level<string, unknown>(join(config.dataDir, 'broker-state')) : undefined
+  if (db) await db.open()
   const aedes = await Aedes.createBroker({
     id: 'tidewatch',
+    ...(db ? { persistence: new AsyncLevelPersistence(db) } : {}),
     authenticate: createAuthenticate({ stations: deps.stations, services: deps.services, identities, counters, log }),
     authorizePublish: createAuthorizePublish({
       identities,
@@ -96,6 +104,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
       await new Promise<void>((r) => aedes.close(() => r()))
       await closed
+      await db?.close()
     },
   }
 }

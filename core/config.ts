@@ -50,6 +50,12 @@ export const ConfigSchema = z.object({
       maxPayloadBytes: z.number().int().positive().max(256 * 1024 * 1024).default(256 * 1024),
       /** Broker URL the standalone ingest and the simulator connect to. */
       url: z.string().default('mqtt://127.0.0.1:1883'),
+      /**
+       * Broker state (persistent sessions of external subscribers such as a
+       * standalone ingest, retained station status): `level` keeps it on disk
+       * in the data dir across broker restarts; `memory` does not.
+       */
+      persistence: z.enum(['level', 'memory']).default('level'),
       ingestUsername: z.string().default('svc:ingest'),
       /** When unset, a random secret is generated once in the data dir. */
       ingestPassword: z.string().optional(),
@@ -113,6 +119,7 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
   ['TIDEWATCH_TLS_CA', 'mqtt.caFile', 'string'],
   ['TIDEWATCH_MQTT_MAX_PAYLOAD', 'mqtt.maxPayloadBytes', 'number'],
   ['TIDEWATCH_MQTT_URL', 'mqtt.url', 'string'],
+  ['TIDEWATCH_MQTT_PERSISTENCE', 'mqtt.persistence', 'string'],
   ['TIDEWATCH_INGEST_USERNAME', 'mqtt.ingestUsername', 'string'],
   ['TIDEWATCH_INGEST_PASSWORD', 'mqtt.ingestPassword', 'string'],
   ['TIDEWATCH_HTTP_HOST', 'http.host', 'string'],

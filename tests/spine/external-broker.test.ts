@@ -79,4 +79,28 @@ describe('split deployment: tidewatch broker + tidewatch ingest', () => {
       await broker.stop()
     }
   })
+
+  it('a broker restart keeps what was queued for the offline ingest (persistent session on disk)', async () => {
+    const dataDir = `${tmp.dir}/split2`
+    let broker = await startTestPlatform({ dir: dataDir, parts: { broker: true } })
+    const ingestEnv = (url: string) => ({ TIDEWATCH_MQTT_URL: url, TIDEWATCH_DATA_DIR: broker.dataDir })
+    let ingest = await startTestPlatform({ dir: dataDir, influxUrl: influx.server.url, parts: { ingest: 'mqtt' }, env: ingestEnv(broker.mqttUrl) })
+    await ingest.platform.source!.ready
+    await ingest.stop()
+    const creds = await broker.platform.registry.add({ id: 'cm-split-02', name: 'Split 2', lat: 9, lon: 105 })
+    const station = await mqtt.connectAsync(broker.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
+    const now = Date.now()
+    for (let i = 0; i < 3; i++) await station.publishAsync('stations/cm-split-02/readings', JSON.stringify({ ts: now - 10_000 + i, values: { ph: 7 + i / 10 } }), { qos: 1 })
+    await station.endAsync()
+    await broker.stop()
+    broker = await startTestPlatform({ dir: dataDir, parts: { broker: true } })
+    ingest = await startTestPlatform({ dir: dataDir, influxUrl: influx.server.url, parts: { ingest: 'mqtt' }, env: ingestEnv(broker.mqttUrl) })
+    try {
+      await ingest.platform.source!.ready
+      expect(await eventually(async () => (await influx.count('reading', `"station" = 'cm-split-02'`)) === 3)).toBe(true)
+    } finally {
+      await ingest.stop()
+      await broker.stop()
+    }
+  })
 })
