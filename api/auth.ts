@@ -24,8 +24,17 @@ function digest(s: string): Buffer {
 export function staffAuth(token: string) {
   const expected = digest(token)
   return async function checkStaff(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const path = req.url.split('?')[0]!
-    if (!isStaffRoute(req.method, path)) return
+    // Decide on the path the router matched, not the raw URL: a percent-encoded
+    // "/alerts/%73ubscribers" routes to the same handler.
+    const raw = req.url.split('?')[0]!
+    let decoded = raw
+    try {
+      decoded = decodeURIComponent(raw)
+    } catch {
+      // Malformed escapes: the router answers 400/404 itself; judge the raw path.
+    }
+    const path = req.routeOptions.url ?? decoded
+    if (!isStaffRoute(req.method, path) && !isStaffRoute(req.method, decoded)) return
     const header = req.headers.authorization ?? ''
     const given = header.startsWith('Bearer ') ? header.slice(7) : ''
     if (given && timingSafeEqual(digest(given), expected)) return

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import { z } from 'zod'
 import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
@@ -18,6 +19,7 @@ const STATUS: Record<string, number> = {
   NOT_FOUND: 404,
   STATION_NOT_FOUND: 404,
   SUBSCRIBER_NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
 }
 
 function send(reply: FastifyReply, err: unknown): FastifyReply {
@@ -40,13 +42,19 @@ const ListQuery = z.object({
 })
 const InboundBody = z.object({ from: z.string().min(3).max(20), text: z.string().max(1600) })
 
+function safeEqual(a: string, b: string): boolean {
+  const h = (x: string) => createHash('sha256').update(x).digest()
+  return timingSafeEqual(h(a), h(b))
+}
+
 export function alertRoutes(alerter: Alerter): FastifyPluginAsync {
   return async (app) => {
     const wrap =
       <T>(fn: (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown> }) => T) =>
       async (req: { params: unknown; query: unknown; body: unknown; headers: Record<string, unknown> }, reply: FastifyReply) => {
         try {
-          return await fn({ ...req, params: req.params as Record<string, string> })
+          // Explicit fields: FastifyRequest exposes headers and body through getters a spread would drop.
+          return await fn({ params: req.params as Record<string, string>, query: req.query, body: req.body, headers: req.headers })
         } catch (err) {
           return send(reply, err)
         }
@@ -66,7 +74,9 @@ export function alertRoutes(alerter: Alerter): FastifyPluginAsync {
     app.get('/alerts/incidents/:id', wrap(({ params }) => {
       const events = alerter.events({ incident: params.id, limit: 1000 })
       if (!events.length) throw new TidewatchError('NOT_FOUND', { incident: params.id })
-      return { incident: params.id, events, messages: alerter.messages({ incident: params.id, limit: 10_000 }) }
+      // Public route: what was sent and how often, never to whom (phone numbers are personal data).
+      const messages = alerter.messages({ incident: params.id, limit: 10_000 }).map(({ address: _address, dedupe_key: _key, subscriber_id: _sub, ...rest }) => rest)
+      return { incident: params.id, events, messages }
     }))
     app.get('/alerts/events', wrap(({ query }) => {
       const q = parse(ListQuery, query)
@@ -92,10 +102,14 @@ export function alertRoutes(alerter: Alerter): FastifyPluginAsync {
       return { messages: alerter.messages({ status: q.status, incident: q.incident, limit: q.limit }) }
     }))
 
-    // Inbound SMS from the HTTP gateway: { from, text }; optional shared secret.
+    // Inbound SMS from the HTTP gateway: { from, text }. A forged "HUY" would
+    // silently unsubscribe a farmer from danger alerts, so the webhook exists
+    // only with the gateway enabled and a shared secret configured.
     app.post('/alerts/inbound/http', wrap(({ body, headers }) => {
       const secret = alerter.config.http.inboundSecret
-      if (secret && headers['x-tidewatch-secret'] !== secret) throw new TidewatchError('BAD_REQUEST', {}, 'bad or missing X-Tidewatch-Secret')
+      if (!(alerter.config.http.enabled || alerter.config.smsChannel === 'http') || !secret) throw new TidewatchError('NOT_FOUND', {}, 'inbound SMS webhook is disabled (enable alerts.http and set alerts.http.inboundSecret)')
+      const given = String(headers['x-tidewatch-secret'] ?? '')
+      if (!safeEqual(given, secret)) throw new TidewatchError('UNAUTHORIZED', {}, 'bad or missing X-Tidewatch-Secret')
       const b = parse(InboundBody, body)
       return alerter.handleInboundSms(b.from, b.text, 'http')
     }))

@@ -23,7 +23,7 @@ describe('HTTP gateway and alert API', () => {
     })
     await gw.listen({ port: 0, host: '127.0.0.1' })
     const url = `http://127.0.0.1:${(gw.server.address() as AddressInfo).port}/sms`
-    const config = AlertsConfigSchema.parse({ smsChannel: 'http', http: { url, authHeader: 'Bearer t0k', ratePerSec: 50 }, outbox: { retryBaseMs: 20, retryMaxMs: 100 } })
+    const config = AlertsConfigSchema.parse({ smsChannel: 'http', http: { url, authHeader: 'Bearer t0k', ratePerSec: 50, inboundSecret: 'gw-shared-secret' }, outbox: { retryBaseMs: 20, retryMaxMs: 100 } })
     const { registry, alerter } = await openAlerter(join(tmp.dir, 'http.db'), config)
     await registry.add({ id: 'CM07', name: 'Trạm Năm Căn', lat: 8.7, lon: 105, sensors: ['salinity'] })
     await alerter.start()
@@ -53,7 +53,12 @@ describe('HTTP gateway and alert API', () => {
     expect(received[1]!.body).toMatchObject({ to: '+84912345678', from: 'TIDEWATCH', unicode: true })
     expect(String(received[1]!.body.text)).toMatch(/^CẢNH BÁO: Độ mặn 2,6‰ \(ngưỡng 2‰\) tại Trạm Năm Căn \(CM07\)/)
 
-    const inbound = await api.inject({ method: 'POST', url: '/api/v1/alerts/inbound/http', payload: { from: '+84912345678', text: 'tt cm07' } })
+    // A forged inbound SMS (no or wrong shared secret) changes nothing.
+    const forged = await api.inject({ method: 'POST', url: '/api/v1/alerts/inbound/http', payload: { from: '+84912345678', text: 'HUY' } })
+    expect(forged.statusCode, forged.body).toBe(401)
+    const wrong = await api.inject({ method: 'POST', url: '/api/v1/alerts/inbound/http', headers: { 'x-tidewatch-secret': 'guess' }, payload: { from: '+84912345678', text: 'HUY' } })
+    expect(wrong.statusCode).toBe(401)
+    const inbound = await api.inject({ method: 'POST', url: '/api/v1/alerts/inbound/http', headers: { 'x-tidewatch-secret': 'gw-shared-secret' }, payload: { from: '+84912345678', text: 'tt cm07' } })
     expect(inbound.json()).toMatchObject({ command: 'status' })
     expect(inbound.json().reply).toMatch(/^Trạm Năm Căn \(CM07\) lúc .*Độ mặn 2,6‰ \(CẢNH BÁO\)\.$/)
     await waitFor(() => received.length === 3, 'reply via http')

@@ -85,6 +85,16 @@ it('keeps farmers\' phone numbers and rule changes behind the staff token', asyn
   expect(post.status).toBe(401)
   const badBody = await fetch(`${tp.apiUrl}/api/v1/alerts/subscribers`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"phone": 12' })
   expect(badBody.status).toBe(400)
-  // Incidents are public information.
-  expect((await fetch(`${tp.apiUrl}/api/v1/alerts/incidents`)).status).toBe(200)
+  // Percent-encoding the path does not get around the check.
+  expect((await fetch(`${tp.apiUrl}/api/v1/alerts/%73ubscribers`)).status).toBe(401)
+  expect((await fetch(`${tp.apiUrl}/api/v1/alerts/%6Dessages`)).status).toBe(401)
+  // Incidents are public information, but not who was told.
+  const incidents = (await (await fetch(`${tp.apiUrl}/api/v1/alerts/incidents`)).json()) as { incidents: Array<{ id: string }> }
+  expect(incidents.incidents.length).toBeGreaterThan(0)
+  const detail = await fetch(`${tp.apiUrl}/api/v1/alerts/incidents/${encodeURIComponent(incidents.incidents[0]!.id)}`)
+  expect(detail.status).toBe(200)
+  expect(await detail.text()).not.toContain('84912345678')
+  // Without a configured gateway secret the inbound webhook does not exist.
+  const forged = await fetch(`${tp.apiUrl}/api/v1/alerts/inbound/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: '+84912345678', text: 'HUY' }) })
+  expect(forged.status).toBe(404)
 })
