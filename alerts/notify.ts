@@ -33,13 +33,15 @@ export class Notifier {
     this.config = config
     this.stmts = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO alert_outbox (dedupe_key, subscriber_id, channel, address, kind, station, incident, level, severity, text, encoding, segments, status, reason, next_attempt_at, created_at)
-         VALUES (@dedupe_key, @subscriber_id, @channel, @address, @kind, @station, @incident, @level, @severity, @text, @encoding, @segments, @status, @reason, @next_attempt_at, @created_at)`,
+        `INSERT OR IGNORE INTO alert_outbox (dedupe_key, subscriber_id, channel, address, kind, station, sensor, incident, level, severity, text, encoding, segments, status, reason, next_attempt_at, created_at)
+         VALUES (@dedupe_key, @subscriber_id, @channel, @address, @kind, @station, @sensor, @incident, @level, @severity, @text, @encoding, @segments, @status, @reason, @next_attempt_at, @created_at)`,
       ),
-      lastSent: db.prepare(`SELECT MAX(created_at) AS at FROM alert_outbox WHERE subscriber_id = ? AND station = ? AND level = ? AND channel = ? AND kind = 'alert' AND status IN ${SENT}`),
+      lastSent: db.prepare(`SELECT MAX(created_at) AS at FROM alert_outbox WHERE subscriber_id = ? AND station = ? AND sensor = ? AND level = ? AND channel = ? AND kind = 'alert' AND status IN ${SENT}`),
       dayCount: db.prepare(`SELECT COUNT(*) AS n FROM alert_outbox WHERE subscriber_id = ? AND kind = 'alert' AND created_at > ? AND status IN ${SENT}`),
       sentFor: db.prepare(`SELECT DISTINCT subscriber_id, channel, address FROM alert_outbox WHERE incident = ? AND kind = 'alert' AND status IN ('sending','submitted','delivered','unknown')`),
-      cancelDeferred: db.prepare(`UPDATE alert_outbox SET status = 'cancelled', reason = 'resolved_before_send' WHERE incident = ? AND kind = 'alert' AND status = 'queued' AND next_attempt_at > ?`),
+      // Anything of the incident still queued (quiet hours, or an SMSC that was
+      // down) is stale once the water is safe again: a late "danger" would be wrong.
+      cancelQueued: db.prepare(`UPDATE alert_outbox SET status = 'cancelled', reason = 'resolved_before_send' WHERE incident = ? AND kind = 'alert' AND status = 'queued'`),
     }
   }
 
@@ -86,7 +88,7 @@ export class Notifier {
       let reason: string | null = null
       let due = now
       const farmer = r.subscriber.kind === 'farmer'
-      const last = (this.stmts.lastSent.get(r.subscriber.id, t.station, t.level.name, r.channel) as { at: number | null }).at
+      const last = (this.stmts.lastSent.get(r.subscriber.id, t.station, t.sensor, t.level.name, r.channel) as { at: number | null }).at
       if (last !== null && now - last < this.config.windowSec * 1000) {
         // Same level within the window: an escalation is a different level, so it passes.
         status = 'suppressed'
@@ -102,12 +104,13 @@ export class Notifier {
         }
       }
       const info = this.stmts.insert.run({
-        dedupe_key: `a:${t.incident}:${t.level.name}:${r.subscriber.id}:${r.channel}`,
+        dedupe_key: `a:${t.incident}:${t.level.name}:${t.at}:${r.subscriber.id}:${r.channel}`,
         subscriber_id: r.subscriber.id,
         channel: r.channel,
         address: r.address,
         kind: 'alert',
         station: t.station,
+        sensor: t.sensor,
         incident: t.incident,
         level: t.level.name,
         severity: t.level.severity,
@@ -126,7 +129,7 @@ export class Notifier {
 
   private resolved(t: Transition, station: Station, now: number): number {
     if (!t.incident) return 0
-    this.stmts.cancelDeferred.run(t.incident, now)
+    this.stmts.cancelQueued.run(t.incident)
     let queued = 0
     const rows = this.stmts.sentFor.all(t.incident) as Array<{ subscriber_id: number; channel: string; address: string }>
     for (const row of rows) {
@@ -141,6 +144,7 @@ export class Notifier {
         address: row.address,
         kind: 'resolved',
         station: t.station,
+        sensor: t.sensor,
         incident: t.incident,
         level: t.level.name,
         severity: t.level.severity,

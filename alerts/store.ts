@@ -118,6 +118,10 @@ const MIGRATIONS: string[] = [
      text TEXT NOT NULL,
      command TEXT NOT NULL
    );`,
+  // The anti-spam window is per subscriber, station, SENSOR and level: a
+  // salinity "warning" must not silence a nitrite "warning".
+  `ALTER TABLE alert_outbox ADD COLUMN sensor TEXT;
+   CREATE INDEX alert_outbox_spam2 ON alert_outbox (subscriber_id, station, sensor, level, created_at);`,
 ]
 
 export function migrateAlerts(db: Database.Database): void {
@@ -166,6 +170,7 @@ export interface OutboxRow {
   address: string
   kind: 'alert' | 'resolved' | 'reply'
   station: string | null
+  sensor: string | null
   incident: string | null
   level: string | null
   severity: string | null
