@@ -12,20 +12,37 @@ import { DEFAULT_RULES, SensorRuleSchema, type SensorRule } from './rules.ts'
 export class RuleBook {
   private readonly db: Database.Database
   private readonly rules = new Map<string, SensorRule>()
+  private version = -1
 
   constructor(db: Database.Database) {
     this.db = db
-    for (const r of db.prepare('SELECT scope, sensor, spec FROM alert_rules').all() as Array<{ scope: string; sensor: string; spec: string }>) {
-      this.rules.set(`${r.scope}|${r.sensor}`, SensorRuleSchema.parse(JSON.parse(r.spec)))
+    this.refresh()
+  }
+
+  /**
+   * Reloads when another connection (the `tidewatch alerts rules` CLI while
+   * `tidewatch up` runs) committed: PRAGMA data_version changes exactly then,
+   * so a BĐ1 level set from the CLI applies to the next reading.
+   */
+  private refresh(): void {
+    const version = this.db.pragma('data_version', { simple: true }) as number
+    if (version === this.version) return
+    this.version = version
+    this.rules.clear()
+    for (const r of this.db.prepare('SELECT scope, sensor, spec FROM alert_rules').all() as Array<{ scope: string; sensor: string; spec: string }>) {
+      const parsed = SensorRuleSchema.safeParse(JSON.parse(r.spec))
+      if (parsed.success) this.rules.set(`${r.scope}|${r.sensor}`, parsed.data)
     }
   }
 
   /** The rule that applies to a station's sensor, or null when none. */
   get(stationId: string, sensor: string): SensorRule | null {
+    this.refresh()
     return this.rules.get(`${stationId}|${sensor}`) ?? this.rules.get(`default|${sensor}`) ?? (isSensorKind(sensor) ? DEFAULT_RULES[sensor] ?? null : null)
   }
 
   defaults(): Record<string, SensorRule> {
+    this.refresh()
     const out: Record<string, SensorRule> = {}
     for (const [k, v] of Object.entries(DEFAULT_RULES)) out[k] = v!
     for (const [key, v] of this.rules) if (key.startsWith('default|')) out[key.slice(8)] = v
@@ -33,6 +50,7 @@ export class RuleBook {
   }
 
   overrides(stationId: string): Record<string, SensorRule> {
+    this.refresh()
     const out: Record<string, SensorRule> = {}
     for (const [key, v] of this.rules) if (key.startsWith(`${stationId}|`)) out[key.slice(stationId.length + 1)] = v
     return out

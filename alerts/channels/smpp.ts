@@ -91,7 +91,13 @@ export function createSmppChannel(config: SmppConfig, events: ChannelEvents, log
     if (stopped) return
     const s = smpp.connect({ host: config.host, port: config.port })
     session = s
-    s.on('error', (err: Error) => log.warn({ err: err.message }, 'smpp socket error'))
+    // The smpp package stops reading a session after a PDU parse error, so any
+    // error means the session is unusable: drop it and reconnect rather than
+    // time out submits the SMSC actually accepted (which would then be resent).
+    s.on('error', (err: Error) => {
+      log.warn({ err: err.message }, 'smpp session error; reconnecting')
+      drop(s, `error: ${err.message}`)
+    })
     s.on('close', () => drop(s, 'closed'))
     s.on('connect', async () => {
       const resp = await request(s, 'bind_transceiver', {

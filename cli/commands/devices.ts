@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { TidewatchError } from '../../core/errors.ts'
 import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
-import type { Coast, Registry, NewStation } from '../../devices/registry.ts'
+import { validateStationId, type Coast, type Registry, type NewStation } from '../../devices/registry.ts'
 import { numberFlag, parse, type Io } from '../args.ts'
 
 const USAGE = `Usage:
@@ -85,6 +85,7 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
     }
     const line = i + 2
     try {
+      validateStationId(get('id') ?? '')
       return {
         id: get('id') ?? '',
         name: get('name') ?? '',

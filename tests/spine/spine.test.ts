@@ -94,6 +94,10 @@ describe('devices CLI', () => {
     expect(bad.code).toBe(1)
     expect(bad.err).toMatch(/CSV_INVALID.*:3: --lat must be a number/)
     expect((await cli(['devices', 'list', '--json'])).out).not.toContain('cm-csv-03')
+    writeFileSync(file, 'id,name,lat,lon\ncm-csv-05,A,9,105\nCM 06,B,9,105\n')
+    const badId = await cli(['devices', 'import', file])
+    expect(badId.err).toMatch(/CSV_INVALID.*:3: Station id must match/)
+    expect((await cli(['devices', 'list', '--json'])).out).not.toContain('cm-csv-05')
   })
 
   it('lists stations without secrets', async () => {
