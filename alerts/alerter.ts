@@ -12,6 +12,7 @@ import { handleInbound } from './inbound.ts'
 import { Notifier } from './notify.ts'
 import { Outbox } from './outbox.ts'
 import { alertEventLine, notificationLine } from './points.ts'
+import { UniqueMsClock } from '../ingest/points.ts'
 import { RuleBook } from './rulebook.ts'
 import { migrateAlerts, type EventRow, type OutboxRow } from './store.ts'
 import { Subscribers } from './subscribers.ts'
@@ -95,6 +96,7 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
   channels.set('email', createLogChannel('email', log)) // no SMTP yet: see docs/ALERTS.md
   channels.set('webhook', createWebhookChannel())
 
+  const notificationMs = new UniqueMsClock()
   const outbox: Outbox = new Outbox({
     db,
     channels,
@@ -102,7 +104,9 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
     throttleBackoffMs: config.smpp.throttleBackoffMs,
     clock,
     log,
-    onStatus: (row, status) => pushPoints([notificationLine(row, status, clock())]),
+    // Notification points are timed by their status change and tagged only by
+    // channel and status; unique timestamps keep two in one ms from overwriting.
+    onStatus: (row, status) => pushPoints([notificationLine(row, status, notificationMs.next(`${row.channel}|${status}`, clock()))]),
   })
 
   function pushPoints(lines: string[]): void {
@@ -137,6 +141,13 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
       const station = stationOf(t.station) ?? { id: t.station, name: t.station, commune: null } as Station
       queued += notifier.notify(t, station, now)
       lines.push(alertEventLine(t, `${t.station} ${t.sensor} ${t.level.name} ${t.to}${t.value === null ? '' : ` ${t.value}`}`))
+      if (t.to === 'resolved' && t.ladder === 'level') {
+        // alert_event is a series per level: after warning -> danger -> resolved
+        // the warning series would otherwise stay "firing" on the dashboards.
+        for (const level of rules.get(t.station, t.sensor)?.levels ?? []) {
+          if (level.name !== t.level.name) lines.push(alertEventLine({ ...t, level }, `${t.station} ${t.sensor} ${level.name} resolved`))
+        }
+      }
       if (t.to !== 'pending' && t.to !== 'ok') log.info({ station: t.station, sensor: t.sensor, level: t.level.name, to: t.to, value: t.value, incident: t.incident }, 'alert state change')
     }
     return queued
