@@ -6,6 +6,8 @@ import { Ingest } from './ingest.ts'
 import type { AcceptedReading } from './parse/validate.ts'
 import { QuarantineStore } from './quarantine.ts'
 import { createWriteTransport, type WriteTransport } from './sink/influx-transport.ts'
+import { applyRetention, RAW_RP } from '../influx/retention.ts'
+import { createQueryClient } from '../influx/query.ts'
 import { TargetWriter, type TargetStats } from './sink/target-writer.ts'
 import { Spool } from './spool/spool.ts'
 
@@ -56,7 +58,24 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     clock,
     onAccepted: deps.onAccepted,
   })
-  const transports = deps.transports ?? config.influx.targets.map(createWriteTransport)
+  const transports =
+    deps.transports ??
+    config.influx.targets.map((t) => {
+      const managed = t.mode === 'v1' && config.influx.applyRetention
+      return createWriteTransport(
+        t,
+        managed
+          ? {
+              defaultRetentionPolicy: RAW_RP,
+              prepare: () =>
+                applyRetention(createQueryClient({ url: t.url, database: t.database, username: t.username, password: t.password }), {
+                  database: t.database,
+                  rawRetention: config.influx.rawRetention,
+                }),
+            }
+          : {},
+      )
+    })
   const writers = transports.map(
     (t) =>
       new TargetWriter(spool, t, { batchPoints: config.influx.batchPoints, flushIntervalMs: config.influx.flushIntervalMs }, log.child({ component: 'writer', target: t.name })),

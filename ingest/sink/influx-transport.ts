@@ -10,7 +10,7 @@ import type { InfluxTarget } from '../../core/config.ts'
 export interface WriteTransport {
   readonly name: string
   write(lines: readonly string[]): Promise<void>
-  /** Creates the database if the target allows it (v1 only). */
+  /** Creates the database (and, when managed, its retention policies) if the target allows it (v1 only). */
   ensureDatabase(): Promise<void>
 }
 
@@ -19,6 +19,8 @@ export type WriteErrorKind = 'retry' | 'partial' | 'missing_db' | 'fatal'
 export function classifyWriteError(err: unknown): WriteErrorKind {
   if (err instanceof HttpError) {
     if (err.statusCode === 404 && /database not found/i.test(err.body ?? err.message)) return 'missing_db'
+    // Writing with rp=raw before the retention policies exist (InfluxDB was down at start-up).
+    if (/retention policy not found/i.test(err.body ?? err.message)) return 'missing_db'
     // 1.x: "partial write: field type conflict ..." — the good lines were stored.
     if (err.statusCode === 400 && /partial write/i.test(err.body ?? '')) return 'partial'
     if (err.statusCode === 401 || err.statusCode === 403) return 'retry' // wrong credentials get fixed by an operator; keep the data
@@ -29,7 +31,19 @@ export function classifyWriteError(err: unknown): WriteErrorKind {
   return 'retry'
 }
 
-export function createWriteTransport(target: InfluxTarget): WriteTransport {
+export interface WriteTransportOptions {
+  /**
+   * Retention policy to write to when the target names none. With managed
+   * retention this is `raw`, so points never land in `autogen` and vanish
+   * from default-RP queries once `raw` becomes the default.
+   */
+  defaultRetentionPolicy?: string
+  /** Creates database, RPs and CQs (influx/retention.ts); replaces the plain CREATE DATABASE. */
+  prepare?: () => Promise<void>
+}
+
+export function createWriteTransport(target: InfluxTarget, opts: WriteTransportOptions = {}): WriteTransport {
+  const rp = target.retentionPolicy || opts.defaultRetentionPolicy || ''
   const token = target.mode === 'v2' ? target.token : target.username ? `${target.username}:${target.password ?? ''}` : undefined
   const client = new InfluxDB({ url: target.url, token, timeout: target.timeoutMs })
   const transport = client.transport
@@ -37,7 +51,7 @@ export function createWriteTransport(target: InfluxTarget): WriteTransport {
     target.mode === 'v1'
       ? `/write?${new URLSearchParams({
           db: target.database,
-          ...(target.retentionPolicy ? { rp: target.retentionPolicy } : {}),
+          ...(rp ? { rp } : {}),
           precision: 'ms',
           ...(target.username ? { u: target.username, p: target.password ?? '' } : {}),
         })}`
@@ -53,6 +67,7 @@ export function createWriteTransport(target: InfluxTarget): WriteTransport {
     },
     async ensureDatabase() {
       if (target.mode !== 'v1') return
+      if (opts.prepare) return opts.prepare()
       const params = new URLSearchParams({ q: `CREATE DATABASE "${target.database}"` })
       if (target.username) {
         params.set('u', target.username)

@@ -126,7 +126,10 @@ export class TargetWriter {
         }
         if (kind === 'missing_db') {
           this.log.warn({ target: this.name }, 'database missing; creating it')
-          await this.transport.ensureDatabase().catch(() => undefined)
+          await this.transport.ensureDatabase().catch((e: Error) => this.log.warn({ target: this.name, err: e.message }, 'cannot prepare the database yet'))
+          // Back off as for any failure, so a target that refuses CREATE is not hammered.
+          await this.sleepOrWake(Math.round(random() * backoff), false)
+          backoff = Math.min(maxBackoff, backoff * 2)
           continue
         }
         if (this.up) this.log.warn({ target: this.name, err: this.lastError, lag: this.spool.lag(this.name) }, 'InfluxDB write failed; spooling and retrying')
