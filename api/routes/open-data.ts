@@ -76,6 +76,14 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from' }, 'from must be before to')
       if (to - from > MAX_RANGE_MS) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', maxDays: 366 }, 'range is limited to 366 days per request')
       if (q.station) deps.registry.require(q.station)
+      // Bound the work before asking InfluxDB: buckets x stations x sensors.
+      const bucketMs = { '15m': 900_000, '1h': 3_600_000, '1d': 86_400_000 }[q.every]
+      const stations = q.station ? 1 : Math.max(1, deps.registry.list().length)
+      const sensors = q.sensor ? 1 : SENSOR_KINDS.length
+      const estimate = Math.ceil((to - from) / bucketMs) * stations * sensors
+      if (estimate > MAX_ROWS) {
+        throw new TidewatchError('BAD_REQUEST', { parameter: 'every', estimatedRows: estimate, maxRows: MAX_ROWS }, `up to ${estimate} rows requested, the limit is ${MAX_ROWS}: choose a station or sensor, a shorter range or a larger every`)
+      }
       const filters = [`time >= ${from}ms`, `time <= ${to}ms`]
       if (q.station) filters.push(`"station" = ${quoteString(q.station)}`)
       if (q.sensor) filters.push(`"sensor" = ${quoteString(q.sensor)}`)
@@ -86,7 +94,6 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
       for (const s of series) {
         const sensor = s.tags!.sensor as SensorKind
         for (const [t, mean, min, max, count] of s.values) {
-          if (lines.length > MAX_ROWS) break
           const round = (v: unknown) => (typeof v === 'number' ? Math.round(v * 1000) / 1000 : v)
           lines.push([s.tags!.station, sensor, SENSORS[sensor]?.unit ?? '', new Date(t as number).toISOString(), round(mean), round(min), round(max), count].map(csvField).join(','))
         }
