@@ -402,7 +402,7 @@ export class Spool extends EventEmitter {
   }
 
   private async rollEmpty(): Promise<void> {
-    if (this.rolling || (this.flushing && !this.waitingForSpace)) return
+    if (this.closed || this.rolling || (this.flushing && !this.waitingForSpace)) return
     const ownsFlush = !this.flushing
     this.rolling = true
     if (ownsFlush) this.flushing = true
@@ -437,8 +437,8 @@ export class Spool extends EventEmitter {
 
   /** Waits for pending appends to be fsync'd, then closes. */
   async close(): Promise<void> {
-    while (this.flushing || this.pending.length) {
-      if (this.full) break // nothing will drain while closing; the pending appends were never acknowledged
+    while (this.flushing || this.rolling || this.pending.length) {
+      if (this.full && !this.rolling) break // nothing will drain while closing; the pending appends were never acknowledged
       await new Promise((r) => setTimeout(r, 5))
     }
     this.closed = true
