@@ -41,6 +41,8 @@ export interface Alerter {
   metrics(): string[]
   /** Evaluates everything queued now (tests, shutdown). */
   flush(): void
+  /** Warms rise windows and latest values from stored readings (see Engine.seed). */
+  seed(samples: ReadonlyArray<{ station: string; sensor: string; ts: number; value: number }>): void
   /** Runs the no-data check now (the timer calls it every noDataCheckMs). */
   checkNoData(): Transition[]
   readonly rules: RuleBook
@@ -222,6 +224,7 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
       }
     },
     flush: () => drain(),
+    seed: (samples) => engine.seed(samples),
     checkNoData,
     async start() {
       if (running) return

@@ -95,6 +95,19 @@ export class Engine {
   }
 
   /** Evaluates one accepted reading; returns the state changes it caused. */
+  /**
+   * Warms the rise/trend window and the latest values from stored history
+   * (InfluxDB) after a restart, so a rate-of-rise rule and a TT reply do not
+   * need a fresh hour of readings. Older than what is known is ignored.
+   */
+  seed(samples: ReadonlyArray<{ station: string; sensor: string; ts: number; value: number }>): void {
+    for (const x of [...samples].sort((a, b) => a.ts - b.ts)) {
+      const last = this.latest.get(x.station)?.get(x.sensor)
+      if (last && last.ts >= x.ts) continue
+      this.remember(x.station, x.sensor, x.ts, x.value)
+    }
+  }
+
   evaluate(r: AcceptedReading, now: number): Transition[] {
     const out: Transition[] = []
     this.lastHeard.set(r.stationId, Math.max(this.lastHeard.get(r.stationId) ?? 0, r.receivedAt))

@@ -67,6 +67,20 @@ export function readQueryClient(config: Readonly<Config>): InfluxQueryClient | u
   })
 }
 
+/** The last 2 h of on-time readings, so rate-of-rise and TT work right after a restart. */
+async function seedAlerter(alerter: Alerter, query: InfluxQueryClient | undefined, log: Logger): Promise<void> {
+  if (!query) return
+  try {
+    const [series = []] = await query.query(`SELECT "value" FROM "reading" WHERE time > now() - 2h AND "late" = false GROUP BY "station", "sensor"`)
+    const samples = series.flatMap((s) => s.values.map(([ts, value]) => ({ station: s.tags!.station!, sensor: s.tags!.sensor!, ts: ts as number, value: value as number })))
+    alerter.seed(samples)
+    log.info({ samples: samples.length }, 'alerter warmed from stored readings')
+  } catch (err) {
+    // InfluxDB down at start-up: the rise windows fill from the live stream instead.
+    log.warn({ err: (err as Error).message }, 'cannot warm the alerter from InfluxDB')
+  }
+}
+
 export interface StartPlatformOptions {
   config: Readonly<Config>
   log: Logger
@@ -121,6 +135,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         })
         await alerter.start()
         platform.alerter = alerter
+        await seedAlerter(alerter, platform.query, log)
         const a = alerter
         stops.push(async () => {
           a.flush()

@@ -98,3 +98,16 @@ it('keeps farmers\' phone numbers and rule changes behind the staff token', asyn
   const forged = await fetch(`${tp.apiUrl}/api/v1/alerts/inbound/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: '+84912345678', text: 'HUY' }) })
   expect(forged.status).toBe(404)
 })
+
+it('after a restart the alerter is warmed from InfluxDB: TT answers with the stored latest values', async () => {
+  await tp.platform.ingest!.drained()
+  await tp.stop()
+  const configFile = join(tmp.dir, 'tidewatch.json')
+  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url, env: { TIDEWATCH_CONFIG: configFile } })
+  await waitFor(() => smsc.sessions.size > 0, 'SMPP bind after restart')
+  const before = smsc.submits.length
+  smsc.mo('+84987654321', 'tt cm-e2e-01')
+  await waitFor(() => smsc.submits.slice(before).some((s) => s.to.endsWith('84987654321')), 'TT reply')
+  const reply = [...smsc.messages()].filter(([to]) => to.endsWith('84987654321')).flatMap(([, l]) => l).join(' ')
+  expect(reply).toMatch(/4,9/)
+})
