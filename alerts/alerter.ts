@@ -12,6 +12,7 @@ import { handleInbound } from './inbound.ts'
 import { Notifier } from './notify.ts'
 import { Outbox } from './outbox.ts'
 import { alertEventLine, notificationLine } from './points.ts'
+import { createEmailChannel } from './channels/email.ts'
 import { UniqueMsClock } from '../ingest/points.ts'
 import { RuleBook } from './rulebook.ts'
 import { migrateAlerts, type EventRow, type OutboxRow } from './store.ts'
@@ -95,7 +96,11 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
   if (config.smsChannel === 'smpp' || config.smpp.enabled) channels.set('smpp', createSmppChannel(config.smpp, events, log.child({ channel: 'smpp' })))
   if (config.smsChannel === 'http' || config.http.enabled) channels.set('http', createHttpGatewayChannel(config.http))
   channels.set('log', createLogChannel('log', log))
-  channels.set('email', createLogChannel('email', log)) // no SMTP yet: see docs/ALERTS.md
+  if (config.email.enabled) channels.set('email', createEmailChannel(config.email, log))
+  else {
+    channels.set('email', createLogChannel('email', log))
+    if (subscribers.staff().some((s) => s.email)) log.warn('staff have e-mail addresses but alerts.email is not enabled: e-mails are only logged')
+  }
   channels.set('webhook', createWebhookChannel())
 
   const notificationMs = new UniqueMsClock()

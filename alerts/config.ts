@@ -54,6 +54,22 @@ export const HttpGatewayConfigSchema = z
   })
   .prefault({})
 
+export const EmailConfigSchema = z
+  .object({
+    /** false: staff e-mails are only written to the log (development). */
+    enabled: z.boolean().default(false),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(25),
+    /** true for SMTPS (465); otherwise STARTTLS is used when the server offers it. */
+    secure: z.boolean().default(false),
+    user: z.string().optional(),
+    password: z.string().optional(),
+    from: z.string().default('tidewatch <tidewatch@localhost>'),
+    ratePerSec: z.number().positive().max(100).default(5),
+    timeoutMs: z.number().int().positive().default(15_000),
+  })
+  .prefault({})
+
 export const AlertsConfigSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -61,6 +77,8 @@ export const AlertsConfigSchema = z
     smsChannel: z.enum(['smpp', 'http', 'log']).default('log'),
     smpp: SmppConfigSchema,
     http: HttpGatewayConfigSchema,
+    /** Staff e-mail (SMTP). */
+    email: EmailConfigSchema,
     /** One SMS per subscriber per station per level within this window, unless the level escalates. */
     windowSec: z.number().int().positive().default(6 * 3600),
     /** Alert SMS per farmer per rolling 24 h; danger is never capped (see docs/ALERTS.md). */
@@ -92,3 +110,4 @@ export const AlertsConfigSchema = z
 export type AlertsConfig = z.infer<typeof AlertsConfigSchema>
 export type SmppConfig = z.infer<typeof SmppConfigSchema>
 export type HttpGatewayConfig = z.infer<typeof HttpGatewayConfigSchema>
+export type EmailConfig = z.infer<typeof EmailConfigSchema>

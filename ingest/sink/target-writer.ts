@@ -99,7 +99,8 @@ export class TargetWriter {
 
   private async run(): Promise<void> {
     let backoff = this.opts.minBackoffMs ?? 100
-    const maxBackoff = this.opts.maxBackoffMs ?? 15_000
+    // A 5 s cap keeps recovery prompt after an outage; one retry per 5 s is no load on a down InfluxDB.
+    const maxBackoff = this.opts.maxBackoffMs ?? 5_000
     const random = this.opts.random ?? Math.random
     while (this.running) {
       const batch = await this.spool.read(this.name, this.opts.batchPoints)
