@@ -10,7 +10,9 @@ import { staffAuth } from './auth.ts'
 import { errorBody, errorHandler } from './errors.ts'
 import type { Sample } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
+import { boardRoutes } from './board/routes.ts'
 import { openDataRoutes } from './routes/open-data.ts'
+import { openV1Routes } from './routes/open-v1.ts'
 import { quarantineRoutes } from './routes/quarantine.ts'
 import { readingRoutes } from './routes/readings.ts'
 import { stationRoutes } from './routes/stations.ts'
@@ -53,6 +55,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(readingRoutes(deps), { prefix: '/api/v1' })
   await app.register(quarantineRoutes(deps), { prefix: '/api/v1' })
   await app.register(openDataRoutes(deps), { prefix: '/api/v1' })
+  await app.register(openV1Routes(deps), { prefix: '/open/v1' })
+  await app.register(boardRoutes(deps))
   for (const plugin of deps.plugins ?? []) await app.register(plugin, { prefix: '/api/v1' })
   return app as unknown as FastifyInstance
 }
