@@ -1,12 +1,19 @@
+import { createHash } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import type { Registry } from '../devices/registry.ts'
 import type { InfluxQueryClient } from '../influx/query.ts'
 import type { IngestService } from '../ingest/service.ts'
 import type { BrokerHandle } from '../broker/server.ts'
-import { staffAuth } from './auth.ts'
+import type { AuditLog } from './auth/audit.ts'
+import { auditFallback, authGuard, bearer } from './auth/guard.ts'
+import type { TokenStore } from './auth/tokens.ts'
 import { errorBody, errorHandler } from './errors.ts'
 import type { Sample } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
@@ -29,8 +36,10 @@ export interface ApiDeps {
   metrics?: Array<() => Sample[] | Promise<Sample[]>>
   /** Metrics already rendered as Prometheus text lines. */
   metricsText?: Array<() => string[]>
-  /** Bearer token for staff-only routes (api/auth.ts). */
-  staffToken: string
+  /** API tokens and roles (api/auth/). */
+  tokens: TokenStore
+  /** Append-only audit log of every change. */
+  audit: AuditLog
   /** More routes from other components (alerter). */
   plugins?: FastifyPluginAsync[]
 }
@@ -46,7 +55,52 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.setErrorHandler(errorHandler)
-  app.addHook('onRequest', staffAuth(deps.staffToken))
+  app.decorateRequest('principal', null)
+  app.decorateRequest('audited', false)
+  await app.register(helmet, {
+    // The board and /docs are served from here; inline styles and the board's
+    // tiny toggle script are allowed, nothing from elsewhere.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  })
+  const { rateLimitPerMinute, tokenRateLimitPerMinute } = deps.config.http
+  await app.register(rateLimit, {
+    global: true,
+    timeWindow: '1 minute',
+    // Per token when one is sent (hashed: the key shows up in headers), else per IP.
+    keyGenerator: (req) => {
+      const token = bearer(req)
+      return token ? `t:${createHash('sha256').update(token).digest('hex').slice(0, 24)}` : `ip:${req.ip}`
+    },
+    max: (_req, key) => (key.startsWith('t:') ? tokenRateLimitPerMinute : rateLimitPerMinute),
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      ...errorBody('RATE_LIMITED', `Too many requests: at most ${ctx.max} per minute; retry in ${Math.ceil(ctx.ttl / 1000)} s`, { max: ctx.max, retryAfterSec: Math.ceil(ctx.ttl / 1000) }),
+    }),
+  })
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'tidewatch API',
+        version: '1',
+        description: 'Stations, readings, alerts, subscribers and open data of the tidewatch sensor network (Cà Mau). Errors: { error: { code, message, details } }.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.addHook('onRequest', authGuard(deps.tokens))
+  app.addHook('onResponse', auditFallback(deps.audit))
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`))
   })

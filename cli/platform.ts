@@ -13,6 +13,8 @@ import { startMqttSource, type MqttSource } from '../ingest/source/mqtt-source.t
 import type { AcceptedReading } from '../ingest/parse/validate.ts'
 import { createAlerter, type Alerter } from '../alerts/alerter.ts'
 import { alertRoutes } from '../api/routes/alerts.ts'
+import { TokenStore } from '../api/auth/tokens.ts'
+import { AuditLog } from '../api/auth/audit.ts'
 
 /**
  * The composition root: builds the parts a command asked for from one frozen
@@ -179,7 +181,8 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         registry,
         log: log.child({ component: 'api' }),
         query: platform.query,
-        staffToken: staffToken(config),
+        tokens: new TokenStore(registry.db, staffToken(config)),
+        audit: new AuditLog(registry.db, log.child({ component: 'audit' })),
         ingest: platform.ingest,
         broker: platform.broker,
         plugins: [...(platform.alerter ? [alertRoutes(platform.alerter)] : []), ...(opts.apiPlugins ?? [])],

@@ -66,8 +66,11 @@ export const ConfigSchema = z.object({
       host: z.string().default('0.0.0.0'),
       port: port.default(8080),
       bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
-      /** Bearer token for staff-only routes (subscribers, rule changes). When unset, one is generated in the data dir. */
+      /** Bootstrap admin bearer token. When unset, one is generated in the data dir. Create named tokens with `tidewatch tokens`. */
       staffToken: z.string().min(16, 'must be at least 16 characters').optional(),
+      /** Requests per minute per client IP without a token, and per token. */
+      rateLimitPerMinute: z.number().int().positive().default(600),
+      tokenRateLimitPerMinute: z.number().int().positive().default(6000),
     })
     .prefault({}),
   influx: z
@@ -125,6 +128,8 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
   ['TIDEWATCH_HTTP_HOST', 'http.host', 'string'],
   ['TIDEWATCH_HTTP_PORT', 'http.port', 'number'],
   ['TIDEWATCH_STAFF_TOKEN', 'http.staffToken', 'string'],
+  ['TIDEWATCH_RATE_LIMIT', 'http.rateLimitPerMinute', 'number'],
+  ['TIDEWATCH_TOKEN_RATE_LIMIT', 'http.tokenRateLimitPerMinute', 'number'],
   ['TIDEWATCH_LATE_AFTER_SEC', 'ingest.lateAfterSec', 'number'],
   ['TIDEWATCH_MAX_AGE_SEC', 'ingest.maxAgeSec', 'number'],
   ['TIDEWATCH_SPOOL_MAX_BYTES', 'ingest.spoolMaxBytes', 'number'],

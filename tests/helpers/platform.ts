@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../../core/log.ts'
 import { createDevCertificates, type DevCertPaths } from '../../broker/tls/dev-ca.ts'
 import { startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient, type InfluxQueryClient } from '../../influx/query.ts'
-import { startPlatform, type Platform, type PlatformParts } from '../../cli/platform.ts'
+import { staffToken, startPlatform, type Platform, type PlatformParts } from '../../cli/platform.ts'
 
 export function tempDir(prefix = 'tidewatch-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -47,6 +47,8 @@ export interface TestPlatform {
   mqttsUrl: string
   apiUrl: string
   dataDir: string
+  /** The bootstrap admin bearer token. */
+  adminToken: string
   stop(): Promise<void>
 }
 
@@ -81,6 +83,7 @@ export async function startTestPlatform(opts: {
     mqttsUrl: `mqtts://127.0.0.1:${platform.broker?.tlsPort ?? 0}`,
     apiUrl: platform.apiUrl ?? '',
     dataDir: config.dataDir,
+    adminToken: staffToken(config),
     stop: () => platform.stop(),
   }
 }
@@ -96,8 +99,8 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
   return last
 }
 
-export async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url)
+export async function getJson(url: string, token?: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {})
   const text = await res.text()
   let body: unknown = text
   try {

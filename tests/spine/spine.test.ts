@@ -146,7 +146,7 @@ describe('broker + ingest + API', () => {
     await new Promise((r) => setTimeout(r, 500))
     expect(await influx.count('reading', `"station" = 'cm-spoof-b'`)).toBe(0)
     expect(tp.platform.broker!.counters.publishDenied).toBeGreaterThanOrEqual(1)
-    const q = await getJson(`${tp.apiUrl}/api/v1/quarantine?reason=TOPIC_INVALID`)
+    const q = await getJson(`${tp.apiUrl}/api/v1/quarantine?reason=TOPIC_INVALID`, tp.adminToken)
     expect(q.body.entries[0]).toMatchObject({ stationId: 'cm-spoof-a', reason: 'TOPIC_INVALID' })
   })
 
@@ -173,7 +173,7 @@ describe('broker + ingest + API', () => {
     await closed
     client.end(true)
     expect(tp.platform.broker!.counters.oversized).toBe(before + 1)
-    const q = await getJson(`${tp.apiUrl}/api/v1/quarantine?station=cm-big-01`)
+    const q = await getJson(`${tp.apiUrl}/api/v1/quarantine?station=cm-big-01`, tp.adminToken)
     expect(q.body.entries[0].reason).toBe('PAYLOAD_TOO_LARGE')
   })
 

@@ -1,0 +1,96 @@
+import type Database from 'better-sqlite3'
+import type { Logger } from '../../core/log.ts'
+import { migrate } from '../../devices/registry.ts'
+
+/**
+ * The append-only audit log of every change: who, what, when, before and
+ * after. SQLite triggers refuse UPDATE and DELETE, and every record also goes
+ * to the structured log (component "audit") so it can be shipped to the
+ * province's central log store.
+ */
+export interface AuditEntry {
+  actor: string
+  role: string
+  action: string
+  target: string
+  before?: unknown
+  after?: unknown
+  ip?: string
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number
+  at: number
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE audit_log (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     role TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT NOT NULL,
+     before TEXT,
+     after TEXT,
+     ip TEXT
+   );
+   CREATE INDEX audit_log_target ON audit_log (target, id);
+   CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+   CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
+]
+
+/** Keys whose values never go into the audit log. */
+const SECRET_KEYS = /pass(word)?|secret|token|hash|authorization/i
+
+export function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact)
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.test(k) ? '[redacted]' : redact(v)]))
+  }
+  return value
+}
+
+export class AuditLog {
+  private readonly insert
+  private readonly db: Database.Database
+
+  constructor(db: Database.Database, private readonly log?: Logger) {
+    this.db = db
+    migrate(db, 'audit', MIGRATIONS)
+    this.insert = db.prepare('INSERT INTO audit_log (at, actor, role, action, target, before, after, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+  }
+
+  record(e: AuditEntry, now = Date.now()): void {
+    const before = e.before === undefined ? null : JSON.stringify(redact(e.before))
+    const after = e.after === undefined ? null : JSON.stringify(redact(e.after))
+    this.insert.run(now, e.actor, e.role, e.action, e.target, before, after, e.ip ?? null)
+    this.log?.info({ audit: { actor: e.actor, role: e.role, action: e.action, target: e.target } }, 'audit')
+  }
+
+  query(q: { target?: string; actor?: string; since?: number; limit?: number } = {}): AuditRecord[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (q.target) (where.push('target = ?'), args.push(q.target))
+    if (q.actor) (where.push('actor = ?'), args.push(q.actor))
+    if (q.since) (where.push('at >= ?'), args.push(q.since))
+    const rows = this.db
+      .prepare(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, Math.min(q.limit ?? 100, 1000)) as Array<Record<string, unknown>>
+    return rows.map((r) => ({
+      id: r.id as number,
+      at: r.at as number,
+      actor: r.actor as string,
+      role: r.role as string,
+      action: r.action as string,
+      target: r.target as string,
+      before: r.before ? JSON.parse(r.before as string) : undefined,
+      after: r.after ? JSON.parse(r.after as string) : undefined,
+      ip: (r.ip as string | null) ?? undefined,
+    }))
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n
+  }
+}

@@ -1,0 +1,103 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { errorBody } from '../errors.ts'
+import type { AuditLog } from './audit.ts'
+import { roleAtLeast, type Principal, type Role, type TokenStore } from './tokens.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who sent the request, from its bearer token; null when anonymous. */
+    principal: Principal | null
+    /** Set by handlers that wrote their own audit record (with before/after). */
+    audited: boolean
+  }
+}
+
+/**
+ * Who may do what. Reading stations, readings, incidents and open data is
+ * public on purpose. Farmers' phone numbers (subscribers, the SMS log), the
+ * quarantine and the audit log need at least `read`; every write needs
+ * `staff`; deleting a station needs `admin`. The SMS gateway's inbound
+ * webhook authenticates with its own shared secret.
+ */
+const READ_ROLE = [/^\/api\/v1\/alerts\/subscribers(\/|$)/, /^\/api\/v1\/alerts\/messages(\/|$)/, /^\/api\/v1\/audit(\/|$)/, /^\/api\/v1\/quarantine(\/|$)/]
+const OPEN_WRITE = [/^\/api\/v1\/alerts\/inbound\//]
+const ADMIN_WRITE: Array<[string, RegExp]> = [['DELETE', /^\/api\/v1\/stations\/[^/]+$/]]
+
+export function requiredRole(method: string, path: string): Role | null {
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return READ_ROLE.some((r) => r.test(path)) ? 'read' : null
+  if (!path.startsWith('/api/v1/')) return null
+  if (OPEN_WRITE.some((r) => r.test(path))) return null
+  if (ADMIN_WRITE.some(([m, r]) => m === method && r.test(path))) return 'admin'
+  return 'staff'
+}
+
+function decodedPath(url: string): string {
+  const raw = url.split('?')[0]!
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
+export function bearer(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization
+  if (!header) return undefined
+  return header.startsWith('Bearer ') ? header.slice(7).trim() : ''
+}
+
+export function authGuard(tokens: TokenStore) {
+  return async function guard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    req.principal = null
+    req.audited = false
+    const token = bearer(req)
+    if (token !== undefined) {
+      const principal = tokens.verify(token)
+      if (!principal) {
+        await reply
+          .status(401)
+          .header('www-authenticate', 'Bearer realm="tidewatch", error="invalid_token"')
+          .send(errorBody('UNAUTHORIZED', 'The bearer token is unknown or revoked'))
+        return
+      }
+      req.principal = principal
+    }
+    // Judge both the routed pattern and the decoded path: "/alerts/%73ubscribers"
+    // routes to the same handler as "/alerts/subscribers".
+    const paths = [req.routeOptions.url, decodedPath(req.url)].filter((p): p is string => Boolean(p))
+    const need = paths.map((p) => requiredRole(req.method, p)).reduce<Role | null>((a, b) => (b && (!a || roleAtLeast(b, a)) ? b : a), null)
+    if (!need) return
+    if (!req.principal) {
+      await reply
+        .status(401)
+        .header('www-authenticate', 'Bearer realm="tidewatch"')
+        .send(errorBody('UNAUTHORIZED', `This route needs a bearer token with role ${need} or higher`, { requiredRole: need }))
+      return
+    }
+    if (!roleAtLeast(req.principal.role, need)) {
+      await reply.status(403).send(errorBody('FORBIDDEN', `Role ${req.principal.role} may not do this; ${need} or higher is needed`, { requiredRole: need, role: req.principal.role }))
+    }
+  }
+}
+
+/** Every successful write not audited by its handler is recorded with its request body. */
+export function auditFallback(audit: AuditLog) {
+  return async function onResponse(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (req.audited || req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return
+    if (reply.statusCode >= 400) return
+    audit.record({
+      actor: req.principal?.name ?? 'anonymous',
+      role: req.principal?.role ?? 'none',
+      action: `${req.method} ${req.routeOptions.url ?? decodedPath(req.url)}`,
+      target: decodedPath(req.url),
+      after: req.body,
+      ip: req.ip,
+    })
+  }
+}
+
+/** For handlers: records a change with before/after and marks the request audited. */
+export function auditChange(audit: AuditLog, req: FastifyRequest, action: string, target: string, before: unknown, after: unknown): void {
+  audit.record({ actor: req.principal?.name ?? 'anonymous', role: req.principal?.role ?? 'none', action, target, before, after, ip: req.ip })
+  req.audited = true
+}

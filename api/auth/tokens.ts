@@ -1,0 +1,104 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type Database from 'better-sqlite3'
+import { TidewatchError } from '../../core/errors.ts'
+import { migrate } from '../../devices/registry.ts'
+
+/**
+ * API tokens with roles. A token is 32 random bytes shown once at creation;
+ * only its SHA-256 is stored (a random 256-bit secret needs no slow KDF).
+ * Created, listed and revoked with `tidewatch tokens`.
+ */
+export const ROLES = ['read', 'staff', 'admin'] as const
+export type Role = (typeof ROLES)[number]
+
+export function roleAtLeast(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need)
+}
+
+export interface TokenInfo {
+  id: number
+  name: string
+  role: Role
+  /** First characters of the token, to recognise it in lists and logs. */
+  prefix: string
+  createdAt: number
+  revokedAt: number | null
+  lastUsedAt: number | null
+}
+
+export interface Principal {
+  kind: 'token' | 'bootstrap'
+  id: number | null
+  name: string
+  role: Role
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE api_tokens (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL CHECK (role IN ('read', 'staff', 'admin')),
+     hash TEXT NOT NULL UNIQUE,
+     prefix TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER,
+     last_used_at INTEGER
+   );`,
+]
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
+
+export class TokenStore {
+  private readonly stmts
+  private readonly bootstrapHash: Buffer | undefined
+
+  /** `bootstrap`: the admin token from config/secret file, for the first login and for operators. */
+  constructor(db: Database.Database, bootstrap?: string) {
+    migrate(db, 'api_tokens', MIGRATIONS)
+    this.bootstrapHash = bootstrap ? createHash('sha256').update(bootstrap).digest() : undefined
+    this.stmts = {
+      insert: db.prepare('INSERT INTO api_tokens (name, role, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)'),
+      byHash: db.prepare('SELECT id, name, role, revoked_at FROM api_tokens WHERE hash = ?'),
+      list: db.prepare('SELECT * FROM api_tokens ORDER BY id'),
+      revoke: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      used: db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
+    }
+  }
+
+  create(name: string, role: Role, now = Date.now()): { token: string; info: TokenInfo } {
+    if (!ROLES.includes(role)) throw new TidewatchError('BAD_REQUEST', { role }, `role must be one of ${ROLES.join(', ')}`)
+    if (!name.trim()) throw new TidewatchError('BAD_REQUEST', { name }, 'a token needs a name (who or what uses it)')
+    const token = `tw_${randomBytes(32).toString('base64url')}`
+    const prefix = token.slice(0, 9)
+    const info = this.stmts.insert.run(name.trim(), role, sha256(token), prefix, now)
+    return { token, info: { id: Number(info.lastInsertRowid), name: name.trim(), role, prefix, createdAt: now, revokedAt: null, lastUsedAt: null } }
+  }
+
+  list(): TokenInfo[] {
+    return (this.stmts.list.all() as Array<Record<string, unknown>>).map((r) => ({
+      id: r.id as number,
+      name: r.name as string,
+      role: r.role as Role,
+      prefix: r.prefix as string,
+      createdAt: r.created_at as number,
+      revokedAt: (r.revoked_at as number | null) ?? null,
+      lastUsedAt: (r.last_used_at as number | null) ?? null,
+    }))
+  }
+
+  revoke(id: number, now = Date.now()): void {
+    if (this.stmts.revoke.run(now, id).changes === 0) throw new TidewatchError('NOT_FOUND', { id }, `no active token with id ${id}`)
+  }
+
+  /** Resolves a bearer token to who it is, or undefined. Revocation applies at once. */
+  verify(token: string, now = Date.now()): Principal | undefined {
+    if (!token) return undefined
+    if (this.bootstrapHash && timingSafeEqual(createHash('sha256').update(token).digest(), this.bootstrapHash)) {
+      return { kind: 'bootstrap', id: null, name: 'bootstrap-admin', role: 'admin' }
+    }
+    const row = this.stmts.byHash.get(sha256(token)) as { id: number; name: string; role: Role; revoked_at: number | null } | undefined
+    if (!row || row.revoked_at !== null) return undefined
+    this.stmts.used.run(now, row.id)
+    return { kind: 'token', id: row.id, name: row.name, role: row.role }
+  }
+}
