@@ -8,6 +8,7 @@ import { certsCommand } from './commands/certs.ts'
 import { dashboardsCommand } from './commands/dashboards.ts'
 import { devicesCommand } from './commands/devices.ts'
 import { simCommand } from './commands/sim.ts'
+import { tokensCommand } from './commands/tokens.ts'
 import { runPlatform } from './commands/up.ts'
 import { registryPath } from './platform.ts'
 
@@ -22,6 +23,7 @@ Usage:
   tidewatch sim --stations N [--interval S] [--speed X] [--seed N]
   tidewatch certs dev [--out DIR]
   tidewatch alerts rules|subscribers …     alert rules and SMS subscribers
+  tidewatch tokens create|list|revoke …    API tokens with roles (read, staff, admin)
   tidewatch dashboards build|push …
 
 Configuration: a JSON file (--config or TIDEWATCH_CONFIG) plus environment
@@ -76,6 +78,14 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
         const registry = Registry.open(registryPath(config))
         try {
           return await devicesCommand(args, registry, io)
+        } finally {
+          registry.close()
+        }
+      }
+      case 'tokens': {
+        const registry = Registry.open(registryPath(config))
+        try {
+          return await tokensCommand(args, registry, io)
         } finally {
           registry.close()
         }

@@ -3,6 +3,9 @@ import { TidewatchError } from '../../core/errors.ts'
 import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import { validateStationId, type Coast, type Registry, type NewStation } from '../../devices/registry.ts'
 import { numberFlag, parse, type Io } from '../args.ts'
+import { AuditLog } from '../../api/auth/audit.ts'
+import { publicStation } from '../../api/routes/stations.ts'
+import { cliActor } from './tokens.ts'
 
 const USAGE = `Usage:
   tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
@@ -109,7 +112,12 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
     seen.add(s.id)
   })
   const created = []
-  for (const s of stations) created.push(await registry.add(s))
+  const audit = new AuditLog(registry.db)
+  for (const s of stations) {
+    created.push(await registry.add(s))
+    const st = registry.get(s.id)
+    audit.record({ actor: cliActor(), role: 'admin', action: 'devices import', target: `station:${s.id}`, after: st ? publicStation(st) : undefined })
+  }
   if (json) io.stdout(JSON.stringify(created))
   else {
     io.stdout('id,username,password')
@@ -121,6 +129,13 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
 
 export async function devicesCommand(argv: string[], registry: Registry, io: Io): Promise<number> {
   const [sub, ...rest] = argv
+  const audit = new AuditLog(registry.db)
+  const view = (id: string) => {
+    const s = registry.get(id)
+    return s ? publicStation(s) : undefined
+  }
+  const record = (action: string, id: string, before: unknown) =>
+    audit.record({ actor: cliActor(), role: 'admin', action: `devices ${action}`, target: `station:${id}`, before, after: view(id) })
   switch (sub) {
     case 'add': {
       const { values, positionals } = parse(rest, {
@@ -149,6 +164,7 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
         coast: parseCoast(values.coast) ?? null,
         intervalSec: values.interval ? numberFlag('interval', values.interval, 900, { min: 1, integer: true }) : undefined,
       })
+      record('add', id, undefined)
       printCredentials(io, creds, values.json)
       return 0
     }
@@ -168,14 +184,18 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
     case 'rotate': {
       const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices rotate needs a station id')
-      printCredentials(io, await registry.rotate(positionals[0]), values.json)
+      const creds = await registry.rotate(positionals[0])
+      record('rotate', positionals[0], { credentials: 'previous' })
+      printCredentials(io, creds, values.json)
       return 0
     }
     case 'disable':
     case 'enable': {
       const { positionals } = parse(rest, {})
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, `devices ${sub} needs a station id`)
+      const before = view(positionals[0])
       registry.setEnabled(positionals[0], sub === 'enable')
+      record(sub, positionals[0], before)
       io.stdout(`Station ${positionals[0]} ${sub}d.`)
       return 0
     }

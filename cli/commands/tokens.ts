@@ -1,0 +1,61 @@
+import { userInfo } from 'node:os'
+import { TidewatchError } from '../../core/errors.ts'
+import type { Registry } from '../../devices/registry.ts'
+import { AuditLog } from '../../api/auth/audit.ts'
+import { ROLES, TokenStore, type Role } from '../../api/auth/tokens.ts'
+import { numberFlag, parse, type Io } from '../args.ts'
+
+const USAGE = `Usage:
+  tidewatch tokens create --name NAME --role read|staff|admin [--json]   prints the token once
+  tidewatch tokens list [--json]
+  tidewatch tokens revoke <id>`
+
+/** The CLI acts as the local operator; its changes are audited under that name. */
+export function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`
+  } catch {
+    return 'cli'
+  }
+}
+
+export async function tokensCommand(argv: string[], registry: Registry, io: Io): Promise<number> {
+  const tokens = new TokenStore(registry.db)
+  const audit = new AuditLog(registry.db)
+  const [sub, ...rest] = argv
+  switch (sub) {
+    case 'create': {
+      const { values } = parse(rest, { name: { type: 'string' }, role: { type: 'string' }, json: { type: 'boolean', default: false } }, false)
+      if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required (who or what will use the token)')
+      if (!values.role || !ROLES.includes(values.role as Role)) throw new TidewatchError('BAD_REQUEST', { flag: 'role' }, `--role must be one of ${ROLES.join(', ')}`)
+      const { token, info } = tokens.create(values.name, values.role as Role)
+      audit.record({ actor: cliActor(), role: 'admin', action: 'tokens create', target: `token:${info.id}`, after: info })
+      if (values.json) io.stdout(JSON.stringify({ id: info.id, name: info.name, role: info.role, token }))
+      else io.stdout(`Token ${info.id} (${info.name}, ${info.role}):\n  ${token}\nShown only this once. Send it as: Authorization: Bearer <token>`)
+      return 0
+    }
+    case 'list': {
+      const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
+      const list = tokens.list()
+      if (values.json) io.stdout(JSON.stringify(list))
+      else {
+        io.stdout(['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'].join('\t'))
+        const d = (t: number | null) => (t ? new Date(t).toISOString() : '-')
+        for (const t of list) io.stdout([t.id, t.name, t.role, `${t.prefix}…`, d(t.createdAt), d(t.lastUsedAt), d(t.revokedAt)].join('\t'))
+      }
+      return 0
+    }
+    case 'revoke': {
+      const { positionals } = parse(rest, {})
+      const id = numberFlag('id', positionals[0], NaN, { min: 1, integer: true })
+      const before = tokens.list().find((t) => t.id === id)
+      tokens.revoke(id)
+      audit.record({ actor: cliActor(), role: 'admin', action: 'tokens revoke', target: `token:${id}`, before, after: tokens.list().find((t) => t.id === id) })
+      io.stdout(`Token ${id} revoked; it stops working at once.`)
+      return 0
+    }
+    default:
+      io.stderr(USAGE)
+      return sub === undefined || sub === 'help' ? 0 : 1
+  }
+}
