@@ -12,6 +12,7 @@ import type { InfluxQueryClient } from '../influx/query.ts'
 import type { IngestService } from '../ingest/service.ts'
 import type { BrokerHandle } from '../broker/server.ts'
 import type { AuditLog } from './auth/audit.ts'
+import type { Alerter } from '../alerts/alerter.ts'
 import { auditFallback, authGuard, bearer } from './auth/guard.ts'
 import type { TokenStore } from './auth/tokens.ts'
 import { errorBody, errorHandler } from './errors.ts'
@@ -20,6 +21,7 @@ import { healthRoutes } from './routes/health.ts'
 import { boardRoutes } from './board/routes.ts'
 import { openDataRoutes } from './routes/open-data.ts'
 import { openV1Routes } from './routes/open-v1.ts'
+import { manageRoutes } from './routes/manage.ts'
 import { quarantineRoutes } from './routes/quarantine.ts'
 import { readingRoutes } from './routes/readings.ts'
 import { stationRoutes } from './routes/stations.ts'
@@ -40,11 +42,18 @@ export interface ApiDeps {
   tokens: TokenStore
   /** Append-only audit log of every change. */
   audit: AuditLog
+  alerter?: Alerter
   /** More routes from other components (alerter). */
   plugins?: FastifyPluginAsync[]
 }
 
 export type App = FastifyInstance
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: Array<{ method: string; url: string }>
+  }
+}
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -99,6 +108,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
+  // The route table, so tests can check every route is in the OpenAPI document.
+  const routes: Array<{ method: string; url: string }> = []
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url })
+  })
+  app.decorate('routeTable', routes)
   app.addHook('onRequest', authGuard(deps.tokens))
   app.addHook('onResponse', auditFallback(deps.audit))
   app.setNotFoundHandler((req, reply) => {
@@ -108,6 +123,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(stationRoutes(deps), { prefix: '/api/v1' })
   await app.register(readingRoutes(deps), { prefix: '/api/v1' })
   await app.register(quarantineRoutes(deps), { prefix: '/api/v1' })
+  await app.register(manageRoutes(deps), { prefix: '/api/v1' })
   await app.register(openDataRoutes(deps), { prefix: '/api/v1' })
   await app.register(openV1Routes(deps), { prefix: '/open/v1' })
   await app.register(boardRoutes(deps))

@@ -183,6 +183,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         query: platform.query,
         tokens: new TokenStore(registry.db, staffToken(config)),
         audit: new AuditLog(registry.db, log.child({ component: 'audit' })),
+        alerter: platform.alerter,
         ingest: platform.ingest,
         broker: platform.broker,
         plugins: [...(platform.alerter ? [alertRoutes(platform.alerter)] : []), ...(opts.apiPlugins ?? [])],

@@ -261,6 +261,25 @@ export class Registry {
     return { id, username: id, password }
   }
 
+  /** Changes a station's descriptive fields; credentials and sensors have their own methods. */
+  update(id: string, patch: Partial<Pick<Station, 'name' | 'commune' | 'district' | 'lat' | 'lon' | 'coast' | 'intervalSec' | 'enabled'>>): Station {
+    const current = this.require(id)
+    const next = { ...current, ...patch }
+    if (!(next.lat >= -90 && next.lat <= 90) || !(next.lon >= -180 && next.lon <= 180)) {
+      throw new TidewatchError('BAD_REQUEST', { lat: next.lat, lon: next.lon }, 'lat must be within -90..90 and lon within -180..180')
+    }
+    this.db
+      .prepare('UPDATE stations SET name = ?, commune = ?, district = ?, lat = ?, lon = ?, coast = ?, interval_s = ?, enabled = ? WHERE id = ?')
+      .run(next.name, next.commune, next.district, next.lat, next.lon, next.coast, next.intervalSec, next.enabled ? 1 : 0, id)
+    return this.require(id)
+  }
+
+  /** Removes a station from the registry (it can no longer log in); its stored readings stay in InfluxDB. */
+  remove(id: string): void {
+    this.require(id)
+    this.db.prepare('DELETE FROM stations WHERE id = ?').run(id)
+  }
+
   setEnabled(id: string, enabled: boolean): void {
     this.require(id)
     this.stmts.setEnabled.run(enabled ? 1 : 0, id)

@@ -1,7 +1,359 @@
-import type { FastifyPluginAsync } from 'fastify'
+import cors from '@fastify/cors'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { TidewatchError } from '../../core/errors.ts'
+import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
+import type { Station } from '../../devices/registry.ts'
+import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
+import {
+  LOCAL_DAY_OFFSET,
+  LOCAL_OFFSET_MS,
+  LOCAL_TZ,
+  SALINITY_THRESHOLDS,
+  hourlyMeans,
+  latestValues,
+  localDate,
+  localDayStart,
+  publicStations,
+  requirePublicStation,
+  requireQuery,
+  salinityLevel,
+} from '../board/data.ts'
+import { addHttpCache } from '../board/http-cache.ts'
 import type { ApiDeps } from '../server.ts'
+import { StationParams } from './stations.ts'
 
-/** Open data v1 under /open/v1 (docs/OPEN-DATA.md). Filled in by the open-data work. */
-export function openV1Routes(_deps: ApiDeps): FastifyPluginAsync {
-  return async () => {}
+/**
+ * Open data v1 (docs/OPEN-DATA.md): stations with their latest values,
+ * readings (raw or aggregated) and daily summaries, as JSON and CSV, under
+ * CC BY 4.0. Public, read-only, cacheable (ETag + Cache-Control) and open to
+ * any origin. Every request is bounded before InfluxDB is asked.
+ */
+export const OPEN_V1_LICENSE = Object.freeze({
+  license: 'CC-BY-4.0',
+  licenseUrl: 'https://creativecommons.org/licenses/by/4.0/',
+  attribution: 'tidewatch — mạng quan trắc môi trường tỉnh Cà Mau / Cà Mau environmental sensor network',
+})
+
+/** Limits, in one place (documented in docs/OPEN-DATA.md). */
+export const OPEN_V1_LIMITS = Object.freeze({
+  /** Points (rows) one readings request may return. */
+  maxPoints: 100_000,
+  /** Longest range of one readings request. */
+  maxRangeDays: 366,
+  /** Longest range of one daily-summary request, in local days. */
+  maxDays: 366,
+  /** Default range when `from` is absent: raw / aggregated readings, daily summary. */
+  defaultRawMs: 86_400_000,
+  defaultAggregatedMs: 7 * 86_400_000,
+  defaultDays: 30,
+  cacheControl: 'public, max-age=60',
+})
+
+const DAY_MS = 86_400_000
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: DAY_MS } as const
+
+function parseInstant(raw: string): number | null {
+  // A literal "+" in a query string decodes to a space: take "…T00:00:00 07:00" as "+07:00".
+  const s = raw.replace(/ (\d\d:\d\d)$/, '+$1')
+  if (/^\d{1,15}$/.test(s)) return Number(s)
+  if (!z.iso.datetime({ offset: true }).safeParse(s).success) return null
+  const ms = Date.parse(s)
+  return Number.isFinite(ms) ? ms : null
+}
+
+const Instant = z.string().transform((s, ctx) => {
+  const ms = parseInstant(s)
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be RFC 3339 with an offset (2025-03-01T00:00:00+07:00) or epoch milliseconds' })
+    return z.NEVER
+  }
+  return ms
+})
+
+const Every = z.string().transform((s, ctx) => {
+  const m = /^([1-9]\d{0,3})([mhd])$/.exec(s)
+  const ms = m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : 0
+  if (!m || ms > OPEN_V1_LIMITS.maxRangeDays * DAY_MS) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 15m, 1h or 1d (m, h or d; at most 366d)' })
+    return z.NEVER
+  }
+  return { text: s, ms }
+})
+
+const LocalDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a local date YYYY-MM-DD')
+  .refine((s) => Number.isFinite(localDayStart(s)) && localDate(localDayStart(s)) === s, 'must be a real calendar date')
+
+export const ReadingsQuery = z.strictObject({
+  from: Instant.optional(),
+  to: Instant.optional(),
+  every: Every.optional(),
+  sensor: z.enum(SENSOR_KINDS).optional(),
+})
+
+export const DailyQuery = z.strictObject({
+  from: LocalDate.optional(),
+  to: LocalDate.optional(),
+  sensor: z.enum(SENSOR_KINDS).optional(),
+})
+
+const FORMATS = ['json', 'csv'] as const
+type Format = (typeof FORMATS)[number]
+
+function badRequest(parameter: string, message: string, details: Record<string, unknown> = {}): TidewatchError {
+  return new TidewatchError('BAD_REQUEST', { parameter, ...details }, `${parameter}: ${message}`)
+}
+
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v)
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+function csv(rows: unknown[][]): string {
+  return rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n'
+}
+
+const round = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null)
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+function sensorsOf(station: Station, only?: SensorKind): SensorKind[] {
+  const kinds = station.sensors.map((s) => s.kind)
+  const list = only ? kinds.filter((k) => k === only) : kinds
+  return SENSOR_KINDS.filter((k) => list.includes(k))
+}
+
+function sendAs(reply: FastifyReply, format: Format, filename: string, json: unknown, rows: () => unknown[][]): unknown {
+  void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
+  if (format === 'json') return json
+  void reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`)
+  return csv(rows())
+}
+
+/** GET /stations: every public station with its sensors, units and latest values. */
+async function stationsDocument(deps: ApiDeps, now: number) {
+  const stations = publicStations(deps.registry.list())
+  const latest = await latestValues(requireQuery(deps.query), now)
+  return {
+    ...OPEN_V1_LICENSE,
+    levels: { salinity: { unit: SENSORS.salinity.unit, warning: SALINITY_THRESHOLDS.warning, danger: SALINITY_THRESHOLDS.danger } },
+    stations: stations.map((s) => {
+      const values = latest.get(s.id) ?? {}
+      const kinds = sensorsOf(s)
+      const times = Object.values(values).map((v) => v.ts)
+      return {
+        id: s.id,
+        name: s.name,
+        commune: s.commune,
+        district: s.district,
+        lat: s.lat,
+        lon: s.lon,
+        sensors: kinds.map((k) => ({ kind: k, label: SENSORS[k].label, unit: SENSORS[k].unit })),
+        lastUpdate: times.length ? iso(Math.max(...times)) : null,
+        latest: Object.fromEntries(
+          SENSOR_KINDS.flatMap((k) => {
+            const v = values[k]
+            if (!v) return []
+            return [[k, { value: v.value, unit: SENSORS[k].unit, time: iso(v.ts), ...(k === 'salinity' ? { level: salinityLevel(v.value) } : {}) }]]
+          }),
+        ),
+      }
+    }),
+  }
+}
+
+interface ReadingsRequest {
+  station: Station
+  sensors: SensorKind[]
+  from: number
+  to: number
+  every?: { text: string; ms: number }
+}
+
+/** Checks the range and estimates the points before anything reaches InfluxDB. */
+function planReadings(station: Station, q: z.output<typeof ReadingsQuery>, now: number): ReadingsRequest {
+  const to = q.to ?? now
+  const from = q.from ?? to - (q.every ? OPEN_V1_LIMITS.defaultAggregatedMs : OPEN_V1_LIMITS.defaultRawMs)
+  if (from >= to) throw badRequest('from', 'must be before to', { from: iso(from), to: iso(to) })
+  if (to - from > OPEN_V1_LIMITS.maxRangeDays * DAY_MS) throw badRequest('from', `range is limited to ${OPEN_V1_LIMITS.maxRangeDays} days per request`)
+  const sensors = sensorsOf(station, q.sensor)
+  // Raw: the station's reporting interval tells how dense the data is.
+  const stepMs = q.every?.ms ?? Math.max(60_000, station.intervalSec * 1000)
+  const estimate = Math.ceil((to - from) / stepMs) * Math.max(1, sensors.length)
+  if (estimate > OPEN_V1_LIMITS.maxPoints) {
+    throw badRequest(q.every ? 'every' : 'from', `about ${estimate} points requested, the limit is ${OPEN_V1_LIMITS.maxPoints}: choose a shorter range, one sensor or a larger every`, {
+      estimatedPoints: estimate,
+      maxPoints: OPEN_V1_LIMITS.maxPoints,
+    })
+  }
+  return { station, sensors, from, to, every: q.every }
+}
+
+interface SeriesOut {
+  sensor: SensorKind
+  unit: string
+  label: string
+  points: Array<Record<string, unknown>>
+}
+
+async function queryReadings(query: InfluxQueryClient, r: ReadingsRequest): Promise<SeriesOut[]> {
+  if (r.sensors.length === 0) return []
+  const where = [`"station" = ${quoteString(r.station.id)}`, `time >= ${r.from}ms`, `time < ${r.to}ms`, `(${r.sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`]
+  // LIMIT is per series: the backstop for a station that reports far more often than registered.
+  const perSeries = Math.ceil(OPEN_V1_LIMITS.maxPoints / r.sensors.length)
+  let q: string
+  if (r.every) {
+    // Buckets start on local (UTC+7) boundaries, so 1d means a local calendar day.
+    const offsetMs = (r.every.ms - (LOCAL_OFFSET_MS % r.every.ms)) % r.every.ms
+    q = `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${where.join(' AND ')} GROUP BY time(${r.every.text}, ${offsetMs}ms), "sensor" fill(none)`
+  } else {
+    q = `SELECT "value", "late" FROM "reading" WHERE ${where.join(' AND ')} GROUP BY "sensor" LIMIT ${perSeries + 1}`
+  }
+  const [series = []] = await query.query(q)
+  const bySensor = new Map<string, unknown[][]>(series.map((s) => [s.tags?.sensor ?? '', s.values]))
+  const out: SeriesOut[] = []
+  for (const sensor of r.sensors) {
+    const values = bySensor.get(sensor) ?? []
+    if (values.length > perSeries) {
+      throw badRequest('from', `the range holds more than ${perSeries} points of ${sensor}: choose a shorter range or use every`, { maxPoints: OPEN_V1_LIMITS.maxPoints })
+    }
+    const points = r.every
+      ? values.map(([t, mean, min, max, count]) => ({ time: iso(t as number), mean: round(mean), min: round(min), max: round(max), count }))
+      : values.map(([t, value, late]) => ({ time: iso(t as number), value, late: late === true }))
+    out.push({ sensor, unit: SENSORS[sensor].unit, label: SENSORS[sensor].label, points })
+  }
+  return out
+}
+
+function readingsRows(stationId: string, aggregated: boolean, series: SeriesOut[]): unknown[][] {
+  const rows: unknown[][] = [aggregated ? ['station', 'sensor', 'unit', 'time', 'mean', 'min', 'max', 'count'] : ['station', 'sensor', 'unit', 'time', 'value', 'late']]
+  for (const s of series) {
+    for (const p of s.points) {
+      rows.push(aggregated ? [stationId, s.sensor, s.unit, p.time, p.mean, p.min, p.max, p.count] : [stationId, s.sensor, s.unit, p.time, p.value, p.late])
+    }
+  }
+  return rows
+}
+
+interface DaySensor {
+  unit: string
+  min: number | null
+  max: number | null
+  mean: number | null
+  count: number
+  /** Clock hours with at least one reading. */
+  hoursWithData: number
+  /** Salinity only: clock hours whose mean is at or above 2 ‰ / 4 ‰. */
+  hoursWarning?: number
+  hoursDanger?: number
+}
+
+async function dailySummary(query: InfluxQueryClient, station: Station, sensors: SensorKind[], fromDate: string, toDate: string) {
+  const start = localDayStart(fromDate)
+  const end = localDayStart(toDate) + DAY_MS
+  const days = new Map<string, Partial<Record<SensorKind, DaySensor>>>()
+  if (sensors.length > 0) {
+    const sensorFilter = `(${sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`
+    const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${start}ms AND time < ${end}ms`
+    const [series = []] = await query.query(
+      `SELECT min("value"), max("value"), mean("value"), count("value") FROM "reading" WHERE ${where} GROUP BY time(1d, ${LOCAL_DAY_OFFSET}), "sensor" fill(none)`,
+    )
+    for (const s of series) {
+      const sensor = s.tags?.sensor as SensorKind
+      if (!sensors.includes(sensor)) continue
+      for (const [t, min, max, mean, count] of s.values) {
+        const date = localDate(t as number)
+        const day = days.get(date) ?? {}
+        day[sensor] = { unit: SENSORS[sensor].unit, min: round(min), max: round(max), mean: round(mean), count: Number(count), hoursWithData: 0, ...(sensor === 'salinity' ? { hoursWarning: 0, hoursDanger: 0 } : {}) }
+        days.set(date, day)
+      }
+    }
+    // Hours at a level come from hourly means: one stray spike does not make an hour, and
+    // stations reporting every 5 or every 15 minutes count alike.
+    for (const h of await hourlyMeans(query, { from: start, to: end, stationId: station.id, sensors })) {
+      for (const [t, mean] of h.points) {
+        const entry = days.get(localDate(t))?.[h.sensor]
+        if (!entry) continue
+        entry.hoursWithData++
+        if (h.sensor === 'salinity') {
+          if (mean >= SALINITY_THRESHOLDS.warning) entry.hoursWarning!++
+          if (mean >= SALINITY_THRESHOLDS.danger) entry.hoursDanger!++
+        }
+      }
+    }
+  }
+  return [...days.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([date, sensorsOfDay]) => ({ date, sensors: sensorsOfDay }))
+}
+
+type DailyDays = Awaited<ReturnType<typeof dailySummary>>
+
+function dailyRows(stationId: string, days: DailyDays): unknown[][] {
+  const rows: unknown[][] = [['station', 'date', 'sensor', 'unit', 'min', 'max', 'mean', 'count', 'hours_with_data', 'hours_warning', 'hours_danger']]
+  for (const d of days) {
+    for (const k of SENSOR_KINDS) {
+      const v = d.sensors[k]
+      if (v) rows.push([stationId, d.date, k, v.unit, v.min, v.max, v.mean, v.count, v.hoursWithData, v.hoursWarning, v.hoursDanger])
+    }
+  }
+  return rows
+}
+
+function planDaily(q: z.output<typeof DailyQuery>, now: number): { from: string; to: string } {
+  const to = q.to ?? localDate(now)
+  const from = q.from ?? localDate(localDayStart(to) - (OPEN_V1_LIMITS.defaultDays - 1) * DAY_MS)
+  const days = (localDayStart(to) - localDayStart(from)) / DAY_MS + 1
+  if (days < 1) throw badRequest('from', 'must be on or before to', { from, to })
+  if (days > OPEN_V1_LIMITS.maxDays) throw badRequest('from', `at most ${OPEN_V1_LIMITS.maxDays} days per request`, { days })
+  return { from, to }
+}
+
+export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
+  return async (fastify) => {
+    // Open to every origin: reading public data needs no credentials, so "*" is safe.
+    await fastify.register(cors, { origin: '*', methods: ['GET', 'HEAD'], exposedHeaders: ['etag', 'x-license', 'link', 'content-disposition'], maxAge: 86_400 })
+    addHttpCache(fastify as unknown as FastifyInstance, { cacheControl: OPEN_V1_LIMITS.cacheControl })
+    const app = fastify.withTypeProvider<ZodTypeProvider>()
+    const clock = () => Date.now()
+
+    app.get('/stations', async (_req, reply) => {
+      void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
+      return stationsDocument(deps, clock())
+    })
+
+    for (const format of FORMATS) {
+      app.get(`/stations/:id/readings.${format}`, { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req, reply) => {
+        const station = requirePublicStation(deps.registry.get(req.params.id), req.params.id)
+        const plan = planReadings(station, req.query, clock())
+        const series = await queryReadings(requireQuery(deps.query), plan)
+        const json = {
+          station: station.id,
+          from: iso(plan.from),
+          to: iso(plan.to),
+          every: plan.every?.text ?? null,
+          ...OPEN_V1_LICENSE,
+          series,
+        }
+        return sendAs(reply, format, `tidewatch-${station.id}-${plan.every?.text ?? 'raw'}`, json, () => readingsRows(station.id, Boolean(plan.every), series))
+      })
+
+      app.get(`/stations/:id/daily.${format}`, { schema: { params: StationParams, querystring: DailyQuery } }, async (req, reply) => {
+        const station = requirePublicStation(deps.registry.get(req.params.id), req.params.id)
+        const range = planDaily(req.query, clock())
+        const days = await dailySummary(requireQuery(deps.query), station, sensorsOf(station, req.query.sensor), range.from, range.to)
+        const json = {
+          station: station.id,
+          from: range.from,
+          to: range.to,
+          timeZone: LOCAL_TZ,
+          utcOffset: '+07:00',
+          levels: { salinity: { unit: SENSORS.salinity.unit, warning: SALINITY_THRESHOLDS.warning, danger: SALINITY_THRESHOLDS.danger } },
+          ...OPEN_V1_LICENSE,
+          days,
+        }
+        return sendAs(reply, format, `tidewatch-${station.id}-daily-${range.from}-${range.to}`, json, () => dailyRows(station.id, days))
+      })
+    }
+  }
 }

@@ -25,45 +25,73 @@ export const ReadingsQuery = z
   })
   .strict()
 
+type ReadingsQueryT = z.infer<typeof ReadingsQuery>
+
+interface ReadingsResult {
+  station: string
+  from: string
+  to: string
+  every: string | null
+  series: Array<{ sensor: string; unit: string; columns: string[]; values: unknown[][] }>
+}
+
+async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT): Promise<ReadingsResult> {
+  const station = deps.registry.require(stationId)
+  if (!deps.query) throw new TidewatchError('INFLUX_UNAVAILABLE', {}, 'no InfluxDB target configured')
+  const to = q.to ? toMs(q.to) : Date.now()
+  const from = q.from ? toMs(q.from) : to - 86_400_000
+  if (!Number.isFinite(from) || !Number.isFinite(to)) throw new TidewatchError('BAD_REQUEST', { parameter: q.from ? 'from' : 'to' }, 'from/to is not a valid time')
+  if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', from: q.from, to: q.to }, 'from must be before to')
+  const sensors = q.sensor ? [q.sensor] : station.sensors.map((s) => s.kind)
+  if (sensors.length === 0) return { station: station.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, series: [] }
+  const sensorFilter = `(${sensors.map((s) => `"sensor" = ${quoteString(s)}`).join(' OR ')})`
+  const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${from}ms AND time <= ${to}ms`
+  let influxql: string
+  if (q.every) {
+    const everyMs = Number(q.every.slice(0, -1)) * DURATION_MS[q.every.slice(-1)]!
+    if ((to - from) / everyMs > MAX_POINTS) {
+      throw new TidewatchError('BAD_REQUEST', { parameter: 'every', maxPoints: MAX_POINTS }, `every=${q.every} gives more than ${MAX_POINTS} points for this range; use a larger interval`)
+    }
+    influxql = `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max" FROM "reading" WHERE ${where} GROUP BY time(${q.every}), "sensor" fill(none)`
+  } else {
+    influxql = `SELECT "value", "late" FROM "reading" WHERE ${where} GROUP BY "sensor" ORDER BY time ASC LIMIT ${MAX_POINTS}`
+  }
+  const [series = []] = await deps.query.query(influxql)
+  return {
+    station: station.id,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    every: q.every ?? null,
+    series: series.map((s) => {
+      const sensor = s.tags!.sensor as keyof typeof SENSORS
+      return {
+        sensor,
+        unit: SENSORS[sensor]?.unit ?? '',
+        columns: ['ts', ...s.columns.slice(1)],
+        values: s.values.map(([t, ...rest]) => [new Date(t as number).toISOString(), ...rest]),
+      }
+    }),
+  }
+}
+
+function csvField(v: unknown): string {
+  const text = v === null || v === undefined ? '' : String(v)
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
 export function readingRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
-    app.get('/stations/:id/readings', { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req) => {
-      const station = deps.registry.require(req.params.id)
-      if (!deps.query) throw new TidewatchError('INFLUX_UNAVAILABLE', {}, 'no InfluxDB target configured')
-      const q = req.query
-      const to = q.to ? toMs(q.to) : Date.now()
-      const from = q.from ? toMs(q.from) : to - 86_400_000
-      if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', from: q.from, to: q.to }, 'from must be before to')
-      const sensors = q.sensor ? [q.sensor] : station.sensors.map((s) => s.kind)
-      const sensorFilter = `(${sensors.map((s) => `"sensor" = ${quoteString(s)}`).join(' OR ')})`
-      const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${from}ms AND time <= ${to}ms`
-      let influxql: string
-      if (q.every) {
-        const everyMs = Number(q.every.slice(0, -1)) * DURATION_MS[q.every.slice(-1)]!
-        if ((to - from) / everyMs > MAX_POINTS) {
-          throw new TidewatchError('BAD_REQUEST', { parameter: 'every', maxPoints: MAX_POINTS }, `every=${q.every} gives more than ${MAX_POINTS} points for this range; use a larger interval`)
-        }
-        influxql = `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max" FROM "reading" WHERE ${where} GROUP BY time(${q.every}), "sensor" fill(none)`
-      } else {
-        influxql = `SELECT "value", "late" FROM "reading" WHERE ${where} GROUP BY "sensor" ORDER BY time ASC LIMIT ${MAX_POINTS}`
-      }
-      const [series = []] = await deps.query.query(influxql)
-      return {
-        station: station.id,
-        from: new Date(from).toISOString(),
-        to: new Date(to).toISOString(),
-        every: q.every ?? null,
-        series: series.map((s) => {
-          const sensor = s.tags!.sensor as keyof typeof SENSORS
-          return {
-            sensor,
-            unit: SENSORS[sensor]?.unit ?? '',
-            columns: ['ts', ...s.columns.slice(1)],
-            values: s.values.map(([t, ...rest]) => [new Date(t as number).toISOString(), ...rest]),
-          }
-        }),
-      }
+    app.get('/stations/:id/readings', { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req) => queryReadings(deps, req.params.id, req.query))
+
+    // The same data as CSV: one row per sensor and time, for spreadsheets.
+    app.get('/stations/:id/readings.csv', { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req, reply) => {
+      const r = await queryReadings(deps, req.params.id, req.query)
+      const extra = r.every ? ['mean', 'min', 'max'] : ['value', 'late']
+      const lines = [['station', 'sensor', 'unit', 'time', ...extra].join(',')]
+      for (const s of r.series) for (const row of s.values) lines.push([r.station, s.sensor, s.unit, ...row].map(csvField).join(','))
+      void reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${r.station}-readings.csv"`)
+      return lines.join('\n') + '\n'
     })
   }
 }

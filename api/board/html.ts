@@ -1,0 +1,82 @@
+import type { Lang, Strings } from './i18n.ts'
+
+/**
+ * HTML building blocks for the board. Every string that reaches the page
+ * goes through esc(): station names and communes are typed by staff and must
+ * never become markup.
+ */
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+
+export function esc(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ENTITIES[c]!)
+}
+
+/** A URL on this site with the language kept (Vietnamese is the default and needs no parameter). */
+export function href(path: string, lang: Lang): string {
+  return lang === 'vi' ? path : `${path}?lang=${lang}`
+}
+
+/**
+ * Colours meet WCAG AA against their backgrounds (≥ 4.5:1), and every level
+ * also has a text label, so nothing depends on seeing colour.
+ */
+const CSS = `
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;background:#f6f8fa}
+header,main,footer{max-width:60rem;margin:0 auto;padding:.75rem 1rem}
+header{display:flex;justify-content:space-between;align-items:baseline;gap:1rem;flex-wrap:wrap}
+h1{font-size:1.35rem;margin:.25rem 0}
+h2{font-size:1.1rem;margin:1.25rem 0 .25rem}
+a{color:#0b57a8}
+.muted{color:#57606a;font-size:.9rem}
+.lang{font-weight:600}
+table{width:100%;border-collapse:collapse;background:#fff}
+th,td{padding:.5rem .4rem;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:middle}
+th{font-size:.8rem;text-transform:uppercase;letter-spacing:.02em;color:#57606a}
+td.num{font-variant-numeric:tabular-nums;white-space:nowrap;font-weight:700;font-size:1.1rem}
+.lv{display:inline-block;padding:.1rem .45rem;border-radius:.3rem;font-weight:700;font-size:.85rem;white-space:nowrap}
+.lv-ok{background:#dcf2e3;color:#0a5c24}
+.lv-warning{background:#fff1c2;color:#6b4500;border:1px solid #d4a72c}
+.lv-danger{background:#b3261e;color:#fff}
+.lv-none{background:#eaeef2;color:#57606a}
+tr.row-danger td:first-child{box-shadow:inset 4px 0 #b3261e}
+tr.row-warning td:first-child{box-shadow:inset 4px 0 #d4a72c}
+.spark{display:block;width:96px;height:28px}
+.chart{display:block;width:100%;height:auto;background:#fff;border:1px solid #d0d7de;border-radius:.3rem}
+dl.latest{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.5rem;margin:.5rem 0}
+dl.latest div{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;padding:.5rem}
+dl.latest dt{font-size:.85rem;color:#57606a}
+dl.latest dd{margin:0;font-weight:700;font-size:1.2rem}
+.notice{background:#fff1c2;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.3rem}
+@media (max-width:36rem){.hide-sm{display:none}th,td{padding:.45rem .25rem}.spark{width:72px}}
+`.replace(/\n/g, '')
+
+export interface PageOptions {
+  lang: Lang
+  t: Strings
+  title: string
+  /** The same page in the other language. */
+  otherLangHref: string
+  body: string
+}
+
+export function page(o: PageOptions): string {
+  return `<!doctype html>
+<html lang="${esc(o.t.htmlLang)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(o.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header><a href="${esc(href('/', o.lang))}" style="text-decoration:none;color:inherit"><strong>tidewatch · Cà Mau</strong></a>
+<a class="lang" id="lang-toggle" href="${esc(o.otherLangHref)}" hreflang="${esc(o.t.otherLangCode)}" lang="${esc(o.t.otherLangCode)}">${esc(o.t.otherLang)}</a></header>
+<main>
+${o.body}
+</main>
+<footer class="muted">${esc(o.t.localTime)} · <a href="/open/v1/stations">${esc(o.t.openData)}</a></footer>
+</body>
+</html>
+`
+}

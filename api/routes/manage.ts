@@ -1,0 +1,124 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { TidewatchError } from '../../core/errors.ts'
+import { STATION_ID_PATTERN } from '../../core/protocol.ts'
+import { SENSOR_KINDS } from '../../core/sensors.ts'
+import { AckStore } from '../../alerts/acks.ts'
+import { auditChange } from '../auth/guard.ts'
+import type { ApiDeps } from '../server.ts'
+import { publicStation, StationParams } from './stations.ts'
+
+/**
+ * Station management for staff: create (credentials shown once), edit,
+ * enable/disable, rotate credentials, calibrate sensors, delete (admin);
+ * incident acknowledgement; the audit log. Every change is audited with its
+ * before and after (secrets redacted).
+ */
+const Coast = z.enum(['east', 'west', 'inland'])
+const Lat = z.number().min(-90).max(90)
+const Lon = z.number().min(-180).max(180)
+const Calibration = z.strictObject({ offset: z.number().finite().default(0), scale: z.number().finite().refine((v) => v !== 0, 'must not be 0').default(1) })
+
+const NewStationBody = z.strictObject({
+  id: z.string().regex(STATION_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$'),
+  name: z.string().trim().min(1).max(200),
+  lat: Lat,
+  lon: Lon,
+  commune: z.string().max(200).nullable().optional(),
+  district: z.string().max(200).nullable().optional(),
+  coast: Coast.nullable().optional(),
+  intervalSec: z.number().int().min(1).max(86_400).optional(),
+  sensors: z
+    .array(z.union([z.enum(SENSOR_KINDS), z.strictObject({ kind: z.enum(SENSOR_KINDS), offset: z.number().finite().default(0), scale: z.number().finite().default(1) })]))
+    .min(1)
+    .max(SENSOR_KINDS.length)
+    .optional(),
+})
+
+const StationPatch = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    lat: Lat,
+    lon: Lon,
+    commune: z.string().max(200).nullable(),
+    district: z.string().max(200).nullable(),
+    coast: Coast.nullable(),
+    intervalSec: z.number().int().min(1).max(86_400),
+    enabled: z.boolean(),
+  })
+  .partial()
+  .refine((p) => Object.keys(p).length > 0, 'send at least one field to change')
+
+const SensorParams = z.object({ id: StationParams.shape.id, kind: z.enum(SENSOR_KINDS) })
+const IncidentParams = z.object({ id: z.string().min(1).max(300) })
+const AckBody = z.strictObject({ note: z.string().max(1000).default('') })
+const AuditQuery = z.strictObject({
+  target: z.string().max(300).optional(),
+  actor: z.string().max(200).optional(),
+  since: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+
+export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>()
+    const { registry, audit } = deps
+    const view = (id: string) => publicStation(registry.require(id))
+    const acks = new AckStore(registry.db)
+
+    app.post('/stations', { schema: { body: NewStationBody, tags: ['management'] } }, async (req, reply) => {
+      const creds = await registry.add(req.body)
+      const after = view(req.body.id)
+      auditChange(audit, req, 'station.create', `station:${req.body.id}`, undefined, after)
+      void reply.status(201)
+      // The password is shown once, here; only its hash is kept.
+      return { station: after, credentials: creds }
+    })
+
+    app.patch('/stations/:id', { schema: { params: StationParams, body: StationPatch, tags: ['management'] } }, async (req) => {
+      const before = view(req.params.id)
+      registry.update(req.params.id, req.body)
+      const after = view(req.params.id)
+      auditChange(audit, req, 'station.update', `station:${req.params.id}`, before, after)
+      return after
+    })
+
+    app.delete('/stations/:id', { schema: { params: StationParams, tags: ['management'] } }, async (req, reply) => {
+      const before = view(req.params.id)
+      registry.remove(req.params.id)
+      auditChange(audit, req, 'station.delete', `station:${req.params.id}`, before, undefined)
+      void reply.status(204)
+    })
+
+    app.post('/stations/:id/rotate', { schema: { params: StationParams, tags: ['management'] } }, async (req) => {
+      const creds = await registry.rotate(req.params.id)
+      auditChange(audit, req, 'station.rotate', `station:${req.params.id}`, { credentials: 'previous' }, { credentials: 'new' })
+      return { credentials: creds }
+    })
+
+    app.put('/stations/:id/sensors/:kind', { schema: { params: SensorParams, body: Calibration, tags: ['management'] } }, async (req) => {
+      const before = view(req.params.id)
+      registry.setCalibration(req.params.id, req.params.kind, req.body)
+      const after = view(req.params.id)
+      auditChange(audit, req, 'station.calibrate', `station:${req.params.id}/${req.params.kind}`, before, after)
+      return after
+    })
+
+    app.get('/alerts/active', { schema: { tags: ['alerts'] } }, async () => {
+      if (!deps.alerter) throw new TidewatchError('NOT_FOUND', {}, 'this process runs no alerter')
+      const open = deps.alerter.incidents({ open: true, limit: 1000 }) as Array<{ id: string }>
+      return { incidents: open.map((i) => ({ ...i, acks: acks.forIncident(i.id) })) }
+    })
+
+    app.post('/alerts/incidents/:id/ack', { schema: { params: IncidentParams, body: AckBody, tags: ['alerts'] } }, async (req) => {
+      if (!deps.alerter) throw new TidewatchError('NOT_FOUND', {}, 'this process runs no alerter')
+      if (deps.alerter.events({ incident: req.params.id, limit: 1 }).length === 0) throw new TidewatchError('NOT_FOUND', { incident: req.params.id }, 'unknown incident')
+      const ack = acks.add({ incident: req.params.id, at: Date.now(), actor: req.principal?.name ?? 'anonymous', note: req.body.note })
+      auditChange(audit, req, 'incident.ack', `incident:${req.params.id}`, undefined, ack)
+      return ack
+    })
+
+    app.get('/audit', { schema: { querystring: AuditQuery, tags: ['management'] } }, async (req) => ({ entries: audit.query(req.query) }))
+  }
+}
