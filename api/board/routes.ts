@@ -1,7 +1,87 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { isTidewatchError } from '../../core/errors.ts'
+import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import type { ApiDeps } from '../server.ts'
+import { hourlyMeans, latestValues, publicStations, type HourlySeries, type LatestByStation } from './data.ts'
+import { addHttpCache } from './http-cache.ts'
+import { langOf } from './i18n.ts'
+import { last24hWindow, last7dWindow, renderBoard, renderNotFound, renderStation } from './pages.ts'
 
-/** The public salinity board at / and the station pages. Filled in by the board work. */
-export function boardRoutes(_deps: ApiDeps): FastifyPluginAsync {
-  return async () => {}
+/**
+ * The public salinity board at / and a page per station. Server-rendered
+ * HTML that works without JavaScript; a farmer on a slow phone gets one
+ * small response. Unknown query parameters are ignored on purpose: links
+ * shared over Zalo or Facebook come back with tracking parameters.
+ */
+export const BOARD_CACHE_CONTROL = 'public, max-age=30'
+
+// No script at all; inline styles and inline SVG only.
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+const BoardQuery = z.object({ lang: z.string().max(16).optional() })
+const StationPageParams = z.object({ id: z.string().max(200) })
+
+function html(reply: FastifyReply, status: number, body: string): string {
+  void reply.status(status).type('text/html; charset=utf-8').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff')
+  if (status !== 200) void reply.header('cache-control', 'no-store')
+  return body
+}
+
+/** The board degrades instead of failing: stations are listed even when InfluxDB is down. */
+async function orUnavailable<T>(read: () => Promise<T>, empty: T): Promise<{ value: T; unavailable: boolean }> {
+  try {
+    return { value: await read(), unavailable: false }
+  } catch (err) {
+    if (isTidewatchError(err) && (err.code === 'INFLUX_UNAVAILABLE' || err.code === 'INFLUX_QUERY_FAILED')) return { value: empty, unavailable: true }
+    throw err
+  }
+}
+
+export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
+  return async (fastify) => {
+    addHttpCache(fastify as unknown as FastifyInstance, { cacheControl: BOARD_CACHE_CONTROL })
+    const app = fastify.withTypeProvider<ZodTypeProvider>()
+    const log = deps.log.child({ component: 'board' })
+
+    const read = async <T>(fn: (q: NonNullable<ApiDeps['query']>) => Promise<T>, empty: T) => {
+      const query = deps.query
+      const r = query ? await orUnavailable(() => fn(query), empty) : { value: empty, unavailable: true }
+      if (r.unavailable) log.warn('board rendered without readings: InfluxDB unavailable')
+      return r
+    }
+
+    app.get('/', { schema: { querystring: BoardQuery } }, async (req, reply) => {
+      const lang = langOf(req.query.lang)
+      const now = Date.now()
+      const win = last24hWindow(now)
+      const data = await read(
+        async (q) => {
+          const [latest, hourly] = await Promise.all([latestValues(q, now), hourlyMeans(q, { from: win.from, to: win.to, sensors: ['salinity'] })])
+          return { latest, hourly }
+        },
+        { latest: new Map() as LatestByStation, hourly: [] as HourlySeries[] },
+      )
+      const page = renderBoard({ lang, now, stations: publicStations(deps.registry.list()), ...data.value, unavailable: data.unavailable })
+      return html(reply, data.unavailable ? 503 : 200, page)
+    })
+
+    app.get('/stations/:id', { schema: { params: StationPageParams, querystring: BoardQuery } }, async (req, reply) => {
+      const lang = langOf(req.query.lang)
+      const station = STATION_ID_PATTERN.test(req.params.id) ? deps.registry.get(req.params.id) : undefined
+      if (!station || !station.enabled) return html(reply, 404, renderNotFound(lang))
+      const now = Date.now()
+      const win = last7dWindow(now)
+      const data = await read(
+        async (q) => {
+          const [latest, hourly] = await Promise.all([latestValues(q, now, station.id), hourlyMeans(q, { from: win.from, to: win.to, stationId: station.id })])
+          return { latest: latest.get(station.id) ?? {}, hourly }
+        },
+        { latest: {}, hourly: [] as HourlySeries[] },
+      )
+      const page = renderStation({ lang, now, station, ...data.value, unavailable: data.unavailable })
+      return html(reply, data.unavailable ? 503 : 200, page)
+    })
+  }
 }

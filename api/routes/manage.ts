@@ -101,7 +101,7 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       const before = view(req.params.id)
       registry.setCalibration(req.params.id, req.params.kind, req.body)
       const after = view(req.params.id)
-      auditChange(audit, req, 'station.calibrate', `station:${req.params.id}/${req.params.kind}`, before, after)
+      auditChange(audit, req, 'station.calibrate', `station:${req.params.id}`, before, after)
       return after
     })
 
