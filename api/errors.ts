@@ -40,6 +40,12 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     void reply.status(STATUS[err.code] ?? 400).send(errorBody(err.code, err.message, err.details))
     return
   }
+  // Plugins that build our error body themselves (the rate limiter) throw it as is.
+  const built = (err as unknown as Partial<ApiErrorBody>).error
+  if (built && typeof built.code === 'string') {
+    void reply.status(err.statusCode ?? 400).send({ error: built })
+    return
+  }
   // Fastify's own client errors: bad JSON body, body too large, wrong content type.
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     void reply.status(err.statusCode).send(errorBody(err.code ?? 'BAD_REQUEST', err.message))
