@@ -176,17 +176,18 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
       stops.push(() => source.stop())
     }
     if (parts.api) {
+      const audit = new AuditLog(registry.db, log.child({ component: 'audit' }))
       const app = await buildApi({
         config,
         registry,
         log: log.child({ component: 'api' }),
         query: platform.query,
         tokens: new TokenStore(registry.db, staffToken(config)),
-        audit: new AuditLog(registry.db, log.child({ component: 'audit' })),
+        audit,
         alerter: platform.alerter,
         ingest: platform.ingest,
         broker: platform.broker,
-        plugins: [...(platform.alerter ? [alertRoutes(platform.alerter)] : []), ...(opts.apiPlugins ?? [])],
+        plugins: [...(platform.alerter ? [alertRoutes(platform.alerter, audit)] : []), ...(opts.apiPlugins ?? [])],
         metrics: opts.apiMetrics,
         metricsText: platform.alerter ? [() => platform.alerter!.metrics()] : [],
       })

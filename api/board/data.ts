@@ -77,26 +77,49 @@ function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null
 }
 
-/**
- * Latest value of every sensor of every station (or one station) within
- * LATEST_WINDOW_MS. last() orders by device time, so a backlog arriving after
- * an outage never replaces a newer value.
- */
-export async function latestValues(query: InfluxQueryClient, now: number, stationId?: string): Promise<LatestByStation> {
-  const where = [`time >= ${now - LATEST_WINDOW_MS}ms`]
-  if (stationId) where.push(`"station" = ${quoteString(stationId)}`)
+/** First look this far back for the latest values; most stations report every 15 min. */
+export const LATEST_RECENT_MS = 2 * 86_400_000
+/** Above this many stations still missing a value, the wide query is not filtered by station. */
+const MAX_STATION_FILTER = 50
+
+async function lastWithin(query: InfluxQueryClient, since: number, stationIds: readonly string[] | null, sensors: readonly SensorKind[] | undefined, into: LatestByStation): Promise<void> {
+  const where = [`time >= ${since}ms`]
+  if (stationIds) where.push(`(${stationIds.map((id) => `"station" = ${quoteString(id)}`).join(' OR ')})`)
+  if (sensors?.length) where.push(`(${sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`)
   const [series = []] = await query.query(`SELECT last("value") AS "value" FROM "reading" WHERE ${where.join(' AND ')} GROUP BY "station", "sensor"`)
-  const out: LatestByStation = new Map()
   for (const s of series) {
     const station = s.tags?.station
     const sensor = s.tags?.sensor ?? ''
     const row = s.values[0]
     const value = num(row?.[1])
     if (!station || !isSensorKind(sensor) || !row || value === null) continue
-    const entry = out.get(station) ?? {}
-    entry[sensor] = { value, ts: row[0] as number }
-    out.set(station, entry)
+    const entry = into.get(station) ?? {}
+    if (!entry[sensor]) entry[sensor] = { value, ts: row[0] as number }
+    into.set(station, entry)
   }
+}
+
+/**
+ * Latest value of each sensor of the given stations within LATEST_WINDOW_MS.
+ * last() scans every point in the window, so the recent two days are asked
+ * first and only stations still missing a value are looked up further back.
+ * last() orders by device time: a backlog arriving after an outage never
+ * replaces a newer value.
+ */
+export async function latestValues(
+  query: InfluxQueryClient,
+  now: number,
+  stations: ReadonlyArray<Pick<Station, 'id' | 'sensors'>>,
+  sensors?: readonly SensorKind[],
+): Promise<LatestByStation> {
+  const out: LatestByStation = new Map()
+  if (stations.length === 0) return out
+  const ids = stations.map((s) => s.id)
+  await lastWithin(query, now - LATEST_RECENT_MS, ids.length <= MAX_STATION_FILTER ? ids : null, sensors, out)
+  const missing = stations
+    .filter((s) => s.sensors.some((x) => (!sensors || sensors.includes(x.kind)) && !out.get(s.id)?.[x.kind]))
+    .map((s) => s.id)
+  if (missing.length > 0) await lastWithin(query, now - LATEST_WINDOW_MS, missing.length <= MAX_STATION_FILTER ? missing : null, sensors, out)
   return out
 }
 

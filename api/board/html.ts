@@ -44,7 +44,7 @@ tr.row-warning td:first-child{box-shadow:inset 4px 0 #d4a72c}
 .spark{display:block;width:96px;height:28px}
 .chart{display:block;width:100%;height:auto;background:#fff;border:1px solid #d0d7de;border-radius:.3rem}
 dl.latest{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.5rem;margin:.5rem 0}
-dl.latest div{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;padding:.5rem}
+dl.latest>div{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;padding:.5rem}
 dl.latest dt{font-size:.85rem;color:#57606a}
 dl.latest dd{margin:0;font-weight:700;font-size:1.2rem}
 .notice{background:#fff1c2;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.3rem}

@@ -57,7 +57,7 @@ export function renderBoard(d: BoardData): string {
   const win = last24hWindow(d.now)
   const spark = new Map(d.hourly.filter((h) => h.sensor === 'salinity').map((h) => [h.station, h.points]))
   const counts = { ok: 0, warning: 0, danger: 0 }
-  const sorted = [...d.stations].sort((a, b) => (a.district ?? '').localeCompare(b.district ?? '', 'vi') || a.name.localeCompare(b.name, 'vi') || a.id.localeCompare(b.id))
+  const sorted = [...d.stations].sort((a, b) => (a.district ?? '').localeCompare(b.district ?? '', 'vi') || a.name.localeCompare(b.name, 'vi', { numeric: true }) || a.id.localeCompare(b.id))
   const rows = sorted.map((s) => {
     const sal = d.latest.get(s.id)?.salinity
     const level: SalinityLevel | 'none' = sal ? salinityLevel(sal.value) : 'none'
@@ -132,7 +132,7 @@ export function renderStation(d: StationData): string {
     .map((k) => {
       const v = d.latest[k]
       const extra = k === 'salinity' ? ` ${badge(v ? salinityLevel(v.value) : 'none', t)}` : ''
-      return `<div data-sensor="${k}"><dt>${esc(t.sensor(k))}</dt><dd>${v ? esc(valueText(k, v.value, d.lang)) : esc(t.noData)}${extra}</dd>${v ? `<div class="muted">${when(v.ts, d.now, t)}</div>` : ''}</div>`
+      return `<div data-sensor="${k}"><dt>${esc(t.sensor(k))}</dt><dd>${v ? esc(valueText(k, v.value, d.lang)) : esc(t.noData)}${extra}</dd>${v ? `<p class="muted" style="margin:0">${when(v.ts, d.now, t)}</p>` : ''}</div>`
     })
     .join('\n')
   const days = localMidnights(win.from, win.to)
@@ -153,7 +153,7 @@ export function renderStation(d: StationData): string {
             format: (v) => formatNumber(v, d.lang, digitsOf(k)),
           })
         : `<p class="muted">${esc(t.noData)}</p>`
-      return `<section class="param" data-sensor="${k}"><h2>${esc(t.sensor(k))} (${esc(unit)})</h2>${svg}</section>`
+      return `<section class="param" data-sensor="${k}"><h2>${esc(t.sensor(k) === unit ? unit : `${t.sensor(k)} (${unit})`)}</h2>${svg}</section>`
     })
     .join('\n')
   const body = `<p><a href="${esc(href('/', d.lang))}">${esc(t.back)}</a></p>

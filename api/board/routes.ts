@@ -56,14 +56,15 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
       const lang = langOf(req.query.lang)
       const now = Date.now()
       const win = last24hWindow(now)
+      const stations = publicStations(deps.registry.list())
       const data = await read(
         async (q) => {
-          const [latest, hourly] = await Promise.all([latestValues(q, now), hourlyMeans(q, { from: win.from, to: win.to, sensors: ['salinity'] })])
+          const [latest, hourly] = await Promise.all([latestValues(q, now, stations, ['salinity']), hourlyMeans(q, { from: win.from, to: win.to, sensors: ['salinity'] })])
           return { latest, hourly }
         },
         { latest: new Map() as LatestByStation, hourly: [] as HourlySeries[] },
       )
-      const page = renderBoard({ lang, now, stations: publicStations(deps.registry.list()), ...data.value, unavailable: data.unavailable })
+      const page = renderBoard({ lang, now, stations, ...data.value, unavailable: data.unavailable })
       return html(reply, data.unavailable ? 503 : 200, page)
     })
 
@@ -75,7 +76,7 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
       const win = last7dWindow(now)
       const data = await read(
         async (q) => {
-          const [latest, hourly] = await Promise.all([latestValues(q, now, station.id), hourlyMeans(q, { from: win.from, to: win.to, stationId: station.id })])
+          const [latest, hourly] = await Promise.all([latestValues(q, now, [station]), hourlyMeans(q, { from: win.from, to: win.to, stationId: station.id })])
           return { latest: latest.get(station.id) ?? {}, hourly }
         },
         { latest: {}, hourly: [] as HourlySeries[] },

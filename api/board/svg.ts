@@ -81,8 +81,8 @@ export function chart(opts: {
   zero?: boolean
   format: (v: number) => string
 }): string {
-  const W = 640
-  const H = 200
+  const W = 480
+  const H = 190
   const values = [...opts.points.map(([, v]) => v), ...opts.thresholds.map((t) => t.value)]
   let lo = values.length ? Math.min(...values) : 0
   let hi = values.length ? Math.max(...values) : 1
@@ -90,7 +90,7 @@ export function chart(opts: {
   const pad = (hi - lo || Math.abs(hi) || 1) * 0.08
   hi += pad
   if (!opts.zero) lo -= pad
-  const fr: Frame = { x0: 52, x1: W - 8, from: opts.from, to: opts.to, y0: 10, y1: H - 24, lo, hi }
+  const fr: Frame = { x0: 50, x1: W - 8, from: opts.from, to: opts.to, y0: 10, y1: H - 24, lo, hi }
   const parts: string[] = []
   for (const [t, label] of opts.days) {
     const x = f(xOf(fr, t))
@@ -110,5 +110,5 @@ export function chart(opts: {
   parts.push(`<path class="series" d="${pathOf(fr, opts.points, 3_600_000)}" fill="none" stroke="#0b57a8" stroke-width="2" stroke-linejoin="round"/>`)
   parts.push(`<g fill="#0b57a8">${dotsOf(fr, opts.points, 3_600_000, 2.5)}</g>`)
   parts.push(`<text x="${fr.x0 + 4}" y="${fr.y0 + 2}" dominant-baseline="hanging" class="unit">${esc(opts.unit)}</text>`)
-  return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(opts.label)}" font-size="12" fill="#57606a"><title>${esc(opts.label)}</title><line x1="${fr.x0}" x2="${fr.x0}" y1="${fr.y0}" y2="${fr.y1}" stroke="#8c959f"/><line x1="${fr.x0}" x2="${fr.x1}" y1="${fr.y1}" y2="${fr.y1}" stroke="#8c959f"/>${parts.join('')}</svg>`
+  return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(opts.label)}" font-size="14" fill="#57606a"><title>${esc(opts.label)}</title><line x1="${fr.x0}" x2="${fr.x0}" y1="${fr.y0}" y2="${fr.y1}" stroke="#8c959f"/><line x1="${fr.x0}" x2="${fr.x1}" y1="${fr.y1}" y2="${fr.y1}" stroke="#8c959f"/>${parts.join('')}</svg>`
 }

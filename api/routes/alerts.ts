@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { AuditLog } from '../auth/audit.ts'
+import { auditChange } from '../auth/guard.ts'
 import { z } from 'zod'
 import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
 import type { Alerter } from '../../alerts/alerter.ts'
@@ -47,23 +49,30 @@ function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b))
 }
 
-export function alertRoutes(alerter: Alerter): FastifyPluginAsync {
+export function alertRoutes(alerter: Alerter, audit?: AuditLog): FastifyPluginAsync {
   return async (app) => {
     const wrap =
-      <T>(fn: (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown> }) => T) =>
-      async (req: { params: unknown; query: unknown; body: unknown; headers: Record<string, unknown> }, reply: FastifyReply) => {
+      <T>(fn: (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown>; request: FastifyRequest }) => T) =>
+      async (req: FastifyRequest, reply: FastifyReply) => {
         try {
           // Explicit fields: FastifyRequest exposes headers and body through getters a spread would drop.
-          return await fn({ params: req.params as Record<string, string>, query: req.query, body: req.body, headers: req.headers })
+          return await fn({ params: req.params as Record<string, string>, query: req.query, body: req.body, headers: req.headers, request: req })
         } catch (err) {
           return send(reply, err)
         }
       }
     app.get('/alerts/rules', wrap(() => ({ defaults: alerter.rules.defaults() })))
     app.get('/alerts/rules/:station', wrap(({ params }) => ({ station: params.station, overrides: alerter.rules.overrides(params.station!) })))
-    app.put('/alerts/rules/:scope/:sensor', wrap(({ params, body }) => alerter.rules.set(params.scope!, params.sensor!, body, alerter.clock())))
-    app.delete('/alerts/rules/:scope/:sensor', wrap(({ params }) => {
+    app.put('/alerts/rules/:scope/:sensor', wrap(({ params, body, request }) => {
+      const before = params.scope === 'default' ? alerter.rules.defaults()[params.sensor!] : alerter.rules.overrides(params.scope!)[params.sensor!]
+      const after = alerter.rules.set(params.scope!, params.sensor!, body, alerter.clock())
+      if (audit) auditChange(audit, request, 'rule.set', `rule:${params.scope}/${params.sensor}`, before, after)
+      return after
+    }))
+    app.delete('/alerts/rules/:scope/:sensor', wrap(({ params, request }) => {
+      const before = params.scope === 'default' ? alerter.rules.defaults()[params.sensor!] : alerter.rules.overrides(params.scope!)[params.sensor!]
       if (!alerter.rules.remove(params.scope!, params.sensor!)) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
+      if (audit) auditChange(audit, request, 'rule.remove', `rule:${params.scope}/${params.sensor}`, before, undefined)
       return { removed: true }
     }))
 
@@ -85,15 +94,30 @@ export function alertRoutes(alerter: Alerter): FastifyPluginAsync {
     app.get('/alerts/states', wrap(() => ({ states: alerter.engine.allStates() })))
 
     app.get('/alerts/subscribers', wrap(() => ({ subscribers: alerter.subscribers.list() })))
-    app.post('/alerts/subscribers', wrap(({ body }) => alerter.subscribers.create(parse(SubscriberInputSchema, body), alerter.clock())))
+    // Changes to subscribers are audited with before and after (personal data: who changed what, when).
+    const changed = (req: FastifyRequest, action: string, target: string, before: unknown, after: unknown) => {
+      if (audit) auditChange(audit, req, action, target, before, after)
+    }
+    app.post('/alerts/subscribers', wrap(({ body, request }) => {
+      const created = alerter.subscribers.create(parse(SubscriberInputSchema, body), alerter.clock())
+      changed(request, 'subscriber.create', `subscriber:${created.id}`, undefined, created)
+      return created
+    }))
     app.get('/alerts/subscribers/:id', wrap(({ params }) => {
       const s = alerter.subscribers.get(Number(params.id))
       if (!s) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id: params.id })
       return s
     }))
-    app.patch('/alerts/subscribers/:id', wrap(({ params, body }) => alerter.subscribers.update(Number(params.id), parse(z.record(z.string(), z.unknown()), body), alerter.clock())))
-    app.delete('/alerts/subscribers/:id', wrap(({ params }) => {
+    app.patch('/alerts/subscribers/:id', wrap(({ params, body, request }) => {
+      const before = alerter.subscribers.get(Number(params.id))
+      const after = alerter.subscribers.update(Number(params.id), parse(z.record(z.string(), z.unknown()), body), alerter.clock())
+      changed(request, 'subscriber.update', `subscriber:${params.id}`, before, after)
+      return after
+    }))
+    app.delete('/alerts/subscribers/:id', wrap(({ params, request }) => {
+      const before = alerter.subscribers.get(Number(params.id))
       alerter.subscribers.remove(Number(params.id))
+      changed(request, 'subscriber.delete', `subscriber:${params.id}`, before, undefined)
       return { removed: true }
     }))
 

@@ -135,7 +135,7 @@ function sendAs(reply: FastifyReply, format: Format, filename: string, json: unk
 /** GET /stations: every public station with its sensors, units and latest values. */
 async function stationsDocument(deps: ApiDeps, now: number) {
   const stations = publicStations(deps.registry.list())
-  const latest = await latestValues(requireQuery(deps.query), now)
+  const latest = await latestValues(requireQuery(deps.query), now, stations)
   return {
     ...OPEN_V1_LICENSE,
     levels: { salinity: { unit: SENSORS.salinity.unit, warning: SALINITY_THRESHOLDS.warning, danger: SALINITY_THRESHOLDS.danger } },

@@ -125,3 +125,18 @@ describe('audit log', () => {
     expect(() => f.tp.platform.registry.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/)
   })
 })
+
+describe('audit of rules and subscribers', () => {
+  it('records subscriber and rule changes with before and after, phone numbers included for staff', async () => {
+    const sub = await f.call('POST', '/api/v1/alerts/subscribers', { token: f.tokens.staff, body: { phone: '+84911222333', name: 'Cô Hai', stations: ['cm-mgmt-01'] } })
+    expect(sub.status).toBe(200)
+    await f.call('PATCH', `/api/v1/alerts/subscribers/${sub.body.id}`, { token: f.tokens.staff, body: { lang: 'en' } })
+    const rule = { levels: [{ name: 'bd1', severity: 'warning', direction: 'above', threshold: 150 }, { name: 'bd3', severity: 'danger', direction: 'above', threshold: 200 }] }
+    expect((await f.call('PUT', '/api/v1/alerts/rules/cm-mgmt-01/water_level', { token: f.tokens.staff, body: rule })).status).toBe(200)
+    const subLog = await f.call('GET', `/api/v1/audit?target=subscriber:${sub.body.id}`, { token: f.tokens.read })
+    expect(subLog.body.entries.map((e: { action: string }) => e.action)).toEqual(['subscriber.update', 'subscriber.create'])
+    expect(subLog.body.entries[0]).toMatchObject({ before: { lang: 'vi' }, after: { lang: 'en' } })
+    const ruleLog = await f.call('GET', '/api/v1/audit?target=rule:cm-mgmt-01/water_level', { token: f.tokens.read })
+    expect(ruleLog.body.entries[0]).toMatchObject({ action: 'rule.set', actor: 'test-staff', after: { levels: [{ name: 'bd1' }, { name: 'bd3' }] } })
+  })
+})
