@@ -76,7 +76,8 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
     if (p.apiUrl) {
       io.stdout(`HTTP   ${p.apiUrl}   (GET /health, /metrics, /api/v1/stations)`)
-      if (!config.http.staffToken) io.stdout(`       staff token for subscriber/rule routes: ${join(config.dataDir, 'secrets', 'staff-api-token')}`)
+      io.stdout(`       API docs ${p.apiUrl}/docs   public board ${p.apiUrl}/`)
+      if (!config.http.staffToken) io.stdout(`       bootstrap admin token: ${join(config.dataDir, 'secrets', 'staff-api-token')} (or: tidewatch tokens create)`)
     }
     if (config.mqtt.caFile) io.stdout(`TLS    CA certificate for stations: ${config.mqtt.caFile}`)
 
