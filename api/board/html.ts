@@ -34,6 +34,7 @@ table{width:100%;border-collapse:collapse;background:#fff}
 th,td{padding:.5rem .4rem;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:middle}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.02em;color:#57606a}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap;font-weight:700;font-size:1.1rem}
+.when{font-weight:400;font-size:.85rem;margin-top:.15rem}
 .lv{display:inline-block;padding:.1rem .45rem;border-radius:.3rem;font-weight:700;font-size:.85rem;white-space:nowrap}
 .lv-ok{background:#dcf2e3;color:#0a5c24}
 .lv-warning{background:#fff1c2;color:#6b4500;border:1px solid #d4a72c}
@@ -48,7 +49,9 @@ dl.latest>div{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;paddi
 dl.latest dt{font-size:.85rem;color:#57606a}
 dl.latest dd{margin:0;font-weight:700;font-size:1.2rem}
 .notice{background:#fff1c2;border:1px solid #d4a72c;padding:.5rem .75rem;border-radius:.3rem}
-@media (max-width:36rem){.hide-sm{display:none}th,td{padding:.45rem .25rem}.spark{width:72px}}
+time{white-space:nowrap}
+@media (max-width:36rem){.hide-sm,#stations .clock{display:none}th,td{padding:.4rem .2rem;font-size:.9rem}td.num{font-size:1rem}.spark{width:56px}}
+.scroll{overflow-x:auto}
 `.replace(/\n/g, '')
 
 export interface PageOptions {

@@ -19,7 +19,6 @@ export interface Strings {
   station: string
   salinity: string
   level: string
-  updated: string
   last24h: string
   levels: Record<SalinityLevel | 'none', string>
   thresholdNames: Record<string, string>
@@ -59,7 +58,6 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
     station: 'Trạm',
     salinity: 'Độ mặn',
     level: 'Mức',
-    updated: 'Cập nhật',
     last24h: '24 giờ qua',
     levels: { ok: 'Bình thường', warning: 'Cảnh báo', danger: 'Nguy hiểm', none: 'Không có số liệu' },
     thresholdNames: { warning: 'cảnh báo', danger: 'nguy hiểm', ph_low: 'pH thấp', ph_high: 'pH cao' },
@@ -94,7 +92,6 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
     station: 'Station',
     salinity: 'Salinity',
     level: 'Level',
-    updated: 'Updated',
     last24h: 'Last 24 h',
     levels: { ok: 'Normal', warning: 'Warning', danger: 'Danger', none: 'No data' },
     thresholdNames: { warning: 'warning', danger: 'danger', ph_low: 'pH low', ph_high: 'pH high' },

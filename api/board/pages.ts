@@ -28,7 +28,7 @@ function valueText(kind: SensorKind, v: number, lang: Lang): string {
 }
 
 function when(ts: number, now: number, t: Strings): string {
-  return `<time datetime="${esc(new Date(ts).toISOString())}">${esc(t.ago(Math.max(0, now - ts)))}</time> <span class="muted">${esc(localClock(ts))}</span>`
+  return `<time datetime="${esc(new Date(ts).toISOString())}">${esc(t.ago(Math.max(0, now - ts)))}</time> <span class="muted clock">${esc(localClock(ts))}</span>`
 }
 
 function place(s: Station): string {
@@ -75,8 +75,7 @@ export function renderBoard(d: BoardData): string {
       : '<span class="muted">—</span>'
     return `<tr class="row-${level}" data-station="${esc(s.id)}" data-level="${level}">
 <td><a href="${esc(href(`/stations/${encodeURIComponent(s.id)}`, d.lang))}">${esc(s.name)}</a><div class="muted hide-sm">${esc(place(s))}</div></td>
-<td class="num">${sal ? esc(valueText('salinity', sal.value, d.lang)) : '—'}<br>${badge(level, t)}</td>
-<td>${sal ? when(sal.ts, d.now, t) : '<span class="muted">—</span>'}</td>
+<td class="num">${sal ? esc(valueText('salinity', sal.value, d.lang)) : '—'}<br>${badge(level, t)}${sal ? `<div class="when">${when(sal.ts, d.now, t)}</div>` : ''}</td>
 <td>${sp}</td>
 </tr>`
   })
@@ -87,12 +86,12 @@ export function renderBoard(d: BoardData): string {
 ${d.unavailable ? `<p class="notice" role="status">${esc(t.unavailable)}</p>` : `<p id="summary">${esc(t.summary(counts.danger, counts.warning, counts.ok))}</p>`}
 ${
   d.stations.length
-    ? `<table id="stations">
-<thead><tr><th scope="col">${esc(t.station)}</th><th scope="col">${esc(t.salinity)}</th><th scope="col">${esc(t.updated)}</th><th scope="col">${esc(t.last24h)}</th></tr></thead>
+    ? `<div class="scroll"><table id="stations">
+<thead><tr><th scope="col">${esc(t.station)}</th><th scope="col">${esc(t.salinity)}</th><th scope="col">${esc(t.last24h)}</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
-</table>`
+</table></div>`
     : `<p>${esc(t.noStations)}</p>`
 }`
   const other = t.otherLangCode

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { isTidewatchError } from '../../core/errors.ts'
@@ -41,7 +41,7 @@ async function orUnavailable<T>(read: () => Promise<T>, empty: T): Promise<{ val
 
 export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
-    addHttpCache(fastify as unknown as FastifyInstance, { cacheControl: BOARD_CACHE_CONTROL })
+    addHttpCache(fastify, { cacheControl: BOARD_CACHE_CONTROL })
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const log = deps.log.child({ component: 'board' })
 

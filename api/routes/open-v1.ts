@@ -1,5 +1,5 @@
 import cors from '@fastify/cors'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
@@ -313,7 +313,7 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     // Open to every origin: reading public data needs no credentials, so "*" is safe.
     await fastify.register(cors, { origin: '*', methods: ['GET', 'HEAD'], exposedHeaders: ['etag', 'x-license', 'link', 'content-disposition'], maxAge: 86_400 })
-    addHttpCache(fastify as unknown as FastifyInstance, { cacheControl: OPEN_V1_LIMITS.cacheControl })
+    addHttpCache(fastify, { cacheControl: OPEN_V1_LIMITS.cacheControl })
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const clock = () => Date.now()
 
