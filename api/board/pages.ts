@@ -15,7 +15,8 @@ function thresholdsOf(kind: SensorKind, t: Strings, lang: Lang): Threshold[] {
   return levelsOf(kind).map((l) => ({
     value: l.threshold,
     color: THRESHOLD_COLORS[l.name] ?? WARNING_COLOR,
-    label: `${lang === 'vi' ? String(l.threshold).replace('.', ',') : String(l.threshold)} ${SENSORS[kind].unit} ${t.thresholdNames[l.name] ?? l.name}`,
+    // "8,5 pH cao", not "8,5 pH pH cao": the unit is left out when the level's name carries it.
+    label: [lang === 'vi' ? String(l.threshold).replace('.', ',') : String(l.threshold), (t.thresholdNames[l.name] ?? l.name).includes(SENSORS[kind].unit) ? '' : SENSORS[kind].unit, t.thresholdNames[l.name] ?? l.name].filter(Boolean).join(' '),
   }))
 }
 
