@@ -6,6 +6,7 @@ import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
+import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 
 /**
  * Open data for the public: every station as GeoJSON with its latest values,
@@ -16,8 +17,8 @@ export const OPEN_DATA_LICENSE = 'CC-BY-4.0'
 const MAX_RANGE_MS = 366 * 86_400_000
 const MAX_ROWS = 200_000
 
-const Time = z.union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{1,15}$/, 'must be RFC 3339 or epoch milliseconds')])
-const toMs = (v: string): number => (/^\d+$/.test(v) ? Number(v) : Date.parse(v))
+const Time = TimeParam
+const toMs = timeParamMs
 
 const CsvQuery = z
   .object({
@@ -29,10 +30,6 @@ const CsvQuery = z
   })
   .strict()
 
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v)
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
-}
 
 export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {

@@ -22,6 +22,7 @@ import {
 } from '../board/data.ts'
 import { addHttpCache } from '../board/http-cache.ts'
 import type { ApiDeps } from '../server.ts'
+import { csv } from '../formats.ts'
 import { StationParams } from './stations.ts'
 
 /**
@@ -107,14 +108,6 @@ function badRequest(parameter: string, message: string, details: Record<string, 
   return new TidewatchError('BAD_REQUEST', { parameter, ...details }, `${parameter}: ${message}`)
 }
 
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v)
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
-}
-
-function csv(rows: unknown[][]): string {
-  return rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n'
-}
 
 const round = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null)
 const iso = (ms: number): string => new Date(ms).toISOString()

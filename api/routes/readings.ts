@@ -5,13 +5,14 @@ import { TidewatchError } from '../../core/errors.ts'
 import { SENSOR_KINDS, SENSORS } from '../../core/sensors.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
+import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 import { StationParams } from './stations.ts'
 
 const MAX_POINTS = 10_000
 const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
-const Time = z.union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{1,15}$/, 'must be RFC 3339 or epoch milliseconds')])
-const toMs = (v: string): number => (/^\d+$/.test(v) ? Number(v) : Date.parse(v))
+const Time = TimeParam
+const toMs = timeParamMs
 
 export const ReadingsQuery = z
   .object({
@@ -74,10 +75,6 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
   }
 }
 
-function csvField(v: unknown): string {
-  const text = v === null || v === undefined ? '' : String(v)
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
-}
 
 export function readingRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
