@@ -187,7 +187,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         alerter: platform.alerter,
         ingest: platform.ingest,
         broker: platform.broker,
-        plugins: [...(platform.alerter ? [alertRoutes(platform.alerter, audit)] : []), ...(opts.apiPlugins ?? [])],
+        plugins: [...(platform.alerter ? [alertRoutes(platform.alerter, audit, registry)] : []), ...(opts.apiPlugins ?? [])],
         metrics: opts.apiMetrics,
         metricsText: platform.alerter ? [() => platform.alerter!.metrics()] : [],
       })

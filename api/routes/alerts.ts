@@ -4,6 +4,7 @@ import type { AuditLog } from '../auth/audit.ts'
 import { auditChange } from '../auth/guard.ts'
 import { z } from 'zod'
 import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
+import { isSensorKind } from '../../core/sensors.ts'
 import type { Alerter } from '../../alerts/alerter.ts'
 import { SubscriberInputSchema } from '../../alerts/subscribers.ts'
 
@@ -49,7 +50,12 @@ function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b))
 }
 
-export function alertRoutes(alerter: Alerter, audit?: AuditLog): FastifyPluginAsync {
+export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get(id: string): unknown }): FastifyPluginAsync {
+  // A rule scope is 'default' or a registered station; a sensor must be in the catalog.
+  const checkScope = (scope: string | undefined, sensor?: string): void => {
+    if (sensor !== undefined && !isSensorKind(sensor)) throw new TidewatchError('BAD_REQUEST', { parameter: 'sensor', sensor }, `unknown sensor kind "${sensor}"`)
+    if (scope !== 'default' && stations && !stations.get(scope ?? '')) throw new TidewatchError('STATION_NOT_FOUND', { id: scope })
+  }
   return async (app) => {
     const wrap =
       <T>(fn: (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown>; request: FastifyRequest }) => T) =>
@@ -62,14 +68,19 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog): FastifyPluginAs
         }
       }
     app.get('/alerts/rules', wrap(() => ({ defaults: alerter.rules.defaults() })))
-    app.get('/alerts/rules/:station', wrap(({ params }) => ({ station: params.station, overrides: alerter.rules.overrides(params.station!) })))
+    app.get('/alerts/rules/:station', wrap(({ params }) => {
+      checkScope(params.station)
+      return { station: params.station, overrides: alerter.rules.overrides(params.station!) }
+    }))
     app.put('/alerts/rules/:scope/:sensor', wrap(({ params, body, request }) => {
+      checkScope(params.scope, params.sensor)
       const before = params.scope === 'default' ? alerter.rules.defaults()[params.sensor!] : alerter.rules.overrides(params.scope!)[params.sensor!]
       const after = alerter.rules.set(params.scope!, params.sensor!, body, alerter.clock())
       if (audit) auditChange(audit, request, 'rule.set', `rule:${params.scope}/${params.sensor}`, before, after)
       return after
     }))
     app.delete('/alerts/rules/:scope/:sensor', wrap(({ params, request }) => {
+      checkScope(params.scope, params.sensor)
       const before = params.scope === 'default' ? alerter.rules.defaults()[params.sensor!] : alerter.rules.overrides(params.scope!)[params.sensor!]
       if (!alerter.rules.remove(params.scope!, params.sensor!)) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
       if (audit) auditChange(audit, request, 'rule.remove', `rule:${params.scope}/${params.sensor}`, before, undefined)
