@@ -13,9 +13,12 @@ export class RuleBook {
   private readonly db: Database.Database
   private readonly rules = new Map<string, SensorRule>()
   private version = -1
+  // Prepared once: db.pragma() prepares a statement on every call.
+  private readonly dataVersion
 
   constructor(db: Database.Database) {
     this.db = db
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck()
     this.refresh()
   }
 
@@ -25,7 +28,7 @@ export class RuleBook {
    * so a BĐ1 level set from the CLI applies to the next reading.
    */
   private refresh(): void {
-    const version = this.db.pragma('data_version', { simple: true }) as number
+    const version = this.dataVersion.get() as number
     if (version === this.version) return
     this.version = version
     this.rules.clear()

@@ -90,16 +90,18 @@ export class Subscribers {
   private readonly db: Database.Database
   private cache: Subscriber[] | null = null
   private cacheVersion = -1
+  private readonly dataVersion
 
   constructor(db: Database.Database) {
     this.db = db
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck()
   }
 
   list(): Subscriber[] {
     // PRAGMA data_version changes when ANOTHER connection commits (e.g. the
     // `tidewatch alerts subscribers` CLI while `tidewatch up` runs), so a
     // farmer added from the CLI is seen at once without polling the table.
-    const version = this.db.pragma('data_version', { simple: true }) as number
+    const version = this.dataVersion.get() as number
     if (version !== this.cacheVersion) {
       this.cache = null
       this.cacheVersion = version

@@ -80,7 +80,8 @@ export const ConfigSchema = z.object({
       readTarget: z.string().optional(),
       /** Readings are written in batches of at most this many points. */
       batchPoints: z.number().int().positive().max(50_000).default(5000),
-      flushIntervalMs: z.number().int().positive().default(200),
+      /** How long a writer waits to gather a small batch; bounds publish-to-queryable latency at low rates. */
+      flushIntervalMs: z.number().int().positive().default(50),
       /** How long raw readings are kept (RP `raw`); hourly rollups are kept forever. InfluxQL duration, >= 1h. */
       rawRetention: z.string().regex(/^(\d+[wdhm])+$/, 'must be an InfluxQL duration such as 400d').default('400d'),
       /** Create the database, retention policies and continuous queries on start (InfluxDB 1.x). */
@@ -134,6 +135,7 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
   ['TIDEWATCH_MAX_AGE_SEC', 'ingest.maxAgeSec', 'number'],
   ['TIDEWATCH_SPOOL_MAX_BYTES', 'ingest.spoolMaxBytes', 'number'],
   ['TIDEWATCH_INFLUX_RAW_RETENTION', 'influx.rawRetention', 'string'],
+  ['TIDEWATCH_INFLUX_FLUSH_MS', 'influx.flushIntervalMs', 'number'],
 ]
 
 /** Primary and DR InfluxDB targets from the environment. */

@@ -22,6 +22,12 @@ export interface IngestDeps {
   quarantine: QuarantineStore
   log: Logger
   clock?: () => number
+  /**
+   * How long a station's registry context (enabled flag, calibration) is
+   * reused. Reading it costs two SQLite queries per message, the largest
+   * ingest cost in the profile (docs/PERFORMANCE.md); 0 reads it every time.
+   */
+  contextTtlMs?: number
   /** Called after readings are durable: the alerter and the latest-value cache. */
   onAccepted?: (readings: AcceptedReading[]) => void
 }
@@ -45,6 +51,8 @@ export class Ingest {
   private readonly clock: () => number
   private readonly uniqueMs = new UniqueMsClock()
   private readonly lastSeen = new Map<string, Sighting>()
+  private readonly contexts = new Map<string, { at: number; ctx: StationContext | undefined }>()
+  private static readonly MAX_CONTEXTS = 100_000
   readonly counters: IngestCounters = { payloads: 0, readingsAccepted: 0, valuesAccepted: 0, late: 0, rejectedByReason: {}, inFlight: 0 }
 
   constructor(private readonly deps: IngestDeps) {
@@ -73,7 +81,7 @@ export class Ingest {
   async handle(stationId: string, payload: Buffer): Promise<IngestOutcome> {
     const receivedAt = this.clock()
     this.counters.payloads++
-    const station = this.deps.stations.context(stationId)
+    const station = this.stationContext(stationId, receivedAt)
     const result = validatePayload(station, stationId, payload, receivedAt, this.limits)
     const records: SpoolRecord[] = result.accepted.map((r) => ({ receivedAt, lines: readingLines(r) }))
     if (result.rejected.length) {
@@ -109,6 +117,18 @@ export class Ingest {
       this.deps.log.debug({ station: stationId, reasons: result.rejected.map((r) => r.reason) }, 'readings quarantined')
     }
     return { accepted: result.accepted.length, rejected: result.rejected }
+  }
+
+  /** The registry's view of a station, reused for `contextTtlMs` (a disable or recalibration applies within that time). */
+  private stationContext(stationId: string, now: number): StationContext | undefined {
+    const ttl = this.deps.contextTtlMs ?? 0
+    if (ttl <= 0) return this.deps.stations.context(stationId)
+    const hit = this.contexts.get(stationId)
+    if (hit && now - hit.at < ttl && now >= hit.at) return hit.ctx
+    const ctx = this.deps.stations.context(stationId)
+    if (this.contexts.size >= Ingest.MAX_CONTEXTS && !hit) this.contexts.clear()
+    this.contexts.set(stationId, { at: now, ctx })
+    return ctx
   }
 
   /**

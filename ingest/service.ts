@@ -37,6 +37,8 @@ export interface IngestServiceDeps {
   /** For tests: replace the InfluxDB transports. */
   transports?: WriteTransport[]
   clock?: () => number
+  /** See IngestDeps.contextTtlMs; default 1000 ms. */
+  contextTtlMs?: number
 }
 
 export async function startIngestService(deps: IngestServiceDeps): Promise<IngestService> {
@@ -57,6 +59,8 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     log: log.child({ component: 'ingest' }),
     clock,
     onAccepted: deps.onAccepted,
+    // One second: 1,000 stations cost 1,000 lookups/s instead of one per message.
+    contextTtlMs: deps.contextTtlMs ?? 1000,
   })
   const transports =
     deps.transports ??

@@ -63,6 +63,8 @@ export interface ValidationResult {
 }
 
 const EXCERPT_BYTES = 512
+/** Reused: a fatal decoder keeps no state between complete decode() calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 function excerptOf(value: unknown): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
@@ -102,7 +104,7 @@ export function validatePayload(
 
   let text: string
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(payload)
+    text = UTF8.decode(payload)
   } catch {
     return reject('PAYLOAD_NOT_UTF8', 'payload bytes are not valid UTF-8')
   }

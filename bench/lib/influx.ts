@@ -1,0 +1,154 @@
+/**
+ * What the bench asks InfluxDB directly: counts per station (the loss
+ * verdict never comes from the platform's own counters), the write ceiling,
+ * and the publish-to-queryable poller.
+ */
+export async function influxQuery(url: string, q: string, db = 'tidewatch'): Promise<Array<{ tags?: Record<string, string>; values: unknown[][] }>> {
+  const params = new URLSearchParams({ db, q, epoch: 'ms' })
+  const res = await fetch(`${url}/query?${params}`, { method: q.startsWith('SELECT') ? 'GET' : 'POST' })
+  if (!res.ok) throw new Error(`InfluxDB ${res.status}: ${await res.text()}`)
+  const body = (await res.json()) as { results: Array<{ error?: string; series?: Array<{ tags?: Record<string, string>; values: unknown[][] }> }> }
+  const r = body.results[0]!
+  if (r.error && !/database not found/.test(r.error)) throw new Error(`InfluxDB: ${r.error}`)
+  return r.series ?? []
+}
+
+/** Stored readings (salinity points, one per reading) per station. */
+export async function storedPerStation(url: string): Promise<Map<string, number>> {
+  const series = await influxQuery(url, `SELECT count("value") FROM "reading" WHERE "sensor" = 'salinity' GROUP BY "station"`)
+  return new Map(series.map((s) => [s.tags!.station!, Number(s.values[0]![1])]))
+}
+
+/** Stored points of all four sensors. */
+export async function storedPoints(url: string): Promise<number> {
+  const series = await influxQuery(url, `SELECT count("value") FROM "reading"`)
+  return Number(series[0]?.values[0]?.[1] ?? 0)
+}
+
+export interface LossVerdict {
+  acknowledged: number
+  stored: number
+  lost: number
+  /** Stored but not acknowledged (a PUBACK lost on the way back; not a defect). */
+  extra: number
+}
+
+/** Per station: every acknowledged reading must be stored. */
+export function lossVerdict(acked: ReadonlyMap<string, number>, stored: ReadonlyMap<string, number>): LossVerdict {
+  const v: LossVerdict = { acknowledged: 0, stored: 0, lost: 0, extra: 0 }
+  for (const [id, a] of acked) {
+    const s = stored.get(id) ?? 0
+    v.acknowledged += a
+    v.stored += s
+    if (s < a) v.lost += a - s
+    else v.extra += s - a
+  }
+  return v
+}
+
+/**
+ * InfluxDB alone: the same line protocol the ingest writes (4 points per
+ * reading), raw HTTP POSTs of `batch` lines, `inFlight` requests at a time.
+ */
+export async function influxCeiling(url: string, opts: { readings: number; stations: number; batch: number; inFlight: number }): Promise<{ pointsPerSec: number; readingsPerSec: number; points: number; stored: number; seconds: number }> {
+  const db = 'bench_ceiling'
+  await influxQuery(url, `DROP DATABASE "${db}"`, db)
+  await influxQuery(url, `CREATE DATABASE "${db}"`, db)
+  const sensors: Array<[string, number]> = [['salinity', 2.5], ['water_level', 120], ['ph', 7.5], ['no2', 0.1]]
+  const base = Date.now() - opts.readings * 10
+  const bodies: string[] = []
+  let lines: string[] = []
+  for (let i = 0; i < opts.readings; i++) {
+    const station = `cl-${String(i % opts.stations).padStart(5, '0')}`
+    const ts = base + Math.floor(i / opts.stations) * 1000 + (i % opts.stations)
+    for (const [sensor, v] of sensors) {
+      lines.push(`reading,sensor=${sensor},station=${station} value=${v},raw=${v},late=false,delay_s=0.1 ${ts}`)
+      if (lines.length === opts.batch) {
+        bodies.push(lines.join('\n'))
+        lines = []
+      }
+    }
+  }
+  if (lines.length) bodies.push(lines.join('\n'))
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: opts.inFlight }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!
+        const res = await fetch(`${url}/write?db=${db}&precision=ms`, { method: 'POST', body })
+        if (res.status !== 204) throw new Error(`ceiling write ${res.status}: ${await res.text()}`)
+      }
+    }),
+  )
+  const seconds = (performance.now() - t0) / 1000
+  const points = opts.readings * 4
+  const stored = Number((await influxQuery(url, `SELECT count("value") FROM "reading"`, db))[0]?.values[0]?.[1] ?? 0)
+  await influxQuery(url, `DROP DATABASE "${db}"`, db)
+  return { pointsPerSec: points / seconds, readingsPerSec: opts.readings / seconds, points, stored, seconds }
+}
+
+/**
+ * Publish-to-queryable: polls InfluxDB for the newest readings of a few probe
+ * stations every `everyMs`; a reading's latency is the wall time of the
+ * answer that first showed it minus its device timestamp (= publish time,
+ * same clock). An upper bound: it includes up to one poll interval.
+ */
+export class QueryablePoller {
+  private readonly seen = new Set<string>()
+  readonly latencies: number[] = []
+  private running = false
+  private loop: Promise<void> | undefined
+  polls = 0
+
+  constructor(
+    private readonly url: string,
+    private readonly probes: readonly string[],
+    private readonly everyMs = 20,
+    private readonly windowSec = 10,
+  ) {}
+
+  start(): void {
+    this.running = true
+    const where = this.probes.map((p) => `"station" = '${p}'`).join(' OR ')
+    const q = `SELECT "value" FROM "reading" WHERE "sensor" = 'salinity' AND (${where}) AND time > now() - ${this.windowSec}s GROUP BY "station"`
+    this.loop = (async () => {
+      while (this.running) {
+        const started = Date.now()
+        try {
+          const series = await influxQuery(this.url, q)
+          const at = Date.now()
+          this.polls++
+          for (const s of series) {
+            for (const [ts] of s.values) {
+              const key = `${s.tags!.station}@${ts}`
+              if (this.seen.has(key)) continue
+              this.seen.add(key)
+              this.latencies.push(at - (ts as number))
+            }
+          }
+        } catch {
+          // database not there yet
+        }
+        const wait = this.everyMs - (Date.now() - started)
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      }
+    })()
+  }
+
+  async stop(graceMs = 2000): Promise<void> {
+    await new Promise((r) => setTimeout(r, graceMs))
+    this.running = false
+    await this.loop
+  }
+}
+
+export function percentiles(xs: number[]): { n: number; p50: number; p95: number; p99: number; max: number } {
+  const s = Float64Array.from(xs).sort()
+  const q = (p: number): number => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : NaN)
+  return { n: s.length, p50: round1(q(0.5)), p95: round1(q(0.95)), p99: round1(q(0.99)), max: round1(s.length ? s[s.length - 1]! : NaN) }
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10
+}
