@@ -37,7 +37,12 @@ export interface IngestOutcome {
   rejected: Rejection[]
 }
 
+/** Payloads validated and awaiting the spool at once; more wait unparsed. */
+const MAX_IN_FLIGHT = 256
+
 export interface IngestCounters {
+  /** Payloads that waited for an in-flight slot. */
+  slotWaits: number
   payloads: number
   readingsAccepted: number
   valuesAccepted: number
@@ -53,7 +58,7 @@ export class Ingest {
   private readonly lastSeen = new Map<string, Sighting>()
   private readonly contexts = new Map<string, { at: number; ctx: StationContext | undefined }>()
   private static readonly MAX_CONTEXTS = 100_000
-  readonly counters: IngestCounters = { payloads: 0, readingsAccepted: 0, valuesAccepted: 0, late: 0, rejectedByReason: {}, inFlight: 0 }
+  readonly counters: IngestCounters = { slotWaits: 0, payloads: 0, readingsAccepted: 0, valuesAccepted: 0, late: 0, rejectedByReason: {}, inFlight: 0 }
 
   constructor(private readonly deps: IngestDeps) {
     const c = deps.config
@@ -78,7 +83,41 @@ export class Ingest {
     return this.handle(parsed.stationId, payload)
   }
 
+  /**
+   * Bounds what is parsed and waiting for the spool at once (Telegraf's
+   * max_undelivered_messages): after a cell outage a thousand stations replay
+   * 500-reading batches together, and parsing them all up front took GBs.
+   * Waiting payloads stay raw; each client's socket is paused meanwhile
+   * because its PUBACK is pending, so the wait list is bounded by clients.
+   */
+  private slotsFree = MAX_IN_FLIGHT
+  private readonly slotWaiters: Array<() => void> = []
+
+  private async acquireSlot(): Promise<void> {
+    if (this.slotsFree > 0) {
+      this.slotsFree--
+      return
+    }
+    this.counters.slotWaits++
+    await new Promise<void>((resolve) => this.slotWaiters.push(resolve))
+  }
+
+  private releaseSlot(): void {
+    const next = this.slotWaiters.shift()
+    if (next) next()
+    else this.slotsFree++
+  }
+
   async handle(stationId: string, payload: Buffer): Promise<IngestOutcome> {
+    await this.acquireSlot()
+    try {
+      return await this.handleNow(stationId, payload)
+    } finally {
+      this.releaseSlot()
+    }
+  }
+
+  private async handleNow(stationId: string, payload: Buffer): Promise<IngestOutcome> {
     const receivedAt = this.clock()
     this.counters.payloads++
     const station = this.stationContext(stationId, receivedAt)
