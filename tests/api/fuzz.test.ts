@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createRng } from '../../firmware-sim/prng.ts'
-import { startApiFixture, type ApiFixture } from './fixture.ts'
+import { countWrite, startApiFixture, type ApiFixture } from './fixture.ts'
 
 let f: ApiFixture
 beforeAll(async () => {
@@ -64,7 +64,10 @@ it(`answers ${N} randomized requests without a 5xx`, async () => {
     await res.arrayBuffer()
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
     if (res.status >= 500) fivexx.push(`${method} ${path}?${qs} -> ${res.status}`)
-    if (res.status < 400 && method !== 'GET') successfulWrites++
+    if (res.status < 400 && method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') {
+      successfulWrites++
+      countWrite()
+    }
   }
 
   let issued = 0
