@@ -208,7 +208,8 @@ export function createStation(options: StationOptions): Station {
     conn.closed = true
     conn.markClosed()
     if (current === conn) current = undefined
-    if (conn.up) log.warn({ backlog: outbox?.size() ?? 0 }, 'disconnected')
+    // An intentional stop is routine; a dropped link is worth a warning.
+    if (conn.up) log[stopping ? 'info' : 'warn']({ backlog: outbox?.size() ?? 0 }, 'disconnected')
     else counters.connectFailures++
     conn.up = false
     // Force-end: with clean session and reconnectPeriod 0 this fails every
