@@ -24,6 +24,8 @@ export interface PlatformProcessOptions {
   /** For `ingest`: the external broker. */
   mqttUrl?: string
   env?: Record<string, string>
+  /** Extra node flags, e.g. `--cpu-prof` for the benchmark. */
+  nodeArgs?: string[]
 }
 
 export interface HealthTarget {
@@ -47,6 +49,8 @@ export interface PlatformProcess {
   readonly apiUrl: string
   /** Incremented on every start; lets a scenario count restarts. */
   readonly starts: number
+  /** Pid of the running child (for /proc sampling), undefined when stopped. */
+  readonly pid: number | undefined
   start(): Promise<void>
   /** SIGKILL: no shutdown code runs. Resolves once the process is gone. */
   kill9(): Promise<void>
@@ -101,11 +105,14 @@ export async function createPlatformProcess(opts: PlatformProcessOptions): Promi
     get starts() {
       return starts
     },
+    get pid() {
+      return child?.pid
+    },
     async start() {
       if (child) throw new Error('platform process already running')
       starts++
       logFile.write(`--- start #${starts} (${opts.command ?? 'up'}) ${new Date().toISOString()}\n`)
-      const proc = spawn(process.execPath, [CLI, opts.command ?? 'up'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, opts.command ?? 'up'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] })
       child = proc
       proc.stdout!.pipe(logFile, { end: false })
       proc.stderr!.pipe(logFile, { end: false })
