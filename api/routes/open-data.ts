@@ -6,6 +6,7 @@ import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
+import { latestValues, publicStations } from '../board/data.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 
 /**
@@ -40,18 +41,15 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
     }
 
     app.get('/open/stations.geojson', async (_req, reply) => {
-      const stations = deps.registry.list().filter((s) => s.enabled)
-      const latest = new Map<string, Record<string, { value: number; unit: string; ts: string }>>()
-      const [series = []] = await requireQuery().query(`SELECT last("value") AS "value" FROM "reading" WHERE time > now() - 2d GROUP BY "station", "sensor"`)
-      for (const s of series) {
-        const station = s.tags?.station
-        const sensor = s.tags?.sensor as SensorKind | undefined
-        const row = s.values[0]
-        if (!station || !sensor || !row || !(sensor in SENSORS)) continue
-        const entry = latest.get(station) ?? {}
-        entry[sensor] = { value: row[1] as number, unit: SENSORS[sensor].unit, ts: new Date(row[0] as number).toISOString() }
-        latest.set(station, entry)
-      }
+      const stations = publicStations(deps.registry.list())
+      // The same latest values the board and /open/v1 show.
+      const latestByStation = await latestValues(requireQuery(), Date.now(), stations)
+      const latest = new Map(
+        [...latestByStation].map(([id, values]) => [
+          id,
+          Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v!.value, unit: SENSORS[k as SensorKind].unit, ts: new Date(v!.ts).toISOString() }])),
+        ]),
+      )
       void reply.header('x-license', OPEN_DATA_LICENSE).type('application/geo+json; charset=utf-8')
       return {
         type: 'FeatureCollection',
