@@ -161,6 +161,7 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
   }
 
   const drainBatch = db.transaction((batch: AcceptedReading[], now: number, lines: string[]) => {
+    rules.sync()
     let queued = 0
     for (const r of batch) queued += apply(engine.evaluate(r, now), now, lines)
     return queued

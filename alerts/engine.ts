@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { AcceptedReading } from '../ingest/parse/validate.ts'
-import { levelRank, NO_DATA_LEVEL, riseLevel, targetLevel, type Level } from './rules.ts'
+import { levelRank, NO_DATA_LEVEL, riseLevel, targetLevel, type Level, type SensorRule } from './rules.ts'
 import type { RuleBook } from './rulebook.ts'
 import type { AlertStatus, StateRow } from './store.ts'
 import type { Trend } from './templates.ts'
@@ -47,8 +47,14 @@ export class Engine {
   private readonly rules: RuleBook
   private readonly opts: EngineOptions
   private readonly states = new Map<string, StateRow>()
-  private readonly samples = new Map<string, Sample[]>()
-  private readonly persisted = new Map<string, { sig: string; at: number }>()
+  /**
+   * Per station and sensor: the state rows, the rise window and the resolved
+   * rule, held by reference so the per-value path builds no map keys (this
+   * runs for every value of every reading; see docs/PERFORMANCE.md).
+   */
+  private readonly series = new Map<string, Map<string, Series>>()
+  private readonly noDataRows = new Map<string, StateRow>()
+  private readonly persisted = new Map<StateRow, Persisted>()
   private readonly peaks = new Map<string, number>()
   /** Latest accepted value per station and sensor, for TT replies. */
   readonly latest = new Map<string, Map<string, Sample>>()
@@ -63,6 +69,8 @@ export class Engine {
     this.opts = opts
     for (const row of db.prepare('SELECT * FROM alert_states').all() as StateRow[]) {
       this.states.set(key(row.station, row.sensor, row.ladder), row)
+      if (row.ladder === 'no_data') this.noDataRows.set(row.station, row)
+      this.persisted.set(row, snapshotOf(row, row.updated_at + PERSIST_EVERY_MS * Math.random()))
       if (row.ladder === 'level' && row.value !== null && row.reading_ts !== null) this.remember(row.station, row.sensor, row.reading_ts, row.value)
     }
     this.stmts = {
@@ -113,7 +121,7 @@ export class Engine {
   evaluate(r: AcceptedReading, now: number): Transition[] {
     const out: Transition[] = []
     this.lastHeard.set(r.stationId, Math.max(this.lastHeard.get(r.stationId) ?? 0, r.receivedAt))
-    const nd = this.state(r.stationId, 'no_data', 'no_data')
+    const nd = this.noDataRows.get(r.stationId)
     if (nd && nd.status === 'firing') out.push(this.resolveNoData(nd, r.receivedAt))
 
     // Late or stale readings never drive alerts (they would tell a farmer about
@@ -127,30 +135,32 @@ export class Engine {
       return out
     }
     for (const v of r.values) {
-      const last = this.latest.get(r.stationId)?.get(v.sensor)
+      const series = this.seriesOf(r.stationId, v.sensor)
+      const last = series.latest
       if (last && r.ts <= last.ts) {
         // Out of order or a re-delivery: the state already reflects newer data.
         this.counters.skippedStale++
         continue
       }
-      const rule = this.rules.get(r.stationId, v.sensor)
-      const trendInfo = this.trend(r.stationId, v.sensor, r.ts, v.value, rule?.rise?.windowSec ?? 3600)
+      const rule = this.ruleOf(series)
+      const trendInfo = this.trend(series, r.ts, v.value, rule?.rise?.windowSec ?? 3600)
       this.remember(r.stationId, v.sensor, r.ts, v.value)
       this.counters.evaluated++
       if (!rule || !rule.enabled) {
-        this.touch(r.stationId, v.sensor, 'level', v.value, r.ts, now)
+        this.touch(series, v.value, r.ts, now)
         continue
       }
-      const base = { station: r.stationId, sensor: v.sensor, value: v.value, readingTs: r.ts, receivedAt: r.receivedAt, at: now, trend: trendInfo.trend }
-      out.push(...this.step({ ...base, ladder: 'level' }, rule.levels, (firing) => targetLevel(rule.levels, v.value, firing)))
+      const value = v.value
+      const base = { station: r.stationId, sensor: v.sensor, value, readingTs: r.ts, receivedAt: r.receivedAt, at: now, trend: trendInfo.trend }
+      series.level ??= this.fresh(r.stationId, v.sensor, 'level', this.state(r.stationId, v.sensor, 'level'))
+      this.step(series.level, { ...base, ladder: 'level' }, rule.levels, (firing) => targetLevel(rule.levels, value, firing), out)
       if (rule.rise) {
         const lvl = riseLevel(rule.rise)
         const rise = trendInfo.rise
-        out.push(
-          ...this.step({ ...base, ladder: 'rise', delta: rise }, [lvl], (firing) =>
-            rise >= lvl.threshold || (firing === 'rise' && rise > (lvl.clear ?? 0)) ? lvl : null,
-          ),
-        )
+        series.rise ??= this.fresh(r.stationId, v.sensor, 'rise', this.state(r.stationId, v.sensor, 'rise'))
+        this.step(series.rise, { ...base, ladder: 'rise', delta: rise }, [lvl], (firing) =>
+          rise >= lvl.threshold || (firing === 'rise' && rise > (lvl.clear ?? 0)) ? lvl : null,
+        out)
       }
     }
     this.counters.transitions += out.length
@@ -190,15 +200,15 @@ export class Engine {
   }
 
   private step(
+    row: StateRow,
     base: Omit<Transition, 'level' | 'previous' | 'from' | 'to' | 'threshold' | 'incident'> & { ladder: 'level' | 'rise' },
     levels: readonly Level[],
     target: (firing: string | null) => Level | null,
-  ): Transition[] {
-    const row = this.fresh(base.station, base.sensor, base.ladder, this.state(base.station, base.sensor, base.ladder))
+    out: Transition[],
+  ): void {
     const firingName = row.status === 'firing' ? row.level : null
     const firing = firingName === null ? null : levels.find((l) => l.name === firingName) ?? null
     const t = target(firing?.name ?? null)
-    const out: Transition[] = []
     const emit = (to: AlertStatus, level: Level, previous: Level | null, from: AlertStatus): void => {
       const tr: Transition = { ...base, level, previous, from, to, threshold: to === 'resolved' ? (level.clear ?? level.threshold) : level.threshold, incident: row.incident }
       this.record(tr)
@@ -278,11 +288,10 @@ export class Engine {
       if (firing && row.incident) this.raisePeak(row.incident, firing.name, base.value)
     }
     this.persist(row)
-    return out
   }
 
-  private touch(station: string, sensor: string, ladder: string, value: number, ts: number, now: number): void {
-    const row = this.fresh(station, sensor, ladder, this.state(station, sensor, ladder))
+  private touch(series: Series, value: number, ts: number, now: number): void {
+    const row = (series.level ??= this.fresh(series.station, series.sensor, 'level', this.state(series.station, series.sensor, 'level')))
     row.value = value
     row.reading_ts = ts
     row.updated_at = now
@@ -296,22 +305,39 @@ export class Engine {
       incident: null, value: null, reading_ts: null, updated_at: 0,
     }
     this.states.set(key(station, sensor, ladder), row)
+    if (ladder === 'no_data') this.noDataRows.set(station, row)
     return row
   }
 
   /**
    * Writes a state row when a decision field changed (status, level, pending,
-   * incident) — that is what a restart must not forget — and otherwise at
-   * most once a minute for the informational value/time. Writing every
+   * incident) — that is what a restart must not forget. The informational
+   * value/time is refreshed about once a minute, at a random offset per row:
+   * a fleet that came up together would otherwise rewrite every row in the
+   * same drain each minute, a stall of tens of ms. A quiet row never written
+   * needs no write yet: a missing row reads back as 'ok'. Writing every
    * reading cost a third of the ingest's CPU at 10k readings/s.
    */
   private persist(row: StateRow): void {
-    const k = key(row.station, row.sensor, row.ladder)
-    const sig = `${row.status}|${row.level}|${row.pending_level}|${row.pending_count}|${row.pending_since}|${row.incident}`
-    const last = this.persisted.get(k)
-    if (last && last.sig === sig && row.updated_at - last.at < 60_000) return
+    let last = this.persisted.get(row)
+    if (!last && row.status === 'ok' && row.pending_level === null && row.incident === null) {
+      last = snapshotOf(row, row.updated_at + Math.random() * PERSIST_EVERY_MS)
+      this.persisted.set(row, last)
+    }
+    if (
+      last &&
+      last.status === row.status &&
+      last.level === row.level &&
+      last.pendingLevel === row.pending_level &&
+      last.pendingCount === row.pending_count &&
+      last.pendingSince === row.pending_since &&
+      last.incident === row.incident &&
+      row.updated_at < last.dueAt
+    ) {
+      return
+    }
     this.stmts.upsert.run(row)
-    this.persisted.set(k, { sig, at: row.updated_at })
+    this.persisted.set(row, snapshotOf(row, row.updated_at + PERSIST_EVERY_MS * (0.5 + Math.random())))
   }
 
   /** Raises an incident's peak only when the value beats the one already stored. */
@@ -327,29 +353,147 @@ export class Engine {
   }
 
   private remember(station: string, sensor: string, ts: number, value: number): void {
-    let m = this.latest.get(station)
-    if (!m) this.latest.set(station, (m = new Map()))
-    m.set(sensor, { ts, value })
-    const k = `${station}|${sensor}`
-    const list = this.samples.get(k) ?? []
-    list.push({ ts, value })
-    if (list.length > MAX_SAMPLES) list.splice(0, list.length - MAX_SAMPLES)
-    this.samples.set(k, list)
+    const series = this.seriesOf(station, sensor)
+    if (series.latest) {
+      series.latest.ts = ts
+      series.latest.value = value
+    } else {
+      series.latest = { ts, value }
+      let m = this.latest.get(station)
+      if (!m) this.latest.set(station, (m = new Map()))
+      m.set(sensor, series.latest)
+    }
+    series.window.push(ts, value)
+  }
+
+  private seriesOf(station: string, sensor: string): Series {
+    let bySensor = this.series.get(station)
+    if (!bySensor) this.series.set(station, (bySensor = new Map()))
+    let s = bySensor.get(sensor)
+    if (!s) {
+      s = { station, sensor, latest: undefined, window: new RiseWindow(MAX_SAMPLES), level: undefined, rise: undefined, rule: null, ruleGeneration: -1 }
+      bySensor.set(sensor, s)
+    }
+    return s
+  }
+
+  /** The rule for a series, resolved again only when the rule book changed. */
+  private ruleOf(series: Series) {
+    const generation = this.rules.generation
+    if (series.ruleGeneration !== generation) {
+      series.rule = this.rules.resolve(series.station, series.sensor)
+      series.ruleGeneration = generation
+    }
+    return series.rule
   }
 
   /** Trend against the oldest sample within the window; rise = value - minimum within the window. */
-  private trend(station: string, sensor: string, ts: number, value: number, windowSec: number): { trend: Trend; rise: number } {
-    const list = this.samples.get(`${station}|${sensor}`)
-    if (!list) return { trend: null, rise: 0 }
-    const from = ts - windowSec * 1000
-    while (list.length && list[0]!.ts < from) list.shift()
-    if (!list.length) return { trend: null, rise: 0 }
-    const oldest = list[0]!
-    let min = Infinity
-    for (const s of list) min = Math.min(min, s.value)
-    const diff = value - oldest.value
-    const eps = Math.max(Math.abs(oldest.value) * 0.05, 0.05)
-    return { trend: diff > eps ? 'up' : diff < -eps ? 'down' : 'flat', rise: value - min }
+  private trend(series: Series, ts: number, value: number, windowSec: number): { trend: Trend; rise: number } {
+    const w = series.window
+    w.expireBefore(ts - windowSec * 1000)
+    if (w.size === 0) return { trend: null, rise: 0 }
+    const oldest = w.oldestValue()
+    const diff = value - oldest
+    const eps = Math.max(Math.abs(oldest) * 0.05, 0.05)
+    return { trend: diff > eps ? 'up' : diff < -eps ? 'down' : 'flat', rise: value - w.min() }
+  }
+}
+
+/** Mean interval between informational rewrites of an unchanged state row. */
+const PERSIST_EVERY_MS = 60_000
+
+interface Persisted {
+  status: AlertStatus
+  level: string | null
+  pendingLevel: string | null
+  pendingCount: number
+  pendingSince: number | null
+  incident: string | null
+  /** When the informational value/time is rewritten even if nothing changed. */
+  dueAt: number
+}
+
+function snapshotOf(row: StateRow, dueAt: number): Persisted {
+  return {
+    status: row.status,
+    level: row.level,
+    pendingLevel: row.pending_level,
+    pendingCount: row.pending_count,
+    pendingSince: row.pending_since,
+    incident: row.incident,
+    dueAt,
+  }
+}
+
+interface Series {
+  station: string
+  sensor: string
+  latest: Sample | undefined
+  window: RiseWindow
+  level: StateRow | undefined
+  rise: StateRow | undefined
+  rule: SensorRule | null
+  ruleGeneration: number
+}
+
+/**
+ * The last `capacity` samples of a series in a ring, with a monotonic deque
+ * of candidate minima, so the oldest value and the window minimum cost O(1)
+ * amortised per reading instead of a scan (a station sending every second
+ * keeps the ring full). Timestamps arrive strictly increasing per series.
+ */
+export class RiseWindow {
+  private readonly ts: Float64Array
+  private readonly values: Float64Array
+  /** Sequence numbers of candidate minima, oldest first, values increasing. */
+  private readonly minSeq: Float64Array
+  private minHead = 0
+  private minLen = 0
+  /** Sequence number of the next sample; the oldest held is next - size. */
+  private next = 0
+  size = 0
+
+  constructor(private readonly capacity: number) {
+    this.ts = new Float64Array(capacity)
+    this.values = new Float64Array(capacity)
+    this.minSeq = new Float64Array(capacity)
+  }
+
+  push(ts: number, value: number): void {
+    if (this.size === this.capacity) this.dropOldest()
+    const slot = this.next % this.capacity
+    this.ts[slot] = ts
+    this.values[slot] = value
+    while (this.minLen > 0) {
+      const back = this.minSeq[(this.minHead + this.minLen - 1) % this.capacity]!
+      if (this.values[back % this.capacity]! < value) break
+      this.minLen--
+    }
+    this.minSeq[(this.minHead + this.minLen) % this.capacity] = this.next
+    this.minLen++
+    this.next++
+    this.size++
+  }
+
+  expireBefore(ts: number): void {
+    while (this.size > 0 && this.ts[(this.next - this.size) % this.capacity]! < ts) this.dropOldest()
+  }
+
+  oldestValue(): number {
+    return this.values[(this.next - this.size) % this.capacity]!
+  }
+
+  min(): number {
+    return this.values[this.minSeq[this.minHead]! % this.capacity]!
+  }
+
+  private dropOldest(): void {
+    const oldest = this.next - this.size
+    if (this.minLen > 0 && this.minSeq[this.minHead] === oldest) {
+      this.minHead = (this.minHead + 1) % this.capacity
+      this.minLen--
+    }
+    this.size--
   }
 }
 

@@ -13,6 +13,8 @@ export class RuleBook {
   private readonly db: Database.Database
   private readonly rules = new Map<string, SensorRule>()
   private version = -1
+  /** Bumped whenever the rules in memory change, so callers can cache what they resolved. */
+  generation = 0
   // Prepared once: db.pragma() prepares a statement on every call.
   private readonly dataVersion
 
@@ -31,6 +33,7 @@ export class RuleBook {
     const version = this.dataVersion.get() as number
     if (version === this.version) return
     this.version = version
+    this.generation++
     this.rules.clear()
     for (const r of this.db.prepare('SELECT scope, sensor, spec FROM alert_rules').all() as Array<{ scope: string; sensor: string; spec: string }>) {
       const parsed = SensorRuleSchema.safeParse(JSON.parse(r.spec))
@@ -41,6 +44,19 @@ export class RuleBook {
   /** The rule that applies to a station's sensor, or null when none. */
   get(stationId: string, sensor: string): SensorRule | null {
     this.refresh()
+    return this.resolve(stationId, sensor)
+  }
+
+  /**
+   * Picks up rules committed by another connection. The alerter calls it once
+   * per evaluation batch instead of once per value: it is a SQLite call.
+   */
+  sync(): void {
+    this.refresh()
+  }
+
+  /** Like get(), without checking SQLite for other writers: call sync() first. */
+  resolve(stationId: string, sensor: string): SensorRule | null {
     return this.rules.get(`${stationId}|${sensor}`) ?? this.rules.get(`default|${sensor}`) ?? (isSensorKind(sensor) ? DEFAULT_RULES[sensor] ?? null : null)
   }
 
@@ -72,12 +88,14 @@ export class RuleBook {
       .prepare('INSERT INTO alert_rules (scope, sensor, spec, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(scope, sensor) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at')
       .run(scope, sensor, JSON.stringify(parsed.data), now)
     this.rules.set(`${scope}|${sensor}`, parsed.data)
+    this.generation++
     return parsed.data
   }
 
   remove(scope: string, sensor: SensorKind | string): boolean {
     const info = this.db.prepare('DELETE FROM alert_rules WHERE scope = ? AND sensor = ?').run(scope, sensor)
     this.rules.delete(`${scope}|${sensor}`)
+    this.generation++
     return info.changes > 0
   }
 }

@@ -82,6 +82,12 @@ export const ConfigSchema = z.object({
       batchPoints: z.number().int().positive().max(50_000).default(5000),
       /** How long a writer waits to gather a small batch; bounds publish-to-queryable latency at low rates. */
       flushIntervalMs: z.number().int().positive().default(50),
+      /**
+       * Batches written to one target at once, committed in spool order. Two
+       * keep InfluxDB busy while the next batch is read and sent, and a slow
+       * write (a compaction) no longer holds everything behind it.
+       */
+      writesInFlight: z.number().int().min(1).max(8).default(2),
       /** How long raw readings are kept (RP `raw`); hourly rollups are kept forever. InfluxQL duration, >= 1h. */
       rawRetention: z.string().regex(/^(\d+[wdhm])+$/, 'must be an InfluxQL duration such as 400d').default('400d'),
       /** Create the database, retention policies and continuous queries on start (InfluxDB 1.x). */
@@ -136,6 +142,7 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
   ['TIDEWATCH_SPOOL_MAX_BYTES', 'ingest.spoolMaxBytes', 'number'],
   ['TIDEWATCH_INFLUX_RAW_RETENTION', 'influx.rawRetention', 'string'],
   ['TIDEWATCH_INFLUX_FLUSH_MS', 'influx.flushIntervalMs', 'number'],
+  ['TIDEWATCH_INFLUX_WRITES_IN_FLIGHT', 'influx.writesInFlight', 'number'],
 ]
 
 /** Primary and DR InfluxDB targets from the environment. */

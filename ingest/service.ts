@@ -82,7 +82,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     })
   const writers = transports.map(
     (t) =>
-      new TargetWriter(spool, t, { batchPoints: config.influx.batchPoints, flushIntervalMs: config.influx.flushIntervalMs }, log.child({ component: 'writer', target: t.name })),
+      new TargetWriter(spool, t, { batchPoints: config.influx.batchPoints, flushIntervalMs: config.influx.flushIntervalMs, writesInFlight: config.influx.writesInFlight }, log.child({ component: 'writer', target: t.name })),
   )
   if (writers.length === 0) log.warn('no InfluxDB target configured: readings are validated and spooled but not written anywhere')
   for (const t of transports) {

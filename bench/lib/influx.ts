@@ -110,6 +110,9 @@ export class QueryablePoller {
 
   start(): void {
     this.running = true
+    // Only readings published from now on: the first poll would otherwise
+    // count the previous phase's last ten seconds as ten-second latencies.
+    const startedAt = Date.now()
     const where = this.probes.map((p) => `"station" = '${p}'`).join(' OR ')
     const q = `SELECT "value" FROM "reading" WHERE "sensor" = 'salinity' AND (${where}) AND time > now() - ${this.windowSec}s GROUP BY "station"`
     this.loop = (async () => {
@@ -122,7 +125,7 @@ export class QueryablePoller {
           for (const s of series) {
             for (const [ts] of s.values) {
               const key = `${s.tags!.station}@${ts}`
-              if (this.seen.has(key)) continue
+              if (this.seen.has(key) || (ts as number) < startedAt) continue
               this.seen.add(key)
               this.latencies.push(at - (ts as number))
             }

@@ -1,11 +1,14 @@
 import type { Logger } from '../../core/log.ts'
-import type { Spool } from '../spool/spool.ts'
+import type { Spool, SpoolBatch } from '../spool/spool.ts'
 import { classifyWriteError, type WriteTransport } from './influx-transport.ts'
 
 /**
  * Drains one target's spool cursor into InfluxDB, in order. A batch is
- * committed (cursor advanced) only after InfluxDB answered 2xx, so a crash
- * between write and commit re-sends the batch, which overwrites itself.
+ * committed (cursor advanced) only after InfluxDB answered 2xx for it and
+ * for every batch before it, so a crash between write and commit re-sends
+ * batches, which overwrite themselves (a point's identity is stable). With
+ * `writesInFlight` > 1 the next batches are sent while one is pending; when
+ * the oldest fails, the ones after it are awaited and re-sent from the cursor.
  *
  * Retry policy: network errors, 5xx, 429, 401/403 are retried forever with
  * exponential backoff and full jitter (the data is safe on disk, so giving up
@@ -15,6 +18,8 @@ import { classifyWriteError, type WriteTransport } from './influx-transport.ts'
 export interface TargetWriterOptions {
   batchPoints: number
   flushIntervalMs: number
+  /** Batches in flight at once (default 1); they commit in spool order. */
+  writesInFlight?: number
   minBackoffMs?: number
   maxBackoffMs?: number
   random?: () => number
@@ -30,6 +35,12 @@ export interface TargetStats {
   lagReadings: number
   lastError?: string
   lastWriteAt?: number
+}
+
+interface InFlightWrite {
+  batch: SpoolBatch
+  /** undefined when InfluxDB stored the batch; otherwise the error. */
+  outcome: Promise<unknown>
 }
 
 export class TargetWriter {
@@ -103,50 +114,78 @@ export class TargetWriter {
     // A 5 s cap keeps recovery prompt after an outage; one retry per 5 s is no load on a down InfluxDB.
     const maxBackoff = this.opts.maxBackoffMs ?? 5_000
     const random = this.opts.random ?? Math.random
+    const maxInFlight = Math.max(1, this.opts.writesInFlight ?? 1)
+    // Let small live batches gather for a moment instead of one HTTP request
+    // per reading, but not once a worthwhile batch (~1/40 of a full one, ~500
+    // points) is waiting: at 5k readings/s that is 25 ms, not a full flush
+    // interval of added latency (docs/PERFORMANCE.md).
+    const worthwhile = Math.max(1, Math.floor(this.opts.batchPoints / 40))
+    const inFlight: InFlightWrite[] = []
+    const send = async (after?: InFlightWrite): Promise<boolean> => {
+      const batch = await this.spool.read(this.name, this.opts.batchPoints, after?.batch.end)
+      if (!batch) return false
+      inFlight.push({ batch, outcome: this.transport.write(batch.lines).then(() => undefined, (err: unknown) => err ?? new Error('write failed')) })
+      return true
+    }
     while (this.running) {
-      const batch = await this.spool.read(this.name, this.opts.batchPoints)
-      if (!batch) {
+      if (inFlight.length === 0 && !(await send())) {
         await this.sleepOrWake(this.opts.flushIntervalMs * 5)
         continue
       }
-      try {
-        await this.transport.write(batch.lines)
-        this.commit(batch, batch.lines.length)
+      // Pipeline: while the oldest write is pending, send the next batch if a
+      // worthwhile one is waiting behind everything in flight.
+      while (inFlight.length < maxInFlight && this.running) {
+        const last = inFlight[inFlight.length - 1]!
+        if (this.spool.headSeq - last.batch.lastSeq < worthwhile) break
+        if (!(await send(last))) break
+      }
+      const head = inFlight[0]!
+      const err = await head.outcome
+      if (err === undefined) {
+        inFlight.shift()
+        this.commit(head.batch, head.batch.lines.length)
         backoff = this.opts.minBackoffMs ?? 100
-        // Let small live batches gather for a moment instead of one HTTP
-        // request per reading, but not once a worthwhile batch (~1/40 of a
-        // full one, ~500 points) is waiting: at 5k readings/s that is 25 ms,
-        // not a full flush interval of added latency (docs/PERFORMANCE.md).
-        if (batch.lines.length < this.opts.batchPoints) await this.sleepOrWake(this.opts.flushIntervalMs, Math.max(1, Math.floor(this.opts.batchPoints / 40)))
-      } catch (err) {
-        const kind = classifyWriteError(err)
-        this.counters.writeErrors++
-        this.lastError = (err as Error).message
-        if (kind === 'partial') {
-          const dropped = Number(/dropped=(\d+)/.exec((err as { body?: string }).body ?? '')?.[1] ?? 0)
-          this.counters.rejectedLines += dropped
-          this.log.error({ target: this.name, err: this.lastError, dropped }, 'InfluxDB rejected some lines (type conflict); the rest were stored')
-          this.commit(batch, batch.lines.length - dropped)
-          continue
-        }
-        if (kind === 'missing_db') {
-          this.log.warn({ target: this.name }, 'database missing; creating it')
-          await this.transport.ensureDatabase().catch((e: Error) => this.log.warn({ target: this.name, err: e.message }, 'cannot prepare the database yet'))
-          // Back off as for any failure, so a target that refuses CREATE is not hammered.
-          await this.sleepOrWake(Math.round(random() * backoff), 0)
-          backoff = Math.min(maxBackoff, backoff * 2)
-          continue
-        }
-        if (this.up) this.log.warn({ target: this.name, err: this.lastError, lag: this.spool.lag(this.name) }, 'InfluxDB write failed; spooling and retrying')
-        this.up = false
-        // Full jitter (AWS architecture blog): spreads retries of many processes.
+        if (inFlight.length === 0 && head.batch.lines.length < this.opts.batchPoints) await this.sleepOrWake(this.opts.flushIntervalMs, worthwhile)
+        continue
+      }
+      const kind = classifyWriteError(err)
+      this.counters.writeErrors++
+      this.lastError = (err as Error).message
+      if (kind === 'partial') {
+        inFlight.shift()
+        const dropped = Number(/dropped=(\d+)/.exec((err as { body?: string }).body ?? '')?.[1] ?? 0)
+        this.counters.rejectedLines += dropped
+        this.log.error({ target: this.name, err: this.lastError, dropped }, 'InfluxDB rejected some lines (type conflict); the rest were stored')
+        this.commit(head.batch, head.batch.lines.length - dropped)
+        continue
+      }
+      // The oldest batch failed: nothing after it may commit. Let the later
+      // writes finish (their points are stored or not; both are fine) and
+      // re-send everything from the cursor after the backoff.
+      await Promise.all(inFlight.map((w) => w.outcome))
+      inFlight.length = 0
+      if (kind === 'missing_db') {
+        this.log.warn({ target: this.name }, 'database missing; creating it')
+        await this.transport.ensureDatabase().catch((e: Error) => this.log.warn({ target: this.name, err: e.message }, 'cannot prepare the database yet'))
+        // Back off as for any failure, so a target that refuses CREATE is not hammered.
         await this.sleepOrWake(Math.round(random() * backoff), 0)
         backoff = Math.min(maxBackoff, backoff * 2)
+        continue
       }
+      if (this.up) this.log.warn({ target: this.name, err: this.lastError, lag: this.spool.lag(this.name) }, 'InfluxDB write failed; spooling and retrying')
+      this.up = false
+      // Full jitter (AWS architecture blog): spreads retries of many processes.
+      await this.sleepOrWake(Math.round(random() * backoff), 0)
+      backoff = Math.min(maxBackoff, backoff * 2)
+    }
+    // Stopping: wait for what was sent and commit what succeeded, in order.
+    for (const w of inFlight) {
+      if ((await w.outcome) !== undefined) break
+      this.commit(w.batch, w.batch.lines.length)
     }
   }
 
-  private commit(batch: { lines: string[]; end: Parameters<Spool['commit']>[1] }, written: number): void {
+  private commit(batch: SpoolBatch, written: number): void {
     this.spool.commit(this.name, batch.end)
     if (!this.up) this.log.info({ target: this.name }, 'InfluxDB writes recovered; draining spool')
     this.up = true

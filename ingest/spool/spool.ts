@@ -45,7 +45,7 @@ export interface SpoolBatch {
   end: Position
 }
 
-interface Position {
+export interface Position {
   segment: number // startSeq of the segment file
   offset: number
   seq: number
@@ -312,17 +312,22 @@ export class Spool extends EventEmitter {
   }
 
   /**
-   * Reads up to `maxLines` committed lines after the target's cursor. Returns
-   * undefined when the target is caught up.
+   * Reads up to `maxLines` committed lines after the target's cursor, or
+   * after `after` (the end of a batch still in flight). Returns undefined
+   * when there is nothing more.
    */
-  async read(name: string, maxLines: number): Promise<SpoolBatch | undefined> {
-    const cursor = this.cursors.get(name)
-    if (!cursor) throw new Error(`unknown spool cursor ${name}`)
+  async read(name: string, maxLines: number, after?: Position): Promise<SpoolBatch | undefined> {
+    const committed = this.cursors.get(name)
+    if (!committed) throw new Error(`unknown spool cursor ${name}`)
+    // A position in a segment that was freed meanwhile is behind the cursor.
+    const cursor = after && this.segmentIndex(after.segment) >= 0 && after.seq >= committed.seq ? after : committed
     let idx = this.segmentIndex(cursor.segment)
     let offset = cursor.offset
     let seq = cursor.seq
     const lines: string[] = []
     let oldestReceivedAt = 0
+    // A one-line read (the lag probe behind /health) needs no 1 MiB chunk.
+    let chunk = maxLines === 1 ? 64 * 1024 : READ_CHUNK
     while (idx >= 0 && idx < this.segments.length && lines.length < maxLines) {
       const seg = this.segments[idx]!
       if (offset >= seg.size) {
@@ -331,9 +336,9 @@ export class Spool extends EventEmitter {
         offset = 0
         continue
       }
-      const len = Math.min(READ_CHUNK, seg.size - offset)
+      const len = Math.min(chunk, seg.size - offset)
       const fh = await open(seg.file, 'r')
-      const buf = Buffer.alloc(len)
+      const buf = Buffer.allocUnsafe(len)
       try {
         await fh.read(buf, 0, len, offset)
       } finally {
@@ -349,6 +354,10 @@ export class Spool extends EventEmitter {
         if (oldestReceivedAt === 0) oldestReceivedAt = Number(buf.toString('latin1', t1 + 1, t2))
         lines.push(buf.toString('utf8', t2 + 1, nl))
         pos = nl + 1
+      }
+      if (pos === 0 && chunk < READ_CHUNK && len === chunk) {
+        chunk = READ_CHUNK
+        continue
       }
       if (pos === 0) {
         // A single line longer than the chunk cannot happen: payloads are capped far below 1 MiB.

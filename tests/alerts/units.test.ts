@@ -5,7 +5,7 @@ import { render, localTime } from '../../alerts/templates.ts'
 import { parseKeyword } from '../../alerts/keywords.ts'
 import { normalizePhone, stripDiacritics } from '../../alerts/text.ts'
 import { DEFAULT_RULES, targetLevel } from '../../alerts/rules.ts'
-import { Engine } from '../../alerts/engine.ts'
+import { Engine, RiseWindow } from '../../alerts/engine.ts'
 import { RuleBook } from '../../alerts/rulebook.ts'
 import { migrateAlerts } from '../../alerts/store.ts'
 import { quietEnd } from '../../alerts/notify.ts'
@@ -115,6 +115,33 @@ describe('rules and engine', () => {
     // A stale reading (older than staleAfter on arrival) is skipped too.
     expect(e.evaluate(reading('S', t + 4 * m, { salinity: 0.1 }), t + 4 * m + 3_600_000)).toEqual([])
     expect(e.counters.skippedLate).toBe(1)
+  })
+
+  it('keeps the rise window\'s oldest value and minimum equal to a full scan', () => {
+    // RiseWindow replaces a per-reading scan of up to 240 samples; check it
+    // against that scan over random walks with expiry and a full ring.
+    let seed = 7
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    for (const capacity of [1, 3, 16]) {
+      const w = new RiseWindow(capacity)
+      let held: Array<{ ts: number; value: number }> = []
+      let ts = 0
+      for (let i = 0; i < 2000; i++) {
+        ts += 1 + Math.floor(random() * 5)
+        const from = ts - 1 - Math.floor(random() * 40)
+        w.expireBefore(from)
+        held = held.filter((s) => s.ts >= from)
+        expect(w.size).toBe(held.length)
+        if (held.length) {
+          expect(w.oldestValue()).toBe(held[0]!.value)
+          expect(w.min()).toBe(Math.min(...held.map((s) => s.value)))
+        }
+        const value = Math.round(random() * 20) / 2
+        w.push(ts, value)
+        held.push({ ts, value })
+        if (held.length > capacity) held = held.slice(held.length - capacity)
+      }
+    }
   })
 
   it('computes quiet hours in Asia/Ho_Chi_Minh', () => {
