@@ -143,24 +143,25 @@ export class Engine {
         continue
       }
       const rule = this.ruleOf(series)
-      const trendInfo = this.trend(series, r.ts, v.value, rule?.rise?.windowSec ?? 3600)
-      this.remember(r.stationId, v.sensor, r.ts, v.value)
+      const value = v.value
+      const rise = this.trend(series, r.ts, value, rule?.rise?.windowSec ?? 3600)
+      const trend = series.trend
+      this.remember(r.stationId, v.sensor, r.ts, value)
       this.counters.evaluated++
       if (!rule || !rule.enabled) {
-        this.touch(series, v.value, r.ts, now)
+        this.touch(series, value, r.ts, now)
         continue
       }
-      const value = v.value
-      const base = { station: r.stationId, sensor: v.sensor, value, readingTs: r.ts, receivedAt: r.receivedAt, at: now, trend: trendInfo.trend }
-      series.level ??= this.fresh(r.stationId, v.sensor, 'level', this.state(r.stationId, v.sensor, 'level'))
-      this.step(series.level, { ...base, ladder: 'level' }, rule.levels, (firing) => targetLevel(rule.levels, value, firing), out)
-      if (rule.rise) {
-        const lvl = riseLevel(rule.rise)
-        const rise = trendInfo.rise
-        series.rise ??= this.fresh(r.stationId, v.sensor, 'rise', this.state(r.stationId, v.sensor, 'rise'))
-        this.step(series.rise, { ...base, ladder: 'rise', delta: rise }, [lvl], (firing) =>
-          rise >= lvl.threshold || (firing === 'rise' && rise > (lvl.clear ?? 0)) ? lvl : null,
-        out)
+      const level = (series.level ??= this.fresh(r.stationId, v.sensor, 'level', this.state(r.stationId, v.sensor, 'level')))
+      const target = targetLevel(rule.levels, value, level.status === 'firing' ? level.level : null)
+      this.step(level, 'level', rule.levels, target, r, v.sensor, value, undefined, trend, now, out)
+      const riseLevels = series.riseLevels
+      if (riseLevels) {
+        const lvl = riseLevels[0]!
+        const row = (series.rise ??= this.fresh(r.stationId, v.sensor, 'rise', this.state(r.stationId, v.sensor, 'rise')))
+        const firing = row.status === 'firing' ? row.level : null
+        const t = rise >= lvl.threshold || (firing === 'rise' && rise > (lvl.clear ?? 0)) ? lvl : null
+        this.step(row, 'rise', riseLevels, t, r, v.sensor, value, rise, trend, now, out)
       }
     }
     this.counters.transitions += out.length
@@ -199,63 +200,69 @@ export class Engine {
     return t
   }
 
+  /**
+   * One ladder's state machine for one value. No closures or spread objects:
+   * this runs for every value of every reading, and a Transition is built
+   * only when something is emitted.
+   */
   private step(
     row: StateRow,
-    base: Omit<Transition, 'level' | 'previous' | 'from' | 'to' | 'threshold' | 'incident'> & { ladder: 'level' | 'rise' },
+    ladder: 'level' | 'rise',
     levels: readonly Level[],
-    target: (firing: string | null) => Level | null,
+    t: Level | null,
+    r: AcceptedReading,
+    sensor: string,
+    value: number,
+    delta: number | undefined,
+    trend: Trend,
+    now: number,
     out: Transition[],
   ): void {
     const firingName = row.status === 'firing' ? row.level : null
-    const firing = firingName === null ? null : levels.find((l) => l.name === firingName) ?? null
-    const t = target(firing?.name ?? null)
-    const emit = (to: AlertStatus, level: Level, previous: Level | null, from: AlertStatus): void => {
-      const tr: Transition = { ...base, level, previous, from, to, threshold: to === 'resolved' ? (level.clear ?? level.threshold) : level.threshold, incident: row.incident }
-      this.record(tr)
-      out.push(tr)
-    }
-    row.value = base.value
-    row.reading_ts = base.readingTs
-    row.updated_at = base.at
+    const firing = firingName === null ? null : findLevel(levels, firingName)
+    row.value = value
+    row.reading_ts = r.ts
+    row.updated_at = now
 
-    const rankT = levelRank(levels, t?.name ?? null)
-    const rankF = levelRank(levels, firing?.name ?? null)
+    const rankT = t === null ? -1 : levels.indexOf(t)
+    const rankF = firing === null ? -1 : levels.indexOf(firing)
     if (firingName !== null && !firing) {
       // The rule changed under a firing incident and its level is gone: close it quietly.
-      if (row.incident) this.stmts.closeIncident.run(base.at, row.incident)
-      Object.assign(row, { status: 'resolved', level: null, incident: null })
+      if (row.incident) this.stmts.closeIncident.run(now, row.incident)
+      row.status = 'resolved'
+      row.level = null
+      row.incident = null
     }
     if (t && rankT > rankF) {
       // New or escalating level: pending until N readings and the duration are met.
-      const sameTarget = row.pending_level !== null
-      if (!sameTarget) {
+      if (row.pending_level === null) {
         row.pending_level = t.name
         row.pending_count = 1
-        row.pending_since = base.readingTs
+        row.pending_since = r.ts
       } else {
         row.pending_level = levelRank(levels, row.pending_level) > rankT ? row.pending_level : t.name
         row.pending_count++
       }
-      const since = row.pending_since ?? base.readingTs ?? base.at
-      const fire = row.pending_count >= t.pendingReadings && (base.readingTs ?? base.at) - since >= t.pendingSec * 1000
+      const since = row.pending_since ?? r.ts
+      const fire = row.pending_count >= t.pendingReadings && r.ts - since >= t.pendingSec * 1000
       if (fire) {
         const from = row.status
         if (!firing) {
-          row.incident = `${base.station}/${base.sensor}/${base.ladder}/${base.readingTs ?? base.at}`
-          this.stmts.openIncident.run(row.incident, base.station, base.sensor, base.ladder, t.name, t.name, base.at, base.value)
+          row.incident = `${r.stationId}/${sensor}/${ladder}/${r.ts}`
+          this.stmts.openIncident.run(row.incident, r.stationId, sensor, ladder, t.name, t.name, now, value)
         } else {
-          this.stmts.updateIncident.run(t.name, 1, t.name, base.value, base.value, base.value, row.incident)
+          this.stmts.updateIncident.run(t.name, 1, t.name, value, value, value, row.incident)
         }
         row.status = 'firing'
         row.level = t.name
         row.pending_level = null
         row.pending_count = 0
         row.pending_since = null
-        emit('firing', t, firing, from)
+        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'firing', t, firing, from)
       } else if (!firing && row.status !== 'pending') {
         const from = row.status
         row.status = 'pending'
-        emit('pending', t, null, from)
+        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'pending', t, null, from)
       }
     } else if (firing && rankT < rankF) {
       row.pending_level = null
@@ -264,30 +271,66 @@ export class Engine {
       if (t) {
         // De-escalation within the incident (e.g. danger back to warning).
         row.level = t.name
-        this.stmts.updateIncident.run(t.name, 0, t.name, base.value, base.value, base.value, row.incident)
-        emit('firing', t, firing, 'firing')
+        this.stmts.updateIncident.run(t.name, 0, t.name, value, value, value, row.incident)
+        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'firing', t, firing, 'firing')
       } else {
         row.status = 'resolved'
         row.level = null
-        if (row.incident) this.stmts.closeIncident.run(base.at, row.incident)
-        emit('resolved', firing, firing, 'firing')
+        if (row.incident) this.stmts.closeIncident.run(now, row.incident)
+        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'resolved', firing, firing, 'firing')
         row.incident = null
       }
     } else {
       // Same level as firing (or none and none): any pending escalation is cancelled.
       if (row.pending_level !== null) {
-        const pendingLevel = levels.find((l) => l.name === row.pending_level)
+        const pendingLevel = findLevel(levels, row.pending_level)
         row.pending_level = null
         row.pending_count = 0
         row.pending_since = null
         if (!firing && row.status === 'pending' && pendingLevel) {
           row.status = 'ok'
-          emit('ok', pendingLevel, null, 'pending')
+          this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'ok', pendingLevel, null, 'pending')
         }
       }
-      if (firing && row.incident) this.raisePeak(row.incident, firing.name, base.value)
+      if (firing && row.incident) this.raisePeak(row.incident, firing.name, value)
     }
     this.persist(row)
+  }
+
+  private emit(
+    out: Transition[],
+    row: StateRow,
+    ladder: 'level' | 'rise',
+    r: AcceptedReading,
+    sensor: string,
+    value: number,
+    delta: number | undefined,
+    trend: Trend,
+    now: number,
+    to: AlertStatus,
+    level: Level,
+    previous: Level | null,
+    from: AlertStatus,
+  ): void {
+    const tr: Transition = {
+      station: r.stationId,
+      sensor,
+      ladder,
+      level,
+      previous,
+      from,
+      to,
+      value,
+      threshold: to === 'resolved' ? (level.clear ?? level.threshold) : level.threshold,
+      readingTs: r.ts,
+      receivedAt: r.receivedAt,
+      at: now,
+      incident: row.incident,
+      trend,
+    }
+    if (delta !== undefined) tr.delta = delta
+    this.record(tr)
+    out.push(tr)
   }
 
   private touch(series: Series, value: number, ts: number, now: number): void {
@@ -371,7 +414,7 @@ export class Engine {
     if (!bySensor) this.series.set(station, (bySensor = new Map()))
     let s = bySensor.get(sensor)
     if (!s) {
-      s = { station, sensor, latest: undefined, window: new RiseWindow(MAX_SAMPLES), level: undefined, rise: undefined, rule: null, ruleGeneration: -1 }
+      s = { station, sensor, latest: undefined, window: new RiseWindow(MAX_SAMPLES), level: undefined, rise: undefined, rule: null, riseLevels: null, ruleGeneration: -1, trend: null }
       bySensor.set(sensor, s)
     }
     return s
@@ -382,21 +425,34 @@ export class Engine {
     const generation = this.rules.generation
     if (series.ruleGeneration !== generation) {
       series.rule = this.rules.resolve(series.station, series.sensor)
+      series.riseLevels = series.rule?.rise ? [riseLevel(series.rule.rise)] : null
       series.ruleGeneration = generation
     }
     return series.rule
   }
 
-  /** Trend against the oldest sample within the window; rise = value - minimum within the window. */
-  private trend(series: Series, ts: number, value: number, windowSec: number): { trend: Trend; rise: number } {
+  /**
+   * Trend against the oldest sample within the window (left in series.trend);
+   * returns the rise: value - minimum within the window.
+   */
+  private trend(series: Series, ts: number, value: number, windowSec: number): number {
     const w = series.window
     w.expireBefore(ts - windowSec * 1000)
-    if (w.size === 0) return { trend: null, rise: 0 }
+    if (w.size === 0) {
+      series.trend = null
+      return 0
+    }
     const oldest = w.oldestValue()
     const diff = value - oldest
     const eps = Math.max(Math.abs(oldest) * 0.05, 0.05)
-    return { trend: diff > eps ? 'up' : diff < -eps ? 'down' : 'flat', rise: value - w.min() }
+    series.trend = diff > eps ? 'up' : diff < -eps ? 'down' : 'flat'
+    return value - w.min()
   }
+}
+
+function findLevel(levels: readonly Level[], name: string): Level | null {
+  for (const l of levels) if (l.name === name) return l
+  return null
 }
 
 /** Mean interval between informational rewrites of an unchanged state row. */
@@ -433,7 +489,11 @@ interface Series {
   level: StateRow | undefined
   rise: StateRow | undefined
   rule: SensorRule | null
+  /** The rule's rise ladder as one level, built once per rule change. */
+  riseLevels: Level[] | null
   ruleGeneration: number
+  /** Set by trend(): the trend of the value just evaluated. */
+  trend: Trend
 }
 
 /**

@@ -1,3 +1,8 @@
+/**
+ * The longest busy stretches of the event loop in a V8 .cpuprofile (node
+ * --cpu-prof), with what ran in each: finds what makes a latency tail.
+ *   node bin/run-ts.js bench/long-tasks.ts FILE.cpuprofile [count=8] [from-seconds=0]
+ */
 import { readFileSync } from 'node:fs'
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[]; parent?: number }
 const prof = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number }

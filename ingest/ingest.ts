@@ -37,8 +37,14 @@ export interface IngestOutcome {
   rejected: Rejection[]
 }
 
-/** Payloads validated and awaiting the spool at once; more wait unparsed. */
-const MAX_IN_FLIGHT = 256
+/**
+ * Raw payload bytes validated and awaiting the spool at once; more wait
+ * unparsed. Bytes, not messages: 16 MiB is ~270 backlog batches of 500
+ * readings (their parsed form is what costs memory), or ~130k single
+ * readings — a count bound of 256 capped live throughput at 256 messages per
+ * fsync cycle (docs/PERFORMANCE.md).
+ */
+const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024
 
 export interface IngestCounters {
   /** Payloads that waited for an in-flight slot. */
@@ -90,30 +96,36 @@ export class Ingest {
    * Waiting payloads stay raw; each client's socket is paused meanwhile
    * because its PUBACK is pending, so the wait list is bounded by clients.
    */
-  private slotsFree = MAX_IN_FLIGHT
-  private readonly slotWaiters: Array<() => void> = []
+  private bytesFree = MAX_IN_FLIGHT_BYTES
+  private readonly slotWaiters: Array<{ bytes: number; resolve: () => void }> = []
 
-  private async acquireSlot(): Promise<void> {
-    if (this.slotsFree > 0) {
-      this.slotsFree--
+  private async acquireSlot(bytes: number): Promise<void> {
+    // A payload larger than the whole budget still goes through, alone.
+    const need = Math.min(bytes, MAX_IN_FLIGHT_BYTES)
+    if (this.slotWaiters.length === 0 && this.bytesFree >= need) {
+      this.bytesFree -= need
       return
     }
     this.counters.slotWaits++
-    await new Promise<void>((resolve) => this.slotWaiters.push(resolve))
+    await new Promise<void>((resolve) => this.slotWaiters.push({ bytes: need, resolve }))
   }
 
-  private releaseSlot(): void {
-    const next = this.slotWaiters.shift()
-    if (next) next()
-    else this.slotsFree++
+  private releaseSlot(bytes: number): void {
+    this.bytesFree += Math.min(bytes, MAX_IN_FLIGHT_BYTES)
+    // First come, first served: a big batch is not overtaken forever by small readings.
+    while (this.slotWaiters.length > 0 && this.bytesFree >= this.slotWaiters[0]!.bytes) {
+      const next = this.slotWaiters.shift()!
+      this.bytesFree -= next.bytes
+      next.resolve()
+    }
   }
 
   async handle(stationId: string, payload: Buffer): Promise<IngestOutcome> {
-    await this.acquireSlot()
+    await this.acquireSlot(payload.length)
     try {
       return await this.handleNow(stationId, payload)
     } finally {
-      this.releaseSlot()
+      this.releaseSlot(payload.length)
     }
   }
 

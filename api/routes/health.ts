@@ -49,7 +49,7 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
             values: Object.entries(c.rejectedByReason).map(([reason, value]) => ({ labels: { reason }, value: value ?? 0 })),
           },
           { name: 'tidewatch_ingest_in_flight', help: 'Payloads waiting for the spool fsync', type: 'gauge', values: [{ value: c.inFlight }] },
-          { name: 'tidewatch_ingest_slot_waits_total', help: 'Payloads that waited, unparsed, for one of the bounded in-flight slots', type: 'counter', values: [{ value: c.slotWaits }] },
+          { name: 'tidewatch_ingest_slot_waits_total', help: 'Payloads that waited, unparsed, for room in the 16 MiB in-flight budget', type: 'counter', values: [{ value: c.slotWaits }] },
           { name: 'tidewatch_spool_bytes', help: 'Bytes held in the on-disk spool (queue depth)', type: 'gauge', values: [{ value: spool.bytes }] },
           { name: 'tidewatch_spool_full', help: '1 while the spool is full and acknowledgements are held', type: 'gauge', values: [{ value: spool.full ? 1 : 0 }] },
           { name: 'tidewatch_spool_backpressure_waits_total', help: 'Times appends waited for spool space', type: 'counter', values: [{ value: spool.backpressureWaits }] },

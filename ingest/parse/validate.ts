@@ -90,46 +90,58 @@ export function validatePayload(
   receivedAt: number,
   limits: ValidationLimits,
 ): ValidationResult {
-  const reject = (reason: ErrorCode, detail: string, extra: Partial<Rejection> = {}): ValidationResult => ({
-    accepted: [],
-    rejected: [{ stationId, reason, detail, excerpt: extra.excerpt ?? excerptOf(payload.subarray(0, EXCERPT_BYTES).toString('utf8')), ...extra }],
-    readingCount: 1,
-  })
-
+  // No closures on this path: it runs per message, and the dev runner's
+  // keepNames wraps every named closure in a defineProperty call.
   if (payload.length > limits.maxPayloadBytes) {
-    return reject('PAYLOAD_TOO_LARGE', `payload is ${payload.length} bytes, maximum is ${limits.maxPayloadBytes}`)
+    return rejectPayload(stationId, payload, 'PAYLOAD_TOO_LARGE', `payload is ${payload.length} bytes, maximum is ${limits.maxPayloadBytes}`)
   }
-  if (!station) return reject('STATION_UNKNOWN', `station "${stationId}" is not in the registry`)
-  if (!station.enabled) return reject('STATION_DISABLED', `station "${stationId}" is disabled`)
+  if (!station) return rejectPayload(stationId, payload, 'STATION_UNKNOWN', `station "${stationId}" is not in the registry`)
+  if (!station.enabled) return rejectPayload(stationId, payload, 'STATION_DISABLED', `station "${stationId}" is disabled`)
 
   let text: string
   try {
     text = UTF8.decode(payload)
   } catch {
-    return reject('PAYLOAD_NOT_UTF8', 'payload bytes are not valid UTF-8')
+    return rejectPayload(stationId, payload, 'PAYLOAD_NOT_UTF8', 'payload bytes are not valid UTF-8')
   }
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (err) {
-    return reject('PAYLOAD_NOT_JSON', (err as Error).message)
+    return rejectPayload(stationId, payload, 'PAYLOAD_NOT_JSON', (err as Error).message)
   }
 
   if (json !== null && typeof json === 'object' && !Array.isArray(json) && 'readings' in json) {
     const batch = BatchSchema.safeParse(json)
-    if (!batch.success) return reject('PAYLOAD_SCHEMA', describeZodIssues(batch.error.issues))
+    if (!batch.success) return rejectPayload(stationId, payload, 'PAYLOAD_SCHEMA', describeZodIssues(batch.error.issues))
     const items = batch.data.readings
-    if (items.length === 0) return reject('BATCH_EMPTY', 'readings array is empty')
+    if (items.length === 0) return rejectPayload(stationId, payload, 'BATCH_EMPTY', 'readings array is empty')
     if (items.length > limits.maxBatchReadings) {
-      return reject('BATCH_TOO_LARGE', `batch holds ${items.length} readings, maximum is ${limits.maxBatchReadings}`)
+      return rejectPayload(stationId, payload, 'BATCH_TOO_LARGE', `batch holds ${items.length} readings, maximum is ${limits.maxBatchReadings}`)
     }
     const result: ValidationResult = { accepted: [], rejected: [], readingCount: items.length }
-    items.forEach((item, index) => validateReading(station, item, receivedAt, limits, result, index))
+    for (let index = 0; index < items.length; index++) validateReading(station, items[index], receivedAt, limits, result, index)
     return result
   }
   const result: ValidationResult = { accepted: [], rejected: [], readingCount: 1 }
   validateReading(station, json, receivedAt, limits, result, undefined)
   return result
+}
+
+function rejectPayload(stationId: string, payload: Buffer, reason: ErrorCode, detail: string): ValidationResult {
+  return {
+    accepted: [],
+    rejected: [{ stationId, reason, detail, excerpt: excerptOf(payload.subarray(0, EXCERPT_BYTES).toString('utf8')) }],
+    readingCount: 1,
+  }
+}
+
+function rejectReading(out: ValidationResult, stationId: string, item: unknown, index: number | undefined, reason: ErrorCode, detail: string, ts?: number): void {
+  out.rejected.push({ stationId, reason, detail, index, ts, excerpt: excerptOf(item) })
+}
+
+function rejectValue(out: ValidationResult, stationId: string, index: number | undefined, ts: number, rawTs: unknown, key: string, value: unknown, reason: ErrorCode, detail: string): void {
+  out.rejected.push({ stationId, reason, detail, index, ts, sensor: key, excerpt: excerptOf({ ts: rawTs, values: { [key]: value } }) })
 }
 
 function validateReading(
@@ -141,40 +153,34 @@ function validateReading(
   index: number | undefined,
 ): void {
   const stationId = station.id
-  const rejectAll = (reason: ErrorCode, detail: string, ts?: number): void => {
-    out.rejected.push({ stationId, reason, detail, index, ts, excerpt: excerptOf(item) })
-  }
   const parsed = ReadingSchema.safeParse(item)
   if (!parsed.success) {
     const tsIssue = item !== null && typeof item === 'object' && 'ts' in item ? parsed.error.issues.find((i) => i.path[0] === 'ts') : undefined
-    if (tsIssue) return rejectAll('TS_INVALID', `ts: ${tsIssue.message}; use RFC 3339 with offset or epoch milliseconds`)
-    return rejectAll('PAYLOAD_SCHEMA', describeZodIssues(parsed.error.issues))
+    if (tsIssue) return rejectReading(out, stationId, item, index, 'TS_INVALID', `ts: ${tsIssue.message}; use RFC 3339 with offset or epoch milliseconds`)
+    return rejectReading(out, stationId, item, index, 'PAYLOAD_SCHEMA', describeZodIssues(parsed.error.issues))
   }
   const reading: ReadingPayload = parsed.data
   const ts = parseTimestamp(reading.ts)
-  if (!Number.isFinite(ts)) return rejectAll('TS_INVALID', `ts "${String(reading.ts)}" is not a valid time`)
+  if (!Number.isFinite(ts)) return rejectReading(out, stationId, item, index, 'TS_INVALID', `ts "${String(reading.ts)}" is not a valid time`)
   if (ts > receivedAt + limits.maxFutureMs) {
-    return rejectAll('TS_IN_FUTURE', `ts is ${Math.round((ts - receivedAt) / 1000)} s ahead of the server clock; limit is ${limits.maxFutureMs / 1000} s`, ts)
+    return rejectReading(out, stationId, item, index, 'TS_IN_FUTURE', `ts is ${Math.round((ts - receivedAt) / 1000)} s ahead of the server clock; limit is ${limits.maxFutureMs / 1000} s`, ts)
   }
   if (ts < receivedAt - limits.maxAgeMs) {
     const hint = typeof reading.ts === 'number' && reading.ts < 1e11 ? ' (looks like epoch seconds; send milliseconds)' : ''
-    return rejectAll('TS_TOO_OLD', `ts ${new Date(ts).toISOString()} is older than ${limits.maxAgeMs / 86_400_000} days${hint}`, ts)
+    return rejectReading(out, stationId, item, index, 'TS_TOO_OLD', `ts ${new Date(ts).toISOString()} is older than ${limits.maxAgeMs / 86_400_000} days${hint}`, ts)
   }
 
   const entries = Object.entries(reading.values)
-  if (entries.length === 0) return rejectAll('READING_NO_VALUES', 'values is empty')
+  if (entries.length === 0) return rejectReading(out, stationId, item, index, 'READING_NO_VALUES', 'values is empty')
 
   const rawValues = new Map<SensorKind, number>()
   for (const [key, value] of entries) {
-    const reject = (reason: ErrorCode, detail: string): void => {
-      out.rejected.push({ stationId, reason, detail, index, ts, sensor: key, excerpt: excerptOf({ ts: reading.ts, values: { [key]: value } }) })
-    }
     if (!isSensorKind(key)) {
-      reject('READING_UNKNOWN_SENSOR', `"${key}" is not one of ${Object.keys(SENSORS).join(', ')}`)
+      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'READING_UNKNOWN_SENSOR', `"${key}" is not one of ${Object.keys(SENSORS).join(', ')}`)
       continue
     }
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      reject('VALUE_NOT_NUMBER', `${key} must be a finite number, got ${JSON.stringify(value)}`)
+      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'VALUE_NOT_NUMBER', `${key} must be a finite number, got ${JSON.stringify(value)}`)
       continue
     }
     rawValues.set(key, value)
