@@ -43,7 +43,6 @@ export interface EngineOptions {
 const MAX_SAMPLES = 240
 
 export class Engine {
-  private readonly db: Database.Database
   private readonly rules: RuleBook
   private readonly opts: EngineOptions
   private readonly states = new Map<string, StateRow>()
@@ -64,7 +63,6 @@ export class Engine {
   private readonly stmts
 
   constructor(db: Database.Database, rules: RuleBook, opts: EngineOptions) {
-    this.db = db
     this.rules = rules
     this.opts = opts
     for (const row of db.prepare('SELECT * FROM alert_states').all() as StateRow[]) {

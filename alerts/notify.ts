@@ -22,13 +22,11 @@ const SENT = `('queued','sending','submitted','delivered','unknown')`
 const DAY_MS = 24 * 3600_000
 
 export class Notifier {
-  private readonly db: Database.Database
   private readonly subs: Subscribers
   private readonly config: AlertsConfig
   private readonly stmts
 
   constructor(db: Database.Database, subs: Subscribers, config: AlertsConfig) {
-    this.db = db
     this.subs = subs
     this.config = config
     this.stmts = {

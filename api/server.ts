@@ -1,3 +1,4 @@
+import type { LoopDelay } from '../core/event-loop.ts'
 import { createHash } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import helmet from '@fastify/helmet'
@@ -45,6 +46,8 @@ export interface ApiDeps {
   alerter?: Alerter
   /** More routes from other components (alerter). */
   plugins?: FastifyPluginAsync[]
+  /** Event-loop delay of this process, for /metrics and /health. */
+  eventLoop?: { snapshot(): LoopDelay }
 }
 
 export type App = FastifyInstance

@@ -20,7 +20,7 @@ import { startManagedInflux, type ManagedInflux } from '../influx/managed.ts'
 import { Fleet, type FleetRun } from './lib/fleet.ts'
 import { influxCeiling, influxQuery, lossVerdict, percentiles, QueryablePoller, storedPerStation, storedPoints } from './lib/influx.ts'
 import { findPid, ProcSampler, type ProcUsage } from './lib/procstat.ts'
-import { startPlatformChild, waitForLagZero, type PlatformChild } from './lib/platform.ts'
+import { startPlatformChild, tailFigures, waitForLagZero, type PlatformChild } from './lib/platform.ts'
 import { formatReport, type Bar, type Row, type ScenarioReport } from './lib/report.ts'
 import { provision } from './lib/stations.ts'
 
@@ -252,6 +252,7 @@ async function latencyScenario(): Promise<ScenarioReport> {
       const run = await fleet.rate(P.latencySeconds, rate / P.stations)
       await poller.stop(1500)
       const usage = s.stop()
+      const tails = await tailFigures(platform)
       runs.push(run)
       const pa = percentiles(run.pubackMs)
       // A probe reading never seen within the poll window is slower than the
@@ -259,11 +260,13 @@ async function latencyScenario(): Promise<ScenarioReport> {
       const probeAcked = probes.reduce((a, id) => a + (run.acked.get(id) ?? 0), 0)
       const unseen = Math.max(0, probeAcked - poller.latencies.length)
       const q = percentiles(poller.latencies.concat(Array.from({ length: unseen }, () => Infinity)))
-      figures[String(rate)] = { achievedPerSec: run.ackedTotal / P.latencySeconds, queryable: { ...q, unseen }, puback: pa, usage }
+      figures[String(rate)] = { achievedPerSec: run.ackedTotal / P.latencySeconds, queryable: { ...q, unseen }, puback: pa, usage, eventLoopP99MaxMs: tails.loop, influxWriteP50P99MaxMs: tails.writes }
       rows.push(
         { scenario: `3 latency @${fmt(rate)}/s`, metric: `achieved readings/s`, value: fmt(run.ackedTotal / P.latencySeconds) },
         { scenario: `3 latency @${fmt(rate)}/s`, metric: 'publish→PUBACK p50/p95/p99 ms', value: `${pa.p50} / ${pa.p95} / ${pa.p99}` },
         { scenario: `3 latency @${fmt(rate)}/s`, metric: `publish→queryable p50/p95/p99 ms (n=${q.n}, unseen within 10 s: ${unseen})`, value: `${q.p50} / ${q.p95} / ${q.p99}` },
+        { scenario: `3 latency @${fmt(rate)}/s`, metric: 'platform event-loop delay p99 / max ms (last 10 s)', value: tails.loop },
+        { scenario: `3 latency @${fmt(rate)}/s`, metric: 'InfluxDB write p50 / p99 / max ms (last 1,024 writes)', value: tails.writes },
         ...usageRows(`3 latency @${fmt(rate)}/s`, usage),
       )
     }

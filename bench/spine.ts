@@ -54,7 +54,7 @@ try {
   await tp.platform.ingest!.drained(120_000)
   const stored = (performance.now() - t0) / 1000
   const total = perClient * nClients
-  const spool = tp.platform.ingest!.spool.stats()
+  const spool = tp.platform.ingest!.spoolStats()
   console.log(`ingest: ${total} readings (4 values each) from ${nClients} clients, QoS 1, one in flight per client`)
   console.log(`  acknowledged (on disk): ${(total / acked).toFixed(0)} readings/s; stored in InfluxDB: ${(total / stored).toFixed(0)} readings/s; fsyncs ${spool.fsyncs} (${(spool.appendedRecords / Math.max(1, spool.fsyncs)).toFixed(1)} records/fsync)`)
   await Promise.all(clients.map((c) => c.client.endAsync()))

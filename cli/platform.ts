@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { EventLoopDelayMonitor } from '../core/event-loop.ts'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { fileSecret } from '../core/secrets.ts'
@@ -96,6 +97,8 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
   const { config, log, parts } = opts
   const registry = Registry.open(registryPath(config))
   const stops: Array<() => Promise<void>> = []
+  const eventLoop = new EventLoopDelayMonitor()
+  stops.push(async () => eventLoop.stop())
   const platform: Platform = {
     config,
     registry,
@@ -133,7 +136,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
           registry,
           config: config.alerts,
           log: log.child({ component: 'alerter' }),
-          writePoints: (lines) => ingest.spool.append([{ receivedAt: Date.now(), lines }]),
+          writePoints: (lines) => ingest.liveSpool.append([{ receivedAt: Date.now(), lines }]),
         })
         await alerter.start()
         platform.alerter = alerter
@@ -189,6 +192,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         broker: platform.broker,
         plugins: [...(platform.alerter ? [alertRoutes(platform.alerter, audit, registry)] : []), ...(opts.apiPlugins ?? [])],
         metrics: opts.apiMetrics,
+        eventLoop,
         metricsText: platform.alerter ? [() => platform.alerter!.metrics()] : [],
       })
       await app.listen({ port: config.http.port, host: config.http.host })

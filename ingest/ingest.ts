@@ -2,6 +2,7 @@ import type { Config } from '../core/config.ts'
 import type { ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import { parseStationTopic } from '../core/protocol.ts'
+import { ByteBudget } from './byte-budget.ts'
 import { quarantineLine, readingLines, UniqueMsClock } from './points.ts'
 import type { QuarantineStore } from './quarantine.ts'
 import type { Sighting } from '../devices/registry.ts'
@@ -18,7 +19,10 @@ import type { Spool, SpoolRecord } from './spool/spool.ts'
 export interface IngestDeps {
   config: Readonly<Config>
   stations: { context(id: string): StationContext | undefined }
+  /** The backlog lane (batches, late readings); everything, when there is no live lane. */
   spool: Spool
+  /** The live lane: single readings on time. */
+  liveSpool?: Spool
   quarantine: QuarantineStore
   log: Logger
   clock?: () => number
@@ -40,14 +44,17 @@ export interface IngestOutcome {
 /**
  * Raw payload bytes validated and awaiting the spool at once; more wait
  * unparsed. Bytes, not messages: 16 MiB is ~270 backlog batches of 500
- * readings (their parsed form is what costs memory), or ~130k single
- * readings — a count bound of 256 capped live throughput at 256 messages per
- * fsync cycle (docs/PERFORMANCE.md).
+ * readings (their parsed form is what costs memory) — a count bound of 256
+ * capped live throughput at 256 messages per fsync cycle. Single readings
+ * (up to LIVE_PAYLOAD_BYTES) have a budget of their own, so a live reading
+ * never queues behind a replayed backlog (docs/PERFORMANCE.md).
  */
-const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024
+const BULK_IN_FLIGHT_BYTES = 16 * 1024 * 1024
+const LIVE_IN_FLIGHT_BYTES = 4 * 1024 * 1024
+const LIVE_PAYLOAD_BYTES = 4 * 1024
 
 export interface IngestCounters {
-  /** Payloads that waited for an in-flight slot. */
+  /** Payloads that waited, unparsed, for room in the in-flight byte budget. */
   slotWaits: number
   payloads: number
   readingsAccepted: number
@@ -90,42 +97,26 @@ export class Ingest {
   }
 
   /**
-   * Bounds what is parsed and waiting for the spool at once (Telegraf's
-   * max_undelivered_messages): after a cell outage a thousand stations replay
-   * 500-reading batches together, and parsing them all up front took GBs.
-   * Waiting payloads stay raw; each client's socket is paused meanwhile
-   * because its PUBACK is pending, so the wait list is bounded by clients.
+   * Bounds what is parsed and waiting for the spool at once: after a cell
+   * outage a thousand stations replay 500-reading batches together, and
+   * parsing them all up front took GBs. Waiting payloads stay raw; aedes reads
+   * a client's socket again only once its packets are handled, so the wait
+   * list is bounded by clients.
    */
-  private bytesFree = MAX_IN_FLIGHT_BYTES
-  private readonly slotWaiters: Array<{ bytes: number; resolve: () => void }> = []
-
-  private async acquireSlot(bytes: number): Promise<void> {
-    // A payload larger than the whole budget still goes through, alone.
-    const need = Math.min(bytes, MAX_IN_FLIGHT_BYTES)
-    if (this.slotWaiters.length === 0 && this.bytesFree >= need) {
-      this.bytesFree -= need
-      return
-    }
-    this.counters.slotWaits++
-    await new Promise<void>((resolve) => this.slotWaiters.push({ bytes: need, resolve }))
-  }
-
-  private releaseSlot(bytes: number): void {
-    this.bytesFree += Math.min(bytes, MAX_IN_FLIGHT_BYTES)
-    // First come, first served: a big batch is not overtaken forever by small readings.
-    while (this.slotWaiters.length > 0 && this.bytesFree >= this.slotWaiters[0]!.bytes) {
-      const next = this.slotWaiters.shift()!
-      this.bytesFree -= next.bytes
-      next.resolve()
-    }
-  }
+  private readonly liveBudget = new ByteBudget(LIVE_IN_FLIGHT_BYTES)
+  private readonly bulkBudget = new ByteBudget(BULK_IN_FLIGHT_BYTES)
 
   async handle(stationId: string, payload: Buffer): Promise<IngestOutcome> {
-    await this.acquireSlot(payload.length)
+    const budget = payload.length <= LIVE_PAYLOAD_BYTES ? this.liveBudget : this.bulkBudget
+    const wait = budget.acquire(payload.length)
+    if (wait) {
+      this.counters.slotWaits++
+      await wait
+    }
     try {
       return await this.handleNow(stationId, payload)
     } finally {
-      this.releaseSlot(payload.length)
+      budget.release(payload.length)
     }
   }
 
@@ -146,7 +137,7 @@ export class Ingest {
       // Quarantine first (synchronous SQLite), then the fsync'd spool: both
       // must hold before the caller acknowledges.
       this.deps.quarantine.add(result.rejected, receivedAt)
-      await this.deps.spool.append(records)
+      await this.laneFor(result).append(records)
     } finally {
       this.counters.inFlight--
     }
@@ -196,6 +187,19 @@ export class Ingest {
     }
     const prev = this.lastSeen.get(stationId)
     this.lastSeen.set(stationId, sighting.clockOffsetMs === undefined && prev?.clockOffsetMs !== undefined ? { ...sighting, clockOffsetMs: prev.clockOffsetMs } : sighting)
+  }
+
+  /**
+   * A single reading on time goes to the live lane; batches (a station's
+   * replayed backlog) and late readings go to the backlog lane, so after an
+   * outage the current water level is stored within milliseconds instead of
+   * behind a million replayed readings. Points are idempotent, so the order
+   * between lanes does not matter.
+   */
+  private laneFor(result: { readingCount: number; accepted: ReadonlyArray<{ late: boolean }> }): Spool {
+    const live = this.deps.liveSpool
+    if (!live || result.readingCount !== 1) return this.deps.spool
+    return result.accepted[0]?.late ? this.deps.spool : live
   }
 
   /** Refusals decided outside validation (oversized payload at the broker, spoofed topic). */

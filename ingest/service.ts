@@ -9,7 +9,7 @@ import { createWriteTransport, type WriteTransport } from './sink/influx-transpo
 import { applyRetention, RAW_RP } from '../influx/retention.ts'
 import { createQueryClient } from '../influx/query.ts'
 import { TargetWriter, type TargetStats } from './sink/target-writer.ts'
-import { Spool } from './spool/spool.ts'
+import { Spool, SpoolCapacity, type SpoolStats } from './spool/spool.ts'
 
 /**
  * The ingest as a running service: spool, quarantine, one writer per
@@ -18,9 +18,17 @@ import { Spool } from './spool/spool.ts'
  */
 export interface IngestService {
   ingest: Ingest
+  /** The backlog lane: batches and late readings. */
   spool: Spool
+  /** The live lane: single readings on time, alert points, self-monitoring. */
+  liveSpool: Spool
   quarantine: QuarantineStore
+  /** Two per target: one per lane. */
   writers: TargetWriter[]
+  /** Both lanes together (they share `spoolMaxBytes`). */
+  spoolStats(): SpoolStats
+  /** Readings spooled for a target and not yet written, both lanes. */
+  lag(target: string): number
   targetStats(): Promise<Array<TargetStats & { lagSeconds: number }>>
   /** Writes last-seen and clock offsets to the registry now (a timer does it every 5 s). */
   flushSightings(): void
@@ -44,17 +52,30 @@ export interface IngestServiceDeps {
 export async function startIngestService(deps: IngestServiceDeps): Promise<IngestService> {
   const { config, log } = deps
   const clock = deps.clock ?? Date.now
+  // Two lanes, one byte limit: a replayed backlog must not delay the live
+  // reading stored behind it (docs/DURABILITY.md, docs/PERFORMANCE.md).
+  const capacity = new SpoolCapacity(config.ingest.spoolMaxBytes)
   const spool = await Spool.open({
     dir: join(config.dataDir, 'spool'),
     maxBytes: config.ingest.spoolMaxBytes,
+    capacity,
     segmentBytes: config.ingest.spoolSegmentBytes,
-    log: log.child({ component: 'spool' }),
+    log: log.child({ component: 'spool', lane: 'backlog' }),
   })
+  const liveSpool = await Spool.open({
+    dir: join(config.dataDir, 'spool-live'),
+    maxBytes: config.ingest.spoolMaxBytes,
+    capacity,
+    segmentBytes: config.ingest.spoolSegmentBytes,
+    log: log.child({ component: 'spool', lane: 'live' }),
+  })
+  const lanes = [liveSpool, spool]
   const quarantine = new QuarantineStore(openDatabase(join(config.dataDir, 'quarantine.db')), config.ingest.quarantineMaxRows, log.child({ component: 'quarantine' }))
   const ingest = new Ingest({
     config,
     stations: deps.registry,
     spool,
+    liveSpool,
     quarantine,
     log: log.child({ component: 'ingest' }),
     clock,
@@ -80,9 +101,9 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
           : {},
       )
     })
-  const writers = transports.map(
-    (t) =>
-      new TargetWriter(spool, t, { batchPoints: config.influx.batchPoints, flushIntervalMs: config.influx.flushIntervalMs, writesInFlight: config.influx.writesInFlight }, log.child({ component: 'writer', target: t.name })),
+  const writerOptions = { batchPoints: config.influx.batchPoints, flushIntervalMs: config.influx.flushIntervalMs, writesInFlight: config.influx.writesInFlight }
+  const writers = transports.flatMap((t) =>
+    lanes.map((lane) => new TargetWriter(lane, t, writerOptions, log.child({ component: 'writer', target: t.name, lane: lane === spool ? 'backlog' : 'live' }))),
   )
   if (writers.length === 0) log.warn('no InfluxDB target configured: readings are validated and spooled but not written anywhere')
   for (const t of transports) {
@@ -90,13 +111,47 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
   }
   for (const w of writers) w.start()
 
+  // One row per target, both lanes summed; lag in seconds is the older lane's.
   const targetStats = async (): Promise<Array<TargetStats & { lagSeconds: number }>> =>
     Promise.all(
-      writers.map(async (w) => {
-        const oldest = await spool.oldestPending(w.name)
-        return { ...w.stats(), lagSeconds: oldest ? Math.max(0, (clock() - oldest) / 1000) : 0 }
+      transports.map(async (t) => {
+        const parts = writers.filter((w) => w.name === t.name).map((w) => w.stats())
+        const oldest = (await Promise.all(lanes.map((l) => l.oldestPending(t.name)))).filter((x): x is number => x !== undefined)
+        const sum = (f: (s: TargetStats) => number): number => parts.reduce((a, p) => a + f(p), 0)
+        const lastWrites = parts.map((p) => p.lastWriteAt).filter((x): x is number => x !== undefined)
+        return {
+          target: t.name,
+          up: parts.every((p) => p.up),
+          writtenPoints: sum((p) => p.writtenPoints),
+          writeBatches: sum((p) => p.writeBatches),
+          writeErrors: sum((p) => p.writeErrors),
+          rejectedLines: sum((p) => p.rejectedLines),
+          lagReadings: sum((p) => p.lagReadings),
+          lastError: parts.find((p) => !p.up)?.lastError ?? parts.find((p) => p.lastError)?.lastError,
+          lastWriteAt: lastWrites.length ? Math.max(...lastWrites) : undefined,
+          // The slower lane's figures: a tail anywhere is a tail.
+          writeMs: {
+            p50: Math.max(...parts.map((p) => p.writeMs.p50)),
+            p99: Math.max(...parts.map((p) => p.writeMs.p99)),
+            max: Math.max(...parts.map((p) => p.writeMs.max)),
+          },
+          lagSeconds: oldest.length ? Math.max(0, (clock() - Math.min(...oldest)) / 1000) : 0,
+        }
       }),
     )
+
+  const spoolStats = (): SpoolStats => {
+    const [a, b] = lanes.map((l) => l.stats()) as [SpoolStats, SpoolStats]
+    return {
+      bytes: a.bytes + b.bytes,
+      segments: a.segments + b.segments,
+      headSeq: a.headSeq + b.headSeq,
+      appendedRecords: a.appendedRecords + b.appendedRecords,
+      fsyncs: a.fsyncs + b.fsyncs,
+      backpressureWaits: a.backpressureWaits + b.backpressureWaits,
+      full: capacity.full,
+    }
+  }
 
   // Last-seen is bookkeeping, not data: batch it to keep SQLite writes off the hot path.
   const flushSightings = (): void => {
@@ -113,9 +168,9 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
       const now = clock()
       const lines = stats.map(
         (s) =>
-          `ingest_stats,target=${s.target} received=${c.payloads}i,accepted=${c.readingsAccepted}i,rejected=${ingest.rejectedTotal()}i,spool_bytes=${spool.stats().bytes}i,lag_readings=${s.lagReadings}i,lag_seconds=${s.lagSeconds} ${now}`,
+          `ingest_stats,target=${s.target} received=${c.payloads}i,accepted=${c.readingsAccepted}i,rejected=${ingest.rejectedTotal()}i,spool_bytes=${spoolStats().bytes}i,lag_readings=${s.lagReadings}i,lag_seconds=${s.lagSeconds} ${now}`,
       )
-      if (lines.length) return spool.append([{ receivedAt: now, lines }])
+      if (lines.length) return liveSpool.append([{ receivedAt: now, lines }])
     }).catch((err: unknown) => log.warn({ err }, 'cannot record ingest stats'))
   }, 10_000)
   statsTimer.unref()
@@ -123,8 +178,11 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
   return {
     ingest,
     spool,
+    liveSpool,
     quarantine,
     writers,
+    spoolStats,
+    lag: (target) => lanes.reduce((a, l) => a + l.lag(target), 0),
     targetStats,
     flushSightings,
     async drained(timeoutMs = 30_000) {
@@ -139,7 +197,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
       // safe on disk and is written on the next start.
       if (drainMs > 0) await Promise.all(writers.map((w) => w.drained(drainMs)))
       await Promise.all(writers.map((w) => w.stop()))
-      await spool.close()
+      await Promise.all(lanes.map((l) => l.close()))
     },
   }
 }

@@ -6,7 +6,7 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {
     app.get('/health', async (_req, reply) => {
       const targets = deps.ingest ? await deps.ingest.targetStats() : []
-      const spool = deps.ingest?.spool.stats()
+      const spool = deps.ingest?.spoolStats()
       const degraded = targets.some((t) => !t.up) || Boolean(spool?.full)
       void reply.header('cache-control', 'no-store')
       return {
@@ -36,7 +36,7 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (ing) {
         const c = ing.ingest.counters
         const targets = await ing.targetStats()
-        const spool = ing.spool.stats()
+        const spool = ing.spoolStats()
         samples.push(
           { name: 'tidewatch_ingest_payloads_received_total', help: 'MQTT payloads received by the ingest', type: 'counter', values: [{ value: c.payloads }] },
           { name: 'tidewatch_ingest_readings_accepted_total', help: 'Readings accepted and spooled', type: 'counter', values: [{ value: c.readingsAccepted }] },
@@ -49,7 +49,7 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
             values: Object.entries(c.rejectedByReason).map(([reason, value]) => ({ labels: { reason }, value: value ?? 0 })),
           },
           { name: 'tidewatch_ingest_in_flight', help: 'Payloads waiting for the spool fsync', type: 'gauge', values: [{ value: c.inFlight }] },
-          { name: 'tidewatch_ingest_slot_waits_total', help: 'Payloads that waited, unparsed, for room in the 16 MiB in-flight budget', type: 'counter', values: [{ value: c.slotWaits }] },
+          { name: 'tidewatch_ingest_slot_waits_total', help: 'Payloads that waited, unparsed, for room in the in-flight byte budget (live 4 MiB, batches 16 MiB)', type: 'counter', values: [{ value: c.slotWaits }] },
           { name: 'tidewatch_spool_bytes', help: 'Bytes held in the on-disk spool (queue depth)', type: 'gauge', values: [{ value: spool.bytes }] },
           { name: 'tidewatch_spool_full', help: '1 while the spool is full and acknowledgements are held', type: 'gauge', values: [{ value: spool.full ? 1 : 0 }] },
           { name: 'tidewatch_spool_backpressure_waits_total', help: 'Times appends waited for spool space', type: 'counter', values: [{ value: spool.backpressureWaits }] },
@@ -62,6 +62,17 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
           { name: 'tidewatch_target_up', help: '1 when the last write to the target succeeded', type: 'gauge', values: targets.map((t) => ({ labels: { target: t.target }, value: t.up ? 1 : 0 })) },
           { name: 'tidewatch_target_lag_readings', help: 'Readings spooled but not yet written to the target', type: 'gauge', values: targets.map((t) => ({ labels: { target: t.target }, value: t.lagReadings })) },
           { name: 'tidewatch_target_lag_seconds', help: 'Age of the oldest reading not yet written to the target', type: 'gauge', values: targets.map((t) => ({ labels: { target: t.target }, value: t.lagSeconds })) },
+          {
+            name: 'tidewatch_write_duration_seconds',
+            help: 'InfluxDB write time over the last 1,024 successful writes, by quantile (1 = max)',
+            type: 'gauge',
+            values: targets.flatMap((t) =>
+              (['0.5', '0.99', '1'] as const).map((quantile) => ({
+                labels: { target: t.target, quantile },
+                value: (quantile === '0.5' ? t.writeMs.p50 : quantile === '0.99' ? t.writeMs.p99 : t.writeMs.max) / 1000,
+              })),
+            ),
+          },
         )
       }
       const b = deps.broker
@@ -79,6 +90,19 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
           { name: 'tidewatch_mqtt_subscribe_denied_total', help: 'Refused subscriptions', type: 'counter', values: [{ value: b.counters.subscribeDenied }] },
           { name: 'tidewatch_mqtt_payload_too_large_total', help: 'Publishes refused for exceeding the payload limit', type: 'counter', values: [{ value: b.counters.oversized }] },
         )
+      }
+      if (deps.eventLoop) {
+        const d = deps.eventLoop.snapshot()
+        samples.push({
+          name: 'tidewatch_event_loop_delay_seconds',
+          help: 'Event-loop delay over the last 10 s window, by quantile (1 = max); every PUBACK and answer waits behind it',
+          type: 'gauge',
+          values: [
+            { labels: { quantile: '0.5' }, value: d.p50Ms / 1000 },
+            { labels: { quantile: '0.99' }, value: d.p99Ms / 1000 },
+            { labels: { quantile: '1' }, value: d.maxMs / 1000 },
+          ],
+        })
       }
       for (const extra of deps.metrics ?? []) samples.push(...(await extra()))
       void reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8')

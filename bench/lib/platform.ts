@@ -12,13 +12,38 @@ export interface PlatformChild {
   mqttPort: number
   apiUrl: string
   health(): Promise<Health | undefined>
+  /** /metrics as `name{labels}` → value. */
+  metrics(): Promise<Map<string, number>>
   stop(): Promise<void>
 }
 
 export async function startPlatformChild(opts: { dir: string; influxUrl: string; nodeArgs?: string[]; env?: Record<string, string> }): Promise<PlatformChild> {
   const p = await createPlatformProcess({ dir: opts.dir, influxUrl: opts.influxUrl, nodeArgs: opts.nodeArgs, env: opts.env })
   await p.start()
-  return { pid: p.pid!, mqttPort: p.mqttPort, apiUrl: p.apiUrl, health: p.health, stop: p.stop }
+  const metrics = async (): Promise<Map<string, number>> => {
+    const text = await (await fetch(`${p.apiUrl}/metrics`)).text()
+    const out = new Map<string, number>()
+    for (const line of text.split('\n')) {
+      if (!line || line.startsWith('#')) continue
+      const cut = line.lastIndexOf(' ')
+      out.set(line.slice(0, cut), Number(line.slice(cut + 1)))
+    }
+    return out
+  }
+  return { pid: p.pid!, mqttPort: p.mqttPort, apiUrl: p.apiUrl, health: p.health, metrics, stop: p.stop }
+}
+
+/** Event-loop delay (last 10 s) and InfluxDB write times (last 1,024 writes) of the platform, for a report row. */
+export async function tailFigures(p: PlatformChild): Promise<{ loop: string; writes: string }> {
+  const m = await p.metrics().catch(() => new Map<string, number>())
+  const ms = (k: string): string => {
+    const v = m.get(k)
+    return v === undefined ? 'n/a' : String(Math.round(v * 10_000) / 10)
+  }
+  return {
+    loop: `${ms('tidewatch_event_loop_delay_seconds{quantile="0.99"}')} / ${ms('tidewatch_event_loop_delay_seconds{quantile="1"}')}`,
+    writes: `${ms('tidewatch_write_duration_seconds{target="primary",quantile="0.5"}')} / ${ms('tidewatch_write_duration_seconds{target="primary",quantile="0.99"}')} / ${ms('tidewatch_write_duration_seconds{target="primary",quantile="1"}')}`,
+  }
 }
 
 /** Waits until every InfluxDB target reports lag 0 twice in a row; returns ms waited, or undefined on timeout. */

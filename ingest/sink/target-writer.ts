@@ -35,7 +35,12 @@ export interface TargetStats {
   lagReadings: number
   lastError?: string
   lastWriteAt?: number
+  /** Successful write durations over the last WRITE_SAMPLES writes. */
+  writeMs: { p50: number; p99: number; max: number }
 }
+
+/** Write durations kept for the percentiles in stats(). */
+const WRITE_SAMPLES = 1024
 
 interface InFlightWrite {
   batch: SpoolBatch
@@ -124,7 +129,15 @@ export class TargetWriter {
     const send = async (after?: InFlightWrite): Promise<boolean> => {
       const batch = await this.spool.read(this.name, this.opts.batchPoints, after?.batch.end)
       if (!batch) return false
-      inFlight.push({ batch, outcome: this.transport.write(batch.lines).then(() => undefined, (err: unknown) => err ?? new Error('write failed')) })
+      const startedAt = performance.now()
+      const outcome = this.transport.write(batch.lines).then(
+        () => {
+          this.recordWriteMs(performance.now() - startedAt)
+          return undefined
+        },
+        (err: unknown) => err ?? new Error('write failed'),
+      )
+      inFlight.push({ batch, outcome })
       return true
     }
     while (this.running) {
@@ -194,8 +207,24 @@ export class TargetWriter {
     this.lastWriteAt = Date.now()
   }
 
+  private readonly writeMs = new Float64Array(WRITE_SAMPLES)
+  private writeMsCount = 0
+
+  private recordWriteMs(ms: number): void {
+    this.writeMs[this.writeMsCount++ % WRITE_SAMPLES] = ms
+  }
+
+  private writePercentiles(): TargetStats['writeMs'] {
+    const n = Math.min(this.writeMsCount, WRITE_SAMPLES)
+    if (n === 0) return { p50: 0, p99: 0, max: 0 }
+    const sorted = this.writeMs.slice(0, n).sort()
+    const at = (q: number): number => Math.round(sorted[Math.min(n - 1, Math.floor(q * n))]! * 10) / 10
+    return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted[n - 1]! * 10) / 10 }
+  }
+
   stats(): TargetStats {
     return {
+      writeMs: this.writePercentiles(),
       target: this.name,
       up: this.up,
       ...this.counters,

@@ -16,7 +16,9 @@ import type { Logger } from '../../core/log.ts'
  *
  * Overflow policy: when the retained bytes reach `maxBytes`, append() waits
  * (backpressure) instead of dropping; the broker then stops acknowledging and
- * stations keep readings in their own buffers. Every wait is counted.
+ * stations keep readings in their own buffers. Every wait is counted. Spools
+ * given the same `capacity` (the ingest's live and backlog lanes) share one
+ * `maxBytes` between them.
  *
  * On-disk line: `<seq>\t<receivedAtMs>\t<line protocol>\n`. Several lines of
  * one reading share a seq. A torn last line after a crash has no newline and
@@ -27,9 +29,32 @@ export interface SpoolRecord {
   lines: readonly string[]
 }
 
+/** A byte limit shared by several spools: space freed by one wakes the others' appends. */
+export class SpoolCapacity {
+  used = 0
+  private readonly members = new Set<Spool>()
+
+  constructor(readonly maxBytes: number) {}
+
+  get full(): boolean {
+    return this.used >= this.maxBytes
+  }
+
+  join(spool: Spool): void {
+    this.members.add(spool)
+  }
+
+  freed(): void {
+    if (this.full) return
+    for (const m of this.members) m.spaceFreed()
+  }
+}
+
 export interface SpoolOptions {
   dir: string
   maxBytes: number
+  /** Share the byte limit with other spools (then `maxBytes` is ignored). */
+  capacity?: SpoolCapacity
   segmentBytes: number
   log: Logger
 }
@@ -88,6 +113,7 @@ export class Spool extends EventEmitter {
   private active: FileHandle | undefined
   private nextSeq = 1
   private totalBytes = 0
+  private readonly capacity: SpoolCapacity
   private pending: PendingAppend[] = []
   private flushing = false
   /** The flush loop is parked in waitForSpace: it holds `flushing` but is not writing. */
@@ -101,7 +127,15 @@ export class Spool extends EventEmitter {
     super()
     this.setMaxListeners(0)
     // A segment larger than a quarter of the limit could never be freed in time.
-    this.opts = { ...opts, segmentBytes: Math.max(4096, Math.min(opts.segmentBytes, Math.floor(opts.maxBytes / 4))) }
+    this.capacity = opts.capacity ?? new SpoolCapacity(opts.maxBytes)
+    this.capacity.join(this)
+    const maxBytes = this.capacity.maxBytes
+    this.opts = { ...opts, maxBytes, segmentBytes: Math.max(4096, Math.min(opts.segmentBytes, Math.floor(maxBytes / 4))) }
+  }
+
+  private addBytes(n: number): void {
+    this.totalBytes += n
+    this.capacity.used += n
   }
 
   static async open(opts: SpoolOptions): Promise<Spool> {
@@ -122,7 +156,7 @@ export class Spool extends EventEmitter {
       const lastSeq = this.repairTail(last)
       this.nextSeq = (lastSeq ?? last.startSeq - 1) + 1
     }
-    for (const s of this.segments) this.totalBytes += s.size
+    for (const s of this.segments) this.addBytes(s.size)
     for (const name of readdirSync(this.opts.dir)) {
       const m = /^cursor-(.+)\.json$/.exec(name)
       if (!m) continue
@@ -212,13 +246,13 @@ export class Spool extends EventEmitter {
   }
 
   get full(): boolean {
-    return this.totalBytes >= this.opts.maxBytes
+    return this.capacity.full
   }
 
   private async waitForSpace(): Promise<void> {
     if (!this.full) return
     this.counters.backpressureWaits++
-    this.opts.log.warn({ bytes: this.totalBytes, maxBytes: this.opts.maxBytes }, 'spool full: holding acknowledgements until a target drains (backpressure)')
+    this.opts.log.warn({ bytes: this.totalBytes, sharedBytes: this.capacity.used, maxBytes: this.opts.maxBytes }, 'spool full: holding acknowledgements until a target drains (backpressure)')
     this.emit('full')
     this.waitingForSpace = true
     try {
@@ -256,7 +290,7 @@ export class Spool extends EventEmitter {
           await this.active!.datasync()
           this.counters.fsyncs++
           seg.size += buf.length
-          this.totalBytes += buf.length
+          this.addBytes(buf.length)
           for (const b of batch) b.resolve()
           this.emit('append')
         } catch (err) {
@@ -395,7 +429,7 @@ export class Spool extends EventEmitter {
       } catch (err) {
         this.opts.log.error({ err, file: seg.file }, 'spool: cannot delete consumed segment')
       }
-      this.totalBytes -= seg.size
+      this.addBytes(-seg.size)
       freed = true
     }
     // Everyone is caught up inside a full active segment: start a new one so it can go.
@@ -407,7 +441,7 @@ export class Spool extends EventEmitter {
     if (allCaughtUp && active.size > 0 && (this.full || active.size >= this.opts.segmentBytes) && (!this.flushing || this.waitingForSpace)) {
       void this.rollEmpty()
     }
-    if (freed && !this.full) this.wakeSpaceWaiters()
+    if (freed) this.capacity.freed()
   }
 
   private async rollEmpty(): Promise<void> {
@@ -430,8 +464,13 @@ export class Spool extends EventEmitter {
       if (ownsFlush) this.flushing = false
     }
     this.gc()
-    if (!this.full) this.wakeSpaceWaiters()
+    this.capacity.freed()
     if (this.pending.length) void this.flush()
+  }
+
+  /** Called by the shared capacity when any spool freed space. */
+  spaceFreed(): void {
+    this.wakeSpaceWaiters()
   }
 
   private wakeSpaceWaiters(): void {

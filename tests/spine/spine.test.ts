@@ -288,6 +288,9 @@ describe('broker + ingest + API', () => {
     expect(m.body).toMatch(/tidewatch_ingest_rejected_total\{reason="VALUE_OUT_OF_RANGE"\} \d+/)
     expect(m.body).toMatch(/tidewatch_target_lag_readings\{target="primary"\} \d+/)
     expect(m.body).toMatch(/tidewatch_write_batches_total\{target="primary"\} \d+/)
+    // Where a latency tail comes from: the event loop, or InfluxDB writes.
+    expect(m.body).toMatch(/tidewatch_event_loop_delay_seconds\{quantile="0.99"\} [\d.e-]+/)
+    expect(m.body).toMatch(/tidewatch_write_duration_seconds\{target="primary",quantile="0.99"\} [\d.e-]+/)
     const list = await getJson(`${tp.apiUrl}/api/v1/stations`)
     expect(JSON.stringify(list.body)).not.toMatch(/scrypt|password/)
   })

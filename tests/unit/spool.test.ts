@@ -2,7 +2,7 @@ import { appendFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../core/log.ts'
-import { Spool } from '../../ingest/spool/spool.ts'
+import { Spool, SpoolCapacity } from '../../ingest/spool/spool.ts'
 import { tempDir } from '../helpers/platform.ts'
 
 const dirs: Array<{ cleanup(): void }> = []
@@ -98,5 +98,31 @@ describe('spool', () => {
     lines.push(...(await drainAll(spool, 'primary')))
     expect(lines).toHaveLength(n)
     await spool.close()
+  })
+
+  it('shares one byte limit between lanes: the backlog lane filling it holds the live lane, and its drain releases it', async () => {
+    const capacity = new SpoolCapacity(16 * 1024)
+    const lanes = []
+    for (const name of ['backlog', 'live']) {
+      const t = tempDir(`spool-${name}-`)
+      dirs.push(t)
+      const spool = await Spool.open({ dir: t.dir, maxBytes: 0, capacity, segmentBytes: 4096, log: silentLogger })
+      spool.addCursor('primary')
+      lanes.push(spool)
+    }
+    const [backlog, live] = lanes as [Spool, Spool]
+    const big = (i: number) => ({ receivedAt: i, lines: [`reading,sensor=ph,station=s value=${i},pad="${'x'.repeat(900)}" ${i}`] })
+    let n = 0
+    while (!backlog.full) await backlog.append([big(n++)])
+    expect(live.full).toBe(true)
+    let done = false
+    const pending = live.append([rec(1)]).then(() => (done = true))
+    await new Promise((r) => setTimeout(r, 50))
+    expect(done).toBe(false)
+    expect(live.stats().backpressureWaits).toBe(1)
+    expect(await drainAll(backlog, 'primary')).toHaveLength(n)
+    await pending
+    expect(await drainAll(live, 'primary')).toEqual(rec(1).lines)
+    await Promise.all(lanes.map((l) => l.close()))
   })
 })

@@ -1,0 +1,47 @@
+/**
+ * The ingest's two spool lanes, against a real broker and a real InfluxDB
+ * that starts late: while InfluxDB is down the lanes hold what they were
+ * given — a station's replayed batch and a late reading in the backlog lane,
+ * the current single reading in the live lane — and once it is up both drain
+ * into the same database. Values stay below every alert level, so no alert
+ * points join the live lane.
+ */
+import { join } from 'node:path'
+import { afterAll, expect, it } from 'vitest'
+import mqtt from 'mqtt'
+import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
+import { createQueryClient } from '../../influx/query.ts'
+import { startTestPlatform, tempDir, type TestPlatform } from '../helpers/platform.ts'
+
+const tmp = tempDir()
+let tp: TestPlatform | undefined
+let influx: ManagedInflux | undefined
+afterAll(async () => {
+  await tp?.stop()
+  await influx?.stop()
+  tmp.cleanup()
+})
+
+it('routes batches and late readings to the backlog lane and live readings to the live lane; both reach InfluxDB', async () => {
+  const port = await freePort()
+  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: `http://127.0.0.1:${port}` })
+  const creds = await tp.platform.registry.add({ id: 'cm-lane-01', name: 'Lanes', lat: 9, lon: 105 })
+  const station = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
+  const now = Date.now()
+  const backlog = Array.from({ length: 200 }, (_, i) => ({ ts: now - 3_600_000 + i * 15_000, values: { salinity: 0.5 + i / 1000 } }))
+  await station.publishAsync('stations/cm-lane-01/readings', JSON.stringify({ readings: backlog }), { qos: 1 })
+  await station.publishAsync('stations/cm-lane-01/readings', JSON.stringify({ ts: now - 2 * 3_600_000, values: { salinity: 1.5 } }), { qos: 1 })
+  await station.publishAsync('stations/cm-lane-01/readings', JSON.stringify({ ts: now, values: { salinity: 0.8 } }), { qos: 1 })
+  await station.endAsync()
+
+  const ingest = tp.platform.ingest!
+  expect(ingest.spool.lag('primary')).toBe(201)
+  expect(ingest.liveSpool.lag('primary')).toBe(1)
+  expect(ingest.lag('primary')).toBe(202)
+
+  influx = await startManagedInflux({ dir: join(tmp.dir, 'influxdb'), port })
+  expect(await ingest.drained(60_000)).toBe(true)
+  const q = createQueryClient({ url: influx.url, database: 'tidewatch' })
+  const [rows = []] = await q.query(`SELECT count("value") FROM "raw"."reading" WHERE "station" = 'cm-lane-01'`)
+  expect(rows[0]!.values[0]![1]).toBe(202)
+})
