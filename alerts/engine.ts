@@ -150,16 +150,17 @@ export class Engine {
         this.touch(series, value, r.ts, now)
         continue
       }
+      const ev: ValueEvaluation = { r, sensor: v.sensor, value, trend, now, out }
       const level = (series.level ??= this.fresh(r.stationId, v.sensor, 'level', this.state(r.stationId, v.sensor, 'level')))
       const target = targetLevel(rule.levels, value, level.status === 'firing' ? level.level : null)
-      this.step(level, 'level', rule.levels, target, r, v.sensor, value, undefined, trend, now, out)
+      this.step(ev, level, 'level', rule.levels, target, undefined)
       const riseLevels = series.riseLevels
       if (riseLevels) {
         const lvl = riseLevels[0]!
         const row = (series.rise ??= this.fresh(r.stationId, v.sensor, 'rise', this.state(r.stationId, v.sensor, 'rise')))
         const firing = row.status === 'firing' ? row.level : null
         const t = rise >= lvl.threshold || (firing === 'rise' && rise > (lvl.clear ?? 0)) ? lvl : null
-        this.step(row, 'rise', riseLevels, t, r, v.sensor, value, rise, trend, now, out)
+        this.step(ev, row, 'rise', riseLevels, t, rise)
       }
     }
     this.counters.transitions += out.length
@@ -203,19 +204,8 @@ export class Engine {
    * this runs for every value of every reading, and a Transition is built
    * only when something is emitted.
    */
-  private step(
-    row: StateRow,
-    ladder: 'level' | 'rise',
-    levels: readonly Level[],
-    t: Level | null,
-    r: AcceptedReading,
-    sensor: string,
-    value: number,
-    delta: number | undefined,
-    trend: Trend,
-    now: number,
-    out: Transition[],
-  ): void {
+  private step(ev: ValueEvaluation, row: StateRow, ladder: 'level' | 'rise', levels: readonly Level[], t: Level | null, delta: number | undefined): void {
+    const { r, sensor, value, now } = ev
     const firingName = row.status === 'firing' ? row.level : null
     const firing = firingName === null ? null : findLevel(levels, firingName)
     row.value = value
@@ -256,11 +246,11 @@ export class Engine {
         row.pending_level = null
         row.pending_count = 0
         row.pending_since = null
-        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'firing', t, firing, from)
+        this.emit(ev, row, ladder, delta, 'firing', t, firing, from)
       } else if (!firing && row.status !== 'pending') {
         const from = row.status
         row.status = 'pending'
-        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'pending', t, null, from)
+        this.emit(ev, row, ladder, delta, 'pending', t, null, from)
       }
     } else if (firing && rankT < rankF) {
       row.pending_level = null
@@ -270,12 +260,12 @@ export class Engine {
         // De-escalation within the incident (e.g. danger back to warning).
         row.level = t.name
         this.stmts.updateIncident.run(t.name, 0, t.name, value, value, value, row.incident)
-        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'firing', t, firing, 'firing')
+        this.emit(ev, row, ladder, delta, 'firing', t, firing, 'firing')
       } else {
         row.status = 'resolved'
         row.level = null
         if (row.incident) this.stmts.closeIncident.run(now, row.incident)
-        this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'resolved', firing, firing, 'firing')
+        this.emit(ev, row, ladder, delta, 'resolved', firing, firing, 'firing')
         row.incident = null
       }
     } else {
@@ -287,7 +277,7 @@ export class Engine {
         row.pending_since = null
         if (!firing && row.status === 'pending' && pendingLevel) {
           row.status = 'ok'
-          this.emit(out, row, ladder, r, sensor, value, delta, trend, now, 'ok', pendingLevel, null, 'pending')
+          this.emit(ev, row, ladder, delta, 'ok', pendingLevel, null, 'pending')
         }
       }
       if (firing && row.incident) this.raisePeak(row.incident, firing.name, value)
@@ -295,40 +285,26 @@ export class Engine {
     this.persist(row)
   }
 
-  private emit(
-    out: Transition[],
-    row: StateRow,
-    ladder: 'level' | 'rise',
-    r: AcceptedReading,
-    sensor: string,
-    value: number,
-    delta: number | undefined,
-    trend: Trend,
-    now: number,
-    to: AlertStatus,
-    level: Level,
-    previous: Level | null,
-    from: AlertStatus,
-  ): void {
+  private emit(ev: ValueEvaluation, row: StateRow, ladder: 'level' | 'rise', delta: number | undefined, to: AlertStatus, level: Level, previous: Level | null, from: AlertStatus): void {
     const tr: Transition = {
-      station: r.stationId,
-      sensor,
+      station: ev.r.stationId,
+      sensor: ev.sensor,
       ladder,
       level,
       previous,
       from,
       to,
-      value,
+      value: ev.value,
       threshold: to === 'resolved' ? (level.clear ?? level.threshold) : level.threshold,
-      readingTs: r.ts,
-      receivedAt: r.receivedAt,
-      at: now,
+      readingTs: ev.r.ts,
+      receivedAt: ev.r.receivedAt,
+      at: ev.now,
       incident: row.incident,
-      trend,
+      trend: ev.trend,
     }
     if (delta !== undefined) tr.delta = delta
     this.record(tr)
-    out.push(tr)
+    ev.out.push(tr)
   }
 
   private touch(series: Series, value: number, ts: number, now: number): void {
@@ -455,6 +431,16 @@ function findLevel(levels: readonly Level[], name: string): Level | null {
 
 /** Mean interval between informational rewrites of an unchanged state row. */
 const PERSIST_EVERY_MS = 60_000
+
+/** One value under evaluation: what every ladder's step and emitted transition share. */
+interface ValueEvaluation {
+  r: AcceptedReading
+  sensor: string
+  value: number
+  trend: Trend
+  now: number
+  out: Transition[]
+}
 
 interface Persisted {
   status: AlertStatus

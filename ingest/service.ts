@@ -55,20 +55,16 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
   // Two lanes, one byte limit: a replayed backlog must not delay the live
   // reading stored behind it (docs/DURABILITY.md, docs/PERFORMANCE.md).
   const capacity = new SpoolCapacity(config.ingest.spoolMaxBytes)
-  const spool = await Spool.open({
-    dir: join(config.dataDir, 'spool'),
-    maxBytes: config.ingest.spoolMaxBytes,
-    capacity,
-    segmentBytes: config.ingest.spoolSegmentBytes,
-    log: log.child({ component: 'spool', lane: 'backlog' }),
-  })
-  const liveSpool = await Spool.open({
-    dir: join(config.dataDir, 'spool-live'),
-    maxBytes: config.ingest.spoolMaxBytes,
-    capacity,
-    segmentBytes: config.ingest.spoolSegmentBytes,
-    log: log.child({ component: 'spool', lane: 'live' }),
-  })
+  const openLane = (dirName: string, lane: string): Promise<Spool> =>
+    Spool.open({
+      dir: join(config.dataDir, dirName),
+      maxBytes: config.ingest.spoolMaxBytes,
+      capacity,
+      segmentBytes: config.ingest.spoolSegmentBytes,
+      log: log.child({ component: 'spool', lane }),
+    })
+  const spool = await openLane('spool', 'backlog')
+  const liveSpool = await openLane('spool-live', 'live')
   const lanes = [liveSpool, spool]
   const quarantine = new QuarantineStore(openDatabase(join(config.dataDir, 'quarantine.db')), config.ingest.quarantineMaxRows, log.child({ component: 'quarantine' }))
   const ingest = new Ingest({

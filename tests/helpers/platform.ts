@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { loadConfig, type Config } from '../../core/config.ts'
 import { silentLogger, type Logger } from '../../core/log.ts'
 import { createDevCertificates, type DevCertPaths } from '../../broker/tls/dev-ca.ts'
-import { startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
+import mqtt, { type MqttClient } from 'mqtt'
+import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient, type InfluxQueryClient } from '../../influx/query.ts'
 import { staffToken, startPlatform, type Platform, type PlatformParts } from '../../cli/platform.ts'
 
@@ -86,6 +87,23 @@ export async function startTestPlatform(opts: {
     adminToken: staffToken(config),
     stop: () => platform.stop(),
   }
+}
+
+/**
+ * A platform whose InfluxDB is down at start (its port reserved, nothing
+ * listening), one registered station connected over MQTT, and a way to bring
+ * InfluxDB up later: what lands in the spool can then be inspected.
+ */
+export async function startWithInfluxDown(dir: string, stationId: string): Promise<{
+  tp: TestPlatform
+  station: MqttClient
+  startInflux(): Promise<ManagedInflux>
+}> {
+  const port = await freePort()
+  const tp = await startTestPlatform({ dir, influxUrl: `http://127.0.0.1:${port}` })
+  const creds = await tp.platform.registry.add({ id: stationId, name: stationId, lat: 9, lon: 105 })
+  const station = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
+  return { tp, station, startInflux: () => startManagedInflux({ dir: join(dir, 'influxdb'), port }) }
 }
 
 /** Polls until `check` returns a truthy value or the deadline passes; returns the last value. */

@@ -4,12 +4,10 @@
  * the rollup are created before the first write, so nothing lands in
  * `autogen` (where it would vanish from default-RP queries later).
  */
-import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
-import mqtt from 'mqtt'
-import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
+import type { ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient } from '../../influx/query.ts'
-import { eventually, getJson, startTestPlatform, tempDir, type TestPlatform } from '../helpers/platform.ts'
+import { eventually, getJson, startWithInfluxDown, tempDir, type TestPlatform } from '../helpers/platform.ts'
 
 const tmp = tempDir()
 let tp: TestPlatform | undefined
@@ -21,16 +19,15 @@ afterAll(async () => {
 })
 
 it('creates the retention policies when InfluxDB comes up late, and writes into raw', async () => {
-  const port = await freePort()
-  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: `http://127.0.0.1:${port}` })
-  const creds = await tp.platform.registry.add({ id: 'cm-late-01', name: 'Late', lat: 9, lon: 105 })
-  const station = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
+  const started = await startWithInfluxDown(tmp.dir, 'cm-late-01')
+  tp = started.tp
+  const station = started.station
   const now = Date.now()
   for (let i = 0; i < 3; i++) await station.publishAsync('stations/cm-late-01/readings', JSON.stringify({ ts: now - 3000 + i, values: { salinity: 1 + i } }), { qos: 1 })
   await station.endAsync()
   expect(tp.platform.ingest!.lag('primary')).toBeGreaterThan(0)
 
-  influx = await startManagedInflux({ dir: join(tmp.dir, 'influxdb'), port })
+  influx = await started.startInflux()
   expect(await tp.platform.ingest!.drained(60_000)).toBe(true)
   const q = createQueryClient({ url: influx.url, database: 'tidewatch' })
   const [rps = []] = await q.query('SHOW RETENTION POLICIES')

@@ -6,12 +6,10 @@
  * into the same database. Values stay below every alert level, so no alert
  * points join the live lane.
  */
-import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
-import mqtt from 'mqtt'
-import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
+import type { ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient } from '../../influx/query.ts'
-import { startTestPlatform, tempDir, type TestPlatform } from '../helpers/platform.ts'
+import { startWithInfluxDown, tempDir, type TestPlatform } from '../helpers/platform.ts'
 
 const tmp = tempDir()
 let tp: TestPlatform | undefined
@@ -23,10 +21,9 @@ afterAll(async () => {
 })
 
 it('routes batches and late readings to the backlog lane and live readings to the live lane; both reach InfluxDB', async () => {
-  const port = await freePort()
-  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: `http://127.0.0.1:${port}` })
-  const creds = await tp.platform.registry.add({ id: 'cm-lane-01', name: 'Lanes', lat: 9, lon: 105 })
-  const station = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
+  const started = await startWithInfluxDown(tmp.dir, 'cm-lane-01')
+  tp = started.tp
+  const station = started.station
   const now = Date.now()
   const backlog = Array.from({ length: 200 }, (_, i) => ({ ts: now - 3_600_000 + i * 15_000, values: { salinity: 0.5 + i / 1000 } }))
   await station.publishAsync('stations/cm-lane-01/readings', JSON.stringify({ readings: backlog }), { qos: 1 })
@@ -39,7 +36,7 @@ it('routes batches and late readings to the backlog lane and live readings to th
   expect(ingest.liveSpool.lag('primary')).toBe(1)
   expect(ingest.lag('primary')).toBe(202)
 
-  influx = await startManagedInflux({ dir: join(tmp.dir, 'influxdb'), port })
+  influx = await started.startInflux()
   expect(await ingest.drained(60_000)).toBe(true)
   const q = createQueryClient({ url: influx.url, database: 'tidewatch' })
   const [rows = []] = await q.query(`SELECT count("value") FROM "raw"."reading" WHERE "station" = 'cm-lane-01'`)
