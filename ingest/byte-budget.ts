@@ -7,20 +7,18 @@
 export class ByteBudget {
   private free: number
   private readonly waiters: Array<{ bytes: number; resolve: () => void }> = []
-  /** Requests that had to wait. */
-  waits = 0
 
   constructor(readonly capacity: number) {
     this.free = capacity
   }
 
+  /** undefined when the bytes fit now; otherwise a promise to await (the caller counts waits). */
   acquire(bytes: number): Promise<void> | undefined {
     const need = Math.min(bytes, this.capacity)
     if (this.waiters.length === 0 && this.free >= need) {
       this.free -= need
       return undefined
     }
-    this.waits++
     return new Promise<void>((resolve) => this.waiters.push({ bytes: need, resolve }))
   }
 

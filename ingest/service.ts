@@ -26,7 +26,7 @@ export interface IngestService {
   /** Two per target: one per lane. */
   writers: TargetWriter[]
   /** Both lanes together (they share `spoolMaxBytes`). */
-  spoolStats(): SpoolStats
+  spoolStats(): LanesStats
   /** Readings spooled for a target and not yet written, both lanes. */
   lag(target: string): number
   targetStats(): Promise<Array<TargetStats & { lagSeconds: number }>>
@@ -36,6 +36,9 @@ export interface IngestService {
   drained(timeoutMs?: number): Promise<boolean>
   stop(opts?: { drainMs?: number }): Promise<void>
 }
+
+/** Both spool lanes together; a sequence number means nothing across lanes, so there is none. */
+export type LanesStats = Omit<SpoolStats, 'headSeq'>
 
 export interface IngestServiceDeps {
   config: Readonly<Config>
@@ -136,12 +139,11 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
       }),
     )
 
-  const spoolStats = (): SpoolStats => {
+  const spoolStats = (): LanesStats => {
     const [a, b] = lanes.map((l) => l.stats()) as [SpoolStats, SpoolStats]
     return {
       bytes: a.bytes + b.bytes,
       segments: a.segments + b.segments,
-      headSeq: a.headSeq + b.headSeq,
       appendedRecords: a.appendedRecords + b.appendedRecords,
       fsyncs: a.fsyncs + b.fsyncs,
       backpressureWaits: a.backpressureWaits + b.backpressureWaits,

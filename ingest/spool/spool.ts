@@ -70,7 +70,7 @@ export interface SpoolBatch {
   end: Position
 }
 
-export interface Position {
+interface Position {
   segment: number // startSeq of the segment file
   offset: number
   seq: number
