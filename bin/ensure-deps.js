@@ -8,8 +8,12 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const needed = ['tsx', 'aedes', 'better-sqlite3', 'fastify', '@influxdata/influxdb-client']
-if (!needed.every((m) => existsSync(join(root, 'node_modules', m, 'package.json')))) {
+const needed = ['tsx', 'aedes', 'better-sqlite3', 'fastify', '@influxdata/influxdb-client'].map((m) => join(m, 'package.json'))
+// The native SQLite binding is built last: a first `npm start` interrupted
+// during the install leaves the packages without it, and the next start must
+// install again rather than fail.
+needed.push(join('better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))
+if (!needed.every((f) => existsSync(join(root, 'node_modules', f)))) {
   console.log('Installing npm dependencies (first run)…')
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
   const cmd = existsSync(join(root, 'package-lock.json')) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']
