@@ -34,6 +34,9 @@ export const ErrorCodes = {
   STATION_EXISTS: 'Station already exists',
   STATION_NOT_FOUND: 'Station not found',
   STATION_ID_INVALID: 'Station id must match ^[A-Za-z0-9_-]{1,64}$',
+  STATION_ZONE_INVALID: 'Zone must be one of rice, rice_shrimp, brackish_aquaculture, water_supply, monitoring',
+  STATION_CODE_INVALID: 'Station SMS code must be 2–4 letters then 1–3 digits, e.g. SD01',
+  STATION_CODE_TAKEN: 'Another station already has this SMS code',
   CSV_INVALID: 'CSV import file is invalid',
   BAD_REQUEST: 'Request is invalid',
   UNAUTHORIZED: 'Bearer token missing, unknown or revoked',
@@ -44,6 +47,7 @@ export const ErrorCodes = {
   INFLUX_QUERY_FAILED: 'InfluxDB query failed',
   INFLUXD_NOT_INSTALLED: 'influxd is not installed',
   INTERNAL: 'Internal error',
+  TLS_CA_EXISTS: 'A development CA already exists; replacing it needs --force',
 
   // Alerter
   ALERT_RULE_INVALID: 'Alert rule is invalid',

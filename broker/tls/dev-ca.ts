@@ -1,17 +1,49 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import forge from 'node-forge'
+import { TidewatchError } from '../../core/errors.ts'
 
 /**
  * A development CA and a server certificate signed by it, for the demo and
  * the tests. Production deployments use a certificate from the province's
  * PKI or a public CA; see docs/PROTOCOL.md "TLS".
+ *
+ * The CA is the one thing here that must not be replaced by accident: every
+ * station was given ca.crt, and a new CA makes all of them fail TLS at once.
+ * So an existing CA is only replaced with `force`, and the CA key is kept
+ * (ca.key, 0600) so a server certificate can be re-issued — a new host name,
+ * a renewal, a deleted server.key — under the CA the stations already trust.
  */
 export interface DevCertPaths {
   caFile: string
   certFile: string
   keyFile: string
+}
+
+export interface DevCertOptions {
+  /** Replace an existing CA (and every station's trust in it). Default false. */
+  readonly force?: boolean
+  /**
+   * Default 825 days: the longest server-certificate lifetime that iOS 13 /
+   * macOS 10.15 accept (Apple, "Requirements for trusted certificates in
+   * iOS 13 and macOS 10.15"), matching CA/Browser Forum ballot 193 (2018).
+   */
+  readonly validDays?: number
+}
+
+export interface DevCertResult extends DevCertPaths {
+  /** 'created' (new CA + server cert), 'reissued' (server cert under the existing CA) or 'reused' (nothing written). */
+  readonly action: 'created' | 'reissued' | 'reused'
+}
+
+const CA_SUBJECT = [
+  { name: 'commonName', value: 'tidewatch development CA' },
+  { name: 'organizationName', value: 'tidewatch (development only)' },
+]
+
+export function devCertPaths(dir: string): DevCertPaths & { caKeyFile: string } {
+  return { caFile: join(dir, 'ca.crt'), caKeyFile: join(dir, 'ca.key'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') }
 }
 
 function rsaKeyPair(): forge.pki.rsa.KeyPair {
@@ -27,38 +59,25 @@ function serial(): string {
   return '01' + randomBytes(15).toString('hex')
 }
 
-export function createDevCertificates(dir: string, hostnames: readonly string[] = ['localhost'], validDays = 825): DevCertPaths {
-  mkdirSync(dir, { recursive: true })
-  const now = new Date(Date.now() - 60_000)
-  const until = new Date(now.getTime() + validDays * 86_400_000)
+function validity(validDays: number): { notBefore: Date; notAfter: Date } {
+  // A minute of slack for clocks that are slightly behind.
+  const notBefore = new Date(Date.now() - 60_000)
+  return { notBefore, notAfter: new Date(notBefore.getTime() + validDays * 86_400_000) }
+}
 
-  const caKeys = rsaKeyPair()
-  const ca = forge.pki.createCertificate()
-  ca.publicKey = caKeys.publicKey
-  ca.serialNumber = serial()
-  ca.validity.notBefore = now
-  ca.validity.notAfter = until
-  const caSubject = [
-    { name: 'commonName', value: 'tidewatch development CA' },
-    { name: 'organizationName', value: 'tidewatch (development only)' },
-  ]
-  ca.setSubject(caSubject)
-  ca.setIssuer(caSubject)
-  ca.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ])
-  ca.sign(caKeys.privateKey, forge.md.sha256.create())
+function writeKey(file: string, key: forge.pki.PrivateKey): void {
+  writeFileSync(file, forge.pki.privateKeyToPem(key), { mode: 0o600 })
+  chmodSync(file, 0o600)
+}
 
+function issueServerCert(paths: DevCertPaths, caKey: forge.pki.PrivateKey, hostnames: readonly string[], validDays: number): void {
   const keys = rsaKeyPair()
   const cert = forge.pki.createCertificate()
   cert.publicKey = keys.publicKey
   cert.serialNumber = serial()
-  cert.validity.notBefore = now
-  cert.validity.notAfter = until
+  Object.assign(cert.validity, validity(validDays))
   cert.setSubject([{ name: 'commonName', value: hostnames[0] ?? 'localhost' }])
-  cert.setIssuer(caSubject)
+  cert.setIssuer(CA_SUBJECT)
   const altNames = [
     ...hostnames.map((h) => (/^[\d.]+$/.test(h) ? { type: 7, ip: h } : { type: 2, value: h })),
     { type: 7, ip: '127.0.0.1' },
@@ -69,20 +88,66 @@ export function createDevCertificates(dir: string, hostnames: readonly string[] 
     { name: 'extKeyUsage', serverAuth: true },
     { name: 'subjectAltName', altNames },
   ])
-  cert.sign(caKeys.privateKey, forge.md.sha256.create())
-
-  const paths = { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') }
-  writeFileSync(paths.caFile, forge.pki.certificateToPem(ca))
+  cert.sign(caKey, forge.md.sha256.create())
   writeFileSync(paths.certFile, forge.pki.certificateToPem(cert))
-  writeFileSync(paths.keyFile, forge.pki.privateKeyToPem(keys.privateKey))
-  chmodSync(paths.keyFile, 0o600)
-  // The CA key is deliberately not written: nobody should sign more with it.
-  return paths
+  writeKey(paths.keyFile, keys.privateKey)
 }
 
-/** Reuses certificates in `dir` when present. */
-export function ensureDevCertificates(dir: string, hostnames?: readonly string[]): DevCertPaths {
-  const paths = { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') }
-  if (existsSync(paths.caFile) && existsSync(paths.certFile) && existsSync(paths.keyFile)) return paths
-  return createDevCertificates(dir, hostnames)
+function caExistsError(file: string, reason: string): TidewatchError {
+  return new TidewatchError(
+    'TLS_CA_EXISTS',
+    { file },
+    `${reason}: a development CA already exists at ${file}. Stations trust it; replacing it makes every station fail TLS. Re-run with --force to replace it anyway.`,
+  )
+}
+
+/**
+ * Creates a new CA and a server certificate in `dir`. Refuses (TLS_CA_EXISTS)
+ * when `dir` already holds a CA, unless `force`.
+ */
+export function createDevCertificates(dir: string, hostnames: readonly string[] = ['localhost'], options: DevCertOptions = {}): DevCertPaths {
+  const validDays = options.validDays ?? 825
+  const paths = devCertPaths(dir)
+  if (existsSync(paths.caFile) && !options.force) throw caExistsError(paths.caFile, 'not replaced')
+  mkdirSync(dir, { recursive: true })
+
+  const caKeys = rsaKeyPair()
+  const ca = forge.pki.createCertificate()
+  ca.publicKey = caKeys.publicKey
+  ca.serialNumber = serial()
+  Object.assign(ca.validity, validity(validDays))
+  ca.setSubject(CA_SUBJECT)
+  ca.setIssuer(CA_SUBJECT)
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ])
+  ca.sign(caKeys.privateKey, forge.md.sha256.create())
+
+  writeFileSync(paths.caFile, forge.pki.certificateToPem(ca))
+  writeKey(paths.caKeyFile, caKeys.privateKey)
+  issueServerCert(paths, caKeys.privateKey, hostnames, validDays)
+  return { caFile: paths.caFile, certFile: paths.certFile, keyFile: paths.keyFile }
+}
+
+/**
+ * What `tidewatch up` and `certs dev` call: never replaces an existing CA.
+ * - nothing there: a new CA and server certificate ('created');
+ * - CA and server certificate there: nothing written ('reused');
+ * - CA there but the server certificate or key missing: a new server
+ *   certificate signed by the existing CA key ('reissued'). If the CA key is
+ *   missing too (a CA made before the key was kept), nothing can sign: this
+ *   throws TLS_CA_EXISTS rather than replace the CA.
+ * With `force`, a new CA is created whatever is there.
+ */
+export function ensureDevCertificates(dir: string, hostnames: readonly string[] = ['localhost'], options: DevCertOptions = {}): DevCertResult {
+  const paths = devCertPaths(dir)
+  const out = { caFile: paths.caFile, certFile: paths.certFile, keyFile: paths.keyFile }
+  if (options.force || !existsSync(paths.caFile)) return { ...createDevCertificates(dir, hostnames, { ...options, force: true }), action: 'created' }
+  if (existsSync(paths.certFile) && existsSync(paths.keyFile)) return { ...out, action: 'reused' }
+  if (!existsSync(paths.caKeyFile)) throw caExistsError(paths.caFile, `no CA key (${paths.caKeyFile}) to sign a new server certificate with`)
+  const caKey = forge.pki.privateKeyFromPem(readFileSync(paths.caKeyFile, 'utf8'))
+  issueServerCert(paths, caKey, hostnames, options.validDays ?? 825)
+  return { ...out, action: 'reissued' }
 }

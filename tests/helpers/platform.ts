@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../core/config.ts'
 import { silentLogger, type Logger } from '../../core/log.ts'
-import { createDevCertificates, type DevCertPaths } from '../../broker/tls/dev-ca.ts'
+import { ensureDevCertificates, type DevCertPaths } from '../../broker/tls/dev-ca.ts'
 import mqtt, { type MqttClient } from 'mqtt'
 import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient, type InfluxQueryClient } from '../../influx/query.ts'
@@ -60,7 +60,8 @@ export async function startTestPlatform(opts: {
   parts?: PlatformParts
   log?: Logger
 }): Promise<TestPlatform> {
-  const certs = createDevCertificates(join(opts.dir, 'tls'))
+  // Reused across restarts on the same dir, as `tidewatch up` does.
+  const certs = ensureDevCertificates(join(opts.dir, 'tls'))
   const env: Record<string, string> = {
     TIDEWATCH_DATA_DIR: join(opts.dir, 'data'),
     TIDEWATCH_BIND_HOST: '127.0.0.1',
