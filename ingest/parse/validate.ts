@@ -190,17 +190,8 @@ function validateReading(
   for (const [sensor, raw] of rawValues) {
     const cal = station.calibration[sensor]
     const value = cal ? raw * cal.scale + cal.offset : raw
-    const spec = SENSORS[sensor]
-    if (value < spec.min || value > spec.max) {
-      out.rejected.push({
-        stationId,
-        reason: 'VALUE_OUT_OF_RANGE',
-        detail: `${sensor} = ${value} ${spec.unit} is outside ${spec.min}..${spec.max} ${spec.unit}`,
-        index,
-        ts,
-        sensor,
-        excerpt: excerptOf({ ts: reading.ts, values: { [sensor]: raw } }),
-      })
+    if (!withinSensorRange(sensor, value)) {
+      rejectOutOfRange(out, stationId, index, ts, sensor, value, '', { ts: reading.ts, values: { [sensor]: raw } })
       continue
     }
     accepted.push({ sensor, value, raw, flags: [] })
@@ -212,8 +203,23 @@ function validateReading(
   if (conductivity && temperature && !rawValues.has('salinity')) {
     const { salinity, inRange } = salinityFromConductivity(conductivity.value, temperature.value)
     const cal = station.calibration.salinity
-    const value = cal ? salinity * cal.scale + cal.offset : salinity
-    accepted.push({ sensor: 'salinity', value: round(value, 4), raw: round(salinity, 4), flags: inRange ? ['derived_pss78'] : ['derived_pss78', 'pss78_out_of_range'] })
+    const value = round(cal ? salinity * cal.scale + cal.offset : salinity, 4)
+    // A derived salinity passes the same range check as a reported one
+    // (SENSORS.salinity, 0..50 ‰): a fouled or miscalibrated cell must not
+    // put 95 ‰ in the database and in farmers' SMS. It is quarantined under
+    // the same reason code, alone; the conductivity and temperature it came
+    // from were checked on their own and stay accepted.
+    if (!withinSensorRange('salinity', value)) {
+      const inputs = { ts: reading.ts, values: { conductivity: rawValues.get('conductivity'), temperature: rawValues.get('temperature') } }
+      rejectOutOfRange(out, stationId, index, ts, 'salinity', value, ` (derived with PSS-78 from conductivity ${conductivity.value} mS/cm at ${temperature.value} °C)`, inputs)
+    } else {
+      // 42..50 ‰ is kept but flagged: PSS-78 (and so GSW) is only defined to
+      // 42 and the value is an extrapolation of its polynomial, yet dry-season
+      // shrimp ponds really reach the low 40s (core/sensors.ts), and a
+      // reported 45 ‰ is stored too. Refusing it would hide a real
+      // hypersaline pond; the flag tells readers not to trust the decimals.
+      accepted.push({ sensor: 'salinity', value, raw: round(salinity, 4), flags: inRange ? ['derived_pss78'] : ['derived_pss78', 'pss78_out_of_range'] })
+    }
   }
 
   if (accepted.length === 0) return
@@ -230,6 +236,25 @@ function validateReading(
     values: accepted,
     battery: health.battery,
     rssi: health.rssi,
+  })
+}
+
+/** The catalog's plausible range (core/sensors.ts), after calibration; NaN is outside. */
+function withinSensorRange(sensor: SensorKind, value: number): boolean {
+  const spec = SENSORS[sensor]
+  return value >= spec.min && value <= spec.max
+}
+
+function rejectOutOfRange(out: ValidationResult, stationId: string, index: number | undefined, ts: number, sensor: SensorKind, value: number, how: string, excerpt: unknown): void {
+  const spec = SENSORS[sensor]
+  out.rejected.push({
+    stationId,
+    reason: 'VALUE_OUT_OF_RANGE',
+    detail: `${sensor} = ${value} ${spec.unit}${how} is outside ${spec.min}..${spec.max} ${spec.unit}`,
+    index,
+    ts,
+    sensor,
+    excerpt: excerptOf(excerpt),
   })
 }
 

@@ -4,6 +4,7 @@ import { validatePayload, type StationContext, type ValidationLimits } from '../
 const NOW = Date.parse('2026-03-15T08:00:00+07:00')
 const limits: ValidationLimits = { maxPayloadBytes: 1024 * 1024, maxBatchReadings: 500, lateAfterMs: 15 * 60_000, maxAgeMs: 90 * 86_400_000, maxFutureMs: 5 * 60_000 }
 const station: StationContext = { id: 'st-1', enabled: true, calibration: { salinity: { offset: 0.1, scale: 2 } } }
+const uncalibrated: StationContext = { id: 'st-1', enabled: true, calibration: {} }
 const v = (payload: unknown, st: StationContext | null = station) =>
   validatePayload(st ?? undefined, 'st-1', Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)), NOW, limits)
 
@@ -66,13 +67,60 @@ describe('payload validation: what is accepted', () => {
   it('marks old readings late but stores them', () => {
     expect(v({ ts: NOW - 3_600_000, values: { ph: 7 } }).accepted[0]!.late).toBe(true)
   })
-  it('derives salinity with PSS-78 from conductivity and temperature, flagging out-of-scale values', () => {
-    const r = v({ ts: NOW, values: { conductivity: 33.8, temperature: 30 } }, { id: 'st-1', enabled: true, calibration: {} })
+  it('derives salinity with PSS-78 from conductivity and temperature; fresh water uses the Hill extension, unflagged', () => {
+    const r = v({ ts: NOW, values: { conductivity: 33.8, temperature: 30 } }, uncalibrated)
     const sal = r.accepted[0]!.values.find((x) => x.sensor === 'salinity')!
     expect(sal.value).toBeGreaterThan(19)
     expect(sal.value).toBeLessThan(21)
     expect(sal.flags).toEqual(['derived_pss78'])
-    const fresh = v({ ts: NOW, values: { conductivity: 0.5, temperature: 30 } }, { id: 'st-1', enabled: true, calibration: {} })
-    expect(fresh.accepted[0]!.values.find((x) => x.sensor === 'salinity')!.flags).toContain('pss78_out_of_range')
+    // GSW 3.6.16 SP_from_C(0.5, 30, 0) = 0.217196...
+    const fresh = v({ ts: NOW, values: { conductivity: 0.5, temperature: 30 } }, uncalibrated).accepted[0]!.values.find((x) => x.sensor === 'salinity')!
+    expect(fresh.value).toBeCloseTo(0.2172, 4)
+    expect(fresh.flags).toEqual(['derived_pss78'])
+  })
+})
+
+// Reference values: GSW 3.6.16 SP_from_C(80, 5, 0) = 95.45, (80, 25, 0) = 55.90, (75, 30, 0) = 46.55.
+describe('payload validation: a derived salinity is range-checked like a reported one', () => {
+  it.each([
+    { name: '80 mS/cm at 5 °C (95 ‰)', conductivity: 80, temperature: 5, expected: 95.45 },
+    { name: '80 mS/cm at 25 °C (56 ‰)', conductivity: 80, temperature: 25, expected: 55.9 },
+  ])('$name -> VALUE_OUT_OF_RANGE for salinity alone; conductivity and temperature are kept', ({ conductivity, temperature, expected }) => {
+    const r = v({ ts: NOW, seq: 7, values: { conductivity, temperature, ph: 7.2 } }, uncalibrated)
+    expect(r.rejected).toHaveLength(1)
+    expect(r.rejected[0]).toMatchObject({ reason: 'VALUE_OUT_OF_RANGE', sensor: 'salinity', ts: NOW })
+    expect(r.rejected[0]!.detail).toContain(`salinity = ${expected}`)
+    expect(r.rejected[0]!.detail).toContain('derived with PSS-78')
+    expect(r.rejected[0]!.detail).toContain('0..50')
+    // The excerpt holds the inputs a reader needs to see why.
+    expect(JSON.parse(r.rejected[0]!.excerpt)).toEqual({ ts: NOW, values: { conductivity, temperature } })
+    expect(r.accepted).toHaveLength(1)
+    expect(r.accepted[0]!.values.map((x) => x.sensor).sort()).toEqual(['conductivity', 'ph', 'temperature'])
+  })
+  it('refuses a derived value that the station\'s salinity calibration pushes past 50 ‰, as for a reported one', () => {
+    // 43.2046 mS/cm at 30 °C is 24.99997 ‰ (GSW); the test station's calibration is ×2 + 0.1.
+    const r = v({ ts: NOW, values: { conductivity: 43.2046, temperature: 30 } })
+    expect(r.rejected).toMatchObject([{ reason: 'VALUE_OUT_OF_RANGE', sensor: 'salinity' }])
+    expect(r.rejected[0]!.detail).toContain('salinity = 50.0999')
+    expect(r.accepted[0]!.values.map((x) => x.sensor)).toEqual(['conductivity', 'temperature'])
+  })
+  it('keeps 42..50 ‰ (extrapolated PSS-78) flagged pss78_out_of_range, like a reported 45 ‰ is kept', () => {
+    const r = v({ ts: NOW, values: { conductivity: 75, temperature: 30 } }, uncalibrated)
+    expect(r.rejected).toEqual([])
+    const sal = r.accepted[0]!.values.find((x) => x.sensor === 'salinity')!
+    expect(sal.value).toBeCloseTo(46.5516, 4)
+    expect(sal.flags).toEqual(['derived_pss78', 'pss78_out_of_range'])
+  })
+  it('reports the batch index of a reading whose derived salinity was refused, and keeps its neighbours', () => {
+    const r = v({ readings: [{ ts: NOW - 2000, values: { conductivity: 20, temperature: 28 } }, { ts: NOW - 1000, values: { conductivity: 80, temperature: 5 } }] }, uncalibrated)
+    expect(r.rejected).toMatchObject([{ reason: 'VALUE_OUT_OF_RANGE', sensor: 'salinity', index: 1 }])
+    expect(r.accepted).toHaveLength(2)
+    expect(r.accepted[0]!.values.some((x) => x.sensor === 'salinity')).toBe(true)
+    expect(r.accepted[1]!.values.some((x) => x.sensor === 'salinity')).toBe(false)
+  })
+  it('does not derive from a conductivity that was itself refused', () => {
+    const r = v({ ts: NOW, values: { conductivity: 150, temperature: 25 } }, uncalibrated)
+    expect(r.rejected).toMatchObject([{ reason: 'VALUE_OUT_OF_RANGE', sensor: 'conductivity' }])
+    expect(r.accepted[0]!.values.map((x) => x.sensor)).toEqual(['temperature'])
   })
 })
