@@ -147,7 +147,7 @@ export function ensureDevCertificates(dir: string, hostnames: readonly string[] 
   if (options.force || !existsSync(paths.caFile)) return { ...createDevCertificates(dir, hostnames, { ...options, force: true }), action: 'created' }
   if (existsSync(paths.certFile) && existsSync(paths.keyFile)) return { ...out, action: 'reused' }
   if (!existsSync(paths.caKeyFile)) throw caExistsError(paths.caFile, `no CA key (${paths.caKeyFile}) to sign a new server certificate with`)
-  const caKey = forge.pki.privateKeyFromPem(readFileSync(paths.caKeyFile, 'utf8'))
+  const caKey = forge.pki.privateKeyFromPem(readFileSync(paths.caKeyFile, 'utf8')) as forge.pki.rsa.PrivateKey
   issueServerCert(paths, caKey, hostnames, options.validDays ?? 825)
   return { ...out, action: 'reissued' }
 }
