@@ -70,7 +70,7 @@ function writeKey(file: string, key: forge.pki.PrivateKey): void {
   chmodSync(file, 0o600)
 }
 
-function issueServerCert(paths: DevCertPaths, caKey: forge.pki.PrivateKey, hostnames: readonly string[], validDays: number): void {
+function issueServerCert(paths: DevCertPaths, caKey: forge.pki.rsa.PrivateKey, hostnames: readonly string[], validDays: number): void {
   const keys = rsaKeyPair()
   const cert = forge.pki.createCertificate()
   cert.publicKey = keys.publicKey
