@@ -14,7 +14,7 @@ import { Outbox } from './outbox.ts'
 import { alertEventLine, notificationLine } from './points.ts'
 import { createEmailChannel } from './channels/email.ts'
 import { UniqueMsClock } from '../ingest/points.ts'
-import { RuleBook } from './rulebook.ts'
+import { RuleBook } from '../levels/book.ts'
 import { migrateAlerts, type EventRow, type OutboxRow } from './store.ts'
 import { Subscribers } from './subscribers.ts'
 
@@ -66,7 +66,7 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
   const log = deps.log.child({ component: 'alerter' })
   const clock = deps.clock ?? Date.now
   migrateAlerts(db)
-  const rules = new RuleBook(db)
+  const rules = new RuleBook(db, registry, clock)
   const subscribers = new Subscribers(db)
   const engine = new Engine(db, rules, { staleAfterMs: config.staleAfterSec * 1000 })
   const notifier = new Notifier(db, subscribers, config)

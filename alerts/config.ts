@@ -94,6 +94,11 @@ export const AlertsConfigSchema = z
     noDataCheckMs: z.number().int().positive().default(30_000),
     /** Readings older than this on arrival (device time) never drive farmer alerts. */
     staleAfterSec: z.number().int().positive().default(30 * 60),
+    /**
+     * The number farmers text keywords to (DK SD01), shown on the public board's
+     * "Nhận tin nhắn SMS" panel; null hides the number there.
+     */
+    publicSmsNumber: z.string().regex(/^\+?[0-9]{3,15}$/, 'digits, optionally with a leading +').nullable().default(null),
     /** Diacritics for replies to phones that are not subscribed yet. */
     defaultDiacritics: z.boolean().default(false),
     outbox: z

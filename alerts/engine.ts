@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { AcceptedReading } from '../ingest/parse/validate.ts'
-import { levelRank, NO_DATA_LEVEL, riseLevel, targetLevel, type Level, type SensorRule } from './rules.ts'
-import type { RuleBook } from './rulebook.ts'
+import { clearFor, levelRank, limitFor, NO_DATA_LEVEL, riseLevel, sideOf, targetLevel, type Level, type SensorRule } from '../levels/rules.ts'
+import type { RuleBook } from '../levels/book.ts'
 import type { AlertStatus, StateRow } from './store.ts'
 import type { Trend } from './templates.ts'
 
@@ -21,7 +21,10 @@ export interface Transition {
   from: AlertStatus
   to: AlertStatus
   value: number | null
+  /** The limit crossed (firing) or the clear value passed (resolved), on the value's side. */
   threshold: number
+  /** Which side of the level the value is on: an outside band's high or low side, else the level's direction. */
+  side: 'above' | 'below'
   delta?: number
   readingTs: number | null
   receivedAt: number | null
@@ -39,7 +42,11 @@ export interface EngineOptions {
   staleAfterMs: number
 }
 
-/** Bound on rise samples per series (15-min sampling gives 4 per hour; fast stations are capped). */
+/**
+ * Bound on rise samples per series. A window is sampled at most every
+ * windowSec / MAX_SAMPLES, so a 24-hour swing rule on a station sending every
+ * 10 s still sees the whole day (15-min sampling gives 96 a day).
+ */
 const MAX_SAMPLES = 240
 
 export class Engine {
@@ -142,9 +149,10 @@ export class Engine {
       }
       const rule = this.ruleOf(series)
       const value = v.value
-      const rise = this.trend(series, r.ts, value, rule?.rise?.windowSec ?? 3600)
+      const windowSec = rule?.rise?.windowSec ?? 3600
+      const rise = this.trend(series, r.ts, value, windowSec, rule?.rise?.direction ?? 'up')
       const trend = series.trend
-      this.remember(r.stationId, v.sensor, r.ts, value)
+      this.remember(r.stationId, v.sensor, r.ts, value, (windowSec * 1000) / MAX_SAMPLES)
       this.counters.evaluated++
       if (!rule || !rule.enabled) {
         this.touch(series, value, r.ts, now)
@@ -159,7 +167,7 @@ export class Engine {
         const lvl = riseLevels[0]!
         const row = (series.rise ??= this.fresh(r.stationId, v.sensor, 'rise', this.state(r.stationId, v.sensor, 'rise')))
         const firing = row.status === 'firing' ? row.level : null
-        const t = rise >= lvl.threshold || (firing === 'rise' && rise > (lvl.clear ?? 0)) ? lvl : null
+        const t = rise >= lvl.threshold || (firing === lvl.name && rise > (lvl.clear ?? 0)) ? lvl : null
         this.step(ev, row, 'rise', riseLevels, t, rise)
       }
     }
@@ -180,7 +188,7 @@ export class Engine {
     this.stmts.openIncident.run(incident, station, 'no_data', 'no_data', 'no_data', 'no_data', now, null)
     const t: Transition = {
       station, sensor: 'no_data', ladder: 'no_data', level: NO_DATA_LEVEL, previous: null, from, to: 'firing',
-      value: null, threshold: 0, readingTs: silentSince, receivedAt: null, at: now, incident, trend: null,
+      value: null, threshold: 0, side: 'above', readingTs: silentSince, receivedAt: null, at: now, incident, trend: null,
     }
     this.record(t)
     return [t]
@@ -193,7 +201,7 @@ export class Engine {
     if (incident) this.stmts.closeIncident.run(at, incident)
     const t: Transition = {
       station: row.station, sensor: 'no_data', ladder: 'no_data', level: NO_DATA_LEVEL, previous: NO_DATA_LEVEL, from: 'firing', to: 'resolved',
-      value: null, threshold: 0, readingTs: at, receivedAt: at, at, incident, trend: null,
+      value: null, threshold: 0, side: 'above', readingTs: at, receivedAt: at, at, incident, trend: null,
     }
     this.record(t)
     return t
@@ -295,7 +303,8 @@ export class Engine {
       from,
       to,
       value: ev.value,
-      threshold: to === 'resolved' ? (level.clear ?? level.threshold) : level.threshold,
+      threshold: to === 'resolved' ? clearFor(level, ev.value) : limitFor(level, ev.value),
+      side: sideOf(level, ev.value),
       readingTs: ev.r.ts,
       receivedAt: ev.r.receivedAt,
       at: ev.now,
@@ -369,7 +378,7 @@ export class Engine {
     this.stmts.event.run(t.at, t.station, t.sensor, t.ladder, t.level.name, t.from, t.to, t.value, t.threshold, t.readingTs, t.receivedAt, t.incident)
   }
 
-  private remember(station: string, sensor: string, ts: number, value: number): void {
+  private remember(station: string, sensor: string, ts: number, value: number, minSpacingMs = 0): void {
     const series = this.seriesOf(station, sensor)
     if (series.latest) {
       series.latest.ts = ts
@@ -380,7 +389,7 @@ export class Engine {
       if (!m) this.latest.set(station, (m = new Map()))
       m.set(sensor, series.latest)
     }
-    series.window.push(ts, value)
+    if (series.window.size === 0 || ts - series.window.newestTs() >= minSpacingMs) series.window.push(ts, value)
   }
 
   private seriesOf(station: string, sensor: string): Series {
@@ -407,9 +416,10 @@ export class Engine {
 
   /**
    * Trend against the oldest sample within the window (left in series.trend);
-   * returns the rise: value - minimum within the window.
+   * returns the rise (value - minimum within the window) or, for a swing
+   * rule, the larger of the rise and the fall (maximum - value).
    */
-  private trend(series: Series, ts: number, value: number, windowSec: number): number {
+  private trend(series: Series, ts: number, value: number, windowSec: number, direction: 'up' | 'any'): number {
     const w = series.window
     w.expireBefore(ts - windowSec * 1000)
     if (w.size === 0) {
@@ -420,7 +430,8 @@ export class Engine {
     const diff = value - oldest
     const eps = Math.max(Math.abs(oldest) * 0.05, 0.05)
     series.trend = diff > eps ? 'up' : diff < -eps ? 'down' : 'flat'
-    return value - w.min()
+    const rise = value - w.min()
+    return direction === 'any' ? Math.max(rise, w.max() - value) : rise
   }
 }
 
@@ -493,6 +504,10 @@ export class RiseWindow {
   private readonly minSeq: Float64Array
   private minHead = 0
   private minLen = 0
+  /** Candidate maxima, oldest first, values decreasing. */
+  private readonly maxSeq: Float64Array
+  private maxHead = 0
+  private maxLen = 0
   /** Sequence number of the next sample; the oldest held is next - size. */
   private next = 0
   size = 0
@@ -501,6 +516,7 @@ export class RiseWindow {
     this.ts = new Float64Array(capacity)
     this.values = new Float64Array(capacity)
     this.minSeq = new Float64Array(capacity)
+    this.maxSeq = new Float64Array(capacity)
   }
 
   push(ts: number, value: number): void {
@@ -515,6 +531,13 @@ export class RiseWindow {
     }
     this.minSeq[(this.minHead + this.minLen) % this.capacity] = this.next
     this.minLen++
+    while (this.maxLen > 0) {
+      const back = this.maxSeq[(this.maxHead + this.maxLen - 1) % this.capacity]!
+      if (this.values[back % this.capacity]! > value) break
+      this.maxLen--
+    }
+    this.maxSeq[(this.maxHead + this.maxLen) % this.capacity] = this.next
+    this.maxLen++
     this.next++
     this.size++
   }
@@ -531,11 +554,23 @@ export class RiseWindow {
     return this.values[this.minSeq[this.minHead]! % this.capacity]!
   }
 
+  max(): number {
+    return this.values[this.maxSeq[this.maxHead]! % this.capacity]!
+  }
+
+  newestTs(): number {
+    return this.ts[(this.next - 1) % this.capacity]!
+  }
+
   private dropOldest(): void {
     const oldest = this.next - this.size
     if (this.minLen > 0 && this.minSeq[this.minHead] === oldest) {
       this.minHead = (this.minHead + 1) % this.capacity
       this.minLen--
+    }
+    if (this.maxLen > 0 && this.maxSeq[this.maxHead] === oldest) {
+      this.maxHead = (this.maxHead + 1) % this.capacity
+      this.maxLen--
     }
     this.size--
   }

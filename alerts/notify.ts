@@ -52,7 +52,8 @@ export class Notifier {
   recipients(t: Transition, station: Station): Recipient[] {
     const out: Recipient[] = []
     const sms = this.config.smsChannel
-    if (t.level.notifyFarmers && t.ladder !== 'no_data') {
+    // A monitoring station is staff only, whatever its rules say (levels/zones.ts).
+    if (t.level.notifyFarmers && t.ladder !== 'no_data' && station.zone !== 'monitoring') {
       for (const s of this.subs.farmersFor(station)) out.push({ subscriber: s, channel: sms, address: s.phone!, sms: true })
     }
     for (const s of this.subs.staff()) {
@@ -73,7 +74,10 @@ export class Notifier {
   private renderFor(r: Recipient, t: Transition, station: Station, kind: 'alert' | 'resolved'): Rendered {
     const diacritics = r.subscriber.diacritics && (!r.sms || this.unicodeAllowed())
     return render(
-      { kind, station: { id: station.id, name: station.name }, sensor: t.sensor, level: t.level, value: t.value, threshold: t.threshold, delta: t.delta, ts: t.readingTs ?? t.at, trend: t.trend },
+      {
+        kind, station: { id: station.id, name: station.name, zone: station.zone }, sensor: t.sensor, level: t.level, side: t.side,
+        value: t.value, threshold: t.threshold, delta: t.delta, ts: t.readingTs ?? t.at, trend: t.trend,
+      },
       { lang: r.subscriber.lang, diacritics },
     )
   }

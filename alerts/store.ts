@@ -7,8 +7,9 @@ import { migrate } from '../devices/registry.ts'
  * causes) goes through one transaction, see engine.ts and notify.ts.
  */
 const MIGRATIONS: string[] = [
-  `CREATE TABLE alert_rules (
-     scope TEXT NOT NULL,            -- 'default' or a station id
+  // IF NOT EXISTS: levels/book.ts (the rule book) creates it too, so the API can read rules without the alerter.
+  `CREATE TABLE IF NOT EXISTS alert_rules (
+     scope TEXT NOT NULL,            -- 'default', 'zone:<zone>' or a station id
      sensor TEXT NOT NULL,
      spec TEXT NOT NULL,             -- SensorRule JSON
      updated_at INTEGER NOT NULL,

@@ -1,5 +1,6 @@
 import { SENSORS, isSensorKind } from '../core/sensors.ts'
-import type { Level } from './rules.ts'
+import type { Level } from '../levels/rules.ts'
+import type { Zone } from '../levels/zones.ts'
 import { encodingFor, isGsm7, segmentInfo, type SmsEncoding } from './sms/segments.ts'
 import { stripDiacritics } from './text.ts'
 
@@ -14,9 +15,12 @@ export type Trend = 'up' | 'down' | 'flat' | null
 
 export interface MessageInput {
   kind: 'alert' | 'resolved'
-  station: { id: string; name: string }
+  /** The zone decides the advice: rice advice is wrong for a shrimp pond. */
+  station: { id: string; name: string; zone: Zone }
   sensor: string
   level: Level
+  /** The side of the level the value is on (an outside band's high or low side); decides the advice and the resolved wording. */
+  side: 'above' | 'below'
   value: number | null
   threshold: number
   /** Rise rules: the increase within the window. */

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3'
 import { parseArgs } from 'node:util'
 import { Engine } from '../alerts/engine.ts'
-import { RuleBook } from '../alerts/rulebook.ts'
+import { RuleBook, singleZone } from '../levels/book.ts'
 import { migrateAlerts } from '../alerts/store.ts'
 import { readingLines } from '../ingest/points.ts'
 import { validatePayload, type AcceptedReading } from '../ingest/parse/validate.ts'
@@ -42,7 +42,7 @@ time('line protocol', () => {
 
 const db = new Database(':memory:')
 migrateAlerts(db)
-const engine = new Engine(db, new RuleBook(db), { staleAfterMs: 30 * 60_000 })
+const engine = new Engine(db, new RuleBook(db, singleZone()), { staleAfterMs: 30 * 60_000 })
 // Readings 70 ms apart per station, as in scenario 2's flood.
 const readings = Array.from({ length: N }, (_, i) => {
   const r = accepted[i % STATIONS]!

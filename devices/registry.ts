@@ -4,6 +4,7 @@ import { dirname } from 'node:path'
 import { TidewatchError } from '../core/errors.ts'
 import { STATION_ID_PATTERN } from '../core/protocol.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../core/sensors.ts'
+import { DEFAULT_ZONE, isZone, ZONES, type Zone } from '../levels/zones.ts'
 import type { Calibration, StationContext } from '../ingest/parse/validate.ts'
 import { generatePassword, hashPassword, verifyPassword } from './password.ts'
 
@@ -26,6 +27,10 @@ export interface Station {
   lat: number
   lon: number
   coast: Coast | null
+  /** What the water is used for; decides the rules and the advice (levels/zones.ts). */
+  zone: Zone
+  /** Short code a farmer types on a keypad to subscribe by SMS ("DK SD01"); null when none. */
+  code: string | null
   /** Expected reporting interval; the alerter's no-data rule uses 3x this. */
   intervalSec: number
   sensors: SensorConfig[]
@@ -51,6 +56,8 @@ export interface NewStation {
   lat: number
   lon: number
   coast?: Coast | null
+  zone?: Zone
+  code?: string | null
   intervalSec?: number
   sensors?: Array<SensorKind | SensorConfig>
 }
@@ -69,6 +76,8 @@ interface StationRow {
   lat: number
   lon: number
   coast: Coast | null
+  zone: string
+  code: string | null
   interval_s: number
   enabled: number
   created_at: number
@@ -103,7 +112,31 @@ const MIGRATIONS: string[] = [
   // Clock health: the station's clock offset as last estimated by the ingest.
   `ALTER TABLE stations ADD COLUMN clock_offset_s REAL;
    ALTER TABLE stations ADD COLUMN clock_checked_at INTEGER;`,
+  // Water-use zones; stations from before zones keep the rule they had (rice, levels/zones.ts DEFAULT_ZONE).
+  // Short SMS codes are unique ignoring case.
+  `ALTER TABLE stations ADD COLUMN zone TEXT NOT NULL DEFAULT 'rice';
+   ALTER TABLE stations ADD COLUMN code TEXT;
+   CREATE UNIQUE INDEX stations_code ON stations (code COLLATE NOCASE) WHERE code IS NOT NULL;`,
 ]
+
+/** A station's SMS code: 2–4 letters then 1–3 digits, typed on a keypad (SD01, NC1). */
+export const STATION_CODE_PATTERN = /^[A-Z]{2,4}[0-9]{1,3}$/
+
+export function normalizeStationCode(code: string): string {
+  return code.trim().toUpperCase()
+}
+
+function checkZone(zone: string): Zone {
+  if (!isZone(zone)) throw new TidewatchError('STATION_ZONE_INVALID', { zone }, `unknown zone "${zone}"; zones are ${ZONES.join(', ')}`)
+  return zone
+}
+
+function checkCode(code: string | null | undefined): string | null {
+  if (code === null || code === undefined || code === '') return null
+  const c = normalizeStationCode(code)
+  if (!STATION_CODE_PATTERN.test(c)) throw new TidewatchError('STATION_CODE_INVALID', { code }, 'a station code is 2–4 letters then 1–3 digits, e.g. SD01')
+  return c
+}
 
 export function openDatabase(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
@@ -146,15 +179,54 @@ export class Registry {
       allSensors: db.prepare('SELECT station_id, kind, cal_offset, cal_scale FROM station_sensors ORDER BY station_id, kind'),
       hash: db.prepare('SELECT password_hash, enabled FROM stations WHERE id = ?'),
       insert: db.prepare(
-        `INSERT INTO stations (id, name, commune, district, lat, lon, coast, interval_s, enabled, created_at, password_hash, credentials_rotated_at)
-         VALUES (@id, @name, @commune, @district, @lat, @lon, @coast, @interval_s, 1, @now, @hash, @now)`,
+        `INSERT INTO stations (id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, password_hash, credentials_rotated_at)
+         VALUES (@id, @name, @commune, @district, @lat, @lon, @coast, @zone, @code, @interval_s, 1, @now, @hash, @now)`,
       ),
       insertSensor: db.prepare('INSERT OR REPLACE INTO station_sensors (station_id, kind, cal_offset, cal_scale) VALUES (?, ?, ?, ?)'),
       setHash: db.prepare('UPDATE stations SET password_hash = ?, credentials_rotated_at = ? WHERE id = ?'),
       setEnabled: db.prepare('UPDATE stations SET enabled = ? WHERE id = ?'),
       touch: db.prepare('UPDATE stations SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?'),
       clock: db.prepare('UPDATE stations SET clock_offset_s = ?, clock_checked_at = ? WHERE id = ?'),
+      byCode: db.prepare('SELECT id FROM stations WHERE code = ? COLLATE NOCASE'),
+      zones: db.prepare('SELECT id, zone FROM stations'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
     }
+  }
+
+  private zoneCache: Map<string, Zone> | null = null
+  private zoneGen = 0
+  private zoneVersion = -1
+
+  /** The station's zone (cached; see syncZones), null when unknown. Part of levels/book.ts ZoneDirectory. */
+  zoneOf(id: string): Zone | null {
+    if (!this.zoneCache) {
+      this.zoneCache = new Map()
+      for (const r of this.stmts.zones.all() as Array<{ id: string; zone: string }>) this.zoneCache.set(r.id, isZone(r.zone) ? r.zone : DEFAULT_ZONE)
+    }
+    return this.zoneCache.get(id) ?? null
+  }
+
+  zoneGeneration(): number {
+    return this.zoneGen
+  }
+
+  /** Drops cached zones when another connection (the CLI) committed; the rule book calls it once per batch. */
+  syncZones(): void {
+    const v = this.stmts.dataVersion.get() as number
+    if (v !== this.zoneVersion) {
+      this.zoneVersion = v
+      this.zonesChanged()
+    }
+  }
+
+  private zonesChanged(): void {
+    this.zoneCache = null
+    this.zoneGen++
+  }
+
+  /** The station a short SMS code names (case-insensitive), if any. */
+  byCode(code: string): string | undefined {
+    return (this.stmts.byCode.get(normalizeStationCode(code)) as { id: string } | undefined)?.id
   }
 
   static open(file: string): Registry {
@@ -174,6 +246,8 @@ export class Registry {
       lat: row.lat,
       lon: row.lon,
       coast: row.coast,
+      zone: isZone(row.zone) ? row.zone : DEFAULT_ZONE,
+      code: row.code,
       intervalSec: row.interval_s,
       sensors,
       enabled: row.enabled === 1,
@@ -229,6 +303,9 @@ export class Registry {
     if (!(input.lat >= -90 && input.lat <= 90) || !(input.lon >= -180 && input.lon <= 180)) {
       throw new TidewatchError('BAD_REQUEST', { id: input.id, lat: input.lat, lon: input.lon }, 'lat must be within -90..90 and lon within -180..180')
     }
+    const zone = checkZone(input.zone ?? DEFAULT_ZONE)
+    const code = checkCode(input.code)
+    if (code !== null && this.byCode(code)) throw new TidewatchError('STATION_CODE_TAKEN', { code })
     const sensors = (input.sensors ?? [...CORE_SENSORS]).map((s) => (typeof s === 'string' ? { kind: s, offset: 0, scale: 1 } : s))
     for (const s of sensors) {
       if (!isSensorKind(s.kind)) throw new TidewatchError('BAD_REQUEST', { sensor: s.kind }, `unknown sensor kind "${s.kind}"`)
@@ -244,12 +321,15 @@ export class Registry {
         lat: input.lat,
         lon: input.lon,
         coast: input.coast ?? null,
+        zone,
+        code,
         interval_s: input.intervalSec ?? 900,
         now,
         hash,
       })
       for (const s of sensors) this.stmts.insertSensor.run(input.id, s.kind, s.offset, s.scale)
     })()
+    this.zonesChanged()
     return { id: input.id, username: input.id, password }
   }
 
@@ -262,15 +342,22 @@ export class Registry {
   }
 
   /** Changes a station's descriptive fields; credentials and sensors have their own methods. */
-  update(id: string, patch: Partial<Pick<Station, 'name' | 'commune' | 'district' | 'lat' | 'lon' | 'coast' | 'intervalSec' | 'enabled'>>): Station {
+  update(id: string, patch: Partial<Pick<Station, 'name' | 'commune' | 'district' | 'lat' | 'lon' | 'coast' | 'zone' | 'code' | 'intervalSec' | 'enabled'>>): Station {
     const current = this.require(id)
     const next = { ...current, ...patch }
+    next.zone = checkZone(next.zone)
+    next.code = checkCode(next.code)
+    if (next.code !== null && next.code !== current.code) {
+      const owner = this.byCode(next.code)
+      if (owner !== undefined && owner !== id) throw new TidewatchError('STATION_CODE_TAKEN', { code: next.code })
+    }
     if (!(next.lat >= -90 && next.lat <= 90) || !(next.lon >= -180 && next.lon <= 180)) {
       throw new TidewatchError('BAD_REQUEST', { lat: next.lat, lon: next.lon }, 'lat must be within -90..90 and lon within -180..180')
     }
     this.db
-      .prepare('UPDATE stations SET name = ?, commune = ?, district = ?, lat = ?, lon = ?, coast = ?, interval_s = ?, enabled = ? WHERE id = ?')
-      .run(next.name, next.commune, next.district, next.lat, next.lon, next.coast, next.intervalSec, next.enabled ? 1 : 0, id)
+      .prepare('UPDATE stations SET name = ?, commune = ?, district = ?, lat = ?, lon = ?, coast = ?, zone = ?, code = ?, interval_s = ?, enabled = ? WHERE id = ?')
+      .run(next.name, next.commune, next.district, next.lat, next.lon, next.coast, next.zone, next.code, next.intervalSec, next.enabled ? 1 : 0, id)
+    if (next.zone !== current.zone) this.zonesChanged()
     return this.require(id)
   }
 
@@ -278,6 +365,7 @@ export class Registry {
   remove(id: string): void {
     this.require(id)
     this.db.prepare('DELETE FROM stations WHERE id = ?').run(id)
+    this.zonesChanged()
   }
 
   setEnabled(id: string, enabled: boolean): void {

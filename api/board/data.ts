@@ -1,4 +1,5 @@
-import { DEFAULT_RULES, type Level } from '../../alerts/rules.ts'
+import type { Level } from '../../levels/rules.ts'
+import { DEFAULT_ZONE, zoneRule } from '../../levels/zones.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import { SENSORS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import type { Station } from '../../devices/registry.ts'
@@ -22,7 +23,7 @@ export const LATEST_WINDOW_MS = 30 * 86_400_000
 
 export type SalinityLevel = 'ok' | 'warning' | 'danger'
 
-const salinityLevels = DEFAULT_RULES.salinity?.levels ?? []
+const salinityLevels = zoneRule(DEFAULT_ZONE, 'salinity', 1)?.levels ?? []
 /** Published salinity thresholds in ‰ (2 ‰ warning, 4 ‰ danger: alerts/rules.ts). */
 export const SALINITY_THRESHOLDS = Object.freeze({
   warning: salinityLevels.find((l) => l.name === 'warning')?.threshold ?? 2,
@@ -38,7 +39,7 @@ export function salinityLevel(value: number): SalinityLevel {
 
 /** The published levels of a sensor (may be empty, e.g. water level: BĐ1–3 are per station). */
 export function levelsOf(sensor: SensorKind): readonly Level[] {
-  return DEFAULT_RULES[sensor]?.levels ?? []
+  return zoneRule(DEFAULT_ZONE, sensor, 1)?.levels ?? []
 }
 
 export function isBeyond(level: Pick<Level, 'direction' | 'threshold'>, value: number): boolean {

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { isTidewatchError } from '../../core/errors.ts'
 import type { Registry } from '../../devices/registry.ts'
 import { migrateAlerts } from '../../alerts/store.ts'
-import { RuleBook } from '../../alerts/rulebook.ts'
+import { RuleBook } from '../../levels/book.ts'
 import { Subscribers } from '../../alerts/subscribers.ts'
 
 /**
@@ -26,7 +26,7 @@ export async function alertsCommand(
   const out = (v: unknown): void => deps.stdout(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`)
   const now = (deps.clock ?? Date.now)()
   migrateAlerts(deps.registry.db)
-  const rules = new RuleBook(deps.registry.db)
+  const rules = new RuleBook(deps.registry.db, deps.registry)
   const subs = new Subscribers(deps.registry.db)
   const [group, action, ...rest] = argv
   try {

@@ -72,7 +72,7 @@ describe('salinity intrusion scenario over SMPP', () => {
       await registry.add({ id, name: i === 3 ? 'Cống Tân Thuận' : `Trạm số ${i}`, commune: i === 3 ? 'Tân Thuận' : `Xã ${i}`, lat: 9 + i / 100, lon: 105, intervalSec: 900, sensors: ['salinity', 'ph'] }, T0)
     }
     // The scenario is about thresholds; rate-of-rise is covered in engine.test.ts.
-    alerter.rules.set('default', 'salinity', { levels: [
+    alerter.rules.set('zone:rice', 'salinity', { levels: [
       { name: 'warning', severity: 'warning', direction: 'above', threshold: 2, clear: 1.8 },
       { name: 'danger', severity: 'danger', direction: 'above', threshold: 4, clear: 3.6 },
     ] }, T0)

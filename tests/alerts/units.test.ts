@@ -4,9 +4,10 @@ import { encodingFor, segmentInfo, splitSms, isGsm7 } from '../../alerts/sms/seg
 import { render, localTime } from '../../alerts/templates.ts'
 import { parseKeyword } from '../../alerts/keywords.ts'
 import { normalizePhone, stripDiacritics } from '../../alerts/text.ts'
-import { DEFAULT_RULES, targetLevel } from '../../alerts/rules.ts'
+import { targetLevel } from '../../levels/rules.ts'
+import { zoneRule } from '../../levels/zones.ts'
 import { Engine, RiseWindow } from '../../alerts/engine.ts'
-import { RuleBook } from '../../alerts/rulebook.ts'
+import { RuleBook, singleZone } from '../../levels/book.ts'
 import { migrateAlerts } from '../../alerts/store.ts'
 import { quietEnd } from '../../alerts/notify.ts'
 import { reading } from './helpers.ts'
@@ -37,8 +38,8 @@ describe('segments', () => {
 })
 
 describe('templates', () => {
-  const level = DEFAULT_RULES.salinity!.levels[1]!
-  const base = { kind: 'alert' as const, station: { id: 'CM03', name: 'Cống Tân Thuận - Sông Bảy Háp, huyện Đầm Dơi' }, sensor: 'salinity', level, value: 4.25, threshold: 4, ts: Date.parse('2026-03-12T07:30:00Z'), trend: 'up' as const }
+  const level = zoneRule('rice', 'salinity', 1)!.levels[1]!
+  const base = { kind: 'alert' as const, station: { id: 'CM03', name: 'Cống Tân Thuận - Sông Bảy Háp, huyện Đầm Dơi', zone: 'rice' as const }, sensor: 'salinity', level, side: 'above' as const, value: 4.25, threshold: 4, ts: Date.parse('2026-03-12T07:30:00Z'), trend: 'up' as const }
   it('fits the common alert into one GSM-7 segment without diacritics', () => {
     const r = render(base, { lang: 'vi', diacritics: false })
     expect(r.encoding).toBe('gsm7')
@@ -76,23 +77,24 @@ describe('keywords', () => {
 
 describe('rules and engine', () => {
   it('applies hysteresis', () => {
-    const levels = DEFAULT_RULES.salinity!.levels
+    const levels = zoneRule('rice', 'salinity', 1)!.levels
     expect(targetLevel(levels, 1.9, null)).toBeNull()
     expect(targetLevel(levels, 2.0, null)?.name).toBe('warning')
     expect(targetLevel(levels, 1.9, 'warning')?.name).toBe('warning')
     expect(targetLevel(levels, 1.8, 'warning')).toBeNull()
     expect(targetLevel(levels, 3.7, 'danger')?.name).toBe('danger')
     expect(targetLevel(levels, 3.5, 'danger')?.name).toBe('warning')
-    const ph = DEFAULT_RULES.ph!.levels
-    expect(targetLevel(ph, 6.4, null)?.name).toBe('ph_low')
+    const ph = zoneRule('rice', 'ph', 1)!.levels
+    expect(targetLevel(ph, 5.9, null)?.name).toBe('ph_low')
     expect(targetLevel(ph, 8.6, null)?.name).toBe('ph_high')
-    expect(targetLevel(ph, 6.6, 'ph_low')?.name).toBe('ph_low')
+    expect(targetLevel(ph, 6.1, 'ph_low')?.name).toBe('ph_low')
+    expect(targetLevel(ph, 6.3, 'ph_low')).toBeNull()
   })
 
   function engine() {
     const db = new Database(':memory:')
     migrateAlerts(db)
-    return new Engine(db, new RuleBook(db), { staleAfterMs: 30 * 60_000 })
+    return new Engine(db, new RuleBook(db, singleZone()), { staleAfterMs: 30 * 60_000 })
   }
 
   it('needs N readings (pending), ignores late and out-of-order readings, and fires rate-of-rise', () => {
