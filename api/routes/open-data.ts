@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
 import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
+import { localGroupByTime } from '../../core/local-time.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
 import { latestValues, publicStations } from '../board/data.ts'
@@ -82,8 +83,9 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
       const filters = [`time >= ${from}ms`, `time <= ${to}ms`]
       if (q.station) filters.push(`"station" = ${quoteString(q.station)}`)
       if (q.sensor) filters.push(`"sensor" = ${quoteString(q.sensor)}`)
+      // Buckets start on local (UTC+7) boundaries, so 1d is a local calendar day; each row's time is its bucket's start.
       const [series = []] = await requireQuery().query(
-        `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${filters.join(' AND ')} GROUP BY time(${q.every}), "station", "sensor" fill(none)`,
+        `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${filters.join(' AND ')} GROUP BY ${localGroupByTime(q.every, bucketMs)}, "station", "sensor" fill(none)`,
       )
       const lines = ['station,sensor,unit,time,mean,min,max,count']
       for (const s of series) {

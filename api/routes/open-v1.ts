@@ -6,15 +6,11 @@ import { TidewatchError } from '../../core/errors.ts'
 import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
 import type { Station } from '../../devices/registry.ts'
 import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
+import { LOCAL_TZ, LOCAL_UTC_OFFSET, localDate, localDayStart, localGroupByTime } from '../../core/local-time.ts'
 import {
-  LOCAL_DAY_OFFSET,
-  LOCAL_OFFSET_MS,
-  LOCAL_TZ,
   SALINITY_THRESHOLDS,
   hourlyMeans,
   latestValues,
-  localDate,
-  localDayStart,
   publicStations,
   requirePublicStation,
   requireQuery,
@@ -199,8 +195,7 @@ async function queryReadings(query: InfluxQueryClient, r: ReadingsRequest): Prom
   let q: string
   if (r.every) {
     // Buckets start on local (UTC+7) boundaries, so 1d means a local calendar day.
-    const offsetMs = (r.every.ms - (LOCAL_OFFSET_MS % r.every.ms)) % r.every.ms
-    q = `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${where.join(' AND ')} GROUP BY time(${r.every.text}, ${offsetMs}ms), "sensor" fill(none)`
+    q = `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${where.join(' AND ')} GROUP BY ${localGroupByTime(r.every.text, r.every.ms)}, "sensor" fill(none)`
   } else {
     q = `SELECT "value", "late" FROM "reading" WHERE ${where.join(' AND ')} GROUP BY "sensor" LIMIT ${perSeries + 1}`
   }
@@ -251,7 +246,7 @@ async function dailySummary(query: InfluxQueryClient, station: Station, sensors:
     const sensorFilter = `(${sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`
     const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${start}ms AND time < ${end}ms`
     const [series = []] = await query.query(
-      `SELECT min("value"), max("value"), mean("value"), count("value") FROM "reading" WHERE ${where} GROUP BY time(1d, ${LOCAL_DAY_OFFSET}), "sensor" fill(none)`,
+      `SELECT min("value"), max("value"), mean("value"), count("value") FROM "reading" WHERE ${where} GROUP BY ${localGroupByTime('1d', DAY_MS)}, "sensor" fill(none)`,
     )
     for (const s of series) {
       const sensor = s.tags?.sensor as SensorKind
@@ -340,7 +335,7 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
           from: range.from,
           to: range.to,
           timeZone: LOCAL_TZ,
-          utcOffset: '+07:00',
+          utcOffset: LOCAL_UTC_OFFSET,
           levels: { salinity: { unit: SENSORS.salinity.unit, warning: SALINITY_THRESHOLDS.warning, danger: SALINITY_THRESHOLDS.danger } },
           ...OPEN_V1_LICENSE,
           days,

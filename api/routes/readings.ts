@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
 import { SENSOR_KINDS, SENSORS } from '../../core/sensors.ts'
+import { LOCAL_TZ, LOCAL_UTC_OFFSET, localGroupByTime } from '../../core/local-time.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
@@ -10,6 +11,13 @@ import { StationParams } from './stations.ts'
 
 const MAX_POINTS = 10_000
 const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+/**
+ * Longest bucket: a (leap) year, as in /open/v1. InfluxDB keeps durations in
+ * int64 nanoseconds (about 106,751 days), so far longer ones fail inside it.
+ */
+const MAX_EVERY_MS = 366 * 86_400_000
+const EVERY_PATTERN = /^[1-9]\d{0,5}[smhd]$/
+const everyMsOf = (every: string): number => Number(every.slice(0, -1)) * DURATION_MS[every.slice(-1)]!
 
 const Time = TimeParam
 const toMs = timeParamMs
@@ -21,7 +29,8 @@ export const ReadingsQuery = z
     to: Time.optional(),
     every: z
       .string()
-      .regex(/^[1-9]\d{0,5}[smhd]$/, 'must be a duration like 30s, 15m, 1h, 1d')
+      .regex(EVERY_PATTERN, 'must be a duration like 30s, 15m, 1h, 1d')
+      .refine((v) => !EVERY_PATTERN.test(v) || everyMsOf(v) <= MAX_EVERY_MS, 'must be at most 366d')
       .optional(),
   })
   .strict()
@@ -33,6 +42,9 @@ interface ReadingsResult {
   from: string
   to: string
   every: string | null
+  /** Buckets (every=) start on wall-clock boundaries of this zone: 1d is a local calendar day. */
+  timeZone: typeof LOCAL_TZ
+  utcOffset: typeof LOCAL_UTC_OFFSET
   series: Array<{ sensor: string; unit: string; columns: string[]; values: unknown[][] }>
 }
 
@@ -44,16 +56,18 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
   if (!Number.isFinite(from) || !Number.isFinite(to)) throw new TidewatchError('BAD_REQUEST', { parameter: q.from ? 'from' : 'to' }, 'from/to is not a valid time')
   if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', from: q.from, to: q.to }, 'from must be before to')
   const sensors = q.sensor ? [q.sensor] : station.sensors.map((s) => s.kind)
-  if (sensors.length === 0) return { station: station.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, series: [] }
+  if (sensors.length === 0) return { station: station.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, timeZone: LOCAL_TZ, utcOffset: LOCAL_UTC_OFFSET, series: [] }
   const sensorFilter = `(${sensors.map((s) => `"sensor" = ${quoteString(s)}`).join(' OR ')})`
   const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${from}ms AND time <= ${to}ms`
   let influxql: string
   if (q.every) {
-    const everyMs = Number(q.every.slice(0, -1)) * DURATION_MS[q.every.slice(-1)]!
+    const everyMs = everyMsOf(q.every)
     if ((to - from) / everyMs > MAX_POINTS) {
       throw new TidewatchError('BAD_REQUEST', { parameter: 'every', maxPoints: MAX_POINTS }, `every=${q.every} gives more than ${MAX_POINTS} points for this range; use a larger interval`)
     }
-    influxql = `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max" FROM "reading" WHERE ${where} GROUP BY time(${q.every}), "sensor" fill(none)`
+    // Local (UTC+7) boundaries: 1d is a farmer's calendar day, 6h starts at local 00/06/12/18.
+    // Each bucket's ts is the instant it starts, e.g. local midnight = 17:00Z the day before.
+    influxql = `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max" FROM "reading" WHERE ${where} GROUP BY ${localGroupByTime(q.every, everyMs)}, "sensor" fill(none)`
   } else {
     influxql = `SELECT "value", "late" FROM "reading" WHERE ${where} GROUP BY "sensor" ORDER BY time ASC LIMIT ${MAX_POINTS}`
   }
@@ -63,6 +77,8 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
     every: q.every ?? null,
+    timeZone: LOCAL_TZ,
+    utcOffset: LOCAL_UTC_OFFSET,
     series: series.map((s) => {
       const sensor = s.tags!.sensor as keyof typeof SENSORS
       return {
