@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Logger } from '../core/log.ts'
 import type { Registry } from '../devices/registry.ts'
+import { RuleBook } from '../levels/book.ts'
+import { alarmLevelsRule } from '../levels/zones.ts'
 import { DEMO_STATIONS } from '../firmware-sim/demo-stations.ts'
 import type { StationCredentials } from '../firmware-sim/simulator.ts'
 
@@ -10,7 +12,12 @@ import type { StationCredentials } from '../firmware-sim/simulator.ts'
  * file in the data dir, so the bundled simulator can log in as each of them
  * the way real firmware would. Missing secrets are re-issued by rotation.
  */
-export async function provisionDemoStations(registry: Registry, dataDir: string, log: Logger, demoIntervalSec: number): Promise<StationCredentials[]> {
+/**
+ * `rules`: the running alerter's rule book, so the demo's BĐ levels apply to
+ * its next reading (a second RuleBook on the same connection would not be
+ * noticed by the alerter's); a fresh one when no alerter runs.
+ */
+export async function provisionDemoStations(registry: Registry, dataDir: string, log: Logger, demoIntervalSec: number, rules: RuleBook = new RuleBook(registry.db, registry)): Promise<StationCredentials[]> {
   const file = join(dataDir, 'secrets', 'demo-stations.json')
   const saved: Record<string, string> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>) : {}
   const creds: StationCredentials[] = []
@@ -26,6 +33,8 @@ export async function provisionDemoStations(registry: Registry, dataDir: string,
           lat: s.lat,
           lon: s.lon,
           coast: s.coast,
+          zone: s.zone,
+          code: s.code,
           sensors: [...s.sensors],
           intervalSec: demoIntervalSec,
         })
@@ -35,6 +44,10 @@ export async function provisionDemoStations(registry: Registry, dataDir: string,
       secret = (await registry.rotate(s.id)).password
     }
     registry.setEnabled(s.id, true)
+    // Demo data dirs from before zones: give the stations the zone and levels of their site.
+    const current = registry.get(s.id)!
+    if (current.zone !== s.zone || current.code !== s.code) registry.update(s.id, { zone: s.zone, code: s.code })
+    if (s.alarmLevels) rules.set(s.id, 'water_level', alarmLevelsRule(s.alarmLevels), Date.now())
     creds.push({ id: s.id, secret })
   }
   mkdirSync(dirname(file), { recursive: true })

@@ -7,6 +7,7 @@
  * local agencies still use in their bulletins.
  */
 import type { SensorKind } from '../core/sensors.ts'
+import type { AlarmLevels, Zone } from '../levels/zones.ts'
 import { CONDUCTIVITY_SENSORS, SALINITY_SENSORS, type Coast, type StationProfile } from './signals.ts'
 
 export interface DemoStation {
@@ -20,6 +21,17 @@ export interface DemoStation {
   readonly lon: number
   readonly coast: Coast
   readonly sensors: readonly SensorKind[]
+  /** What the water around the station is used for (levels/zones.ts). */
+  readonly zone: Zone
+  /** Short code farmers text to subscribe: DK SD01. */
+  readonly code: string
+  /**
+   * Official alarm levels BĐ1–BĐ3 (cm) where the station stands at a gauge
+   * the provincial bulletins publish them for: "Tin cảnh báo ngập lụt do
+   * triều cường trên tỉnh Cà Mau", 16/12/2024 (Ban chỉ huy PCTT tỉnh Cà Mau,
+   * phongchongthientaicamau.vn, column "Mức báo động (cm)").
+   */
+  readonly alarmLevels?: AlarmLevels
 }
 
 const STATIONS: DemoStation[] = [
@@ -32,6 +44,10 @@ const STATIONS: DemoStation[] = [
     lon: 104.8297,
     coast: 'west',
     sensors: SALINITY_SENSORS,
+    // Shrimp and fishing port at the Ông Đốc river mouth: brackish water is the norm.
+    zone: 'brackish_aquaculture',
+    code: 'SD01',
+    alarmLevels: { bd1: 75, bd2: 85, bd3: 95 },
   },
   {
     id: 'cm-tanthuan-01',
@@ -42,6 +58,9 @@ const STATIONS: DemoStation[] = [
     lon: 105.3402,
     coast: 'east',
     sensors: SALINITY_SENSORS,
+    // Đầm Dơi is the province's shrimp district.
+    zone: 'brackish_aquaculture',
+    code: 'TT01',
   },
   {
     // The conductivity station: a CTD-style probe; the ingest derives
@@ -55,6 +74,10 @@ const STATIONS: DemoStation[] = [
     lon: 104.9935,
     coast: 'east',
     sensors: CONDUCTIVITY_SENSORS,
+    // Mangrove–shrimp farming around Năm Căn.
+    zone: 'brackish_aquaculture',
+    code: 'NC01',
+    alarmLevels: { bd1: 140, bd2: 150, bd3: 160 },
   },
   {
     id: 'cm-camau-01',
@@ -65,6 +88,11 @@ const STATIONS: DemoStation[] = [
     lon: 105.1622,
     coast: 'inland',
     sensors: SALINITY_SENSORS,
+    // North of the city (Thới Bình, U Minh) fields alternate shrimp in the dry season and rice in the rainy one.
+    zone: 'rice_shrimp',
+    code: 'CM01',
+    // The bulletin's "TP. Cà Mau (s. Gành Hào)" gauge.
+    alarmLevels: { bd1: 65, bd2: 75, bd3: 85 },
   },
   {
     id: 'cm-datmui-01',
@@ -75,6 +103,9 @@ const STATIONS: DemoStation[] = [
     lon: 104.7248,
     coast: 'west',
     sensors: SALINITY_SENSORS,
+    // Sea water at the cape: the intrusion front is watched here, no farmer is advised from it.
+    zone: 'monitoring',
+    code: 'DM01',
   },
 ]
 

@@ -5,6 +5,9 @@ import { TidewatchError } from '../../core/errors.ts'
 import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import { SENSOR_KINDS } from '../../core/sensors.ts'
 import { AckStore } from '../../alerts/acks.ts'
+import { STATION_CODE_PATTERN } from '../../devices/registry.ts'
+import { RuleBook } from '../../levels/book.ts'
+import { AlarmLevelsSchema, alarmLevelsRule, ZoneSchema } from '../../levels/zones.ts'
 import { auditChange } from '../auth/guard.ts'
 import type { ApiDeps } from '../server.ts'
 import { publicStation, StationParams } from './stations.ts'
@@ -18,6 +21,10 @@ import { publicStation, StationParams } from './stations.ts'
 const Coast = z.enum(['east', 'west', 'inland'])
 const Lat = z.number().min(-90).max(90)
 const Lon = z.number().min(-180).max(180)
+/** Short SMS code, stored upper case (DK SD01). */
+const Code = z.string().trim().toUpperCase().regex(STATION_CODE_PATTERN, 'must be 2–4 letters then 1–3 digits, e.g. SD01')
+/** Official alarm levels BĐ1–BĐ3 in cm; null removes them. */
+const AlarmLevels = AlarmLevelsSchema.nullable()
 const Calibration = z.strictObject({ offset: z.number().finite().default(0), scale: z.number().finite().refine((v) => v !== 0, 'must not be 0').default(1) })
 
 const NewStationBody = z.strictObject({
@@ -29,6 +36,9 @@ const NewStationBody = z.strictObject({
   district: z.string().max(200).nullable().optional(),
   coast: Coast.nullable().optional(),
   intervalSec: z.number().int().min(1).max(86_400).optional(),
+  zone: ZoneSchema.optional(),
+  code: Code.nullable().optional(),
+  alarmLevels: AlarmLevels.optional(),
   sensors: z
     .array(z.union([z.enum(SENSOR_KINDS), z.strictObject({ kind: z.enum(SENSOR_KINDS), offset: z.number().finite().default(0), scale: z.number().finite().default(1) })]))
     .min(1)
@@ -46,6 +56,9 @@ const StationPatch = z
     coast: Coast.nullable(),
     intervalSec: z.number().int().min(1).max(86_400),
     enabled: z.boolean(),
+    zone: ZoneSchema,
+    code: Code.nullable(),
+    alarmLevels: AlarmLevels,
   })
   .partial()
   .refine((p) => Object.keys(p).length > 0, 'send at least one field to change')
@@ -66,9 +79,18 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
     const { registry, audit } = deps
     const view = (id: string) => publicStation(registry.require(id))
     const acks = new AckStore(registry.db)
+    // The alerter's own rule book when it runs in this process, so a BĐ change applies to its next reading.
+    const rules = deps.alerter?.rules ?? new RuleBook(registry.db, registry)
+    const setAlarmLevels = (id: string, levels: z.infer<typeof AlarmLevels> | undefined): void => {
+      if (levels === undefined) return
+      if (levels === null) rules.remove(id, 'water_level')
+      else rules.set(id, 'water_level', alarmLevelsRule(levels), Date.now())
+    }
 
     app.post('/stations', { schema: { body: NewStationBody, tags: ['management'] } }, async (req, reply) => {
-      const creds = await registry.add(req.body)
+      const { alarmLevels, ...station } = req.body
+      const creds = await registry.add(station)
+      setAlarmLevels(req.body.id, alarmLevels)
       const after = view(req.body.id)
       auditChange(audit, req, 'station.create', `station:${req.body.id}`, undefined, after)
       void reply.status(201)
@@ -78,7 +100,9 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     app.patch('/stations/:id', { schema: { params: StationParams, body: StationPatch, tags: ['management'] } }, async (req) => {
       const before = view(req.params.id)
-      registry.update(req.params.id, req.body)
+      const { alarmLevels, ...patch } = req.body
+      registry.update(req.params.id, patch)
+      setAlarmLevels(req.params.id, alarmLevels)
       const after = view(req.params.id)
       auditChange(audit, req, 'station.update', `station:${req.params.id}`, before, after)
       return after

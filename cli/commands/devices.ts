@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { TidewatchError } from '../../core/errors.ts'
 import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
-import { validateStationId, type Coast, type Registry, type NewStation } from '../../devices/registry.ts'
+import { normalizeStationCode, STATION_CODE_PATTERN, validateStationId, type Coast, type Registry, type NewStation } from '../../devices/registry.ts'
+import { RuleBook } from '../../levels/book.ts'
+import { AlarmLevelsSchema, alarmLevelsRule, isZone, ZONES, type AlarmLevels, type Zone } from '../../levels/zones.ts'
 import { numberFlag, parse, type Io } from '../args.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { publicStation } from '../../api/routes/stations.ts'
@@ -9,13 +11,18 @@ import { cliActor } from './tokens.ts'
 
 const USAGE = `Usage:
   tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
-                             [--commune C] [--district D] [--coast east|west|inland] [--interval SECONDS] [--json]
+                             [--commune C] [--district D] [--coast east|west|inland] [--interval SECONDS]
+                             [--zone rice|rice_shrimp|brackish_aquaculture|water_supply|monitoring]
+                             [--code SD01] [--bd BD1,BD2,BD3] [--json]
+  tidewatch devices set <id> [--zone Z] [--code C] [--bd BD1,BD2,BD3] [--name N]
   tidewatch devices list [--json]
   tidewatch devices rotate <id> [--json]
   tidewatch devices disable <id>
   tidewatch devices enable <id>
   tidewatch devices import FILE.csv [--json]
-      CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval]
+      CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval,zone,code,bd1,bd2,bd3]
+      --zone: what the water is used for; decides the alert levels and advice (docs/ALERTS.md). Default rice.
+      --code: short code farmers text to subscribe (DK SD01). --bd: official alarm levels BĐ1–BĐ3, cm.
       (sensors separated by ";" or "|"); prints the new credentials once.`
 
 function parseSensors(value: string | undefined): SensorKind[] | undefined {
@@ -32,6 +39,29 @@ function parseCoast(value: string | undefined): Coast | undefined {
   if (value === undefined || value === '') return undefined
   if (value === 'east' || value === 'west' || value === 'inland') return value
   throw new TidewatchError('BAD_REQUEST', { flag: 'coast', value }, `--coast must be east, west or inland, got "${value}"`)
+}
+
+function parseZone(value: string | undefined): Zone | undefined {
+  if (value === undefined || value === '') return undefined
+  if (isZone(value)) return value
+  throw new TidewatchError('STATION_ZONE_INVALID', { flag: 'zone', value }, `--zone must be one of ${ZONES.join(', ')}, got "${value}"`)
+}
+
+function parseCode(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  const code = normalizeStationCode(value)
+  if (!STATION_CODE_PATTERN.test(code)) throw new TidewatchError('STATION_CODE_INVALID', { flag: 'code', value }, `--code must be 2–4 letters then 1–3 digits (e.g. SD01), got "${value}"`)
+  return code
+}
+
+function parseAlarmLevels(values: Array<string | undefined>, flag: string): AlarmLevels | undefined {
+  if (values.every((v) => v === undefined || v === '')) return undefined
+  const nums = values.map((v) => Number(v))
+  const parsed = AlarmLevelsSchema.safeParse({ bd1: nums[0], bd2: nums[1], bd3: nums[2] })
+  if (!parsed.success || nums.some((n) => !Number.isFinite(n))) {
+    throw new TidewatchError('BAD_REQUEST', { flag, values }, `${flag}: three rising numbers in cm are needed (BĐ1 < BĐ2 < BĐ3), e.g. 75,85,95`)
+  }
+  return parsed.data
 }
 
 function printCredentials(io: Io, creds: { id: string; username: string; password: string }, json: boolean): void {
@@ -80,7 +110,7 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
     if (!cols.includes(required)) throw new TidewatchError('CSV_INVALID', { file, missing: required }, `CSV header lacks column "${required}"`)
   }
   // Validate every row before registering any, so a bad file changes nothing.
-  const stations: NewStation[] = rows.map((r, i) => {
+  const stations: Array<NewStation & { alarmLevels?: AlarmLevels }> = rows.map((r, i) => {
     const get = (name: string): string | undefined => {
       const idx = cols.indexOf(name)
       const v = idx >= 0 ? r[idx]?.trim() : undefined
@@ -99,6 +129,9 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
         sensors: parseSensors(get('sensors')),
         coast: parseCoast(get('coast')) ?? null,
         intervalSec: get('interval') ? numberFlag('interval', get('interval'), 900, { min: 1, integer: true }) : undefined,
+        zone: parseZone(get('zone')),
+        code: parseCode(get('code')) ?? null,
+        alarmLevels: parseAlarmLevels([get('bd1'), get('bd2'), get('bd3')], 'bd1,bd2,bd3'),
       }
     } catch (err) {
       throw new TidewatchError('CSV_INVALID', { file, line }, `${file}:${line}: ${(err as Error).message}`)
@@ -109,12 +142,17 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
     if (!s.name) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: name is empty`)
     if (seen.has(s.id)) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: duplicate id "${s.id}"`)
     if (registry.get(s.id)) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: station "${s.id}" already exists`)
+    if (s.code && (registry.byCode(s.code) || stations.some((o, j) => j < i && o.code === s.code))) {
+      throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: SMS code "${s.code}" is already taken`)
+    }
     seen.add(s.id)
   })
+  const rules = new RuleBook(registry.db, registry)
   const created = []
   const audit = new AuditLog(registry.db)
   for (const s of stations) {
     created.push(await registry.add(s))
+    if (s.alarmLevels) rules.set(s.id, 'water_level', alarmLevelsRule(s.alarmLevels), Date.now())
     const st = registry.get(s.id)
     audit.record({ actor: cliActor(), role: 'admin', action: 'devices import', target: `station:${s.id}`, after: st ? publicStation(st) : undefined })
   }
@@ -147,12 +185,16 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
         district: { type: 'string' },
         coast: { type: 'string' },
         interval: { type: 'string' },
+        zone: { type: 'string' },
+        code: { type: 'string' },
+        bd: { type: 'string' },
         json: { type: 'boolean', default: false },
       })
       const id = positionals[0]
       if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices add needs a station id\n${USAGE}`)
       if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required')
       if (values.lat === undefined || values.lon === undefined) throw new TidewatchError('BAD_REQUEST', { flag: values.lat === undefined ? 'lat' : 'lon' }, '--lat and --lon are required')
+      const alarmLevels = values.bd === undefined ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
       const creds = await registry.add({
         id,
         name: values.name,
@@ -163,9 +205,31 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
         district: values.district ?? null,
         coast: parseCoast(values.coast) ?? null,
         intervalSec: values.interval ? numberFlag('interval', values.interval, 900, { min: 1, integer: true }) : undefined,
+        zone: parseZone(values.zone),
+        code: parseCode(values.code) ?? null,
       })
+      if (alarmLevels) new RuleBook(registry.db, registry).set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
       record('add', id, undefined)
       printCredentials(io, creds, values.json)
+      return 0
+    }
+    case 'set': {
+      const { values, positionals } = parse(rest, { zone: { type: 'string' }, code: { type: 'string' }, bd: { type: 'string' }, name: { type: 'string' } })
+      const id = positionals[0]
+      if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices set needs a station id\n${USAGE}`)
+      const before = view(id)
+      if (!before) throw new TidewatchError('STATION_NOT_FOUND', { id })
+      const patch: Parameters<Registry['update']>[1] = {}
+      if (values.zone !== undefined) patch.zone = parseZone(values.zone)!
+      if (values.code !== undefined) patch.code = values.code === '' ? null : parseCode(values.code)!
+      if (values.name !== undefined) patch.name = values.name
+      const alarmLevels = values.bd === undefined || values.bd === '' ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
+      registry.update(id, patch)
+      const rules = new RuleBook(registry.db, registry)
+      if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
+      else if (values.bd === '') rules.remove(id, 'water_level')
+      record('set', id, before)
+      io.stdout(JSON.stringify(view(id)))
       return 0
     }
     case 'list': {
@@ -175,9 +239,9 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
         io.stdout(JSON.stringify(stations))
         return 0
       }
-      io.stdout(['ID', 'NAME', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'].join('\t'))
+      io.stdout(['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'].join('\t'))
       for (const s of stations) {
-        io.stdout([s.id, s.name, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', s.lastSeenAt ? new Date(s.lastSeenAt).toISOString() : '-'].join('\t'))
+        io.stdout([s.id, s.code ?? '-', s.name, s.zone, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', s.lastSeenAt ? new Date(s.lastSeenAt).toISOString() : '-'].join('\t'))
       }
       return 0
     }

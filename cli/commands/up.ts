@@ -82,7 +82,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     if (config.mqtt.caFile) io.stdout(`TLS    CA certificate for stations: ${config.mqtt.caFile}`)
 
     if (opts.demo && p.broker) {
-      const stations = await provisionDemoStations(p.registry, config.dataDir, log, DEMO_INTERVAL_SEC)
+      const stations = await provisionDemoStations(p.registry, config.dataDir, log, DEMO_INTERVAL_SEC, p.alerter?.rules)
       sim = createSimulator({
         brokerUrl: `mqtt://127.0.0.1:${p.broker.port}`,
         stations,
