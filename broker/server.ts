@@ -25,6 +25,12 @@ export interface BrokerDeps {
   /** Embedded mode: the ingest's durable hand-off, run before the PUBACK. */
   gate?: DurableGate
   onRefused?: RefusalSink
+  /**
+   * Embedded mode: the ingest's feedback publisher (ingest/feedback.ts) gets
+   * aedes.publish as its transport. A broker-side publish skips
+   * authorizePublish and never touches a client connection.
+   */
+  feedback?: { attach(publish: (topic: string, payload: Buffer) => Promise<void>): () => void }
 }
 
 export interface BrokerHandle {
@@ -68,6 +74,13 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     }),
     authorizeSubscribe: createAuthorizeSubscribe({ identities, counters, log }),
   })
+  const detachFeedback = deps.feedback?.attach(
+    (topic, payload) =>
+      new Promise<void>((resolve, reject) => {
+        // QoS 1, not retained: stale feedback must not greet a reconnecting station (docs/PROTOCOL.md).
+        aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve()))
+      }),
+  )
   aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'))
 
@@ -100,6 +113,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     counters,
     connectedClients: () => aedes.connectedClients,
     async close() {
+      detachFeedback?.()
       // Closing aedes first ends client connections, so server.close() can finish.
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
       await new Promise<void>((r) => aedes.close(() => r()))

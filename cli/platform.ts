@@ -159,6 +159,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         onRefused: ingest
           ? (r) => void ingest.ingest.quarantineOnly([r]).catch((err: unknown) => log.error({ err }, 'cannot record refusal'))
           : undefined,
+        feedback: ingest?.feedback,
       })
       const broker = platform.broker
       // Stop the broker first so no new message is acknowledged during shutdown.
@@ -174,6 +175,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         caFile: config.mqtt.caFile,
         log: log.child({ component: 'mqtt-source' }),
         handler: (topic, payload) => ingest.ingest.handleMessage(topic, payload),
+        feedback: ingest.feedback,
       })
       const source = platform.source
       stops.push(() => source.stop())

@@ -11,11 +11,13 @@ export const topics = {
   readings: (id: string) => `stations/${id}/readings`,
   status: (id: string) => `stations/${id}/status`,
   config: (id: string) => `stations/${id}/config`,
+  /** What the ingest refused from this station (docs/PROTOCOL.md, "Feedback: what was refused"). */
+  feedback: (id: string) => `stations/${id}/feedback`,
   allReadings: 'stations/+/readings',
   allStatus: 'stations/+/status',
 } as const
 
-export type StationTopicKind = 'readings' | 'status' | 'config'
+export type StationTopicKind = 'readings' | 'status' | 'config' | 'feedback'
 
 /** Splits `stations/{id}/{kind}`; undefined for anything else. */
 export function parseStationTopic(topic: string): { stationId: string; kind: StationTopicKind } | undefined {
@@ -23,7 +25,7 @@ export function parseStationTopic(topic: string): { stationId: string; kind: Sta
   if (parts.length !== 3 || parts[0] !== 'stations') return undefined
   const [, stationId, kind] = parts as [string, string, string]
   if (!STATION_ID_PATTERN.test(stationId)) return undefined
-  if (kind !== 'readings' && kind !== 'status' && kind !== 'config') return undefined
+  if (kind !== 'readings' && kind !== 'status' && kind !== 'config' && kind !== 'feedback') return undefined
   return { stationId, kind }
 }
 

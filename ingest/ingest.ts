@@ -3,6 +3,7 @@ import type { ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import { parseStationTopic } from '../core/protocol.ts'
 import { ByteBudget } from './byte-budget.ts'
+import type { FeedbackOffer } from './feedback.ts'
 import { quarantineLine, readingLines, UniqueMsClock } from './points.ts'
 import type { QuarantineStore } from './quarantine.ts'
 import type { Sighting } from '../devices/registry.ts'
@@ -34,6 +35,8 @@ export interface IngestDeps {
   contextTtlMs?: number
   /** Called after readings are durable: the alerter and the latest-value cache. */
   onAccepted?: (readings: AcceptedReading[]) => void
+  /** Told, after the spool holds it, of every payload with a refusal (ingest/feedback.ts); must not block. */
+  feedback?: { offer(o: FeedbackOffer): void }
 }
 
 export interface IngestOutcome {
@@ -157,6 +160,9 @@ export class Ingest {
     }
     if (result.rejected.length) {
       this.deps.log.debug({ station: stationId, reasons: result.rejected.map((r) => r.reason) }, 'readings quarantined')
+      // Only to a registered station: on a broker without per-station ACLs
+      // (mosquitto) the topic names anyone, and an unknown id has no reader.
+      if (station) this.deps.feedback?.offer({ stationId, receivedAt, readingCount: result.readingCount, stored: result.accepted.length, rejected: result.rejected, payload })
     }
     return { accepted: result.accepted.length, rejected: result.rejected }
   }
@@ -210,6 +216,12 @@ export class Ingest {
     await this.deps.spool.append([
       { receivedAt, lines: rejections.map((q) => quarantineLine(q, this.uniqueMs.next(`${q.stationId}|${q.reason}`, receivedAt))) },
     ])
+    // The broker refused these before validation: the station behind an
+    // oversized payload is authenticated, so it is told. A TOPIC_INVALID
+    // names a station that may not be the sender, so nobody is.
+    for (const q of rejections) {
+      if (q.reason !== 'TOPIC_INVALID') this.deps.feedback?.offer({ stationId: q.stationId, receivedAt, readingCount: 1, stored: 0, rejected: [q] })
+    }
     return { accepted: 0, rejected: rejections }
   }
 

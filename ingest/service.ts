@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { openDatabase, type Registry } from '../devices/registry.ts'
+import { FeedbackPublisher } from './feedback.ts'
 import { Ingest } from './ingest.ts'
 import type { AcceptedReading } from './parse/validate.ts'
 import { QuarantineStore } from './quarantine.ts'
@@ -23,6 +24,11 @@ export interface IngestService {
   /** The live lane: single readings on time, alert points, self-monitoring. */
   liveSpool: Spool
   quarantine: QuarantineStore
+  /**
+   * Tells stations what was refused. The MQTT side attaches its transport:
+   * the embedded broker (broker/server.ts) or the external-broker source.
+   */
+  feedback: FeedbackPublisher
   /** Two per target: one per lane. */
   writers: TargetWriter[]
   /** Both lanes together (they share `spoolMaxBytes`). */
@@ -70,6 +76,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
   const liveSpool = await openLane('spool-live', 'live')
   const lanes = [liveSpool, spool]
   const quarantine = new QuarantineStore(openDatabase(join(config.dataDir, 'quarantine.db')), config.ingest.quarantineMaxRows, log.child({ component: 'quarantine' }))
+  const feedback = new FeedbackPublisher({ log: log.child({ component: 'feedback' }), clock })
   const ingest = new Ingest({
     config,
     stations: deps.registry,
@@ -79,6 +86,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     log: log.child({ component: 'ingest' }),
     clock,
     onAccepted: deps.onAccepted,
+    feedback,
     // One second: 1,000 stations cost 1,000 lookups/s instead of one per message.
     contextTtlMs: deps.contextTtlMs ?? 1000,
   })
@@ -178,6 +186,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     spool,
     liveSpool,
     quarantine,
+    feedback,
     writers,
     spoolStats,
     lag: (target) => lanes.reduce((a, l) => a + l.lag(target), 0),
@@ -190,6 +199,7 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     async stop({ drainMs = 5000 } = {}) {
       clearInterval(touchTimer)
       clearInterval(statsTimer)
+      feedback.stop()
       flushSightings()
       // Give the writers a moment to empty the spool; whatever is left is
       // safe on disk and is written on the next start.

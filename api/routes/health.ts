@@ -55,6 +55,8 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
           { name: 'tidewatch_spool_backpressure_waits_total', help: 'Times appends waited for spool space', type: 'counter', values: [{ value: spool.backpressureWaits }] },
           { name: 'tidewatch_spool_fsyncs_total', help: 'Group commits (fsync) of the spool', type: 'counter', values: [{ value: spool.fsyncs }] },
           { name: 'tidewatch_quarantine_evicted_total', help: 'Oldest quarantine rows evicted past the row limit', type: 'counter', values: [{ value: ing.quarantine.evicted }] },
+          { name: 'tidewatch_feedback_published_total', help: 'Feedback messages published to stations/<id>/feedback (payloads with a refusal)', type: 'counter', values: [{ value: ing.feedback.counters.published }] },
+          { name: 'tidewatch_feedback_dropped_total', help: 'Feedback not sent, by reason (queue_full, rate_limited, publish_failed)', type: 'counter', values: Object.entries(ing.feedback.counters.dropped).map(([reason, value]) => ({ labels: { reason }, value })) },
           { name: 'tidewatch_write_batches_total', help: 'Batches written to InfluxDB', type: 'counter', values: targets.map((t) => ({ labels: { target: t.target }, value: t.writeBatches })) },
           { name: 'tidewatch_write_points_total', help: 'Points written to InfluxDB', type: 'counter', values: targets.map((t) => ({ labels: { target: t.target }, value: t.writtenPoints })) },
           { name: 'tidewatch_write_errors_total', help: 'Failed InfluxDB write attempts (retried)', type: 'counter', values: targets.map((t) => ({ labels: { target: t.target }, value: t.writeErrors })) },

@@ -29,14 +29,18 @@ export function createAuthorizePublish(deps: {
     const target = parseStationTopic(packet.topic)
 
     if (identity.kind === 'service') {
-      // Services (the ingest) push configuration to stations; nothing else.
-      if (target?.kind === 'config') return callback(null)
+      // Services (the ingest) push configuration to stations and tell them
+      // what was refused (docs/PROTOCOL.md, "Feedback"); nothing else.
+      if (target?.kind === 'config' || target?.kind === 'feedback') return callback(null)
       deps.counters.publishDenied++
       return callback(new Error(`service may not publish to ${packet.topic}`))
     }
 
     const stationId = identity.stationId
-    if (!target || target.stationId !== stationId || target.kind === 'config') {
+    // Only the data center writes to config and feedback topics: a station
+    // that could publish feedback could tell another station its readings
+    // were refused, and that firmware would then keep or drop the wrong data.
+    if (!target || target.stationId !== stationId || target.kind === 'config' || target.kind === 'feedback') {
       deps.counters.publishDenied++
       deps.log.warn({ station: stationId, topic: packet.topic.slice(0, 200) }, 'publish denied: station may only publish to its own readings and status topics')
       deps.onRefused?.({ stationId, reason: 'TOPIC_INVALID', detail: `station ${stationId} published to "${packet.topic.slice(0, 200)}"`, excerpt: payload.subarray(0, 200).toString('utf8') })

@@ -7,9 +7,11 @@ import type { BrokerCounters } from '../metrics.ts'
 const SERVICE_TOPICS = new Set<string>([topics.allReadings, topics.allStatus])
 
 /**
- * Stations may subscribe only to their own config topic; services to the
- * station readings and status wildcards. A refused subscription gets a 0x80
- * return code in SUBACK (MQTT 3.1.1 §3.9.3) rather than a disconnect.
+ * Stations may subscribe only to their own config and feedback topics;
+ * services to the station readings and status wildcards. A wildcard never
+ * names a station (`+` fails STATION_ID_PATTERN), so no station can read
+ * another's feedback. A refused subscription gets a 0x80 return code in
+ * SUBACK (MQTT 3.1.1 §3.9.3) rather than a disconnect.
  */
 export function createAuthorizeSubscribe(deps: { identities: Identities; counters: BrokerCounters; log: Logger }) {
   return function authorizeSubscribe(
@@ -22,7 +24,7 @@ export function createAuthorizeSubscribe(deps: { identities: Identities; counter
     if (identity?.kind === 'service') allowed = SERVICE_TOPICS.has(sub.topic)
     if (identity?.kind === 'station') {
       const t = parseStationTopic(sub.topic)
-      allowed = t?.kind === 'config' && t.stationId === identity.stationId
+      allowed = (t?.kind === 'config' || t?.kind === 'feedback') && t.stationId === identity.stationId
     }
     if (allowed) return callback(null, sub)
     deps.counters.subscribeDenied++

@@ -18,6 +18,8 @@ export interface MqttSourceOptions {
   caFile?: string
   log: Logger
   handler: (topic: string, payload: Buffer) => Promise<unknown>
+  /** The ingest's feedback publisher (ingest/feedback.ts): published through this client. */
+  feedback?: { attach(publish: (topic: string, payload: Buffer) => Promise<void>): () => void }
 }
 
 export interface MqttSource {
@@ -59,11 +61,21 @@ export function startMqttSource(opts: MqttSourceOptions): MqttSource {
       })
     })
   })
+  // Feedback goes out only while connected: MQTT.js would otherwise queue it
+  // in memory without a bound. The broker must allow the ingest's account to
+  // publish to stations/+/feedback (docs/PROTOCOL.md); the tidewatch broker
+  // does, and a denial there would cost this connection.
+  const detachFeedback = opts.feedback?.attach((topic, payload) =>
+    client.connected ? client.publishAsync(topic, payload, { qos: 1, retain: false }).then(() => undefined) : Promise.reject(new Error('ingest not connected to the broker')),
+  )
   client.on('error', (err) => opts.log.warn({ err: err.message }, 'ingest MQTT error'))
   client.on('offline', () => opts.log.warn('ingest disconnected from broker; retrying'))
   return {
     client,
     ready,
-    stop: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+    stop: () => {
+      detachFeedback?.()
+      return new Promise<void>((resolve) => client.end(false, {}, () => resolve()))
+    },
   }
 }
