@@ -67,6 +67,8 @@ export interface SimulatorStats {
   readonly dropped: number
   /** Stations currently connected. */
   readonly connected: number
+  /** Readings or values the ingest refused, summed over the stations' feedback. */
+  readonly refused: number
   readonly stations: readonly StationStats[]
 }
 
@@ -180,5 +182,6 @@ function summary(per: readonly StationStats[]): Omit<SimulatorStats, 'stations'>
     buffered: per.reduce((n, s) => n + s.buffered, 0),
     dropped: per.reduce((n, s) => n + s.dropped, 0),
     connected: per.filter((s) => s.connected).length,
+    refused: per.reduce((n, s) => n + s.refused, 0),
   }
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../core/log.ts'
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from '../core/protocol.ts'
+import { FeedbackMessageSchema } from '../ingest/feedback.ts'
 import { fullJitterDelay, type BackoffOptions } from './backoff.ts'
 import { systemClock, type Clock, type TimerHandle } from './clock.ts'
 import { corruptJson, createFaultInjector, type FaultKind, type FaultOptions } from './faults.ts'
@@ -80,6 +81,12 @@ export interface StationStats {
   readonly connectFailures: number
   readonly authFailures: number
   readonly faults: Readonly<Record<FaultKind, number>>
+  /** Messages received on stations/<id>/feedback: one per payload with a refusal. */
+  readonly feedback: number
+  /** Readings or values the ingest refused, as its feedback told (omitted ones included). */
+  readonly refused: number
+  /** `refused` by reason code (core/errors.ts). */
+  readonly refusedByCode: Readonly<Record<string, number>>
 }
 
 export interface Station {
@@ -125,6 +132,7 @@ export function createStation(options: StationOptions): Station {
   const faults = createFaultInjector(options.faults, faultRng)
   const readingsTopic = topics.readings(id)
   const statusTopic = topics.status(id)
+  const feedbackTopic = topics.feedback(id)
 
   let outbox: Outbox<OutboxBody> | undefined
   let finalOutboxStats: OutboxStats | undefined
@@ -134,7 +142,32 @@ export function createStation(options: StationOptions): Station {
   let sampleTimer: TimerHandle | undefined
   let reconnectTimer: TimerHandle | undefined
   let attempt = 0
-  const counters = { generated: 0, published: 0, acked: 0, payloads: 0, batches: 0, connects: 0, connectFailures: 0, authFailures: 0 }
+  const counters = { generated: 0, published: 0, acked: 0, payloads: 0, batches: 0, connects: 0, connectFailures: 0, authFailures: 0, feedback: 0, refused: 0 }
+  const refusedByCode: Record<string, number> = {}
+
+  /**
+   * What a real firmware should do with feedback: the PUBACK already came
+   * (the data center keeps refused readings in its quarantine), so log and
+   * count, which is what a field technician reads. See docs/PROTOCOL.md.
+   */
+  function onFeedback(payload: Buffer): void {
+    let json: unknown
+    try {
+      json = JSON.parse(payload.toString('utf8'))
+    } catch {
+      json = undefined
+    }
+    const parsed = FeedbackMessageSchema.safeParse(json)
+    if (!parsed.success) {
+      log.warn({ excerpt: payload.subarray(0, 200).toString('utf8') }, 'unreadable feedback message')
+      return
+    }
+    const msg = parsed.data
+    counters.feedback++
+    counters.refused += msg.refused.length + (msg.omitted ?? 0)
+    for (const r of msg.refused) refusedByCode[r.code] = (refusedByCode[r.code] ?? 0) + 1
+    log.info({ seq: msg.seq, readings: msg.readings, stored: msg.stored, refused: msg.refused, omitted: msg.omitted }, 'data center refused readings')
+  }
 
   function sample(): void {
     if (!outbox || stopping) return
@@ -190,7 +223,16 @@ export function createStation(options: StationOptions): Station {
       attempt = 0
       counters.connects++
       log.info({ backlog: outbox?.size() ?? 0 }, 'connected')
+      // Clean session: the subscription is gone after every reconnect. The
+      // SUBSCRIBE goes out before the first PUBLISH, and the pump does not
+      // wait for its SUBACK: feedback is advice, never a reason to hold data.
+      client.subscribe(feedbackTopic, { qos: 1 }, (err, granted) => {
+        if (err || granted?.some((g) => g.qos === 128)) log.warn({ err, granted }, 'feedback subscription refused')
+      })
       kick(conn)
+    })
+    client.on('message', (topic, payload) => {
+      if (topic === feedbackTopic) onFeedback(payload)
     })
     client.on('error', (err: Error & { code?: unknown }) => {
       if (typeof err.code === 'number' && AUTH_REFUSED.has(err.code)) {
@@ -316,6 +358,7 @@ export function createStation(options: StationOptions): Station {
         id,
         connected: current?.up ?? false,
         ...counters,
+        refusedByCode: { ...refusedByCode },
         buffered: o?.size ?? 0,
         dropped: o?.dropped ?? 0,
         faults: faults.counts(),
