@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import { TidewatchError } from '../core/errors.ts'
+import { LOCAL_OFFSET_MS } from '../core/local-time.ts'
 import { isSensorKind, type SensorKind } from '../core/sensors.ts'
 import { SensorRuleSchema, type SensorRule } from './rules.ts'
 import { DEFAULT_RULES, DEFAULT_ZONE, isZone, zoneRule, ZONES, type Zone } from './zones.ts'
@@ -34,11 +35,9 @@ export interface ResolvedRule {
   zone: Zone
 }
 
-const TZ_OFFSET_MS = 7 * 3600_000 // Asia/Ho_Chi_Minh is UTC+7 all year (no DST).
-
-/** Local month 1–12 in Asia/Ho_Chi_Minh. */
+/** Local month 1–12 in Asia/Ho_Chi_Minh: seasons follow the farmer's calendar. */
 export function localMonth(ts: number): number {
-  return new Date(ts + TZ_OFFSET_MS).getUTCMonth() + 1
+  return new Date(ts + LOCAL_OFFSET_MS).getUTCMonth() + 1
 }
 
 export function zoneScope(zone: Zone): string {
