@@ -199,3 +199,19 @@ describe('monitoring stations are staff only', () => {
     registry.close()
   })
 })
+
+describe('docs/ALERTS.md', () => {
+  it('lists every default threshold of every zone', async () => {
+    const { readFileSync } = await import('node:fs')
+    const doc = readFileSync(new URL('../../docs/ALERTS.md', import.meta.url), 'utf8')
+    const table = doc.slice(doc.indexOf('### Default levels'), doc.indexOf('## States'))
+    for (const { zone, sensor, rule } of allZoneRules()) {
+      for (const l of rule.levels) {
+        for (const n of [l.threshold, l.high].filter((x): x is number => x !== undefined)) {
+          expect(table, `${zone} ${sensor} ${l.name} ${n}`).toMatch(new RegExp(`[≥≤ –]${String(n).replace('.', '\\.')}(?![0-9])`))
+        }
+      }
+      if (rule.rise) expect(table, `${zone} ${sensor} rise`).toContain(`${rule.rise.delta} ‰ within`)
+    }
+  })
+})
