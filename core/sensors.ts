@@ -12,6 +12,8 @@ export interface SensorSpec {
   readonly max: number
   /** Whether a farmer-facing station must carry it (the four core parameters). */
   readonly core: boolean
+  /** What a concentration is expressed as, where that is ambiguous: nitrite as the NO2⁻ ion, not as N. */
+  readonly basis?: string
 }
 
 export const SENSOR_KINDS = ['salinity', 'water_level', 'ph', 'no2', 'temperature', 'conductivity'] as const
@@ -27,8 +29,9 @@ export const SENSORS: Readonly<Record<SensorKind, SensorSpec>> = Object.freeze({
   // Acid-sulfate soils in the delta push pH to ~3; below 2 or above 12 is a
   // failed electrode, not water.
   ph: { kind: 'ph', unit: 'pH', label: 'pH', min: 2, max: 12, core: true },
-  // Nitrite as NO2- in mg/L; aquaculture trouble starts near 1, 50 is far past any real pond.
-  no2: { kind: 'no2', unit: 'mg/L', label: 'Nitrit (NO2)', min: 0, max: 50, core: true },
+  // Nitrite in mg/L as the NO2⁻ ion (not as N: 1 mg/L NO2⁻ = 0.304 mg/L N;
+  // limits written as N are converted in levels/zones.ts). 50 is far past any real pond.
+  no2: { kind: 'no2', unit: 'mg/L', label: 'Nitrit (NO2⁻)', min: 0, max: 50, core: true, basis: 'NO2⁻' },
   temperature: { kind: 'temperature', unit: '°C', label: 'Nhiệt độ nước', min: 0, max: 45, core: false },
   conductivity: { kind: 'conductivity', unit: 'mS/cm', label: 'Độ dẫn điện', min: 0, max: 80, core: false },
 })
