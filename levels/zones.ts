@@ -120,7 +120,8 @@ const NO_WATER_LEVEL_RULE = rule({ levels: [] })
 
 type ZoneRules = Readonly<Partial<Record<SensorKind, SensorRule>>>
 
-const RICE: ZoneRules = { salinity: RICE_SALINITY, ph: SURFACE_PH, no2: SURFACE_NO2, water_level: NO_WATER_LEVEL_RULE }
+// Nitrite at the surface-water limit is a water-quality fact for staff; it does not hurt rice, and shrimp advice would be wrong on a rice field.
+const RICE: ZoneRules = { salinity: RICE_SALINITY, ph: SURFACE_PH, no2: staffOnly(SURFACE_NO2), water_level: NO_WATER_LEVEL_RULE }
 const AQUACULTURE: ZoneRules = { salinity: AQUACULTURE_SALINITY, ph: AQUACULTURE_PH, no2: AQUACULTURE_NO2, water_level: NO_WATER_LEVEL_RULE }
 
 /**
