@@ -27,7 +27,10 @@ export interface StationProfile {
   readonly coast: Coast
   /** What the station reports. A conductivity station sends conductivity + temperature and no salinity. */
   readonly sensors: readonly SensorKind[]
+  /** Default: the site's entry in SITE_SALINITY by id, else the coast's. */
   readonly salinity?: SalinityProfile
+  /** Default: the site's entry in SITE_TIDES by id, else the coast's. */
+  readonly tide?: TideProfile
 }
 
 export interface SignalSample {
@@ -41,58 +44,6 @@ const HOUR = 3_600_000
 const DAY = 24 * HOUR
 const ICT_OFFSET = 7 * HOUR
 const YEAR_DAYS = 365.2422
-
-/**
- * Tidal constituents: amplitude (m) and period (h). Periods are the standard
- * astronomical ones (Doodson). Amplitudes are chosen to match the two Cà Mau
- * coasts (docs: FIELD-NOTES "Tides in Cà Mau"), not fitted to a real gauge:
- * - East Sea coast (Gành Hào, Bồ Đề): irregular semi-diurnal, range 3–4 m.
- *   M2 ± S2 gives the spring–neap cycle (4.0 m springs, ~3.0 m neaps);
- *   a small K1/O1 adds the diurnal inequality.
- * - Gulf of Thailand coast (Sông Đốc, Đất Mũi west side): diurnal, about 1 m.
- *   K1 + O1 beat over the 13.66-day tropical cycle.
- */
-interface Constituent {
-  readonly amp: number
-  readonly periodH: number
-  readonly phase: number
-}
-const M2 = 12.4206012
-const S2 = 12.0
-const K1 = 23.93446966
-const O1 = 25.81934171
-
-const TIDES: Readonly<Record<'east' | 'west', readonly Constituent[]>> = {
-  east: [
-    { amp: 1.66, periodH: M2, phase: 0 },
-    { amp: 0.24, periodH: S2, phase: 0.3 },
-    { amp: 0.12, periodH: K1, phase: 1.1 },
-    { amp: 0.08, periodH: O1, phase: 0.4 },
-  ],
-  west: [
-    { amp: 0.42, periodH: K1, phase: 0.2 },
-    { amp: 0.24, periodH: O1, phase: 0.9 },
-    { amp: 0.06, periodH: M2, phase: 2.0 },
-  ],
-}
-
-/**
- * Inland stations on the canals (Cà Mau city) see the East Sea tide damped by
- * friction and delayed by the hours it takes to travel up the Gành Hào river.
- */
-const INLAND_DAMPING = 0.22
-const INLAND_LAG_H = 4
-
-const SALINITY_DEFAULTS: Readonly<Record<Coast, SalinityProfile>> = {
-  east: { base: 22, seasonAmp: 0.22, tideAmp: 2.5 },
-  west: { base: 20, seasonAmp: 0.25, tideAmp: 1.2 },
-  // 0.5–6 ‰: crosses the 2 ‰ (stop taking water for rice) and 4 ‰
-  // (Decision 18/2021 intrusion line) thresholds in the dry season.
-  inland: { base: 2.6, seasonAmp: 0.72, tideAmp: 1.0 },
-}
-
-/** Salinity peaks this long after high water (the salt wedge lags the level). */
-const SALINITY_LAG_H = 1.5
 
 /** Local (UTC+7) hour of day, 0..24. */
 export function localHour(simMs: number): number {
@@ -112,54 +63,241 @@ export function seasonFactor(simMs: number): number {
   return Math.cos((2 * Math.PI * (dayOfYear(simMs) - 100)) / YEAR_DAYS)
 }
 
-/** Per-station phase shift in hours (0–1.5 h): neighbouring gauges are not in lockstep. */
-function stationPhaseH(id: string): number {
-  return hashUniform(id, 'tide-phase') * 1.5
-}
-
-/** Astronomical tide in metres about mean sea level, for a coast, without noise. */
-export function astronomicalTideM(coast: Coast, simMs: number, phaseH = 0): number {
-  const seaCoast = coast === 'west' ? 'west' : 'east'
-  const damping = coast === 'inland' ? INLAND_DAMPING : 1
-  const lagH = (coast === 'inland' ? INLAND_LAG_H : 0) + phaseH
-  const tH = simMs / HOUR - lagH
-  let level = 0
-  for (const c of TIDES[seaCoast]) level += c.amp * Math.cos((2 * Math.PI * tH) / c.periodH + c.phase)
-  return damping * level
-}
-
-/** Largest possible |tide| for the coast, to normalise the tide into -1..1. */
-function tideScaleM(coast: Coast): number {
-  const seaCoast = coast === 'west' ? 'west' : 'east'
-  const sum = TIDES[seaCoast].reduce((s, c) => s + c.amp, 0)
-  return (coast === 'inland' ? INLAND_DAMPING : 1) * sum
+/**
+ * Salinity by kind of site, for stations without a site entry. The dry
+ * season (December–May) is the salty one; the seasonal term makes the rainy
+ * season (June–November) fresher.
+ */
+const SALINITY_DEFAULTS: Readonly<Record<Coast, SalinityProfile>> = {
+  east: { base: 22, seasonAmp: 0.22, tideAmp: 2.5 },
+  west: { base: 20, seasonAmp: 0.25, tideAmp: 1.2 },
+  // 0.5–6 ‰: crosses the 2 ‰ (stop taking water for rice) and 4 ‰
+  // (Decision 18/2021 intrusion line) thresholds in the dry season.
+  inland: { base: 2.6, seasonAmp: 0.72, tideAmp: 1.0 },
 }
 
 /**
- * Mean sea level against the national datum (Hòn Dấu), cm: about +15 cm,
- * some 15 cm higher in the flood season (October–November) when the Mekong
- * and the north-east monsoon pile water onto the coast.
+ * The demo sites. Cà Mau's estuaries and canals south and west of the city
+ * are brackish shrimp country: about 10–30 ‰ in the dry season, fresher in
+ * the rains (FIELD-NOTES "Salinity": black tiger shrimp do best at 15–20 ‰;
+ * issue 11: ponds live at about 10–25 ‰). The city canal at Phường 8 is
+ * fresher, about 1–6 ‰ over the dry season, rising towards April. The
+ * numbers are judgments for a believable demo, not fitted to measurements.
  */
-function meanSeaLevelCm(simMs: number): number {
-  return 15 + 15 * Math.cos((2 * Math.PI * (dayOfYear(simMs) - 305)) / YEAR_DAYS)
+const SITE_SALINITY: Readonly<Record<string, SalinityProfile>> = {
+  // Ông Đốc mouth: dry ~20–27 ‰, rainy-season low ~11 ‰.
+  'cm-songdoc-01': { base: 18, seasonAmp: 0.35, tideAmp: 2 },
+  // Đầm Dơi shrimp district: dry ~17–25 ‰, rainy ~10 ‰.
+  'cm-tanthuan-01': { base: 17, seasonAmp: 0.35, tideAmp: 2.5 },
+  // Cửa Lớn at Năm Căn: dry ~20–28 ‰, rainy ~13 ‰ (inside PSS-78's 2–42).
+  'cm-namcan-01': { base: 20, seasonAmp: 0.3, tideAmp: 2.5 },
+  // Phường 8: ~0.6 ‰ in the rains, ~3–5.5 ‰ at the April peak.
+  'cm-camau-01': { base: 2.4, seasonAmp: 0.75, tideAmp: 1.0 },
+  // Đất Mũi at the cape, nearest the open sea: dry ~22–30 ‰, rainy ~17 ‰.
+  'cm-datmui-01': { base: 23, seasonAmp: 0.25, tideAmp: 1.5 },
+}
+
+/** Salinity peaks this long after high water (the salt wedge lags the level). */
+const SALINITY_LAG_H = 1.5
+
+/**
+ * Tides as a sum of the four main constituents. Periods are the standard
+ * astronomical ones (Doodson); amplitudes and phases are chosen, not fitted
+ * to a gauge, to give each Cà Mau coast the type and range FIELD-NOTES
+ * "Tides in Cà Mau" records:
+ *
+ * - East Sea coast (Gành Hào, Bồ Đề): irregular semi-diurnal, range 3–4 m.
+ * - Gulf of Thailand coast (Sông Đốc, Cái Đôi Vàm): diurnal, about 1 m.
+ *
+ * The type is set by the form factor F = (K1 + O1) / (M2 + S2) (Courtier
+ * 1938, as used by the IHO and in Pugh & Woodworth, "Sea-Level Science",
+ * 2014, §4.2): F < 0.25 semi-diurnal, 0.25–1.5 mixed mainly semi-diurnal
+ * ("irregular semi-diurnal": two highs a day of unequal height),
+ * 1.5–3 mixed mainly diurnal, > 3 diurnal.
+ *
+ * Two beats make the fortnightly cycles: M2 with S2 every 14.77 days (springs
+ * near new and full moon, neaps between) and K1 with O1 every 13.66 days
+ * (tropic tides at the moon's greatest declination, when the diurnal
+ * inequality is largest). Every constituent peaks together at TIDE_EPOCH_MS:
+ * the full moon of 15 December 2024 (09:02 UTC), near the solstice and the
+ * 2024–25 major lunar standstill, one day before the extreme tide of the
+ * 2024-12-16 bulletin. So simulated springs fall near real new and full moons.
+ */
+export interface Constituent {
+  readonly name: 'M2' | 'S2' | 'K1' | 'O1'
+  /** Amplitude, m, on the open coast. */
+  readonly amp: number
+  readonly periodH: number
+}
+
+export const M2_PERIOD_H = 12.4206012
+export const S2_PERIOD_H = 12.0
+export const K1_PERIOD_H = 23.93446966
+export const O1_PERIOD_H = 25.81934171
+/** M2–S2 beat: 1 / (1/12 − 1/12.4206) h ≈ 14.77 days. */
+export const SPRING_NEAP_DAYS = 1 / (1 / S2_PERIOD_H - 1 / M2_PERIOD_H) / 24
+/** K1–O1 beat ≈ 13.66 days. */
+export const TROPIC_DAYS = 1 / (1 / K1_PERIOD_H - 1 / O1_PERIOD_H) / 24
+
+/**
+ * Spring high water of 2024-12-16 in the model: all constituents in phase
+ * (local 04:00 on the 16th, a day after full moon: the "age of the tide" on
+ * this coast is about a day; a judgment, not a fitted phase).
+ */
+export const TIDE_EPOCH_MS = Date.UTC(2024, 11, 15, 21, 0)
+
+/**
+ * East: F = (0.46 + 0.34) / (1.00 + 0.40) = 0.57, irregular semi-diurnal.
+ * Daily range about 3.1–3.6 m at springs (FIELD-NOTES: 3–4 m), about 1.5 m
+ * at neaps; the higher of the two daily highs exceeds the lower by up to
+ * ~0.9 m at tropic tides (the diurnal inequality).
+ * West: F = (0.36 + 0.24) / (0.11 + 0.04) = 4.0, diurnal: one high a day,
+ * about 0.9 m range on average, 1.2 m at tropic tides (FIELD-NOTES: ~1 m).
+ */
+export const TIDES: Readonly<Record<'east' | 'west', readonly Constituent[]>> = {
+  east: [
+    { name: 'M2', amp: 1.0, periodH: M2_PERIOD_H },
+    { name: 'S2', amp: 0.4, periodH: S2_PERIOD_H },
+    { name: 'K1', amp: 0.46, periodH: K1_PERIOD_H },
+    { name: 'O1', amp: 0.34, periodH: O1_PERIOD_H },
+  ],
+  west: [
+    { name: 'M2', amp: 0.11, periodH: M2_PERIOD_H },
+    { name: 'S2', amp: 0.04, periodH: S2_PERIOD_H },
+    { name: 'K1', amp: 0.36, periodH: K1_PERIOD_H },
+    { name: 'O1', amp: 0.24, periodH: O1_PERIOD_H },
+  ],
+}
+
+/** F = (K1 + O1) / (M2 + S2) of a constituent set (Courtier 1938). */
+export function formFactor(constituents: readonly Constituent[]): number {
+  const a = (n: Constituent['name']) => constituents.find((c) => c.name === n)?.amp ?? 0
+  return (a('K1') + a('O1')) / (a('M2') + a('S2'))
+}
+
+/**
+ * How the sea tide looks at one gauge: a river damps the tide by friction
+ * and delays it, and not equally for the semi-diurnal and diurnal bands, so
+ * each band has its own factor.
+ */
+export interface TideProfile {
+  /** Which sea drives the gauge. */
+  readonly sea: 'east' | 'west'
+  /** Amplitude factor applied to M2 and S2. 1 = open coast. */
+  readonly semidiurnalScale: number
+  /** Amplitude factor applied to K1 and O1. */
+  readonly diurnalScale: number
+  /** Hours the tide arrives after the coast. */
+  readonly lagH: number
+  /**
+   * Annual mean water level, cm above the national datum (Hòn Dấu). The
+   * season adds ±15 cm around it (seasonalLevelCm).
+   */
+  readonly meanCm: number
+}
+
+/**
+ * The demo gauges. Alarm levels BĐ1/BĐ2/BĐ3 (cm, Hòn Dấu) from Cà Mau's
+ * bulletin of 2024-12-16 (FIELD-NOTES): Cà Mau city 65/75/85, Năm Căn
+ * 140/150/160, Sông Đốc 75/85/95, Gành Hào 180/200/220. That day Năm Căn
+ * read 171 cm and Cà Mau city 107 cm, an extreme peak. Alarm levels sit
+ * where water starts to flood, so a gauge crosses BĐ1 on the spring tides
+ * of the high-water season (September–January) and stays below it at neaps
+ * and in the dry season. The factors are tuned to do that (checked by
+ * tests/firmware-sim/signals.test.ts); they are judgments, not fitted to
+ * gauge records.
+ */
+export const SITE_TIDES: Readonly<Record<string, TideProfile>> = {
+  // Ông Đốc mouth, Gulf of Thailand: diurnal; tropic-tide highs ~75–87 cm in
+  // Nov–Jan (BĐ1 75), under 50 at equatorial tides, under 60 in Mar–May.
+  'cm-songdoc-01': { sea: 'west', semidiurnalScale: 1, diurnalScale: 1, lagH: 1, meanCm: -3 },
+  // Vàm Hố Gùi, Đầm Dơi: a few km up from the East Sea, nearly the coastal tide.
+  'cm-tanthuan-01': { sea: 'east', semidiurnalScale: 0.85, diurnalScale: 0.88, lagH: 1, meanCm: 15 },
+  // Cửa Lớn at Năm Căn, ~30 km from the Bồ Đề mouth: Nov–Jan spring highs
+  // ~140–155 cm (BĐ1 140), neap highs under ~110, under 130 in Mar–May.
+  'cm-namcan-01': { sea: 'east', semidiurnalScale: 0.6, diurnalScale: 0.64, lagH: 2.5, meanCm: 8 },
+  // Gành Hào river at Phường 8, ~60 km inland: Nov–Jan spring highs ~65–73
+  // cm (BĐ1 65), neap highs under ~50; range ~0.8 m. The low mean is what
+  // keeps the damped tide under BĐ1 except at springs (a tuning judgment).
+  'cm-camau-01': { sea: 'east', semidiurnalScale: 0.34, diurnalScale: 0.2, lagH: 4.5, meanCm: -4 },
+  // The cape, Gulf of Thailand side: like Sông Đốc, a little more M2.
+  'cm-datmui-01': { sea: 'west', semidiurnalScale: 1.1, diurnalScale: 1, lagH: 0.5, meanCm: 5 },
+}
+
+/** Coast defaults for stations without a site entry. Inland = like Cà Mau city's canals. */
+const COAST_TIDES: Readonly<Record<Coast, TideProfile>> = {
+  east: { sea: 'east', semidiurnalScale: 1, diurnalScale: 1, lagH: 0, meanCm: 15 },
+  west: { sea: 'west', semidiurnalScale: 1, diurnalScale: 1, lagH: 2, meanCm: 5 },
+  inland: SITE_TIDES['cm-camau-01']!,
+}
+
+export function tideProfile(profile: StationProfile): TideProfile {
+  return profile.tide ?? SITE_TIDES[profile.id] ?? COAST_TIDES[profile.coast]
+}
+
+/** The constituents as seen at a gauge (damped). */
+export function gaugeConstituents(tide: TideProfile): Constituent[] {
+  return TIDES[tide.sea].map((c) => ({
+    ...c,
+    amp: c.amp * (c.name === 'M2' || c.name === 'S2' ? tide.semidiurnalScale : tide.diurnalScale),
+  }))
+}
+
+/** Astronomical tide in metres about the gauge's mean, without noise. */
+export function astronomicalTideM(tide: TideProfile, simMs: number, extraLagH = 0): number {
+  const tH = (simMs - TIDE_EPOCH_MS) / HOUR - tide.lagH - extraLagH
+  let level = 0
+  for (const c of gaugeConstituents(tide)) level += c.amp * Math.cos((2 * Math.PI * tH) / c.periodH)
+  return level
+}
+
+/**
+ * Where the fortnightly cycle stands: +1 at springs (M2 and S2 in phase),
+ * −1 at neaps. For a diurnal (west) gauge it is the K1–O1 beat instead:
+ * +1 at tropic tides, the diurnal coast's "springs".
+ */
+export function springFactor(tide: TideProfile, simMs: number): number {
+  const tH = (simMs - TIDE_EPOCH_MS) / HOUR - tide.lagH
+  const [a, b] = tide.sea === 'west' ? [K1_PERIOD_H, O1_PERIOD_H] : [M2_PERIOD_H, S2_PERIOD_H]
+  return Math.cos(2 * Math.PI * tH * (1 / a - 1 / b))
+}
+
+/** Largest possible |tide| at the gauge, to normalise the tide into -1..1. */
+function tideScaleM(tide: TideProfile): number {
+  return gaugeConstituents(tide).reduce((s, c) => s + c.amp, 0)
+}
+
+/**
+ * Seasonal swing of the mean level, cm: highest in the flood season
+ * (October–November, +15) when the Mekong and the north-east monsoon pile
+ * water onto the coast, lowest in April–May (−15). This is why Cà Mau's tide
+ * bulletins warn of "triều cường" from September to January.
+ */
+export function seasonalLevelCm(simMs: number): number {
+  return 15 * Math.cos((2 * Math.PI * (dayOfYear(simMs) - 305)) / YEAR_DAYS)
+}
+
+/** Per-station phase shift in hours (0–1.5 h) for stations without a site entry: neighbouring gauges are not in lockstep. */
+function stationPhaseH(profile: StationProfile): number {
+  return profile.tide || SITE_TIDES[profile.id] ? 0 : hashUniform(profile.id, 'tide-phase') * 1.5
 }
 
 /** Water level, cm relative to datum, without noise. */
 export function waterLevelCm(profile: StationProfile, simMs: number): number {
-  return meanSeaLevelCm(simMs) + 100 * astronomicalTideM(profile.coast, simMs, stationPhaseH(profile.id))
+  const tide = tideProfile(profile)
+  return tide.meanCm + seasonalLevelCm(simMs) + 100 * astronomicalTideM(tide, simMs, stationPhaseH(profile))
 }
 
 export function salinityProfile(profile: StationProfile): SalinityProfile {
-  return profile.salinity ?? SALINITY_DEFAULTS[profile.coast]
+  return profile.salinity ?? SITE_SALINITY[profile.id] ?? SALINITY_DEFAULTS[profile.coast]
 }
 
 /** Salinity in ‰, without noise. */
 export function salinityPpt(profile: StationProfile, simMs: number): number {
   const p = salinityProfile(profile)
+  const tideP = tideProfile(profile)
   const season = seasonFactor(simMs)
-  const tide =
-    astronomicalTideM(profile.coast, simMs - SALINITY_LAG_H * HOUR, stationPhaseH(profile.id)) /
-    tideScaleM(profile.coast)
+  const tide = astronomicalTideM(tideP, simMs - SALINITY_LAG_H * HOUR, stationPhaseH(profile)) / tideScaleM(tideP)
   // In the rainy season the river pushes the salt front seaward, so the same
   // tide moves less salt past the station: scale the tidal swing with the season.
   const tideWeight = (1 + 0.5 * season) / 1.5
