@@ -52,8 +52,11 @@ const AQUACULTURE_SALINITY = rule({
     // Below 2 ‰ (fresh-water shock after heavy rain) or above 40 ‰ (hypersaline dry-season pond): judgment.
     { name: 'danger', severity: 'danger', direction: 'outside', threshold: 2, clear: 2.5, high: 40, clearHigh: 39 },
   ],
-  // A swing of 5 ‰ within a day stresses shrimp (aquaculture guidance; docs/ALERTS.md).
-  rise: { delta: 5, windowSec: 86_400, direction: 'any' },
+  // Shrimp are stressed by pond salinity moving more than 5 ‰ in a day (aquaculture guidance;
+  // docs/ALERTS.md). The station measures the canal, whose salinity swings with the
+  // tide by up to ~5 ‰ a day in the dry season; a farmer takes water at one tide. A
+  // 7 ‰ swing means the water at the gate moved beyond the tide's own swing (judgment).
+  rise: { delta: 7, windowSec: 86_400, direction: 'any' },
 })
 
 const WATER_SUPPLY_SALINITY = rule({
