@@ -4,7 +4,9 @@ import type { AuditLog } from '../auth/audit.ts'
 import { auditChange } from '../auth/guard.ts'
 import { z } from 'zod'
 import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
-import { isSensorKind } from '../../core/sensors.ts'
+import { isSensorKind, SENSOR_KINDS } from '../../core/sensors.ts'
+import { parseScope } from '../../levels/book.ts'
+import { ZONES } from '../../levels/zones.ts'
 import type { Alerter } from '../../alerts/alerter.ts'
 import { SubscriberInputSchema } from '../../alerts/subscribers.ts'
 
@@ -51,11 +53,13 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get(id: string): unknown }): FastifyPluginAsync {
-  // A rule scope is 'default' or a registered station; a sensor must be in the catalog.
+  // A rule scope is 'default', 'zone:<zone>' or a registered station; a sensor must be in the catalog.
   const checkScope = (scope: string | undefined, sensor?: string): void => {
     if (sensor !== undefined && !isSensorKind(sensor)) throw new TidewatchError('BAD_REQUEST', { parameter: 'sensor', sensor }, `unknown sensor kind "${sensor}"`)
-    if (scope !== 'default' && stations && !stations.get(scope ?? '')) throw new TidewatchError('STATION_NOT_FOUND', { id: scope })
+    const parsed = parseScope(scope ?? '')
+    if (parsed.kind === 'station' && stations && !stations.get(scope ?? '')) throw new TidewatchError('STATION_NOT_FOUND', { id: scope })
   }
+  const stored = (scope: string, sensor: string) => (scope === 'default' ? alerter.rules.defaults()[sensor] : alerter.rules.overrides(scope)[sensor])
   return async (app) => {
     const wrap =
       <T>(fn: (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown>; request: FastifyRequest }) => T) =>
@@ -67,21 +71,33 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
           return send(reply, err)
         }
       }
-    app.get('/alerts/rules', wrap(() => ({ defaults: alerter.rules.defaults() })))
+    app.get('/alerts/rules', wrap(() => ({
+      defaults: alerter.rules.defaults(),
+      // Each zone's rules in force now (stored zone rules over the season's built-ins).
+      zones: Object.fromEntries(ZONES.map((z) => [z, alerter.rules.zoneRules(z)])),
+    })))
     app.get('/alerts/rules/:station', wrap(({ params }) => {
       checkScope(params.station)
-      return { station: params.station, overrides: alerter.rules.overrides(params.station!) }
+      const scope = parseScope(params.station!)
+      if (scope.kind !== 'station') return { scope: params.station, overrides: alerter.rules.overrides(params.station!) }
+      // What applies to the station, sensor by sensor, and where it comes from (station, zone, zone_default, default).
+      const inForce: Record<string, unknown> = {}
+      for (const sensor of SENSOR_KINDS) {
+        const r = alerter.rules.explain(params.station!, sensor)
+        if (r) inForce[sensor] = r
+      }
+      return { station: params.station, overrides: alerter.rules.overrides(params.station!), inForce }
     }))
     app.put('/alerts/rules/:scope/:sensor', wrap(({ params, body, request }) => {
       checkScope(params.scope, params.sensor)
-      const before = params.scope === 'default' ? alerter.rules.defaults()[params.sensor!] : alerter.rules.overrides(params.scope!)[params.sensor!]
+      const before = stored(params.scope!, params.sensor!)
       const after = alerter.rules.set(params.scope!, params.sensor!, body, alerter.clock())
       if (audit) auditChange(audit, request, 'rule.set', `rule:${params.scope}/${params.sensor}`, before, after)
       return after
     }))
     app.delete('/alerts/rules/:scope/:sensor', wrap(({ params, request }) => {
       checkScope(params.scope, params.sensor)
-      const before = params.scope === 'default' ? alerter.rules.defaults()[params.sensor!] : alerter.rules.overrides(params.scope!)[params.sensor!]
+      const before = stored(params.scope!, params.sensor!)
       if (!alerter.rules.remove(params.scope!, params.sensor!)) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
       if (audit) auditChange(audit, request, 'rule.remove', `rule:${params.scope}/${params.sensor}`, before, undefined)
       return { removed: true }

@@ -27,7 +27,7 @@ export async function startApiFixture(env: Record<string, string> = {}): Promise
   const cliEnv = { TIDEWATCH_DATA_DIR: tp.dataDir, TIDEWATCH_LOG_LEVEL: 'silent' }
   // Every successful write made through the fixture, to check the audit log has each one.
   let writes = 0
-  const CLI_WRITES = new Set(['tokens create', 'tokens revoke', 'devices add', 'devices rotate', 'devices disable', 'devices enable'])
+  const CLI_WRITES = new Set(['tokens create', 'tokens revoke', 'devices add', 'devices set', 'devices rotate', 'devices disable', 'devices enable'])
   const cli = async (args: string[]) => {
     let out = ''
     let err = ''
