@@ -88,8 +88,9 @@ const STATIONS: DemoStation[] = [
     lon: 105.1622,
     coast: 'inland',
     sensors: SALINITY_SENSORS,
-    // North of the city (Thới Bình, U Minh) fields alternate shrimp in the dry season and rice in the rainy one.
-    zone: 'rice_shrimp',
+    // The city canal is fresh to slightly brackish (about 1–6 ‰ over the dry
+    // season): the rice fields it feeds are what salt intrusion threatens here.
+    zone: 'rice',
     code: 'CM01',
     // The bulletin's "TP. Cà Mau (s. Gành Hào)" gauge.
     alarmLevels: { bd1: 65, bd2: 75, bd3: 85 },
