@@ -263,6 +263,7 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
             registry,
             subscribers,
             engine,
+            rules,
             defaultDiacritics: config.defaultDiacritics,
             unicodeAllowed: (ch) => (ch === 'smpp' ? config.smpp.useUnicode : ch === 'http' ? config.http.useUnicode : true),
             replyCap: config.replyCap,

@@ -1,45 +1,207 @@
 import type Database from 'better-sqlite3'
 import type { Registry, Station } from '../devices/registry.ts'
+import type { RuleBook } from '../levels/book.ts'
+import { isPast, levelOfValue, limitFor, riseLevel, sideOf, type Level } from '../levels/rules.ts'
 import type { Engine } from './engine.ts'
 import { parseKeyword, REPLIES } from './keywords.ts'
-import type { Subscribers } from './subscribers.ts'
-import { finalize, formatNumber, localTime } from './templates.ts'
-import { foldKey, normalizePhone, stripDiacritics } from './text.ts'
-import { SENSORS, isSensorKind } from '../core/sensors.ts'
+import type { StateRow } from './store.ts'
+import type { Subscriber, Subscribers } from './subscribers.ts'
+import { finalize, formatNumber, localTime, render, toGsm, type MessageInput, type Rendered } from './templates.ts'
+import { foldKey, normalizePhone } from './text.ts'
 
 /**
  * Keyword SMS (DK / HUY / TT / help) from SMPP deliver_sm or the HTTP
  * gateway's webhook. Each is logged, acted on and answered in Vietnamese
- * through the outbox, in one transaction.
+ * through the outbox, in one transaction (docs/ALERTS.md, "Keywords").
  */
 export interface InboundDeps {
   db: Database.Database
   registry: Registry
   subscribers: Subscribers
   engine: Engine
+  /** The rule in force per station and sensor: TT judges a value by the same numbers as the alerts. */
+  rules: RuleBook
   defaultDiacritics: boolean
   unicodeAllowed: (channel: string) => boolean
   replyCap: number
 }
 
-export function findStation(registry: Registry, id: string): Station | undefined {
-  return registry.get(id) ?? registry.list().find((s) => foldKey(s.id) === foldKey(id))
+/**
+ * A TT reply fits in at most two SMS: 306 GSM-7 characters or 134 UCS-2
+ * (docs/ALERTS.md "Keywords"; 3GPP TS 23.040 concatenation, alerts/sms/segments.ts).
+ */
+const MAX_REPLY_SEGMENTS = 2
+
+/** The sensors a farmer reads, in the order a reply lists them; temperature and conductivity are for staff. */
+const FARMER_SENSORS = ['salinity', 'water_level', 'ph', 'no2'] as const
+
+// Nitrite is reported and judged as mg/L of NO2⁻ (levels/zones.ts), never as N: the reply says so.
+const LABELS = {
+  full: { salinity: 'Độ mặn', water_level: 'Mực nước', ph: 'pH', no2: 'Nitrit' },
+  short: { salinity: 'Mặn', water_level: 'Nước', ph: 'pH', no2: 'NO2⁻' },
+} as const
+const UNITS = {
+  full: { salinity: '‰', water_level: 'cm', ph: '', no2: 'mg/L NO2⁻' },
+  short: { salinity: '‰', water_level: 'cm', ph: '', no2: 'mg/L' },
+} as const
+type Form = keyof typeof LABELS
+
+/** The station's SMS code (what the board shows and a farmer types), else its id. */
+export function codeOf(station: Station): string {
+  return station.code ?? station.id
 }
 
-export function statusText(engine: Engine, station: Station): string {
-  const latest = engine.latest.get(station.id)
-  if (!latest || latest.size === 0) return `Trạm ${station.name} (${station.id}): chưa có số liệu.`
+/** By SMS code first (the public handle, printed on the board), then id, then id ignoring case and diacritics. */
+export function findStation(registry: Registry, key: string): Station | undefined {
+  const byCode = registry.byCode(key)
+  return (byCode ? registry.get(byCode) : undefined) ?? registry.get(key) ?? registry.list().find((s) => foldKey(s.id) === foldKey(key))
+}
+
+/**
+ * Farmers hear only levels meant for them: never a staff-only level
+ * (notifyFarmers false), never anything about a monitoring station — the same
+ * policy as the notifier (alerts/notify.ts).
+ */
+function forFarmers(station: Station, level: Level | null): level is Level {
+  return level !== null && level.notifyFarmers && station.zone !== 'monitoring'
+}
+
+function firingLevel(row: StateRow | undefined, levels: readonly Level[]): Level | null {
+  if (row?.status !== 'firing' || row.level === null) return null
+  return levels.find((l) => l.name === row.level) ?? null
+}
+
+/**
+ * "CẢNH BÁO", "NGUY HIỂM, quá thấp", "trên BĐ2". The level is the firing
+ * incident's when there is one (what the farmer was told, hysteresis
+ * included), else the value's own level (levelOfValue, as the board shows
+ * it). A BĐ level held by hysteresis while the water is back under it is
+ * named without "trên" (above), which would be untrue.
+ */
+function levelWord(level: Level, value: number, twoSided: boolean): string {
+  const bd = /^bd([1-3])$/.exec(level.name)
+  if (bd) return isPast(level, value) ? `trên BĐ${bd[1]}` : `BĐ${bd[1]}`
+  const word = level.severity === 'danger' ? 'NGUY HIỂM' : 'CẢNH BÁO'
+  if (!twoSided) return word
+  return `${word}, ${sideOf(level, value) === 'above' ? 'quá cao' : 'quá thấp'}`
+}
+
+function sensorPart(deps: InboundDeps, station: Station, sensor: (typeof FARMER_SENSORS)[number], value: number, form: Form): string {
+  const rule = deps.rules.get(station.id, sensor)
+  const words: string[] = []
+  if (rule?.enabled) {
+    const level = firingLevel(deps.engine.state(station.id, sensor, 'level'), rule.levels) ?? levelOfValue(rule.levels, value)
+    if (forFarmers(station, level)) words.push(levelWord(level, value, rule.levels.some((l) => l.direction !== 'above')))
+    const rise = rule.rise ? riseLevel(rule.rise) : null
+    if (rise && forFarmers(station, firingLevel(deps.engine.state(station.id, sensor, 'rise'), [rise]))) words.push(rise.name === 'change' ? 'biến động mạnh' : 'tăng nhanh')
+  }
+  const text = `${LABELS[form][sensor]} ${formatNumber(value, sensor, 'vi')}${UNITS[form][sensor]}`
+  return words.length ? `${text} (${words.join(', ')})` : text
+}
+
+/** One station's latest values and levels: "Trạm Sông Đốc (SD01) lúc 14:30 12/03: Độ mặn 2,6‰ (CẢNH BÁO), Mực nước 152cm (trên BĐ2)." */
+export function stationStatus(deps: InboundDeps, station: Station, form: Form = 'full'): string {
+  const latest = deps.engine.latest.get(station.id)
   const parts: string[] = []
   let ts = 0
-  for (const [sensor, s] of latest) {
-    if (!isSensorKind(sensor) || sensor === 'conductivity' || sensor === 'temperature') continue
-    const unit = sensor === 'ph' ? '' : SENSORS[sensor].unit
-    const state = engine.state(station.id, sensor, 'level')
-    const lvl = state?.status === 'firing' && state.level ? ` (${state.level === 'danger' ? 'NGUY HIỂM' : 'CẢNH BÁO'})` : ''
-    parts.push(`${SENSORS[sensor].label} ${formatNumber(s.value, sensor, 'vi')}${unit}${lvl}`)
+  for (const sensor of FARMER_SENSORS) {
+    const s = latest?.get(sensor)
+    if (!s) continue
+    parts.push(sensorPart(deps, station, sensor, s.value, form))
     ts = Math.max(ts, s.ts)
   }
-  return `${station.name} (${station.id}) lúc ${localTime(ts)}: ${parts.join(', ')}.`
+  const who = form === 'full' ? `${station.name} (${codeOf(station)})` : codeOf(station)
+  if (!parts.length) return REPLIES.noData(who)
+  // The short form drops the name and date: the code identifies the station, the hour is today's.
+  const head = form === 'full' ? `${who} lúc ${localTime(ts)}` : `${who} ${localTime(ts).slice(0, 5)}`
+  return `${head}: ${parts.join(', ')}.`
+}
+
+/**
+ * The TT reply for several stations within MAX_REPLY_SEGMENTS: the full form
+ * if everything fits, else the short form (code, hour, short labels), else
+ * as many stations as fit and how many were left out.
+ */
+export function statusReply(deps: InboundDeps, stations: readonly Station[], diacritics: boolean): string {
+  const fits = (text: string): boolean => smsBody(text, diacritics).segments <= MAX_REPLY_SEGMENTS
+  const full = stations.map((s) => stationStatus(deps, s, 'full')).join(' ')
+  if (fits(full)) return full
+  const short = stations.map((s) => stationStatus(deps, s, 'short'))
+  if (fits(short.join(' ')) || short.length === 1) return short.join(' ')
+  let n = short.length
+  while (n > 1 && !fits([...short.slice(0, n), REPLIES.more(stations.length - n)].join(' '))) n--
+  return [...short.slice(0, n), REPLIES.more(stations.length - n)].join(' ')
+}
+
+/**
+ * The SMS a reply becomes. Without diacritics (the subscriber's choice or a
+ * gateway without Unicode) it is forced to GSM-7 by the templates' own
+ * mapping, so a reply never goes as a 2-segment UCS-2 message by accident.
+ */
+function smsBody(text: string, diacritics: boolean): Rendered {
+  return finalize(diacritics ? text : toGsm(text.replace(/⁻/g, '-')))
+}
+
+/**
+ * The incidents open at a station that a farmer would have been told about,
+ * as alert messages (rendered by templates.ts like any alert).
+ */
+function activeAlerts(deps: InboundDeps, station: Station, now: number): Array<{ input: MessageInput; incident: string; sensor: string }> {
+  const out: Array<{ input: MessageInput; incident: string; sensor: string }> = []
+  if (station.zone === 'monitoring') return out
+  for (const sensor of FARMER_SENSORS) {
+    const rule = deps.rules.get(station.id, sensor)
+    if (!rule?.enabled) continue
+    for (const ladder of ['level', 'rise'] as const) {
+      const row = deps.engine.state(station.id, sensor, ladder)
+      const levels = ladder === 'level' ? rule.levels : rule.rise ? [riseLevel(rule.rise)] : []
+      const level = firingLevel(row, levels)
+      if (!row?.incident || !forFarmers(station, level)) continue
+      out.push({
+        incident: row.incident,
+        sensor,
+        input: {
+          kind: 'alert', station: { id: station.id, name: station.name, zone: station.zone }, sensor, level, side: sideOf(level, row.value),
+          value: row.value, threshold: limitFor(level, row.value), ts: row.reading_ts ?? now, trend: null,
+        },
+      })
+    }
+  }
+  return out
+}
+
+const SENT = `('queued','sending','submitted','delivered','unknown')`
+
+/**
+ * Tells a farmer who just subscribed what is happening now: one alert per
+ * open incident, unless this farmer already got it. They are alert rows of
+ * the incident, so the farmer also gets its "resolved" message
+ * (alerts/notify.ts sends those to everyone the incident's alert reached),
+ * and the anti-spam window sees them. Quiet hours and the daily cap do not
+ * hold them back: the farmer has just texted us. A DK over the reply cap
+ * gets neither the reply nor the status.
+ */
+function queueCurrentStatus(deps: InboundDeps, inboundId: number | bigint, sub: Subscriber, station: Station, channel: string, diacritics: boolean, suppressed: boolean, now: number): number {
+  let queued = 0
+  for (const a of activeAlerts(deps, station, now)) {
+    const already = deps.db
+      .prepare(`SELECT 1 FROM alert_outbox WHERE subscriber_id = ? AND incident = ? AND level = ? AND kind = 'alert' AND status IN ${SENT}`)
+      .get(sub.id, a.incident, a.input.level.name)
+    if (already) continue
+    const msg = render(a.input, { lang: sub.lang, diacritics })
+    const info = deps.db
+      .prepare(
+        `INSERT OR IGNORE INTO alert_outbox (dedupe_key, subscriber_id, channel, address, kind, station, sensor, incident, level, severity, text, encoding, segments, status, reason, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'alert', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        // Keyed by the inbound SMS: a DK suppressed by the cap must not block the status of a later DK.
+        `s:${inboundId}:${a.incident}:${a.input.level.name}`, sub.id, channel, sub.phone, station.id, a.sensor, a.incident, a.input.level.name, a.input.level.severity,
+        msg.text, msg.encoding, msg.segments, suppressed ? 'suppressed' : 'queued', suppressed ? 'reply_cap' : 'subscribed_during_incident', now, now,
+      )
+    if (info.changes && !suppressed) queued++
+  }
+  return queued
 }
 
 export function handleInbound(deps: InboundDeps, channel: string, fromRaw: string, text: string, now: number): { command: string; reply: string } {
@@ -47,6 +209,10 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
   const cmd = parseKeyword(text)
   const subs = deps.subscribers
   let sub = subs.byPhone(from)
+  const diacriticsFor = (s: Subscriber | undefined): boolean => (s?.diacritics ?? deps.defaultDiacritics) && deps.unicodeAllowed(channel)
+  const recent = (deps.db.prepare(`SELECT COUNT(*) AS n FROM alert_outbox WHERE kind = 'reply' AND address = ? AND created_at > ? AND status != 'suppressed'`).get(from, now - 86_400_000) as { n: number }).n
+  const overCap = recent >= deps.replyCap
+  let statusOf: Station | null = null
   let reply: string
   switch (cmd.cmd) {
     case 'subscribe': {
@@ -55,13 +221,19 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
         reply = REPLIES.unknownStation(cmd.station.toUpperCase())
         break
       }
+      if (station.zone === 'monitoring') {
+        // Staff only (levels/zones.ts): subscribing would promise SMS that never come.
+        reply = REPLIES.staffStation(codeOf(station), station.name)
+        break
+      }
       if (sub) {
         const stations = sub.stations.includes(station.id) ? sub.stations : [...sub.stations, station.id]
         sub = subs.update(sub.id, { stations, active: true }, now)
       } else {
         sub = subs.create({ kind: 'farmer', phone: from, lang: 'vi', diacritics: deps.defaultDiacritics, stations: [station.id] }, now)
       }
-      reply = REPLIES.subscribed(station.id, station.name)
+      reply = REPLIES.subscribed(codeOf(station), station.name)
+      statusOf = station
       break
     }
     case 'unsubscribe': {
@@ -74,7 +246,7 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
         const id = station?.id ?? cmd.station.toUpperCase()
         const stations = sub.stations.filter((s) => s !== id)
         sub = subs.update(sub.id, { stations, active: stations.length > 0 || sub.communes.length > 0 }, now)
-        reply = REPLIES.unsubscribed(id)
+        reply = REPLIES.unsubscribed(station ? codeOf(station) : id)
       } else {
         sub = subs.update(sub.id, { stations: [], communes: [], active: false }, now)
         reply = REPLIES.unsubscribedAll()
@@ -82,22 +254,28 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
       break
     }
     case 'status': {
-      const station = findStation(deps.registry, cmd.station)
-      reply = station ? statusText(deps.engine, station) : REPLIES.unknownStation(cmd.station.toUpperCase())
+      if (cmd.station) {
+        const station = findStation(deps.registry, cmd.station)
+        reply = station ? statusReply(deps, [station], diacriticsFor(sub)) : REPLIES.unknownStation(cmd.station.toUpperCase())
+        break
+      }
+      const mine = sub ? subs.stationsOf(sub, deps.registry.list()) : []
+      reply = mine.length ? statusReply(deps, mine, diacriticsFor(sub)) : REPLIES.notSubscribed()
       break
     }
     default:
       reply = REPLIES.help()
   }
-  const diacritics = (sub?.diacritics ?? deps.defaultDiacritics) && deps.unicodeAllowed(channel)
-  const body = finalize(diacritics ? reply : stripDiacritics(reply).replace(/‰/g, 'g/l'))
+  const diacritics = diacriticsFor(sub)
+  const body = smsBody(reply, diacritics)
   const inbound = deps.db.prepare('INSERT INTO alert_inbound (at, channel, phone, text, command) VALUES (?, ?, ?, ?, ?)').run(now, channel, from, text, cmd.cmd)
-  const recent = (deps.db.prepare(`SELECT COUNT(*) AS n FROM alert_outbox WHERE kind = 'reply' AND address = ? AND created_at > ? AND status != 'suppressed'`).get(from, now - 86_400_000) as { n: number }).n
   deps.db
     .prepare(
       `INSERT OR IGNORE INTO alert_outbox (dedupe_key, subscriber_id, channel, address, kind, station, incident, level, severity, text, encoding, segments, status, reason, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, 'reply', NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    .run(`k:${inbound.lastInsertRowid}`, sub?.id ?? null, channel, from, body.text, body.encoding, body.segments, recent >= deps.replyCap ? 'suppressed' : 'queued', recent >= deps.replyCap ? 'reply_cap' : null, now, now)
+    .run(`k:${inbound.lastInsertRowid}`, sub?.id ?? null, channel, from, body.text, body.encoding, body.segments, overCap ? 'suppressed' : 'queued', overCap ? 'reply_cap' : null, now, now)
+  // After the reply row, so the confirmation goes first (the outbox sends by id within a severity; a danger goes first).
+  if (statusOf && sub) queueCurrentStatus(deps, inbound.lastInsertRowid, sub, statusOf, channel, diacritics, overCap, now)
   return { command: cmd.cmd, reply: body.text }
 }

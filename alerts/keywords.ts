@@ -1,14 +1,16 @@
 import { foldKey } from './text.ts'
 
 /**
- * SMS keywords, case- and diacritics-insensitive ("đk cm03", "Hủy", "tt CM03"):
+ * SMS keywords, case- and diacritics-insensitive ("đk sd01", "Hủy", "tt CM03"):
  *   DK <station>   subscribe        HUY [station]  unsubscribe (all without a station)
- *   TT <station>   current readings anything else  help
+ *   TT [station]   current values and levels (all the farmer's stations without one)
+ *   anything else  help
+ * <station> is the station's short SMS code (SD01, shown on the board) or its id.
  */
 export type Command =
   | { cmd: 'subscribe'; station: string }
   | { cmd: 'unsubscribe'; station: string | null }
-  | { cmd: 'status'; station: string }
+  | { cmd: 'status'; station: string | null }
   | { cmd: 'help'; reason: 'unknown' | 'missing_station' }
 
 const ALIASES: Record<string, 'DK' | 'HUY' | 'TT'> = {
@@ -30,14 +32,15 @@ export function parseKeyword(text: string): Command {
     kw = ALIASES[words[0]!]
     rest = words.slice(1)
   }
-  const station = rest[0] ?? null
+  // A code typed with a space on a keypad ("DK SD 01") is still the code SD01.
+  const station = rest.length >= 2 && /^[A-Z]{2,4}$/.test(rest[0]!) && /^[0-9]{1,3}$/.test(rest[1]!) ? `${rest[0]}${rest[1]}` : (rest[0] ?? null)
   switch (kw) {
     case 'DK':
       return station ? { cmd: 'subscribe', station } : { cmd: 'help', reason: 'missing_station' }
     case 'HUY':
       return { cmd: 'unsubscribe', station }
     case 'TT':
-      return station ? { cmd: 'status', station } : { cmd: 'help', reason: 'missing_station' }
+      return { cmd: 'status', station }
     default:
       return { cmd: 'help', reason: 'unknown' }
   }
@@ -50,5 +53,10 @@ export const REPLIES = {
   unsubscribedAll: () => `Đã hủy nhận tất cả cảnh báo. Soạn DK <mã trạm> để đăng ký lại.`,
   notSubscribed: () => `Số này chưa đăng ký trạm nào. Soạn DK <mã trạm> để đăng ký.`,
   unknownStation: (id: string) => `Không tìm thấy trạm ${id}. Kiểm tra mã trạm và soạn lại.`,
+  /** A monitoring station never SMSes farmers (levels/zones.ts): subscribing would promise alerts that never come. */
+  staffStation: (code: string, name: string) => `${name} (${code}) là trạm quan trắc của cán bộ, không gửi cảnh báo cho bà con. Soạn TT ${code} để xem số liệu.`,
+  noData: (station: string) => `${station}: chưa có số liệu.`,
+  /** Appended when a TT reply for all the farmer's stations would not fit in two SMS. */
+  more: (n: number) => `Còn ${n} trạm, soạn TT <mã trạm>.`,
   help: () => `Cú pháp: DK <mã trạm> để đăng ký, TT <mã trạm> xem số liệu, HUY <mã trạm> để hủy.`,
 } as const

@@ -169,14 +169,26 @@ export class Subscribers {
   /** Active farmers following the station directly or through its commune. */
   farmersFor(station: Station): Subscriber[] {
     const commune = station.commune ? foldKey(station.commune) : null
-    return this.list().filter(
-      (s) => s.active && s.kind === 'farmer' && (s.stations.includes(station.id) || (commune !== null && s.communes.some((c) => foldKey(c) === commune))),
-    )
+    return this.list().filter((s) => s.active && s.kind === 'farmer' && follows(s, station.id, commune))
+  }
+
+  /**
+   * The stations a subscriber follows, directly or through a commune, in the
+   * order given (a TT without a station answers for all of them). The same
+   * test as farmersFor, so TT lists exactly the stations that alert the farmer.
+   */
+  stationsOf<S extends Pick<Station, 'id' | 'commune'>>(sub: Subscriber, stations: readonly S[]): S[] {
+    if (!sub.active) return []
+    return stations.filter((st) => follows(sub, st.id, st.commune ? foldKey(st.commune) : null))
   }
 
   staff(): Subscriber[] {
     return this.list().filter((s) => s.active && s.kind === 'staff')
   }
+}
+
+function follows(s: Subscriber, stationId: string, foldedCommune: string | null): boolean {
+  return s.stations.includes(stationId) || (foldedCommune !== null && s.communes.some((c) => foldKey(c) === foldedCommune))
 }
 
 function parse(input: unknown): z.output<typeof SubscriberInputSchema> {
