@@ -70,8 +70,11 @@ const WATER_SUPPLY_SALINITY = rule({
 })
 
 const MONITORING_SALINITY = rule({
-  // The 4 ‰ intrusion line (Decision 18/2021/QĐ-TTg), for staff watching the front move inland.
-  levels: [{ name: 'intrusion', severity: 'warning', direction: 'above', threshold: 4, clear: 3.6, notifyFarmers: false }],
+  // No threshold by default: a monitoring station at the coast sits above the 4 ‰
+  // intrusion line (Decision 18/2021/QĐ-TTg) all year, so a default level there would
+  // be an incident that never closes. Stations that watch the front move inland get a
+  // station override at 4 ‰ (docs/ALERTS.md). A fast rise is news anywhere (judgment).
+  levels: [],
   rise: { delta: 1, windowSec: 3600, notifyFarmers: false },
 })
 
