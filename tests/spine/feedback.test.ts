@@ -4,10 +4,12 @@
  * station learns, on stations/<id>/feedback, what the ingest refused.
  */
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { silentLogger } from '../../core/log.ts'
 import { FeedbackMessageSchema, FeedbackPublisher, type FeedbackMessage } from '../../ingest/feedback.ts'
+import { startMosquitto } from '../helpers/mosquitto.ts'
 import { eventually, getJson, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
 
 let tmp: ReturnType<typeof tempDir>
@@ -211,6 +213,40 @@ describe('feedback from a standalone ingest (tidewatch broker + `tidewatch inges
     } finally {
       await ingest.stop()
       await broker.stop()
+    }
+  })
+})
+
+describe('feedback through Debian mosquitto with the ACL of docs/PROTOCOL.md', () => {
+  it('the standalone ingest publishes feedback; only the station itself reads it', async () => {
+    const acl = `${tmp.dir}/mosquitto.acl`
+    writeFileSync(acl, 'pattern read stations/%u/feedback\npattern write stations/%u/readings\nuser svc:ingest\ntopic read stations/+/readings\ntopic write stations/+/feedback\n')
+    // Started as root, mosquitto drops to user "mosquitto", which cannot read the 0700 temp dir.
+    const mosq = await startMosquitto(tmp.dir, `user root\nacl_file ${acl}\n`)
+    const ingest = await startTestPlatform({ dir: `${tmp.dir}/mq`, influxUrl: influx.server.url, parts: { ingest: 'mqtt' }, env: { TIDEWATCH_MQTT_URL: mosq.url } })
+    try {
+      await ingest.platform.source!.ready
+      await ingest.platform.registry.add({ id: 'cm-fb-macl', name: 'acl', lat: 9, lon: 105 })
+      // No password file here: mosquitto takes the username as given, and the ACL keys on it.
+      const station = await mqtt.connectAsync(mosq.url, { username: 'cm-fb-macl', password: 'x', protocolVersion: 4, reconnectPeriod: 0 })
+      const other = await mqtt.connectAsync(mosq.url, { username: 'cm-fb-other', password: 'x', protocolVersion: 4, reconnectPeriod: 0 })
+      const got: FeedbackMessage[] = []
+      const leaked: string[] = []
+      station.on('message', (_t, p) => got.push(FeedbackMessageSchema.parse(JSON.parse(p.toString()))))
+      other.on('message', (t) => leaked.push(t))
+      expect((await station.subscribeAsync('stations/cm-fb-macl/feedback', { qos: 1 }))[0]!.qos).toBe(1)
+      // Mosquitto 2.0 grants a denied MQTT 3.1.1 subscription and then delivers nothing on it.
+      await other.subscribeAsync('stations/cm-fb-macl/feedback', { qos: 1 }).catch(() => undefined)
+      await station.publishAsync('stations/cm-fb-macl/readings', JSON.stringify({ ts: Date.now(), seq: 5, values: { ph: 1 } }), { qos: 1 })
+      expect(await eventually(() => got[0])).toMatchObject({ seq: 5, refused: [{ code: 'VALUE_OUT_OF_RANGE', sensor: 'ph' }] })
+      // Same broker, same message: had the ACL let it through, it would have arrived with the station's copy (or before the round trip below).
+      await other.publishAsync('stations/cm-fb-other/readings', '{}', { qos: 1 })
+      expect(leaked).toEqual([])
+      await station.endAsync()
+      await other.endAsync()
+    } finally {
+      await ingest.stop()
+      await mosq.stop()
     }
   })
 })
