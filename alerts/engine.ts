@@ -26,6 +26,8 @@ export interface Transition {
   /** Which side of the level the value is on: an outside band's high or low side, else the level's direction. */
   side: 'above' | 'below'
   delta?: number
+  /** Rise ladder: the rule's window, so a message names the real one ("in 24 h"). */
+  windowSec?: number
   readingTs: number | null
   receivedAt: number | null
   at: number
@@ -158,7 +160,7 @@ export class Engine {
         this.touch(series, value, r.ts, now)
         continue
       }
-      const ev: ValueEvaluation = { r, sensor: v.sensor, value, trend, now, out }
+      const ev: ValueEvaluation = { r, sensor: v.sensor, value, trend, now, out, windowSec }
       const level = (series.level ??= this.fresh(r.stationId, v.sensor, 'level', this.state(r.stationId, v.sensor, 'level')))
       const target = targetLevel(rule.levels, value, level.status === 'firing' ? level.level : null)
       this.step(ev, level, 'level', rule.levels, target, undefined)
@@ -312,6 +314,7 @@ export class Engine {
       trend: ev.trend,
     }
     if (delta !== undefined) tr.delta = delta
+    if (ladder === 'rise') tr.windowSec = ev.windowSec
     this.record(tr)
     ev.out.push(tr)
   }
@@ -451,6 +454,7 @@ interface ValueEvaluation {
   trend: Trend
   now: number
   out: Transition[]
+  windowSec: number
 }
 
 interface Persisted {

@@ -52,11 +52,12 @@ describe('templates', () => {
     expect(vi.encoding).toBe('ucs2')
     expect(vi.text).toContain('Độ mặn 4,3‰ (ngưỡng 4‰)')
     const en = render({ ...base, kind: 'resolved', value: 1.5, threshold: 3.6 }, { lang: 'en', diacritics: false })
-    expect(en.text).toMatch(/^CLEARED DANGER: Salinity at .* now 1\.5g\/l 14:30 12\/03\. Back below the limit\.$/)
+    expect(en.text).toMatch(/^CLEARED DANGER: Salinity at .* now 1\.5g\/l 14:30 12\/03\. Back below 4g\/l\.$/)
     expect(localTime(Date.parse('2026-03-12T17:05:00Z'))).toBe('00:05 13/03')
   })
   it('strips diacritics and normalizes phones', () => {
     expect(stripDiacritics('Đầm Dơi, Cà Mau')).toBe('Dam Doi, Ca Mau')
+    expect(stripDiacritics('Ðầm Dơi')).toBe('Dam Doi') // U+00D0, the look-alike of Đ
     expect(normalizePhone('0912 345 678')).toBe('+84912345678')
     expect(normalizePhone('84912345678')).toBe('+84912345678')
     expect(normalizePhone('12')).toBeUndefined()
