@@ -1,12 +1,18 @@
 /**
  * A TCP proxy that makes a loopback broker feel like a station's 4G link:
  * every chunk is delayed by a random latency (order preserved, as TCP would),
- * connections are cut at random, and the whole link can be taken down to
- * simulate lost coverage. It works below MQTT and TLS, so it needs no
- * certificates and the client and broker see a real broken socket.
+ * connections are cut at random, and the whole link goes down now and then
+ * (lost coverage: every connection cut, new ones refused) for a random while.
+ * It works below MQTT and TLS, so it needs no certificates and the client
+ * and broker see a real broken socket.
  *
- * Deterministic by seed: latencies and connection lifetimes come from a
- * seeded rng (in the order connections and chunks arrive).
+ * The proxy itself only does what its options say (no cuts, no outages
+ * unless set), so tests can be exact. What a "flaky 4G link" means by
+ * default is FLAKY_4G, compressed to the simulator's speed by flaky4g():
+ * that is what `tidewatch sim --flaky` uses.
+ *
+ * Deterministic by seed: latencies, connection lifetimes and outages come
+ * from seeded rngs (in the order connections and chunks arrive).
  */
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { Logger } from '../core/log.ts'
@@ -24,6 +30,8 @@ export interface FlakyProxyOptions {
   readonly latencyMs?: { readonly min: number; readonly max: number }
   /** Mean lifetime of a connection before it is cut (exponential), ms. 0 or absent: never cut at random. */
   readonly meanTimeBetweenCutsMs?: number
+  /** Lost coverage now and then: the link goes down for a while. Absent or false: never on its own. */
+  readonly outages?: OutageOptions | false
   /** Pause the sender when this many bytes wait in one direction. Default 1 MiB. */
   readonly maxQueuedBytes?: number
   /** Default 1. */
@@ -32,10 +40,21 @@ export interface FlakyProxyOptions {
   readonly clock?: Clock
 }
 
+export interface OutageOptions {
+  /** Mean time between the end of one outage and the start of the next (exponential), ms. */
+  readonly meanEveryMs: number
+  /** Outage length, uniform in [minMs, maxMs]. */
+  readonly minMs: number
+  readonly maxMs: number
+}
+
 export interface FlakyProxyStats {
   readonly accepted: number
   readonly active: number
   readonly cuts: number
+  /** Outages started by the outage schedule (setLinkUp calls are not counted). */
+  readonly outages: number
+  readonly linkUp: boolean
   readonly refused: number
   readonly bytesUp: number
   readonly bytesDown: number
@@ -57,6 +76,45 @@ export interface FlakyProxy {
 
 export const FLAKY_DEFAULTS = Object.freeze({ latencyMs: { min: 50, max: 300 }, maxQueuedBytes: 1 << 20, seed: 1 })
 
+/**
+ * A station's rural 4G link, in real time. Judgments, not measurements:
+ * - 50–300 ms one way: a loaded rural LTE cell (FLAKY_DEFAULTS);
+ * - a connection drops every few minutes (mean 5 min): handovers, NAT
+ *   timeouts of the carrier, the modem's own resets;
+ * - coverage is lost about once an hour for 1–5 minutes: a tower on
+ *   generator, weather, the cell's backhaul.
+ * FIELD-NOTES ("MQTT behaviour") is why this matters: the backlog after an
+ * outage must go out as batches, and reconnects must be jittered.
+ */
+export const FLAKY_4G = Object.freeze({
+  latencyMs: FLAKY_DEFAULTS.latencyMs,
+  meanTimeBetweenCutsMs: 5 * 60_000,
+  outages: Object.freeze({ meanEveryMs: 60 * 60_000, minMs: 60_000, maxMs: 5 * 60_000 }),
+})
+
+/**
+ * Floors for time-compressed runs: below these a station cannot finish a
+ * CONNECT (two round trips of up to 600 ms each through the proxy, more with
+ * TLS) and publish before the next cut, and the run would test nothing.
+ */
+export const FLAKY_FLOORS = Object.freeze({ meanTimeBetweenCutsMs: 5_000, outageEveryMs: 10_000, outageMs: 1_000 })
+
+/**
+ * FLAKY_4G for a simulator running `speed` times faster than real time: a
+ * day of simulated readings then sees a day's worth of drops and outages.
+ * Latency is physics, not compressed. Times never go below FLAKY_FLOORS.
+ */
+export function flaky4g(speed = 1): Required<Pick<FlakyProxyOptions, 'latencyMs' | 'meanTimeBetweenCutsMs'>> & { outages: OutageOptions } {
+  const s = Math.max(1, speed)
+  const o = FLAKY_4G.outages
+  const outageMin = Math.max(FLAKY_FLOORS.outageMs, o.minMs / s)
+  return {
+    latencyMs: { ...FLAKY_4G.latencyMs },
+    meanTimeBetweenCutsMs: Math.max(FLAKY_FLOORS.meanTimeBetweenCutsMs, FLAKY_4G.meanTimeBetweenCutsMs / s),
+    outages: { meanEveryMs: Math.max(FLAKY_FLOORS.outageEveryMs, o.meanEveryMs / s), minMs: outageMin, maxMs: Math.max(outageMin, o.maxMs / s) },
+  }
+}
+
 interface Pair {
   readonly client: Socket
   readonly upstream: Socket
@@ -68,13 +126,17 @@ export function createFlakyProxy(options: FlakyProxyOptions): FlakyProxy {
   const clock = options.clock ?? systemClock
   const latency = options.latencyMs ?? FLAKY_DEFAULTS.latencyMs
   const maxQueued = options.maxQueuedBytes ?? FLAKY_DEFAULTS.maxQueuedBytes
-  const rng = createRng(options.seed ?? FLAKY_DEFAULTS.seed).fork('flaky-proxy')
+  const root = createRng(options.seed ?? FLAKY_DEFAULTS.seed)
+  const rng = root.fork('flaky-proxy')
+  // Its own stream: enabling outages must not change the latencies of a seed.
+  const outageRng = root.fork('flaky-outages')
   const log = options.log.child({ component: 'flaky-proxy' })
   const pairs = new Set<Pair>()
-  const counters = { accepted: 0, cuts: 0, refused: 0, bytesUp: 0, bytesDown: 0 }
+  const counters = { accepted: 0, cuts: 0, outages: 0, refused: 0, bytesUp: 0, bytesDown: 0 }
   let linkUp = true
   let server: Server | undefined
   let port = 0
+  let outageTimer: TimerHandle | undefined
 
   function close(pair: Pair, reset: boolean): void {
     if (pair.closed) return
@@ -178,6 +240,24 @@ export function createFlakyProxy(options: FlakyProxyOptions): FlakyProxy {
     }
   }
 
+  function setLinkUp(up: boolean): void {
+    linkUp = up
+    if (!up) for (const pair of [...pairs]) cut(pair)
+    log.info({ up }, 'link state')
+  }
+
+  /** Up for exponential(meanEveryMs), down for uniform(min, max), repeat until stop(). */
+  function scheduleOutage(o: OutageOptions): void {
+    outageTimer = clock.setTimeout(() => {
+      counters.outages++
+      setLinkUp(false)
+      outageTimer = clock.setTimeout(() => {
+        setLinkUp(true)
+        scheduleOutage(o)
+      }, outageRng.uniform(o.minMs, o.maxMs))
+    }, outageRng.exponential(o.meanEveryMs))
+  }
+
   return {
     get port() {
       return port
@@ -191,12 +271,15 @@ export function createFlakyProxy(options: FlakyProxyOptions): FlakyProxy {
           srv.on('error', (err) => log.error({ err }, 'proxy server error'))
           server = srv
           port = (srv.address() as AddressInfo).port
-          log.info({ port, target: options.target }, 'flaky proxy listening')
+          log.info({ port, target: options.target, meanTimeBetweenCutsMs: options.meanTimeBetweenCutsMs ?? 0, outages: options.outages ?? false }, 'flaky proxy listening')
+          if (options.outages) scheduleOutage(options.outages)
           resolve(port)
         })
       })
     },
     async stop() {
+      if (outageTimer !== undefined) clock.clearTimeout(outageTimer)
+      outageTimer = undefined
       for (const pair of [...pairs]) close(pair, false)
       const srv = server
       server = undefined
@@ -207,11 +290,7 @@ export function createFlakyProxy(options: FlakyProxyOptions): FlakyProxy {
       for (const pair of [...pairs]) cut(pair)
       return n
     },
-    setLinkUp(up) {
-      linkUp = up
-      if (!up) for (const pair of [...pairs]) cut(pair)
-      log.info({ up }, 'link state')
-    },
-    stats: () => ({ ...counters, active: pairs.size }),
+    setLinkUp,
+    stats: () => ({ ...counters, active: pairs.size, linkUp }),
   }
 }

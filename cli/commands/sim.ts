@@ -5,6 +5,7 @@ import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import { Registry } from '../../devices/registry.ts'
 import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
+import { flaky4g } from '../../firmware-sim/flaky-proxy.ts'
 import { createSimulator, type StationCredentials } from '../../firmware-sim/simulator.ts'
 import { defaultProfile } from '../../firmware-sim/signals.ts'
 import { numberFlag, parse, type Io } from '../args.ts'
@@ -14,7 +15,10 @@ const USAGE = `Usage: tidewatch sim --stations N [--interval S] [--speed X] [--s
                      [--credentials FILE.json] [--flaky] [--faults] [--ca FILE]
   Without --credentials, stations sim-0001..sim-N are registered in the local
   registry (data dir) and their secrets saved in <data>/secrets/sim-stations.json.
-  A credentials file is a JSON array of {"id","password"} (the output of devices add --json).`
+  A credentials file is a JSON array of {"id","password"} (the output of devices add --json).
+  --flaky puts a 4G-like link in front of the broker: 50–300 ms latency, a
+  connection drop every ~5 min and a 1–5 min coverage loss about hourly, all
+  compressed by --speed (never below a few seconds).`
 
 async function localCredentials(config: Readonly<Config>, n: number): Promise<StationCredentials[]> {
   const file = join(config.dataDir, 'secrets', 'sim-stations.json')
@@ -70,14 +74,15 @@ export async function simCommand(argv: string[], config: Readonly<Config>, log: 
   } else {
     stations = await localCredentials(config, n)
   }
+  const speed = numberFlag('speed', values.speed, 1, { min: 0.001 })
   const sim = createSimulator({
     brokerUrl: values.url ?? config.mqtt.url,
     stations,
     intervalSec: numberFlag('interval', values.interval, 900, { min: 0.01 }),
-    speed: numberFlag('speed', values.speed, 1, { min: 0.001 }),
+    speed,
     seed: numberFlag('seed', values.seed, 1, { integer: true }),
     dataDir: join(config.dataDir, 'sim'),
-    flaky: values.flaky,
+    flaky: values.flaky ? flaky4g(speed) : false,
     faults: values.faults ? { spike: 0.01, stuck: 0.005, outOfRange: 0.01, malformed: 0.01 } : undefined,
     ca: values.ca ? readFileSync(values.ca) : undefined,
     log,
@@ -86,7 +91,11 @@ export async function simCommand(argv: string[], config: Readonly<Config>, log: 
   io.stdout(`Simulating ${stations.length} stations against ${values.url ?? config.mqtt.url}. Ctrl-C to stop.`)
   const timer = setInterval(() => {
     const s = sim.stats()
-    io.stderr(`connected ${s.connected}/${stations.length} | published ${s.published} | acked ${s.acked} | buffered ${s.buffered} | dropped ${s.dropped}`)
+    const link = sim.proxy?.stats()
+    io.stderr(
+      `connected ${s.connected}/${stations.length} | published ${s.published} | acked ${s.acked} | buffered ${s.buffered} | dropped ${s.dropped}` +
+        (link ? ` | link ${link.linkUp ? 'up' : 'DOWN'}, ${link.cuts} cuts, ${link.outages} outages` : ''),
+    )
   }, 10_000)
   timer.unref()
   await until

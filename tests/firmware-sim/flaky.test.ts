@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MAX_BATCH_READINGS } from '../../core/protocol.ts'
-import { createFlakyProxy, type FlakyProxy, type FlakyProxyOptions } from '../../firmware-sim/flaky-proxy.ts'
+import { createFlakyProxy, FLAKY_4G, FLAKY_FLOORS, flaky4g, type FlakyProxy, type FlakyProxyOptions } from '../../firmware-sim/flaky-proxy.ts'
+import { createSimulator, type Simulator } from '../../firmware-sim/simulator.ts'
 import { createStation, type Station } from '../../firmware-sim/station.ts'
 import { log, readingsOf, startBroker, tempDir, waitFor, watch, type TestBroker, type Watcher } from './helpers.ts'
 
@@ -98,6 +99,20 @@ describe('station through the flaky 4G proxy', () => {
     expect(s.stats().dropped).toBe(0)
   })
 
+  it('takes the link down on its own schedule (outages) and the station delivers everything after each', async () => {
+    const s = await setup({ outages: { meanEveryMs: 300, minMs: 150, maxMs: 300 } })
+    const total = 60
+    for (let i = 0; i < total; i++) {
+      s.sample()
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await waitFor(() => proxy.stats().outages >= 2, 'two outages')
+    await waitFor(() => s.stats().buffered === 0 && s.stats().connected, 'outbox drained after outages', 60_000)
+    const seqs = new Set(readingsOf(watcher.messages, ID).map((r) => r.seq))
+    expect(seqs.size).toBe(total)
+    expect(proxy.stats().refused + proxy.stats().cuts).toBeGreaterThan(0)
+  })
+
   it('cutAll() resets every connection and the station comes back', async () => {
     const s = await setup()
     await waitFor(() => s.stats().connected, 'connected')
@@ -105,5 +120,79 @@ describe('station through the flaky 4G proxy', () => {
     await waitFor(() => s.stats().connects >= 2 && s.stats().connected, 'reconnected')
     s.sample()
     await waitFor(() => readingsOf(watcher.messages, ID).length === 1, 'reading after reconnect')
+  })
+})
+
+describe('the default flaky profile (tidewatch sim --flaky)', () => {
+  it('is rural 4G compressed by the simulator speed, never below the floors', () => {
+    const real = flaky4g(1)
+    expect(real.meanTimeBetweenCutsMs).toBe(FLAKY_4G.meanTimeBetweenCutsMs)
+    expect(real.outages).toEqual(FLAKY_4G.outages)
+    const x60 = flaky4g(60)
+    expect(x60.meanTimeBetweenCutsMs).toBe(FLAKY_FLOORS.meanTimeBetweenCutsMs)
+    expect(x60.outages.meanEveryMs).toBe(FLAKY_4G.outages.meanEveryMs / 60)
+    expect(x60.outages.minMs).toBe(FLAKY_4G.outages.minMs / 60)
+    expect(x60.latencyMs).toEqual(FLAKY_4G.latencyMs)
+    const fast = flaky4g(1e6)
+    expect(fast.meanTimeBetweenCutsMs).toBe(FLAKY_FLOORS.meanTimeBetweenCutsMs)
+    expect(fast.outages.meanEveryMs).toBe(FLAKY_FLOORS.outageEveryMs)
+    expect(fast.outages.minMs).toBe(FLAKY_FLOORS.outageMs)
+    expect(fast.outages.maxMs).toBeGreaterThanOrEqual(fast.outages.minMs)
+  })
+
+  const creds = [
+    { id: 'cm-namcan-01', secret: 'namcan-secret' },
+    { id: 'cm-songdoc-01', secret: 'songdoc-secret' },
+  ]
+  let broker: TestBroker
+  let watcher: Watcher
+  let tmp: ReturnType<typeof tempDir>
+  let sim: Simulator | undefined
+  beforeEach(async () => {
+    tmp = tempDir()
+    broker = await startBroker(Object.fromEntries(creds.map((c) => [c.id, c.secret])))
+    watcher = await watch(broker.url)
+  })
+  afterEach(async () => {
+    await sim?.stop()
+    sim = undefined
+    await watcher.close()
+    await broker.close()
+    tmp.cleanup()
+  })
+
+  it('cuts connections and takes the link down with its defaults, and every acknowledged reading arrives', async () => {
+    const speed = 900 * 4 // a 15-minute reading every 250 ms
+    sim = createSimulator({
+      brokerUrl: broker.url,
+      stations: creds,
+      intervalSec: 900,
+      speed,
+      seed: 1,
+      flaky: flaky4g(speed),
+      backoff: { baseMs: 100, capMs: 1_000 },
+      dataDir: tmp.dir,
+      log,
+    })
+    await sim.start()
+    const proxy = sim.proxy!
+    await waitFor(() => proxy.stats().cuts >= 1 && proxy.stats().outages >= 1, 'a random cut and an outage', 110_000)
+    const ackedAtOutage = sim.stats().stations.map((s) => s.acked)
+    // Every station came back after the drops and delivered more since.
+    await waitFor(
+      () => sim!.stats().stations.every((s, i) => s.connects >= 2 && s.connected && s.acked > ackedAtOutage[i]! + 2),
+      'stations reconnected and delivering again',
+      60_000,
+    )
+    await sim.stop()
+    const stats = sim.stats()
+    expect(stats.dropped).toBe(0)
+    for (const st of stats.stations) {
+      // The outbox acks oldest first, so the acknowledged readings are seq 1..acked.
+      const received = new Set(readingsOf(watcher.messages, st.id).map((r) => r.seq))
+      const missing = Array.from({ length: st.acked }, (_, i) => i + 1).filter((seq) => !received.has(seq))
+      expect(missing, st.id).toEqual([])
+      expect(st.connects, st.id).toBeGreaterThan(1)
+    }
   })
 })
