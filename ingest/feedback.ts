@@ -83,6 +83,12 @@ export const DEFAULT_FEEDBACK_LIMITS: Readonly<FeedbackLimits> = Object.freeze({
 })
 
 const LOG_EVERY_MS = 10_000
+/**
+ * Payload bytes re-parsed (for `seq`) per event-loop turn: V8 parses JSON at
+ * a few hundred MB/s, so 512 KiB holds the loop ~2 ms at most, and PUBACKs
+ * waiting behind it are not held longer than that.
+ */
+const PARSE_BYTES_PER_TURN = 512 * 1024
 /** Station buckets remembered; past this they are forgotten (a fresh burst each). */
 const MAX_BUCKETS = 100_000
 /** Payload-wide refusals: there is no reading to take a `seq` from. */
@@ -151,10 +157,10 @@ export class FeedbackPublisher {
   offer(o: FeedbackOffer): void {
     if (this.stopped || o.rejected.length === 0) return
     this.counters.offered++
-    if (!this.takeToken(o.stationId, this.clock())) return this.drop('rate_limited', o.stationId)
     const needsPayload = o.payload !== undefined && o.rejected.some((r) => !PAYLOAD_WIDE.has(r.reason))
     const bytes = needsPayload ? o.payload!.length : 0
     if (this.counters.queued >= this.limits.maxQueued || this.queuedBytes + bytes > this.limits.maxQueuedBytes) return this.drop('queue_full', o.stationId)
+    if (!this.takeToken(o.stationId, this.clock())) return this.drop('rate_limited', o.stationId)
     const max = this.limits.maxItems
     // Keep only what the message can carry; the count of the rest is enough.
     const refusals = o.rejected.slice(0, max).map((r) => ({ index: r.index, code: r.reason, sensor: r.sensor }))
@@ -214,9 +220,12 @@ export class FeedbackPublisher {
   private pump(): void {
     const transport = this.transport
     if (!transport || this.stopped) return
+    let parsed = 0
     while (this.counters.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
+      if (parsed >= PARSE_BYTES_PER_TURN) return this.schedule()
       // shift() is O(n), but n is at most maxQueued.
       const entry = this.queue.shift()!
+      parsed += entry.payload?.length ?? 0
       this.counters.queued--
       this.queuedBytes -= entry.payload?.length ?? 0
       const message = Buffer.from(JSON.stringify(buildFeedback(entry)))
