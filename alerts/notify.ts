@@ -18,7 +18,8 @@ export interface Recipient {
   sms: boolean
 }
 
-const SENT = `('queued','sending','submitted','delivered','unknown')`
+// 'logged': the log channel (development) and a disabled e-mail channel; it counts as sent for anti-spam and all-clears.
+const SENT = `('queued','sending','submitted','delivered','unknown','logged')`
 const DAY_MS = 24 * 3600_000
 
 export class Notifier {
@@ -36,7 +37,7 @@ export class Notifier {
       ),
       lastSent: db.prepare(`SELECT MAX(created_at) AS at FROM alert_outbox WHERE subscriber_id = ? AND station = ? AND sensor = ? AND level = ? AND channel = ? AND kind = 'alert' AND status IN ${SENT}`),
       dayCount: db.prepare(`SELECT COUNT(*) AS n FROM alert_outbox WHERE subscriber_id = ? AND kind = 'alert' AND created_at > ? AND status IN ${SENT}`),
-      sentFor: db.prepare(`SELECT DISTINCT subscriber_id, channel, address FROM alert_outbox WHERE incident = ? AND kind = 'alert' AND status IN ('sending','submitted','delivered','unknown')`),
+      sentFor: db.prepare(`SELECT DISTINCT subscriber_id, channel, address FROM alert_outbox WHERE incident = ? AND kind = 'alert' AND status IN ('sending','submitted','delivered','unknown','logged')`),
       // Anything of the incident still queued (quiet hours, or an SMSC that was
       // down) is stale once the water is safe again: a late "danger" would be wrong.
       cancelQueued: db.prepare(`UPDATE alert_outbox SET status = 'cancelled', reason = 'resolved_before_send' WHERE incident = ? AND kind = 'alert' AND status = 'queued'`),
@@ -73,13 +74,15 @@ export class Notifier {
 
   private renderFor(r: Recipient, t: Transition, station: Station, kind: 'alert' | 'resolved'): Rendered {
     const diacritics = r.subscriber.diacritics && (!r.sms || this.unicodeAllowed())
-    return render(
+    const msg = render(
       {
         kind, station: { id: station.id, name: station.name, zone: station.zone }, sensor: t.sensor, level: t.level, side: t.side,
-        value: t.value, threshold: t.threshold, delta: t.delta, ts: t.readingTs ?? t.at, trend: t.trend,
+        value: t.value, threshold: t.threshold, delta: t.delta, windowSec: t.windowSec, ts: t.readingTs ?? t.at, trend: t.trend,
       },
       { lang: r.subscriber.lang, diacritics },
     )
+    // An e-mail or a webhook call is one message, whatever its SMS length would be.
+    return r.sms ? msg : { ...msg, segments: 1 }
   }
 
   private alert(t: Transition, station: Station, now: number): number {

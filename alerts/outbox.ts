@@ -6,14 +6,17 @@ import { RateLimiter } from './limiter.ts'
 import type { OutboxRow } from './store.ts'
 
 /**
- * The persisted outbox: queued -> sending -> submitted -> delivered | failed.
+ * The persisted outbox: queued -> sending -> submitted -> delivered | failed,
+ * or -> logged when nothing left the machine (log channel, disabled e-mail).
+ * A channel says how far a message got (SendResult.final); only a receipt or
+ * the receiver's own answer makes it 'delivered'.
  * One pump per channel takes due rows (danger first), respects the channel's
  * rate and window, and records every outcome. A row found in 'sending' after a
  * restart was possibly accepted by the SMSC: over SMPP it becomes 'unknown'
  * (never re-sent, so no duplicate SMS); over HTTP it is re-queued because the
  * gateway deduplicates by Idempotency-Key.
  */
-export type StatusListener = (row: OutboxRow, status: 'submitted' | 'delivered' | 'failed') => void
+export type StatusListener = (row: OutboxRow, status: 'submitted' | 'delivered' | 'failed' | 'logged') => void
 
 export interface OutboxDeps {
   db: Database.Database
@@ -31,7 +34,7 @@ export class Outbox {
   private readonly pumps = new Map<string, Pump>()
   /** Receipts that overtook their submit_sm_resp (bounded, oldest dropped). */
   private readonly early = new Map<string, { delivered: boolean; detail: string }>()
-  readonly counters = { submitted: 0, delivered: 0, failed: 0, retried: 0, throttled: 0, unknown: 0 }
+  readonly counters = { submitted: 0, delivered: 0, failed: 0, retried: 0, throttled: 0, unknown: 0, logged: 0 }
 
   constructor(deps: OutboxDeps) {
     this.deps = deps
@@ -44,7 +47,9 @@ export class Outbox {
       nextDue: db.prepare(`SELECT MIN(next_attempt_at) AS at FROM alert_outbox WHERE status = 'queued' AND channel = ?`),
       sending: db.prepare(`UPDATE alert_outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status = 'queued'`),
       // A receipt may have made the row 'delivered' already; keep that.
-      submitted: db.prepare(`UPDATE alert_outbox SET status = CASE status WHEN 'sending' THEN 'submitted' ELSE status END, submitted_at = ?, provider_id = ?, segments = ?, reason = NULL WHERE id = ?`),
+      // Parts and encoding as the channel actually sent them (a UCS-2 row sent as GSM-7 by a gateway without Unicode).
+      submitted: db.prepare(`UPDATE alert_outbox SET status = CASE status WHEN 'sending' THEN 'submitted' ELSE status END, submitted_at = ?, provider_id = ?, segments = ?, encoding = COALESCE(?, encoding), reason = NULL WHERE id = ?`),
+      logged: db.prepare(`UPDATE alert_outbox SET status = 'logged', submitted_at = @now, final_at = @now, provider_id = @provider, segments = @segments, reason = @reason WHERE id = @id AND status = 'sending'`),
       requeue: db.prepare(`UPDATE alert_outbox SET status = 'queued', next_attempt_at = ?, reason = ? WHERE id = ?`),
       failed: db.prepare(`UPDATE alert_outbox SET status = 'failed', final_at = ?, reason = ? WHERE id = ?`),
       delivered: db.prepare(`UPDATE alert_outbox SET status = 'delivered', final_at = ? WHERE id = ? AND status IN ('submitted','sending','unknown')`),
@@ -116,11 +121,19 @@ export class Outbox {
     const now = this.deps.clock()
     const cfg = this.deps.config
     if (result.ok) {
-      this.stmts.submitted.run(now, result.providerId, result.parts, row.id)
+      if (result.final === 'logged') {
+        this.stmts.logged.run({ now, provider: result.providerId, segments: result.parts, reason: result.note ?? 'logged only', id: row.id })
+        this.counters.logged++
+        this.deps.onStatus({ ...row, status: 'logged', provider_id: result.providerId, segments: result.parts }, 'logged')
+        return
+      }
+      this.stmts.submitted.run(now, result.providerId, result.parts, result.encoding ?? null, row.id)
       this.counters.submitted++
-      this.deps.onStatus({ ...row, status: 'submitted', provider_id: result.providerId }, 'submitted')
-      // Channels without receipts (log, email) are final once submitted.
-      if (channel === 'log' || channel === 'email') this.markDelivered(row.id)
+      this.deps.onStatus({ ...row, status: 'submitted', provider_id: result.providerId, segments: result.parts }, 'submitted')
+      if (result.final === 'delivered') this.markDelivered(row.id)
+      // Every part's receipt may have come in before this response was handled,
+      // while the row still had its rendered part count: settle it now.
+      else if (this.allPartsDelivered(row.id, result.parts)) this.markDelivered(row.id)
       return
     }
     const attempts = row.attempts + 1
@@ -165,8 +178,12 @@ export class Outbox {
       }
       return
     }
-    const parts = this.stmts.partsOf.all(row.id) as Array<{ status: string }>
-    if (parts.length >= row.segments && parts.every((p) => p.status === 'delivered')) this.markDelivered(row.id)
+    if (this.allPartsDelivered(row.id, row.segments)) this.markDelivered(row.id)
+  }
+
+  private allPartsDelivered(id: number, segments: number): boolean {
+    const parts = this.stmts.partsOf.all(id) as Array<{ status: string }>
+    return parts.length > 0 && parts.length >= segments && parts.every((p) => p.status === 'delivered')
   }
 }
 

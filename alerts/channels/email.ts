@@ -6,7 +6,9 @@ import type { Channel, OutgoingMessage, SendResult } from './types.ts'
 /**
  * Staff e-mail over SMTP (nodemailer). The outbox row's key becomes the
  * Message-ID, so a retried message is recognisable as the same one. SMTP 4xx
- * and network errors are retried by the outbox; 5xx is final.
+ * and network errors are retried by the outbox; 5xx is final. An accepted
+ * mail stays 'submitted': the server took it (RFC 5321 §4.2.5, 250 after
+ * DATA), but no delivery report comes back, so 'delivered' would be a guess.
  */
 export function createEmailChannel(config: EmailConfig, log: Logger): Channel {
   const transport = nodemailer.createTransport({

@@ -1,4 +1,5 @@
 import type { HttpGatewayConfig } from '../config.ts'
+import { segmentInfo } from '../sms/segments.ts'
 import { toGsm } from '../templates.ts'
 import type { Channel, OutgoingMessage, SendResult } from './types.ts'
 
@@ -46,12 +47,16 @@ export function createHttpGatewayChannel(config: HttpGatewayConfig): Channel {
     ratePerSec: config.ratePerSec,
     window: 10,
     ready: () => true,
-    send(msg: OutgoingMessage): Promise<SendResult> {
-      const text = config.useUnicode ? msg.text : toGsm(msg.text)
-      const body = renderBody(config.bodyTemplate, { to: msg.to, text, sender: config.sourceAddr, id: msg.key, unicode: msg.encoding === 'ucs2' && config.useUnicode })
+    async send(msg: OutgoingMessage): Promise<SendResult> {
+      const encoding = config.useUnicode ? msg.encoding : 'gsm7'
+      const text = encoding === msg.encoding ? msg.text : toGsm(msg.text)
+      const body = renderBody(config.bodyTemplate, { to: msg.to, text, sender: config.sourceAddr, id: msg.key, unicode: encoding === 'ucs2' })
       const headers: Record<string, string> = { 'idempotency-key': msg.key }
       if (config.authHeader) headers.authorization = config.authHeader
-      return postJson(config.url, body, headers, config.timeoutMs)
+      // The gateway splits a long text itself and bills every part: count them as SMPP does.
+      const parts = segmentInfo(text, encoding).segments
+      const result = await postJson(config.url, body, headers, config.timeoutMs)
+      return result.ok ? { ...result, parts, encoding } : result
     },
     start: () => {},
     stop: async () => {},
@@ -65,8 +70,10 @@ export function createWebhookChannel(timeoutMs = 10_000): Channel {
     ratePerSec: 50,
     window: 10,
     ready: () => true,
-    send(msg: OutgoingMessage): Promise<SendResult> {
-      return postJson(msg.to, JSON.stringify({ id: msg.key, text: msg.text }), { 'idempotency-key': msg.key }, timeoutMs)
+    async send(msg: OutgoingMessage): Promise<SendResult> {
+      const result = await postJson(msg.to, JSON.stringify({ id: msg.key, text: msg.text }), { 'idempotency-key': msg.key }, timeoutMs)
+      // A 2xx comes from the receiver itself: the message is delivered, one message.
+      return result.ok ? { ...result, parts: 1, final: 'delivered' } : result
     },
     start: () => {},
     stop: async () => {},

@@ -201,7 +201,7 @@ export function createSmppChannel(config: SmppConfig, events: ChannelEvents, log
       ctx.partSubmitted(seq, id)
       first ??= id
     }
-    return { ok: true, providerId: first, parts: parts.length }
+    return { ok: true, providerId: first, parts: parts.length, encoding: gsm ? 'gsm7' : 'ucs2' }
   }
 
   return {

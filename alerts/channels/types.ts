@@ -19,7 +19,22 @@ export interface SendContext {
 }
 
 export type SendResult =
-  | { ok: true; providerId: string | null; parts: number }
+  | {
+      ok: true
+      providerId: string | null
+      /** SMS parts (PDUs) this message cost on this channel, in the encoding it actually went in; 1 for e-mail and webhooks. */
+      parts: number
+      /** The encoding it actually went in, when the channel changed it (a gateway without Unicode sends GSM-7). */
+      encoding?: SmsEncoding
+      /**
+       * Known final state at once: 'delivered' when the receiver itself answered
+       * (a webhook's 2xx); 'logged' when nothing left the machine (log channel,
+       * disabled e-mail). Absent: submitted, awaiting receipts if any.
+       */
+      final?: 'delivered' | 'logged'
+      /** Why, for 'logged' (kept as the row's reason). */
+      note?: string
+    }
   | { ok: false; retry: boolean; throttled?: boolean; reason: string }
 
 export interface ChannelEvents {
