@@ -8,6 +8,7 @@ import { ensureInfluxdInstalled, freePort, startManagedInflux, type ManagedInflu
 import { createQueryClient } from '../../influx/query.ts'
 import { applyRetention } from '../../influx/retention.ts'
 import { provisionDemoStations } from '../demo.ts'
+import { startDemoBackfill, type DemoBackfill } from '../demo-backfill.ts'
 import { startPlatform, type Platform, type PlatformParts } from '../platform.ts'
 import type { Io } from '../args.ts'
 
@@ -51,6 +52,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
   const { log, io } = opts
   let influx: ManagedInflux | undefined
   let sim: Simulator | undefined
+  let backfill: DemoBackfill | undefined
   let platform: Platform | undefined
 
   if (opts.demo) {
@@ -92,6 +94,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
         log: log.child({ component: 'sim' }),
       })
       await sim.start()
+      backfill = startDemoBackfill({ dataDir: config.dataDir, brokerUrl: `mqtt://127.0.0.1:${p.broker.port}`, stations, lateAfterSec: config.ingest.lateAfterSec, log })
       io.stdout(`Demo   ${stations.length} simulated stations: ${stations.map((s) => s.id).join(', ')}`)
       io.stdout(`       try: curl ${p.apiUrl ?? 'http://127.0.0.1:8080'}/api/v1/stations/${stations[0]!.id}/latest`)
     }
@@ -105,6 +108,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
   } finally {
     // Order matters: stations first, then the platform (broker stops acking,
     // spool drains), then the database the spool drains into.
+    await backfill?.stop()
     await sim?.stop().catch((err: unknown) => log.error({ err }, 'simulator stop failed'))
     await platform?.stop()
     await influx?.stop()
