@@ -11,6 +11,7 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: 'Payload exceeds the configured maximum size',
   PAYLOAD_NOT_UTF8: 'Payload is not valid UTF-8',
   PAYLOAD_NOT_JSON: 'Payload is not valid JSON',
+  PAYLOAD_TOO_DEEP: 'Payload JSON nests deeper than allowed',
   PAYLOAD_SCHEMA: 'Payload does not match the reading or batch schema',
   BATCH_TOO_LARGE: 'Batch holds more readings than allowed',
   BATCH_EMPTY: 'Batch holds no readings',

@@ -2,6 +2,7 @@ import type { ErrorCode } from '../../core/errors.ts'
 import { BatchSchema, parseTimestamp, ReadingSchema, type ReadingPayload } from '../../core/protocol.ts'
 import { salinityFromConductivity } from '../../core/pss78.ts'
 import { HEALTH_RANGES, isSensorKind, SENSORS, type SensorKind } from '../../core/sensors.ts'
+import { boundedJson, jsonDepthExceeded, MAX_JSON_DEPTH } from './json-depth.ts'
 
 /** Per-sensor linear calibration from the registry: stored = raw * scale + offset. */
 export interface Calibration {
@@ -63,12 +64,28 @@ export interface ValidationResult {
 }
 
 const EXCERPT_BYTES = 512
+/**
+ * Everything a station sends ends up, bounded, in the quarantine (SQLite),
+ * its InfluxDB point and the API: a detail quotes keys and values from the
+ * payload, and a sensor is a key the station chose. 512 characters hold any
+ * real detail; 64 is the longest id the protocol allows (STATION_ID_PATTERN)
+ * and far more than any sensor kind.
+ */
+const DETAIL_CHARS = 512
+const SENSOR_CHARS = 64
+/** How much of a refused value a detail quotes. */
+const QUOTED_VALUE_CHARS = 64
 /** Reused: a fatal decoder keeps no state between complete decode() calls. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
+/** Bounded text, never JSON.stringify of the whole value: that recurses and overflows on deep input (json-depth.ts). */
 function excerptOf(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
-  return text.length > EXCERPT_BYTES ? `${text.slice(0, EXCERPT_BYTES)}…` : text
+  if (typeof value === 'string') return value.length > EXCERPT_BYTES ? `${value.slice(0, EXCERPT_BYTES)}…` : value
+  return boundedJson(value, EXCERPT_BYTES)
+}
+
+function bounded(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
 function describeZodIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
@@ -104,6 +121,12 @@ export function validatePayload(
   } catch {
     return rejectPayload(stationId, payload, 'PAYLOAD_NOT_UTF8', 'payload bytes are not valid UTF-8')
   }
+  // Before anything recurses into it (issue 12): JSON.parse itself takes any
+  // depth, but the schema, the excerpt and every later reader would not.
+  const tooDeepAt = jsonDepthExceeded(payload, MAX_JSON_DEPTH)
+  if (tooDeepAt >= 0) {
+    return rejectPayload(stationId, payload, 'PAYLOAD_TOO_DEEP', `JSON nests deeper than ${MAX_JSON_DEPTH} levels (at byte ${tooDeepAt})`)
+  }
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -131,17 +154,25 @@ export function validatePayload(
 function rejectPayload(stationId: string, payload: Buffer, reason: ErrorCode, detail: string): ValidationResult {
   return {
     accepted: [],
-    rejected: [{ stationId, reason, detail, excerpt: excerptOf(payload.subarray(0, EXCERPT_BYTES).toString('utf8')) }],
+    rejected: [{ stationId, reason, detail: bounded(detail, DETAIL_CHARS), excerpt: excerptOf(payload.subarray(0, EXCERPT_BYTES).toString('utf8')) }],
     readingCount: 1,
   }
 }
 
 function rejectReading(out: ValidationResult, stationId: string, item: unknown, index: number | undefined, reason: ErrorCode, detail: string, ts?: number): void {
-  out.rejected.push({ stationId, reason, detail, index, ts, excerpt: excerptOf(item) })
+  out.rejected.push({ stationId, reason, detail: bounded(detail, DETAIL_CHARS), index, ts, excerpt: excerptOf(item) })
 }
 
 function rejectValue(out: ValidationResult, stationId: string, index: number | undefined, ts: number, rawTs: unknown, key: string, value: unknown, reason: ErrorCode, detail: string): void {
-  out.rejected.push({ stationId, reason, detail, index, ts, sensor: key, excerpt: excerptOf({ ts: rawTs, values: { [key]: value } }) })
+  out.rejected.push({
+    stationId,
+    reason,
+    detail: bounded(detail, DETAIL_CHARS),
+    index,
+    ts,
+    sensor: bounded(key, SENSOR_CHARS),
+    excerpt: excerptOf({ ts: rawTs, values: { [key]: value } }),
+  })
 }
 
 function validateReading(
@@ -176,11 +207,11 @@ function validateReading(
   const rawValues = new Map<SensorKind, number>()
   for (const [key, value] of entries) {
     if (!isSensorKind(key)) {
-      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'READING_UNKNOWN_SENSOR', `"${key}" is not one of ${Object.keys(SENSORS).join(', ')}`)
+      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'READING_UNKNOWN_SENSOR', `"${bounded(key, SENSOR_CHARS)}" is not one of ${Object.keys(SENSORS).join(', ')}`)
       continue
     }
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'VALUE_NOT_NUMBER', `${key} must be a finite number, got ${JSON.stringify(value)}`)
+      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'VALUE_NOT_NUMBER', `${bounded(key, SENSOR_CHARS)} must be a finite number, got ${boundedJson(value, QUOTED_VALUE_CHARS)}`)
       continue
     }
     rawValues.set(key, value)
