@@ -8,6 +8,7 @@ import type { StateRow } from './store.ts'
 import type { Subscriber, Subscribers } from './subscribers.ts'
 import { finalize, formatNumber, localTime, render, toGsm, type MessageInput, type Rendered } from './templates.ts'
 import { foldKey, normalizePhone } from './text.ts'
+import { SENT_STATUSES_SQL } from './store.ts'
 
 /**
  * Keyword SMS (DK / HUY / TT / help) from SMPP deliver_sm or the HTTP
@@ -170,7 +171,7 @@ function activeAlerts(deps: InboundDeps, station: Station, now: number): Array<{
   return out
 }
 
-const SENT = `('queued','sending','submitted','delivered','unknown')`
+const SENT = SENT_STATUSES_SQL
 
 /**
  * Tells a farmer who just subscribed what is happening now: one alert per

@@ -4,6 +4,7 @@ import type { AlertsConfig } from './config.ts'
 import type { Transition } from './engine.ts'
 import type { Subscriber, Subscribers } from './subscribers.ts'
 import { render, type Rendered } from './templates.ts'
+import { SENT_STATUSES_SQL } from './store.ts'
 
 /**
  * Fan-out of state changes to subscribers, with the anti-spam policy
@@ -19,7 +20,7 @@ export interface Recipient {
 }
 
 // 'logged': the log channel (development) and a disabled e-mail channel; it counts as sent for anti-spam and all-clears.
-const SENT = `('queued','sending','submitted','delivered','unknown','logged')`
+const SENT = SENT_STATUSES_SQL
 const DAY_MS = 24 * 3600_000
 
 export class Notifier {

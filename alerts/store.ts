@@ -90,7 +90,7 @@ const MIGRATIONS: string[] = [
      text TEXT NOT NULL,
      encoding TEXT NOT NULL,
      segments INTEGER NOT NULL,
-     status TEXT NOT NULL,           -- queued, sending, submitted, delivered, failed, suppressed, cancelled, unknown
+     status TEXT NOT NULL,           -- queued, sending, submitted, delivered, logged, failed, suppressed, cancelled, unknown
      reason TEXT,
      attempts INTEGER NOT NULL DEFAULT 0,
      next_attempt_at INTEGER NOT NULL,
@@ -187,3 +187,10 @@ export interface OutboxRow {
   final_at: number | null
   provider_id: string | null
 }
+
+/**
+ * Outbox statuses that count as "sent" for anti-spam and for not repeating a
+ * status: anything queued or on its way, and 'logged' (the development log
+ * channel and a disabled e-mail channel), which must never be re-sent either.
+ */
+export const SENT_STATUSES_SQL = `('queued','sending','submitted','delivered','unknown','logged')`

@@ -23,7 +23,9 @@ async function setup(config = AlertsConfigSchema.parse({})) {
   const { registry, alerter } = await openAlerter(join(tmp.dir, 'registry.db'), config, clock)
   await alerter.start()
   cleanups.push(() => tmp.cleanup(), () => registry.close(), () => alerter.stop())
+  // A rice field station (the default zone); its nitrite rule is staff only, so the farmer's nitrite rule is set here.
   await registry.add({ id: 'st-a', name: 'Trạm A', lat: 9, lon: 105 })
+  alerter.rules.set('st-a', 'no2', { levels: [{ name: 'warning', severity: 'warning', direction: 'above', threshold: 1, clear: 0.8 }] }, now)
   const farmer = alerter.subscribers.create({ phone: '+84911111111', stations: ['st-a'] }, now)
   const feed = (values: Record<string, number>) => {
     alerter.onAccepted([reading('st-a', now, values)])

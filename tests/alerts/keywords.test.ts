@@ -185,7 +185,8 @@ describe('SMS keywords over SMPP', () => {
 
   it('a monitoring station is staff only: DK is refused with a pointer to TT, and TT shows values without staff levels', async () => {
     const { smsc, alerter } = await setup('monitoring')
-    // Above the 4 ‰ intrusion line that the monitoring zone watches for staff (levels/zones.ts).
+    // A monitoring station watching the front carries the 4 ‰ intrusion line as a staff-only override (docs/ALERTS.md).
+    alerter.rules.set('CM09', 'salinity', { levels: [{ name: 'intrusion', severity: 'warning', direction: 'above', threshold: 4, notifyFarmers: false }] }, alerter.clock())
     feed(alerter, 'CM09', { salinity: 6.1 })
     expect(alerter.incidents({ open: true })).toHaveLength(1)
     const replies = () => smsc.messages().get('84941000040') ?? []
