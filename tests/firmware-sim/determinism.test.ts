@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Clock, TimerHandle } from '../../firmware-sim/clock.ts'
+import { historyReadings } from '../../firmware-sim/backfill.ts'
+import { DEMO_STATIONS, demoProfile } from '../../firmware-sim/demo-stations.ts'
 import { createStation } from '../../firmware-sim/station.ts'
 import { log, tempDir } from './helpers.ts'
 
@@ -53,5 +55,18 @@ describe('station determinism', () => {
     expect(a).toHaveLength(200)
     expect(await run(99)).toEqual(a)
     expect(await run(100)).not.toEqual(a)
+  })
+})
+
+describe('backfill determinism', () => {
+  it('regenerates the same history for the same seed, on the 15-minute grid, and another for another seed', () => {
+    const p = demoProfile(DEMO_STATIONS.find((s) => s.id === 'cm-namcan-01')!)
+    const to = Date.UTC(2025, 11, 16, 3, 7)
+    const from = to - 86_400_000
+    const a = historyReadings(p, from, to, 900_000, 5)
+    expect(a).toHaveLength(96)
+    expect(historyReadings(p, from, to, 900_000, 5)).toEqual(a)
+    expect(historyReadings(p, from, to, 900_000, 6)).not.toEqual(a)
+    for (const r of a) expect((r.ts as number) % 900_000).toBe(0)
   })
 })
