@@ -110,8 +110,8 @@ const SALINITY_LAG_H = 1.5
  * - Gulf of Thailand coast (Sông Đốc, Cái Đôi Vàm): diurnal, about 1 m.
  *
  * The type is set by the form factor F = (K1 + O1) / (M2 + S2) (Courtier
- * 1938, as used by the IHO and in Pugh & Woodworth, "Sea-Level Science",
- * 2014, §4.2): F < 0.25 semi-diurnal, 0.25–1.5 mixed mainly semi-diurnal
+ * 1938; see Pugh & Woodworth, "Sea-Level Science", 2014): F < 0.25
+ * semi-diurnal, 0.25–1.5 mixed mainly semi-diurnal
  * ("irregular semi-diurnal": two highs a day of unequal height),
  * 1.5–3 mixed mainly diurnal, > 3 diurnal.
  *
@@ -140,17 +140,18 @@ export const SPRING_NEAP_DAYS = 1 / (1 / S2_PERIOD_H - 1 / M2_PERIOD_H) / 24
 export const TROPIC_DAYS = 1 / (1 / K1_PERIOD_H - 1 / O1_PERIOD_H) / 24
 
 /**
- * Spring high water of 2024-12-16 in the model: all constituents in phase
- * (local 04:00 on the 16th, a day after full moon: the "age of the tide" on
- * this coast is about a day; a judgment, not a fitted phase).
+ * Spring high water of 2024-12-16 in the model: all constituents in phase at
+ * local 04:00 on the 16th, half a day after the full moon (springs lag
+ * syzygy by the "age of the tide", commonly 1–2 days; the half day and the
+ * hour are judgments, not fitted phases).
  */
 export const TIDE_EPOCH_MS = Date.UTC(2024, 11, 15, 21, 0)
 
 /**
  * East: F = (0.46 + 0.34) / (1.00 + 0.40) = 0.57, irregular semi-diurnal.
  * Daily range about 3.1–3.6 m at springs (FIELD-NOTES: 3–4 m), about 1.5 m
- * at neaps; the higher of the two daily highs exceeds the lower by up to
- * ~0.9 m at tropic tides (the diurnal inequality).
+ * at neaps; at tropic tides the two daily highs differ by a metre or more
+ * (the diurnal inequality), at equatorial tides they are nearly equal.
  * West: F = (0.36 + 0.24) / (0.11 + 0.04) = 4.0, diurnal: one high a day,
  * about 0.9 m range on average, 1.2 m at tropic tides (FIELD-NOTES: ~1 m).
  */

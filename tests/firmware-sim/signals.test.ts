@@ -200,7 +200,7 @@ describe('signals over a simulated year', () => {
 
   it('has the tide type of each coast by harmonic analysis of the sampled series (Courtier form factor)', () => {
     // F = (K1 + O1) / (M2 + S2): 0.25–1.5 irregular (mixed, mainly)
-    // semi-diurnal, > 3 diurnal (Courtier 1938; Pugh & Woodworth 2014 §4.2).
+    // semi-diurnal, > 3 diurnal (Courtier 1938; see Pugh & Woodworth 2014).
     const east = formFactorOf(profile('east-1', 'east'))
     expect(east).toBeGreaterThan(0.5)
     expect(east).toBeLessThan(0.8)
