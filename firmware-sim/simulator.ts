@@ -17,7 +17,7 @@ import type { BackoffOptions } from './backoff.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { demoProfile, demoStation } from './demo-stations.ts'
 import type { FaultOptions } from './faults.ts'
-import { createFlakyProxy, type FlakyProxy, type FlakyProxyOptions } from './flaky-proxy.ts'
+import { createFlakyProxy, flaky4g, type FlakyProxy, type FlakyProxyOptions } from './flaky-proxy.ts'
 import type { TimestampFormat } from './reading.ts'
 import { defaultProfile, type StationProfile } from './signals.ts'
 import { createStation, type Station, type StationCredentials, type StationStats } from './station.ts'
@@ -43,7 +43,7 @@ export interface SimulatorOptions {
   readonly seed?: number
   /** Fault injection; off when absent. */
   readonly faults?: FaultOptions
-  /** Put a flaky proxy between the stations and the broker: true for the defaults. */
+  /** Put a flaky proxy between the stations and the broker: true for the realistic 4G profile (cuts and outages). */
   readonly flaky?: boolean | FlakyOptions
   /** Parent directory of the per-station outboxes. */
   readonly dataDir: string
@@ -125,7 +125,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       let url = cfg.brokerUrl
       let servername: string | undefined
       if (options.flaky) {
-        const flaky = options.flaky === true ? {} : options.flaky
+        // true: the realistic 4G profile, with link cuts and outages (flaky-proxy.ts FLAKY_4G).
+        const flaky = options.flaky === true ? flaky4g(cfg.speed) : options.flaky
         const port = Number(broker.port || (broker.protocol === 'mqtts:' ? 8883 : 1883))
         proxy = createFlakyProxy({ seed: cfg.seed, ...flaky, target: { host: broker.hostname, port }, log, clock })
         const proxyPort = await proxy.start()
