@@ -21,7 +21,7 @@ Usage:
   tidewatch api [--config FILE]             HTTP API only
   tidewatch devices add|list|rotate|disable|enable|import …
   tidewatch sim --stations N [--interval S] [--speed X] [--seed N]
-  tidewatch certs dev [--out DIR]
+  tidewatch certs dev [--out DIR] [--force]
   tidewatch alerts rules|subscribers …     alert rules and SMS subscribers
   tidewatch tokens create|list|revoke …    API tokens with roles (read, staff, admin)
   tidewatch dashboards build|push …
