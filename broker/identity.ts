@@ -15,3 +15,16 @@ export class Identities {
     return client ? this.map.get(client) : undefined
   }
 }
+
+/**
+ * The key aedes files a station's session under: its station id, `|`, and
+ * the client id it sent. Aedes keys takeover ([MQTT-3.1.4-2]), stored
+ * subscriptions and queued messages by client id; with this key a client id
+ * can only ever reach a session of the same station, whatever it says.
+ * `|` is outside the station id alphabet (^[A-Za-z0-9_-]{1,64}$), so no two
+ * stations share a key. MQTT 3.1.1 never sends the id back to the client, so
+ * the station does not see the difference.
+ */
+export function sessionKey(stationId: string, clientId: string): string {
+  return `${stationId}|${clientId}`
+}

@@ -10,12 +10,15 @@ import type { Logger } from '../core/log.ts'
 import { createAuthenticate, type ServiceAccount, type StationAuthenticator } from './hooks/authenticate.ts'
 import { createAuthorizePublish, type DurableGate, type RefusalSink } from './hooks/authorize-publish.ts'
 import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
+import { createPasswordVerifier, dummyHash } from '../devices/password.ts'
 import { Identities } from './identity.ts'
 import { newBrokerCounters, type BrokerCounters } from './metrics.ts'
+import { createSecurityLog } from './security-log.ts'
 
 /**
- * The Aedes broker on TCP and, when a certificate is configured, TLS. All
- * policy comes in through the hooks; this file only wires and listens.
+ * The Aedes broker on TCP and, when a certificate is configured, TLS; with
+ * `mqtt.plaintext: false` on TLS only. All policy comes in through the
+ * hooks; this file only wires and listens.
  */
 export interface BrokerDeps {
   config: Readonly<Config>
@@ -35,7 +38,8 @@ export interface BrokerDeps {
 
 export interface BrokerHandle {
   aedes: Aedes
-  port: number
+  /** The plaintext MQTT port; undefined in TLS-only mode (mqtt.plaintext: false). */
+  port: number | undefined
   tlsPort?: number
   counters: BrokerCounters
   connectedClients(): number
@@ -60,19 +64,23 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   // standalone ingest's persistent session (docs/DURABILITY.md).
   const db = config.mqtt.persistence === 'level' ? new Level<string, unknown>(join(config.dataDir, 'broker-state')) : undefined
   if (db) await db.open()
+  const security = createSecurityLog(log)
+  const { verifyQueue, ...limits } = config.mqtt.auth
+  const verifier = createPasswordVerifier({ maxQueue: verifyQueue })
   const aedes = await Aedes.createBroker({
     id: 'tidewatch',
     ...(db ? { persistence: new AsyncLevelPersistence(db) } : {}),
-    authenticate: createAuthenticate({ stations: deps.stations, services: deps.services, identities, counters, log }),
+    authenticate: createAuthenticate({ stations: deps.stations, services: deps.services, identities, counters, log, security, verifier, dummyHash: dummyHash(), limits }),
     authorizePublish: createAuthorizePublish({
       identities,
       counters,
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
       log,
+      security,
       gate: deps.gate,
       onRefused: deps.onRefused,
     }),
-    authorizeSubscribe: createAuthorizeSubscribe({ identities, counters, log }),
+    authorizeSubscribe: createAuthorizeSubscribe({ identities, counters, log, security }),
   })
   const detachFeedback = deps.feedback?.attach(
     (topic, payload) =>
@@ -85,9 +93,14 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'))
 
   const servers: Server[] = []
-  const tcp = createServer((socket) => aedes.handle(socket))
-  servers.push(tcp)
-  const port = await listen(tcp, config.mqtt.port, config.mqtt.host)
+  let port: number | undefined
+  // TLS-only mode opens no plaintext socket at all: a station secret sent
+  // in clear over 4G is readable by anyone on the path (docs/SECURITY.md).
+  if (config.mqtt.plaintext) {
+    const tcp = createServer((socket) => aedes.handle(socket))
+    servers.push(tcp)
+    port = await listen(tcp, config.mqtt.port, config.mqtt.host)
+  }
   let tlsPort: number | undefined
   if (config.mqtt.certFile && config.mqtt.keyFile) {
     const tls = createTlsServer(
@@ -104,7 +117,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     servers.push(tls)
     tlsPort = await listen(tls, config.mqtt.tlsPort, config.mqtt.host)
   }
-  log.info({ port, tlsPort }, 'MQTT broker listening')
+  log.info({ port: port ?? 'off (TLS only)', tlsPort }, 'MQTT broker listening')
 
   return {
     aedes,
@@ -118,6 +131,8 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
       await new Promise<void>((r) => aedes.close(() => r()))
       await closed
+      await verifier.close()
+      security.flush()
       await db?.close()
     },
   }

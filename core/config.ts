@@ -59,6 +59,53 @@ export const ConfigSchema = z.object({
       ingestUsername: z.string().default('svc:ingest'),
       /** When unset, a random secret is generated once in the data dir. */
       ingestPassword: z.string().optional(),
+      /**
+       * Serve plain MQTT on `port`. `false` is TLS-only mode: no plaintext
+       * listener at all, and certFile/keyFile are required. Recommended in
+       * production (docs/SECURITY.md): station secrets cross 4G networks.
+       */
+      plaintext: z.boolean().default(true),
+      /** CONNECT throttling and lockout (broker/hooks/authenticate.ts, docs/SECURITY.md "Tuning"). */
+      auth: z
+        .object({
+          /**
+           * Password checks per source address: a burst, then a rate. Many
+           * stations can share one carrier-grade NAT address, and after a
+           * broker restart none is in the verified cache, so this is sized
+           * for a cell's worth of reconnects (~300 stations in 60 s, the
+           * backoff cap of docs/PROTOCOL.md), not for one device.
+           */
+          perAddressBurst: z.number().int().positive().default(20),
+          perAddressPerSec: z.number().positive().default(5),
+          /** Password checks per username. A station connects once per session; 5 covers a flapping link. */
+          perStationBurst: z.number().int().positive().default(5),
+          perStationPerSec: z.number().positive().default(0.2),
+          /**
+           * Consecutive wrong secrets before a lockout. NIST SP 800-63B
+           * §5.2.2 caps consecutive failures at 100; station secrets are
+           * 144 random bits typed by nobody, so a correct device fails
+           * rarely and a low threshold costs nothing.
+           */
+          stationLockoutAfter: z.number().int().positive().default(5),
+          /** Higher for an address: one misconfigured station behind a shared NAT must not lock out its neighbours. */
+          addressLockoutAfter: z.number().int().positive().default(20),
+          /** First lockout; each further failure doubles it, up to lockoutMaxSec. */
+          lockoutBaseSec: z.number().positive().default(1),
+          /** 15 min, the lockout cap commonly recommended (OWASP Authentication Cheat Sheet, "Account Lockout"). */
+          lockoutMaxSec: z.number().positive().default(900),
+          /** Addresses and usernames tracked per kind; the least recently seen are forgotten beyond this. */
+          maxTrackedKeys: z.number().int().positive().default(100_000),
+          /** Verified (station, secret) pairs kept in memory; the province has 10^2–10^3 stations (FIELD-NOTES). */
+          verifiedCacheSize: z.number().int().positive().default(20_000),
+          /** Password checks waiting for the scrypt worker; more are refused with CONNACK 3. */
+          verifyQueue: z.number().int().positive().default(64),
+        })
+        .prefault({}),
+    })
+    .superRefine((m, ctx) => {
+      if (!m.plaintext && !(m.certFile && m.keyFile)) {
+        ctx.addIssue({ code: 'custom', path: ['plaintext'], message: 'TLS-only mode (plaintext: false) needs mqtt.certFile and mqtt.keyFile' })
+      }
     })
     .prefault({}),
   http: z
@@ -118,7 +165,7 @@ export type InfluxTarget = z.infer<typeof InfluxTargetSchema>
 type Env = Readonly<Record<string, string | undefined>>
 
 /** Environment variable -> config path. Documented in README.md. */
-const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
+const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number' | 'boolean']> = [
   ['TIDEWATCH_DATA_DIR', 'dataDir', 'string'],
   ['TIDEWATCH_LOG_LEVEL', 'log.level', 'string'],
   ['TIDEWATCH_BIND_HOST', 'mqtt.host', 'string'],
@@ -132,6 +179,7 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number']> = [
   ['TIDEWATCH_MQTT_PERSISTENCE', 'mqtt.persistence', 'string'],
   ['TIDEWATCH_INGEST_USERNAME', 'mqtt.ingestUsername', 'string'],
   ['TIDEWATCH_INGEST_PASSWORD', 'mqtt.ingestPassword', 'string'],
+  ['TIDEWATCH_MQTT_PLAINTEXT', 'mqtt.plaintext', 'boolean'],
   ['TIDEWATCH_HTTP_HOST', 'http.host', 'string'],
   ['TIDEWATCH_HTTP_PORT', 'http.port', 'number'],
   ['TIDEWATCH_STAFF_TOKEN', 'http.staffToken', 'string'],
@@ -183,8 +231,13 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   node[keys.at(-1)!] = value
 }
 
-function envValue(name: string, raw: string, type: 'string' | 'number'): unknown {
+function envValue(name: string, raw: string, type: 'string' | 'number' | 'boolean'): unknown {
   if (type === 'string') return raw
+  if (type === 'boolean') {
+    const v = raw.trim().toLowerCase()
+    // Anything else stays text so zod names the key and the reason.
+    return v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : raw
+  }
   // Keep non-numeric text as-is so zod names the key and the reason.
   return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw
 }

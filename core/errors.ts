@@ -25,6 +25,7 @@ export const ErrorCodes = {
   STATION_UNKNOWN: 'Station is not registered',
   STATION_DISABLED: 'Station is disabled',
   TOPIC_INVALID: 'Topic does not match stations/{stationId}/readings',
+  READING_RETAINED: 'Reading was published with the retain flag; readings are never retained',
 
   // Broker policy
   MQTT_BAD_CREDENTIALS: 'Bad username or password',

@@ -6,7 +6,7 @@ import { STATION_ID_PATTERN } from '../core/protocol.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../core/sensors.ts'
 import { DEFAULT_ZONE, isZone, ZONES, type Zone } from '../levels/zones.ts'
 import type { Calibration, StationContext } from '../ingest/parse/validate.ts'
-import { generatePassword, hashPassword, verifyPassword } from './password.ts'
+import { dummyHash, generatePassword, hashPassword, verifyPassword } from './password.ts'
 
 /**
  * The station registry: SQLite (better-sqlite3) in the data dir. Other
@@ -378,11 +378,13 @@ export class Registry {
     this.stmts.insertSensor.run(id, kind, cal.offset, cal.scale)
   }
 
+  private dummy: Promise<string> | undefined
   /** Checks station credentials. Returns the reason on failure so the broker can pick the CONNACK code. */
   async authenticate(id: string, password: string): Promise<'ok' | 'bad_credentials' | 'disabled'> {
     const row = this.stmts.hash.get(id) as { password_hash: string; enabled: number } | undefined
-    if (!row) return 'bad_credentials'
-    if (!(await verifyPassword(password, row.password_hash))) return 'bad_credentials'
+    // An unknown id costs a scrypt too, so timing does not tell which ids exist.
+    this.dummy ??= dummyHash()
+    if (!(await verifyPassword(password, row?.password_hash ?? (await this.dummy))) || !row) return 'bad_credentials'
     return row.enabled === 1 ? 'ok' : 'disabled'
   }
 

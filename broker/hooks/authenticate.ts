@@ -1,13 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AuthenticateError, Client } from 'aedes'
 import type { Logger } from '../../core/log.ts'
-import type { Identities } from '../identity.ts'
+import { VerifierBusyError, type PasswordVerifier } from '../../devices/password.ts'
+import { sessionKey, type Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
+import type { SecurityLog } from '../security-log.ts'
+import { BoundedMap, Lockouts, TokenBuckets } from '../throttle.ts'
 
 export interface StationAuthenticator {
   /** Stored scrypt hash and enabled flag, read fresh on every CONNECT. */
   credentials(id: string): { hash: string; enabled: boolean } | undefined
-  verify(password: string, hash: string): Promise<boolean>
 }
 
 export interface ServiceAccount {
@@ -16,7 +18,22 @@ export interface ServiceAccount {
   name: string
 }
 
+/** core/config.ts `mqtt.auth`; documented in docs/SECURITY.md. */
+export interface AuthLimits {
+  perAddressBurst: number
+  perAddressPerSec: number
+  perStationBurst: number
+  perStationPerSec: number
+  stationLockoutAfter: number
+  addressLockoutAfter: number
+  lockoutBaseSec: number
+  lockoutMaxSec: number
+  maxTrackedKeys: number
+  verifiedCacheSize: number
+}
+
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
+const SERVER_UNAVAILABLE = 3
 const BAD_USERNAME_OR_PASSWORD = 4
 const NOT_AUTHORIZED = 5
 
@@ -28,14 +45,31 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest()
 }
 
+function remoteAddress(client: Client): string {
+  return (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? 'unknown'
+}
+
 /**
  * No anonymous clients. Stations log in with username = station id and the
- * secret from `devices add`; it is checked against the scrypt hash on every
- * CONNECT so `devices rotate` and `devices disable` take effect at once.
+ * secret from `devices add`; it is checked against the scrypt hash so
+ * `devices rotate` and `devices disable` take effect at once.
  *
- * scrypt costs ~50 ms of CPU, and after a cell outage thousands of stations
- * reconnect at once. A verified (station, hash, password digest) triple is
- * therefore remembered; a rotated hash misses the cache by construction.
+ * The order matters under a CONNECT flood (docs/SECURITY.md):
+ * 1. a (station, hash, password digest) triple verified before is accepted
+ *    with a constant-time compare and no scrypt — after a cell outage
+ *    thousands of stations reconnect at once, and a station whose id is
+ *    under attack still gets in;
+ * 2. anything else must pass the lockouts and token buckets of its source
+ *    address and its station id before it may cost a scrypt;
+ * 3. scrypt runs on the password worker (devices/password.ts), whose full
+ *    queue refuses instead of waiting; an unknown id is checked against a
+ *    dummy hash so it takes as long as a wrong password (no oracle).
+ * Refusals for load (steps 2 and 3) are CONNACK 3 "server unavailable": the
+ * station should retry with backoff, its secret was not judged.
+ *
+ * Aedes takes over an older connection with the same client id after this
+ * hook (aedes.js registerClient, [MQTT-3.1.4-2]), so the session rule
+ * (identity.ts) is applied here, before that.
  */
 export function createAuthenticate(deps: {
   stations: StationAuthenticator
@@ -43,9 +77,28 @@ export function createAuthenticate(deps: {
   identities: Identities
   counters: BrokerCounters
   log: Logger
+  security: SecurityLog
+  verifier: PasswordVerifier
+  /** A scrypt hash of a random secret with the current parameters. */
+  dummyHash: Promise<string>
+  limits: AuthLimits
+  clock?: () => number
 }) {
-  const verified = new Map<string, { hash: string; pw: Buffer }>()
-  const MAX_CACHE = 20_000
+  const { limits, counters, security } = deps
+  const verified = new BoundedMap<string, { hash: string; pw: Buffer }>(limits.verifiedCacheSize)
+  const common = { maxKeys: limits.maxTrackedKeys, clock: deps.clock }
+  const addressBuckets = new TokenBuckets({ burst: limits.perAddressBurst, perSec: limits.perAddressPerSec, ...common })
+  const stationBuckets = new TokenBuckets({ burst: limits.perStationBurst, perSec: limits.perStationPerSec, ...common })
+  const lockoutTiming = { baseMs: limits.lockoutBaseSec * 1000, maxMs: limits.lockoutMaxSec * 1000, ...common }
+  const addressLocks = new Lockouts({ threshold: limits.addressLockoutAfter, ...lockoutTiming })
+  const stationLocks = new Lockouts({ threshold: limits.stationLockoutAfter, ...lockoutTiming })
+
+  /** A client id that names another station is an attempt on its session (docs/PROTOCOL.md, "Client ids and sessions"). */
+  function claimsOtherStation(clientId: string, own: string | undefined): string | undefined {
+    const named = clientId.startsWith('station-') ? [clientId, clientId.slice(8)] : [clientId]
+    if (own !== undefined && (clientId === own || clientId === `station-${own}`)) return undefined
+    return named.find((id) => id !== own && deps.stations.credentials(id) !== undefined)
+  }
 
   return function authenticate(
     client: Client,
@@ -53,55 +106,91 @@ export function createAuthenticate(deps: {
     password: Readonly<Buffer | undefined>,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
+    const remote = remoteAddress(client)
+    const clientId = client.id
     if (!username || !password) {
-      deps.counters.connectsRefused.anonymous++
-      deps.log.info({ clientId: client.id }, 'refused anonymous client')
+      counters.connectsRefused.anonymous++
+      security.event('mqtt.auth.failed', { reason: 'anonymous', clientId, remote }, 'refused anonymous client')
       return done(refusal(NOT_AUTHORIZED, 'anonymous clients are not allowed'), false)
     }
     const pw = password.toString('utf8')
-    const service = deps.services.find((s) => s.username === username)
-    if (service) {
-      const ok = timingSafeEqual(digest(pw), digest(service.password))
-      if (!ok) {
-        deps.counters.connectsRefused.bad_credentials++
-        return done(refusal(BAD_USERNAME_OR_PASSWORD, 'bad service credentials'), false)
-      }
-      deps.identities.set(client, { kind: 'service', name: service.name })
-      deps.counters.connectsAccepted++
-      return done(null, true)
-    }
 
-    const refuse = (result: 'bad_credentials' | 'disabled'): void => {
-      deps.counters.connectsRefused[result]++
-      deps.log.info({ station: username, clientId: client.id, result }, 'refused station connection')
-      done(
-        result === 'disabled' ? refusal(NOT_AUTHORIZED, 'station disabled') : refusal(BAD_USERNAME_OR_PASSWORD, 'bad username or password'),
-        false,
-      )
+    const refuseLoad = (reason: 'address_locked' | 'station_locked' | 'address_rate' | 'station_rate' | 'busy', lockedForMs?: number): void => {
+      counters.connectsRefused[reason === 'busy' ? 'busy' : reason.endsWith('locked') ? 'locked' : 'throttled']++
+      security.event('mqtt.auth.throttled', { reason, username, clientId, remote, ...(lockedForMs ? { lockedForSec: Math.ceil(lockedForMs / 1000) } : {}) }, 'CONNECT refused before checking the password')
+      done(refusal(SERVER_UNAVAILABLE, 'too many attempts; retry later'), false)
     }
-    const accept = (): void => {
-      deps.identities.set(client, { kind: 'station', stationId: username })
-      deps.counters.connectsAccepted++
+    /** Counts a wrong secret against the address and the username; logs a lockout when one starts. */
+    const failed = (kind: 'station' | 'service'): void => {
+      counters.connectsRefused.bad_credentials++
+      for (const [scope, locks, key] of [['address', addressLocks, remote], ['username', stationLocks, username]] as const) {
+        const r = locks.failure(key)
+        if (r.locked) {
+          counters.lockouts++
+          security.event('mqtt.lockout', { scope, key, failures: r.failures, lockouts: r.lockouts, lockedForSec: r.lockMs / 1000, remote }, `${scope} locked out after repeated failed logins`)
+        }
+      }
+      security.event('mqtt.auth.failed', { reason: 'bad_credentials', kind, username, clientId, remote }, 'bad username or password')
+      done(refusal(BAD_USERNAME_OR_PASSWORD, 'bad username or password'), false)
+    }
+    const admit = (identityUsername: string, own: string | undefined, accept: () => void): void => {
+      const claimed = claimsOtherStation(clientId, own)
+      // A service client id is used as it is (identity.ts); '|' would reach into a station's session namespace.
+      if (claimed !== undefined || (own === undefined && clientId.includes('|'))) {
+        counters.connectsRefused.client_id++
+        security.event('mqtt.clientid.refused', { username: identityUsername, clientId, claimed, remote }, 'client id names another identity')
+        return done(refusal(NOT_AUTHORIZED, 'client id belongs to another identity'), false)
+      }
+      accept()
+      counters.connectsAccepted++
       done(null, true)
     }
-    const creds = deps.stations.credentials(username)
-    if (!creds) return refuse('bad_credentials')
-    const pwDigest = digest(pw)
-    const cached = verified.get(username)
-    if (cached && cached.hash === creds.hash && timingSafeEqual(cached.pw, pwDigest)) {
-      return creds.enabled ? accept() : refuse('disabled')
+
+    const service = deps.services.find((s) => s.username === username)
+    if (service) {
+      if (addressLocks.lockedFor(remote) > 0) return refuseLoad('address_locked', addressLocks.lockedFor(remote))
+      if (!timingSafeEqual(digest(pw), digest(service.password))) return failed('service')
+      addressLocks.success(remote)
+      return admit(username, undefined, () => deps.identities.set(client, { kind: 'service', name: service.name }))
     }
-    deps.stations
-      .verify(pw, creds.hash)
+
+    const creds = deps.stations.credentials(username)
+    const pwDigest = digest(pw)
+    const onSuccess = (c: { enabled: boolean }): void => {
+      // Only a station that proved its secret learns that it is disabled.
+      if (!c.enabled) {
+        counters.connectsRefused.disabled++
+        security.event('mqtt.auth.failed', { reason: 'disabled', username, clientId, remote }, 'disabled station refused')
+        return done(refusal(NOT_AUTHORIZED, 'station disabled'), false)
+      }
+      admit(username, username, () => {
+        deps.identities.set(client, { kind: 'station', stationId: username })
+        // Takeover and session state are keyed per identity from here on.
+        client.id = sessionKey(username, clientId)
+      })
+    }
+    const cached = verified.get(username)
+    if (creds && cached && cached.hash === creds.hash && timingSafeEqual(cached.pw, pwDigest)) return onSuccess(creds)
+
+    const addressLocked = addressLocks.lockedFor(remote)
+    if (addressLocked > 0) return refuseLoad('address_locked', addressLocked)
+    const stationLocked = stationLocks.lockedFor(username)
+    if (stationLocked > 0) return refuseLoad('station_locked', stationLocked)
+    if (!addressBuckets.take(remote)) return refuseLoad('address_rate')
+    if (!stationBuckets.take(username)) return refuseLoad('station_rate')
+
+    deps.dummyHash
+      .then((dummy) => deps.verifier.verify(pw, creds?.hash ?? dummy))
       .then((ok) => {
-        if (!ok) return refuse('bad_credentials')
-        if (verified.size >= MAX_CACHE) verified.clear()
+        if (!ok || !creds) return failed('station')
+        addressLocks.success(remote)
+        stationLocks.success(username)
         verified.set(username, { hash: creds.hash, pw: pwDigest })
-        // Only a station that proved its secret learns that it is disabled.
-        return creds.enabled ? accept() : refuse('disabled')
+        onSuccess(creds)
       })
       .catch((err: unknown) => {
-        deps.counters.connectsRefused.error++
+        if (err instanceof VerifierBusyError) return refuseLoad('busy')
+        counters.connectsRefused.error++
         deps.log.error({ err, station: username }, 'authentication failed with an error')
         done(refusal(NOT_AUTHORIZED, 'authentication error'), false)
       })

@@ -3,6 +3,7 @@ import type { Logger } from '../../core/log.ts'
 import { parseStationTopic } from '../../core/protocol.ts'
 import type { Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
+import type { SecurityLog } from '../security-log.ts'
 
 /**
  * What a client may publish, and the hand-off that makes a PUBACK mean
@@ -11,13 +12,21 @@ import type { BrokerCounters } from '../metrics.ts'
  * happens here: the station is acknowledged only once its reading is on disk.
  */
 export type DurableGate = (stationId: string, payload: Buffer) => Promise<void>
-export type RefusalSink = (refusal: { stationId: string; reason: 'PAYLOAD_TOO_LARGE' | 'TOPIC_INVALID'; detail: string; excerpt: string }) => void
+export type RefusalSink = (refusal: { stationId: string; reason: 'PAYLOAD_TOO_LARGE' | 'TOPIC_INVALID' | 'READING_RETAINED'; detail: string; excerpt: string }) => void
+
+/**
+ * Where a refused retained reading is sent instead of its topic. No client
+ * can subscribe to it (authorize-subscribe.ts allows no `$` topic, and `#`
+ * never matches a `$` topic, [MQTT-4.7.2-1]), so it reaches nobody.
+ */
+export const REFUSED_TOPIC = '$tidewatch/refused'
 
 export function createAuthorizePublish(deps: {
   identities: Identities
   counters: BrokerCounters
   maxPayloadBytes: number
   log: Logger
+  security: SecurityLog
   gate?: DurableGate
   onRefused?: RefusalSink
 }) {
@@ -33,6 +42,7 @@ export function createAuthorizePublish(deps: {
       // what was refused (docs/PROTOCOL.md, "Feedback"); nothing else.
       if (target?.kind === 'config' || target?.kind === 'feedback') return callback(null)
       deps.counters.publishDenied++
+      deps.security.event('mqtt.acl.denied', { action: 'publish', service: identity.name, topic: packet.topic.slice(0, 200) }, 'publish denied')
       return callback(new Error(`service may not publish to ${packet.topic}`))
     }
 
@@ -42,7 +52,7 @@ export function createAuthorizePublish(deps: {
     // were refused, and that firmware would then keep or drop the wrong data.
     if (!target || target.stationId !== stationId || target.kind === 'config' || target.kind === 'feedback') {
       deps.counters.publishDenied++
-      deps.log.warn({ station: stationId, topic: packet.topic.slice(0, 200) }, 'publish denied: station may only publish to its own readings and status topics')
+      deps.security.event('mqtt.acl.denied', { action: 'publish', station: stationId, topic: packet.topic.slice(0, 200) }, 'publish denied: station may only publish to its own readings and status topics')
       deps.onRefused?.({ stationId, reason: 'TOPIC_INVALID', detail: `station ${stationId} published to "${packet.topic.slice(0, 200)}"`, excerpt: payload.subarray(0, 200).toString('utf8') })
       // MQTT 3.1.1 has no negative PUBACK; aedes closes the connection, which
       // is what a spoofing client deserves and what a buggy one notices.
@@ -53,6 +63,21 @@ export function createAuthorizePublish(deps: {
       deps.log.warn({ station: stationId, bytes: payload.length, max: deps.maxPayloadBytes }, 'payload too large; refused')
       deps.onRefused?.({ stationId, reason: 'PAYLOAD_TOO_LARGE', detail: `payload is ${payload.length} bytes, maximum is ${deps.maxPayloadBytes}`, excerpt: payload.subarray(0, 200).toString('utf8') })
       return callback(new Error('payload too large'))
+    }
+    if (target.kind === 'readings' && packet.retain) {
+      // docs/PROTOCOL.md: readings are never retained. A retained reading
+      // would greet every later subscriber as if it were current. It is
+      // acknowledged (the station must stop re-sending it) and quarantined
+      // as READING_RETAINED, but neither stored as a retained message nor
+      // delivered: aedes publishes whatever this hook lets through, so the
+      // packet is sent where nobody listens. Not awaited, like the other
+      // broker refusals: the quarantine is a record, not the reading.
+      deps.counters.retainedRefused++
+      deps.security.event('mqtt.retained.refused', { station: stationId, topic: packet.topic, bytes: payload.length }, 'retained reading refused')
+      deps.onRefused?.({ stationId, reason: 'READING_RETAINED', detail: 'readings must be published with retain = false', excerpt: payload.subarray(0, 200).toString('utf8') })
+      packet.retain = false
+      packet.topic = REFUSED_TOPIC
+      return callback(null)
     }
     deps.counters.publishes++
     if (target.kind === 'readings' && deps.gate) {

@@ -3,6 +3,7 @@ import type { Logger } from '../../core/log.ts'
 import { parseStationTopic, topics } from '../../core/protocol.ts'
 import type { Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
+import type { SecurityLog } from '../security-log.ts'
 
 const SERVICE_TOPICS = new Set<string>([topics.allReadings, topics.allStatus])
 
@@ -13,7 +14,7 @@ const SERVICE_TOPICS = new Set<string>([topics.allReadings, topics.allStatus])
  * another's feedback. A refused subscription gets a 0x80 return code in
  * SUBACK (MQTT 3.1.1 §3.9.3) rather than a disconnect.
  */
-export function createAuthorizeSubscribe(deps: { identities: Identities; counters: BrokerCounters; log: Logger }) {
+export function createAuthorizeSubscribe(deps: { identities: Identities; counters: BrokerCounters; log: Logger; security: SecurityLog }) {
   return function authorizeSubscribe(
     client: Client,
     sub: Subscription,
@@ -28,7 +29,11 @@ export function createAuthorizeSubscribe(deps: { identities: Identities; counter
     }
     if (allowed) return callback(null, sub)
     deps.counters.subscribeDenied++
-    deps.log.warn({ identity, topic: sub.topic }, 'subscribe denied')
+    deps.security.event(
+      'mqtt.acl.denied',
+      { action: 'subscribe', ...(identity?.kind === 'station' ? { station: identity.stationId } : { service: identity?.name }), topic: sub.topic.slice(0, 200) },
+      'subscribe denied',
+    )
     callback(null, null)
   }
 }

@@ -1,0 +1,137 @@
+/**
+ * Issue 12, "a session belongs to an identity", against the real embedded
+ * broker with MQTT.js stations: no station can take over, disconnect or read
+ * another station's session (docs/PROTOCOL.md, "Client ids and sessions").
+ */
+import { Writable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { createLogger } from '../../core/log.ts'
+import { ingestServiceAccount } from '../../cli/platform.ts'
+import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+
+let tmp: ReturnType<typeof tempDir>
+let influx: TestInflux
+let tp: TestPlatform
+const logLines: Array<Record<string, unknown>> = []
+const secrets: Record<string, string> = {}
+
+beforeAll(async () => {
+  tmp = tempDir()
+  influx = await startTestInflux(tmp.dir)
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>)
+      cb()
+    },
+  })
+  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url, log: createLogger('info', sink) })
+  for (const id of ['cm-ses-a', 'cm-ses-b']) secrets[id] = (await tp.platform.registry.add({ id, name: id, lat: 9, lon: 105 })).password
+})
+
+afterAll(async () => {
+  await tp?.stop()
+  await influx?.server.stop()
+  tmp?.cleanup()
+})
+
+function connect(id: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  return mqtt.connectAsync(tp.mqttUrl, { username: id, password: secrets[id], protocolVersion: 4, reconnectPeriod: 0, ...opts })
+}
+
+/** The CONNACK return code of a refused CONNECT (MQTT 3.1.1 §3.2.2.3). */
+async function refusedWith(id: string, opts: IClientOptions): Promise<number | undefined> {
+  try {
+    const c = await connect(id, opts)
+    await c.endAsync()
+    return undefined
+  } catch (err) {
+    return (err as { code?: number }).code
+  }
+}
+
+function closedFlag(c: MqttClient): { closed: boolean } {
+  const flag = { closed: false }
+  c.on('close', () => (flag.closed = true))
+  return flag
+}
+
+describe('client ids and sessions', () => {
+  it('a station cannot take over another station by naming its client id', async () => {
+    const b = await connect('cm-ses-b', { clientId: 'station-cm-ses-b' })
+    const bState = closedFlag(b)
+    const refusedBefore = tp.platform.broker!.counters.connectsRefused.client_id
+    for (const clientId of ['station-cm-ses-b', 'cm-ses-b']) expect(await refusedWith('cm-ses-a', { clientId }), clientId).toBe(5)
+    expect(tp.platform.broker!.counters.connectsRefused.client_id).toBe(refusedBefore + 2)
+    // B is still connected and still acknowledged.
+    await b.publishAsync('stations/cm-ses-b/readings', JSON.stringify({ ts: Date.now(), values: { salinity: 2 } }), { qos: 1 })
+    expect(bState.closed).toBe(false)
+    const events = logLines.filter((l) => l.event === 'mqtt.clientid.refused')
+    expect(events.length).toBeGreaterThanOrEqual(2)
+    expect(events[0]).toMatchObject({ username: 'cm-ses-a', claimed: 'cm-ses-b', component: 'broker' })
+    await b.endAsync()
+  })
+
+  it('the same neutral client id used by two stations names two sessions: neither disconnects the other', async () => {
+    const a = await connect('cm-ses-a', { clientId: 'gateway-01' })
+    const b = await connect('cm-ses-b', { clientId: 'gateway-01' })
+    const aState = closedFlag(a)
+    const bState = closedFlag(b)
+    await a.publishAsync('stations/cm-ses-a/readings', JSON.stringify({ ts: Date.now(), values: { salinity: 2.1 } }), { qos: 1 })
+    await b.publishAsync('stations/cm-ses-b/readings', JSON.stringify({ ts: Date.now(), values: { salinity: 2.2 } }), { qos: 1 })
+    expect([aState.closed, bState.closed]).toEqual([false, false])
+    // A station reconnecting with its own client id still replaces its stale connection ([MQTT-3.1.4-2]).
+    const a2 = await connect('cm-ses-a', { clientId: 'gateway-01' })
+    expect(await eventually(() => aState.closed)).toBe(true)
+    expect(bState.closed).toBe(false)
+    await Promise.all([a2.endAsync(), b.endAsync()])
+  })
+
+  it("a station cannot read another's persistent session or its queued config message", async () => {
+    for (const clientId of ['station-cm-ses-b', 'persist-1']) {
+      // B keeps a persistent session with a subscription to its config topic, then goes offline.
+      const b = await connect('cm-ses-b', { clientId, clean: false })
+      await b.subscribeAsync('stations/cm-ses-b/config', { qos: 1 })
+      await b.endAsync()
+      const payload = `{"interval_s":${clientId.length}}`
+      await new Promise<void>((resolve, reject) =>
+        tp.platform.broker!.aedes.publish({ cmd: 'publish', topic: 'stations/cm-ses-b/config', payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+      )
+
+      const stolen: string[] = []
+      if (clientId.startsWith('station-')) {
+        expect(await refusedWith('cm-ses-a', { clientId, clean: false })).toBe(5)
+      } else {
+        // A neutral id is accepted, but it opens A's own (new) session.
+        const a = mqtt.connect(tp.mqttUrl, { username: 'cm-ses-a', password: secrets['cm-ses-a'], protocolVersion: 4, reconnectPeriod: 0, clientId, clean: false })
+        a.on('message', (_t, p) => stolen.push(p.toString()))
+        const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => a.once('connect', resolve))
+        expect(connack.sessionPresent).toBe(false)
+        // B reconnects afterwards: its session and queued message are intact.
+        const b2 = mqtt.connect(tp.mqttUrl, { username: 'cm-ses-b', password: secrets['cm-ses-b'], protocolVersion: 4, reconnectPeriod: 0, clientId, clean: false })
+        const got: string[] = []
+        b2.on('message', (_t, p) => got.push(p.toString()))
+        const ack = await new Promise<{ sessionPresent: boolean }>((resolve) => b2.once('connect', resolve))
+        expect(ack.sessionPresent).toBe(true)
+        expect(await eventually(() => got.length > 0)).toBe(true)
+        expect(got).toEqual([payload])
+        await Promise.all([a.endAsync(), b2.endAsync()])
+      }
+      expect(stolen).toEqual([])
+    }
+  })
+
+  it('the service account cannot claim a station client id either', async () => {
+    const svc = ingestServiceAccount(tp.config)
+    for (const clientId of ['station-cm-ses-b', 'cm-ses-b|x']) {
+      const code = await mqtt
+        .connectAsync(tp.mqttUrl, { username: svc.username, password: svc.password, protocolVersion: 4, reconnectPeriod: 0, clientId })
+        .then(async (c) => {
+          await c.endAsync()
+          return 0
+        })
+        .catch((err: { code?: number }) => err.code)
+      expect(code, clientId).toBe(5)
+    }
+  })
+})
