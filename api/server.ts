@@ -14,6 +14,9 @@ import type { IngestService } from '../ingest/service.ts'
 import type { BrokerHandle } from '../broker/server.ts'
 import type { AuditLog } from './auth/audit.ts'
 import type { Alerter } from '../alerts/alerter.ts'
+import type { AlertStateReader } from '../levels/status.ts'
+import type { RuleLookup } from './board/data.ts'
+import type { SubscribePanel } from './board/pages.ts'
 import { auditFallback, authGuard, bearer } from './auth/guard.ts'
 import type { TokenStore } from './auth/tokens.ts'
 import { errorBody, errorHandler } from './errors.ts'
@@ -44,6 +47,12 @@ export interface ApiDeps {
   /** Append-only audit log of every change. */
   audit: AuditLog
   alerter?: Alerter
+  /** The rules in force (levels/book.ts RuleBook, the alerter's own when it runs): board, open data, summaries. */
+  rules?: RuleLookup
+  /** The alerter's state, read-only, so the board follows incidents; absent when the alerter is off. */
+  alertStates?: AlertStateReader
+  /** The board's "Nhận tin nhắn SMS" panel: the number to text and a sample message. */
+  board?: SubscribePanel
   /** More routes from other components (alerter). */
   plugins?: FastifyPluginAsync[]
   /** Event-loop delay of this process, for /metrics and /health. */

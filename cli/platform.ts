@@ -16,6 +16,10 @@ import { createAlerter, type Alerter } from '../alerts/alerter.ts'
 import { alertRoutes } from '../api/routes/alerts.ts'
 import { TokenStore } from '../api/auth/tokens.ts'
 import { AuditLog } from '../api/auth/audit.ts'
+import { RuleBook } from '../levels/book.ts'
+import { alertStateReader } from '../levels/status.ts'
+import { sampleMessages } from '../api/board/sms-sample.ts'
+import { influxLevelsSink, startLevelsWriter, type LevelsWriter } from '../levels/influx-levels.ts'
 
 /**
  * The composition root: builds the parts a command asked for from one frozen
@@ -36,6 +40,8 @@ export interface Platform {
   ingest?: IngestService
   source?: MqttSource
   alerter?: Alerter
+  /** Writes the levels in force to InfluxDB for the dashboards (levels/influx-levels.ts). */
+  levels?: LevelsWriter
   api?: FastifyInstance
   apiUrl?: string
   query?: InfluxQueryClient
@@ -148,6 +154,13 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         })
       }
     }
+    // One RuleBook for everything on this connection: the alerter's when it runs (levels/book.ts).
+    const rules = platform.alerter?.rules ?? new RuleBook(registry.db, registry)
+    if (platform.ingest && config.influx.targets.length > 0) {
+      const levels = startLevelsWriter({ stations: () => registry.list(), rules, write: influxLevelsSink(config), log })
+      platform.levels = levels
+      stops.push(() => levels.stop())
+    }
     if (parts.broker) {
       const ingest = parts.ingest === 'embedded' ? platform.ingest : undefined
       platform.broker = await startBroker({
@@ -190,6 +203,9 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
         tokens: new TokenStore(registry.db, staffToken(config)),
         audit,
         alerter: platform.alerter,
+        rules,
+        alertStates: platform.alerter ? alertStateReader(registry.db) : undefined,
+        board: { publicSmsNumber: config.alerts.publicSmsNumber, sampleMessage: sampleMessages(rules, { diacritics: config.alerts.defaultDiacritics }) },
         ingest: platform.ingest,
         broker: platform.broker,
         plugins: [...(platform.alerter ? [alertRoutes(platform.alerter, audit, registry)] : []), ...(opts.apiPlugins ?? [])],

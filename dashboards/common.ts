@@ -14,6 +14,9 @@ import {
   type Threshold,
 } from '@grafana/grafana-foundation-sdk/dashboard'
 import { InfluxQLQueryBuilder, type InfluxResultFormat } from './influxql.ts'
+import type { SensorKind } from '../core/sensors.ts'
+import { levelOfValue } from '../levels/rules.ts'
+import { DEFAULT_ZONE, zoneRule, type Zone } from '../levels/zones.ts'
 
 /**
  * What every tidewatch dashboard shares: the data source, the alert-level
@@ -46,35 +49,51 @@ export function thresholds(steps: Threshold[]): ThresholdsConfigBuilder {
   return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps)
 }
 
-// Alert levels. Salinity: farmers are told not to take water for rice above
-// 2 ‰, and Decision 18/2021/QĐ-TTg defines intrusion by the 4 ‰ line.
-export const SALINITY_WARNING = 2
-export const SALINITY_DANGER = 4
-// pH outside 6.5–8.5 harms shrimp and rice (acid-sulfate soils push it down).
-export const PH_LOW = 6.5
-export const PH_HIGH = 8.5
-// Nitrite: ~1 mg/L is the usual general limit for aquaculture.
-export const NO2_DANGER = 1
+/**
+ * Colour bands for panels that show many stations at once (overview, season).
+ * A panel has one set of thresholds, so these are the levels of one zone —
+ * the rice zone (levels/zones.ts DEFAULT_ZONE: the strictest farmer rule) —
+ * built from its rule, never a copy of the numbers, and every such panel
+ * says "rice zone" in its description. Each station's own levels (override,
+ * zone, BĐ1–3) are drawn on the station dashboard from the `levels`
+ * measurement (levels/influx-levels.ts, levelsTarget below).
+ */
+export const BAND_ZONE: Zone = DEFAULT_ZONE
+const SEVERITY_COLOR = { ok: 'green', warning: 'orange', danger: 'red' } as const
 
-export const salinityThresholds = (): ThresholdsConfigBuilder =>
-  thresholds([
-    { value: null, color: 'green' },
-    { value: SALINITY_WARNING, color: 'orange' },
-    { value: SALINITY_DANGER, color: 'red' },
-  ])
+/** The rice zone's levels of a sensor as Grafana threshold steps: each step coloured by the severity just above its edge. */
+export function zoneSteps(sensor: SensorKind): Threshold[] {
+  // Rice has one season (levels/zones.ts ZONE_SEASONS), so any month gives its rule.
+  const rule = zoneRule(BAND_ZONE, sensor, 1)
+  const levels = rule?.levels ?? []
+  const edges = [...new Set(levels.flatMap((l) => (l.direction === 'outside' ? [l.threshold, l.high!] : [l.threshold])))].sort((x, y) => x - y)
+  const colour = (v: number) => SEVERITY_COLOR[levelOfValue(levels, v)?.severity ?? 'ok']
+  if (edges.length === 0) return [{ value: null, color: 'blue' }]
+  // Grafana colours a value by the last step at or below it; a "below" level fires at its threshold, so the step sits just above.
+  const eps = (e: number) => Math.max(Math.abs(e) * 1e-6, 1e-6)
+  const steps: Threshold[] = [{ value: null, color: colour(edges[0]! - 1) }]
+  edges.forEach((e, i) => {
+    const next = edges[i + 1]
+    const probe = next === undefined ? e + 1 : (e + next) / 2
+    const below = levels.some((l) => (l.direction === 'below' && l.threshold === e) || (l.direction === 'outside' && l.threshold === e))
+    steps.push({ value: below ? e + eps(e) : e, color: colour(probe) })
+  })
+  return steps
+}
 
-export const phThresholds = (): ThresholdsConfigBuilder =>
-  thresholds([
-    { value: null, color: 'red' },
-    { value: PH_LOW, color: 'green' },
-    { value: PH_HIGH, color: 'red' },
-  ])
+export const salinityThresholds = (): ThresholdsConfigBuilder => thresholds(zoneSteps('salinity'))
 
-export const no2Thresholds = (): ThresholdsConfigBuilder =>
-  thresholds([
-    { value: null, color: 'green' },
-    { value: NO2_DANGER, color: 'red' },
-  ])
+/** Says which zone a panel's colours are for, with the numbers taken from the same steps. */
+export function riceBandsNote(sensor: SensorKind, unit: string): string {
+  const steps = zoneSteps(sensor).filter((s) => s.value !== null)
+  return `colours are the rice zone levels (${steps.map((s) => `${s.color} from ${s.value} ${unit}`).join(', ')}); each station's own levels are drawn on the station dashboard`
+}
+
+/**
+ * The rice zone's salinity danger level: the 4 ‰ intrusion line of Decision
+ * 18/2021/QĐ-TTg (levels/zones.ts), for the season's "days above" count.
+ */
+export const SALINITY_INTRUSION = zoneRule(BAND_ZONE, 'salinity', 1)!.levels.find((l) => l.severity === 'danger')!.threshold
 
 /** Cellular RSSI: below about -105 dBm uploads start failing, below -95 they get slow. */
 export const rssiThresholds = (): ThresholdsConfigBuilder =>
@@ -92,7 +111,8 @@ export const UNITS = Object.freeze({
   salinity: 'suffix: ‰',
   water_level: 'suffix: cm',
   ph: 'suffix: pH',
-  no2: 'suffix: mg/L',
+  // Nitrite as the ion NO2⁻, not as N (levels/zones.ts NO2_PER_N).
+  no2: 'suffix: mg/L NO2⁻',
   temperature: 'celsius',
   conductivity: 'suffix: mS/cm',
   volt: 'volt',

@@ -1,5 +1,5 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
-import { Layout, UNITS, baseDashboard, salinityThresholds, stationVariable, target } from './common.ts'
+import { Layout, UNITS, baseDashboard, riceBandsNote, salinityThresholds, stationVariable, target } from './common.ts'
 import { stationMapPanel } from './panels/geomap.ts'
 import { statPanel } from './panels/stat.ts'
 import { tablePanel } from './panels/table.ts'
@@ -50,7 +50,7 @@ export function overviewDashboard(): Dashboard {
       [
         statPanel({
           title: 'Độ mặn cao nhất hiện tại',
-          description: 'Highest of the latest salinity values of all stations.',
+          description: `Highest of the latest salinity values of all stations; ${riceBandsNote('salinity', '‰')}.`,
           unit: UNITS.salinity,
           decimals: 1,
           thresholds: salinityThresholds(),
@@ -64,7 +64,7 @@ export function overviewDashboard(): Dashboard {
       [
         stationMapPanel({
           title: 'Bản đồ độ mặn các trạm',
-          description: 'Stations coloured by their latest salinity: green below 2 ‰, orange from 2 ‰, red from 4 ‰.',
+          description: `Stations coloured by their latest salinity; ${riceBandsNote('salinity', '‰')}.`,
           unit: UNITS.salinity,
           valueField: 'salinity',
           thresholds: salinityThresholds(),
@@ -75,7 +75,7 @@ export function overviewDashboard(): Dashboard {
       [
         tablePanel({
           title: 'Độ mặn mới nhất theo trạm',
-          description: 'Latest salinity per station and when it was measured.',
+          description: `Latest salinity per station and when it was measured; ${riceBandsNote('salinity', '‰')}.`,
           unit: UNITS.salinity,
           thresholds: salinityThresholds(),
           targets: [target('A', LATEST_SALINITY, { format: 'table' })],
@@ -92,7 +92,7 @@ export function overviewDashboard(): Dashboard {
     .row(10, [
       timeseriesPanel({
         title: 'Độ mặn các trạm theo thời gian',
-        description: 'Mean salinity per station; the bands are the 2 ‰ and 4 ‰ alert levels.',
+        description: `Mean salinity per station; ${riceBandsNote('salinity', '‰')}.`,
         unit: UNITS.salinity,
         bands: salinityThresholds(),
         interval: '15m',

@@ -1,5 +1,5 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
-import { Layout, SALINITY_DANGER, UNITS, baseDashboard, salinityThresholds, stationVariable, target, thresholds } from './common.ts'
+import { Layout, SALINITY_INTRUSION, riceBandsNote, UNITS, baseDashboard, salinityThresholds, stationVariable, target, thresholds } from './common.ts'
 import { alertAnnotations } from './annotations.ts'
 import { statPanel } from './panels/stat.ts'
 import { statusHistoryPanel } from './panels/status-history.ts'
@@ -30,13 +30,13 @@ export function salinityDashboard(): Dashboard {
       6,
       [
         statPanel({
-          title: `Số ngày độ mặn vượt ${SALINITY_DANGER} ‰`,
-          description: `Days (ICT) whose maximum salinity exceeded ${SALINITY_DANGER} ‰, the intrusion line of Decision 18/2021/QĐ-TTg, per station in the selected range.`,
+          title: `Số ngày độ mặn vượt ${SALINITY_INTRUSION} ‰`,
+          description: `Days (ICT) whose maximum salinity exceeded ${SALINITY_INTRUSION} ‰, the intrusion line of Decision 18/2021/QĐ-TTg (the rice zone danger level), per station in the selected range.`,
           unit: 'suffix: ngày',
           noValue: '0',
           thresholds: dayCount(),
           targets: [
-            target('A', `SELECT count("max") FROM (${DAILY_MAX}) WHERE "max" > ${SALINITY_DANGER} GROUP BY "station"`, { alias: '$tag_station' }),
+            target('A', `SELECT count("max") FROM (${DAILY_MAX}) WHERE "max" > ${SALINITY_INTRUSION} GROUP BY "station"`, { alias: '$tag_station' }),
           ],
         }),
         12,
@@ -44,7 +44,7 @@ export function salinityDashboard(): Dashboard {
       [
         statPanel({
           title: 'Độ mặn cao nhất trong mùa',
-          description: 'Highest hourly maximum salinity per station in the selected range.',
+          description: `Highest hourly maximum salinity per station in the selected range; ${riceBandsNote('salinity', '‰')}.`,
           unit: UNITS.salinity,
           decimals: 1,
           thresholds: salinityThresholds(),
@@ -60,7 +60,7 @@ export function salinityDashboard(): Dashboard {
     .row(12, [
       statusHistoryPanel({
         title: 'Độ mặn cao nhất theo ngày',
-        description: 'Daily maximum salinity per station (ICT days), coloured by alert level: orange from 2 ‰, red from 4 ‰.',
+        description: `Daily maximum salinity per station (ICT days); ${riceBandsNote('salinity', '‰')}.`,
         unit: UNITS.salinity,
         thresholds: salinityThresholds(),
         interval: '1d',
@@ -71,7 +71,7 @@ export function salinityDashboard(): Dashboard {
     .row(10, [
       timeseriesPanel({
         title: 'Diễn biến độ mặn (dữ liệu giờ)',
-        description: 'Maximum of the hourly rollups per interval; bands are the 2 ‰ and 4 ‰ alert levels.',
+        description: `Maximum of the hourly rollups per interval; ${riceBandsNote('salinity', '‰')}.`,
         unit: UNITS.salinity,
         bands: salinityThresholds(),
         interval: '1h',
@@ -89,7 +89,7 @@ export function salinityDashboard(): Dashboard {
     .row(10, [
       tablePanel({
         title: 'Bảng độ mặn cao nhất theo ngày',
-        description: 'The daily maxima as a table, newest first, for reports.',
+        description: `The daily maxima as a table, newest first, for reports; ${riceBandsNote('salinity', '‰')}.`,
         unit: UNITS.salinity,
         thresholds: salinityThresholds(),
         targets: [target('A', `${DAILY_MAX.replace(' fill(none)', ' fill(none) ORDER BY time DESC')}`, { format: 'table' })],
@@ -107,7 +107,7 @@ export function salinityDashboard(): Dashboard {
       baseDashboard({
         uid: SALINITY_UID,
         title: 'Xâm nhập mặn',
-        description: `Salinity intrusion over the season from hourly rollups: daily maxima, days above ${SALINITY_DANGER} ‰.`,
+        description: `Salinity intrusion over the season from hourly rollups: daily maxima, days above ${SALINITY_INTRUSION} ‰.`,
         from: 'now-180d',
         refresh: '15m',
       }),

@@ -1,19 +1,8 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import { SENSORS } from '../core/sensors.ts'
 import { alertAnnotations } from './annotations.ts'
-import {
-  Layout,
-  UNITS,
-  baseDashboard,
-  neutralThresholds,
-  no2Thresholds,
-  phThresholds,
-  rssiThresholds,
-  salinityThresholds,
-  stationVariable,
-  target,
-  type Placeable,
-} from './common.ts'
+import { LEVELS_MEASUREMENT, LEVELS_SPAN_MS } from '../levels/influx-levels.ts'
+import { Layout, UNITS, baseDashboard, neutralThresholds, rssiThresholds, stationVariable, target, type Placeable } from './common.ts'
 import { statPanel } from './panels/stat.ts'
 import { timeseriesPanel } from './panels/timeseries.ts'
 import { STATION, sensorWhere } from './queries.ts'
@@ -22,14 +11,44 @@ export const STATION_UID = 'tidewatch-station'
 
 type CoreSensor = 'salinity' | 'water_level' | 'ph' | 'no2'
 
-// Water level has no fixed bands: its alarm levels (BĐ1–3) differ per gauge
-// and live in the alerter's rules; crossings show up as annotations instead.
-const CORE: Record<CoreSensor, { unit: string; bands: () => ReturnType<typeof neutralThresholds>; decimals: number; why: string }> = {
-  salinity: { unit: UNITS.salinity, bands: salinityThresholds, decimals: 1, why: 'bands at the 2 ‰ and 4 ‰ alert levels' },
-  water_level: { unit: UNITS.water_level, bands: neutralThresholds, decimals: 0, why: 'relative to the Hòn Dấu datum; alarm-level crossings are annotated' },
-  ph: { unit: UNITS.ph, bands: phThresholds, decimals: 2, why: 'red outside 6.5–8.5' },
-  no2: { unit: UNITS.no2, bands: no2Thresholds, decimals: 2, why: 'red from 1 mg/L' },
+// No fixed bands here: each station has its own levels (station override, zone,
+// BĐ1–3 per gauge; levels/book.ts), drawn as dashed series from the `levels`
+// measurement that the platform keeps up to date (levels/influx-levels.ts).
+const CORE: Record<CoreSensor, { unit: string; decimals: number; why: string }> = {
+  salinity: { unit: UNITS.salinity, decimals: 1, why: 'dashed lines: the levels in force for the station' },
+  water_level: { unit: UNITS.water_level, decimals: 0, why: 'relative to the Hon Dau datum; dashed lines: the gauge alarm levels BD1-BD3' },
+  ph: { unit: UNITS.ph, decimals: 2, why: 'dashed lines: the levels in force for the station' },
+  no2: { unit: UNITS.no2, decimals: 2, why: 'mg/L as the ion NO2-, not as N; dashed lines: the levels in force for the station' },
 }
+
+/**
+ * The station's levels in force as series (refId L): one per level and edge
+ * (an outside band has a low and a high edge), named "danger: bd3 (limit)".
+ * fill(none) plus spanNulls of a little more than the writer's refresh: a
+ * removed level's line ends at its last point instead of running on.
+ */
+function levelsTarget(sensor: CoreSensor) {
+  return target(
+    'L',
+    `SELECT last("value") FROM "${LEVELS_MEASUREMENT}" WHERE ${sensorWhere(sensor)} AND $timeFilter GROUP BY time($__interval), "level", "edge", "severity" fill(none)`,
+    { alias: '$tag_severity: $tag_level ($tag_edge)' },
+  )
+}
+
+const LEVEL_LINE_STYLE = [
+  {
+    byQuery: 'L',
+    properties: [
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+      { id: 'custom.lineWidth', value: 1 },
+      { id: 'custom.fillOpacity', value: 0 },
+      { id: 'custom.spanNulls', value: LEVELS_SPAN_MS },
+      { id: 'custom.hideFrom', value: { legend: true, tooltip: false, viz: false } },
+      { id: 'color', value: { mode: 'fixed', fixedColor: 'orange' } },
+    ],
+  },
+  { byRegexp: '^danger: .*', properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'red' } }] },
+]
 
 function latest(sensor: CoreSensor): Placeable {
   const c = CORE[sensor]
@@ -38,7 +57,7 @@ function latest(sensor: CoreSensor): Placeable {
     description: `Latest ${sensor} value of the station (${c.why}).`,
     unit: c.unit,
     decimals: c.decimals,
-    thresholds: c.bands(),
+    thresholds: neutralThresholds(),
     targets: [target('A', `SELECT last("value") FROM "reading" WHERE ${sensorWhere(sensor)} AND $timeFilter`)],
   })
 }
@@ -50,14 +69,15 @@ function history(sensor: CoreSensor): Placeable {
     description: `${sensor} of the station, mean per interval (${c.why}).`,
     unit: c.unit,
     decimals: c.decimals,
-    bands: sensor === 'water_level' ? undefined : c.bands(),
     interval: '15m',
+    overrides: LEVEL_LINE_STYLE,
     targets: [
       target(
         'A',
         `SELECT mean("value") FROM "reading" WHERE ${sensorWhere(sensor)} AND $timeFilter GROUP BY time($__interval), "station" fill(none)`,
         { alias: '$tag_station' },
       ),
+      levelsTarget(sensor),
     ],
   })
 }
@@ -133,7 +153,7 @@ export function stationDashboard(): Dashboard {
       baseDashboard({
         uid: STATION_UID,
         title: 'Chi tiết trạm',
-        description: 'One station: salinity, water level, pH and nitrite with alert levels, battery, signal and alert annotations.',
+        description: 'One station: salinity, water level, pH and nitrite with the levels in force for it (dashed), battery, signal and alert annotations.',
         from: 'now-24h',
       }),
     )

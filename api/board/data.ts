@@ -1,15 +1,17 @@
-import type { Level } from '../../levels/rules.ts'
-import { DEFAULT_ZONE, zoneRule } from '../../levels/zones.ts'
+import { RuleBook } from '../../levels/book.ts'
+import type { SensorRule } from '../../levels/rules.ts'
+import { shownLevel, type AlertStateReader, type ShownLevel } from '../../levels/status.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import { SENSORS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
-import type { Station } from '../../devices/registry.ts'
+import type { Registry, Station } from '../../devices/registry.ts'
 import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
 
 /**
  * Read-side queries shared by the public board and open data v1. Both are
  * public, so both see only enabled stations and only stored (never
- * quarantined) values. Thresholds come from the built-in DEFAULT_RULES, the
- * published levels; per-station overrides are a staff matter.
+ * quarantined) values. Levels come from the rules in force for each station
+ * (levels/book.ts: station override, zone, built-in) and, while the alerter
+ * runs, from its state (levels/status.ts): no second copy of any number.
  */
 
 /** Viet Nam has kept UTC+07:00 without daylight saving since 1975, so a fixed offset is exact. */
@@ -21,29 +23,49 @@ export const LOCAL_DAY_OFFSET = '-7h'
 /** "Latest" means within this window: older values are no longer news for a farmer. */
 export const LATEST_WINDOW_MS = 30 * 86_400_000
 
+/** What a page shows for a level: the colour of the badge, or no value at all. */
 export type SalinityLevel = 'ok' | 'warning' | 'danger'
 
-const salinityLevels = zoneRule(DEFAULT_ZONE, 'salinity', 1)?.levels ?? []
-/** Published salinity thresholds in ‰ (2 ‰ warning, 4 ‰ danger: alerts/rules.ts). */
-export const SALINITY_THRESHOLDS = Object.freeze({
-  warning: salinityLevels.find((l) => l.name === 'warning')?.threshold ?? 2,
-  danger: salinityLevels.find((l) => l.name === 'danger')?.threshold ?? 4,
-})
-
-/** Level of one salinity value, without hysteresis: the board shows the value, not the alert state. */
-export function salinityLevel(value: number): SalinityLevel {
-  if (value >= SALINITY_THRESHOLDS.danger) return 'danger'
-  if (value >= SALINITY_THRESHOLDS.warning) return 'warning'
-  return 'ok'
+/** The rules in force for a station's sensor (a RuleBook; levels/book.ts). */
+export interface RuleLookup {
+  get(stationId: string, sensor: string): SensorRule | null
 }
 
-/** The published levels of a sensor (may be empty, e.g. water level: BĐ1–3 are per station). */
-export function levelsOf(sensor: SensorKind): readonly Level[] {
-  return zoneRule(DEFAULT_ZONE, sensor, 1)?.levels ?? []
+/** Where the public pages get their levels from: passed in by the platform (cli/platform.ts). */
+export interface LevelSources {
+  rules: RuleLookup
+  /** The alerter's state, read-only; absent when the alerter is off. */
+  alertStates?: AlertStateReader
 }
 
-export function isBeyond(level: Pick<Level, 'direction' | 'threshold'>, value: number): boolean {
-  return level.direction === 'above' ? value >= level.threshold : value <= level.threshold
+// One RuleBook per registry when none was passed (an API built without the platform, e.g. in tests):
+// two books on one SQLite connection would not see each other's writes.
+const ownBooks = new WeakMap<Registry, RuleBook>()
+
+export function levelSources(deps: { registry: Registry; rules?: RuleLookup; alertStates?: AlertStateReader }): LevelSources {
+  let rules = deps.rules
+  if (!rules) {
+    rules = ownBooks.get(deps.registry) ?? new RuleBook(deps.registry.db, deps.registry)
+    ownBooks.set(deps.registry, rules as RuleBook)
+  }
+  return { rules, alertStates: deps.alertStates }
+}
+
+export type ShownByStation = Map<string, Partial<Record<SensorKind, ShownLevel>>>
+
+/** The level shown for each sensor of each station, from its rule, its latest value and the alert state. */
+export function shownLevels(src: LevelSources, stations: ReadonlyArray<Pick<Station, 'id'>>, latest: LatestByStation, sensors: readonly SensorKind[], onlyStation?: string): ShownByStation {
+  const states = src.alertStates?.(onlyStation)
+  const out: ShownByStation = new Map()
+  for (const s of stations) {
+    const entry: Partial<Record<SensorKind, ShownLevel>> = {}
+    for (const k of sensors) {
+      const shown = shownLevel(src.rules.get(s.id, k), latest.get(s.id)?.[k], states?.get(s.id)?.get(k))
+      if (shown) entry[k] = shown
+    }
+    out.set(s.id, entry)
+  }
+  return out
 }
 
 export interface LatestValue {
@@ -160,6 +182,13 @@ export function localDayStart(date: string): number {
   return Date.parse(`${date}T00:00:00+07:00`)
 }
 
+/**
+ * The unit as the public pages and open data state it, with the basis where
+ * the catalog names one (core/sensors.ts): nitrite is reported as mg/L of
+ * NO2⁻, not as N (levels/zones.ts NO2_PER_N), and the same water as N reads
+ * 3.3 times smaller, so the basis is always said: "mg/L NO2⁻".
+ */
 export function unitOf(sensor: SensorKind): string {
-  return SENSORS[sensor].unit
+  const spec = SENSORS[sensor]
+  return spec.basis ? `${spec.unit} ${spec.basis}` : spec.unit
 }

@@ -52,6 +52,11 @@ dl.latest dd{margin:0;font-weight:700;font-size:1.2rem}
 time{white-space:nowrap}
 @media (max-width:36rem){.hide-sm,#stations .clock{display:none}th,td{padding:.4rem .2rem;font-size:.9rem}td.num{font-size:1rem}.spark{width:56px}}
 .scroll{overflow-x:auto}
+.zone{font-size:.8rem}
+.sms{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;padding:.5rem .75rem;margin:1rem 0}
+.sms h2{margin-top:0}
+.code{font-size:1.15rem;letter-spacing:.05em;white-space:nowrap}
+.smsg{margin:0;padding:.5rem .75rem;background:#eef6ff;border-left:3px solid #0b57a8;font-size:.9rem;white-space:pre-wrap}
 `.replace(/\n/g, '')
 
 export interface PageOptions {

@@ -1,4 +1,5 @@
 import { SENSORS, type SensorKind } from '../../core/sensors.ts'
+import type { Zone } from '../../levels/zones.ts'
 import { LOCAL_OFFSET_MS, type SalinityLevel } from './data.ts'
 
 /**
@@ -15,13 +16,24 @@ export function langOf(raw: unknown): Lang {
 export interface Strings {
   htmlLang: string
   title: string
-  intro: (warning: string, danger: string) => string
+  intro: string
   station: string
   salinity: string
   level: string
   last24h: string
   levels: Record<SalinityLevel | 'none', string>
+  /** Level names (levels/zones.ts, alarmLevelsRule): unknown names of custom rules are shown as they are. */
   thresholdNames: Record<string, string>
+  /** Which edge of an outside band: salinity too high or too low for a shrimp pond. */
+  sides: { above: string; below: string }
+  zones: Record<Zone, string>
+  zoneLabel: string
+  smsTitle: string
+  /** "Text DK SD01 to 0912…", from ready HTML pieces (no markup in the words); number null: not published yet. */
+  smsHow: (code: string, number: string | null) => string
+  smsHomeHow: (number: string | null) => string
+  smsExample: string
+  smsNone: string
   summary: (danger: number, warning: number, ok: number) => string
   otherLang: string
   otherLangCode: Lang
@@ -45,7 +57,7 @@ const EN_SENSORS: Record<SensorKind, string> = {
   salinity: 'Salinity',
   water_level: 'Water level',
   ph: 'pH',
-  no2: 'Nitrite (NO2)',
+  no2: 'Nitrite',
   temperature: 'Water temperature',
   conductivity: 'Conductivity',
 }
@@ -54,13 +66,21 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
   vi: {
     htmlLang: 'vi',
     title: 'Độ mặn kênh rạch Cà Mau',
-    intro: (w, d) => `Số đo mới nhất tại các trạm quan trắc. Cảnh báo từ ${w}, nguy hiểm từ ${d}.`,
+    intro: 'Số đo mới nhất tại các trạm quan trắc. Mỗi trạm được đánh giá theo mục đích dùng nước của vùng: lúa, lúa – tôm, nuôi tôm nước lợ hay cấp nước sinh hoạt.',
     station: 'Trạm',
     salinity: 'Độ mặn',
     level: 'Mức',
     last24h: '24 giờ qua',
     levels: { ok: 'Bình thường', warning: 'Cảnh báo', danger: 'Nguy hiểm', none: 'Không có số liệu' },
-    thresholdNames: { warning: 'cảnh báo', danger: 'nguy hiểm', ph_low: 'pH thấp', ph_high: 'pH cao' },
+    thresholdNames: { warning: 'cảnh báo', danger: 'nguy hiểm', ph_low: 'pH thấp', ph_high: 'pH cao', bd1: 'BĐ1', bd2: 'BĐ2', bd3: 'BĐ3', intrusion: 'ranh mặn', change: 'biến động nhanh', rise: 'tăng nhanh' },
+    sides: { above: 'cao', below: 'thấp' },
+    zones: { rice: 'Vùng trồng lúa', rice_shrimp: 'Vùng lúa – tôm', brackish_aquaculture: 'Vùng nuôi tôm nước lợ', water_supply: 'Điểm lấy nước sinh hoạt', monitoring: 'Trạm quan trắc (không nhắn tin cho nông dân)' },
+    zoneLabel: 'Vùng',
+    smsTitle: 'Nhận tin nhắn SMS',
+    smsHow: (code, n) => (n ? `Soạn ${code} gửi ${n} để nhận tin cảnh báo của trạm này.` : `Soạn ${code} gửi tổng đài nhắn tin của tỉnh để nhận tin cảnh báo của trạm này.`),
+    smsHomeHow: (n) => `Soạn <b>DK</b> + mã trạm gửi ${n ?? 'tổng đài nhắn tin của tỉnh'} để nhận tin cảnh báo. Mã trạm có trên trang của từng trạm.`,
+    smsExample: 'Tin nhắn mẫu:',
+    smsNone: 'Trạm này chỉ dành cho cán bộ theo dõi, không gửi tin nhắn cho nông dân.',
     summary: (d, w, o) => `${d} trạm nguy hiểm · ${w} trạm cảnh báo · ${o} trạm bình thường`,
     otherLang: 'English',
     otherLangCode: 'en',
@@ -74,7 +94,8 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
     unavailable: 'Tạm thời không lấy được số liệu. Vui lòng thử lại sau ít phút.',
     openData: 'Dữ liệu mở (CC BY 4.0)',
     localTime: 'Giờ Việt Nam (UTC+7)',
-    sensor: (k) => SENSORS[k].label,
+    // Nitrite's basis (as NO2⁻, not as N) is stated by its unit, unitOf() in data.ts.
+    sensor: (k) => (k === 'no2' ? 'Nitrit' : SENSORS[k].label),
     ago: (ms) => {
       const min = Math.floor(ms / 60_000)
       if (min < 1) return 'vừa xong'
@@ -88,13 +109,21 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
   en: {
     htmlLang: 'en',
     title: 'Canal salinity in Cà Mau',
-    intro: (w, d) => `Latest readings from the monitoring stations. Warning from ${w}, danger from ${d}.`,
+    intro: 'Latest readings from the monitoring stations. Each station is judged by what its water is used for: rice, rice–shrimp, brackish-water shrimp farming or drinking water.',
     station: 'Station',
     salinity: 'Salinity',
     level: 'Level',
     last24h: 'Last 24 h',
     levels: { ok: 'Normal', warning: 'Warning', danger: 'Danger', none: 'No data' },
-    thresholdNames: { warning: 'warning', danger: 'danger', ph_low: 'pH low', ph_high: 'pH high' },
+    thresholdNames: { warning: 'warning', danger: 'danger', ph_low: 'pH low', ph_high: 'pH high', bd1: 'BĐ1', bd2: 'BĐ2', bd3: 'BĐ3', intrusion: 'intrusion line', change: 'fast change', rise: 'rising fast' },
+    sides: { above: 'high', below: 'low' },
+    zones: { rice: 'Rice', rice_shrimp: 'Rice–shrimp', brackish_aquaculture: 'Brackish-water shrimp farming', water_supply: 'Drinking-water intake', monitoring: 'Monitoring only (no SMS to farmers)' },
+    zoneLabel: 'Zone',
+    smsTitle: 'SMS alerts',
+    smsHow: (code, n) => (n ? `Text ${code} to ${n} to get this station’s alerts.` : `Text ${code} to the province’s SMS number to get this station’s alerts.`),
+    smsHomeHow: (n) => `Text <b>DK</b> + the station code to ${n ?? 'the province’s SMS number'} to get alerts. Each station's page shows its code.`,
+    smsExample: 'Sample message:',
+    smsNone: 'This station is for staff only and sends no SMS to farmers.',
     summary: (d, w, o) => `${d} in danger · ${w} at warning · ${o} normal`,
     otherLang: 'Tiếng Việt',
     otherLangCode: 'vi',

@@ -4,7 +4,8 @@ import { z } from 'zod'
 import { isTidewatchError } from '../../core/errors.ts'
 import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import type { ApiDeps } from '../server.ts'
-import { hourlyMeans, latestValues, publicStations, type HourlySeries, type LatestByStation } from './data.ts'
+import { SENSOR_KINDS } from '../../core/sensors.ts'
+import { hourlyMeans, latestValues, levelSources, publicStations, shownLevels, type HourlySeries, type LatestByStation } from './data.ts'
 import { addHttpCache } from './http-cache.ts'
 import { langOf } from './i18n.ts'
 import { last24hWindow, last7dWindow, renderBoard, renderNotFound, renderStation } from './pages.ts'
@@ -64,7 +65,11 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
         },
         { latest: new Map() as LatestByStation, hourly: [] as HourlySeries[] },
       )
-      const page = renderBoard({ lang, now, stations, ...data.value, unavailable: data.unavailable })
+      const src = levelSources(deps)
+      // The alert state is read even without readings: a firing level is still news.
+      const shown = shownLevels(src, stations, data.value.latest, ['salinity'])
+      const rules = new Map(stations.map((s) => [s.id, src.rules.get(s.id, 'salinity')]))
+      const page = renderBoard({ lang, now, stations, ...data.value, shown, rules, unavailable: data.unavailable, sms: deps.board })
       return html(reply, data.unavailable ? 503 : 200, page)
     })
 
@@ -81,7 +86,11 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
         },
         { latest: {}, hourly: [] as HourlySeries[] },
       )
-      const page = renderStation({ lang, now, station, ...data.value, unavailable: data.unavailable })
+      const src = levelSources(deps)
+      const kinds = SENSOR_KINDS.filter((k) => station.sensors.some((x) => x.kind === k))
+      const shown = shownLevels(src, [station], new Map([[station.id, data.value.latest]]), kinds, station.id).get(station.id) ?? {}
+      const rules = Object.fromEntries(kinds.map((k) => [k, src.rules.get(station.id, k)]))
+      const page = renderStation({ lang, now, station, ...data.value, shown, rules, unavailable: data.unavailable, sms: deps.board })
       return html(reply, data.unavailable ? 503 : 200, page)
     })
   }

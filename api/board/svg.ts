@@ -100,11 +100,19 @@ export function chart(opts: {
     const y = f(yOf(fr, v))
     parts.push(`<text x="${fr.x0 - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${esc(opts.format(v))}</text>`)
   }
-  for (const t of opts.thresholds) {
-    const y = f(yOf(fr, t.value))
+  // Labels of lines closer than a text line (BĐ1–BĐ3 are 10 cm apart) move left of the one above instead of overprinting it.
+  const LINE_PX = 15
+  const CHAR_PX = 7.5
+  const placed: Array<{ y: number; right: number; width: number }> = []
+  for (const t of [...opts.thresholds].sort((a, b) => b.value - a.value)) {
+    const y = yOf(fr, t.value)
+    const width = t.label.length * CHAR_PX
+    let right = fr.x1 - 4
+    for (const p of placed) if (Math.abs(p.y - y) < LINE_PX && right > p.right - p.width - 8) right = p.right - p.width - 8
+    placed.push({ y, right, width })
     parts.push(
-      `<line class="threshold" x1="${fr.x0}" x2="${fr.x1}" y1="${y}" y2="${y}" stroke="${esc(t.color)}" stroke-width="1.5" stroke-dasharray="6 4"/>` +
-        `<text x="${fr.x1 - 4}" y="${f(yOf(fr, t.value) - 4)}" text-anchor="end" fill="${esc(t.color)}">${esc(t.label)}</text>`,
+      `<line class="threshold" x1="${fr.x0}" x2="${fr.x1}" y1="${f(y)}" y2="${f(y)}" stroke="${esc(t.color)}" stroke-width="1.5" stroke-dasharray="6 4"/>` +
+        `<text x="${f(right)}" y="${f(y - 4)}" text-anchor="end" fill="${esc(t.color)}">${esc(t.label)}</text>`,
     )
   }
   parts.push(`<path class="series" d="${pathOf(fr, opts.points, 3_600_000)}" fill="none" stroke="#0b57a8" stroke-width="2" stroke-linejoin="round"/>`)

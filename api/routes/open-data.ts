@@ -7,7 +7,8 @@ import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
 import { localGroupByTime } from '../../core/local-time.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
-import { latestValues, publicStations } from '../board/data.ts'
+import { latestValues, levelSources, publicStations, shownLevels, unitOf } from '../board/data.ts'
+import { levelLines } from '../../levels/status.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 
 /**
@@ -45,10 +46,18 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
       const stations = publicStations(deps.registry.list())
       // The same latest values the board and /open/v1 show.
       const latestByStation = await latestValues(requireQuery(), Date.now(), stations)
+      // Levels by each station's rule in force and the alerter's state, as on the board (levels/status.ts).
+      const src = levelSources(deps)
+      const shown = shownLevels(src, stations, latestByStation, SENSOR_KINDS)
       const latest = new Map(
         [...latestByStation].map(([id, values]) => [
           id,
-          Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v!.value, unit: SENSORS[k as SensorKind].unit, ts: new Date(v!.ts).toISOString() }])),
+          Object.fromEntries(
+            Object.entries(values).map(([k, v]) => {
+              const sh = levelLines(src.rules.get(id, k)).length ? shown.get(id)?.[k as SensorKind] : undefined
+              return [k, { value: v!.value, unit: unitOf(k as SensorKind), ts: new Date(v!.ts).toISOString(), ...(sh ? { level: sh.status, levelName: sh.level?.name ?? null } : {}) }]
+            }),
+          ),
         ]),
       )
       void reply.header('x-license', OPEN_DATA_LICENSE).type('application/geo+json; charset=utf-8')
@@ -60,7 +69,7 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
           id: s.id,
           // GeoJSON is [longitude, latitude] (RFC 7946 §3.1.1).
           geometry: { type: 'Point', coordinates: [s.lon, s.lat] },
-          properties: { id: s.id, name: s.name, commune: s.commune, district: s.district, sensors: s.sensors.map((x) => x.kind), latest: latest.get(s.id) ?? {} },
+          properties: { id: s.id, name: s.name, commune: s.commune, district: s.district, zone: s.zone, sensors: s.sensors.map((x) => x.kind), latest: latest.get(s.id) ?? {} },
         })),
       }
     })
@@ -92,7 +101,7 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
         const sensor = s.tags!.sensor as SensorKind
         for (const [t, mean, min, max, count] of s.values) {
           const round = (v: unknown) => (typeof v === 'number' ? Math.round(v * 1000) / 1000 : v)
-          lines.push([s.tags!.station, sensor, SENSORS[sensor]?.unit ?? '', new Date(t as number).toISOString(), round(mean), round(min), round(max), count].map(csvField).join(','))
+          lines.push([s.tags!.station, sensor, SENSORS[sensor] ? unitOf(sensor) : '', new Date(t as number).toISOString(), round(mean), round(min), round(max), count].map(csvField).join(','))
         }
       }
       void reply

@@ -8,14 +8,17 @@ import type { Station } from '../../devices/registry.ts'
 import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
 import { LOCAL_TZ, LOCAL_UTC_OFFSET, localDate, localDayStart, localGroupByTime } from '../../core/local-time.ts'
 import {
-  SALINITY_THRESHOLDS,
   hourlyMeans,
   latestValues,
+  levelSources,
   publicStations,
   requirePublicStation,
   requireQuery,
-  salinityLevel,
+  shownLevels,
+  unitOf,
+  type RuleLookup,
 } from '../board/data.ts'
+import { levelLines, severityOfValue } from '../../levels/status.ts'
 import { addHttpCache } from '../board/http-cache.ts'
 import type { ApiDeps } from '../server.ts'
 import { csv } from '../formats.ts'
@@ -121,13 +124,32 @@ function sendAs(reply: FastifyReply, format: Format, filename: string, json: unk
   return csv(rows())
 }
 
-/** GET /stations: every public station with its sensors, units and latest values. */
+/**
+ * The levels in force for a station's sensors (levels/book.ts: station
+ * override, zone, built-in), as published numbers: an outside level is a band
+ * with both edges. Sensors without levels are left out.
+ */
+export function levelsInForce(rules: RuleLookup, station: Station, kinds: readonly SensorKind[]) {
+  const out: Partial<Record<SensorKind, { unit: string; levels: Array<{ name: string; severity: string; direction: string; threshold: number; high?: number }> }>> = {}
+  for (const k of kinds) {
+    const rule = rules.get(station.id, k)
+    if (!levelLines(rule).length) continue
+    out[k] = {
+      unit: unitOf(k),
+      levels: rule!.levels.map((l) => ({ name: l.name, severity: l.severity, direction: l.direction, threshold: l.threshold, ...(l.high !== undefined ? { high: l.high } : {}) })),
+    }
+  }
+  return out
+}
+
+/** GET /stations: every public station with its sensors, units, levels in force and latest values. */
 async function stationsDocument(deps: ApiDeps, now: number) {
   const stations = publicStations(deps.registry.list())
   const latest = await latestValues(requireQuery(deps.query), now, stations)
+  const src = levelSources(deps)
+  const shown = shownLevels(src, stations, latest, SENSOR_KINDS)
   return {
     ...OPEN_V1_LICENSE,
-    levels: { salinity: { unit: SENSORS.salinity.unit, warning: SALINITY_THRESHOLDS.warning, danger: SALINITY_THRESHOLDS.danger } },
     stations: stations.map((s) => {
       const values = latest.get(s.id) ?? {}
       const kinds = sensorsOf(s)
@@ -139,13 +161,19 @@ async function stationsDocument(deps: ApiDeps, now: number) {
         district: s.district,
         lat: s.lat,
         lon: s.lon,
-        sensors: kinds.map((k) => ({ kind: k, label: SENSORS[k].label, unit: SENSORS[k].unit })),
+        zone: s.zone,
+        code: s.code,
+        sensors: kinds.map((k) => ({ kind: k, label: SENSORS[k].label, unit: unitOf(k) })),
+        levels: levelsInForce(src.rules, s, kinds),
         lastUpdate: times.length ? iso(Math.max(...times)) : null,
         latest: Object.fromEntries(
           SENSOR_KINDS.flatMap((k) => {
             const v = values[k]
             if (!v) return []
-            return [[k, { value: v.value, unit: SENSORS[k].unit, time: iso(v.ts), ...(k === 'salinity' ? { level: salinityLevel(v.value) } : {}) }]]
+            // level: ok / warning / danger by the station's rule (and the alerter's state); levelName: which level (bd2, ph_low…).
+            const sh = shown.get(s.id)?.[k]
+            const withLevel = sh && levelLines(src.rules.get(s.id, k)).length ? { level: sh.status, levelName: sh.level?.name ?? null } : {}
+            return [[k, { value: v.value, unit: unitOf(k), time: iso(v.ts), ...withLevel }]]
           }),
         ),
       }
@@ -210,7 +238,7 @@ async function queryReadings(query: InfluxQueryClient, r: ReadingsRequest): Prom
     const points = r.every
       ? values.map(([t, mean, min, max, count]) => ({ time: iso(t as number), mean: round(mean), min: round(min), max: round(max), count }))
       : values.map(([t, value, late]) => ({ time: iso(t as number), value, late: late === true }))
-    out.push({ sensor, unit: SENSORS[sensor].unit, label: SENSORS[sensor].label, points })
+    out.push({ sensor, unit: unitOf(sensor), label: SENSORS[sensor].label, points })
   }
   return out
 }
@@ -233,12 +261,13 @@ interface DaySensor {
   count: number
   /** Clock hours with at least one reading. */
   hoursWithData: number
-  /** Salinity only: clock hours whose mean is at or above 2 ‰ / 4 ‰. */
+  /** Sensors with levels: clock hours whose mean is at warning or worse / at danger, by the station's rule in force. */
   hoursWarning?: number
   hoursDanger?: number
 }
 
-async function dailySummary(query: InfluxQueryClient, station: Station, sensors: SensorKind[], fromDate: string, toDate: string) {
+async function dailySummary(query: InfluxQueryClient, rules: RuleLookup, station: Station, sensors: SensorKind[], fromDate: string, toDate: string) {
+  const ruleOf = new Map(sensors.map((k) => [k, rules.get(station.id, k)]))
   const start = localDayStart(fromDate)
   const end = localDayStart(toDate) + DAY_MS
   const days = new Map<string, Partial<Record<SensorKind, DaySensor>>>()
@@ -254,7 +283,8 @@ async function dailySummary(query: InfluxQueryClient, station: Station, sensors:
       for (const [t, min, max, mean, count] of s.values) {
         const date = localDate(t as number)
         const day = days.get(date) ?? {}
-        day[sensor] = { unit: SENSORS[sensor].unit, min: round(min), max: round(max), mean: round(mean), count: Number(count), hoursWithData: 0, ...(sensor === 'salinity' ? { hoursWarning: 0, hoursDanger: 0 } : {}) }
+        const judged = levelLines(ruleOf.get(sensor) ?? null).length > 0
+        day[sensor] = { unit: unitOf(sensor), min: round(min), max: round(max), mean: round(mean), count: Number(count), hoursWithData: 0, ...(judged ? { hoursWarning: 0, hoursDanger: 0 } : {}) }
         days.set(date, day)
       }
     }
@@ -265,9 +295,11 @@ async function dailySummary(query: InfluxQueryClient, station: Station, sensors:
         const entry = days.get(localDate(t))?.[h.sensor]
         if (!entry) continue
         entry.hoursWithData++
-        if (h.sensor === 'salinity') {
-          if (mean >= SALINITY_THRESHOLDS.warning) entry.hoursWarning!++
-          if (mean >= SALINITY_THRESHOLDS.danger) entry.hoursDanger!++
+        if (entry.hoursWarning !== undefined) {
+          // The rule in force now, for every day asked: a summary answers "how long was the water past today's levels".
+          const severity = severityOfValue(ruleOf.get(h.sensor) ?? null, mean)
+          if (severity !== 'ok') entry.hoursWarning!++
+          if (severity === 'danger') entry.hoursDanger!++
         }
       }
     }
@@ -329,14 +361,17 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
       app.get(`/stations/:id/daily.${format}`, { schema: { params: StationParams, querystring: DailyQuery } }, async (req, reply) => {
         const station = requirePublicStation(deps.registry.get(req.params.id), req.params.id)
         const range = planDaily(req.query, clock())
-        const days = await dailySummary(requireQuery(deps.query), station, sensorsOf(station, req.query.sensor), range.from, range.to)
+        const src = levelSources(deps)
+        const kinds = sensorsOf(station, req.query.sensor)
+        const days = await dailySummary(requireQuery(deps.query), src.rules, station, kinds, range.from, range.to)
         const json = {
           station: station.id,
           from: range.from,
           to: range.to,
           timeZone: LOCAL_TZ,
           utcOffset: LOCAL_UTC_OFFSET,
-          levels: { salinity: { unit: SENSORS.salinity.unit, warning: SALINITY_THRESHOLDS.warning, danger: SALINITY_THRESHOLDS.danger } },
+          zone: station.zone,
+          levels: levelsInForce(src.rules, station, kinds),
           ...OPEN_V1_LICENSE,
           days,
         }

@@ -7,6 +7,8 @@ import { SENSORS, type SensorKind } from '../../core/sensors.ts'
 import type { Station } from '../../devices/registry.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
+import { alarmLevelsOf, type AlarmLevels } from '../../levels/zones.ts'
+import { levelSources, type RuleLookup } from '../board/data.ts'
 
 export const StationParams = z.object({ id: z.string().regex(STATION_ID_PATTERN, 'must match ^[A-Za-z0-9_-]{1,64}$') })
 
@@ -23,11 +25,19 @@ export function clockStatus(offsetSec: number | null): 'unknown' | 'ok' | 'ahead
   return 'ok'
 }
 
-/** The public view of a station: never the password hash. */
-export function publicStation(s: Station) {
+/**
+ * The public view of a station: never the password hash. With the rules in
+ * force, its water-level alarm levels BĐ1–BĐ3 when the gauge has them
+ * (levels/zones.ts alarmLevelsOf), else null.
+ */
+export function publicStation(s: Station, rules?: RuleLookup) {
+  const alarmLevels: AlarmLevels | null = rules ? alarmLevelsOf(rules.get(s.id, 'water_level')) : null
   return {
     id: s.id,
     name: s.name,
+    zone: s.zone,
+    code: s.code,
+    alarmLevels,
     commune: s.commune,
     district: s.district,
     lat: s.lat,
@@ -50,10 +60,15 @@ export function stationRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
 
-    app.get('/stations', async () => ({ stations: deps.registry.list().map(publicStation) }))
+    const rules = () => levelSources(deps).rules
+
+    app.get('/stations', async () => {
+      const r = rules()
+      return { stations: deps.registry.list().map((s) => publicStation(s, r)) }
+    })
 
     app.get('/stations/:id', { schema: { params: StationParams } }, async (req) => {
-      return publicStation(deps.registry.require(req.params.id))
+      return publicStation(deps.registry.require(req.params.id), rules())
     })
 
     // Device health: last seen, clock, battery and signal, refusals in the last 24 h.

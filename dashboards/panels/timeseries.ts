@@ -30,6 +30,8 @@ export interface TimeseriesOptions {
   stacked?: boolean
   decimals?: number
   min?: number
+  /** Series overrides: [matcher, properties] as Grafana's fieldConfig.overrides (e.g. dashed level lines). */
+  overrides?: Array<{ byQuery?: string; byRegexp?: string; properties: Array<{ id: string; value: unknown }> }>
 }
 
 export function timeseriesPanel(o: TimeseriesOptions): TimeseriesBuilder {
@@ -58,5 +60,9 @@ export function timeseriesPanel(o: TimeseriesOptions): TimeseriesBuilder {
   if (o.interval) b.interval(o.interval)
   if (o.decimals !== undefined) b.decimals(o.decimals)
   if (o.min !== undefined) b.min(o.min)
+  for (const ov of o.overrides ?? []) {
+    if (ov.byQuery) b.overrideByQuery(ov.byQuery, ov.properties)
+    if (ov.byRegexp) b.overrideByRegexp(ov.byRegexp, ov.properties)
+  }
   return b
 }

@@ -3,6 +3,9 @@
  * describes it, so dashboard queries run against every measurement they read.
  */
 
+import { LEVELS_REFRESH_MS, levelsLinesOf } from '../../levels/influx-levels.ts'
+import { alarmLevelsRule, zoneRule } from '../../levels/zones.ts'
+
 export const STATIONS = ['CM-001', 'CM-002', 'CM-003', 'CM-004'] as const
 export const QUARTER_HOUR = 15 * 60_000
 const HOUR = 3_600_000
@@ -119,6 +122,15 @@ export function buildFixture(now: number): Fixture {
   ]
   for (const [t, channel, status, station, incident, segments] of notes) {
     raw.push(`notification,channel=${channel},status=${status} station=${str(station)},incident=${str(incident)},count=1i,segments=${segments}i ${t}`)
+  }
+
+  // The levels in force, as the platform's writer stores them (levels/influx-levels.ts), every refresh:
+  // rice zone built-ins, and the Cà Mau city gauge's BĐ1–3 (65/75/85 cm, bulletin of 2024-12-16).
+  const month = new Date(now + 7 * HOUR).getUTCMonth() + 1
+  for (const station of STATIONS) {
+    const rules = { ...Object.fromEntries(['salinity', 'ph', 'no2'].map((k) => [k, zoneRule('rice', k, month)])), water_level: alarmLevelsRule({ bd1: 65, bd2: 75, bd3: 85 }) }
+    const lines = levelsLinesOf(station, rules)
+    for (let t = end - RAW_DAYS * DAY; t <= end; t += LEVELS_REFRESH_MS) raw.push(...lines.map((l) => `${l} ${t}`))
   }
 
   return { raw, long }

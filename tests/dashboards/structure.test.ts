@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { DATASOURCE_UID, SALINITY_DANGER, SALINITY_WARNING, UNITS } from '../../dashboards/common.ts'
+import { DATASOURCE_UID, UNITS } from '../../dashboards/common.ts'
+import { zoneRule } from '../../levels/zones.ts'
 import { DEFAULT_OUT_DIR, renderDashboards } from '../../dashboards/build.ts'
 import { GAZETTEER_PATH } from '../../dashboards/panels/geomap.ts'
 import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
@@ -83,7 +84,10 @@ describe('generated dashboards', () => {
       }
     })
 
-    it('carries the 2 ‰ and 4 ‰ alert levels on every salinity value', () => {
+    it('colours salinity by the rice zone levels (levels/zones.ts), says so, and keeps no other copy of them', () => {
+      const rice = zoneRule('rice', 'salinity', 1)!.levels
+      const warning = rice.find((l) => l.severity === 'warning')!.threshold
+      const danger = rice.find((l) => l.severity === 'danger')!.threshold
       for (const p of panels) {
         const sets: Threshold[][] = []
         if (p.fieldConfig.defaults.unit === UNITS.salinity) sets.push(p.fieldConfig.defaults.thresholds?.steps ?? [])
@@ -94,10 +98,26 @@ describe('generated dashboards', () => {
           }
         }
         for (const steps of sets) {
-          const values = steps.map((s) => s.value)
-          expect(values, p.title).toEqual(expect.arrayContaining([SALINITY_WARNING, SALINITY_DANGER]))
-          expect(steps.find((s) => s.value === SALINITY_DANGER)?.color, p.title).toBe('red')
+          const values = steps.map((s) => s.value).filter((v) => v !== null)
+          // The station dashboard has no bands: its levels come from the `levels` measurement.
+          if (values.length === 0) continue
+          expect(values, p.title).toEqual([warning, danger])
+          expect(steps.find((s) => s.value === danger)?.color, p.title).toBe('red')
+          expect(p.description, p.title).toContain('rice zone')
         }
+      }
+    })
+
+    it('draws each station’s own levels as dashed series from the levels measurement', () => {
+      if (model.uid !== 'tidewatch-station') return
+      const history = panels.filter((p) => p.type === 'timeseries' && p.targets.some((t) => t.query.includes('FROM "reading"')))
+      expect(history.length).toBe(4)
+      for (const p of history) {
+        const l = p.targets.find((t) => t.refId === 'L')
+        expect(l?.query, p.title).toContain('FROM "levels"')
+        const dashed = p.fieldConfig.overrides.find((o) => o.matcher.options === 'L')
+        expect(dashed?.properties.find((x) => x.id === 'custom.lineStyle')?.value, p.title).toEqual({ fill: 'dash', dash: [10, 10] })
+        expect(dashed?.properties.find((x) => x.id === 'custom.hideFrom')?.value, p.title).toMatchObject({ legend: true })
       }
     })
 

@@ -71,13 +71,22 @@ describe('GET /open/v1/stations', () => {
     expect(r.body.license).toBe('CC-BY-4.0')
     expect(r.body.licenseUrl).toBe('https://creativecommons.org/licenses/by/4.0/')
     expect(r.body.attribution).toMatch(/tidewatch/)
-    expect(r.body.levels.salinity).toEqual({ unit: '‰', warning: 2, danger: 4 })
     const s = r.body.stations.find((x: { id: string }) => x.id === 'cm-od-01')
+    // A station registered without a zone is rice (levels/zones.ts DEFAULT_ZONE): 2 ‰ warning, 4 ‰ danger.
+    expect(s.zone).toBe('rice')
+    expect(s.levels.salinity).toEqual({
+      unit: '‰',
+      levels: [
+        { name: 'warning', severity: 'warning', direction: 'above', threshold: 2 },
+        { name: 'danger', severity: 'danger', direction: 'above', threshold: 4 },
+      ],
+    })
     expect(s).toMatchObject({ name: 'Cống Cái Đôi Vàm', commune: 'Xã Cái Đôi Vàm', district: 'Huyện Phú Tân', lat: 8.86, lon: 104.81 })
     expect(s.sensors).toContainEqual({ kind: 'salinity', label: 'Độ mặn', unit: '‰' })
-    expect(s.sensors).toContainEqual({ kind: 'no2', label: 'Nitrit (NO2)', unit: 'mg/L' })
-    expect(s.latest.salinity).toEqual({ value: 9, unit: '‰', time: new Date(localTime(NEXT, 0, 10)).toISOString(), level: 'danger' })
-    expect(s.latest.ph).toEqual({ value: 7.2, unit: 'pH', time: new Date(localTime(NEXT, 0, 10)).toISOString() })
+    // Nitrite's basis is in its unit: mg/L as the ion NO2⁻, not as N.
+    expect(s.sensors).toContainEqual({ kind: 'no2', label: 'Nitrit (NO2⁻)', unit: 'mg/L NO2⁻' })
+    expect(s.latest.salinity).toEqual({ value: 9, unit: '‰', time: new Date(localTime(NEXT, 0, 10)).toISOString(), level: 'danger', levelName: 'danger' })
+    expect(s.latest.ph).toEqual({ value: 7.2, unit: 'pH', time: new Date(localTime(NEXT, 0, 10)).toISOString(), level: 'ok', levelName: null })
     expect(s.lastUpdate).toBe(new Date(localTime(NEXT, 0, 10)).toISOString())
     const empty = r.body.stations.find((x: { id: string }) => x.id === 'cm-od-empty')
     expect(empty.latest).toEqual({})
@@ -211,11 +220,12 @@ describe('GET /open/v1/stations/:id/daily.{json,csv}', () => {
     const r = await get(`/open/v1/stations/cm-od-01/daily.json?from=${D}&to=${NEXT}`)
     expect(r.status).toBe(200)
     expect(r.body).toMatchObject({ station: 'cm-od-01', from: D, to: NEXT, timeZone: 'Asia/Ho_Chi_Minh', utcOffset: '+07:00', license: 'CC-BY-4.0' })
-    expect(r.body.levels.salinity).toEqual({ unit: '‰', warning: 2, danger: 4 })
+    expect(r.body.zone).toBe('rice')
+    expect(r.body.levels.salinity.levels.map((l: { threshold: number }) => l.threshold)).toEqual([2, 4])
     expect(r.body.days.map((d: { date: string }) => d.date)).toEqual([D, NEXT])
     const [day, next] = r.body.days
     expect(day.sensors.salinity).toEqual({ unit: '‰', min: 0.4, max: 5, mean: 2.32, count: 25, hoursWithData: 24, hoursWarning: 11, hoursDanger: 4 })
-    expect(day.sensors.ph).toEqual({ unit: 'pH', min: 7, max: 7, mean: 7, count: 24, hoursWithData: 24 })
+    expect(day.sensors.ph).toEqual({ unit: 'pH', min: 7, max: 7, mean: 7, count: 24, hoursWithData: 24, hoursWarning: 0, hoursDanger: 0 })
     expect(next.sensors.salinity).toMatchObject({ max: 9, count: 1, hoursWithData: 1, hoursWarning: 1, hoursDanger: 1 })
   })
 
@@ -227,7 +237,7 @@ describe('GET /open/v1/stations/:id/daily.{json,csv}', () => {
     expect(lines).toEqual([
       'station,date,sensor,unit,min,max,mean,count,hours_with_data,hours_warning,hours_danger',
       `cm-od-01,${D},salinity,‰,0.4,5,2.32,25,24,11,4`,
-      `cm-od-01,${D},ph,pH,7,7,7,24,24,,`,
+      `cm-od-01,${D},ph,pH,7,7,7,24,24,0,0`,
     ])
   })
 
