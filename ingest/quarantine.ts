@@ -39,6 +39,20 @@ const MIGRATIONS = [
    CREATE INDEX quarantine_reason ON quarantine (reason, id);`,
 ]
 
+/**
+ * The longest text kept per column. Validation already bounds what it builds
+ * (512-character excerpts and details, ingest/parse/validate.ts); this is the
+ * last guard for every other producer of refusals, since whatever is stored
+ * here is served as-is by GET /api/v1/quarantine.
+ */
+const MAX_TEXT = 1024
+/** The longest station id (STATION_ID_PATTERN, core/protocol.ts); sensor keys get the same. */
+const MAX_ID = 64
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text
+}
+
 export class QuarantineStore {
   private readonly insert
   private readonly prune
@@ -64,7 +78,8 @@ export class QuarantineStore {
     if (entries.length === 0) return
     this.db.transaction(() => {
       for (const e of entries) {
-        this.insert.run(receivedAt, e.stationId, e.reason, e.detail, e.index ?? null, e.sensor ?? null, e.ts ?? null, e.excerpt)
+        const sensor = e.sensor === undefined ? null : clip(e.sensor, MAX_ID)
+        this.insert.run(receivedAt, clip(e.stationId, MAX_ID), e.reason, clip(e.detail, MAX_TEXT), e.index ?? null, sensor, e.ts ?? null, clip(e.excerpt, MAX_TEXT))
       }
     })()
     this.rows += entries.length

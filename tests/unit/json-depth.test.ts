@@ -7,6 +7,9 @@
 import { describe, expect, it } from 'vitest'
 import { boundedJson, jsonDepth, jsonDepthExceeded, MAX_JSON_DEPTH } from '../../ingest/parse/json-depth.ts'
 import { validatePayload, type StationContext, type ValidationLimits } from '../../ingest/parse/validate.ts'
+import Database from 'better-sqlite3'
+import { silentLogger } from '../../core/log.ts'
+import { QuarantineStore } from '../../ingest/quarantine.ts'
 
 const bytes = (s: string) => Buffer.from(s, 'utf8')
 const BOM = Buffer.from([0xef, 0xbb, 0xbf])
@@ -187,5 +190,14 @@ describe('validatePayload: hostile nesting is quarantined as PAYLOAD_TOO_DEEP, n
     const r = v(bytes(JSON.stringify({ ts: NOW, values: { ph: 7 }, ['z'.repeat(100_000)]: 1 })))
     expect(r.rejected[0]!.reason).toBe('PAYLOAD_SCHEMA')
     expect(r.rejected[0]!.detail.length).toBeLessThanOrEqual(513)
+  })
+})
+
+describe('QuarantineStore: the last guard, whoever produced the refusal', () => {
+  it('clips excerpt, detail, sensor and station id, so GET /api/v1/quarantine serves bounded text', () => {
+    const store = new QuarantineStore(new Database(':memory:'), 100, silentLogger)
+    store.add([{ stationId: 's'.repeat(500), reason: 'PAYLOAD_SCHEMA', detail: 'd'.repeat(100_000), sensor: 'k'.repeat(500), excerpt: '['.repeat(100_000) }], Date.now())
+    const [e] = store.list()
+    expect([e!.stationId.length, e!.detail.length, e!.sensor!.length, e!.excerpt.length]).toEqual([65, 1025, 65, 1025])
   })
 })
