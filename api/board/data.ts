@@ -29,6 +29,9 @@ export type SalinityLevel = 'ok' | 'warning' | 'danger'
 /** The rules in force for a station's sensor (a RuleBook; levels/book.ts). */
 export interface RuleLookup {
   get(stationId: string, sensor: string): SensorRule | null
+  /** RuleBook: check SQLite for other writers once, then resolve from memory (get() checks on every call). */
+  sync?(): void
+  resolve?(stationId: string, sensor: string): SensorRule | null
 }
 
 /** Where the public pages get their levels from: passed in by the platform (cli/platform.ts). */
@@ -47,6 +50,12 @@ export function levelSources(deps: { registry: Registry; rules?: RuleLookup; ale
   if (!rules) {
     rules = ownBooks.get(deps.registry) ?? new RuleBook(deps.registry.db, deps.registry)
     ownBooks.set(deps.registry, rules as RuleBook)
+  }
+  // One page asks for hundreds of rules: one SQLite check per request, not per rule.
+  const book = rules
+  if (book.sync && book.resolve) {
+    book.sync()
+    return { rules: { get: (id, sensor) => book.resolve!(id, sensor) }, alertStates: deps.alertStates }
   }
   return { rules, alertStates: deps.alertStates }
 }
