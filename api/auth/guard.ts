@@ -40,10 +40,22 @@ function decodedPath(url: string): string {
   }
 }
 
+/**
+ * `credentials = auth-scheme 1*SP token68`, and the auth-scheme is
+ * case-insensitive (RFC 7235 §2.1; RFC 6750 §2.1 for Bearer): `bearer`,
+ * `BEARER` and `Bearer` are one scheme. Anchored, no backtracking.
+ */
+const BEARER_SCHEME = /^bearer +/i
+
+/**
+ * The bearer token of a request: undefined without an Authorization header,
+ * '' (which no token matches, so 401) for another scheme or no token.
+ */
 export function bearer(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization
   if (!header) return undefined
-  return header.startsWith('Bearer ') ? header.slice(7).trim() : ''
+  const scheme = BEARER_SCHEME.exec(header)
+  return scheme ? header.slice(scheme[0].length).trim() : ''
 }
 
 export function authGuard(tokens: TokenStore) {
