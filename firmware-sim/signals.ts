@@ -81,7 +81,7 @@ const SALINITY_DEFAULTS: Readonly<Record<Coast, SalinityProfile>> = {
  * are brackish shrimp country: about 10–30 ‰ in the dry season, fresher in
  * the rains (FIELD-NOTES "Salinity": black tiger shrimp do best at 15–20 ‰;
  * issue 11: ponds live at about 10–25 ‰). The city canal at Phường 8 is
- * fresher, about 1–6 ‰ over the dry season, rising towards April. The
+ * fresher, about 0.5–3 ‰ over the dry season, rising towards April. The
  * numbers are judgments for a believable demo, not fitted to measurements.
  */
 const SITE_SALINITY: Readonly<Record<string, SalinityProfile>> = {
@@ -91,8 +91,9 @@ const SITE_SALINITY: Readonly<Record<string, SalinityProfile>> = {
   'cm-tanthuan-01': { base: 17, seasonAmp: 0.35, tideAmp: 2.5 },
   // Cửa Lớn at Năm Căn: dry ~20–28 ‰, rainy ~13 ‰ (inside PSS-78's 2–42).
   'cm-namcan-01': { base: 20, seasonAmp: 0.3, tideAmp: 2.5 },
-  // Phường 8: ~0.6 ‰ in the rains, ~3–5.5 ‰ at the April peak.
-  'cm-camau-01': { base: 2.4, seasonAmp: 0.75, tideAmp: 1.0 },
+  // Phường 8: ~0.3 ‰ in the rains; at the March–May peak the tide carries it
+  // past the 2 ‰ rice line (about 2–3 ‰), short of the 4 ‰ intrusion line.
+  'cm-camau-01': { base: 1.3, seasonAmp: 0.8, tideAmp: 1.0 },
   // Đất Mũi at the cape, nearest the open sea: dry ~22–30 ‰, rainy ~17 ‰.
   'cm-datmui-01': { base: 23, seasonAmp: 0.25, tideAmp: 1.5 },
 }
@@ -321,14 +322,15 @@ export function temperatureBase(simMs: number): number {
 }
 
 /**
- * Nitrite, mg/L: normally 0.02–0.3. On about 3 % of days a pond discharge or
+ * Nitrite, mg/L as NO2⁻: normally 0.02–0.1. On about 3 % of days a pond discharge or
  * a plankton die-off upstream causes an event that rises within an hour and
  * decays over a few hours; some exceed the ~1 mg/L limit. Events are drawn
  * from a hash of (station, day) so they do not depend on sampling order.
  */
 export function nitriteBase(profile: StationProfile, simMs: number): number {
   const slow = 0.5 + 0.5 * Math.sin((2 * Math.PI * simMs) / (5.3 * DAY) + hashUniform(profile.id, 'no2') * 6.28)
-  let level = 0.05 + 0.12 * slow
+  // 0.02–0.10 mg/L as NO2⁻ on ordinary days, under QCVN 08:2023's 0.164 (0.05 as N).
+  let level = 0.02 + 0.08 * slow
   const today = Math.floor((simMs + ICT_OFFSET) / DAY)
   for (const day of [today - 1, today]) {
     if (hashUniform(profile.id, 'no2-event', day) >= 0.03) continue

@@ -37,9 +37,11 @@ const rule = (input: unknown): SensorRule => SensorRuleSchema.parse(input)
 const RICE_SALINITY = rule({
   levels: [
     // 2 ‰: advisories tell farmers not to take water into rice fields above it (judgment within the 2–4 ‰ advice range; docs/ALERTS.md).
-    { name: 'warning', severity: 'warning', direction: 'above', threshold: 2, clear: 1.8 },
-    // 4 ‰: the salinity-intrusion line of Decision 18/2021/QĐ-TTg.
-    { name: 'danger', severity: 'danger', direction: 'above', threshold: 4, clear: 3.6 },
+    // It clears only when the canal is fresh again (1 ‰): canal salinity swings with every tide, and a
+    // clear at 1.8 ‰ sent a warning at almost every high tide of the salt season (tests/levels/demo-province.test.ts).
+    { name: 'warning', severity: 'warning', direction: 'above', threshold: 2, clear: 1 },
+    // 4 ‰: the salinity-intrusion line of Decision 18/2021/QĐ-TTg; clears at 3 ‰ for the same reason (judgment).
+    { name: 'danger', severity: 'danger', direction: 'above', threshold: 4, clear: 3 },
   ],
   // Salt coming in on the tide: +1 ‰ within an hour (judgment).
   rise: { delta: 1, windowSec: 3600 },

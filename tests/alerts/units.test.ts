@@ -82,9 +82,10 @@ describe('rules and engine', () => {
     expect(targetLevel(levels, 1.9, null)).toBeNull()
     expect(targetLevel(levels, 2.0, null)?.name).toBe('warning')
     expect(targetLevel(levels, 1.9, 'warning')?.name).toBe('warning')
-    expect(targetLevel(levels, 1.8, 'warning')).toBeNull()
-    expect(targetLevel(levels, 3.7, 'danger')?.name).toBe('danger')
-    expect(targetLevel(levels, 3.5, 'danger')?.name).toBe('warning')
+    expect(targetLevel(levels, 1.1, 'warning')?.name).toBe('warning')
+    expect(targetLevel(levels, 1.0, 'warning')).toBeNull()
+    expect(targetLevel(levels, 3.1, 'danger')?.name).toBe('danger')
+    expect(targetLevel(levels, 2.9, 'danger')?.name).toBe('warning')
     const ph = zoneRule('rice', 'ph', 1)!.levels
     expect(targetLevel(ph, 5.9, null)?.name).toBe('ph_low')
     expect(targetLevel(ph, 8.6, null)?.name).toBe('ph_high')
