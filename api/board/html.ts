@@ -39,7 +39,7 @@ td.num{font-variant-numeric:tabular-nums;white-space:nowrap;font-weight:700;font
 .lv-ok{background:#dcf2e3;color:#0a5c24}
 .lv-warning{background:#fff1c2;color:#6b4500;border:1px solid #d4a72c}
 .lv-danger{background:#b3261e;color:#fff}
-.lv-none{background:#eaeef2;color:#57606a}
+.lv-none,.lv-unrated{background:#eaeef2;color:#57606a}
 tr.row-danger td:first-child{box-shadow:inset 4px 0 #b3261e}
 tr.row-warning td:first-child{box-shadow:inset 4px 0 #d4a72c}
 .spark{display:block;width:96px;height:28px}

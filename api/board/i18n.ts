@@ -21,7 +21,8 @@ export interface Strings {
   salinity: string
   level: string
   last24h: string
-  levels: Record<SalinityLevel | 'none', string>
+  /** unrated: the station's rule has no levels for the sensor (a monitoring station): a value, no judgment. */
+  levels: Record<SalinityLevel | 'none' | 'unrated', string>
   /** Level names (levels/zones.ts, alarmLevelsRule): unknown names of custom rules are shown as they are. */
   thresholdNames: Record<string, string>
   /** Which edge of an outside band: salinity too high or too low for a shrimp pond. */
@@ -71,7 +72,7 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
     salinity: 'Độ mặn',
     level: 'Mức',
     last24h: '24 giờ qua',
-    levels: { ok: 'Bình thường', warning: 'Cảnh báo', danger: 'Nguy hiểm', none: 'Không có số liệu' },
+    levels: { ok: 'Bình thường', warning: 'Cảnh báo', danger: 'Nguy hiểm', none: 'Không có số liệu', unrated: 'Chỉ quan trắc' },
     thresholdNames: { warning: 'cảnh báo', danger: 'nguy hiểm', ph_low: 'pH thấp', ph_high: 'pH cao', bd1: 'BĐ1', bd2: 'BĐ2', bd3: 'BĐ3', intrusion: 'ranh mặn', change: 'biến động nhanh', rise: 'tăng nhanh' },
     sides: { above: 'cao', below: 'thấp' },
     zones: { rice: 'Vùng trồng lúa', rice_shrimp: 'Vùng lúa – tôm', brackish_aquaculture: 'Vùng nuôi tôm nước lợ', water_supply: 'Điểm lấy nước sinh hoạt', monitoring: 'Trạm quan trắc (không nhắn tin cho nông dân)' },
@@ -114,7 +115,7 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
     salinity: 'Salinity',
     level: 'Level',
     last24h: 'Last 24 h',
-    levels: { ok: 'Normal', warning: 'Warning', danger: 'Danger', none: 'No data' },
+    levels: { ok: 'Normal', warning: 'Warning', danger: 'Danger', none: 'No data', unrated: 'Monitoring only' },
     thresholdNames: { warning: 'warning', danger: 'danger', ph_low: 'pH low', ph_high: 'pH high', bd1: 'BĐ1', bd2: 'BĐ2', bd3: 'BĐ3', intrusion: 'intrusion line', change: 'fast change', rise: 'rising fast' },
     sides: { above: 'high', below: 'low' },
     zones: { rice: 'Rice', rice_shrimp: 'Rice–shrimp', brackish_aquaculture: 'Brackish-water shrimp farming', water_supply: 'Drinking-water intake', monitoring: 'Monitoring only (no SMS to farmers)' },

@@ -33,8 +33,9 @@ export function thresholdsOf(kind: SensorKind, rule: SensorRule | null, t: Strin
 }
 
 /** The badge: the colour is the severity, the text names the level when it says more (BĐ2, low side of a band, fast change). */
-function badge(shown: ShownLevel | null | undefined, t: Strings): string {
-  const status: SalinityLevel | 'none' = shown ? shown.status : 'none'
+function badge(shown: ShownLevel | null | undefined, t: Strings, rated = true): string {
+  // No levels and nothing firing: the value is shown without a judgment ("normal" would mislead a farmer at a coastal monitoring station).
+  const status: SalinityLevel | 'none' | 'unrated' = !shown ? 'none' : !rated && shown.status === 'ok' ? 'unrated' : shown.status
   const detail: string[] = []
   const l = shown?.level
   if (l && l.name !== 'warning' && l.name !== 'danger') detail.push(levelName(l.name, t))
@@ -109,10 +110,11 @@ export function renderBoard(d: BoardData): string {
   const sorted = [...d.stations].sort((a, b) => (a.district ?? '').localeCompare(b.district ?? '', 'vi') || a.name.localeCompare(b.name, 'vi', { numeric: true }) || a.id.localeCompare(b.id))
   const rows = sorted.map((s) => {
     const shown = d.shown.get(s.id)?.salinity
-    const level: SalinityLevel | 'none' = shown ? shown.status : 'none'
-    if (level !== 'none') counts[level]++
-    const points = spark.get(s.id) ?? []
     const lines = thresholdsOf('salinity', d.rules.get(s.id) ?? null, t, d.lang)
+    const rated = lines.length > 0
+    const level: SalinityLevel | 'none' | 'unrated' = !shown ? 'none' : !rated && shown.status === 'ok' ? 'unrated' : shown.status
+    if (level !== 'none' && level !== 'unrated') counts[level]++
+    const points = spark.get(s.id) ?? []
     const top = Math.max(...points.map((p) => p[1]))
     const sp = points.length
       ? sparkline({
@@ -127,7 +129,7 @@ export function renderBoard(d: BoardData): string {
       : '<span class="muted">—</span>'
     return `<tr class="row-${level}" data-station="${esc(s.id)}" data-level="${level}" data-zone="${esc(s.zone)}">
 <td><a href="${esc(href(`/stations/${encodeURIComponent(s.id)}`, d.lang))}">${esc(s.name)}</a><div class="muted zone">${esc(t.zones[s.zone])}</div><div class="muted hide-sm">${esc(place(s))}</div></td>
-<td class="num">${shown ? esc(valueText('salinity', shown.value, d.lang)) : '—'}<br>${badge(shown, t)}${shown ? `<div class="when">${when(shown.ts, d.now, t)}</div>` : ''}</td>
+<td class="num">${shown ? esc(valueText('salinity', shown.value, d.lang)) : '—'}<br>${badge(shown, t, rated)}${shown ? `<div class="when">${when(shown.ts, d.now, t)}</div>` : ''}</td>
 <td>${sp}</td>
 </tr>`
   })
@@ -187,8 +189,9 @@ export function renderStation(d: StationData): string {
   const latest = kinds
     .map((k) => {
       const shown = d.shown[k]
-      const hasLevels = levelLines(d.rules[k] ?? null).length > 0 || Boolean(d.rules[k]?.rise)
-      const extra = shown && hasLevels ? ` ${badge(shown, t)}` : ''
+      // A badge only where the rule judges the value: a sensor without levels gets one only while a rise/change fires.
+      const rated = levelLines(d.rules[k] ?? null).length > 0
+      const extra = shown && (rated || shown.rise) ? ` ${badge(shown, t, rated)}` : ''
       return `<div data-sensor="${k}"><dt>${esc(t.sensor(k))}</dt><dd>${shown ? esc(valueText(k, shown.value, d.lang)) : esc(t.noData)}${extra}</dd>${shown ? `<p class="muted" style="margin:0">${when(shown.ts, d.now, t)}</p>` : ''}</div>`
     })
     .join('\n')

@@ -69,6 +69,8 @@ beforeAll(async () => {
   // (c) The same canal water judged by what it is used for.
   await stationWithReadings(tp, { id: 'cm-l-shrimp', name: 'Ao tôm Tân Ân', zone: 'brackish_aquaculture', code: 'TOM01', ...at }, hourly(24, (i) => ({ salinity: 18 + (i % 3) / 10 })))
   await stationWithReadings(tp, { id: 'cm-l-rice', name: 'Ruộng lúa Thới Bình', zone: 'rice', code: 'LUA01', ...at }, hourly(24, (i) => ({ salinity: i === 0 ? 4.2 : 1 + (i % 4) / 4 })))
+  // A coastal monitoring station has no salinity level by default (levels/zones.ts): a value, no judgment, no farmer SMS.
+  await stationWithReadings(tp, { id: 'cm-l-mon', name: 'Trạm ven biển Gành Hào', zone: 'monitoring', ...at }, hourly(3, () => ({ salinity: 25 })))
   // (a) A brackish pond at 12 ‰: normal for shrimp until staff set a stricter override.
   await stationWithReadings(tp, { id: 'cm-l-ovr', name: 'Ao nuôi Đầm Dơi', zone: 'brackish_aquaculture', ...at }, [...dayAt(12), ...hourly(24, () => ({ salinity: 12 }))])
   // BĐ1–3 of the Cà Mau city gauge (65/75/85 cm, bulletin of 2024-12-16), set as the station's water-level rule.
@@ -101,6 +103,10 @@ describe('levels by zone on the board', () => {
     expect(await boardRow(page, 'cm-l-rice')).toEqual({ level: 'danger', text: 'Nguy hiểm', bg: 'rgb(179, 38, 30)' })
     expect(await page.textContent('tr[data-station="cm-l-shrimp"] .zone')).toBe('Vùng nuôi tôm nước lợ')
     expect(await page.textContent('tr[data-station="cm-l-rice"] .zone')).toBe('Vùng trồng lúa')
+    expect((await boardRow(page, 'cm-l-mon')).level).toBe('unrated')
+    expect(await page.textContent('tr[data-station="cm-l-mon"] .lv')).toBe('Chỉ quan trắc')
+    // Monitoring only is counted nowhere: 1 danger (rice), 3 normal (shrimp, override pond, gauge).
+    expect(await page.textContent('#summary')).toBe('1 trạm nguy hiểm · 0 trạm cảnh báo · 3 trạm bình thường')
     // The home page says how to subscribe, with the number staff configured.
     expect(await page.textContent('#sms')).toContain(SMS_NUMBER)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
@@ -108,6 +114,9 @@ describe('levels by zone on the board', () => {
     await page.goto(`${tp.apiUrl}/?lang=en`)
     expect(await page.textContent('tr[data-station="cm-l-shrimp"] .zone')).toBe('Brackish-water shrimp farming')
     expect(await page.textContent('tr[data-station="cm-l-rice"] .lv')).toBe('Danger')
+    await page.goto(`${tp.apiUrl}/stations/cm-l-mon?lang=en`)
+    expect(await page.textContent('#sms')).toContain('staff only')
+    expect(await page.locator('div[data-sensor="salinity"] .lv').count()).toBe(0)
     await page.close()
   })
 
