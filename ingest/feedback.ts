@@ -92,7 +92,7 @@ const PARSE_BYTES_PER_TURN = 512 * 1024
 /** Station buckets remembered; past this they are forgotten (a fresh burst each). */
 const MAX_BUCKETS = 100_000
 /** Payload-wide refusals: there is no reading to take a `seq` from. */
-const PAYLOAD_WIDE = new Set<ErrorCode>(['PAYLOAD_TOO_LARGE', 'PAYLOAD_NOT_UTF8', 'PAYLOAD_NOT_JSON', 'PAYLOAD_SCHEMA', 'BATCH_EMPTY', 'BATCH_TOO_LARGE', 'STATION_UNKNOWN', 'STATION_DISABLED'])
+const PAYLOAD_WIDE = new Set<ErrorCode>(['PAYLOAD_TOO_LARGE', 'PAYLOAD_NOT_UTF8', 'PAYLOAD_NOT_JSON', 'PAYLOAD_TOO_DEEP', 'PAYLOAD_SCHEMA', 'BATCH_EMPTY', 'BATCH_TOO_LARGE', 'STATION_UNKNOWN', 'STATION_DISABLED'])
 
 export type FeedbackDropReason = 'queue_full' | 'rate_limited' | 'publish_failed'
 

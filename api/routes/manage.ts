@@ -77,10 +77,11 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const { registry, audit } = deps
-    const view = (id: string) => publicStation(registry.require(id))
     const acks = new AckStore(registry.db)
-    // The alerter's own rule book when it runs in this process, so a BĐ change applies to its next reading.
-    const rules = deps.alerter?.rules ?? new RuleBook(registry.db, registry)
+    // The platform's one rule book (the alerter's when it runs), so a BĐ change applies to the next
+    // reading and the board at once: a second RuleBook on the same connection would not notice it.
+    const rules = deps.rules instanceof RuleBook ? deps.rules : (deps.alerter?.rules ?? new RuleBook(registry.db, registry))
+    const view = (id: string) => publicStation(registry.require(id), rules)
     const setAlarmLevels = (id: string, levels: z.infer<typeof AlarmLevels> | undefined): void => {
       if (levels === undefined) return
       if (levels === null) rules.remove(id, 'water_level')

@@ -154,7 +154,7 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
     created.push(await registry.add(s))
     if (s.alarmLevels) rules.set(s.id, 'water_level', alarmLevelsRule(s.alarmLevels), Date.now())
     const st = registry.get(s.id)
-    audit.record({ actor: cliActor(), role: 'admin', action: 'devices import', target: `station:${s.id}`, after: st ? publicStation(st) : undefined })
+    audit.record({ actor: cliActor(), role: 'admin', action: 'devices import', target: `station:${s.id}`, after: st ? publicStation(st, rules) : undefined })
   }
   if (json) io.stdout(JSON.stringify(created))
   else {
@@ -168,9 +168,10 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
 export async function devicesCommand(argv: string[], registry: Registry, io: Io): Promise<number> {
   const [sub, ...rest] = argv
   const audit = new AuditLog(registry.db)
+  const rules = new RuleBook(registry.db, registry)
   const view = (id: string) => {
     const s = registry.get(id)
-    return s ? publicStation(s) : undefined
+    return s ? publicStation(s, rules) : undefined
   }
   const record = (action: string, id: string, before: unknown) =>
     audit.record({ actor: cliActor(), role: 'admin', action: `devices ${action}`, target: `station:${id}`, before, after: view(id) })
@@ -208,7 +209,7 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
         zone: parseZone(values.zone),
         code: parseCode(values.code) ?? null,
       })
-      if (alarmLevels) new RuleBook(registry.db, registry).set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
+      if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
       record('add', id, undefined)
       printCredentials(io, creds, values.json)
       return 0
@@ -225,7 +226,6 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       if (values.name !== undefined) patch.name = values.name
       const alarmLevels = values.bd === undefined || values.bd === '' ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
       registry.update(id, patch)
-      const rules = new RuleBook(registry.db, registry)
       if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
       else if (values.bd === '') rules.remove(id, 'water_level')
       record('set', id, before)
