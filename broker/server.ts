@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { createServer, type AddressInfo, type Server } from 'node:net'
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { join } from 'node:path'
 import { Aedes } from 'aedes'
@@ -67,10 +67,11 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   const security = createSecurityLog(log)
   const { verifyQueue, ...limits } = config.mqtt.auth
   const verifier = createPasswordVerifier({ maxQueue: verifyQueue })
+  const auth = createAuthenticate({ stations: deps.stations, services: deps.services, identities, counters, log, security, verifier, dummyHash: dummyHash(), limits })
   const aedes = await Aedes.createBroker({
     id: 'tidewatch',
     ...(db ? { persistence: new AsyncLevelPersistence(db) } : {}),
-    authenticate: createAuthenticate({ stations: deps.stations, services: deps.services, identities, counters, log, security, verifier, dummyHash: dummyHash(), limits }),
+    authenticate: auth.authenticate,
     authorizePublish: createAuthorizePublish({
       identities,
       counters,
@@ -97,7 +98,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   // TLS-only mode opens no plaintext socket at all: a station secret sent
   // in clear over 4G is readable by anyone on the path (docs/SECURITY.md).
   if (config.mqtt.plaintext) {
-    const tcp = createServer((socket) => aedes.handle(socket))
+    const tcp = createServer((socket) => (auth.admitSocket(socket.remoteAddress) ? aedes.handle(socket) : socket.destroy()))
     servers.push(tcp)
     port = await listen(tcp, config.mqtt.port, config.mqtt.host)
   }
@@ -112,6 +113,10 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
       },
       (socket) => aedes.handle(socket),
     )
+    // Judged on the raw TCP connection, before the handshake costs anything.
+    tls.on('connection', (raw: Socket) => {
+      if (!auth.admitSocket(raw.remoteAddress)) raw.destroy()
+    })
     // Handshake failures (scanners, wrong CA) are logged, never fatal.
     tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'))
     servers.push(tls)

@@ -100,7 +100,26 @@ export function createAuthenticate(deps: {
     return named.find((id) => id !== own && deps.stations.credentials(id) !== undefined)
   }
 
-  return function authenticate(
+  /** Addresses a client recently logged in from; a NAT address shared with an attacker is one. */
+  const goodAddresses = new BoundedMap<string, true>(limits.maxTrackedKeys)
+
+  /**
+   * Run on TCP accept, before aedes sees the socket. An address that is
+   * locked out and has not hosted a successful login lately is dropped
+   * there: under a flood, each refused CONNECT otherwise costs the broker
+   * a client, a parser, a CONNACK and a log call on the data path's thread.
+   * An address that did host a good login keeps the full path, so a station
+   * behind the same NAT as an attacker can still log in from the cache.
+   */
+  function admitSocket(address: string | undefined): boolean {
+    const a = address ?? 'unknown'
+    if (addressLocks.lockedFor(a) === 0 || goodAddresses.get(a)) return true
+    counters.connectsRefused.locked++
+    security.event('mqtt.auth.throttled', { reason: 'address_locked', remote: a, atAccept: true }, 'connection from a locked-out address dropped')
+    return false
+  }
+
+  function authenticate(
     client: Client,
     username: Readonly<string | undefined>,
     password: Readonly<Buffer | undefined>,
@@ -117,19 +136,27 @@ export function createAuthenticate(deps: {
 
     const refuseLoad = (reason: 'address_locked' | 'station_locked' | 'address_rate' | 'station_rate' | 'busy', lockedForMs?: number): void => {
       counters.connectsRefused[reason === 'busy' ? 'busy' : reason.endsWith('locked') ? 'locked' : 'throttled']++
+      // Knocking on after being refused counts against the address like a
+      // wrong secret: a flood aimed at one station id gets its source locked
+      // out (and then dropped at accept) instead of being refused forever.
+      if (reason !== 'busy' && reason !== 'address_locked') noteAddressFailure()
       security.event('mqtt.auth.throttled', { reason, username, clientId, remote, ...(lockedForMs ? { lockedForSec: Math.ceil(lockedForMs / 1000) } : {}) }, 'CONNECT refused before checking the password')
       done(refusal(SERVER_UNAVAILABLE, 'too many attempts; retry later'), false)
+    }
+    const noteFailure = (scope: 'address' | 'username', locks: Lockouts, key: string): void => {
+      const r = locks.failure(key)
+      if (!r.locked) return
+      counters.lockouts++
+      security.event('mqtt.lockout', { scope, key, failures: r.failures, lockouts: r.lockouts, lockedForSec: r.lockMs / 1000, remote }, `${scope} locked out after repeated failed logins`)
+    }
+    function noteAddressFailure(): void {
+      noteFailure('address', addressLocks, remote)
     }
     /** Counts a wrong secret against the address and the username; logs a lockout when one starts. */
     const failed = (kind: 'station' | 'service'): void => {
       counters.connectsRefused.bad_credentials++
-      for (const [scope, locks, key] of [['address', addressLocks, remote], ['username', stationLocks, username]] as const) {
-        const r = locks.failure(key)
-        if (r.locked) {
-          counters.lockouts++
-          security.event('mqtt.lockout', { scope, key, failures: r.failures, lockouts: r.lockouts, lockedForSec: r.lockMs / 1000, remote }, `${scope} locked out after repeated failed logins`)
-        }
-      }
+      noteAddressFailure()
+      noteFailure('username', stationLocks, username)
       security.event('mqtt.auth.failed', { reason: 'bad_credentials', kind, username, clientId, remote }, 'bad username or password')
       done(refusal(BAD_USERNAME_OR_PASSWORD, 'bad username or password'), false)
     }
@@ -142,6 +169,7 @@ export function createAuthenticate(deps: {
         return done(refusal(NOT_AUTHORIZED, 'client id belongs to another identity'), false)
       }
       accept()
+      goodAddresses.set(remote, true)
       counters.connectsAccepted++
       done(null, true)
     }
@@ -195,4 +223,5 @@ export function createAuthenticate(deps: {
         done(refusal(NOT_AUTHORIZED, 'authentication error'), false)
       })
   }
+  return { authenticate, admitSocket }
 }
