@@ -13,7 +13,7 @@ import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
 import { createPasswordVerifier, dummyHash } from '../devices/password.ts'
 import { Identities } from './identity.ts'
 import { newBrokerCounters, type BrokerCounters } from './metrics.ts'
-import { createSecurityLog } from './security-log.ts'
+import { createSecurityLog } from '../core/security-log.ts'
 
 /**
  * The Aedes broker on TCP and, when a certificate is configured, TLS; with

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { createSecurityLog, type SecurityLog } from '../../core/security-log.ts'
 import { errorBody } from '../errors.ts'
 import type { AuditLog } from './audit.ts'
 import { roleAtLeast, type Principal, type Role, type TokenStore } from './tokens.ts'
@@ -59,6 +60,7 @@ export function bearer(req: FastifyRequest): string | undefined {
 }
 
 export function authGuard(tokens: TokenStore) {
+  let security: SecurityLog | undefined
   return async function guard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     req.principal = null
     req.audited = false
@@ -66,6 +68,8 @@ export function authGuard(tokens: TokenStore) {
     if (token !== undefined) {
       const principal = tokens.verify(token)
       if (!principal) {
+        // Security event (docs/SECURITY.md); rate-limited: random tokens each get their own API rate-limit bucket.
+        ;(security ??= createSecurityLog(req.server.log)).event('api.token.refused', { status: 401, reason: 'unknown_or_revoked', ip: req.ip, method: req.method, route: req.routeOptions.url ?? decodedPath(req.url).slice(0, 200) }, 'bearer token refused')
         await reply
           .status(401)
           .header('www-authenticate', 'Bearer realm="tidewatch", error="invalid_token"')

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/log.ts'
 import { VerifierBusyError, type PasswordVerifier } from '../../devices/password.ts'
 import { sessionKey, type Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
-import type { SecurityLog } from '../security-log.ts'
+import type { SecurityLog } from '../../core/security-log.ts'
 import { BoundedMap, Lockouts, TokenBuckets } from '../throttle.ts'
 
 export interface StationAuthenticator {

@@ -3,7 +3,7 @@ import type { Logger } from '../../core/log.ts'
 import { parseStationTopic } from '../../core/protocol.ts'
 import type { Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
-import type { SecurityLog } from '../security-log.ts'
+import type { SecurityLog } from '../../core/security-log.ts'
 
 /**
  * What a client may publish, and the hand-off that makes a PUBACK mean

@@ -135,3 +135,26 @@ describe('client ids and sessions', () => {
     }
   })
 })
+
+describe('security events', () => {
+  it('ACL denials, failed logins and refused API tokens are logged with a stable event field', async () => {
+    const a = await connect('cm-ses-a', { clientId: 'station-cm-ses-a' })
+    await expect(a.subscribeAsync('stations/cm-ses-b/config', { qos: 1 })).rejects.toThrow()
+    const closed = new Promise<void>((r) => a.once('close', () => r()))
+    a.publish('stations/cm-ses-b/readings', '{}', { qos: 1 })
+    await closed
+    expect(await refusedWith('cm-ses-a', { password: 'wrong', clientId: 'station-cm-ses-a' })).toBe(4)
+    const res = await fetch(`${tp.apiUrl}/api/v1/audit`, { headers: { authorization: 'Bearer not-a-real-token-000000' } })
+    expect(res.status).toBe(401)
+
+    const has = (event: string, fields: Record<string, unknown>) => logLines.some((l) => l.event === event && Object.entries(fields).every(([k, v]) => l[k] === v))
+    expect(await eventually(() => has('mqtt.acl.denied', { action: 'subscribe', station: 'cm-ses-a', topic: 'stations/cm-ses-b/config' }))).toBe(true)
+    expect(has('mqtt.acl.denied', { action: 'publish', station: 'cm-ses-a', topic: 'stations/cm-ses-b/readings' })).toBe(true)
+    expect(has('mqtt.auth.failed', { reason: 'bad_credentials', username: 'cm-ses-a', remote: '127.0.0.1' })).toBe(true)
+    expect(has('api.token.refused', { status: 401, route: '/api/v1/audit' })).toBe(true)
+    // No secret ever reaches the log.
+    const text = JSON.stringify(logLines)
+    expect(text).not.toContain(secrets['cm-ses-a'])
+    expect(text).not.toContain('not-a-real-token')
+  })
+})

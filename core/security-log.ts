@@ -1,4 +1,3 @@
-import type { Logger } from '../core/log.ts'
 
 /**
  * Security events for the province's monitoring service (layer 2 of its
@@ -13,6 +12,7 @@ export type SecurityEventName =
   | 'mqtt.acl.denied'
   | 'mqtt.clientid.refused'
   | 'mqtt.retained.refused'
+  | 'api.token.refused'
 
 export interface SecurityLog {
   /** Logs the event at warn level unless its name is over its budget for the current window. */
@@ -35,7 +35,12 @@ export interface SecurityLogOptions {
  * failed logins cannot hide an ACL denial). What goes over is counted and
  * reported once per window as `{ event, suppressed, windowSec }`.
  */
-export function createSecurityLog(log: Logger, opts: SecurityLogOptions = {}): SecurityLog {
+/** Any pino-like logger (the root logger, a child, fastify's). */
+export interface WarnLogger {
+  warn(obj: object, msg: string): void
+}
+
+export function createSecurityLog(log: WarnLogger, opts: SecurityLogOptions = {}): SecurityLog {
   const max = opts.maxPerWindow ?? 50
   const windowMs = opts.windowMs ?? 10_000
   const clock = opts.clock ?? Date.now
