@@ -100,7 +100,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * of it was acknowledged. Never throws for a broker problem.
  */
 export async function backfillStations(options: BackfillOptions): Promise<BackfillResult> {
-  const log = options.log.child({ component: 'backfill' })
+  // The caller names the component (demo-backfill, or a test's own logger).
+  const log = options.log
   const intervalMs = (options.intervalSec ?? 900) * 1000
   const batchSize = Math.min(options.batchSize ?? 96, MAX_BATCH_READINGS)
   const pauseMs = options.pauseMs ?? 200
