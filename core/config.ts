@@ -97,8 +97,20 @@ export const ConfigSchema = z.object({
           maxTrackedKeys: z.number().int().positive().default(100_000),
           /** Verified (station, secret) pairs kept in memory; the province has 10^2–10^3 stations (FIELD-NOTES). */
           verifiedCacheSize: z.number().int().positive().default(20_000),
-          /** Password checks waiting for the scrypt worker; more are refused with CONNACK 3. */
-          verifyQueue: z.number().int().positive().default(64),
+          /**
+           * Password checks waiting for the scrypt worker; more are refused
+           * with CONNACK 3. ~60 ms each on one core, so 256 wait at most
+           * ~15 s, inside MQTT.js's default 30 s connectTimeout.
+           */
+          verifyQueue: z.number().int().positive().default(256),
+          /**
+           * Source addresses without per-address buckets and lockouts (the
+           * per-username ones still apply): the host itself, where the
+           * standalone ingest, the simulator and benchmarks connect from.
+           * Behind a TCP proxy on the same host every station comes from
+           * here, and per-address limits belong in the proxy.
+           */
+          exemptAddresses: z.array(z.string()).default(['127.0.0.1', '::1', '::ffff:127.0.0.1']),
         })
         .prefault({}),
     })

@@ -30,6 +30,7 @@ export interface AuthLimits {
   lockoutMaxSec: number
   maxTrackedKeys: number
   verifiedCacheSize: number
+  exemptAddresses: readonly string[]
 }
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
@@ -100,6 +101,7 @@ export function createAuthenticate(deps: {
     return named.find((id) => id !== own && deps.stations.credentials(id) !== undefined)
   }
 
+  const exempt = new Set(limits.exemptAddresses)
   /** Addresses a client recently logged in from; a NAT address shared with an attacker is one. */
   const goodAddresses = new BoundedMap<string, true>(limits.maxTrackedKeys)
 
@@ -113,7 +115,7 @@ export function createAuthenticate(deps: {
    */
   function admitSocket(address: string | undefined): boolean {
     const a = address ?? 'unknown'
-    if (addressLocks.lockedFor(a) === 0 || goodAddresses.get(a)) return true
+    if (exempt.has(a) || addressLocks.lockedFor(a) === 0 || goodAddresses.get(a)) return true
     counters.connectsRefused.locked++
     security.event('mqtt.auth.throttled', { reason: 'address_locked', remote: a, atAccept: true }, 'connection from a locked-out address dropped')
     return false
@@ -126,6 +128,7 @@ export function createAuthenticate(deps: {
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
     const remote = remoteAddress(client)
+    const perAddress = !exempt.has(remote)
     const clientId = client.id
     if (!username || !password) {
       counters.connectsRefused.anonymous++
@@ -150,7 +153,7 @@ export function createAuthenticate(deps: {
       security.event('mqtt.lockout', { scope, key, failures: r.failures, lockouts: r.lockouts, lockedForSec: r.lockMs / 1000, remote }, `${scope} locked out after repeated failed logins`)
     }
     function noteAddressFailure(): void {
-      noteFailure('address', addressLocks, remote)
+      if (perAddress) noteFailure('address', addressLocks, remote)
     }
     /** Counts a wrong secret against the address and the username; logs a lockout when one starts. */
     const failed = (kind: 'station' | 'service'): void => {
@@ -176,7 +179,7 @@ export function createAuthenticate(deps: {
 
     const service = deps.services.find((s) => s.username === username)
     if (service) {
-      if (addressLocks.lockedFor(remote) > 0) return refuseLoad('address_locked', addressLocks.lockedFor(remote))
+      if (perAddress && addressLocks.lockedFor(remote) > 0) return refuseLoad('address_locked', addressLocks.lockedFor(remote))
       if (!timingSafeEqual(digest(pw), digest(service.password))) return failed('service')
       addressLocks.success(remote)
       return admit(username, undefined, () => deps.identities.set(client, { kind: 'service', name: service.name }))
@@ -200,11 +203,11 @@ export function createAuthenticate(deps: {
     const cached = verified.get(username)
     if (creds && cached && cached.hash === creds.hash && timingSafeEqual(cached.pw, pwDigest)) return onSuccess(creds)
 
-    const addressLocked = addressLocks.lockedFor(remote)
+    const addressLocked = perAddress ? addressLocks.lockedFor(remote) : 0
     if (addressLocked > 0) return refuseLoad('address_locked', addressLocked)
     const stationLocked = stationLocks.lockedFor(username)
     if (stationLocked > 0) return refuseLoad('station_locked', stationLocked)
-    if (!addressBuckets.take(remote)) return refuseLoad('address_rate')
+    if (perAddress && !addressBuckets.take(remote)) return refuseLoad('address_rate')
     if (!stationBuckets.take(username)) return refuseLoad('station_rate')
 
     deps.dummyHash
