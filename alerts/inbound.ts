@@ -162,7 +162,7 @@ function activeAlerts(deps: InboundDeps, station: Station, now: number): Array<{
         incident: row.incident,
         sensor,
         input: {
-          kind: 'alert', station: { id: station.id, name: station.name, zone: station.zone }, sensor, level, side: sideOf(level, row.value),
+          kind: 'alert', station: { id: station.id, name: station.name, zone: station.zone, code: station.code }, sensor, level, side: sideOf(level, row.value),
           value: row.value, threshold: limitFor(level, row.value), ts: row.reading_ts ?? now, trend: null,
         },
       })

@@ -77,7 +77,7 @@ export class Notifier {
     const diacritics = r.subscriber.diacritics && (!r.sms || this.unicodeAllowed())
     const msg = render(
       {
-        kind, station: { id: station.id, name: station.name, zone: station.zone }, sensor: t.sensor, level: t.level, side: t.side,
+        kind, station: { id: station.id, name: station.name, zone: station.zone, code: station.code }, sensor: t.sensor, level: t.level, side: t.side,
         value: t.value, threshold: t.threshold, delta: t.delta, windowSec: t.windowSec, ts: t.readingTs ?? t.at, trend: t.trend,
       },
       { lang: r.subscriber.lang, diacritics },

@@ -1,6 +1,7 @@
 import { SENSORS, isSensorKind } from '../core/sensors.ts'
 import type { Level } from '../levels/rules.ts'
 import { zoneRule, type Zone } from '../levels/zones.ts'
+import { localMonth } from '../levels/book.ts'
 import { encodingFor, segmentInfo, type SmsEncoding } from './sms/segments.ts'
 import { tidySpaces, toGsm7 } from './text.ts'
 
@@ -21,7 +22,8 @@ export type Trend = 'up' | 'down' | 'flat' | null
 export interface MessageInput {
   kind: 'alert' | 'resolved'
   /** The zone decides the advice: rice advice is wrong for a shrimp pond. */
-  station: { id: string; name: string; zone: Zone }
+  /** code: the short SMS code (SD01), named instead of the id when set: it is what the farmer types to subscribe. */
+  station: { id: string; name: string; zone: Zone; code?: string | null }
   sensor: string
   level: Level
   /** The side of the level the value is on (an outside band's high or low side); decides the advice and the resolved wording. */
@@ -228,7 +230,8 @@ function compose(m: MessageInput, lang: Lang, gsm: boolean, name: string): strin
   const unit = unitOf(m.sensor, gsm)
   const num = (v: number): string => `${formatNumber(v, m.sensor, lang)}${unit}`
   // The station id is always there; the name only when there is room (render()).
-  const station = name ? `${name} (${m.station.id})` : m.station.id
+  const ref = m.station.code || m.station.id
+  const station = name ? `${name} (${ref})` : ref
   const where = `${vi ? 'tại' : 'at'} ${station}`
   const when = `${vi ? 'lúc ' : ''}${localTime(m.ts)}`
   const head = headline(m.level, lang)
@@ -280,11 +283,6 @@ function resolvedText(m: MessageInput, lang: Lang, swing: boolean, num: (v: numb
   if (l.direction === 'below') return vi ? `Đã trở lại trên ${num(l.threshold)}.` : `Back above ${num(l.threshold)}.`
   const bd = /^bd[1-3]$/.test(l.name) ? `${vi ? 'BĐ' : 'alarm level '}${l.name.slice(2)} ` : ''
   return vi ? `Đã xuống dưới ${bd}${num(l.threshold)}.` : `Back below ${bd}${num(l.threshold)}.`
-}
-
-/** Local month (1–12) in Asia/Ho_Chi_Minh. */
-function localMonth(ts: number): number {
-  return Number(timeFmt.formatToParts(new Date(ts)).find((p) => p.type === 'month')!.value)
 }
 
 export function render(m: MessageInput, opts: RenderOptions): Rendered {

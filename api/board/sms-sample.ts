@@ -22,7 +22,7 @@ export function sampleMessages(rules: RuleLookup, opts: { diacritics: boolean; c
       const limit = level.direction === 'outside' ? level.high! : level.threshold
       const value = Math.round(limit * (above ? 1.1 : 0.9) * 10) / 10
       return render(
-        { kind: 'alert', station: { id: station.id, name: station.name, zone: station.zone }, sensor, level, side: above ? 'above' : 'below', value, threshold: limit, ts: clock(), trend: 'up' },
+        { kind: 'alert', station: { id: station.id, name: station.name, zone: station.zone, code: station.code }, sensor, level, side: above ? 'above' : 'below', value, threshold: limit, ts: clock(), trend: 'up' },
         { lang: 'vi', diacritics: opts.diacritics },
       ).text
     }

@@ -100,7 +100,7 @@ describe('SMS keywords over SMPP', () => {
     const status = rows.slice(1)
     expect(status.map((r) => `${r.sensor}/${r.level}/${r.kind}/${r.status}`).sort()).toEqual(['salinity/danger/alert/delivered', 'water_level/bd2/alert/delivered'])
     // The text is the alert's own template (templates.ts render()), for the state in force.
-    const station = { id: 'CM04', name: 'Trạm Sông Đốc', zone: 'rice' as const }
+    const station = { id: 'CM04', name: 'Trạm Sông Đốc', zone: 'rice' as const, code: 'SD01' }
     for (const r of status) {
       const rule = alerter.rules.get('CM04', r.sensor!)!
       const level = rule.levels.find((l) => l.name === r.level)!
