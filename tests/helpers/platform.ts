@@ -3,6 +3,7 @@
  * whole platform (embedded broker + ingest + API) on ephemeral ports, each in
  * its own temp dir.
  */
+import { afterAll, beforeAll } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -128,4 +129,23 @@ export async function getJson(url: string, token?: string): Promise<{ status: nu
     // Prometheus text and friends stay strings.
   }
   return { status: res.status, body }
+}
+
+/**
+ * One real influxd and one platform for a whole test file: started before
+ * its tests, stopped after them. Read the fields inside tests and hooks.
+ */
+export function platformPerFile(opts: { env?: Record<string, string> } = {}): { readonly tmp: ReturnType<typeof tempDir>; readonly influx: TestInflux; readonly tp: TestPlatform } {
+  const state = {} as { tmp: ReturnType<typeof tempDir>; influx: TestInflux; tp: TestPlatform }
+  beforeAll(async () => {
+    state.tmp = tempDir()
+    state.influx = await startTestInflux(state.tmp.dir)
+    state.tp = await startTestPlatform({ dir: state.tmp.dir, influxUrl: state.influx.server.url, env: opts.env })
+  })
+  afterAll(async () => {
+    await state.tp?.stop()
+    await state.influx?.server.stop()
+    state.tmp?.cleanup()
+  })
+  return state
 }

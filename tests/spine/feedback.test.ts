@@ -5,28 +5,14 @@
  */
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { silentLogger } from '../../core/log.ts'
 import { FeedbackMessageSchema, FeedbackPublisher, type FeedbackMessage } from '../../ingest/feedback.ts'
 import { startMosquitto } from '../helpers/mosquitto.ts'
-import { eventually, getJson, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+import { eventually, getJson, platformPerFile, startTestPlatform, type TestPlatform } from '../helpers/platform.ts'
 
-let tmp: ReturnType<typeof tempDir>
-let influx: TestInflux
-let tp: TestPlatform
-
-beforeAll(async () => {
-  tmp = tempDir()
-  influx = await startTestInflux(tmp.dir)
-  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url })
-})
-
-afterAll(async () => {
-  await tp?.stop()
-  await influx?.server.stop()
-  tmp?.cleanup()
-})
+const env = platformPerFile()
 
 interface Station {
   id: string
@@ -56,7 +42,7 @@ async function publishMarker(s: Station, seq: number): Promise<FeedbackMessage> 
 
 describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => {
   it('a batch of 5 with 2 bad readings: exactly one message naming both, and the 3 good ones are stored', async () => {
-    const a = await connectStation(tp, 'cm-fb-a')
+    const a = await connectStation(env.tp, 'cm-fb-a')
     const granted = await a.client.subscribeAsync('stations/cm-fb-a/feedback', { qos: 1 })
     expect(granted[0]!.qos).toBe(1)
     const t = Date.now() - 60_000
@@ -86,14 +72,14 @@ describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => 
     })
     expect(forBatch[0]!.omitted).toBeUndefined()
     expect(a.feedback).toHaveLength(2)
-    expect(await eventually(async () => (await influx.count('reading', `"station" = 'cm-fb-a'`)) === 3)).toBe(true)
-    const metrics = await getJson(`${tp.apiUrl}/metrics`)
+    expect(await eventually(async () => (await env.influx.count('reading', `"station" = 'cm-fb-a'`)) === 3)).toBe(true)
+    const metrics = await getJson(`${env.tp.apiUrl}/metrics`)
     expect(metrics.body).toMatch(/tidewatch_feedback_published_total \d+/)
     await a.client.endAsync()
   })
 
   it('a good payload gets no feedback; a payload-wide refusal gets one item without an index', async () => {
-    const s = await connectStation(tp, 'cm-fb-good')
+    const s = await connectStation(env.tp, 'cm-fb-good')
     await s.client.subscribeAsync('stations/cm-fb-good/feedback', { qos: 1 })
     await s.client.publishAsync('stations/cm-fb-good/readings', JSON.stringify({ ts: Date.now(), seq: 1, values: { salinity: 2 } }), { qos: 1 })
     await s.client.publishAsync('stations/cm-fb-good/readings', '{"ts": 1, "values": ', { qos: 1 })
@@ -105,24 +91,24 @@ describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => 
   })
 
   it('no station may subscribe to another station\'s feedback (SUBACK 0x80), nor to a wildcard', async () => {
-    const b = await connectStation(tp, 'cm-fb-b')
-    const denied = tp.platform.broker!.counters.subscribeDenied
+    const b = await connectStation(env.tp, 'cm-fb-b')
+    const denied = env.tp.platform.broker!.counters.subscribeDenied
     for (const topic of ['stations/cm-fb-a/feedback', 'stations/+/feedback', 'stations/#', '#']) {
       const granted = await b.client.subscribeAsync(topic, { qos: 1 }).catch((err: Error & { granted?: Array<{ qos: number }> }) => err.granted ?? err)
       // MQTT.js rejects on a 0x80 return code; either way nothing was granted.
       expect(Array.isArray(granted) ? granted[0]!.qos : 128, topic).toBe(128)
     }
-    expect(tp.platform.broker!.counters.subscribeDenied).toBe(denied + 4)
+    expect(env.tp.platform.broker!.counters.subscribeDenied).toBe(denied + 4)
     await b.client.endAsync()
   })
 
   it('no station may publish to a feedback topic, its own or another\'s', async () => {
-    const a = await connectStation(tp, 'cm-fb-pa')
+    const a = await connectStation(env.tp, 'cm-fb-pa')
     await a.client.subscribeAsync('stations/cm-fb-pa/feedback', { qos: 1 })
-    const denied = tp.platform.broker!.counters.publishDenied
+    const denied = env.tp.platform.broker!.counters.publishDenied
     for (const [n, topic] of ['stations/cm-fb-pa/feedback', 'stations/cm-fb-pb/feedback'].entries()) {
-      const creds = await tp.platform.registry.add({ id: `cm-fb-spoof-${n}`, name: 'spoof', lat: 9, lon: 105 })
-      const spoofer = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
+      const creds = await env.tp.platform.registry.add({ id: `cm-fb-spoof-${n}`, name: 'spoof', lat: 9, lon: 105 })
+      const spoofer = await mqtt.connectAsync(env.tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
       const closed = new Promise<void>((r) => spoofer.once('close', () => r()))
       spoofer.publish(topic, JSON.stringify({ v: 1, at: 0, readings: 1, stored: 0, refused: [{ code: 'FAKE' }] }), { qos: 1 })
       // MQTT 3.1.1 has no negative PUBACK: the broker drops the spoofer (existing policy).
@@ -130,23 +116,23 @@ describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => 
       spoofer.end(true)
     }
     // A station may not write even its own feedback topic.
-    const own = mqtt.connect(tp.mqttUrl, { username: 'cm-fb-pa', password: a.password, protocolVersion: 4, reconnectPeriod: 0, clientId: 'cm-fb-pa-2' })
+    const own = mqtt.connect(env.tp.mqttUrl, { username: 'cm-fb-pa', password: a.password, protocolVersion: 4, reconnectPeriod: 0, clientId: 'cm-fb-pa-2' })
     await new Promise<void>((r) => own.once('connect', () => r()))
     const ownClosed = new Promise<void>((r) => own.once('close', () => r()))
     own.publish('stations/cm-fb-pa/feedback', JSON.stringify({ v: 1, at: 0, readings: 1, stored: 0, refused: [{ code: 'FAKE' }] }), { qos: 1 })
     await ownClosed
     own.end(true)
-    expect(tp.platform.broker!.counters.publishDenied).toBe(denied + 3)
+    expect(env.tp.platform.broker!.counters.publishDenied).toBe(denied + 3)
     await publishMarker(a, 7)
     expect(a.feedback.flatMap((f) => f.refused.map((r) => r.code))).not.toContain('FAKE')
     await a.client.endAsync()
   })
 
   it('mosquitto_sub as a foreign station client receives its own feedback and is denied another\'s', async () => {
-    const s = await connectStation(tp, 'cm-fb-mosq')
-    const other = await connectStation(tp, 'cm-fb-mosq-other')
+    const s = await connectStation(env.tp, 'cm-fb-mosq')
+    const other = await connectStation(env.tp, 'cm-fb-mosq-other')
     // stdbuf: mosquitto_sub buffers stdout on a pipe, and the test waits for its SUBACK line.
-    const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(tp.platform.broker!.port), '-V', 'mqttv311', '-q', '1', '-d', '-C', '1', '-W', '20', '-u', s.username, '-P', s.password, '-t', 'stations/cm-fb-mosq/feedback'])
+    const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(env.tp.platform.broker!.port), '-V', 'mqttv311', '-q', '1', '-d', '-C', '1', '-W', '20', '-u', s.username, '-P', s.password, '-t', 'stations/cm-fb-mosq/feedback'])
     let out = ''
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()))
     const exited = new Promise<number | null>((r) => sub.once('exit', (code) => r(code)))
@@ -156,7 +142,7 @@ describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => 
     const line = out.split('\n').find((l) => l.startsWith('{'))!
     expect(FeedbackMessageSchema.parse(JSON.parse(line))).toMatchObject({ seq: 42, refused: [{ code: 'VALUE_OUT_OF_RANGE', sensor: 'no2' }] })
 
-    const denied = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(tp.platform.broker!.port), '-V', 'mqttv311', '-q', '1', '-C', '1', '-W', '20', '-u', other.username, '-P', other.password, '-t', 'stations/cm-fb-mosq/feedback'])
+    const denied = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(env.tp.platform.broker!.port), '-V', 'mqttv311', '-q', '1', '-C', '1', '-W', '20', '-u', other.username, '-P', other.password, '-t', 'stations/cm-fb-mosq/feedback'])
     let err = ''
     denied.stderr.on('data', (d: Buffer) => (err += d.toString()))
     const code = await new Promise<number | null>((r) => denied.once('exit', (c) => r(c)))
@@ -167,9 +153,9 @@ describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => 
   })
 
   it('a station flooding bad payloads is rate limited, keeps its connection, and every offer is accounted for', async () => {
-    const s = await connectStation(tp, 'cm-fb-flood')
+    const s = await connectStation(env.tp, 'cm-fb-flood')
     await s.client.subscribeAsync('stations/cm-fb-flood/feedback', { qos: 1 })
-    const fb = tp.platform.ingest!.feedback.counters
+    const fb = env.tp.platform.ingest!.feedback.counters
     const before = { offered: fb.offered, published: fb.published, dropped: { ...fb.dropped } }
     const started = Date.now()
     const n = 200
@@ -190,11 +176,11 @@ describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => 
 
 describe('feedback from a standalone ingest (tidewatch broker + `tidewatch ingest` over MQTT)', () => {
   it('the ingest\'s service account publishes the feedback and keeps its own connection', async () => {
-    const dataDir = `${tmp.dir}/split`
+    const dataDir = `${env.tmp.dir}/split`
     const broker = await startTestPlatform({ dir: dataDir, parts: { broker: true } })
     const ingest = await startTestPlatform({
       dir: dataDir,
-      influxUrl: influx.server.url,
+      influxUrl: env.influx.server.url,
       parts: { ingest: 'mqtt' },
       env: { TIDEWATCH_MQTT_URL: broker.mqttUrl, TIDEWATCH_DATA_DIR: broker.dataDir },
     })
@@ -219,11 +205,11 @@ describe('feedback from a standalone ingest (tidewatch broker + `tidewatch inges
 
 describe('feedback through Debian mosquitto with the ACL of docs/PROTOCOL.md', () => {
   it('the standalone ingest publishes feedback; only the station itself reads it', async () => {
-    const acl = `${tmp.dir}/mosquitto.acl`
+    const acl = `${env.tmp.dir}/mosquitto.acl`
     writeFileSync(acl, 'pattern read stations/%u/feedback\npattern write stations/%u/readings\nuser svc:ingest\ntopic read stations/+/readings\ntopic write stations/+/feedback\n')
     // Started as root, mosquitto drops to user "mosquitto", which cannot read the 0700 temp dir.
-    const mosq = await startMosquitto(tmp.dir, `user root\nacl_file ${acl}\n`)
-    const ingest = await startTestPlatform({ dir: `${tmp.dir}/mq`, influxUrl: influx.server.url, parts: { ingest: 'mqtt' }, env: { TIDEWATCH_MQTT_URL: mosq.url } })
+    const mosq = await startMosquitto(env.tmp.dir, `user root\nacl_file ${acl}\n`)
+    const ingest = await startTestPlatform({ dir: `${env.tmp.dir}/mq`, influxUrl: env.influx.server.url, parts: { ingest: 'mqtt' }, env: { TIDEWATCH_MQTT_URL: mosq.url } })
     try {
       await ingest.platform.source!.ready
       await ingest.platform.registry.add({ id: 'cm-fb-macl', name: 'acl', lat: 9, lon: 105 })

@@ -8,27 +8,13 @@
  * open, and the station's next reading is stored.
  */
 import { spawn } from 'node:child_process'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import mqtt, { type MqttClient } from 'mqtt'
 import { FeedbackMessageSchema, type FeedbackMessage } from '../../ingest/feedback.ts'
 import { startMosquitto } from '../helpers/mosquitto.ts'
-import { eventually, getJson, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+import { eventually, getJson, platformPerFile, startTestPlatform } from '../helpers/platform.ts'
 
-let tmp: ReturnType<typeof tempDir>
-let influx: TestInflux
-let tp: TestPlatform
-
-beforeAll(async () => {
-  tmp = tempDir()
-  influx = await startTestInflux(tmp.dir)
-  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url })
-})
-
-afterAll(async () => {
-  await tp?.stop()
-  await influx?.server.stop()
-  tmp?.cleanup()
-})
+const env = platformPerFile()
 
 interface Station {
   id: string
@@ -40,9 +26,9 @@ interface Station {
 }
 
 async function connectStation(id: string): Promise<Station> {
-  const creds = await tp.platform.registry.add({ id, name: id, lat: 9.18, lon: 105.15 })
+  const creds = await env.tp.platform.registry.add({ id, name: id, lat: 9.18, lon: 105.15 })
   // The client id the protocol recommends (docs/PROTOCOL.md, firmware example).
-  const client = await mqtt.connectAsync(tp.mqttUrl, { clientId: `station-${id}`, username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
+  const client = await mqtt.connectAsync(env.tp.mqttUrl, { clientId: `station-${id}`, username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
   const s: Station = { id, username: creds.username, password: creds.password, client, closes: 0, feedback: [] }
   client.on('close', () => s.closes++)
   client.on('message', (topic, payload) => {
@@ -74,7 +60,7 @@ const HOSTILE: Array<[string, string]> = [
 ]
 
 async function quarantined(stationId: string, reason: string): Promise<Array<{ reason: string; excerpt: string; detail: string }>> {
-  const q = await getJson(`${tp.apiUrl}/api/v1/quarantine?station=${stationId}&reason=${reason}`, tp.adminToken)
+  const q = await getJson(`${env.tp.apiUrl}/api/v1/quarantine?station=${stationId}&reason=${reason}`, env.tp.adminToken)
   expect(q.status).toBe(200)
   return q.body.entries
 }
@@ -96,7 +82,7 @@ describe('deeply nested payloads (embedded broker + ingest, MQTT.js stations)', 
     await publishOrClose(a, JSON.stringify({ ts: now, seq: 7, values: { salinity: 2.4, ph: 7.6 } }))
     expect(a.closes).toBe(0)
     expect(b.closes).toBe(0)
-    expect(await tp.platform.ingest!.drained(20_000)).toBe(true)
+    expect(await env.tp.platform.ingest!.drained(20_000)).toBe(true)
 
     // Quarantined with the reason code, a bounded excerpt (the start of the payload), and a detail naming the limit.
     const entries = await quarantined(a.id, 'PAYLOAD_TOO_DEEP')
@@ -109,12 +95,12 @@ describe('deeply nested payloads (embedded broker + ingest, MQTT.js stations)', 
     expect((await quarantined(a.id, 'PAYLOAD_SCHEMA')).length + (await quarantined(b.id, 'PAYLOAD_TOO_DEEP')).length).toBe(0)
 
     // In InfluxDB: the three quarantine points, A's valid reading, and all of B's.
-    expect(await eventually(async () => (await influx.count('quarantine', `"station" = '${a.id}' AND "reason" = 'PAYLOAD_TOO_DEEP'`, 'count')) === 3, 20_000)).toBe(true)
-    expect(await eventually(async () => (await influx.count('reading', `"station" = '${a.id}'`)) === 2, 20_000)).toBe(true)
-    expect(await eventually(async () => (await influx.count('reading', `"station" = '${b.id}' AND "sensor" = 'salinity'`)) === 3, 20_000)).toBe(true)
+    expect(await eventually(async () => (await env.influx.count('quarantine', `"station" = '${a.id}' AND "reason" = 'PAYLOAD_TOO_DEEP'`, 'count')) === 3, 20_000)).toBe(true)
+    expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${a.id}'`)) === 2, 20_000)).toBe(true)
+    expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${b.id}' AND "sensor" = 'salinity'`)) === 3, 20_000)).toBe(true)
 
     // Counted like every other refusal.
-    const metrics = await getJson(`${tp.apiUrl}/metrics`, tp.adminToken)
+    const metrics = await getJson(`${env.tp.apiUrl}/metrics`, env.tp.adminToken)
     expect(metrics.body).toMatch(/tidewatch_ingest_rejected_total\{reason="PAYLOAD_TOO_DEEP"\} 3\b/)
 
     // The feedback publisher copes too: the station is told, once per payload.
@@ -131,10 +117,10 @@ describe('deeply nested payloads (embedded broker + ingest, MQTT.js stations)', 
 describe('deeply nested payloads from a foreign client (mosquitto_pub)', () => {
   it('mosquitto_pub sends a deep payload and then a valid reading on one connection: both acknowledged, one quarantined, one stored', async () => {
     const id = 'cm-poison-mosq'
-    const creds = await tp.platform.registry.add({ id, name: id, lat: 9.18, lon: 105.15 })
+    const creds = await env.tp.platform.registry.add({ id, name: id, lat: 9.18, lon: 105.15 })
     const ts = Date.now()
     // -l: one message per stdin line, all on one connection; -d prints each PUBACK.
-    const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(tp.platform.broker!.port), '-V', 'mqttv311', '-q', '1', '-d', '-i', `station-${id}`, '-u', creds.username, '-P', creds.password, '-t', `stations/${id}/readings`, '-l'])
+    const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(env.tp.platform.broker!.port), '-V', 'mqttv311', '-q', '1', '-d', '-i', `station-${id}`, '-u', creds.username, '-P', creds.password, '-t', `stations/${id}/readings`, '-l'])
     let out = ''
     pub.stdout.on('data', (d: Buffer) => (out += d.toString()))
     pub.stderr.on('data', (d: Buffer) => (out += d.toString()))
@@ -148,17 +134,17 @@ describe('deeply nested payloads from a foreign client (mosquitto_pub)', () => {
     expect(code, out).toBe(0)
     expect(out.match(/received PUBACK/g), out).toHaveLength(3)
     expect(out.match(/sending CONNECT/g), out).toHaveLength(1)
-    expect(await tp.platform.ingest!.drained(20_000)).toBe(true)
+    expect(await env.tp.platform.ingest!.drained(20_000)).toBe(true)
 
     expect(await quarantined(id, 'PAYLOAD_TOO_DEEP')).toHaveLength(2)
-    expect(await eventually(async () => (await influx.count('reading', `"station" = '${id}' AND "sensor" = 'salinity'`)) === 1, 20_000)).toBe(true)
+    expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${id}' AND "sensor" = 'salinity'`)) === 1, 20_000)).toBe(true)
   })
 })
 
 describe('deeply nested payloads through Debian mosquitto to a standalone ingest', () => {
   it('the ingest quarantines them and keeps its own session: it never drops its connection to be redelivered the payload forever', async () => {
-    const mosq = await startMosquitto(tmp.dir)
-    const st = await startTestPlatform({ dir: `${tmp.dir}/standalone`, influxUrl: influx.server.url, parts: { ingest: 'mqtt', api: true }, env: { TIDEWATCH_MQTT_URL: mosq.url } })
+    const mosq = await startMosquitto(env.tmp.dir)
+    const st = await startTestPlatform({ dir: `${env.tmp.dir}/standalone`, influxUrl: env.influx.server.url, parts: { ingest: 'mqtt', api: true }, env: { TIDEWATCH_MQTT_URL: mosq.url } })
     try {
       await st.platform.source!.ready
       let ingestCloses = 0
@@ -171,7 +157,7 @@ describe('deeply nested payloads through Debian mosquitto to a standalone ingest
       await station.endAsync()
       const q = await eventually(() => (st.platform.ingest!.quarantine.list({ stationId: id }).length >= 3 ? st.platform.ingest!.quarantine.list({ stationId: id }) : undefined), 20_000)
       expect(q?.map((e) => e.reason)).toEqual(['PAYLOAD_TOO_DEEP', 'PAYLOAD_TOO_DEEP', 'PAYLOAD_TOO_DEEP'])
-      expect(await eventually(async () => (await influx.count('reading', `"station" = '${id}'`)) === 1, 20_000)).toBe(true)
+      expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${id}'`)) === 1, 20_000)).toBe(true)
       expect(ingestCloses).toBe(0)
     } finally {
       await st.stop()
