@@ -9,7 +9,8 @@ import { AuditLog } from '../../api/auth/audit.ts'
 import { publicStation } from '../../api/routes/stations.ts'
 import { cliActor } from './tokens.ts'
 
-const USAGE = `Usage:
+/** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened). */
+export const USAGE = `Usage:
   tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
                              [--commune C] [--district D] [--coast east|west|inland] [--interval SECONDS]
                              [--zone rice|rice_shrimp|brackish_aquaculture|water_supply|monitoring]
