@@ -6,7 +6,7 @@ import { STATION_ID_PATTERN } from '../core/protocol.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../core/sensors.ts'
 import { DEFAULT_ZONE, isZone, ZONES, type Zone } from '../levels/zones.ts'
 import type { Calibration, StationContext } from '../ingest/parse/validate.ts'
-import { dummyHash, generatePassword, hashPassword, verifyPassword } from './password.ts'
+import { dummyHash, generatePassword, hashDeviceSecret, needsRehash, verifyPassword } from './password.ts'
 
 /**
  * The station registry: SQLite (better-sqlite3) in the data dir. Other
@@ -184,6 +184,8 @@ export class Registry {
       ),
       insertSensor: db.prepare('INSERT OR REPLACE INTO station_sensors (station_id, kind, cal_offset, cal_scale) VALUES (?, ?, ?, ?)'),
       setHash: db.prepare('UPDATE stations SET password_hash = ?, credentials_rotated_at = ? WHERE id = ?'),
+      // Compare-and-set: a rotation that landed since the check is never overwritten.
+      upgradeHash: db.prepare('UPDATE stations SET password_hash = ? WHERE id = ? AND password_hash = ?'),
       setEnabled: db.prepare('UPDATE stations SET enabled = ? WHERE id = ?'),
       touch: db.prepare('UPDATE stations SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?'),
       clock: db.prepare('UPDATE stations SET clock_offset_s = ?, clock_checked_at = ? WHERE id = ?'),
@@ -311,7 +313,7 @@ export class Registry {
       if (!isSensorKind(s.kind)) throw new TidewatchError('BAD_REQUEST', { sensor: s.kind }, `unknown sensor kind "${s.kind}"`)
     }
     const password = generatePassword()
-    const hash = await hashPassword(password)
+    const hash = hashDeviceSecret(password)
     this.db.transaction(() => {
       this.stmts.insert.run({
         id: input.id,
@@ -337,7 +339,7 @@ export class Registry {
   async rotate(id: string, now = Date.now()): Promise<Credentials> {
     this.require(id)
     const password = generatePassword()
-    this.stmts.setHash.run(await hashPassword(password), now, id)
+    this.stmts.setHash.run(hashDeviceSecret(password), now, id)
     return { id, username: id, password }
   }
 
@@ -385,7 +387,17 @@ export class Registry {
     // An unknown id costs a scrypt too, so timing does not tell which ids exist.
     this.dummy ??= dummyHash()
     if (!(await verifyPassword(password, row?.password_hash ?? (await this.dummy))) || !row) return 'bad_credentials'
+    if (needsRehash(row.password_hash)) this.upgradeHash(id, row.password_hash, hashDeviceSecret(password))
     return row.enabled === 1 ? 'ok' : 'disabled'
+  }
+
+  /**
+   * Replaces a legacy (scrypt) station hash by the fast one after the secret
+   * verified (devices/password.ts). Not a rotation: the secret is the same.
+   * False when the stored hash changed in between (a rotation wins).
+   */
+  upgradeHash(id: string, from: string, to: string): boolean {
+    return this.stmts.upgradeHash.run(to, id, from).changes === 1
   }
 
   credentials(id: string): { hash: string; enabled: boolean } | undefined {

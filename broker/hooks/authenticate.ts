@@ -1,15 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AuthenticateError, Client } from 'aedes'
 import type { Logger } from '../../core/log.ts'
-import { VerifierBusyError, type PasswordVerifier } from '../../devices/password.ts'
+import { hashDeviceSecret, needsRehash, VerifierBusyError, type PasswordVerifier } from '../../devices/password.ts'
 import { sessionKey, type Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
 import type { SecurityLog } from '../../core/security-log.ts'
 import { BoundedMap, Lockouts, TokenBuckets } from '../throttle.ts'
 
 export interface StationAuthenticator {
-  /** Stored scrypt hash and enabled flag, read fresh on every CONNECT. */
+  /** Stored secret hash and enabled flag, read fresh on every CONNECT. */
   credentials(id: string): { hash: string; enabled: boolean } | undefined
+  /** Stores the fast hash in place of a legacy scrypt one (compare-and-set); devices/registry.ts. */
+  upgradeHash?(id: string, from: string, to: string): boolean
 }
 
 export interface ServiceAccount {
@@ -52,19 +54,21 @@ function remoteAddress(client: Client): string {
 
 /**
  * No anonymous clients. Stations log in with username = station id and the
- * secret from `devices add`; it is checked against the scrypt hash so
+ * secret from `devices add`; it is checked against its stored hash so
  * `devices rotate` and `devices disable` take effect at once.
  *
  * The order matters under a CONNECT flood (docs/SECURITY.md):
  * 1. a (station, hash, password digest) triple verified before is accepted
- *    with a constant-time compare and no scrypt — after a cell outage
+ *    with a constant-time compare and no hash check — after a cell outage
  *    thousands of stations reconnect at once, and a station whose id is
  *    under attack still gets in;
  * 2. anything else must pass the lockouts and token buckets of its source
- *    address and its station id before it may cost a scrypt;
- * 3. scrypt runs on the password worker (devices/password.ts), whose full
- *    queue refuses instead of waiting; an unknown id is checked against a
- *    dummy hash so it takes as long as a wrong password (no oracle).
+ *    address and its station id before its secret is checked;
+ * 3. the secret is checked against its hash (devices/password.ts): a fast
+ *    salted HMAC inline, or a legacy scrypt hash on the password worker,
+ *    whose full queue refuses instead of waiting (the scrypt hash is then
+ *    migrated to the fast one); an unknown id is checked against a dummy
+ *    fast hash so it takes as long as a wrong secret (no oracle).
  * Refusals for load (steps 2 and 3) are CONNACK 3 "server unavailable": the
  * station should retry with backoff, its secret was not judged.
  *
@@ -80,7 +84,7 @@ export function createAuthenticate(deps: {
   log: Logger
   security: SecurityLog
   verifier: PasswordVerifier
-  /** A scrypt hash of a random secret with the current parameters. */
+  /** A hash of a random secret in the form new station secrets get (devices/password.ts dummyHash). */
   dummyHash: Promise<string>
   limits: AuthLimits
   clock?: () => number
@@ -99,6 +103,25 @@ export function createAuthenticate(deps: {
     const named = clientId.startsWith('station-') ? [clientId, clientId.slice(8)] : [clientId]
     if (own !== undefined && (clientId === own || clientId === `station-${own}`)) return undefined
     return named.find((id) => id !== own && deps.stations.credentials(id) !== undefined)
+  }
+
+  /**
+   * A legacy scrypt hash that just verified is replaced by the fast hash of
+   * the same secret (issue 13): the station's next CONNECT, after a restart
+   * too, costs microseconds. Returns the hash now stored. A failed write is
+   * logged and retried at the next login; the login itself stands.
+   */
+  function migrate(station: string, secret: string, hash: string): string {
+    if (!needsRehash(hash) || !deps.stations.upgradeHash) return hash
+    const next = hashDeviceSecret(secret)
+    try {
+      if (!deps.stations.upgradeHash(station, hash, next)) return hash
+      deps.log.info({ station }, 'station secret hash migrated from scrypt to hmac-sha256')
+      return next
+    } catch (err) {
+      deps.log.warn({ err, station }, 'could not migrate the station secret hash; will retry at next login')
+      return hash
+    }
   }
 
   const exempt = new Set(limits.exemptAddresses)
@@ -216,7 +239,7 @@ export function createAuthenticate(deps: {
         if (!ok || !creds) return failed('station')
         addressLocks.success(remote)
         stationLocks.success(username)
-        verified.set(username, { hash: creds.hash, pw: pwDigest })
+        verified.set(username, { hash: migrate(username, pw, creds.hash), pw: pwDigest })
         onSuccess(creds)
       })
       .catch((err: unknown) => {
