@@ -1,4 +1,4 @@
-import { SENSORS, isSensorKind } from '../core/sensors.ts'
+import { SENSORS, isSensorKind, shownDecimals } from '../core/sensors.ts'
 import type { Level } from '../levels/rules.ts'
 import { zoneRule, type Zone } from '../levels/zones.ts'
 import { localMonth } from '../levels/book.ts'
@@ -58,11 +58,8 @@ export function localTime(ts: number): string {
   return `${p.hour}:${p.minute} ${p.day}/${p.month}`
 }
 
-/** Decimals per sensor; salinity below 1 ‰ (drinking-water intakes, limits 0.25/0.45 ‰) needs two. */
-const DECIMALS: Record<string, number> = { salinity: 1, ph: 1, no2: 2, water_level: 0, temperature: 1, conductivity: 1 }
-
 export function formatNumber(v: number, sensor: string, lang: Lang): string {
-  const d = sensor === 'salinity' && Math.abs(v) < 1 ? 2 : (DECIMALS[sensor] ?? 1)
+  const d = shownDecimals(sensor, v) // core/sensors.ts: one precision table for SMS, pages and APIs
   const s = String(Number(v.toFixed(d)))
   return lang === 'vi' ? s.replace('.', ',') : s
 }
