@@ -265,13 +265,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   const env = opts.env ?? {}
   let raw: Record<string, unknown> = {}
   const file = opts.file ?? env.TIDEWATCH_CONFIG
-  if (file) {
-    try {
-      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
-    } catch (err) {
-      throw new TidewatchError('CONFIG_FILE_UNREADABLE', { file, reason: (err as Error).message })
-    }
-  }
+  if (file) raw = readConfigFile(file)
   for (const [name, path, type] of ENV_MAP) {
     const v = env[name]
     if (v !== undefined && v !== '') setPath(raw, path, envValue(name, v, type))
@@ -281,14 +275,118 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   for (const [path, value] of Object.entries(opts.overrides ?? {})) setPath(raw, path, value)
 
   const parsed = ConfigSchema.safeParse(raw)
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ key: i.path.join('.') || '(root)', reason: i.message }))
+  const issues = parsed.success
+    ? unknownKeys(raw, parsed.data).map((key) => ({ key, reason: 'unknown key' }))
+    : parsed.error.issues.map((i) => ({ key: i.path.join('.') || '(root)', reason: i.message }))
+  if (!parsed.success || issues.length) {
+    // Say where the bad value came from: the environment variable, or the file.
+    const origin = (key: string): string => {
+      const envName = ENV_MAP.find(([name, path]) => path === key && env[name] !== undefined && env[name] !== '')?.[0]
+      return envName ? ` (${envName})` : file ? ` (${file})` : ''
+    }
     const first = issues[0]!
-    throw new TidewatchError('CONFIG_INVALID', { issues }, `Invalid config: ${first.key}: ${first.reason}`)
+    throw new TidewatchError('CONFIG_INVALID', { issues, file }, `Invalid config: ${first.key}: ${first.reason}${origin(first.key)}`)
   }
   const config = parsed.data
   config.dataDir = resolve(config.dataDir)
   return deepFreeze(config)
+}
+
+/** The JSON config file; its errors name the file, and the line and column of a syntax error. */
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new TidewatchError('CONFIG_FILE_UNREADABLE', { file, reason: (err as Error).message }, `Configuration file cannot be read: ${file}: ${(err as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text.replace(/^\uFEFF/, ''))
+  } catch (err) {
+    const offset = jsonErrorOffset(text.replace(/^\uFEFF/, ''))
+    const before = text.replace(/^\uFEFF/, '').slice(0, Math.max(0, offset))
+    const line = before.split('\n').length
+    const column = before.length - before.lastIndexOf('\n')
+    // V8 quotes the whole input in some messages; keep only the reason.
+    const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '').replace(/\r?\n/g, '\\n')
+    throw new TidewatchError('CONFIG_INVALID', { file, line, column }, `${file}:${line}:${column}: not valid JSON: ${reason}`)
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new TidewatchError('CONFIG_INVALID', { file }, `${file}: the configuration must be a JSON object`)
+  }
+  return json as Record<string, unknown>
+}
+
+/**
+ * Offset of the first JSON syntax error: Node 20's JSON.parse names a
+ * position for some errors only. A small recursive-descent check of RFC 8259,
+ * run only after JSON.parse has failed.
+ */
+function jsonErrorOffset(text: string): number {
+  let i = 0
+  const fail = (): never => {
+    throw i
+  }
+  const ws = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++
+  }
+  const token = (re: RegExp): void => {
+    re.lastIndex = i
+    if (!re.test(text)) fail()
+    i = re.lastIndex
+  }
+  const str = (): void => token(/"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y)
+  const value = (): void => {
+    ws()
+    const c = text[i]
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']'
+      i++
+      ws()
+      if (text[i] === close) return void i++
+      for (;;) {
+        if (c === '{') {
+          ws()
+          str()
+          ws()
+          if (text[i] !== ':') fail()
+          i++
+        }
+        value()
+        ws()
+        if (text[i] === ',') i++
+        else if (text[i] === close) return void i++
+        else fail()
+      }
+    }
+    if (c === '"') return str()
+    token(/-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y)
+  }
+  try {
+    value()
+    ws()
+    if (i < text.length) fail()
+    return text.length
+  } catch (pos) {
+    return pos as number
+  }
+}
+
+/**
+ * Keys of the input that the schema does not know. zod drops them without a
+ * word, so a typo such as `htttp` would silently fall back to defaults; this
+ * compares what was given with what was parsed, at every depth (the alerts
+ * section included).
+ */
+function unknownKeys(input: unknown, output: unknown, path = ''): string[] {
+  if (Array.isArray(input) && Array.isArray(output)) return input.flatMap((v, i) => unknownKeys(v, output[i], `${path}${i}.`))
+  if (!isPlainObject(input) || !isPlainObject(output)) return []
+  return Object.keys(input).flatMap((k) => (Object.hasOwn(output, k) ? unknownKeys(input[k], output[k], `${path}${k}.`) : [`${path}${k}`]))
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 export function deepFreeze<T>(value: T): Readonly<T> {
