@@ -8,13 +8,14 @@ import { numberFlag, parse, type Io } from '../args.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { publicStation } from '../../api/routes/stations.ts'
 import { cliActor } from './tokens.ts'
+import { DEVICE_CERTS_USAGE, deviceCertsCommand, issueCertFiles } from './device-certs.ts'
 
 /** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened). */
 export const USAGE = `Usage:
   tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
                              [--commune C] [--district D] [--coast east|west|inland] [--interval SECONDS]
                              [--zone rice|rice_shrimp|brackish_aquaculture|water_supply|monitoring]
-                             [--code SD01] [--bd BD1,BD2,BD3] [--json]
+                             [--code SD01] [--bd BD1,BD2,BD3] [--json] [--cert [--out DIR]]
   tidewatch devices set <id> [--zone Z] [--code C] [--bd BD1,BD2,BD3] [--name N]
   tidewatch devices list [--json]
   tidewatch devices rotate <id> [--json]
@@ -24,7 +25,8 @@ export const USAGE = `Usage:
       CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval,zone,code,bd1,bd2,bd3]
       --zone: what the water is used for; decides the alert levels and advice (docs/ALERTS.md). Default rice.
       --code: short code farmers text to subscribe (DK SD01). --bd: official alarm levels BĐ1–BĐ3, cm.
-      (sensors separated by ";" or "|"); prints the new credentials once.`
+      (sensors separated by ";" or "|"); prints the new credentials once.
+${DEVICE_CERTS_USAGE}`
 
 function parseSensors(value: string | undefined): SensorKind[] | undefined {
   if (value === undefined) return undefined
@@ -191,6 +193,8 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
         code: { type: 'string' },
         bd: { type: 'string' },
         json: { type: 'boolean', default: false },
+        cert: { type: 'boolean', default: false },
+        out: { type: 'string' },
       })
       const id = positionals[0]
       if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices add needs a station id\n${USAGE}`)
@@ -213,6 +217,7 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
       record('add', id, undefined)
       printCredentials(io, creds, values.json)
+      if (values.cert) issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
       return 0
     }
     case 'set': {
@@ -264,6 +269,9 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       io.stdout(`Station ${positionals[0]} ${sub}d.`)
       return 0
     }
+    case 'cert':
+    case 'revoke-cert':
+      return deviceCertsCommand(sub, rest, registry, io)
     case 'import': {
       const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices import needs a CSV file')
