@@ -2,8 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import { dirname, join, resolve } from 'node:path'
 import { TidewatchError } from '../../core/errors.ts'
-import { devCertPaths } from '../../broker/tls/dev-ca.ts'
-import { DeviceCerts, issueDeviceCert, loadDevCa, normalizeSerial, type IssuedCert } from '../../devices/certs.ts'
+import { DeviceCerts, normalizeSerial, type IssuedCert } from '../../devices/certs.ts'
 import type { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { parse, numberFlag, type Io } from '../args.ts'
@@ -73,8 +72,10 @@ function printIssued(io: Io, c: IssuedCert, files: { certFile: string; keyFile?:
 }
 
 /** Issues a certificate for an existing station with the development CA and writes it; what `devices add --cert` calls. */
-export function issueCertFiles(registry: Registry, id: string, opts: { out?: string; caDir?: string; csr?: string; days?: number; json?: boolean }, io: Io): IssuedCert {
+export async function issueCertFiles(registry: Registry, id: string, opts: { out?: string; caDir?: string; csr?: string; days?: number; json?: boolean }, io: Io): Promise<IssuedCert> {
   registry.require(id)
+  // Loaded here, not at start-up: node-forge is only needed to sign.
+  const { devCertPaths, issueDeviceCert, loadDevCa } = await import('../../broker/tls/dev-ca.ts')
   const caDir = resolve(opts.caDir ?? defaultCaDir(registry))
   const paths = devCertPaths(caDir)
   if (!existsSync(paths.caKeyFile)) {
@@ -136,7 +137,7 @@ export async function deviceCertsCommand(sub: 'cert' | 'revoke-cert', argv: stri
       return 0
     }
     const days = values.days === undefined ? undefined : numberFlag('days', values.days, 0, { min: 1, max: 36_500, integer: true })
-    issueCertFiles(registry, id, { out: values.out, caDir: values['ca-dir'], csr: values.csr, days, json: values.json }, io)
+    await issueCertFiles(registry, id, { out: values.out, caDir: values['ca-dir'], csr: values.csr, days, json: values.json }, io)
     return 0
   }
   const { values, positionals } = parse(argv, { serial: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } })

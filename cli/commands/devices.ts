@@ -217,7 +217,7 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
       record('add', id, undefined)
       printCredentials(io, creds, values.json)
-      if (values.cert) issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
+      if (values.cert) await issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
       return 0
     }
     case 'set': {
