@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { Config } from '../core/config.ts'
 import { TidewatchError } from '../core/errors.ts'
 
 /** Thin wrapper over node:util parseArgs that turns its errors into BAD_REQUEST with the flag named. */
@@ -30,4 +34,20 @@ export interface Io {
 export const processIo: Io = {
   stdout: (s) => void process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
   stderr: (s) => void process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+}
+
+/**
+ * The station registry's file. The same path as cli/platform.ts's
+ * registryPath; kept here so that registry commands (devices, tokens, alerts,
+ * sim) do not load the platform's modules.
+ */
+export function registryPath(config: Readonly<Config>): string {
+  return join(config.dataDir, 'registry.db')
+}
+
+/** The directory holding package.json: the repository, or the installed package. Works from cli/ and from dist/cli/. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
+  return dir
 }

@@ -1,35 +1,62 @@
-import { loadConfig, type Config } from '../core/config.ts'
-import { isTidewatchError, TidewatchError } from '../core/errors.ts'
-import { createLogger, type Logger } from '../core/log.ts'
-import { Registry } from '../devices/registry.ts'
-import { parse, processIo, type Io } from './args.ts'
-import { alertsCommand } from './commands/alerts.ts'
-import { certsCommand } from './commands/certs.ts'
-import { dashboardsCommand } from './commands/dashboards.ts'
-import { devicesCommand } from './commands/devices.ts'
-import { simCommand } from './commands/sim.ts'
-import { tokensCommand } from './commands/tokens.ts'
-import { runPlatform } from './commands/up.ts'
-import { registryPath } from './platform.ts'
+import type { Config } from '../core/config.ts'
+import { isTidewatchError, TidewatchError, type ErrorCode } from '../core/errors.ts'
+import type { Logger } from '../core/log.ts'
+import { processIo, type Io } from './args.ts'
+
+/**
+ * The `tidewatch` program: global flags (--config, --help), one dispatch
+ * table, and one place that turns every failure into one line on stderr and
+ * a documented exit code. Each command's module is imported only when that
+ * command runs, so `tidewatch --help` or `tidewatch devices list` does not
+ * load the broker, the ingest or the API (issue 13: at most 300 ms).
+ */
+
+/** Exit codes, documented in README.md ("Exit codes"). */
+export const EXIT = {
+  OK: 0,
+  /** Usage or bad input: unknown command or flag, a missing or invalid argument or input file, an unknown station or token. */
+  USAGE: 1,
+  /** The configuration file or an environment override is unreadable or invalid. */
+  CONFIG: 2,
+  /** Something the command needs failed at run time: a port in use, InfluxDB down or not installed, an internal error. Retrying may help. */
+  RUNTIME: 3,
+} as const
 
 const USAGE = `tidewatch — environmental sensor network platform (Cà Mau, Mekong Delta)
 
 Usage:
-  tidewatch up [--config FILE] [--demo]     broker + ingest + API in one process
-  tidewatch broker [--config FILE]          MQTT broker only (TCP, and TLS when configured)
-  tidewatch ingest [--config FILE]          ingest only, consuming from TIDEWATCH_MQTT_URL
-  tidewatch api [--config FILE]             HTTP API only
-  tidewatch devices add|list|rotate|disable|enable|import …
-  tidewatch sim --stations N [--interval S] [--speed X] [--seed N]
-  tidewatch certs dev [--out DIR] [--force]
-  tidewatch alerts rules|subscribers …     alert rules and SMS subscribers
-  tidewatch tokens create|list|revoke …    API tokens with roles (read, staff, admin)
-  tidewatch dashboards build|push …
+  tidewatch up [--demo]                      broker + ingest + API in one process
+  tidewatch broker                           MQTT broker only (TCP, and TLS when configured)
+  tidewatch ingest                           ingest only, consuming from TIDEWATCH_MQTT_URL
+  tidewatch api                              HTTP API only
+  tidewatch devices add|set|list|rotate|disable|enable|import …
+  tidewatch sim --stations N [--register] …  simulated stations
+  tidewatch certs dev [--out DIR] [--force]  development CA and server certificate
+  tidewatch alerts rules|subscribers …       alert rules and SMS subscribers
+  tidewatch tokens create|list|revoke …      API tokens with roles (read, staff, admin)
+  tidewatch dashboards build|push|gazetteer …
+  tidewatch <command> --help                 help for one command
 
-Configuration: a JSON file (--config or TIDEWATCH_CONFIG) plus environment
-overrides (TIDEWATCH_DATA_DIR, TIDEWATCH_MQTT_PORT, TIDEWATCH_MQTTS_PORT,
+Every command takes --config FILE (or --config=FILE, or TIDEWATCH_CONFIG): a
+JSON file, plus environment overrides (TIDEWATCH_DATA_DIR, TIDEWATCH_MQTT_PORT,
 TIDEWATCH_HTTP_PORT, TIDEWATCH_INFLUX_URL, …; see README.md).
-Exit codes: 0 ok, 1 error, 2 invalid configuration.`
+Exit codes: 0 ok, 1 usage or bad input, 2 invalid configuration, 3 run-time failure.`
+
+const serviceUsage = (name: string, what: string, flags = ''): string =>
+  `Usage: tidewatch ${name} [--config FILE]${flags}\n  ${what}\n  Logs are JSON lines on stderr (human-readable on a terminal); Ctrl-C stops cleanly.`
+
+interface Context {
+  args: string[]
+  config: Readonly<Config>
+  log: Logger
+  io: Io
+}
+
+interface Command {
+  /** Help text, loaded with the command's module when it lives there. */
+  help(): Promise<string>
+  run(ctx: Context): Promise<number>
+}
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
 function shutdownSignal(): Promise<void> {
@@ -45,88 +72,161 @@ function shutdownSignal(): Promise<void> {
   })
 }
 
+async function withRegistry(config: Readonly<Config>, fn: (registry: import('../devices/registry.ts').Registry) => Promise<number>): Promise<number> {
+  const [{ Registry }, { registryPath }] = await Promise.all([import('../devices/registry.ts'), import('./args.ts')])
+  const registry = Registry.open(registryPath(config))
+  try {
+    return await fn(registry)
+  } finally {
+    registry.close()
+  }
+}
+
+function service(name: string, what: string, parts: import('./platform.ts').PlatformParts, flags = ''): Command {
+  return {
+    help: async () => serviceUsage(name, what, flags),
+    async run({ args, config, log, io }) {
+      const { parse } = await import('./args.ts')
+      const { values } = parse(args, { demo: { type: 'boolean', default: false } }, false)
+      if (values.demo && name !== 'up') throw new TidewatchError('BAD_REQUEST', { flag: 'demo' }, `--demo is only for tidewatch up`)
+      const { runPlatform } = await import('./commands/up.ts')
+      return runPlatform({ config, log, io, parts, demo: values.demo, until: shutdownSignal() })
+    },
+  }
+}
+
+const COMMANDS: Record<string, Command> = {
+  up: service('up', 'Broker, ingest, alerter and API in one process. --demo also starts a local InfluxDB and simulated stations.', { broker: true, ingest: 'embedded', api: true }, ' [--demo]'),
+  broker: service('broker', 'The MQTT broker only (TCP, and TLS when mqtt.certFile and mqtt.keyFile are set).', { broker: true }),
+  ingest: service('ingest', 'The ingest only, subscribing to the broker at mqtt.url (TIDEWATCH_MQTT_URL), plus the API.', { ingest: 'mqtt', api: true }),
+  api: service('api', 'The HTTP API only.', { api: true }),
+  devices: {
+    help: async () => (await import('./commands/devices.ts')).USAGE,
+    run: async ({ args, config, io }) => {
+      const { devicesCommand } = await import('./commands/devices.ts')
+      return withRegistry(config, (registry) => devicesCommand(args, registry, io))
+    },
+  },
+  tokens: {
+    help: async () => (await import('./commands/tokens.ts')).USAGE,
+    run: async ({ args, config, io }) => {
+      const { tokensCommand } = await import('./commands/tokens.ts')
+      return withRegistry(config, (registry) => tokensCommand(args, registry, io))
+    },
+  },
+  alerts: {
+    help: async () => (await import('./commands/alerts.ts')).USAGE,
+    run: async ({ args, config, io }) => {
+      const { alertsCommand } = await import('./commands/alerts.ts')
+      return withRegistry(config, (registry) => alertsCommand(args, { registry, config: config.alerts, stdout: io.stdout }))
+    },
+  },
+  sim: {
+    help: async () => (await import('./commands/sim.ts')).USAGE,
+    run: async ({ args, config, log, io }) => (await import('./commands/sim.ts')).simCommand(args, config, log, io, shutdownSignal()),
+  },
+  certs: {
+    help: async () => (await import('./commands/certs.ts')).USAGE,
+    run: async ({ args, config, io }) => (await import('./commands/certs.ts')).certsCommand(args, config, io),
+  },
+  dashboards: {
+    help: async () => (await import('./commands/dashboards.ts')).USAGE,
+    run: async ({ args, io }) => (await import('./commands/dashboards.ts')).dashboardsCommand(args, io),
+  },
+}
+
+/** `--help` or `-h` anywhere before a `--` asks for help, whatever else is on the line. */
+function wantsHelp(args: string[]): boolean {
+  const end = args.indexOf('--')
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h')
+}
+
+/** Takes `--config FILE` or `--config=FILE` out of the arguments; every command accepts it. */
+export function takeConfigFlag(args: string[]): { file?: string; rest: string[] } {
+  const rest: string[] = []
+  let file: string | undefined
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === '--') {
+      rest.push(...args.slice(i))
+      break
+    }
+    if (a === '--config' || a.startsWith('--config=')) {
+      const value = a === '--config' ? args[++i] : a.slice('--config='.length)
+      if (!value || (a === '--config' && value.startsWith('--'))) throw new TidewatchError('BAD_REQUEST', { flag: 'config' }, '--config needs a file name')
+      file = value
+    } else rest.push(a)
+  }
+  return { file, rest }
+}
+
+/** Codes that mean "the environment failed", not "the request was wrong". */
+const RUNTIME_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'INFLUX_UNAVAILABLE',
+  'INFLUX_QUERY_FAILED',
+  'INFLUXD_NOT_INSTALLED',
+  'INTERNAL',
+  'SMPP_BIND_FAILED',
+  'SMPP_TIMEOUT',
+  'SMPP_NOT_BOUND',
+  'SMS_GATEWAY_REJECTED',
+  'SMS_GATEWAY_UNAVAILABLE',
+])
+
+const firstLine = (s: string): string => s.split('\n', 1)[0]!.trim()
+
+/** One line and an exit code for anything a command throws. No stack traces, no raw zod dumps. */
+export function describeError(err: unknown, command?: string): { line: string; exit: number } {
+  const hint = command && COMMANDS[command] ? ` (tidewatch ${command} --help)` : ''
+  if (isTidewatchError(err)) {
+    if (err.code === 'CONFIG_INVALID') {
+      const issues = (err.details.issues as Array<{ key: string; reason: string }> | undefined) ?? []
+      const more = issues.length > 1 ? `; also ${issues.slice(1).map((i) => `${i.key}: ${i.reason}`).join('; ')}` : ''
+      return { line: `CONFIG_INVALID: ${firstLine(err.message)}${more.replace(/\s*\n\s*/g, ' ')}`, exit: EXIT.CONFIG }
+    }
+    if (err.code === 'CONFIG_FILE_UNREADABLE') return { line: `CONFIG_FILE_UNREADABLE: ${firstLine(err.message)}`, exit: EXIT.CONFIG }
+    const runtime = RUNTIME_CODES.has(err.code)
+    return { line: `${err.code}: ${firstLine(err.message)}${runtime ? '' : hint}`, exit: runtime ? EXIT.RUNTIME : EXIT.USAGE }
+  }
+  const e = err as NodeJS.ErrnoException & { port?: number }
+  if (e?.code === 'EADDRINUSE') {
+    return { line: `port ${e.port ?? ''} is already in use; set TIDEWATCH_MQTT_PORT / TIDEWATCH_HTTP_PORT to a free port`, exit: EXIT.RUNTIME }
+  }
+  // A file named on the command line that cannot be read or written.
+  if (e?.path && typeof e.code === 'string') return { line: `${e.path}: ${e.code === 'ENOENT' ? 'no such file or directory' : firstLine(e.message)}`, exit: EXIT.USAGE }
+  if (e?.code?.startsWith?.('ERR_PARSE_ARGS')) return { line: `BAD_REQUEST: ${firstLine(e.message)}${hint}`, exit: EXIT.USAGE }
+  return { line: `INTERNAL: ${firstLine(e?.message ?? String(err))}`, exit: EXIT.RUNTIME }
+}
+
 export async function main(argv: string[], io: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const [command, ...rest] = argv
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
+  // `tidewatch help devices` is `tidewatch devices --help`.
+  const [command, ...rest] = argv[0] === 'help' && argv[1] ? [argv[1], '--help'] : argv[0] === 'help' ? [] : argv
+  if (!command || command === '--help' || command === '-h') {
     io.stdout(USAGE)
-    return 0
+    return EXIT.OK
+  }
+  const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
+  if (!cmd) {
+    io.stderr(`tidewatch: unknown command "${command}" (tidewatch --help lists them)`)
+    return EXIT.USAGE
   }
   let log: Logger | undefined
   try {
-    // --config may appear on any command.
-    const configIdx = rest.indexOf('--config')
-    const configFile = configIdx >= 0 ? rest[configIdx + 1] : undefined
-    const args = configIdx >= 0 ? [...rest.slice(0, configIdx), ...rest.slice(configIdx + 2)] : rest
-    const config: Readonly<Config> = loadConfig({ file: configFile, env })
+    if (wantsHelp(rest)) {
+      io.stdout(await cmd.help())
+      return EXIT.OK
+    }
+    const { file, rest: args } = takeConfigFlag(rest)
+    const [{ loadConfig }, { createLogger }] = await Promise.all([import('../core/config.ts'), import('../core/log.ts')])
+    const config = loadConfig({ file, env })
     log = createLogger(config.log.level)
-
-    switch (command) {
-      case 'up': {
-        const { values } = parse(args, { demo: { type: 'boolean', default: false } }, false)
-        return await runPlatform({ config, log, io, parts: { broker: true, ingest: 'embedded', api: true }, demo: values.demo, until: shutdownSignal() })
-      }
-      case 'broker':
-        parse(args, {}, false)
-        return await runPlatform({ config, log, io, parts: { broker: true }, until: shutdownSignal() })
-      case 'ingest':
-        parse(args, {}, false)
-        return await runPlatform({ config, log, io, parts: { ingest: 'mqtt', api: true }, until: shutdownSignal() })
-      case 'api':
-        parse(args, {}, false)
-        return await runPlatform({ config, log, io, parts: { api: true }, until: shutdownSignal() })
-      case 'devices': {
-        const registry = Registry.open(registryPath(config))
-        try {
-          return await devicesCommand(args, registry, io)
-        } finally {
-          registry.close()
-        }
-      }
-      case 'tokens': {
-        const registry = Registry.open(registryPath(config))
-        try {
-          return await tokensCommand(args, registry, io)
-        } finally {
-          registry.close()
-        }
-      }
-      case 'sim':
-        return await simCommand(args, config, log, io, shutdownSignal())
-      case 'certs':
-        return await certsCommand(args, config, io)
-      case 'alerts': {
-        const registry = Registry.open(registryPath(config))
-        try {
-          return await alertsCommand(args, { registry, config: config.alerts, stdout: io.stdout })
-        } finally {
-          registry.close()
-        }
-      }
-      case 'dashboards':
-        return await dashboardsCommand(args, io)
-      default:
-        io.stderr(`Unknown command "${command}".\n\n${USAGE}`)
-        return 1
-    }
+    return await cmd.run({ args, config, log, io })
   } catch (err) {
-    if (isTidewatchError(err)) {
-      if (err.code === 'CONFIG_INVALID' || err.code === 'CONFIG_FILE_UNREADABLE') {
-        io.stderr(`tidewatch: ${err.message}`)
-        const issues = (err.details.issues as Array<{ key: string; reason: string }> | undefined) ?? []
-        for (const i of issues.slice(1)) io.stderr(`  also: ${i.key}: ${i.reason}`)
-        return 2
-      }
-      io.stderr(`tidewatch: ${err.code}: ${err.message}`)
-      return 1
-    }
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      const e = err as NodeJS.ErrnoException & { port?: number }
-      io.stderr(`tidewatch: port ${e.port ?? ''} is already in use; set TIDEWATCH_MQTT_PORT / TIDEWATCH_HTTP_PORT to a free port`)
-      return 1
-    }
-    if (log) log.error({ err }, 'fatal error')
-    else io.stderr(`tidewatch: ${(err as Error).stack ?? String(err)}`)
-    return 1
+    const { line, exit } = describeError(err, command)
+    // The whole error, stack included, for whoever runs with log.level debug.
+    log?.debug({ err }, 'command failed')
+    io.stderr(`tidewatch: ${line}`)
+    return exit
   }
 }
 

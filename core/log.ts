@@ -2,9 +2,68 @@ import { pino, type Logger } from 'pino'
 
 export type { Logger }
 
-/** The root logger; components take `log.child({ component })`. */
+/**
+ * The root logger; components take `log.child({ component })`.
+ *
+ * Logs are JSON lines (one object per line, for files, pipes and log
+ * shippers), except when stderr is a terminal and no destination is given:
+ * then a person is reading, and each line is printed as
+ * `10:31:02 WARN  broker  message  key=value`, drawn around the live status
+ * line (`statusLine`) so the two never run into each other.
+ */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, destination ?? process.stderr)
+  const opts = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }
+  if (destination) return pino(opts, destination)
+  if (process.stderr.isTTY) return pino(opts, { write: (line: string) => statusLine.print(prettyLine(line)) })
+  return pino(opts, process.stderr)
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' })
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' }
+/** ANSI colours by level: grey, grey, plain, yellow, red, red. */
+const COLOURS: Record<number, string> = { 10: '90', 20: '90', 30: '0', 40: '33', 50: '31', 60: '31' }
+
+function fieldText(v: unknown): string {
+  if (typeof v === 'string') return /[\s="]/.test(v) ? JSON.stringify(v) : v
+  return JSON.stringify(v) ?? String(v)
+}
+
+/** One pino JSON line as one human line. Errors keep their message; their stack stays in JSON logs. */
+export function prettyLine(json: string): string {
+  let o: Record<string, unknown>
+  try {
+    o = JSON.parse(json) as Record<string, unknown>
+  } catch {
+    return json.trimEnd()
+  }
+  const { level, time, msg, component, err, ...rest } = o
+  const clock = typeof time === 'string' ? new Date(time).toTimeString().slice(0, 8) : ''
+  const lvl = typeof level === 'number' ? level : 30
+  const parts = [clock, `\x1b[${COLOURS[lvl] ?? '0'}m${LEVELS[lvl] ?? String(level)}\x1b[0m`]
+  if (component) parts.push(`\x1b[36m${String(component)}\x1b[0m`)
+  if (msg !== undefined) parts.push(String(msg))
+  if (err && typeof err === 'object') parts.push(`err=${fieldText((err as { message?: unknown }).message ?? err)}`)
+  for (const [k, v] of Object.entries(rest)) parts.push(`${k}=${fieldText(v)}`)
+  return parts.join('  ')
+}
+
+/**
+ * The one status line at the bottom of a terminal (`tidewatch up`). Log
+ * lines are printed above it: clear it, print, redraw it. Only used when
+ * stderr is a TTY; elsewhere status updates are ordinary lines.
+ */
+export const statusLine = {
+  current: '',
+  show(line: string): void {
+    this.current = line
+    process.stderr.write(`\r\x1b[2K${line}`)
+  },
+  print(line: string): void {
+    process.stderr.write(`\r\x1b[2K${line.endsWith('\n') ? line : `${line}\n`}${this.current}`)
+  },
+  clear(): void {
+    if (this.current) process.stderr.write('\r\x1b[2K')
+    this.current = ''
+  },
+}

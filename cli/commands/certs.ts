@@ -1,26 +1,23 @@
 import { join } from 'node:path'
 import type { Config } from '../../core/config.ts'
-import { isTidewatchError } from '../../core/errors.ts'
+import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
 import { ensureDevCertificates } from '../../broker/tls/dev-ca.ts'
 import { parse, type Io } from '../args.ts'
 
-const USAGE = `Usage: tidewatch certs dev [--out DIR] [--host NAME]... [--force]
+export const USAGE = `Usage: tidewatch certs dev [--out DIR] [--host NAME]... [--force]
   A development CA and a server certificate signed by it (default DIR: <data>/tls).
   An existing CA is kept: stations trust it. If only the server certificate is
   missing, a new one is signed by the existing CA. --force replaces the CA.`
 
-/** Exit code when an existing CA was not replaced: a usage error, like a bad flag. */
-const EXIT_REFUSED = 2
+/** Exit code when an existing CA was not replaced: a usage error, like a bad flag (README "Exit codes"). */
+const EXIT_REFUSED = 1
 
 /** `tidewatch certs dev [--out DIR] [--host NAME]... [--force]`: a development CA and server certificate. */
 export async function certsCommand(argv: string[], config: Readonly<Config>, io: Io): Promise<number> {
   const [sub, ...rest] = argv
-  if (sub !== 'dev') {
-    io.stderr(USAGE)
-    return sub === undefined ? 0 : 1
-  }
-  const { values } = parse(rest, { out: { type: 'string' }, host: { type: 'string', multiple: true }, force: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } }, false)
-  if (values.help) return (io.stdout(USAGE), 0)
+  if (sub === undefined) return (io.stdout(USAGE), 0)
+  if (sub !== 'dev') throw new TidewatchError('BAD_REQUEST', { sub }, `certs: unknown subcommand "${sub}"`)
+  const { values } = parse(rest, { out: { type: 'string' }, host: { type: 'string', multiple: true }, force: { type: 'boolean', default: false } }, false)
   const dir = values.out ?? join(config.dataDir, 'tls')
   const hosts = values.host?.length ? values.host : ['localhost']
   let result

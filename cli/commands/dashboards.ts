@@ -1,13 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { DEFAULT_OUT_DIR, renderDashboards, writeDashboards } from '../../dashboards/build.ts'
+import { dirname, join } from 'node:path'
+import { renderDashboards, writeDashboards } from '../../dashboards/build.ts'
 import { StationListSchema, renderGazetteer, type StationLocation } from '../../dashboards/gazetteer.ts'
 import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
 import { pushDashboards } from '../../dashboards/push.ts'
-import { parse, type Io } from '../args.ts'
+import { packageRoot, parse, type Io } from '../args.ts'
 
-const USAGE = `Usage:
+export const USAGE = `Usage:
   tidewatch dashboards build [--out DIR]
       Writes the Grafana dashboards as JSON (default: grafana/dashboards/).
   tidewatch dashboards push --url URL --token TOKEN [--folder NAME]
@@ -19,7 +18,9 @@ const USAGE = `Usage:
       (default: grafana/gazetteer/tidewatch-stations.json).
 See docs/GRAFANA.md.`
 
-const DEFAULT_GAZETTEER = fileURLToPath(new URL('../../grafana/gazetteer/tidewatch-stations.json', import.meta.url))
+// From the package root, not from this module: the compiled module sits one level deeper, in dist/.
+const DEFAULT_OUT_DIR = join(packageRoot(), 'grafana', 'dashboards')
+const DEFAULT_GAZETTEER = join(packageRoot(), 'grafana', 'gazetteer', 'tidewatch-stations.json')
 
 async function build(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { out: { type: 'string' } }, false)
@@ -31,7 +32,7 @@ async function build(argv: string[], io: Io): Promise<number> {
 async function push(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { url: { type: 'string' }, token: { type: 'string' }, folder: { type: 'string' } }, false)
   if (!values.url || !values.token) {
-    io.stderr('dashboards push needs --url and --token\n' + USAGE)
+    io.stderr('dashboards push: needs --url and --token (tidewatch dashboards --help)')
     return 1
   }
   const result = await pushDashboards({ url: values.url, token: values.token, folder: values.folder ?? 'Tidewatch', dashboards: renderDashboards() })
@@ -46,14 +47,22 @@ async function gazetteer(argv: string[], io: Io): Promise<number> {
   if (values.demo) {
     stations = DEMO_STATIONS.map((s) => ({ id: s.id, lat: s.lat, lon: s.lon }))
   } else if (values.stations) {
-    const parsed = StationListSchema.safeParse(JSON.parse(await readFile(values.stations, 'utf8')))
+    let json: unknown
+    try {
+      json = JSON.parse(await readFile(values.stations, 'utf8'))
+    } catch (err) {
+      io.stderr(`dashboards gazetteer: ${values.stations}: ${(err as Error).message}`)
+      return 1
+    }
+    const parsed = StationListSchema.safeParse(json)
     if (!parsed.success) {
-      io.stderr(`${values.stations}: not a list of stations with id, lat, lon: ${parsed.error.message}`)
+      const issue = parsed.error.issues[0]!
+      io.stderr(`dashboards gazetteer: ${values.stations}: not a list of stations with id, lat, lon: at ${issue.path.join('.') || '(root)'}: ${issue.message}`)
       return 1
     }
     stations = parsed.data
   } else {
-    io.stderr('dashboards gazetteer needs --stations FILE.json or --demo\n' + USAGE)
+    io.stderr('dashboards gazetteer: needs --stations FILE.json or --demo (tidewatch dashboards --help)')
     return 1
   }
   const out = values.out ?? DEFAULT_GAZETTEER
@@ -74,13 +83,16 @@ export async function dashboardsCommand(argv: string[], io: { stdout: (s: string
         return await push(rest, io)
       case 'gazetteer':
         return await gazetteer(rest, io)
+      case undefined:
+        io.stdout(USAGE)
+        return 0
       default:
-        io.stderr(USAGE)
-        return sub === undefined || sub === 'help' || sub === '--help' ? 0 : 1
+        io.stderr(`dashboards: unknown subcommand "${sub}" (tidewatch dashboards --help)`)
+        return 1
     }
   } catch (err) {
     const e = err as Error & { code?: string }
-    io.stderr(`dashboards ${sub}: ${e.code ? `${e.code}: ` : ''}${e.message}`)
+    io.stderr(`dashboards ${sub}: ${e.code ? `${e.code}: ` : ''}${e.message.split('\n', 1)[0]}`)
     return 1
   }
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { z } from 'zod'
 import type { Config } from '../../core/config.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
@@ -8,14 +9,16 @@ import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
 import { flaky4g } from '../../firmware-sim/flaky-proxy.ts'
 import { createSimulator, type StationCredentials } from '../../firmware-sim/simulator.ts'
 import { defaultProfile } from '../../firmware-sim/signals.ts'
-import { numberFlag, parse, type Io } from '../args.ts'
-import { registryPath } from '../platform.ts'
+import { numberFlag, parse, registryPath, type Io } from '../args.ts'
 
-const USAGE = `Usage: tidewatch sim --stations N [--interval S] [--speed X] [--seed N] [--url mqtt://host:1883]
-                     [--credentials FILE.json] [--flaky] [--faults] [--ca FILE]
-  Without --credentials, stations sim-0001..sim-N are registered in the local
-  registry (data dir) and their secrets saved in <data>/secrets/sim-stations.json.
-  A credentials file is a JSON array of {"id","password"} (the output of devices add --json).
+export const USAGE = `Usage: tidewatch sim (--credentials FILE.json | --register) [--stations N] [--interval S] [--speed X]
+                     [--seed N] [--url mqtt://host:1883] [--flaky] [--faults] [--ca FILE]
+  --credentials: stations already registered; a JSON array of {"id","password"}
+  (the output of devices add --json). --stations N takes the first N.
+  --register: adds stations sim-0001..sim-N ("Trạm mô phỏng N") to the local
+  registry (data dir) and saves their secrets in <data>/secrets/sim-stations.json.
+  They then appear on the public board and in the open-data API like real
+  stations, which is why it has to be asked for.
   --flaky puts a 4G-like link in front of the broker: 50–300 ms latency, a
   connection drop every ~5 min and a 1–5 min coverage loss about hourly, all
   compressed by --speed (never below a few seconds).`
@@ -46,6 +49,25 @@ async function localCredentials(config: Readonly<Config>, n: number): Promise<St
   }
 }
 
+const CredentialsSchema = z.array(z.object({ id: z.string().min(1), password: z.string().min(1).optional(), secret: z.string().min(1).optional() }))
+
+/** A credentials file; its errors name the file and the position or entry. */
+function readCredentials(file: string): StationCredentials[] {
+  const text = readFileSync(file, 'utf8')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new TidewatchError('BAD_REQUEST', { file }, `${file}: ${(err as Error).message}`)
+  }
+  const parsed = CredentialsSchema.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new TidewatchError('BAD_REQUEST', { file }, `${file}: expected [{"id","password"}], at ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  return parsed.data.map((c) => ({ id: c.id, secret: c.password ?? c.secret ?? '' }))
+}
+
 export async function simCommand(argv: string[], config: Readonly<Config>, log: Logger, io: Io, until: Promise<void>): Promise<number> {
   const { values } = parse(
     argv,
@@ -59,17 +81,20 @@ export async function simCommand(argv: string[], config: Readonly<Config>, log: 
       ca: { type: 'string' },
       flaky: { type: 'boolean', default: false },
       faults: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
+      register: { type: 'boolean', default: false },
     },
     false,
   )
-  if (values.help) return (io.stdout(USAGE), 0)
-  if (!values.stations && !values.credentials) throw new TidewatchError('BAD_REQUEST', { flag: 'stations' }, `--stations is required\n${USAGE}`)
+  if (values.credentials && values.register) throw new TidewatchError('BAD_REQUEST', { flag: 'register' }, 'sim: --credentials and --register exclude each other')
+  // Registering puts stations on the public board and in open data: only when asked.
+  if (!values.credentials && !values.register) {
+    throw new TidewatchError('BAD_REQUEST', { flag: 'credentials' }, 'sim: needs --credentials FILE.json (registered stations) or --register (adds sim-0001..sim-N to the registry)')
+  }
+  if (values.register && !values.stations) throw new TidewatchError('BAD_REQUEST', { flag: 'stations' }, 'sim: --register needs --stations N')
   const n = numberFlag('stations', values.stations, 0, { min: 1, max: 100_000, integer: true })
   let stations: StationCredentials[]
   if (values.credentials) {
-    const list = JSON.parse(readFileSync(values.credentials, 'utf8')) as Array<{ id: string; password?: string; secret?: string }>
-    stations = list.map((c) => ({ id: c.id, secret: c.password ?? c.secret ?? '' }))
+    stations = readCredentials(values.credentials)
     if (n) stations = stations.slice(0, n)
   } else {
     stations = await localCredentials(config, n)

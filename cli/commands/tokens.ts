@@ -5,7 +5,7 @@ import { AuditLog } from '../../api/auth/audit.ts'
 import { ROLES, TokenStore, type Role } from '../../api/auth/tokens.ts'
 import { numberFlag, parse, type Io } from '../args.ts'
 
-const USAGE = `Usage:
+export const USAGE = `Usage:
   tidewatch tokens create --name NAME --role read|staff|admin [--json]   prints the token once
   tidewatch tokens list [--json]
   tidewatch tokens revoke <id>`
@@ -54,8 +54,10 @@ export async function tokensCommand(argv: string[], registry: Registry, io: Io):
       io.stdout(`Token ${id} revoked; it stops working at once.`)
       return 0
     }
+    case undefined:
+      io.stdout(USAGE)
+      return 0
     default:
-      io.stderr(USAGE)
-      return sub === undefined || sub === 'help' ? 0 : 1
+      throw new TidewatchError('BAD_REQUEST', { sub }, `tokens: unknown subcommand "${sub}"`)
   }
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Config, InfluxTarget } from '../../core/config.ts'
 import { deepFreeze, ConfigSchema } from '../../core/config.ts'
-import type { Logger } from '../../core/log.ts'
+import { statusLine, type Logger } from '../../core/log.ts'
 import { ensureDevCertificates } from '../../broker/tls/dev-ca.ts'
 import { createSimulator, type Simulator } from '../../firmware-sim/simulator.ts'
 import { ensureInfluxdInstalled, freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
@@ -130,10 +130,16 @@ function startStatusLine(p: Platform, io: Io): { stop(): void } {
       lastAt = now
       const stored = targets.map((t) => `${t.target} ${t.writtenPoints} pts${t.up ? '' : ' DOWN'}${t.lagReadings ? ` lag ${t.lagReadings}` : ''}`).join(', ')
       const line = `readings/s ${rate.toFixed(1)} | accepted ${c.readingsAccepted} | stored ${stored || '-'} | rejected ${p.ingest!.ingest.rejectedTotal()} | stations online ${p.broker?.connectedClients() ?? '-'}`
-      if (tty) process.stderr.write(`\r\x1b[2K${line}`)
+      // On a terminal the line is redrawn in place, and log lines are printed above it (core/log.ts).
+      if (tty) statusLine.show(line)
       else io.stderr(line)
     })
   }, every)
   timer.unref()
-  return { stop: () => clearInterval(timer) }
+  return {
+    stop: () => {
+      clearInterval(timer)
+      if (tty) statusLine.clear()
+    },
+  }
 }

@@ -15,8 +15,8 @@ describe('tidewatch alerts CLI', () => {
     text = ''
     expect(await alertsCommand(['subscribers', 'add', '--phone', '0901234567', '--station', 'CM01', '--diacritics'], deps)).toBe(0)
     expect(JSON.parse(text)).toMatchObject({ phone: '+84901234567', stations: ['CM01'], diacritics: true })
-    expect(await alertsCommand(['subscribers', 'add', '--phone', 'x'], deps)).toBe(1)
-    expect(await alertsCommand(['nope'], deps)).toBe(2)
+    await expect(alertsCommand(['subscribers', 'add', '--phone', 'x'], deps)).rejects.toMatchObject({ code: 'SUBSCRIBER_INVALID' })
+    await expect(alertsCommand(['nope'], deps)).rejects.toMatchObject({ code: 'BAD_REQUEST' })
     registry.close()
   })
 })

@@ -40,12 +40,12 @@ describe('tidewatch certs dev', () => {
     expect(statSync(join(tls, 'ca.key')).mode & 0o777).toBe(0o600)
   })
 
-  it('refuses to overwrite an existing CA (exit 2, files unchanged, names the file and --force)', async () => {
+  it('refuses to overwrite an existing CA (exit 1, files unchanged, names the file and --force)', async () => {
     const { data, tls } = setup()
     expect((await cli(data, 'certs', 'dev')).code).toBe(0)
     const before = read(tls)
     const r = await cli(data, 'certs', 'dev')
-    expect(r.code).toBe(2)
+    expect(r.code).toBe(1)
     expect(r.err).toContain(join(tls, 'ca.crt'))
     expect(r.err).toContain('--force')
     expect(read(tls)).toEqual(before)
@@ -86,7 +86,7 @@ describe('tidewatch certs dev', () => {
     rmSync(join(tls, 'server.crt'))
     const ca = readFileSync(join(tls, 'ca.crt'))
     const r = await cli(data, 'certs', 'dev')
-    expect(r.code).toBe(2)
+    expect(r.code).toBe(1)
     expect(r.err).toContain('--force')
     expect(readFileSync(join(tls, 'ca.crt'))).toEqual(ca)
     expect(existsSync(join(tls, 'server.crt'))).toBe(false)
