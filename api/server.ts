@@ -29,6 +29,7 @@ import { manageRoutes } from './routes/manage.ts'
 import { quarantineRoutes } from './routes/quarantine.ts'
 import { readingRoutes } from './routes/readings.ts'
 import { stationRoutes } from './routes/stations.ts'
+import { staRoutes } from './sta/routes.ts'
 
 export interface ApiDeps {
   config: Readonly<Config>
@@ -139,6 +140,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openDataRoutes(deps), { prefix: '/api/v1' })
   await app.register(openV1Routes(deps), { prefix: '/open/v1' })
   await app.register(boardRoutes(deps))
+  await app.register(staRoutes(deps))
   for (const plugin of deps.plugins ?? []) await app.register(plugin, { prefix: '/api/v1' })
   return app as unknown as FastifyInstance
 }

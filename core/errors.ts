@@ -47,6 +47,7 @@ export const ErrorCodes = {
   NOT_FOUND: 'Not found',
   INFLUX_UNAVAILABLE: 'InfluxDB is unavailable',
   INFLUX_QUERY_FAILED: 'InfluxDB query failed',
+  STA_QUERY_INVALID: 'SensorThings request is invalid ($filter, $expand, $orderby, $select, $top, $skip, $count or the resource path)',
   INFLUXD_NOT_INSTALLED: 'influxd is not installed',
   INTERNAL: 'Internal error',
   TLS_CA_EXISTS: 'A development CA already exists; replacing it needs --force',
