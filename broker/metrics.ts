@@ -4,9 +4,10 @@ export interface BrokerCounters {
   /**
    * bad_credentials, disabled, anonymous, error: judged. client_id: named
    * another station's session. throttled, locked, busy: refused before the
-   * password was checked (docs/SECURITY.md).
+   * password was checked (docs/SECURITY.md). cert: a client certificate
+   * refused or revoked (device certificates).
    */
-  connectsRefused: Record<'bad_credentials' | 'disabled' | 'anonymous' | 'error' | 'client_id' | 'throttled' | 'locked' | 'busy', number>
+  connectsRefused: Record<'bad_credentials' | 'disabled' | 'anonymous' | 'error' | 'client_id' | 'throttled' | 'locked' | 'busy' | 'cert', number>
   /** Lockouts started (of an address or a username). */
   lockouts: number
   publishDenied: number
@@ -20,7 +21,7 @@ export interface BrokerCounters {
 export function newBrokerCounters(): BrokerCounters {
   return {
     connectsAccepted: 0,
-    connectsRefused: { bad_credentials: 0, disabled: 0, anonymous: 0, error: 0, client_id: 0, throttled: 0, locked: 0, busy: 0 },
+    connectsRefused: { bad_credentials: 0, disabled: 0, anonymous: 0, error: 0, client_id: 0, throttled: 0, locked: 0, busy: 0, cert: 0 },
     lockouts: 0,
     publishDenied: 0,
     subscribeDenied: 0,

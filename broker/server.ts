@@ -4,7 +4,7 @@ import { createServer as createTlsServer } from 'node:tls'
 import { join } from 'node:path'
 import { Aedes } from 'aedes'
 import { Level } from 'level'
-import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
+import { IndexedLevelPersistence } from './session-index.ts'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { createAuthenticate, type ServiceAccount, type StationAuthenticator } from './hooks/authenticate.ts'
@@ -46,10 +46,21 @@ export interface BrokerHandle {
   close(): Promise<void>
 }
 
+/**
+ * Connections the kernel may hold completed but not yet accepted. Node's
+ * default is 511; when every station reconnects at once (after a 4G outage
+ * or a restart) the overflow is dropped and each dropped station waits out
+ * TCP's SYN retransmission backoff (1, 3, 7, 15 s, …): measured with
+ * bench/reconnect-storm.ts, 10,000 stations took 60 s with 511. Linux caps
+ * the value at net.core.somaxconn, 4096 by default since kernel 5.4
+ * (listen(2)); asking for more is harmless.
+ */
+const LISTEN_BACKLOG = 65_535
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject)
       resolve((server.address() as AddressInfo).port)
     })
@@ -67,10 +78,21 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   const security = createSecurityLog(log)
   const { verifyQueue, ...limits } = config.mqtt.auth
   const verifier = createPasswordVerifier({ maxQueue: verifyQueue })
-  const auth = createAuthenticate({ stations: deps.stations, services: deps.services, identities, counters, log, security, verifier, dummyHash: dummyHash(), limits })
+  const auth = createAuthenticate({
+    stations: deps.stations,
+    services: deps.services,
+    identities,
+    counters,
+    log,
+    security,
+    verifier,
+    dummyHash: dummyHash(),
+    limits,
+    clientCerts: config.mqtt.clientCerts,
+  })
   const aedes = await Aedes.createBroker({
     id: 'tidewatch',
-    ...(db ? { persistence: new AsyncLevelPersistence(db) } : {}),
+    ...(db ? { persistence: new IndexedLevelPersistence(db) } : {}),
     authenticate: auth.authenticate,
     authorizePublish: createAuthorizePublish({
       identities,
@@ -104,12 +126,32 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   }
   let tlsPort: number | undefined
   if (config.mqtt.certFile && config.mqtt.keyFile) {
+    const clientCa = config.mqtt.clientCaFile ?? config.mqtt.caFile
     const tls = createTlsServer(
       {
         cert: readFileSync(config.mqtt.certFile),
         key: readFileSync(config.mqtt.keyFile),
         ...(config.mqtt.caFile ? { ca: readFileSync(config.mqtt.caFile) } : {}),
         minVersion: 'TLSv1.2',
+        // Device certificates: ask every TLS client for one, verified against
+        // the CA that issues station certificates (and the CRL, if one is
+        // configured). rejectUnauthorized is false on purpose: the verdict is
+        // taken at CONNECT (hooks/authenticate.ts), where a refusal gets a
+        // CONNACK and a security event naming the certificate, and where a
+        // station without a certificate may still use its secret
+        // (clientCerts: 'optional') or is refused ('required'). The client
+        // still proves it holds the certificate's key in the handshake
+        // (CertificateVerify, RFC 8446 §4.4.3) whatever the chain verdict.
+        ...(config.mqtt.clientCerts !== 'off' && clientCa
+          ? {
+              requestCert: true,
+              rejectUnauthorized: false,
+              // Only the issuer of station certificates: a certificate from the
+              // server's own CA (if different) must not pass as a station's.
+              ca: readFileSync(clientCa),
+              ...(config.mqtt.crlFile ? { crl: readFileSync(config.mqtt.crlFile) } : {}),
+            }
+          : {}),
       },
       (socket) => aedes.handle(socket),
     )

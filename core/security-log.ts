@@ -12,6 +12,8 @@ export type SecurityEventName =
   | 'mqtt.acl.denied'
   | 'mqtt.clientid.refused'
   | 'mqtt.retained.refused'
+  | 'mqtt.cert.refused'
+  | 'mqtt.cert.revoked'
   | 'api.token.refused'
 
 export interface SecurityLog {

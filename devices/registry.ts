@@ -117,6 +117,23 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE stations ADD COLUMN zone TEXT NOT NULL DEFAULT 'rice';
    ALTER TABLE stations ADD COLUMN code TEXT;
    CREATE UNIQUE INDEX stations_code ON stations (code COLLATE NOCASE) WHERE code IS NOT NULL;`,
+  // Device certificates (devices/certs.ts): what was issued, and the revoked
+  // serials the broker checks at CONNECT. No foreign key to stations: a
+  // revocation must outlive the station row it was made for.
+  `CREATE TABLE device_certs (
+     serial TEXT PRIMARY KEY,
+     station_id TEXT NOT NULL,
+     fingerprint256 TEXT,
+     issued_at INTEGER NOT NULL,
+     not_after INTEGER
+   );
+   CREATE INDEX device_certs_station ON device_certs (station_id);
+   CREATE TABLE revoked_certs (
+     serial TEXT PRIMARY KEY,
+     station_id TEXT,
+     revoked_at INTEGER NOT NULL,
+     reason TEXT
+   );`,
 ]
 
 /** A station's SMS code: 2–4 letters then 1–3 digits, typed on a keypad (SD01, NC1). */
@@ -186,6 +203,7 @@ export class Registry {
       setHash: db.prepare('UPDATE stations SET password_hash = ?, credentials_rotated_at = ? WHERE id = ?'),
       // Compare-and-set: a rotation that landed since the check is never overwritten.
       upgradeHash: db.prepare('UPDATE stations SET password_hash = ? WHERE id = ? AND password_hash = ?'),
+      certRevoked: db.prepare('SELECT 1 FROM revoked_certs WHERE serial = ?').pluck(),
       setEnabled: db.prepare('UPDATE stations SET enabled = ? WHERE id = ?'),
       touch: db.prepare('UPDATE stations SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE id = ?'),
       clock: db.prepare('UPDATE stations SET clock_offset_s = ?, clock_checked_at = ? WHERE id = ?'),
@@ -407,6 +425,11 @@ export class Registry {
 
   verify(password: string, hash: string): Promise<boolean> {
     return verifyPassword(password, hash)
+  }
+
+  /** Whether a client certificate serial (normalized, devices/certs.ts) is revoked; read on every certificate CONNECT so a revocation takes effect at once. */
+  certRevoked(serial: string): boolean {
+    return this.stmts.certRevoked.get(serial) !== undefined
   }
 
   /** Records when a station was last heard from; batched by the caller. */

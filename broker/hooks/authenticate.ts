@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { TLSSocket, type PeerCertificate } from 'node:tls'
 import type { AuthenticateError, Client } from 'aedes'
 import type { Logger } from '../../core/log.ts'
 import { hashDeviceSecret, needsRehash, VerifierBusyError, type PasswordVerifier } from '../../devices/password.ts'
@@ -6,12 +7,15 @@ import { sessionKey, type Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
 import type { SecurityLog } from '../../core/security-log.ts'
 import { BoundedMap, Lockouts, TokenBuckets } from '../throttle.ts'
+import { certIdentity, normalizeSerial } from '../../devices/certs.ts'
 
 export interface StationAuthenticator {
   /** Stored secret hash and enabled flag, read fresh on every CONNECT. */
   credentials(id: string): { hash: string; enabled: boolean } | undefined
   /** Stores the fast hash in place of a legacy scrypt one (compare-and-set); devices/registry.ts. */
   upgradeHash?(id: string, from: string, to: string): boolean
+  /** Whether a client certificate serial (normalized, devices/certs.ts) is revoked; devices/registry.ts. */
+  certRevoked?(serial: string): boolean
 }
 
 export interface ServiceAccount {
@@ -87,6 +91,8 @@ export function createAuthenticate(deps: {
   /** A hash of a random secret in the form new station secrets get (devices/password.ts dummyHash). */
   dummyHash: Promise<string>
   limits: AuthLimits
+  /** core/config.ts `mqtt.clientCerts`: device certificates off, optional or required for stations. */
+  clientCerts?: 'off' | 'optional' | 'required'
   clock?: () => number
 }) {
   const { limits, counters, security } = deps
@@ -144,6 +150,87 @@ export function createAuthenticate(deps: {
     return false
   }
 
+  type Done = (error: AuthenticateError | null, success: boolean | null) => void
+
+  /** The client id rule, then the identity is set and the CONNECT accepted (both login paths). */
+  function admitClient(client: Client, remote: string, done: Done, identityUsername: string, own: string | undefined, accept: () => void): void {
+    const clientId = client.id
+    const claimed = claimsOtherStation(clientId, own)
+    // A service client id is used as it is (identity.ts); '|' would reach into a station's session namespace.
+    if (claimed !== undefined || (own === undefined && clientId.includes('|'))) {
+      counters.connectsRefused.client_id++
+      security.event('mqtt.clientid.refused', { username: identityUsername, clientId, claimed, remote }, 'client id names another identity')
+      return done(refusal(NOT_AUTHORIZED, 'client id belongs to another identity'), false)
+    }
+    accept()
+    goodAddresses.set(remote, true)
+    counters.connectsAccepted++
+    done(null, true)
+  }
+
+  /** A station that proved who it is (secret or certificate): refused if disabled, else admitted under its session key. */
+  function admitStation(client: Client, remote: string, done: Done, station: string, enabled: boolean, via: 'secret' | 'certificate'): void {
+    const clientId = client.id
+    // Only a station that proved its identity learns that it is disabled.
+    if (!enabled) {
+      counters.connectsRefused.disabled++
+      security.event('mqtt.auth.failed', { reason: 'disabled', username: station, clientId, remote, via }, 'disabled station refused')
+      return done(refusal(NOT_AUTHORIZED, 'station disabled'), false)
+    }
+    admitClient(client, remote, done, station, station, () => {
+      deps.identities.set(client, { kind: 'station', stationId: station })
+      // Takeover and session state are keyed per identity from here on.
+      client.id = sessionKey(station, clientId)
+    })
+  }
+
+  /** The verified client certificate of a TLS connection, or undefined when none was presented. */
+  function peerCertificate(client: Client): { socket: TLSSocket; cert: PeerCertificate } | undefined {
+    const socket = client.conn
+    if (!(socket instanceof TLSSocket)) return undefined
+    const cert = socket.getPeerCertificate()
+    return cert && Object.keys(cert).length > 0 ? { socket, cert } : undefined
+  }
+
+  /**
+   * Login by device certificate (docs/SECURITY.md "Device certificates").
+   * The chain was checked in the handshake (server.ts); here the verdict is
+   * applied, then the identity (CN/SAN) must be a registered station, the
+   * serial must not be revoked, and a username, if sent, must name the same
+   * station. No secret is needed and none is checked, so no throttle sits in
+   * front: the expensive part (the handshake's signature) is already paid.
+   * Every refusal is CONNACK 5 and counts against the source address.
+   */
+  function certLogin(client: Client, peer: { socket: TLSSocket; cert: PeerCertificate }, username: string | undefined, remote: string, done: Done): void {
+    const { socket, cert } = peer
+    const serial = cert.serialNumber ? normalizeSerial(cert.serialNumber) : ''
+    const about = { subject: cert.subject?.CN, issuer: cert.issuer?.CN, serial, fingerprint256: cert.fingerprint256, username, clientId: client.id, remote }
+    const refuse = (event: 'mqtt.cert.refused' | 'mqtt.cert.revoked', fields: Record<string, unknown>, msg: string): void => {
+      counters.connectsRefused.cert++
+      if (!exempt.has(remote)) {
+        const r = addressLocks.failure(remote)
+        if (r.locked) {
+          counters.lockouts++
+          security.event('mqtt.lockout', { scope: 'address', key: remote, failures: r.failures, lockouts: r.lockouts, lockedForSec: r.lockMs / 1000, remote }, 'address locked out after repeated failed logins')
+        }
+      }
+      security.event(event, { ...about, ...fields }, msg)
+      done(refusal(NOT_AUTHORIZED, msg), false)
+    }
+    if (!socket.authorized) {
+      const error = String(socket.authorizationError ?? 'unknown')
+      // A CRL configured in the TLS layer (mqtt.crlFile) reports revocation as a chain error.
+      if (error === 'CERT_REVOKED') return refuse('mqtt.cert.revoked', { source: 'crl' }, 'client certificate revoked')
+      return refuse('mqtt.cert.refused', { reason: 'untrusted', error }, 'client certificate not issued by the station CA')
+    }
+    const station = certIdentity(cert)
+    const creds = station === undefined ? undefined : deps.stations.credentials(station)
+    if (station === undefined || !creds) return refuse('mqtt.cert.refused', { reason: 'unknown_identity', station }, 'client certificate names no registered station')
+    if (deps.stations.certRevoked?.(serial)) return refuse('mqtt.cert.revoked', { source: 'registry', station }, 'client certificate revoked')
+    if (username && username !== station) return refuse('mqtt.cert.refused', { reason: 'username_mismatch', station }, 'username does not match the client certificate')
+    admitStation(client, remote, done, station, creds.enabled, 'certificate')
+  }
+
   function authenticate(
     client: Client,
     username: Readonly<string | undefined>,
@@ -153,6 +240,16 @@ export function createAuthenticate(deps: {
     const remote = remoteAddress(client)
     const perAddress = !exempt.has(remote)
     const clientId = client.id
+    if (deps.clientCerts !== undefined && deps.clientCerts !== 'off') {
+      const peer = peerCertificate(client)
+      if (peer) return certLogin(client, peer, username, remote, done)
+      // 'required': a station must present a certificate; service accounts (the ingest, on the host) keep their secrets.
+      if (deps.clientCerts === 'required' && !deps.services.some((s) => s.username === username)) {
+        counters.connectsRefused.cert++
+        security.event('mqtt.cert.refused', { reason: 'no_certificate', username, clientId, remote }, 'station connected without a client certificate')
+        return done(refusal(NOT_AUTHORIZED, 'a client certificate is required'), false)
+      }
+    }
     if (!username || !password) {
       counters.connectsRefused.anonymous++
       security.event('mqtt.auth.failed', { reason: 'anonymous', clientId, remote }, 'refused anonymous client')
@@ -186,19 +283,7 @@ export function createAuthenticate(deps: {
       security.event('mqtt.auth.failed', { reason: 'bad_credentials', kind, username, clientId, remote }, 'bad username or password')
       done(refusal(BAD_USERNAME_OR_PASSWORD, 'bad username or password'), false)
     }
-    const admit = (identityUsername: string, own: string | undefined, accept: () => void): void => {
-      const claimed = claimsOtherStation(clientId, own)
-      // A service client id is used as it is (identity.ts); '|' would reach into a station's session namespace.
-      if (claimed !== undefined || (own === undefined && clientId.includes('|'))) {
-        counters.connectsRefused.client_id++
-        security.event('mqtt.clientid.refused', { username: identityUsername, clientId, claimed, remote }, 'client id names another identity')
-        return done(refusal(NOT_AUTHORIZED, 'client id belongs to another identity'), false)
-      }
-      accept()
-      goodAddresses.set(remote, true)
-      counters.connectsAccepted++
-      done(null, true)
-    }
+    const admit = (identityUsername: string, own: string | undefined, accept: () => void): void => admitClient(client, remote, done, identityUsername, own, accept)
 
     const service = deps.services.find((s) => s.username === username)
     if (service) {
@@ -210,19 +295,7 @@ export function createAuthenticate(deps: {
 
     const creds = deps.stations.credentials(username)
     const pwDigest = digest(pw)
-    const onSuccess = (c: { enabled: boolean }): void => {
-      // Only a station that proved its secret learns that it is disabled.
-      if (!c.enabled) {
-        counters.connectsRefused.disabled++
-        security.event('mqtt.auth.failed', { reason: 'disabled', username, clientId, remote }, 'disabled station refused')
-        return done(refusal(NOT_AUTHORIZED, 'station disabled'), false)
-      }
-      admit(username, username, () => {
-        deps.identities.set(client, { kind: 'station', stationId: username })
-        // Takeover and session state are keyed per identity from here on.
-        client.id = sessionKey(username, clientId)
-      })
-    }
+    const onSuccess = (c: { enabled: boolean }): void => admitStation(client, remote, done, username, c.enabled, 'secret')
     const cached = verified.get(username)
     if (creds && cached && cached.hash === creds.hash && timingSafeEqual(cached.pw, pwDigest)) return onSuccess(creds)
 

@@ -1,8 +1,10 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import forge from 'node-forge'
 import { TidewatchError } from '../../core/errors.ts'
+import { STATION_ID_PATTERN } from '../../core/protocol.ts'
+import { normalizeSerial, type IssuedCert } from '../../devices/certs.ts'
 
 /**
  * A development CA and a server certificate signed by it, for the demo and
@@ -150,4 +152,79 @@ export function ensureDevCertificates(dir: string, hostnames: readonly string[] 
   const caKey = forge.pki.privateKeyFromPem(readFileSync(paths.caKeyFile, 'utf8')) as forge.pki.rsa.PrivateKey
   issueServerCert(paths, caKey, hostnames, options.validDays ?? 825)
   return { ...out, action: 'reissued' }
+}
+
+// ---- station (client) certificates: devices/certs.ts, docs/SECURITY.md "Device certificates" ----
+
+/**
+ * Default lifetime: 825 days, the same ceiling as the development server
+ * certificate (broker/tls/dev-ca.ts, CA/Browser Forum ballot 193). A station
+ * is renewed with `tidewatch devices cert <id>` before notAfter.
+ */
+export const DEVICE_CERT_DAYS = 825
+
+export interface DevCa {
+  cert: forge.pki.Certificate
+  key: forge.pki.rsa.PrivateKey
+}
+
+/** The development CA that `tidewatch certs dev` / `up` created; its key (ca.key) signs station certificates. */
+export function loadDevCa(caFile: string, caKeyFile: string): DevCa {
+  if (!existsSync(caFile) || !existsSync(caKeyFile)) {
+    throw new TidewatchError('BAD_REQUEST', { caFile, caKeyFile }, `no development CA with its key at ${caFile} / ${caKeyFile}; run \`tidewatch certs dev\` first, or sign a CSR with the province's CA (tidewatch devices cert --help)`)
+  }
+  return {
+    cert: forge.pki.certificateFromPem(readFileSync(caFile, 'utf8')),
+    key: forge.pki.privateKeyFromPem(readFileSync(caKeyFile, 'utf8')) as forge.pki.rsa.PrivateKey,
+  }
+}
+
+/**
+ * A client certificate for `stationId` signed by the development CA: with a
+ * new RSA-2048 key (returned, to be written 0600 and put on the device), or
+ * for the public key of a CSR the station made itself. The CSR's subject is
+ * replaced by CN=<stationId>; a CSR naming another CN is refused, because the
+ * operator probably mixed up two stations' files.
+ */
+export function issueDeviceCert(ca: DevCa, stationId: string, opts: { csrPem?: string; validDays?: number; now?: number } = {}): IssuedCert {
+  if (!STATION_ID_PATTERN.test(stationId)) throw new TidewatchError('STATION_ID_INVALID', { id: stationId })
+  let publicKey: forge.pki.PublicKey
+  let keyPem: string | undefined
+  if (opts.csrPem !== undefined) {
+    let csr: forge.pki.CertificateSigningRequest
+    try {
+      csr = forge.pki.certificationRequestFromPem(opts.csrPem)
+    } catch (err) {
+      throw new TidewatchError('BAD_REQUEST', {}, `not a PEM certificate signing request (RSA keys only): ${(err as Error).message}`)
+    }
+    if (!csr.verify()) throw new TidewatchError('BAD_REQUEST', {}, 'the CSR signature does not verify')
+    const cn = csr.subject.getField('CN')?.value as string | undefined
+    if (cn !== undefined && cn !== stationId) throw new TidewatchError('BAD_REQUEST', { cn, stationId }, `the CSR is for CN=${cn}, not station ${stationId}`)
+    publicKey = csr.publicKey!
+  } else {
+    // node:crypto generates the key (native, fast); forge only signs.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    const priv = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()) as forge.pki.rsa.PrivateKey
+    publicKey = forge.pki.setRsaPublicKey(priv.n, priv.e)
+  }
+  const cert = forge.pki.createCertificate()
+  cert.publicKey = publicKey
+  // Positive (leading 01) and 128 bits of randomness, RFC 5280 §4.1.2.2 and CA/B Forum BR §7.1 (≥ 64 bits).
+  cert.serialNumber = '01' + randomBytes(16).toString('hex')
+  const notBefore = new Date((opts.now ?? Date.now()) - 60_000)
+  cert.validity.notBefore = notBefore
+  cert.validity.notAfter = new Date(notBefore.getTime() + (opts.validDays ?? DEVICE_CERT_DAYS) * 86_400_000)
+  cert.setSubject([{ name: 'commonName', value: stationId }])
+  cert.setIssuer(ca.cert.subject.attributes)
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+    { name: 'subjectAltName', altNames: [{ type: 2, value: stationId }] },
+  ])
+  cert.sign(ca.key, forge.md.sha256.create())
+  const certPem = forge.pki.certificateToPem(cert)
+  const x509 = new X509Certificate(certPem)
+  return { stationId, serial: normalizeSerial(x509.serialNumber), certPem, keyPem, notAfter: cert.validity.notAfter, fingerprint256: x509.fingerprint256 }
 }
