@@ -166,7 +166,12 @@ function nextLink(url: string, pairs: Array<[string, string]>, skip: number, siz
   const kept = pairs.filter(([n]) => n !== '$skip' && n !== '$top')
   const nextTop = top === undefined ? undefined : top > size ? top - size : top
   const q = [...kept, ...(nextTop !== undefined ? [['$top', String(nextTop)] as [string, string]] : []), ['$skip', String(skip + size)] as [string, string]]
-  return `${url}?${q.map(([n, v]) => `${encodeURIComponent(n)}=${encodeURIComponent(v)}`).join('&')}`
+  return `${url}?${q.map(([n, v]) => `${encodeQuery(n)}=${encodeQuery(v)}`).join('&')}`
+}
+
+/** Percent-encodes a query value but keeps the characters OData queries are read by ($, quotes, parentheses…) as written. */
+function encodeQuery(s: string): string {
+  return encodeURIComponent(s).replace(/%(24|27|28|29|2C|3B|2F|3A|40)/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)))
 }
 
 function typeOfTarget(t: Target): EntityType {
