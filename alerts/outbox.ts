@@ -1,3 +1,4 @@
+import { backoffWindow, equalJitter } from '../core/backoff.ts'
 import type Database from 'better-sqlite3'
 import type { Logger } from '../core/log.ts'
 import type { AlertsConfig } from './config.ts'
@@ -138,8 +139,7 @@ export class Outbox {
     }
     const attempts = row.attempts + 1
     if (result.retry && attempts < cfg.maxAttempts) {
-      const backoff = Math.min(cfg.retryMaxMs, cfg.retryBaseMs * 2 ** (attempts - 1))
-      const delay = Math.round(backoff / 2 + Math.random() * (backoff / 2))
+      const delay = equalJitter(backoffWindow(attempts - 1, { baseMs: cfg.retryBaseMs, capMs: cfg.retryMaxMs }))
       this.stmts.requeue.run(now + delay, result.reason, row.id)
       this.counters.retried++
       if (result.throttled) this.counters.throttled++

@@ -1,10 +1,10 @@
 /**
- * Reconnect delays. MQTT.js on its own retries every `reconnectPeriod` (1 s)
- * with no backoff and no jitter; after a tower or broker outage thousands of
- * stations would then reconnect in lockstep. "Full jitter" (AWS Architecture
- * Blog, "Exponential Backoff And Jitter", 2015) spreads them uniformly over
- * [0, min(cap, base·2^attempt)], which gave the lowest total work there.
+ * Station reconnect delays. MQTT.js on its own retries every
+ * `reconnectPeriod` (1 s) with no backoff and no jitter; after a tower or
+ * broker outage thousands of stations would then reconnect in lockstep. Full
+ * jitter (core/backoff.ts) spreads them out.
  */
+import { backoffWindow, fullJitter } from '../core/backoff.ts'
 import type { Rng } from './prng.ts'
 
 export interface BackoffOptions {
@@ -21,8 +21,7 @@ const MIN_DELAY_MS = 50
 
 /** Delay before retry number `attempt` (0 = first retry after a failure). */
 export function fullJitterDelay(attempt: number, rng: Rng, options: BackoffOptions = {}): number {
-  const { baseMs, capMs } = { ...BACKOFF_DEFAULTS, ...options }
-  // 2^attempt overflows to Infinity for large attempts; min() handles that.
-  const window = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 52))
-  return Math.max(Math.min(MIN_DELAY_MS, window), Math.floor(rng.next() * window))
+  const window = backoffWindow(attempt, { ...BACKOFF_DEFAULTS, ...options })
+  // The station's own seeded draw, so a simulated fleet is reproducible.
+  return Math.max(Math.min(MIN_DELAY_MS, window), fullJitter(window, () => rng.next()))
 }

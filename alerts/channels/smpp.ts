@@ -1,3 +1,4 @@
+import { backoffWindow, equalJitter } from '../../core/backoff.ts'
 import smpp, { type PDU, type Session, type ShortMessage } from 'smpp'
 import type { Logger } from '../../core/log.ts'
 import type { SmppConfig } from '../config.ts'
@@ -78,8 +79,8 @@ export function createSmppChannel(config: SmppConfig, events: ChannelEvents, log
 
   function scheduleReconnect(): void {
     if (stopped || reconnectTimer) return
-    const base = Math.min(config.reconnectMaxMs, config.reconnectMinMs * 2 ** Math.min(attempt, 16))
-    const delay = Math.round(base / 2 + Math.random() * (base / 2))
+    // Equal jitter: one session to one SMSC, where a near-zero delay would only hammer it.
+    const delay = equalJitter(backoffWindow(attempt, { baseMs: config.reconnectMinMs, capMs: config.reconnectMaxMs }))
     attempt++
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null

@@ -1,3 +1,4 @@
+import { backoffWindow, fullJitter, type Backoff } from '../../core/backoff.ts'
 import type { Logger } from '../../core/log.ts'
 import type { Spool, SpoolBatch } from '../spool/spool.ts'
 import { classifyWriteError, type WriteTransport } from './influx-transport.ts'
@@ -115,9 +116,11 @@ export class TargetWriter {
   }
 
   private async run(): Promise<void> {
-    let backoff = this.opts.minBackoffMs ?? 100
     // A 5 s cap keeps recovery prompt after an outage; one retry per 5 s is no load on a down InfluxDB.
-    const maxBackoff = this.opts.maxBackoffMs ?? 5_000
+    const retry: Backoff = { baseMs: this.opts.minBackoffMs ?? 100, capMs: this.opts.maxBackoffMs ?? 5_000 }
+    let failures = 0
+    // Full jitter: the DC and DR writers of many processes spread their retries.
+    const pause = (): Promise<void> => this.sleepOrWake(fullJitter(backoffWindow(failures++, retry), random), 0)
     const random = this.opts.random ?? Math.random
     const maxInFlight = Math.max(1, this.opts.writesInFlight ?? 1)
     // Let small live batches gather for a moment instead of one HTTP request
@@ -157,7 +160,7 @@ export class TargetWriter {
       if (err === undefined) {
         inFlight.shift()
         this.commit(head.batch, head.batch.lines.length)
-        backoff = this.opts.minBackoffMs ?? 100
+        failures = 0
         if (inFlight.length === 0 && head.batch.lines.length < this.opts.batchPoints) await this.sleepOrWake(this.opts.flushIntervalMs, worthwhile)
         continue
       }
@@ -181,15 +184,12 @@ export class TargetWriter {
         this.log.warn({ target: this.name }, 'database missing; creating it')
         await this.transport.ensureDatabase().catch((e: Error) => this.log.warn({ target: this.name, err: e.message }, 'cannot prepare the database yet'))
         // Back off as for any failure, so a target that refuses CREATE is not hammered.
-        await this.sleepOrWake(Math.round(random() * backoff), 0)
-        backoff = Math.min(maxBackoff, backoff * 2)
+        await pause()
         continue
       }
       if (this.up) this.log.warn({ target: this.name, err: this.lastError, lag: this.spool.lag(this.name) }, 'InfluxDB write failed; spooling and retrying')
       this.up = false
-      // Full jitter (AWS architecture blog): spreads retries of many processes.
-      await this.sleepOrWake(Math.round(random() * backoff), 0)
-      backoff = Math.min(maxBackoff, backoff * 2)
+      await pause()
     }
     // Stopping: wait for what was sent and commit what succeeded, in order.
     for (const w of inFlight) {
