@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { Logger } from '../core/log.ts'
 import type { Registry, Station } from '../devices/registry.ts'
-import type { AcceptedReading } from '../ingest/parse/validate.ts'
+import type { AcceptedReading } from '../core/reading.ts'
 import type { AlertsConfig } from './config.ts'
 import { createHttpGatewayChannel, createWebhookChannel } from './channels/http-gateway.ts'
 import { createLogChannel } from './channels/log.ts'

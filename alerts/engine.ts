@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import type { AcceptedReading } from '../ingest/parse/validate.ts'
+import type { AcceptedReading } from '../core/reading.ts'
 import { clearFor, levelRank, limitFor, NO_DATA_LEVEL, riseLevel, sideOf, targetLevel, type Level, type SensorRule } from '../levels/rules.ts'
 import type { RuleBook } from '../levels/book.ts'
 import type { AlertStatus, StateRow } from './store.ts'

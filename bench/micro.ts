@@ -10,7 +10,8 @@ import { Engine } from '../alerts/engine.ts'
 import { RuleBook, singleZone } from '../levels/book.ts'
 import { migrateAlerts } from '../alerts/store.ts'
 import { readingLines } from '../ingest/points.ts'
-import { validatePayload, type AcceptedReading } from '../ingest/parse/validate.ts'
+import type { AcceptedReading } from '../core/reading.ts'
+import { validatePayload } from '../ingest/parse/validate.ts'
 
 const { values } = parseArgs({ options: { readings: { type: 'string', default: '300000' } } })
 const N = Number(values.readings)

@@ -5,7 +5,7 @@ import { TidewatchError } from '../core/errors.ts'
 import { STATION_ID_PATTERN } from '../core/protocol.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../core/sensors.ts'
 import { DEFAULT_ZONE, isZone, ZONES, type Zone } from '../levels/zones.ts'
-import type { Calibration, StationContext } from '../ingest/parse/validate.ts'
+import type { Calibration, StationContext } from '../core/reading.ts'
 import { dummyHash, generatePassword, hashDeviceSecret, needsRehash, verifyPassword } from './password.ts'
 
 /**

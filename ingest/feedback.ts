@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import { topics } from '../core/protocol.ts'
-import type { Rejection } from './parse/validate.ts'
+import type { Rejection } from '../core/reading.ts'
 
 /**
  * Tells a station what the ingest refused from one of its payloads, on

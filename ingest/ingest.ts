@@ -7,7 +7,8 @@ import type { FeedbackOffer } from './feedback.ts'
 import { quarantineLine, readingLines, UniqueMsClock } from './points.ts'
 import type { QuarantineStore } from './quarantine.ts'
 import type { Sighting } from '../devices/registry.ts'
-import { validatePayload, type AcceptedReading, type Rejection, type StationContext, type ValidationLimits } from './parse/validate.ts'
+import type { AcceptedReading, Rejection, StationContext } from '../core/reading.ts'
+import { validatePayload, type ValidationLimits } from './parse/validate.ts'
 import type { Spool, SpoolRecord } from './spool/spool.ts'
 
 /**

@@ -1,4 +1,4 @@
-import type { AcceptedReading, Rejection } from './parse/validate.ts'
+import type { AcceptedReading, Rejection } from '../core/reading.ts'
 
 /**
  * Line protocol for the measurements in docs/DATA.md. Tags hold only what

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import type { ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import { migrate } from '../devices/registry.ts'
-import type { Rejection } from './parse/validate.ts'
+import type { Rejection } from '../core/reading.ts'
 
 /**
  * Where rejected readings go so staff can see exactly what a station sent and

@@ -2,19 +2,8 @@ import type { ErrorCode } from '../../core/errors.ts'
 import { BatchSchema, parseTimestamp, ReadingSchema, type ReadingPayload } from '../../core/protocol.ts'
 import { salinityFromConductivity } from '../../core/pss78.ts'
 import { HEALTH_RANGES, isSensorKind, SENSORS, type SensorKind } from '../../core/sensors.ts'
+import type { AcceptedReading, AcceptedValue, Rejection, StationContext } from '../../core/reading.ts'
 import { boundedJson, jsonDepthExceeded, MAX_JSON_DEPTH } from './json-depth.ts'
-
-/** Per-sensor linear calibration from the registry: stored = raw * scale + offset. */
-export interface Calibration {
-  offset: number
-  scale: number
-}
-
-export interface StationContext {
-  id: string
-  enabled: boolean
-  calibration: Partial<Record<SensorKind, Calibration>>
-}
 
 export interface ValidationLimits {
   maxPayloadBytes: number
@@ -22,38 +11,6 @@ export interface ValidationLimits {
   lateAfterMs: number
   maxAgeMs: number
   maxFutureMs: number
-}
-
-/** A value that passed every check, calibrated, ready to be stored. */
-export interface AcceptedValue {
-  sensor: SensorKind
-  value: number
-  raw: number
-  /** Quality flags, e.g. "derived_pss78", "pss78_out_of_range". */
-  flags: string[]
-}
-
-export interface AcceptedReading {
-  stationId: string
-  ts: number
-  receivedAt: number
-  seq?: number
-  late: boolean
-  values: AcceptedValue[]
-  battery?: number
-  rssi?: number
-}
-
-export interface Rejection {
-  stationId: string
-  reason: ErrorCode
-  /** Human-readable specifics: which field, which value, which limit. */
-  detail: string
-  /** Position in a batch, when the payload was one. */
-  index?: number
-  sensor?: string
-  ts?: number
-  excerpt: string
 }
 
 export interface ValidationResult {

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { boundedJson, jsonDepth, jsonDepthExceeded, MAX_JSON_DEPTH } from '../../ingest/parse/json-depth.ts'
-import { validatePayload, type StationContext, type ValidationLimits } from '../../ingest/parse/validate.ts'
+import type { StationContext } from '../../core/reading.ts'
+import { validatePayload, type ValidationLimits } from '../../ingest/parse/validate.ts'
 import Database from 'better-sqlite3'
 import { silentLogger } from '../../core/log.ts'
 import { QuarantineStore } from '../../ingest/quarantine.ts'

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { validatePayload, type StationContext, type ValidationLimits } from '../../ingest/parse/validate.ts'
+import type { StationContext } from '../../core/reading.ts'
+import { validatePayload, type ValidationLimits } from '../../ingest/parse/validate.ts'
 
 const NOW = Date.parse('2026-03-15T08:00:00+07:00')
 const limits: ValidationLimits = { maxPayloadBytes: 1024 * 1024, maxBatchReadings: 500, lateAfterMs: 15 * 60_000, maxAgeMs: 90 * 86_400_000, maxFutureMs: 5 * 60_000 }
