@@ -2,9 +2,10 @@ import { RuleBook } from '../../levels/book.ts'
 import type { SensorRule } from '../../levels/rules.ts'
 import { shownLevel, type AlertStateReader, type ShownLevel } from '../../levels/status.ts'
 import { TidewatchError } from '../../core/errors.ts'
-import { SENSORS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
+import { SENSORS, SENSOR_KINDS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import type { Registry, Station } from '../../devices/registry.ts'
 import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
+import { localGroupByTime } from '../../core/local-time.ts'
 
 /**
  * Read-side queries shared by the public board and open data v1. Both are
@@ -91,6 +92,19 @@ export interface HourlySeries {
   points: Array<[number, number]>
 }
 
+/**
+ * The sensors a station's page and open data show, in catalog order: those it
+ * carries, salinity when it carries conductivity and temperature (the ingest
+ * derives it with PSS-78, ingest/parse/validate.ts), and any kind it has a
+ * stored value for.
+ */
+export function shownKinds(station: Pick<Station, 'sensors'>, latest?: Partial<Record<SensorKind, unknown>>): SensorKind[] {
+  const has = new Set<SensorKind>(station.sensors.map((x) => x.kind))
+  if (has.has('conductivity') && has.has('temperature')) has.add('salinity')
+  for (const k of Object.keys(latest ?? {})) if (isSensorKind(k)) has.add(k)
+  return SENSOR_KINDS.filter((k) => has.has(k))
+}
+
 export function publicStations(stations: readonly Station[]): Station[] {
   return stations.filter((s) => s.enabled)
 }
@@ -155,16 +169,16 @@ export async function latestValues(
   return out
 }
 
-/** Hourly means in [from, to), grouped by station and sensor. */
+/** Hourly means (or means per `every`, on local boundaries) in [from, to), grouped by station and sensor. */
 export async function hourlyMeans(
   query: InfluxQueryClient,
-  opts: { from: number; to: number; stationId?: string; sensors?: readonly SensorKind[] },
+  opts: { from: number; to: number; stationId?: string; sensors?: readonly SensorKind[]; every?: { text: string; ms: number } },
 ): Promise<HourlySeries[]> {
   const where = [`time >= ${opts.from}ms`, `time < ${opts.to}ms`]
   if (opts.stationId) where.push(`"station" = ${quoteString(opts.stationId)}`)
   if (opts.sensors?.length) where.push(`(${opts.sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`)
   const [series = []] = await query.query(
-    `SELECT mean("value") FROM "reading" WHERE ${where.join(' AND ')} GROUP BY time(1h), "station", "sensor" fill(none)`,
+    `SELECT mean("value") FROM "reading" WHERE ${where.join(' AND ')} GROUP BY ${opts.every ? localGroupByTime(opts.every.text, opts.every.ms) : 'time(1h)'}, "station", "sensor" fill(none)`,
   )
   const out: HourlySeries[] = []
   for (const s of series) {

@@ -1,4 +1,5 @@
 import type { Lang, Strings } from './i18n.ts'
+import { CHART_PLOT } from './svg.ts'
 
 /**
  * HTML building blocks for the board. Every string that reaches the page
@@ -24,6 +25,7 @@ const CSS = `
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;background:#f6f8fa}
 header,main,footer{max-width:60rem;margin:0 auto;padding:.75rem 1rem}
+.wide>header,.wide>main,.wide>footer{max-width:84rem}
 header{display:flex;justify-content:space-between;align-items:baseline;gap:1rem;flex-wrap:wrap}
 h1{font-size:1.35rem;margin:.25rem 0}
 h2{font-size:1.1rem;margin:1.25rem 0 .25rem}
@@ -43,6 +45,9 @@ td.num{font-variant-numeric:tabular-nums;white-space:nowrap;font-weight:700;font
 tr.row-danger td:first-child{box-shadow:inset 4px 0 #b3261e}
 tr.row-warning td:first-child{box-shadow:inset 4px 0 #d4a72c}
 .spark{display:block;width:96px;height:28px}
+.spark line{stroke-width:1;stroke-dasharray:2 2}
+.spark path{fill:none;stroke:#24292f;stroke-width:1.5;stroke-linejoin:round}
+.spark g{fill:#24292f}
 .chart{display:block;width:100%;height:auto;background:#fff;border:1px solid #d0d7de;border-radius:.3rem}
 dl.latest{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.5rem;margin:.5rem 0}
 dl.latest>div{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;padding:.5rem}
@@ -52,6 +57,22 @@ dl.latest dd{margin:0;font-weight:700;font-size:1.2rem}
 time{white-space:nowrap}
 @media (max-width:36rem){.hide-sm,#stations .clock{display:none}th,td{padding:.4rem .2rem;font-size:.9rem}td.num{font-size:1rem}.spark{width:56px}}
 .scroll{overflow-x:auto}
+.map{height:20rem;margin:.5rem 0 1rem;border:1px solid #d0d7de;border-radius:.3rem;background:#e8eef4;z-index:0}
+@media (min-width:62rem){.board.has-map{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,6fr);gap:1.25rem;align-items:start}.has-map .map{position:sticky;top:.75rem;height:calc(100vh - 1.5rem);max-height:44rem;margin:0}}
+.legend{background:rgba(255,255,255,.92);padding:.2rem .45rem;border-radius:.3rem;font-size:.78rem;line-height:1.5;color:#1b1f24;max-width:15rem;display:flex;flex-wrap:wrap;gap:0 .6rem}
+.legend .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;box-shadow:0 0 0 1px #fff,0 0 0 2px #8c959f;vertical-align:-.05rem}
+.tabs{display:flex;gap:.25rem;margin:1.25rem 0 .25rem;flex-wrap:wrap}
+.tabs a{padding:.45rem .9rem;border:1px solid #d0d7de;border-radius:1.2rem;background:#fff;text-decoration:none;font-weight:600}
+.tabs a[aria-current]{background:#0b57a8;border-color:#0b57a8;color:#fff}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,26rem),1fr));gap:0 1.25rem}
+.chart{max-width:40rem}
+.hit rect{y:${CHART_PLOT.y0}px;height:${CHART_PLOT.y1 - CHART_PLOT.y0}px;width:var(--w);fill:transparent}
+.hit rect:hover,.hit rect.on{fill:rgba(11,87,168,.15)}
+.param{position:relative}
+.tip{position:absolute;z-index:2;pointer-events:none;background:#1b1f24;color:#fff;padding:.2rem .45rem;border-radius:.25rem;font-size:.9rem;white-space:nowrap}
+.derived{margin:0;font-size:.8rem}
+ul.open li{margin:.5rem 0}
+a:focus-visible{outline:3px solid #0b57a8;outline-offset:2px}
 .zone{font-size:.8rem}
 .sms{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;padding:.5rem .75rem;margin:1rem 0}
 .sms h2{margin-top:0}
@@ -66,6 +87,10 @@ export interface PageOptions {
   /** The same page in the other language. */
   otherLangHref: string
   body: string
+  /** Wider main column (the board's map beside its list). */
+  wide?: boolean
+  /** Same-origin scripts, each optional: the page works without them. */
+  scripts?: readonly string[]
 }
 
 export function page(o: PageOptions): string {
@@ -77,13 +102,14 @@ export function page(o: PageOptions): string {
 <title>${esc(o.title)}</title>
 <style>${CSS}</style>
 </head>
-<body>
+<body${o.wide ? ' class="wide"' : ''}>
 <header><a href="${esc(href('/', o.lang))}" style="text-decoration:none;color:inherit"><strong>tidewatch · Cà Mau</strong></a>
 <a class="lang" id="lang-toggle" href="${esc(o.otherLangHref)}" hreflang="${esc(o.t.otherLangCode)}" lang="${esc(o.t.otherLangCode)}">${esc(o.t.otherLang)}</a></header>
 <main>
 ${o.body}
 </main>
-<footer class="muted">${esc(o.t.localTime)} · <a href="/open/v1/stations">${esc(o.t.openData)}</a></footer>
+<footer class="muted">${esc(o.t.localTime)} · <a href="${esc(href('/open-data', o.lang))}">${esc(o.t.openData)}</a></footer>
+${(o.scripts ?? []).map((src) => `<script src="${esc(src)}" defer></script>`).join('\n')}
 </body>
 </html>
 `

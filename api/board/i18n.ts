@@ -1,4 +1,4 @@
-import { SENSORS, type SensorKind } from '../../core/sensors.ts'
+import { SENSORS, shownDecimals, type SensorKind } from '../../core/sensors.ts'
 import type { Zone } from '../../levels/zones.ts'
 import { LOCAL_OFFSET_MS, type SalinityLevel } from './data.ts'
 
@@ -51,7 +51,33 @@ export interface Strings {
   sensor: (kind: SensorKind) => string
   ago: (ms: number) => string
   sparkLabel: (min: string, max: string, unit: string) => string
-  chartLabel: (label: string, unit: string) => string
+  chartLabel: (label: string, unit: string, range: string) => string
+  /** The chart ranges, as tab labels and in sentences. */
+  ranges: Record<'24h' | '7d' | '30d', string>
+  rangeNav: string
+  rangeNote: (range: string, bucket: string) => string
+  buckets: Record<'24h' | '7d' | '30d', string>
+  mapLabel: string
+  mapNote: string
+  csvHourly: string
+  csvDaily: string
+  downloads: string
+  updated: string
+  age: string
+  derived: string
+  openPage: {
+    title: string
+    intro: string
+    whatTitle: string
+    items: Array<[string, string, string]>
+    licenceTitle: string
+    licence: string
+    csvTitle: string
+    csv: string
+    limitsTitle: string
+    limits: string
+    apiDocs: string
+  }
 }
 
 const EN_SENSORS: Record<SensorKind, string> = {
@@ -105,7 +131,38 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
       return `${Math.floor(min / 1440)} ngày trước`
     },
     sparkLabel: (min, max, unit) => `Độ mặn 24 giờ qua: thấp nhất ${min} ${unit}, cao nhất ${max} ${unit}`,
-    chartLabel: (label, unit) => `${label} (${unit}) trong 7 ngày qua`,
+    chartLabel: (label, unit, range) => `${label} (${unit}), ${range}`,
+    ranges: { '24h': '24 giờ', '7d': '7 ngày', '30d': '30 ngày' },
+    rangeNav: 'Khoảng thời gian của biểu đồ',
+    rangeNote: (range, bucket) => `${range} qua, ${bucket}. Chạm hoặc rê chuột lên biểu đồ để xem số đo.`,
+    buckets: { '24h': 'trung bình mỗi giờ', '7d': 'trung bình mỗi 2 giờ', '30d': 'trung bình mỗi 6 giờ' },
+    mapLabel: 'Bản đồ các trạm, màu theo mức hiện tại',
+    mapNote: 'Ranh giới tỉnh gần đúng',
+    csvHourly: 'Tải CSV: trung bình mỗi giờ, 30 ngày',
+    csvDaily: 'Tải CSV: tóm tắt mỗi ngày, 30 ngày',
+    downloads: 'Tải số liệu',
+    updated: 'Cập nhật',
+    age: 'Đo lúc',
+    derived: 'tính từ độ dẫn điện (PSS-78)',
+    openPage: {
+      title: 'Dữ liệu mở',
+      intro: 'Mọi số đo của mạng quan trắc được công bố miễn phí để người dân, cơ quan và nhà nghiên cứu dùng lại.',
+      whatTitle: 'Có những gì',
+      items: [
+        ['Danh sách trạm, số đo mới nhất và mức (JSON)', '/open/v1/stations', 'Mỗi trạm: vị trí, vùng, cảm biến, ngưỡng đang áp dụng, số đo mới nhất.'],
+        ['Bản đồ trạm (GeoJSON)', '/open/v1/stations.geojson', 'Mở được bằng QGIS, geojson.io hay bất kỳ phần mềm bản đồ nào.'],
+        ['Số đo của một trạm (CSV hoặc JSON)', '/open/v1/stations/{id}/readings.csv?every=1h', 'Số đo gốc, hoặc trung bình theo 15m, 1h, 1d…; tối đa 366 ngày mỗi lần tải.'],
+        ['Tóm tắt theo ngày (CSV hoặc JSON)', '/open/v1/stations/{id}/daily.csv', 'Thấp nhất, cao nhất, trung bình và số giờ vượt ngưỡng mỗi ngày.'],
+        ['OGC SensorThings API 1.1', '/sta/v1.1', 'Chuẩn quốc tế cho dữ liệu cảm biến, để hệ thống khác (LGSP) dùng không cần viết mã riêng.'],
+      ],
+      licenceTitle: 'Giấy phép',
+      licence: 'Creative Commons Ghi công 4.0 (CC BY 4.0): được dùng, chia sẻ và chỉnh sửa, kể cả mục đích thương mại, miễn là ghi nguồn “tidewatch — mạng quan trắc môi trường tỉnh Cà Mau”.',
+      csvTitle: 'Mở CSV bằng Excel',
+      csv: 'Các tệp CSV có dấu BOM UTF-8 nên Excel hiển thị đúng tiếng Việt và ký hiệu ‰. Số dùng dấu chấm thập phân; giờ theo UTC (ISO 8601).',
+      limitsTitle: 'Giới hạn',
+      limits: 'Tối đa 100.000 điểm mỗi lần tải. Dữ liệu được lưu đệm 60 giây.',
+      apiDocs: 'Tài liệu API (OpenAPI)',
+    },
   },
   en: {
     htmlLang: 'en',
@@ -147,7 +204,38 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
       return `${Math.floor(min / 1440)} days ago`
     },
     sparkLabel: (min, max, unit) => `Salinity over the last 24 h: lowest ${min} ${unit}, highest ${max} ${unit}`,
-    chartLabel: (label, unit) => `${label} (${unit}) over the last 7 days`,
+    chartLabel: (label, unit, range) => `${label} (${unit}), last ${range}`,
+    ranges: { '24h': '24 hours', '7d': '7 days', '30d': '30 days' },
+    rangeNav: 'Chart range',
+    rangeNote: (range, bucket) => `Last ${range}, ${bucket}. Tap or hover on a chart to read the values.`,
+    buckets: { '24h': 'hourly means', '7d': '2-hour means', '30d': '6-hour means' },
+    mapLabel: 'Map of the stations, coloured by their current level',
+    mapNote: 'Province outline approximate',
+    csvHourly: 'Download CSV: hourly means, 30 days',
+    csvDaily: 'Download CSV: daily summary, 30 days',
+    downloads: 'Download the data',
+    updated: 'Updated',
+    age: 'Measured',
+    derived: 'derived from conductivity (PSS-78)',
+    openPage: {
+      title: 'Open data',
+      intro: 'Every reading of the monitoring network is published free of charge for residents, agencies and researchers to reuse.',
+      whatTitle: 'What is there',
+      items: [
+        ['Stations, latest readings and levels (JSON)', '/open/v1/stations', 'Each station: location, zone, sensors, levels in force, latest values.'],
+        ['Station map (GeoJSON)', '/open/v1/stations.geojson', 'Opens in QGIS, geojson.io or any map software.'],
+        ['Readings of one station (CSV or JSON)', '/open/v1/stations/{id}/readings.csv?every=1h', 'Raw readings, or means per 15m, 1h, 1d…; up to 366 days per download.'],
+        ['Daily summaries (CSV or JSON)', '/open/v1/stations/{id}/daily.csv', 'Lowest, highest, mean and hours past each level, per day.'],
+        ['OGC SensorThings API 1.1', '/sta/v1.1', 'The international standard for sensor data, so other systems (the province’s LGSP) need no custom code.'],
+      ],
+      licenceTitle: 'Licence',
+      licence: 'Creative Commons Attribution 4.0 (CC BY 4.0): use, share and adapt, commercially too, as long as you credit “tidewatch — Cà Mau environmental sensor network”.',
+      csvTitle: 'Opening CSV in Excel',
+      csv: 'CSV files start with a UTF-8 BOM, so Excel shows Vietnamese and ‰ correctly. Numbers use a decimal point; times are UTC (ISO 8601).',
+      limitsTitle: 'Limits',
+      limits: 'At most 100,000 points per download. Responses are cached for 60 seconds.',
+      apiDocs: 'API documentation (OpenAPI)',
+    },
   },
 })
 
@@ -157,11 +245,14 @@ export function formatNumber(value: number, lang: Lang, digits = 1): string {
   return lang === 'vi' ? s.replace('.', ',') : s
 }
 
-/** Digits worth showing for a sensor: pH and NO2 need two, water level none. */
-export function digitsOf(kind: SensorKind): number {
-  if (kind === 'water_level') return 0
-  if (kind === 'ph' || kind === 'no2') return 2
-  return 1
+/** Digits worth showing for a value of a sensor (core/sensors.ts shownDecimals: the one precision table). */
+export function digitsOf(kind: SensorKind, value = 1): number {
+  return shownDecimals(kind, value)
+}
+
+/** Local wall-clock "HH:MM" (UTC+7). */
+export function localHour(ts: number): string {
+  return new Date(ts + LOCAL_OFFSET_MS).toISOString().slice(11, 16)
 }
 
 /** Local wall-clock time "HH:MM dd/mm" (UTC+7). */

@@ -4,11 +4,11 @@ import { z } from 'zod'
 import { isTidewatchError } from '../../core/errors.ts'
 import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import type { ApiDeps } from '../server.ts'
-import { SENSOR_KINDS } from '../../core/sensors.ts'
-import { hourlyMeans, latestValues, levelSources, publicStations, shownLevels, type HourlySeries, type LatestByStation } from './data.ts'
+import { hourlyMeans, latestValues, levelSources, publicStations, shownKinds, shownLevels, type HourlySeries, type LatestByStation } from './data.ts'
 import { addHttpCache } from './http-cache.ts'
-import { langOf } from './i18n.ts'
-import { last24hWindow, last7dWindow, renderBoard, renderNotFound, renderStation } from './pages.ts'
+import { langOf, type Lang } from './i18n.ts'
+import { RANGE_PLAN, boardJson, chartRangeOf, last24hWindow, rangeWindow, renderBoard, renderNotFound, renderOpenData, renderStation, type BoardData } from './pages.ts'
+import { OSM_TILES, staticAssets } from './static.ts'
 
 /**
  * The public salinity board at / and a page per station. Server-rendered
@@ -18,10 +18,15 @@ import { last24hWindow, last7dWindow, renderBoard, renderNotFound, renderStation
  */
 export const BOARD_CACHE_CONTROL = 'public, max-age=30'
 
-// No script at all; inline styles and inline SVG only.
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+/**
+ * Scripts only from this server (no inline script, no CDN: a station's 4G
+ * link or an offline office must still get them), map tiles from
+ * OpenStreetMap, JSON only from here.
+ */
+const CSP = `default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: ${new URL(OSM_TILES.replace(/\{[a-z]\}/g, '0')).origin}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
 
 const BoardQuery = z.object({ lang: z.string().max(16).optional() })
+const StationQuery = z.object({ lang: z.string().max(16).optional(), range: z.string().max(16).optional() })
 const StationPageParams = z.object({ id: z.string().max(200) })
 
 function html(reply: FastifyReply, status: number, body: string): string {
@@ -53,8 +58,7 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
       return r
     }
 
-    app.get('/', { schema: { querystring: BoardQuery } }, async (req, reply) => {
-      const lang = langOf(req.query.lang)
+    const boardData = async (lang: Lang): Promise<BoardData> => {
       const now = Date.now()
       const win = last24hWindow(now)
       const stations = publicStations(deps.registry.list())
@@ -69,28 +73,51 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
       // The alert state is read even without readings: a firing level is still news.
       const shown = shownLevels(src, stations, data.value.latest, ['salinity'])
       const rules = new Map(stations.map((s) => [s.id, src.rules.get(s.id, 'salinity')]))
-      const page = renderBoard({ lang, now, stations, ...data.value, shown, rules, unavailable: data.unavailable, sms: deps.board })
-      return html(reply, data.unavailable ? 503 : 200, page)
+      return { lang, now, stations, ...data.value, shown, rules, unavailable: data.unavailable, sms: deps.board }
+    }
+
+    app.get('/', { schema: { querystring: BoardQuery } }, async (req, reply) => {
+      const d = await boardData(langOf(req.query.lang))
+      return html(reply, d.unavailable ? 503 : 200, renderBoard(d))
     })
 
-    app.get('/stations/:id', { schema: { params: StationPageParams, querystring: BoardQuery } }, async (req, reply) => {
+    // The board's refresh (static/board.js): one small request a minute, answered 304 while nothing changed.
+    app.get('/board.json', { schema: { querystring: BoardQuery } }, async (req, reply) => {
+      const d = await boardData(langOf(req.query.lang))
+      void reply.status(d.unavailable ? 503 : 200)
+      return boardJson(d)
+    })
+
+    app.get('/open-data', { schema: { querystring: BoardQuery } }, async (req, reply) => html(reply, 200, renderOpenData(langOf(req.query.lang))))
+
+    const assets = staticAssets()
+    app.get('/static/:file', { schema: { params: z.object({ file: z.string().max(64) }) } }, async (req, reply) => {
+      const a = assets.get(req.params.file)
+      if (!a) return reply.status(404).type('text/plain; charset=utf-8').header('cache-control', 'no-store').send('not found')
+      // A day in caches; the ETag makes the daily check a 304.
+      void reply.type(a.type).header('cache-control', 'public, max-age=86400').header('x-content-type-options', 'nosniff')
+      return a.body
+    })
+
+    app.get('/stations/:id', { schema: { params: StationPageParams, querystring: StationQuery } }, async (req, reply) => {
       const lang = langOf(req.query.lang)
+      const range = chartRangeOf(req.query.range)
       const station = STATION_ID_PATTERN.test(req.params.id) ? deps.registry.get(req.params.id) : undefined
       if (!station || !station.enabled) return html(reply, 404, renderNotFound(lang))
       const now = Date.now()
-      const win = last7dWindow(now)
+      const win = rangeWindow(now, range)
       const data = await read(
         async (q) => {
-          const [latest, hourly] = await Promise.all([latestValues(q, now, [station]), hourlyMeans(q, { from: win.from, to: win.to, stationId: station.id })])
+          const [latest, hourly] = await Promise.all([latestValues(q, now, [station]), hourlyMeans(q, { from: win.from, to: win.to, stationId: station.id, every: RANGE_PLAN[range].every })])
           return { latest: latest.get(station.id) ?? {}, hourly }
         },
         { latest: {}, hourly: [] as HourlySeries[] },
       )
       const src = levelSources(deps)
-      const kinds = SENSOR_KINDS.filter((k) => station.sensors.some((x) => x.kind === k))
+      const kinds = shownKinds(station, data.value.latest)
       const shown = shownLevels(src, [station], new Map([[station.id, data.value.latest]]), kinds, station.id).get(station.id) ?? {}
       const rules = Object.fromEntries(kinds.map((k) => [k, src.rules.get(station.id, k)]))
-      const page = renderStation({ lang, now, station, ...data.value, shown, rules, unavailable: data.unavailable, sms: deps.board })
+      const page = renderStation({ lang, now, station, range, ...data.value, shown, rules, unavailable: data.unavailable, sms: deps.board })
       return html(reply, data.unavailable ? 503 : 200, page)
     })
   }

@@ -3,11 +3,12 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
 import { STATION_ID_PATTERN } from '../../core/protocol.ts'
-import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
+import { SENSOR_KINDS, SENSORS, roundValue, type SensorKind } from '../../core/sensors.ts'
 import { localGroupByTime } from '../../core/local-time.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
-import { latestValues, levelSources, publicStations, shownLevels, unitOf } from '../board/data.ts'
+import { latestValues, levelSources, publicStations, requireQuery, shownKinds, shownLevels, unitOf } from '../board/data.ts'
+import { addHttpCache } from '../board/http-cache.ts'
 import { levelLines } from '../../levels/status.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 
@@ -17,6 +18,56 @@ import { csvField, TimeParam, timeParamMs } from '../formats.ts'
  * unauthenticated by design; quarantined values never appear here.
  */
 export const OPEN_DATA_LICENSE = 'CC-BY-4.0'
+
+/**
+ * Every CSV download starts with a UTF-8 byte order mark: Excel on a
+ * Vietnamese Windows otherwise reads the file as Windows-1258 and garbles
+ * ‰ and diacritics. Programs strip it (Python's utf-8-sig, pandas, R, Node's
+ * csv-parse bom: true); docs/OPEN-DATA.md says so.
+ */
+export const OPEN_DATA_CSV_BOM = '\uFEFF'
+
+/** Same as /open/v1 (OPEN_V1_LIMITS.cacheControl): the latest values move every few minutes. */
+const CACHE_CONTROL = 'public, max-age=60'
+
+/**
+ * Every public station as a GeoJSON FeatureCollection (RFC 7946) with its
+ * latest values at their sensor's precision and their level by the station's
+ * rule in force and the alerter's state, as on the board (levels/status.ts).
+ * Served at /open/v1/stations.geojson and, as before, /api/v1/open/stations.geojson.
+ */
+export async function stationsGeoJson(deps: ApiDeps, now: number) {
+  const stations = publicStations(deps.registry.list())
+  const latestByStation = await latestValues(requireQuery(deps.query), now, stations)
+  const src = levelSources(deps)
+  const shown = shownLevels(src, stations, latestByStation, SENSOR_KINDS)
+  const latest = new Map(
+    [...latestByStation].map(([id, values]) => [
+      id,
+      Object.fromEntries(
+        Object.entries(values).map(([k, v]) => {
+          const kind = k as SensorKind
+          const sh = levelLines(src.rules.get(id, k)).length ? shown.get(id)?.[kind] : undefined
+          return [k, { value: roundValue(kind, v!.value), unit: unitOf(kind), ts: new Date(v!.ts).toISOString(), ...(sh ? { level: sh.status, levelName: sh.level?.name ?? null } : {}) }]
+        }),
+      ),
+    ]),
+  )
+  return {
+    type: 'FeatureCollection',
+    license: OPEN_DATA_LICENSE,
+    licenseUrl: 'https://creativecommons.org/licenses/by/4.0/',
+    attribution: 'tidewatch — mạng quan trắc môi trường tỉnh Cà Mau / Cà Mau environmental sensor network',
+    features: stations.map((s) => ({
+      type: 'Feature',
+      id: s.id,
+      // GeoJSON is [longitude, latitude] (RFC 7946 §3.1.1).
+      geometry: { type: 'Point', coordinates: [s.lon, s.lat] },
+      properties: { id: s.id, name: s.name, commune: s.commune, district: s.district, zone: s.zone, sensors: shownKinds(s), latest: latest.get(s.id) ?? {} },
+    })),
+  }
+}
+
 const MAX_RANGE_MS = 366 * 86_400_000
 const MAX_ROWS = 200_000
 
@@ -36,42 +87,17 @@ const CsvQuery = z
 
 export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
+    // Public data, read-only: any origin may read it (no credentials), and shared caches may keep it, as under /open/v1.
+    fastify.addHook('onSend', async (_req, reply, payload) => {
+      void reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', 'etag, x-license, content-disposition')
+      return payload
+    })
+    addHttpCache(fastify, { cacheControl: CACHE_CONTROL })
     const app = fastify.withTypeProvider<ZodTypeProvider>()
-    const requireQuery = () => {
-      if (!deps.query) throw new TidewatchError('INFLUX_UNAVAILABLE', {}, 'no InfluxDB target configured')
-      return deps.query
-    }
 
     app.get('/open/stations.geojson', async (_req, reply) => {
-      const stations = publicStations(deps.registry.list())
-      // The same latest values the board and /open/v1 show.
-      const latestByStation = await latestValues(requireQuery(), Date.now(), stations)
-      // Levels by each station's rule in force and the alerter's state, as on the board (levels/status.ts).
-      const src = levelSources(deps)
-      const shown = shownLevels(src, stations, latestByStation, SENSOR_KINDS)
-      const latest = new Map(
-        [...latestByStation].map(([id, values]) => [
-          id,
-          Object.fromEntries(
-            Object.entries(values).map(([k, v]) => {
-              const sh = levelLines(src.rules.get(id, k)).length ? shown.get(id)?.[k as SensorKind] : undefined
-              return [k, { value: v!.value, unit: unitOf(k as SensorKind), ts: new Date(v!.ts).toISOString(), ...(sh ? { level: sh.status, levelName: sh.level?.name ?? null } : {}) }]
-            }),
-          ),
-        ]),
-      )
       void reply.header('x-license', OPEN_DATA_LICENSE).type('application/geo+json; charset=utf-8')
-      return {
-        type: 'FeatureCollection',
-        license: OPEN_DATA_LICENSE,
-        features: stations.map((s) => ({
-          type: 'Feature',
-          id: s.id,
-          // GeoJSON is [longitude, latitude] (RFC 7946 §3.1.1).
-          geometry: { type: 'Point', coordinates: [s.lon, s.lat] },
-          properties: { id: s.id, name: s.name, commune: s.commune, district: s.district, zone: s.zone, sensors: s.sensors.map((x) => x.kind), latest: latest.get(s.id) ?? {} },
-        })),
-      }
+      return stationsGeoJson(deps, Date.now())
     })
 
     app.get('/open/readings.csv', { schema: { querystring: CsvQuery } }, async (req, reply) => {
@@ -93,22 +119,24 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (q.station) filters.push(`"station" = ${quoteString(q.station)}`)
       if (q.sensor) filters.push(`"sensor" = ${quoteString(q.sensor)}`)
       // Buckets start on local (UTC+7) boundaries, so 1d is a local calendar day; each row's time is its bucket's start.
-      const [series = []] = await requireQuery().query(
+      const [series = []] = await requireQuery(deps.query).query(
         `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${filters.join(' AND ')} GROUP BY ${localGroupByTime(q.every, bucketMs)}, "station", "sensor" fill(none)`,
       )
-      const lines = ['station,sensor,unit,time,mean,min,max,count']
+      const names = new Map(deps.registry.list().map((s) => [s.id, s.name]))
+      const lines = ['station,station_name,sensor,unit,time,mean,min,max,count']
       for (const s of series) {
         const sensor = s.tags!.sensor as SensorKind
+        const known = Boolean(SENSORS[sensor])
+        const round = (v: unknown) => (typeof v === 'number' ? (known ? roundValue(sensor, v) : Math.round(v * 1000) / 1000) : v)
         for (const [t, mean, min, max, count] of s.values) {
-          const round = (v: unknown) => (typeof v === 'number' ? Math.round(v * 1000) / 1000 : v)
-          lines.push([s.tags!.station, sensor, SENSORS[sensor] ? unitOf(sensor) : '', new Date(t as number).toISOString(), round(mean), round(min), round(max), count].map(csvField).join(','))
+          lines.push([s.tags!.station, names.get(s.tags!.station ?? '') ?? '', sensor, known ? unitOf(sensor) : '', new Date(t as number).toISOString(), round(mean), round(min), round(max), count].map(csvField).join(','))
         }
       }
       void reply
         .header('x-license', OPEN_DATA_LICENSE)
         .header('content-disposition', `attachment; filename="tidewatch-${q.station ?? 'all'}-${q.every}.csv"`)
         .type('text/csv; charset=utf-8')
-      return lines.join('\n') + '\n'
+      return OPEN_DATA_CSV_BOM + lines.join('\n') + '\n'
     })
   }
 }

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
-import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
+import { SENSOR_KINDS, SENSORS, roundValue, type SensorKind } from '../../core/sensors.ts'
 import type { Station } from '../../devices/registry.ts'
 import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
 import { LOCAL_TZ, LOCAL_UTC_OFFSET, localDate, localDayStart, localGroupByTime } from '../../core/local-time.ts'
@@ -14,6 +14,7 @@ import {
   publicStations,
   requirePublicStation,
   requireQuery,
+  shownKinds,
   shownLevels,
   unitOf,
   type RuleLookup,
@@ -23,6 +24,7 @@ import { addHttpCache } from '../board/http-cache.ts'
 import type { ApiDeps } from '../server.ts'
 import { csv } from '../formats.ts'
 import { StationParams } from './stations.ts'
+import { OPEN_DATA_CSV_BOM, stationsGeoJson } from './open-data.ts'
 
 /**
  * Open data v1 (docs/OPEN-DATA.md): stations with their latest values,
@@ -108,20 +110,21 @@ function badRequest(parameter: string, message: string, details: Record<string, 
 }
 
 
-const round = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v * 1000) / 1000 : null)
+/** A value at its sensor's published precision (core/sensors.ts decimals); null when InfluxDB gave none. */
+const round = (sensor: SensorKind, v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? roundValue(sensor, v) : null)
 const iso = (ms: number): string => new Date(ms).toISOString()
 
+/** The station's sensors, salinity derived from conductivity included (board/data.ts shownKinds). */
 function sensorsOf(station: Station, only?: SensorKind): SensorKind[] {
-  const kinds = station.sensors.map((s) => s.kind)
-  const list = only ? kinds.filter((k) => k === only) : kinds
-  return SENSOR_KINDS.filter((k) => list.includes(k))
+  const kinds = shownKinds(station)
+  return only ? kinds.filter((k) => k === only) : kinds
 }
 
 function sendAs(reply: FastifyReply, format: Format, filename: string, json: unknown, rows: () => unknown[][]): unknown {
   void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
   if (format === 'json') return json
   void reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}.csv"`)
-  return csv(rows())
+  return OPEN_DATA_CSV_BOM + csv(rows())
 }
 
 /**
@@ -173,7 +176,7 @@ async function stationsDocument(deps: ApiDeps, now: number) {
             // level: ok / warning / danger by the station's rule (and the alerter's state); levelName: which level (bd2, ph_low…).
             const sh = shown.get(s.id)?.[k]
             const withLevel = sh && levelLines(src.rules.get(s.id, k)).length ? { level: sh.status, levelName: sh.level?.name ?? null } : {}
-            return [[k, { value: v.value, unit: unitOf(k), time: iso(v.ts), ...withLevel }]]
+            return [[k, { value: roundValue(k, v.value), unit: unitOf(k), time: iso(v.ts), ...withLevel }]]
           }),
         ),
       }
@@ -236,18 +239,19 @@ async function queryReadings(query: InfluxQueryClient, r: ReadingsRequest): Prom
       throw badRequest('from', `the range holds more than ${perSeries} points of ${sensor}: choose a shorter range or use every`, { maxPoints: OPEN_V1_LIMITS.maxPoints })
     }
     const points = r.every
-      ? values.map(([t, mean, min, max, count]) => ({ time: iso(t as number), mean: round(mean), min: round(min), max: round(max), count }))
-      : values.map(([t, value, late]) => ({ time: iso(t as number), value, late: late === true }))
+      ? values.map(([t, mean, min, max, count]) => ({ time: iso(t as number), mean: round(sensor, mean), min: round(sensor, min), max: round(sensor, max), count }))
+      : values.map(([t, value, late]) => ({ time: iso(t as number), value: round(sensor, value), late: late === true }))
     out.push({ sensor, unit: unitOf(sensor), label: SENSORS[sensor].label, points })
   }
   return out
 }
 
-function readingsRows(stationId: string, aggregated: boolean, series: SeriesOut[]): unknown[][] {
-  const rows: unknown[][] = [aggregated ? ['station', 'sensor', 'unit', 'time', 'mean', 'min', 'max', 'count'] : ['station', 'sensor', 'unit', 'time', 'value', 'late']]
+/** CSV rows carry the station's name beside its id: a spreadsheet user reads names, a program joins on ids. */
+function readingsRows(station: Station, aggregated: boolean, series: SeriesOut[]): unknown[][] {
+  const rows: unknown[][] = [aggregated ? ['station', 'station_name', 'sensor', 'unit', 'time', 'mean', 'min', 'max', 'count'] : ['station', 'station_name', 'sensor', 'unit', 'time', 'value', 'late']]
   for (const s of series) {
     for (const p of s.points) {
-      rows.push(aggregated ? [stationId, s.sensor, s.unit, p.time, p.mean, p.min, p.max, p.count] : [stationId, s.sensor, s.unit, p.time, p.value, p.late])
+      rows.push(aggregated ? [station.id, station.name, s.sensor, s.unit, p.time, p.mean, p.min, p.max, p.count] : [station.id, station.name, s.sensor, s.unit, p.time, p.value, p.late])
     }
   }
   return rows
@@ -284,7 +288,7 @@ async function dailySummary(query: InfluxQueryClient, rules: RuleLookup, station
         const date = localDate(t as number)
         const day = days.get(date) ?? {}
         const judged = levelLines(ruleOf.get(sensor) ?? null).length > 0
-        day[sensor] = { unit: unitOf(sensor), min: round(min), max: round(max), mean: round(mean), count: Number(count), hoursWithData: 0, ...(judged ? { hoursWarning: 0, hoursDanger: 0 } : {}) }
+        day[sensor] = { unit: unitOf(sensor), min: round(sensor, min), max: round(sensor, max), mean: round(sensor, mean), count: Number(count), hoursWithData: 0, ...(judged ? { hoursWarning: 0, hoursDanger: 0 } : {}) }
         days.set(date, day)
       }
     }
@@ -309,12 +313,12 @@ async function dailySummary(query: InfluxQueryClient, rules: RuleLookup, station
 
 type DailyDays = Awaited<ReturnType<typeof dailySummary>>
 
-function dailyRows(stationId: string, days: DailyDays): unknown[][] {
-  const rows: unknown[][] = [['station', 'date', 'sensor', 'unit', 'min', 'max', 'mean', 'count', 'hours_with_data', 'hours_warning', 'hours_danger']]
+function dailyRows(station: Station, days: DailyDays): unknown[][] {
+  const rows: unknown[][] = [['station', 'station_name', 'date', 'sensor', 'unit', 'min', 'max', 'mean', 'count', 'hours_with_data', 'hours_warning', 'hours_danger']]
   for (const d of days) {
     for (const k of SENSOR_KINDS) {
       const v = d.sensors[k]
-      if (v) rows.push([stationId, d.date, k, v.unit, v.min, v.max, v.mean, v.count, v.hoursWithData, v.hoursWarning, v.hoursDanger])
+      if (v) rows.push([station.id, station.name, d.date, k, v.unit, v.min, v.max, v.mean, v.count, v.hoursWithData, v.hoursWarning, v.hoursDanger])
     }
   }
   return rows
@@ -337,6 +341,12 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const clock = () => Date.now()
 
+    // The stations as GeoJSON (RFC 7946), with this prefix's CORS and caching; /api/v1/open/stations.geojson serves the same document.
+    app.get('/stations.geojson', async (_req, reply) => {
+      void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`).type('application/geo+json; charset=utf-8')
+      return stationsGeoJson(deps, clock())
+    })
+
     app.get('/stations', async (_req, reply) => {
       void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
       return stationsDocument(deps, clock())
@@ -355,7 +365,7 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
           ...OPEN_V1_LICENSE,
           series,
         }
-        return sendAs(reply, format, `tidewatch-${station.id}-${plan.every?.text ?? 'raw'}`, json, () => readingsRows(station.id, Boolean(plan.every), series))
+        return sendAs(reply, format, `tidewatch-${station.id}-${plan.every?.text ?? 'raw'}`, json, () => readingsRows(station, Boolean(plan.every), series))
       })
 
       app.get(`/stations/:id/daily.${format}`, { schema: { params: StationParams, querystring: DailyQuery } }, async (req, reply) => {
@@ -375,7 +385,7 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
           ...OPEN_V1_LICENSE,
           days,
         }
-        return sendAs(reply, format, `tidewatch-${station.id}-daily-${range.from}-${range.to}`, json, () => dailyRows(station.id, days))
+        return sendAs(reply, format, `tidewatch-${station.id}-daily-${range.from}-${range.to}`, json, () => dailyRows(station, days))
       })
     }
   }

@@ -2,12 +2,13 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
-import { SENSOR_KINDS, SENSORS } from '../../core/sensors.ts'
+import { SENSOR_KINDS, SENSORS, roundValue } from '../../core/sensors.ts'
 import { LOCAL_TZ, LOCAL_UTC_OFFSET, localGroupByTime } from '../../core/local-time.ts'
 import { quoteString } from '../../influx/query.ts'
 import type { ApiDeps } from '../server.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 import { StationParams } from './stations.ts'
+import { OPEN_DATA_CSV_BOM } from './open-data.ts'
 
 const MAX_POINTS = 10_000
 const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -39,6 +40,7 @@ type ReadingsQueryT = z.infer<typeof ReadingsQuery>
 
 interface ReadingsResult {
   station: string
+  stationName: string
   from: string
   to: string
   every: string | null
@@ -56,7 +58,7 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
   if (!Number.isFinite(from) || !Number.isFinite(to)) throw new TidewatchError('BAD_REQUEST', { parameter: q.from ? 'from' : 'to' }, 'from/to is not a valid time')
   if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', from: q.from, to: q.to }, 'from must be before to')
   const sensors = q.sensor ? [q.sensor] : station.sensors.map((s) => s.kind)
-  if (sensors.length === 0) return { station: station.id, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, timeZone: LOCAL_TZ, utcOffset: LOCAL_UTC_OFFSET, series: [] }
+  if (sensors.length === 0) return { station: station.id, stationName: station.name, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, timeZone: LOCAL_TZ, utcOffset: LOCAL_UTC_OFFSET, series: [] }
   const sensorFilter = `(${sensors.map((s) => `"sensor" = ${quoteString(s)}`).join(' OR ')})`
   const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${from}ms AND time <= ${to}ms`
   let influxql: string
@@ -74,6 +76,7 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
   const [series = []] = await deps.query.query(influxql)
   return {
     station: station.id,
+    stationName: station.name,
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
     every: q.every ?? null,
@@ -85,7 +88,8 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
         sensor,
         unit: SENSORS[sensor]?.unit ?? '',
         columns: ['ts', ...s.columns.slice(1)],
-        values: s.values.map(([t, ...rest]) => [new Date(t as number).toISOString(), ...rest]),
+        // Values at the sensor's precision (core/sensors.ts decimals); the late flag is kept as it is.
+        values: s.values.map(([t, ...rest]) => [new Date(t as number).toISOString(), ...rest.map((v) => (typeof v === 'number' ? roundValue(sensor, v) : v))]),
       }
     }),
   }
@@ -101,10 +105,11 @@ export function readingRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.get('/stations/:id/readings.csv', { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req, reply) => {
       const r = await queryReadings(deps, req.params.id, req.query)
       const extra = r.every ? ['mean', 'min', 'max'] : ['value', 'late']
-      const lines = [['station', 'sensor', 'unit', 'time', ...extra].join(',')]
-      for (const s of r.series) for (const row of s.values) lines.push([r.station, s.sensor, s.unit, ...row].map(csvField).join(','))
+      const lines = [['station', 'station_name', 'sensor', 'unit', 'time', ...extra].join(',')]
+      for (const s of r.series) for (const row of s.values) lines.push([r.station, r.stationName, s.sensor, s.unit, ...row].map(csvField).join(','))
       void reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${r.station}-readings.csv"`)
-      return lines.join('\n') + '\n'
+      // A BOM for Excel, as every CSV download (api/routes/open-data.ts OPEN_DATA_CSV_BOM).
+      return OPEN_DATA_CSV_BOM + lines.join('\n') + '\n'
     })
   }
 }

@@ -4,7 +4,7 @@
  * broker, ingest and InfluxDB.
  */
 import mqtt from 'mqtt'
-import type { NewStation } from '../../devices/registry.ts'
+import type { Credentials, NewStation } from '../../devices/registry.ts'
 import type { TestPlatform } from '../helpers/platform.ts'
 
 export interface Reading {
@@ -12,8 +12,8 @@ export interface Reading {
   values: Record<string, number>
 }
 
-/** Registers a station and publishes its readings as QoS 1 batches; resolves once every batch was acknowledged. */
-export async function stationWithReadings(tp: TestPlatform, station: NewStation, readings: readonly Reading[]): Promise<void> {
+/** Registers a station and publishes its readings as QoS 1 batches; resolves with its credentials once every batch was acknowledged. */
+export async function stationWithReadings(tp: TestPlatform, station: NewStation, readings: readonly Reading[]): Promise<Credentials> {
   const creds = await tp.platform.registry.add(station)
   const client = await mqtt.connectAsync(tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
   try {
@@ -25,6 +25,7 @@ export async function stationWithReadings(tp: TestPlatform, station: NewStation,
   } finally {
     await client.endAsync()
   }
+  return creds
 }
 
 /** The instant a local (UTC+7) wall-clock time starts. */

@@ -165,14 +165,15 @@ describe('GET /open/v1/stations/:id/readings.{json,csv}', () => {
     expect(r.headers.get('content-type')).toBe('text/csv; charset=utf-8')
     expect(r.headers.get('content-disposition')).toBe('attachment; filename="tidewatch-cm-od-01-raw.csv"')
     expect(r.headers.get('x-license')).toBe('CC-BY-4.0')
+    // fetch's text() drops the UTF-8 BOM every CSV starts with (tests/open-data/polish.test.ts reads the bytes).
     const lines = r.text.trimEnd().split('\r\n')
-    expect(lines[0]).toBe('station,sensor,unit,time,value,late')
-    expect(lines).toContain(`cm-od-01,salinity,‰,${new Date(localTime(D, 9, 30)).toISOString()},4.6,true`)
-    expect(lines).toContain(`cm-od-01,ph,pH,${new Date(localTime(D, 0)).toISOString()},7,true`)
+    expect(lines[0]).toBe('station,station_name,sensor,unit,time,value,late')
+    expect(lines).toContain(`cm-od-01,Cống Cái Đôi Vàm,salinity,‰,${new Date(localTime(D, 9, 30)).toISOString()},4.6,true`)
+    expect(lines).toContain(`cm-od-01,Cống Cái Đôi Vàm,ph,pH,${new Date(localTime(D, 0)).toISOString()},7,true`)
     expect(lines).toHaveLength(1 + 25 + 24)
     const agg = await get(`/open/v1/stations/cm-od-01/readings.csv?from=${from}&to=${to}&every=1d`)
-    expect(agg.text.split('\r\n')[0]).toBe('station,sensor,unit,time,mean,min,max,count')
-    expect(agg.text).toContain(`cm-od-01,salinity,‰,${new Date(localTime(D, 0)).toISOString()},2.32,0.4,5,25`)
+    expect(agg.text.split('\r\n')[0]).toBe('station,station_name,sensor,unit,time,mean,min,max,count')
+    expect(agg.text).toContain(`cm-od-01,Cống Cái Đôi Vàm,salinity,‰,${new Date(localTime(D, 0)).toISOString()},2.32,0.4,5,25`)
     const c = await get(`/open/v1/stations/cm-od-01/readings.csv?from=${from}&to=${to}`, { 'if-none-match': r.headers.get('etag')! })
     expect(c.status).toBe(304)
   })
@@ -235,9 +236,9 @@ describe('GET /open/v1/stations/:id/daily.{json,csv}', () => {
     expect(r.headers.get('content-type')).toBe('text/csv; charset=utf-8')
     const lines = r.text.trimEnd().split('\r\n')
     expect(lines).toEqual([
-      'station,date,sensor,unit,min,max,mean,count,hours_with_data,hours_warning,hours_danger',
-      `cm-od-01,${D},salinity,‰,0.4,5,2.32,25,24,11,4`,
-      `cm-od-01,${D},ph,pH,7,7,7,24,24,0,0`,
+      'station,station_name,date,sensor,unit,min,max,mean,count,hours_with_data,hours_warning,hours_danger',
+      `cm-od-01,Cống Cái Đôi Vàm,${D},salinity,‰,0.4,5,2.32,25,24,11,4`,
+      `cm-od-01,Cống Cái Đôi Vàm,${D},ph,pH,7,7,7,24,24,0,0`,
     ])
   })
 
