@@ -65,18 +65,6 @@ export const ConfigSchema = z.object({
        * production (docs/SECURITY.md): station secrets cross 4G networks.
        */
       plaintext: z.boolean().default(true),
-      /**
-       * Device certificates (mutual TLS, docs/SECURITY.md "Device
-       * certificates"). `off`: no certificate is asked for. `optional`: a
-       * station may log in with a client certificate from `clientCaFile`
-       * instead of its secret. `required`: a station must (service accounts
-       * such as the ingest still use their secrets). Needs TLS.
-       */
-      clientCerts: z.enum(['off', 'optional', 'required']).default('off'),
-      /** The CA (PEM) that issues station certificates; defaults to caFile. */
-      clientCaFile: z.string().optional(),
-      /** A CRL (PEM) from the province's CA, honoured in the TLS layer, read at start. Revocations by `tidewatch devices revoke-cert` need none. */
-      crlFile: z.string().optional(),
       /** CONNECT throttling and lockout (broker/hooks/authenticate.ts, docs/SECURITY.md "Tuning"). */
       auth: z
         .object({
@@ -129,9 +117,6 @@ export const ConfigSchema = z.object({
     .superRefine((m, ctx) => {
       if (!m.plaintext && !(m.certFile && m.keyFile)) {
         ctx.addIssue({ code: 'custom', path: ['plaintext'], message: 'TLS-only mode (plaintext: false) needs mqtt.certFile and mqtt.keyFile' })
-      }
-      if (m.clientCerts !== 'off' && !(m.certFile && m.keyFile && (m.clientCaFile ?? m.caFile))) {
-        ctx.addIssue({ code: 'custom', path: ['clientCerts'], message: 'device certificates need TLS (mqtt.certFile, mqtt.keyFile) and the CA that issues them (mqtt.clientCaFile or mqtt.caFile)' })
       }
     })
     .prefault({}),
@@ -207,9 +192,6 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number' | 'boolean']> 
   ['TIDEWATCH_INGEST_USERNAME', 'mqtt.ingestUsername', 'string'],
   ['TIDEWATCH_INGEST_PASSWORD', 'mqtt.ingestPassword', 'string'],
   ['TIDEWATCH_MQTT_PLAINTEXT', 'mqtt.plaintext', 'boolean'],
-  ['TIDEWATCH_MQTT_CLIENT_CERTS', 'mqtt.clientCerts', 'string'],
-  ['TIDEWATCH_MQTT_CLIENT_CA', 'mqtt.clientCaFile', 'string'],
-  ['TIDEWATCH_MQTT_CRL', 'mqtt.crlFile', 'string'],
   ['TIDEWATCH_HTTP_HOST', 'http.host', 'string'],
   ['TIDEWATCH_HTTP_PORT', 'http.port', 'number'],
   ['TIDEWATCH_STAFF_TOKEN', 'http.staffToken', 'string'],
@@ -322,18 +304,28 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     json = JSON.parse(text.replace(/^\uFEFF/, ''))
   } catch (err) {
-    const offset = jsonErrorOffset(text.replace(/^\uFEFF/, ''))
-    const before = text.replace(/^\uFEFF/, '').slice(0, Math.max(0, offset))
-    const line = before.split('\n').length
-    const column = before.length - before.lastIndexOf('\n')
-    // V8 quotes the whole input in some messages; keep only the reason.
-    const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '').replace(/\r?\n/g, '\\n')
-    throw new TidewatchError('CONFIG_INVALID', { file, line, column }, `${file}:${line}:${column}: not valid JSON: ${reason}`)
+    const at = jsonSyntaxError(text, err)
+    throw new TidewatchError('CONFIG_INVALID', { file, line: at.line, column: at.column }, `${file}:${at.line}:${at.column}: not valid JSON: ${at.reason}`)
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new TidewatchError('CONFIG_INVALID', { file }, `${file}: the configuration must be a JSON object`)
   }
   return json as Record<string, unknown>
+}
+
+/**
+ * Where and why JSON.parse failed on `text`, as a line and column (1-based)
+ * and a one-line reason, for errors that name the file: the config here, and
+ * the JSON files CLI commands read.
+ */
+export function jsonSyntaxError(text: string, err: unknown): { line: number; column: number; reason: string } {
+  const body = text.replace(/^\uFEFF/, '')
+  const before = body.slice(0, Math.max(0, jsonErrorOffset(body)))
+  const line = before.split('\n').length
+  const column = before.length - before.lastIndexOf('\n')
+  // V8 quotes the whole input in some messages; keep only the reason.
+  const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '').replace(/\r?\n/g, '\\n')
+  return { line, column, reason }
 }
 
 /**
