@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import type { Config } from '../core/config.ts'
+import { jsonSyntaxError, type Config } from '../core/config.ts'
 import { TidewatchError } from '../core/errors.ts'
 
 /** Thin wrapper over node:util parseArgs that turns its errors into BAD_REQUEST with the flag named. */
@@ -50,4 +50,33 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
   return dir
+}
+
+/** A JSON file named on the command line; a syntax error names the file, line and column. */
+export function readJsonFile(file: string): unknown {
+  const text = readFileSync(file, 'utf8')
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''))
+  } catch (err) {
+    const at = jsonSyntaxError(text, err)
+    throw new TidewatchError('BAD_REQUEST', { file, line: at.line, column: at.column }, `${file}:${at.line}:${at.column}: not valid JSON: ${at.reason}`)
+  }
+}
+
+interface Issue {
+  path: PropertyKey[]
+  message: string
+  code?: string
+  errors?: Issue[][]
+}
+
+/** A zod error as one line: the first issue, its path and reason (inside a union, the first alternative's). */
+export function zodLine(error: { issues: Issue[] }): string {
+  let issue = error.issues[0]!
+  let path = issue.path
+  while (issue.code === 'invalid_union' && issue.errors?.[0]?.[0]) {
+    issue = issue.errors[0][0]
+    path = [...path, ...issue.path]
+  }
+  return `at ${path.map(String).join('.') || '(root)'}: ${issue.message}`
 }

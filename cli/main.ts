@@ -186,7 +186,9 @@ export function describeError(err: unknown, command?: string): { line: string; e
     }
     if (err.code === 'CONFIG_FILE_UNREADABLE') return { line: `CONFIG_FILE_UNREADABLE: ${firstLine(err.message)}`, exit: EXIT.CONFIG }
     const runtime = RUNTIME_CODES.has(err.code)
-    return { line: `${err.code}: ${firstLine(err.message)}${runtime ? '' : hint}`, exit: runtime ? EXIT.RUNTIME : EXIT.USAGE }
+    // A bad file or value says what to fix; the usage helps only with the command line itself.
+    const showHint = !runtime && err.details.file === undefined
+    return { line: `${err.code}: ${firstLine(err.message)}${showHint ? hint : ''}`, exit: runtime ? EXIT.RUNTIME : EXIT.USAGE }
   }
   const e = err as NodeJS.ErrnoException & { port?: number }
   if (e?.code === 'EADDRINUSE') {

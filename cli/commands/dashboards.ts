@@ -1,10 +1,10 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { renderDashboards, writeDashboards } from '../../dashboards/build.ts'
 import { StationListSchema, renderGazetteer, type StationLocation } from '../../dashboards/gazetteer.ts'
 import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
 import { pushDashboards } from '../../dashboards/push.ts'
-import { packageRoot, parse, type Io } from '../args.ts'
+import { packageRoot, parse, readJsonFile, zodLine, type Io } from '../args.ts'
 
 export const USAGE = `Usage:
   tidewatch dashboards build [--out DIR]
@@ -32,7 +32,7 @@ async function build(argv: string[], io: Io): Promise<number> {
 async function push(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { url: { type: 'string' }, token: { type: 'string' }, folder: { type: 'string' } }, false)
   if (!values.url || !values.token) {
-    io.stderr('dashboards push: needs --url and --token (tidewatch dashboards --help)')
+    io.stderr('tidewatch: dashboards push: needs --url and --token (tidewatch dashboards --help)')
     return 1
   }
   const result = await pushDashboards({ url: values.url, token: values.token, folder: values.folder ?? 'Tidewatch', dashboards: renderDashboards() })
@@ -47,22 +47,14 @@ async function gazetteer(argv: string[], io: Io): Promise<number> {
   if (values.demo) {
     stations = DEMO_STATIONS.map((s) => ({ id: s.id, lat: s.lat, lon: s.lon }))
   } else if (values.stations) {
-    let json: unknown
-    try {
-      json = JSON.parse(await readFile(values.stations, 'utf8'))
-    } catch (err) {
-      io.stderr(`dashboards gazetteer: ${values.stations}: ${(err as Error).message}`)
-      return 1
-    }
-    const parsed = StationListSchema.safeParse(json)
+    const parsed = StationListSchema.safeParse(readJsonFile(values.stations))
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      io.stderr(`dashboards gazetteer: ${values.stations}: not a list of stations with id, lat, lon: at ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      io.stderr(`tidewatch: dashboards gazetteer: ${values.stations}: not a list of stations with id, lat, lon: ${zodLine(parsed.error)}`)
       return 1
     }
     stations = parsed.data
   } else {
-    io.stderr('dashboards gazetteer: needs --stations FILE.json or --demo (tidewatch dashboards --help)')
+    io.stderr('tidewatch: dashboards gazetteer: needs --stations FILE.json or --demo (tidewatch dashboards --help)')
     return 1
   }
   const out = values.out ?? DEFAULT_GAZETTEER
@@ -87,12 +79,12 @@ export async function dashboardsCommand(argv: string[], io: { stdout: (s: string
         io.stdout(USAGE)
         return 0
       default:
-        io.stderr(`dashboards: unknown subcommand "${sub}" (tidewatch dashboards --help)`)
+        io.stderr(`tidewatch: dashboards: unknown subcommand "${sub}" (tidewatch dashboards --help)`)
         return 1
     }
   } catch (err) {
     const e = err as Error & { code?: string }
-    io.stderr(`dashboards ${sub}: ${e.code ? `${e.code}: ` : ''}${e.message.split('\n', 1)[0]}`)
+    io.stderr(`tidewatch: dashboards ${sub}: ${e.code && !e.message.startsWith(e.code) ? `${e.code}: ` : ''}${e.message.split('\n', 1)[0]}`)
     return 1
   }
 }

@@ -9,7 +9,7 @@ import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
 import { flaky4g } from '../../firmware-sim/flaky-proxy.ts'
 import { createSimulator, type StationCredentials } from '../../firmware-sim/simulator.ts'
 import { defaultProfile } from '../../firmware-sim/signals.ts'
-import { numberFlag, parse, registryPath, type Io } from '../args.ts'
+import { numberFlag, parse, readJsonFile, registryPath, zodLine, type Io } from '../args.ts'
 
 export const USAGE = `Usage: tidewatch sim (--credentials FILE.json | --register) [--stations N] [--interval S] [--speed X]
                      [--seed N] [--url mqtt://host:1883] [--flaky] [--faults] [--ca FILE]
@@ -53,17 +53,9 @@ const CredentialsSchema = z.array(z.object({ id: z.string().min(1), password: z.
 
 /** A credentials file; its errors name the file and the position or entry. */
 function readCredentials(file: string): StationCredentials[] {
-  const text = readFileSync(file, 'utf8')
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (err) {
-    throw new TidewatchError('BAD_REQUEST', { file }, `${file}: ${(err as Error).message}`)
-  }
-  const parsed = CredentialsSchema.safeParse(json)
+  const parsed = CredentialsSchema.safeParse(readJsonFile(file))
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new TidewatchError('BAD_REQUEST', { file }, `${file}: expected [{"id","password"}], at ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    throw new TidewatchError('BAD_REQUEST', { file }, `${file}: expected [{"id","password"}], ${zodLine(parsed.error)}`)
   }
   return parsed.data.map((c) => ({ id: c.id, secret: c.password ?? c.secret ?? '' }))
 }

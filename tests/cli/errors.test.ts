@@ -1,0 +1,82 @@
+/**
+ * One bad input per command: the real program (a child process) answers with
+ * one line on stderr — `tidewatch: CODE: …`, no stack trace, no zod dump —
+ * and the documented exit code (README "Exit codes": 1 usage or bad input,
+ * 2 configuration). File errors name the file and the line or position.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { tempDir } from '../helpers/platform.ts'
+import { loadConfig } from '../../core/config.ts'
+import { inBatches, runCli } from './run.ts'
+
+const tmp = tempDir('tidewatch-cli-errors-')
+afterAll(() => tmp.cleanup())
+const env = { TIDEWATCH_DATA_DIR: join(tmp.dir, 'data') }
+const file = (name: string, text: string): string => {
+  const p = join(tmp.dir, name)
+  writeFileSync(p, text)
+  return p
+}
+
+const typo = file('typo.json', JSON.stringify({ http: { port: 8081 }, htttp: { port: 8082 } }, null, 2))
+const broken = file('broken.json', '{\n  "http": {\n    "port": 8081,\n  }\n}\n')
+const badCsv = file('stations.csv', 'id,name,lat,lon\ncm-ok-01,A,9,105\ncm-bad-02,B,north,105\n')
+const badCreds = file('creds.json', '[\n  {"id": "cm-1", "password": "x"},\n  {"id": "cm-2" "password": "y"}\n]\n')
+const badGazetteer = file('gazetteer.json', '[{"id": "cm-1", "lat": 9}]')
+
+/** [argv, exit code, what the line must say] */
+const CASES: Array<[string[], number, RegExp]> = [
+  [['nope'], 1, /unknown command "nope"/],
+  [['up', '--bogus'], 1, /BAD_REQUEST: .*--bogus/],
+  [['broker', '--demo'], 1, /BAD_REQUEST: --demo is only for tidewatch up/],
+  [['ingest', 'extra'], 1, /BAD_REQUEST: .*extra/],
+  [['api', '--port', '1'], 1, /BAD_REQUEST: .*--port/],
+  [['devices', 'add', 'cm-x-01', '--name', 'X', '--lat', 'north', '--lon', '105'], 1, /BAD_REQUEST: --lat must be a number/],
+  [['devices', 'import', badCsv], 1, new RegExp(`CSV_INVALID: ${badCsv}:3: --lat must be a number`)],
+  [['devices', 'import', join(tmp.dir, 'missing.csv')], 1, /CSV_INVALID: cannot read .*missing\.csv/],
+  [['sim', '--stations', '3'], 1, /BAD_REQUEST: sim: needs --credentials FILE\.json .* or --register/],
+  [['sim', '--credentials', badCreds], 1, new RegExp(`BAD_REQUEST: ${badCreds}:3:17: not valid JSON`)],
+  [['certs', 'prod'], 1, /BAD_REQUEST: certs: unknown subcommand "prod"/],
+  [['alerts', 'rules', 'set', 'default', 'salinity', '{levels'], 1, /ALERT_RULE_INVALID: the rule is not JSON/],
+  [['alerts', 'rules', 'cm-nope'], 1, /STATION_NOT_FOUND/],
+  [['tokens', 'create', '--name', 'x', '--role', 'god'], 1, /BAD_REQUEST: --role must be one of read, staff, admin/],
+  [['dashboards', 'gazetteer', '--stations', badGazetteer], 1, /gazetteer\.json: not a list of stations .*at 0\.lon/],
+  [['devices', 'list', `--config=${typo}`], 2, /CONFIG_INVALID: Invalid config: htttp: unknown key \(.*typo\.json\)/],
+  [['devices', 'list', '--config', broken], 2, new RegExp(`CONFIG_INVALID: ${broken}:4:3: not valid JSON`)],
+  [['devices', 'list', '--config', join(tmp.dir, 'nope.json')], 2, /CONFIG_FILE_UNREADABLE: .*nope\.json/],
+  [['devices', 'list', '--config'], 1, /BAD_REQUEST: --config needs a file name/],
+]
+
+describe('tidewatch errors', () => {
+  it('one bad input per command: one line, no stack, the documented exit code', async () => {
+    const runs = await inBatches(CASES, 3, ([argv]) => runCli(argv, env))
+    CASES.forEach(([argv, code, says], i) => {
+      const r = runs[i]!
+      const label = `tidewatch ${argv.join(' ')}`
+      expect(r.code, `${label}\n${r.err}`).toBe(code)
+      expect(r.err.trimEnd().split('\n'), label).toHaveLength(1)
+      expect(r.err, label).toMatch(/^tidewatch: /)
+      expect(r.err, label).toMatch(says)
+      expect(r.err, label).not.toMatch(/\n\s+at |ZodError|"code":/)
+    })
+  })
+
+  it('a bad environment value names the variable and exits 2', async () => {
+    const r = await runCli(['devices', 'list'], { ...env, TIDEWATCH_HTTP_PORT: 'eighty' })
+    expect(r.code).toBe(2)
+    expect(r.err.trimEnd()).toMatch(/^tidewatch: CONFIG_INVALID: Invalid config: http\.port: .*\(TIDEWATCH_HTTP_PORT\)$/)
+  })
+
+  it('refuses unknown keys at any depth, the alerts section and influx targets included', () => {
+    for (const [json, key] of [
+      [{ alerts: { smpp: { hots: 'smsc' } } }, 'alerts.smpp.hots'],
+      [{ influx: { targets: [{ name: 'primary', url: 'http://127.0.0.1:8086', dbname: 'x' }] } }, 'influx.targets.0.dbname'],
+      [{ mqtt: { auth: { perAdressBurst: 5 } } }, 'mqtt.auth.perAdressBurst'],
+    ] as const) {
+      const f = file('unknown.json', JSON.stringify(json))
+      expect(() => loadConfig({ file: f, env: {} })).toThrow(`Invalid config: ${key}: unknown key (${f})`)
+    }
+  })
+})
