@@ -1,9 +1,8 @@
+import { escapeTag as tag, fieldString as str } from '../influx/line-protocol.ts'
 import type { Transition } from './engine.ts'
 import type { OutboxRow } from './store.ts'
 
 /** InfluxDB line protocol for alert_event and notification (docs/DATA.md), ms precision. */
-const tag = (v: string): string => v.replace(/[,= \\]/g, (c) => `\\${c}`)
-const str = (v: string): string => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`
 
 export function alertEventLine(t: Transition, text: string): string {
   const fields = [`state=${str(t.to)}`, `threshold=${t.threshold}`, `incident=${str(t.incident ?? '')}`, `text=${str(text)}`]

@@ -1,25 +1,11 @@
 import type { AcceptedReading, Rejection } from '../core/reading.ts'
+import { escapeTag, fieldFloat as float, fieldString as escapeFieldString } from '../influx/line-protocol.ts'
 
 /**
  * Line protocol for the measurements in docs/DATA.md. Tags hold only what
  * identifies a point (station, sensor), so re-sent readings overwrite
  * themselves; everything else is a field.
  */
-function escapeTag(value: string): string {
-  return value.replace(/[,= \\]/g, (c) => `\\${c}`)
-}
-
-function escapeFieldString(value: string): string {
-  // Line protocol cannot carry a newline even inside a quoted string.
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ')}"`
-}
-
-function float(v: number): string {
-  // InfluxDB would type an integer-looking literal without "i" as float anyway,
-  // but writing it explicitly keeps the field float on every version.
-  return Number.isInteger(v) ? `${v}.0` : String(v)
-}
-
 export function readingLines(r: AcceptedReading): string[] {
   const station = escapeTag(r.stationId)
   const delay = float(Math.round((r.receivedAt - r.ts) / 100) / 10)
@@ -49,18 +35,4 @@ export function quarantineLine(q: Rejection, at: number): string {
   let fields = `count=1i,detail=${escapeFieldString(q.detail)}`
   if (q.sensor) fields += `,sensor=${escapeFieldString(q.sensor)}`
   return `quarantine,reason=${q.reason},station=${escapeTag(q.stationId)} ${fields} ${at}`
-}
-
-/** Hands out strictly increasing ms timestamps per key, so arrival-timed points never collide. */
-export class UniqueMsClock {
-  private readonly last = new Map<string, number>()
-  private static readonly MAX_KEYS = 10_000
-
-  next(key: string, now: number): number {
-    const prev = this.last.get(key)
-    const t = prev !== undefined && prev >= now ? prev + 1 : now
-    if (this.last.size >= UniqueMsClock.MAX_KEYS && prev === undefined) this.last.clear()
-    this.last.set(key, t)
-    return t
-  }
 }

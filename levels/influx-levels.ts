@@ -2,8 +2,9 @@ import { SENSOR_KINDS } from '../core/sensors.ts'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { RAW_RP } from '../influx/retention.ts'
-import { createWriteTransport } from '../ingest/sink/influx-transport.ts'
+import { createWriteTransport } from '../influx/write-transport.ts'
 import type { SensorRule } from './rules.ts'
+import { escapeTag as tag } from '../influx/line-protocol.ts'
 
 /**
  * Writes the levels in force into InfluxDB as the measurement `levels`, so
@@ -44,8 +45,6 @@ export interface LevelsWriterDeps {
   checkMs?: number
 }
 
-// Line protocol escaping for tag keys/values (InfluxDB 1.x): commas, equals signs and spaces.
-const tag = (v: string): string => v.replace(/[,= \\]/g, (c) => `\\${c}`)
 
 /** The `levels` lines of one station's rules (without timestamp); pure, also used to build test fixtures. */
 export function levelsLinesOf(stationId: string, rules: Partial<Record<string, SensorRule | null>>): string[] {

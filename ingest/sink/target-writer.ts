@@ -1,7 +1,7 @@
 import { backoffWindow, fullJitter, type Backoff } from '../../core/backoff.ts'
 import type { Logger } from '../../core/log.ts'
 import type { Spool, SpoolBatch } from '../spool/spool.ts'
-import { classifyWriteError, type WriteTransport } from './influx-transport.ts'
+import { classifyWriteError, type WriteTransport } from '../../influx/write-transport.ts'
 
 /**
  * Drains one target's spool cursor into InfluxDB, in order. A batch is

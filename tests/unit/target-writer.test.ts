@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../core/log.ts'
-import type { WriteTransport } from '../../ingest/sink/influx-transport.ts'
+import type { WriteTransport } from '../../influx/write-transport.ts'
 import { TargetWriter } from '../../ingest/sink/target-writer.ts'
 import { Spool } from '../../ingest/spool/spool.ts'
 import { tempDir } from '../helpers/platform.ts'

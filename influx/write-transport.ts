@@ -1,5 +1,5 @@
 import { InfluxDB, HttpError, canRetryHttpCall } from '@influxdata/influxdb-client'
-import type { InfluxTarget } from '../../core/config.ts'
+import type { InfluxTarget } from '../core/config.ts'
 
 /**
  * One InfluxDB write target behind a tiny interface. We use the official
