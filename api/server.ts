@@ -140,7 +140,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openDataRoutes(deps), { prefix: '/api/v1' })
   await app.register(openV1Routes(deps), { prefix: '/open/v1' })
   await app.register(boardRoutes(deps))
-  await app.register(staRoutes(deps))
+  await app.register(staRoutes(deps), { prefix: '/sta/v1.1' })
   for (const plugin of deps.plugins ?? []) await app.register(plugin, { prefix: '/api/v1' })
   return app as unknown as FastifyInstance
 }

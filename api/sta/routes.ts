@@ -52,8 +52,14 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
     }
 
-    app.get(STA_PREFIX, handle)
-    app.get(`${STA_PREFIX}/*`, handle)
+    // Registered under the prefix /sta/v1.1 (api/server.ts), so the CORS preflight route stays inside it.
+    const schema = {
+      tags: ['SensorThings API 1.1'],
+      summary: 'OGC SensorThings API 1.1 (read-only): Sensing Core and Filtering',
+      description: 'Things, Locations, HistoricalLocations, Datastreams, Sensors, ObservedProperties, Observations, FeaturesOfInterest with $filter, $expand, $select, $orderby, $top, $skip, $count (OGC 18-088). See docs/OPEN-DATA.md.',
+    }
+    app.get('', { schema }, handle)
+    app.get('/*', { schema }, handle)
   }
 }
 

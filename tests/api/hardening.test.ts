@@ -36,7 +36,7 @@ describe('OpenAPI 3.1', () => {
   it('documents every route and serves a UI at /docs', async () => {
     const doc = (await (await fetch(`${tp.apiUrl}/docs/json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> }
     expect(doc.openapi).toBe('3.1.0')
-    const toOpenApi = (url: string) => url.replace(/:([A-Za-z]+)/g, '{$1}')
+    const toOpenApi = (url: string) => url.replace(/:([A-Za-z]+)/g, '{$1}').replace(/\/\*$/, '/{*}')
     const missing = tp.platform
       .api!.routeTable.filter((r) => !r.url.startsWith('/docs') && r.method !== 'HEAD' && r.method !== 'OPTIONS')
       .filter((r) => !doc.paths[toOpenApi(r.url)]?.[r.method.toLowerCase()])

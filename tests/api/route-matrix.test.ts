@@ -61,6 +61,12 @@ const MATRIX: Record<string, Case> = {
   'GET /open/v1/stations/:id/readings.csv': { ok: { method: 'GET', path: '/open/v1/stations/cm-mx-01/readings.csv' }, errors: [{ method: 'GET', path: '/open/v1/stations/cm-mx-01/readings.csv?from=x', status: 400 }, { method: 'GET', path: '/open/v1/stations/nope/readings.csv', status: 404 }] },
   'GET /open/v1/stations/:id/daily.json': { ok: { method: 'GET', path: '/open/v1/stations/cm-mx-01/daily.json' }, errors: [{ method: 'GET', path: '/open/v1/stations/cm-mx-01/daily.json?from=x', status: 400 }, { method: 'GET', path: '/open/v1/stations/nope/daily.json', status: 404 }] },
   'GET /open/v1/stations/:id/daily.csv': { ok: { method: 'GET', path: '/open/v1/stations/cm-mx-01/daily.csv' }, errors: [{ method: 'GET', path: '/open/v1/stations/cm-mx-01/daily.csv?to=x', status: 400 }, { method: 'GET', path: '/open/v1/stations/nope/daily.csv', status: 404 }] },
+  'OPTIONS /sta/v1.1*': {
+    ok: { method: 'OPTIONS', path: '/sta/v1.1/Things', headers: { origin: 'https://lgsp.camau.gov.vn', 'access-control-request-method': 'GET' }, status: 204 },
+    errors: [{ method: 'OPTIONS', path: '/sta/v1.1/Things', status: 400 }],
+  },
+  'GET /sta/v1.1': { ok: { method: 'GET', path: '/sta/v1.1' }, errors: [{ method: 'GET', path: '/sta/v1.1?$top=x', status: 400 }] },
+  'GET /sta/v1.1/*': { ok: { method: 'GET', path: "/sta/v1.1/Things('cm-mx-01')/Datastreams?$expand=Observations($top=1)" }, errors: [{ method: 'GET', path: '/sta/v1.1/Things?$filter=name%20eq', status: 400 }, { method: 'GET', path: "/sta/v1.1/Things('nope')", status: 404 }] },
   'GET /': { ok: { method: 'GET', path: '/' }, errors: [{ method: 'GET', path: '/', token: 'bad', status: 401 }] },
   'GET /stations/:id': { ok: { method: 'GET', path: '/stations/cm-mx-01' }, errors: [{ method: 'GET', path: '/stations/nope', status: 404 }] },
   'GET /api/v1/alerts/rules': { ok: { method: 'GET', path: '/api/v1/alerts/rules' }, errors: [{ method: 'GET', path: '/api/v1/alerts/rules', token: 'bad', status: 401 }] },
