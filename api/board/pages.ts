@@ -116,7 +116,7 @@ export interface BoardRow {
   lines: Threshold[]
 }
 
-/** The board's rows in the order shown: by severity, then district and name (Vietnamese collation). */
+/** The board's rows in the order shown: by severity, the saltiest first within a level, then district and name (Vietnamese collation). */
 export function boardRows(d: Pick<BoardData, 'lang' | 'stations' | 'shown' | 'rules'>): BoardRow[] {
   const t = STRINGS[d.lang]
   const rows = d.stations.map((s) => {
@@ -129,6 +129,7 @@ export function boardRows(d: Pick<BoardData, 'lang' | 'stations' | 'shown' | 'ru
   return rows.sort(
     (a, b) =>
       SEVERITY_RANK[a.level] - SEVERITY_RANK[b.level] ||
+      (b.shown?.value ?? 0) - (a.shown?.value ?? 0) ||
       (a.station.district ?? '').localeCompare(b.station.district ?? '', 'vi') ||
       a.station.name.localeCompare(b.station.name, 'vi', { numeric: true }) ||
       a.station.id.localeCompare(b.station.id),

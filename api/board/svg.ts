@@ -89,7 +89,7 @@ export function stepDecimals(step: number): number {
 }
 
 /** The plot's top and bottom in chart units; html.ts sizes the hit columns from it. */
-export const CHART_PLOT = Object.freeze({ y0: 24, y1: 178 })
+export const CHART_PLOT = Object.freeze({ y0: 32, y1: 178 })
 
 /**
  * A chart of bucket means over a window: x labels (days or hours), y ticks at
@@ -128,14 +128,16 @@ export function chart(opts: {
   hi = nice.hi
   const dec = stepDecimals(nice.step)
   const tickText = nice.ticks.map((v) => opts.format(v, dec))
-  // The gutter fits the longest tick label; the unit sits above it, outside the plot, so no threshold line runs through it.
   const CHAR_PX = 7.8
+  // The gutter fits the longest tick label; the unit sits above it, outside the plot, so no threshold line runs through it.
   const x0 = Math.max(28, Math.ceil(Math.max(...tickText.map((s) => s.length)) * CHAR_PX) + 10)
   const fr: Frame = { x0, x1: W - 6, from: opts.from, to: opts.to, y0: CHART_PLOT.y0, y1: CHART_PLOT.y1, lo, hi }
   const parts: string[] = []
   for (const [t, label] of opts.xLabels) {
-    const x = f(xOf(fr, t))
-    parts.push(`<line x1="${x}" x2="${x}" y1="${fr.y0}" y2="${fr.y1}" stroke="#eaeef2"/><text x="${x}" y="${H - 6}" text-anchor="middle">${esc(label)}</text>`)
+    const x = xOf(fr, t)
+    // A label that would run past the right edge ends at its line instead.
+    const anchor = x + label.length * CHAR_PX * 0.5 > W ? 'end' : 'middle'
+    parts.push(`<line x1="${f(x)}" x2="${f(x)}" y1="${fr.y0}" y2="${fr.y1}" stroke="#eaeef2"/><text x="${f(x)}" y="${H - 6}" text-anchor="${anchor}">${esc(label)}</text>`)
   }
   nice.ticks.forEach((v, i) => {
     const y = f(yOf(fr, v))
@@ -164,6 +166,6 @@ export function chart(opts: {
     .map(([t, v]) => `<rect x="${f(xOf(fr, t) - colW / 2)}"><title>${esc(`${opts.timeOf(t)}: ${opts.format(v)} ${opts.unit}`)}</title></rect>`)
     .join('')
   parts.push(`<g class="hit" style="--w:${f(colW)}px">${hits}</g>`)
-  parts.push(`<text x="4" y="12" dominant-baseline="middle" class="unit" font-weight="600">${esc(opts.unit)}</text>`)
+  parts.push(`<text x="4" y="13" dominant-baseline="middle" class="unit" font-weight="600">${esc(opts.unit)}</text>`)
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(opts.label)}" font-size="14" fill="#57606a"><title>${esc(opts.label)}</title><line x1="${fr.x0}" x2="${fr.x0}" y1="${fr.y0}" y2="${fr.y1}" stroke="#8c959f"/><line x1="${fr.x0}" x2="${fr.x1}" y1="${fr.y1}" y2="${fr.y1}" stroke="#8c959f"/>${parts.join('')}</svg>`
 }
