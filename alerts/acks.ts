@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { migrate } from '../devices/registry.ts'
+import { migrate } from '../core/sqlite.ts'
 
 /** Staff acknowledgements of incidents: who saw it, when, with what note. */
 export interface Ack {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { migrate } from '../devices/registry.ts'
+import { migrate } from '../core/sqlite.ts'
 
 /**
  * The alerter's tables in the registry database. Every write that must

@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { migrate, openDatabase } from '../core/sqlite.ts'
 import { TidewatchError } from '../core/errors.ts'
 import { STATION_ID_PATTERN } from '../core/protocol.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../core/sensors.ts'
@@ -155,28 +154,8 @@ function checkCode(code: string | null | undefined): string | null {
   return c
 }
 
-export function openDatabase(file: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-  const db = new Database(file)
-  // WAL lets the CLI edit the registry while a running broker reads it.
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.pragma('busy_timeout = 5000')
-  db.pragma('foreign_keys = ON')
-  return db
-}
-
-/** Runs the migrations of one component, tracked in its own version table row. */
-export function migrate(db: Database.Database, component: string, migrations: readonly string[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)')
-  const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as { version: number } | undefined
-  const current = row?.version ?? 0
-  const apply = db.transaction(() => {
-    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!)
-    db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version').run(component, migrations.length)
-  })
-  if (current < migrations.length) apply()
-}
+// The SQLite helpers live on the ground floor; re-exported for callers that still import them from here.
+export { migrate, openDatabase } from '../core/sqlite.ts'
 
 export function validateStationId(id: string): void {
   if (!STATION_ID_PATTERN.test(id)) throw new TidewatchError('STATION_ID_INVALID', { id })

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
-import { migrate } from '../devices/registry.ts'
+import { migrate } from '../core/sqlite.ts'
 import type { Rejection } from '../core/reading.ts'
 
 /**

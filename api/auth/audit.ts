@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { Logger } from '../../core/log.ts'
-import { migrate } from '../../devices/registry.ts'
+import { migrate } from '../../core/sqlite.ts'
 
 /**
  * The append-only audit log of every change: who, what, when, before and

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { TidewatchError } from '../../core/errors.ts'
-import { migrate } from '../../devices/registry.ts'
+import { migrate } from '../../core/sqlite.ts'
 
 /**
  * API tokens with roles. A token is 32 random bytes shown once at creation;

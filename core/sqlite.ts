@@ -1,0 +1,31 @@
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+/**
+ * SQLite for every component's tables in the registry database (and the
+ * quarantine's own file): how a file is opened, and each component's
+ * migrations, tracked per component in one version table.
+ */
+export function openDatabase(file: string): Database.Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+  const db = new Database(file)
+  // WAL lets the CLI edit the registry while a running broker reads it.
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('busy_timeout = 5000')
+  db.pragma('foreign_keys = ON')
+  return db
+}
+
+/** Runs the migrations of one component, tracked in its own version table row. */
+export function migrate(db: Database.Database, component: string, migrations: readonly string[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)')
+  const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as { version: number } | undefined
+  const current = row?.version ?? 0
+  const apply = db.transaction(() => {
+    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!)
+    db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version').run(component, migrations.length)
+  })
+  if (current < migrations.length) apply()
+}
