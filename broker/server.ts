@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
-import { createServer as createTlsServer } from 'node:tls'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { join } from 'node:path'
 import { Aedes } from 'aedes'
 import { Level } from 'level'
@@ -115,6 +115,27 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'))
 
+  /**
+   * A client certificate whose issuer *name* matches the station CA but
+   * whose signature does not verify (a forged CA of the same name) leaves
+   * OpenSSL's error on the connection: the socket errors before CONNECT, so
+   * hooks/authenticate.ts never sees it. It is refused either way (no
+   * CONNACK, connection closed); this only makes it a security event.
+   */
+  function watchForgedChain(socket: TLSSocket): void {
+    socket.once('error', (err) => {
+      if (socket.authorized) return
+      const cert = socket.getPeerCertificate()
+      if (!cert || Object.keys(cert).length === 0) return
+      counters.connectsRefused.cert++
+      security.event(
+        'mqtt.cert.refused',
+        { reason: 'untrusted', error: String(socket.authorizationError ?? 'unknown'), detail: err.message.slice(0, 200), subject: cert.subject?.CN, issuer: cert.issuer?.CN, serial: cert.serialNumber, fingerprint256: cert.fingerprint256, remote: socket.remoteAddress },
+        'client certificate failed verification in the TLS layer',
+      )
+    })
+  }
+
   const servers: Server[] = []
   let port: number | undefined
   // TLS-only mode opens no plaintext socket at all: a station secret sent
@@ -153,7 +174,10 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
             }
           : {}),
       },
-      (socket) => aedes.handle(socket),
+      (socket) => {
+        if (config.mqtt.clientCerts !== 'off') watchForgedChain(socket)
+        aedes.handle(socket)
+      },
     )
     // Judged on the raw TCP connection, before the handshake costs anything.
     tls.on('connection', (raw: Socket) => {

@@ -1,0 +1,163 @@
+/**
+ * Issue 12, "Device certificates (mutual TLS)", against the real embedded
+ * broker over TLS with real clients (MQTT.js and mosquitto_pub): a station
+ * logs in with a client certificate from the development CA (issued by the
+ * CLI code path `devices add --cert`), publishes a reading that InfluxDB
+ * stores, and is refused at CONNECT once the certificate is revoked; a
+ * certificate for station A cannot act as B; a certificate from another CA
+ * is refused; a CSR made with openssl is signed and works.
+ */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import mqtt, { type IClientOptions } from 'mqtt'
+import { createLogger } from '../../core/log.ts'
+import { createDevCertificates, ensureDevCertificates, issueDeviceCert, loadDevCa, devCertPaths } from '../../broker/tls/dev-ca.ts'
+import { devicesCommand } from '../../cli/commands/devices.ts'
+import { DeviceCerts } from '../../devices/certs.ts'
+import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+
+let tmp: ReturnType<typeof tempDir>
+let influx: TestInflux
+let tp: TestPlatform
+let certDir: string
+let caFile: string
+const logLines: Array<Record<string, unknown>> = []
+const out: string[] = []
+const io = { stdout: (s: string) => void out.push(s), stderr: (s: string) => void out.push(s) }
+
+beforeAll(async () => {
+  tmp = tempDir()
+  influx = await startTestInflux(tmp.dir)
+  // The CA where the CLI looks for it by default (<data>/tls), serving TLS too.
+  const tls = ensureDevCertificates(join(tmp.dir, 'data', 'tls'))
+  caFile = tls.caFile
+  certDir = join(tmp.dir, 'station-certs')
+  mkdirSync(certDir)
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>)
+      cb()
+    },
+  })
+  tp = await startTestPlatform({
+    dir: tmp.dir,
+    influxUrl: influx.server.url,
+    log: createLogger('info', sink),
+    env: { TIDEWATCH_TLS_CERT: tls.certFile, TIDEWATCH_TLS_KEY: tls.keyFile, TIDEWATCH_TLS_CA: tls.caFile, TIDEWATCH_MQTT_CLIENT_CERTS: 'optional' },
+  })
+})
+
+afterAll(async () => {
+  await tp?.stop()
+  await influx?.server.stop()
+  tmp?.cleanup()
+})
+
+const files = (id: string) => ({ cert: readFileSync(join(certDir, `${id}.crt`)), key: readFileSync(join(certDir, `${id}.key`)) })
+
+// Async, never execFileSync: the broker runs in this process and must keep answering.
+const run = promisify(execFile)
+
+/** CONNACK code of a CONNECT over TLS: 0 accepted, -1 closed without a CONNACK; the client is closed either way. */
+function connackTls(opts: IClientOptions): Promise<number> {
+  return new Promise((resolve) => {
+    const c = mqtt.connect(tp.mqttsUrl, { ca: readFileSync(caFile), protocolVersion: 4, reconnectPeriod: 0, ...opts })
+    c.once('connect', () => (c.end(true), resolve(0)))
+    c.once('error', (err) => (c.end(true), resolve((err as { code?: number }).code ?? -1)))
+    c.once('close', () => resolve(-1))
+  })
+}
+
+const has = (event: string, fields: Record<string, unknown>) => logLines.some((l) => l.event === event && Object.entries(fields).every(([k, v]) => l[k] === v))
+const stored = (id: string) => influx.count('reading', `"station" = '${id}'`)
+
+describe('device certificates over mutual TLS', () => {
+  it('devices add --cert issues a certificate and a 0600 key; the station connects without a password and its reading is stored', async () => {
+    expect(await devicesCommand(['add', 'cm-cert-a', '--name', 'A', '--lat', '9.1', '--lon', '105.1', '--cert', '--out', certDir], tp.platform.registry, io)).toBe(0)
+    expect(await devicesCommand(['add', 'cm-cert-b', '--name', 'B', '--lat', '9.2', '--lon', '105.2', '--cert', '--out', certDir], tp.platform.registry, io)).toBe(0)
+    expect(statSync(join(certDir, 'cm-cert-a.key')).mode & 0o777).toBe(0o600)
+    expect(statSync(join(certDir, 'cm-cert-a.crt')).mode & 0o777).toBe(0o600)
+    expect(out.join('\n')).toMatch(/serial: +[0-9A-F]+/)
+
+    const station = await mqtt.connectAsync(tp.mqttsUrl, { ...files('cm-cert-a'), ca: readFileSync(caFile), clientId: 'station-cm-cert-a', protocolVersion: 4, reconnectPeriod: 0 })
+    await station.publishAsync('stations/cm-cert-a/readings', JSON.stringify({ ts: Date.now() - 2000, values: { salinity: 3.1 } }), { qos: 1 })
+    await station.endAsync()
+    expect(await eventually(async () => (await stored('cm-cert-a')) === 1)).toBe(true)
+    // A username that names the certificate's own station is fine.
+    expect(await connackTls({ ...files('cm-cert-a'), username: 'cm-cert-a', clientId: 'station-cm-cert-a' })).toBe(0)
+  })
+
+  it("station A's certificate cannot act as B: not by username, not by client id, not by topic", async () => {
+    expect(await connackTls({ ...files('cm-cert-a'), username: 'cm-cert-b', password: 'anything', clientId: 'station-cm-cert-b' })).toBe(5)
+    expect(await connackTls({ ...files('cm-cert-a'), clientId: 'station-cm-cert-b' })).toBe(5)
+    const a = await mqtt.connectAsync(tp.mqttsUrl, { ...files('cm-cert-a'), ca: readFileSync(caFile), clientId: 'station-cm-cert-a', protocolVersion: 4, reconnectPeriod: 0 })
+    const closed = new Promise<void>((r) => a.once('close', () => r()))
+    a.publish('stations/cm-cert-b/readings', JSON.stringify({ ts: Date.now() - 1000, values: { salinity: 9.9 } }), { qos: 1 })
+    await closed
+    expect(await eventually(() => has('mqtt.acl.denied', { action: 'publish', station: 'cm-cert-a', topic: 'stations/cm-cert-b/readings' }))).toBe(true)
+    expect(has('mqtt.cert.refused', { reason: 'username_mismatch', station: 'cm-cert-a', username: 'cm-cert-b' })).toBe(true)
+    expect(has('mqtt.clientid.refused', { username: 'cm-cert-a', clientId: 'station-cm-cert-b' })).toBe(true)
+    expect(await stored('cm-cert-b')).toBe(0)
+  })
+
+  it('a certificate from another CA is refused, even for a registered station id and even when that CA copies our CA name', async () => {
+    // Another CA (another province, a test CA): refused at CONNECT with CONNACK 5.
+    const otherDir = join(tmp.dir, 'other-ca')
+    mkdirSync(otherDir)
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', join(otherDir, 'ca.key'), '-out', join(otherDir, 'ca.crt'), '-subj', '/CN=Other Province CA'])
+    const foreign = issueDeviceCert(loadDevCa(join(otherDir, 'ca.crt'), join(otherDir, 'ca.key')), 'cm-cert-a')
+    expect(await connackTls({ cert: foreign.certPem, key: foreign.keyPem!, clientId: 'station-cm-cert-a' })).toBe(5)
+    expect(await eventually(() => has('mqtt.cert.refused', { reason: 'untrusted', subject: 'cm-cert-a', serial: foreign.serial }))).toBe(true)
+
+    // A forged CA with the same name as ours: its signature fails in the TLS layer, the connection closes without a CONNACK.
+    const forgedDir = join(tmp.dir, 'forged-ca')
+    createDevCertificates(forgedDir)
+    const p = devCertPaths(forgedDir)
+    const forged = issueDeviceCert(loadDevCa(p.caFile, p.caKeyFile), 'cm-cert-a')
+    expect(await connackTls({ cert: forged.certPem, key: forged.keyPem!, clientId: 'station-cm-cert-a' })).toBe(-1)
+    expect(await eventually(() => has('mqtt.cert.refused', { reason: 'untrusted', subject: 'cm-cert-a', issuer: 'tidewatch development CA' }))).toBe(true)
+    // A password station is not affected by certificates being optional.
+    const secret = (await tp.platform.registry.add({ id: 'cm-cert-pw', name: 'pw', lat: 9, lon: 105 })).password
+    expect(await connackTls({ username: 'cm-cert-pw', password: secret, clientId: 'station-cm-cert-pw' })).toBe(0)
+  })
+
+  it('a CSR made with openssl is signed by `devices cert --csr`, and the station connects with its own key', async () => {
+    await tp.platform.registry.add({ id: 'cm-cert-c', name: 'C', lat: 9, lon: 105 })
+    const key = join(certDir, 'cm-cert-c.key')
+    const csr = join(tmp.dir, 'cm-cert-c.csr')
+    await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=cm-cert-c'])
+    expect(await devicesCommand(['cert', 'cm-cert-c', '--csr', csr, '--out', certDir], tp.platform.registry, io)).toBe(0)
+    expect(await connackTls({ ...files('cm-cert-c'), clientId: 'station-cm-cert-c' })).toBe(0)
+    // A CSR for another CN is refused: the operator mixed up two stations' files.
+    await expect(devicesCommand(['cert', 'cm-cert-b', '--csr', csr, '--out', join(tmp.dir)], tp.platform.registry, io)).rejects.toThrow(/CN=cm-cert-c/)
+  })
+
+  it('mosquitto_pub with --cert/--key publishes as its station (a foreign client)', async () => {
+    const port = tp.platform.broker!.tlsPort!
+    const f = { cert: join(certDir, 'cm-cert-b.crt'), key: join(certDir, 'cm-cert-b.key') }
+    expect(existsSync(f.cert)).toBe(true)
+    await run(
+      'mosquitto_pub',
+      ['-h', '127.0.0.1', '-p', String(port), '--cafile', caFile, '--cert', f.cert, '--key', f.key, '-i', 'station-cm-cert-b', '-V', 'mqttv311', '-q', '1', '-t', 'stations/cm-cert-b/readings', '-m', JSON.stringify({ ts: Date.now() - 3000, values: { salinity: 2.2 } })],
+      { timeout: 15_000 },
+    )
+    expect(await eventually(async () => (await stored('cm-cert-b')) === 1)).toBe(true)
+  })
+
+  it('after `devices revoke-cert` the certificate is refused at CONNECT (TLS handshake still succeeds) and mqtt.cert.revoked is logged', async () => {
+    const serial = new DeviceCerts(tp.platform.registry.db).list('cm-cert-a')[0]!.serial
+    expect(await devicesCommand(['revoke-cert', 'cm-cert-a'], tp.platform.registry, io)).toBe(0)
+    expect(tp.platform.registry.certRevoked(serial)).toBe(true)
+    expect(await connackTls({ ...files('cm-cert-a'), clientId: 'station-cm-cert-a' })).toBe(5)
+    expect(await eventually(() => has('mqtt.cert.revoked', { source: 'registry', station: 'cm-cert-a', serial }))).toBe(true)
+    // B's certificate is untouched; a serial of B cannot be revoked in A's name.
+    expect(await connackTls({ ...files('cm-cert-b'), clientId: 'station-cm-cert-b' })).toBe(0)
+    const serialB = new DeviceCerts(tp.platform.registry.db).list('cm-cert-b')[0]!.serial
+    await expect(devicesCommand(['revoke-cert', 'cm-cert-a', '--serial', serialB], tp.platform.registry, io)).rejects.toThrow(/issued to station cm-cert-b/)
+    expect(tp.platform.broker!.counters.connectsRefused.cert).toBeGreaterThanOrEqual(4)
+  })
+})
