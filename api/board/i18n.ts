@@ -59,6 +59,8 @@ export interface Strings {
   buckets: Record<'24h' | '7d' | '30d', string>
   mapLabel: string
   mapNote: string
+  /** The map's zoom buttons, "in|out". */
+  mapZoom: string
   csvHourly: string
   csvDaily: string
   downloads: string
@@ -138,6 +140,7 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
     buckets: { '24h': 'trung bình mỗi giờ', '7d': 'trung bình mỗi 2 giờ', '30d': 'trung bình mỗi 6 giờ' },
     mapLabel: 'Bản đồ các trạm, màu theo mức hiện tại',
     mapNote: 'Ranh giới tỉnh gần đúng',
+    mapZoom: 'Phóng to|Thu nhỏ',
     csvHourly: 'Tải CSV: trung bình mỗi giờ, 30 ngày',
     csvDaily: 'Tải CSV: tóm tắt mỗi ngày, 30 ngày',
     downloads: 'Tải số liệu',
@@ -211,6 +214,7 @@ export const STRINGS: Readonly<Record<Lang, Strings>> = Object.freeze({
     buckets: { '24h': 'hourly means', '7d': '2-hour means', '30d': '6-hour means' },
     mapLabel: 'Map of the stations, coloured by their current level',
     mapNote: 'Province outline approximate',
+    mapZoom: 'Zoom in|Zoom out',
     csvHourly: 'Download CSV: hourly means, 30 days',
     csvDaily: 'Download CSV: daily summary, 30 days',
     downloads: 'Download the data',

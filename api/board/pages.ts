@@ -187,7 +187,7 @@ ${d.unavailable ? `<p class="notice" role="status">${esc(t.unavailable)}</p>` : 
 ${
   d.stations.length
     ? `<div class="board" id="board" data-json="${esc(jsonHref)}">
-<div id="map" class="map" role="region" aria-label="${esc(t.mapLabel)}" data-note="${esc(t.mapNote)}" data-tiles="${esc(OSM_TILES)}" data-attribution="${esc(OSM_ATTRIBUTION)}" data-legend="${esc(JSON.stringify({ danger: t.levels.danger, warning: t.levels.warning, ok: t.levels.ok, none: t.levels.none }))}" hidden></div>
+<div id="map" class="map" role="region" aria-label="${esc(t.mapLabel)}" data-note="${esc(t.mapNote)}" data-zoom="${esc(t.mapZoom)}" data-tiles="${esc(OSM_TILES)}" data-attribution="${esc(OSM_ATTRIBUTION)}" data-legend="${esc(JSON.stringify({ danger: t.levels.danger, warning: t.levels.warning, ok: t.levels.ok, none: t.levels.none }))}" hidden></div>
 <div class="scroll list"><table id="stations">
 <thead><tr><th scope="col">${esc(t.station)}</th><th scope="col">${esc(t.salinity)}</th><th scope="col">${esc(t.last24h)}</th></tr></thead>
 <tbody>

@@ -338,6 +338,8 @@ describe('board in chromium', () => {
     )
     expect(unnamed).toEqual([])
     expect(await page.getAttribute('#map', 'aria-label')).toBeTruthy()
+    // The map's zoom buttons are named in the page's language.
+    expect(await page.getAttribute('.leaflet-control-zoom-in', 'aria-label')).toBe('Phóng to')
 
     await page.goto(`${tp.apiUrl}/stations/cm-b-danger`)
     const tabs: string[] = []

@@ -21,7 +21,10 @@
   box.hidden = false
   board.classList.add('has-map')
 
-  var map = L.map(box, { zoomSnap: 0.25, dragging: !L.Browser.mobile, tap: false, scrollWheelZoom: false })
+  // On a phone one finger scrolls the page, not the map (two fingers zoom); the zoom buttons speak the page's language.
+  var map = L.map(box, { zoomSnap: 0.25, dragging: !L.Browser.mobile, tap: false, scrollWheelZoom: false, zoomControl: false })
+  var zoom = (box.getAttribute('data-zoom') || 'Zoom in|Zoom out').split('|')
+  L.control.zoom({ zoomInTitle: zoom[0], zoomOutTitle: zoom[1] }).addTo(map)
   map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>')
   // The outline is approximate (static/ca-mau.geojson): said where the map's sources are.
   map.attributionControl.addAttribution(box.getAttribute('data-note') || '')
