@@ -5,6 +5,7 @@ import type { Transition } from './engine.ts'
 import type { Subscriber, Subscribers } from './subscribers.ts'
 import { render, type Rendered } from './templates.ts'
 import { SENT_STATUSES_SQL } from './store.ts'
+import { LOCAL_OFFSET_MS } from '../core/local-time.ts'
 
 /**
  * Fan-out of state changes to subscribers, with the anti-spam policy
@@ -168,12 +169,10 @@ export class Notifier {
   }
 }
 
-const TZ_OFFSET_MS = 7 * 3600_000 // Asia/Ho_Chi_Minh has no DST
-
 /** If `now` is inside quiet hours, the end of them (epoch ms); otherwise null. */
 export function quietEnd(now: number, q: { start: string; end: string }): number | null {
   const toMin = (s: string): number => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5))
-  const local = now + TZ_OFFSET_MS
+  const local = now + LOCAL_OFFSET_MS
   const dayStart = local - (local % DAY_MS)
   const minute = Math.floor((local - dayStart) / 60_000)
   const start = toMin(q.start)
@@ -182,5 +181,5 @@ export function quietEnd(now: number, q: { start: string; end: string }): number
   if (!inside) return null
   let endLocal = dayStart + end * 60_000
   if (endLocal <= local) endLocal += DAY_MS
-  return endLocal - TZ_OFFSET_MS
+  return endLocal - LOCAL_OFFSET_MS
 }

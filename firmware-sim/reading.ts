@@ -5,6 +5,7 @@
 import type { SensorKind } from '../core/sensors.ts'
 import { MAX_BATCH_READINGS } from '../core/protocol.ts'
 import type { OutboxRecord } from './outbox.ts'
+import { LOCAL_OFFSET_MS, LOCAL_UTC_OFFSET } from '../core/local-time.ts'
 
 export interface StationReading {
   readonly ts: number | string
@@ -19,12 +20,10 @@ export type OutboxBody = { readonly r: StationReading } | { readonly raw: string
 
 export type TimestampFormat = 'epoch-ms' | 'rfc3339'
 
-const ICT_OFFSET_MS = 7 * 3_600_000
-
 /** Epoch ms, or RFC 3339 in Vietnam local time with its +07:00 offset, as a station's RTC prints it. */
 export function formatTimestamp(ms: number, format: TimestampFormat): number | string {
   if (format === 'epoch-ms') return ms
-  return new Date(ms + ICT_OFFSET_MS).toISOString().replace('Z', '+07:00')
+  return new Date(ms + LOCAL_OFFSET_MS).toISOString().replace('Z', LOCAL_UTC_OFFSET)
 }
 
 export interface Payload {

@@ -10,6 +10,7 @@
 import type { SensorKind } from '../core/sensors.ts'
 import { conductivityFromSalinity } from '../core/pss78.ts'
 import { hashSeed, hashUniform, type Rng } from './prng.ts'
+import { LOCAL_OFFSET_MS } from '../core/local-time.ts'
 
 export type Coast = 'east' | 'west' | 'inland'
 
@@ -42,7 +43,7 @@ export interface SignalSample {
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
-const ICT_OFFSET = 7 * HOUR
+const ICT_OFFSET = LOCAL_OFFSET_MS
 const YEAR_DAYS = 365.2422
 
 /** Local (UTC+7) hour of day, 0..24. */
