@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { jsonSyntaxError, type Config } from '../core/config.ts'
+import type { Config } from '../core/config.ts'
 import { TidewatchError } from '../core/errors.ts'
 
 /** Thin wrapper over node:util parseArgs that turns its errors into BAD_REQUEST with the flag named. */
@@ -53,11 +53,13 @@ export function packageRoot(): string {
 }
 
 /** A JSON file named on the command line; a syntax error names the file, line and column. */
-export function readJsonFile(file: string): unknown {
+export async function readJsonFile(file: string): Promise<unknown> {
   const text = readFileSync(file, 'utf8')
   try {
     return JSON.parse(text.replace(/^\uFEFF/, ''))
   } catch (err) {
+    // Loaded here, not at the top: `tidewatch --help` must not load zod and the config schema.
+    const { jsonSyntaxError } = await import('../core/config.ts')
     const at = jsonSyntaxError(text, err)
     throw new TidewatchError('BAD_REQUEST', { file, line: at.line, column: at.column }, `${file}:${at.line}:${at.column}: not valid JSON: ${at.reason}`)
   }

@@ -48,7 +48,8 @@ const serviceUsage = (name: string, what: string, flags = ''): string =>
 interface Context {
   args: string[]
   config: Readonly<Config>
-  log: Logger
+  /** The root logger, made on first use: registry commands never load pino. */
+  log(): Promise<Logger>
   io: Io
 }
 
@@ -90,7 +91,7 @@ function service(name: string, what: string, parts: import('./platform.ts').Plat
       const { values } = parse(args, { demo: { type: 'boolean', default: false } }, false)
       if (values.demo && name !== 'up') throw new TidewatchError('BAD_REQUEST', { flag: 'demo' }, `--demo is only for tidewatch up`)
       const { runPlatform } = await import('./commands/up.ts')
-      return runPlatform({ config, log, io, parts, demo: values.demo, until: shutdownSignal() })
+      return runPlatform({ config, log: await log(), io, parts, demo: values.demo, until: shutdownSignal() })
     },
   }
 }
@@ -123,7 +124,7 @@ const COMMANDS: Record<string, Command> = {
   },
   sim: {
     help: async () => (await import('./commands/sim.ts')).USAGE,
-    run: async ({ args, config, log, io }) => (await import('./commands/sim.ts')).simCommand(args, config, log, io, shutdownSignal()),
+    run: async ({ args, config, log, io }) => (await import('./commands/sim.ts')).simCommand(args, config, await log(), io, shutdownSignal()),
   },
   certs: {
     help: async () => (await import('./commands/certs.ts')).USAGE,
@@ -219,10 +220,10 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
       return EXIT.OK
     }
     const { file, rest: args } = takeConfigFlag(rest)
-    const [{ loadConfig }, { createLogger }] = await Promise.all([import('../core/config.ts'), import('../core/log.ts')])
+    const { loadConfig } = await import('../core/config.ts')
     const config = loadConfig({ file, env })
-    log = createLogger(config.log.level)
-    return await cmd.run({ args, config, log, io })
+    const getLog = async (): Promise<Logger> => (log ??= (await import('../core/log.ts')).createLogger(config.log.level))
+    return await cmd.run({ args, config, log: getLog, io })
   } catch (err) {
     const { line, exit } = describeError(err, command)
     // The whole error, stack included, for whoever runs with log.level debug.

@@ -47,7 +47,7 @@ async function gazetteer(argv: string[], io: Io): Promise<number> {
   if (values.demo) {
     stations = DEMO_STATIONS.map((s) => ({ id: s.id, lat: s.lat, lon: s.lon }))
   } else if (values.stations) {
-    const parsed = StationListSchema.safeParse(readJsonFile(values.stations))
+    const parsed = StationListSchema.safeParse(await readJsonFile(values.stations))
     if (!parsed.success) {
       io.stderr(`tidewatch: dashboards gazetteer: ${values.stations}: not a list of stations with id, lat, lon: ${zodLine(parsed.error)}`)
       return 1

@@ -52,8 +52,8 @@ async function localCredentials(config: Readonly<Config>, n: number): Promise<St
 const CredentialsSchema = z.array(z.object({ id: z.string().min(1), password: z.string().min(1).optional(), secret: z.string().min(1).optional() }))
 
 /** A credentials file; its errors name the file and the position or entry. */
-function readCredentials(file: string): StationCredentials[] {
-  const parsed = CredentialsSchema.safeParse(readJsonFile(file))
+async function readCredentials(file: string): Promise<StationCredentials[]> {
+  const parsed = CredentialsSchema.safeParse(await readJsonFile(file))
   if (!parsed.success) {
     throw new TidewatchError('BAD_REQUEST', { file }, `${file}: expected [{"id","password"}], ${zodLine(parsed.error)}`)
   }
@@ -86,7 +86,7 @@ export async function simCommand(argv: string[], config: Readonly<Config>, log: 
   const n = numberFlag('stations', values.stations, 0, { min: 1, max: 100_000, integer: true })
   let stations: StationCredentials[]
   if (values.credentials) {
-    stations = readCredentials(values.credentials)
+    stations = await readCredentials(values.credentials)
     if (n) stations = stations.slice(0, n)
   } else {
     stations = await localCredentials(config, n)
