@@ -89,7 +89,7 @@ describe('management API', () => {
     const r = await f.call('GET', '/api/v1/stations/cm-mgmt-01/readings.csv?sensor=salinity')
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toContain('text/csv')
-    expect(r.text.split('\n')[0]).toBe('station,sensor,unit,time,value,late')
+    expect(r.text.split('\n')[0]).toBe('station,station_name,sensor,unit,time,value,late')
   })
 
   it('acknowledges an incident; unknown incidents are 404', async () => {
