@@ -23,6 +23,13 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   INFLUX_UNAVAILABLE: 503,
   INFLUX_QUERY_FAILED: 502,
+  CONSOLE_SIGNIN_FAILED: 401,
+  CONSOLE_SESSION_EXPIRED: 401,
+  CONSOLE_CSRF_INVALID: 403,
+  STAFF_ACCOUNT_INVALID: 400,
+  STAFF_ACCOUNT_EXISTS: 409,
+  QUARANTINE_NOT_RELEASABLE: 409,
+  OUTBOX_NOT_RETRYABLE: 409,
 }
 
 export function errorBody(code: string, message: string, details: Record<string, unknown> = {}): ApiErrorBody {

@@ -108,6 +108,7 @@ const COMMANDS: Record<string, Command> = {
       return withRegistry(config, (registry) => devicesCommand(args, registry, io))
     },
   },
+  staff: { help: async () => (await import('./commands/staff.ts')).USAGE, run: async ({ args, config, io }) => (await import('./commands/staff.ts')).staffCommand({ args, config, io }) },
   tokens: {
     help: async () => (await import('./commands/tokens.ts')).USAGE,
     run: async ({ args, config, io }) => {

@@ -62,6 +62,15 @@ export const ErrorCodes = {
   SMPP_NOT_BOUND: 'SMPP session is not bound',
   SMS_GATEWAY_REJECTED: 'SMS gateway rejected the message',
   SMS_GATEWAY_UNAVAILABLE: 'SMS gateway is unavailable',
+
+  // Staff console (api/console/)
+  CONSOLE_SIGNIN_FAILED: 'Unknown username or wrong password, or an unknown or revoked token',
+  CONSOLE_SESSION_EXPIRED: 'The console session is missing or has expired; sign in again',
+  CONSOLE_CSRF_INVALID: 'The form\'s CSRF token is missing or wrong',
+  STAFF_ACCOUNT_INVALID: 'Staff account is invalid (username or password)',
+  STAFF_ACCOUNT_EXISTS: 'A staff account with this username already exists',
+  QUARANTINE_NOT_RELEASABLE: 'This refused reading cannot be released (already handled, or its excerpt is not the whole payload)',
+  OUTBOX_NOT_RETRYABLE: 'Only a failed message can be retried',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs'
+import type { Config } from '../../core/config.ts'
+import { TidewatchError } from '../../core/errors.ts'
+import { generatePassword } from '../../devices/password.ts'
+import { Registry } from '../../devices/registry.ts'
+import { AuditLog } from '../../api/auth/audit.ts'
+import { ROLES } from '../../api/auth/tokens.ts'
+import { StaffAccounts } from '../../api/console/accounts.ts'
+import { parse, registryPath, type Io } from '../args.ts'
+import { cliActor } from './tokens.ts'
+
+export const USAGE = `Usage:
+  tidewatch staff add <username> --role read|staff|admin [--password-stdin]
+      creates a console account (/console). Without --password-stdin a random
+      password is generated and printed once; with it, the first line of stdin
+      is the password (at least 8 characters).
+  tidewatch staff list [--json]
+  tidewatch staff disable <username>
+  tidewatch staff enable <username>`
+
+function firstLineOfStdin(): string {
+  // fd 0 read synchronously: a piped password, never echoed.
+  return readFileSync(0, 'utf8').split(/\r?\n/)[0] ?? ''
+}
+
+export async function staffCommand(ctx: { args: string[]; config: Readonly<Config>; io: Io; stdin?: () => string }): Promise<number> {
+  const { io } = ctx
+  const [sub, ...rest] = ctx.args
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    io.stdout(USAGE)
+    return 0
+  }
+  const registry = Registry.open(registryPath(ctx.config))
+  try {
+    const accounts = new StaffAccounts(registry.db)
+    const audit = new AuditLog(registry.db)
+    switch (sub) {
+      case 'add': {
+        const { values, positionals } = parse(rest, { role: { type: 'string' }, 'password-stdin': { type: 'boolean', default: false } })
+        const username = positionals[0]
+        if (!username) throw new TidewatchError('BAD_REQUEST', { argument: 'username' }, 'staff add: a username is required')
+        if (!values.role || !ROLES.includes(values.role as (typeof ROLES)[number])) throw new TidewatchError('BAD_REQUEST', { flag: 'role' }, `--role must be one of ${ROLES.join(', ')}`)
+        const generated = values['password-stdin'] ? undefined : generatePassword()
+        const password = generated ?? (ctx.stdin ?? firstLineOfStdin)()
+        const account = await accounts.add(username, values.role, password)
+        audit.record({ actor: cliActor(), role: 'admin', action: 'staff.create', target: `staff:${account.username}`, after: { username: account.username, role: account.role } })
+        io.stdout(`Staff account ${account.username} (${account.role}) created. Sign in at /console.`)
+        if (generated) io.stdout(`Password (shown only this once):\n  ${generated}`)
+        return 0
+      }
+      case 'list': {
+        const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
+        const list = accounts.list()
+        if (values.json) io.stdout(JSON.stringify(list))
+        else {
+          io.stdout(['USERNAME', 'ROLE', 'CREATED', 'LAST SIGN-IN', 'DISABLED'].join('\t'))
+          const d = (t: number | null) => (t ? new Date(t).toISOString() : '-')
+          for (const a of list) io.stdout([a.username, a.role, d(a.createdAt), d(a.lastLoginAt), d(a.disabledAt)].join('\t'))
+        }
+        return 0
+      }
+      case 'disable':
+      case 'enable': {
+        const { positionals } = parse(rest, {})
+        const username = positionals[0] ?? ''
+        if (!accounts.setDisabled(username, sub === 'disable')) throw new TidewatchError('NOT_FOUND', { username }, `no staff account "${username}"`)
+        audit.record({ actor: cliActor(), role: 'admin', action: `staff.${sub}`, target: `staff:${username}` })
+        io.stdout(`Staff account ${username} ${sub}d${sub === 'disable' ? '; its console sessions end at their next request' : ''}.`)
+        return 0
+      }
+      default:
+        throw new TidewatchError('BAD_REQUEST', { sub }, `staff: unknown subcommand "${sub}"`)
+    }
+  } finally {
+    registry.close()
+  }
+}
