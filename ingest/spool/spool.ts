@@ -497,7 +497,3 @@ export class Spool extends EventEmitter {
     this.active = undefined
   }
 }
-
-export function spoolExists(dir: string): boolean {
-  return existsSync(dir)
-}
