@@ -161,3 +161,85 @@ describe('device certificates over mutual TLS', () => {
     expect(tp.platform.broker!.counters.connectsRefused.cert).toBeGreaterThanOrEqual(4)
   })
 })
+
+describe("clientCerts: 'required', with the CA's CRL", () => {
+  let tmp2: ReturnType<typeof tempDir>
+  let tp2: TestPlatform
+  let ca2: string
+  let dir2: string
+  const lines2: Array<Record<string, unknown>> = []
+  const has2 = (event: string, fields: Record<string, unknown>) => lines2.some((l) => l.event === event && Object.entries(fields).every(([k, v]) => l[k] === v))
+
+  beforeAll(async () => {
+    tmp2 = tempDir()
+    const tls = ensureDevCertificates(join(tmp2.dir, 'data', 'tls'))
+    ca2 = tls.caFile
+    dir2 = join(tmp2.dir, 'certs')
+    mkdirSync(dir2)
+    // Two stations' certificates; a CRL made by openssl's own CA tool revokes the first.
+    const ca = loadDevCa(tls.caFile, join(tmp2.dir, 'data', 'tls', 'ca.key'))
+    const { writeFileSync } = await import('node:fs')
+    for (const id of ['cm-req-d', 'cm-req-e']) {
+      const c = issueDeviceCert(ca, id)
+      writeFileSync(join(dir2, `${id}.crt`), c.certPem)
+      writeFileSync(join(dir2, `${id}.key`), c.keyPem!, { mode: 0o600 })
+    }
+    const crlDir = join(tmp2.dir, 'crl')
+    mkdirSync(crlDir)
+    writeFileSync(join(crlDir, 'index.txt'), '')
+    writeFileSync(join(crlDir, 'crlnumber'), '1000\n')
+    writeFileSync(join(crlDir, 'ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${crlDir}/index.txt\ncrlnumber = ${crlDir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n`)
+    const caArgs = ['-config', join(crlDir, 'ca.cnf'), '-keyfile', join(tmp2.dir, 'data', 'tls', 'ca.key'), '-cert', tls.caFile]
+    await run('openssl', ['ca', ...caArgs, '-revoke', join(dir2, 'cm-req-d.crt')])
+    await run('openssl', ['ca', ...caArgs, '-gencrl', '-out', join(crlDir, 'crl.pem')])
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        for (const line of String(chunk).split('\n')) if (line) lines2.push(JSON.parse(line) as Record<string, unknown>)
+        cb()
+      },
+    })
+    tp2 = await startTestPlatform({
+      dir: tmp2.dir,
+      parts: { broker: true },
+      log: createLogger('info', sink),
+      env: { TIDEWATCH_TLS_CERT: tls.certFile, TIDEWATCH_TLS_KEY: tls.keyFile, TIDEWATCH_MQTT_CLIENT_CA: tls.caFile, TIDEWATCH_MQTT_CLIENT_CERTS: 'required', TIDEWATCH_MQTT_CRL: join(crlDir, 'crl.pem') },
+    })
+    for (const id of ['cm-req-d', 'cm-req-e', 'cm-req-pw']) await tp2.platform.registry.add({ id, name: id, lat: 9, lon: 105 })
+  })
+  afterAll(async () => {
+    await tp2?.stop()
+    tmp2?.cleanup()
+  })
+
+  const connack2 = (url: string, opts: IClientOptions): Promise<number> =>
+    new Promise((resolve) => {
+      const c = mqtt.connect(url, { ca: readFileSync(ca2), protocolVersion: 4, reconnectPeriod: 0, ...opts })
+      c.once('connect', () => (c.end(true), resolve(0)))
+      c.once('error', (err) => (c.end(true), resolve((err as { code?: number }).code ?? -1)))
+      c.once('close', () => resolve(-1))
+    })
+  const certOf = (id: string) => ({ cert: readFileSync(join(dir2, `${id}.crt`)), key: readFileSync(join(dir2, `${id}.key`)) })
+
+  it('a station with a valid certificate gets in; one revoked by the CRL is refused (mqtt.cert.revoked, source crl)', async () => {
+    const mqtts = `mqtts://127.0.0.1:${tp2.platform.broker!.tlsPort}`
+    expect(await connack2(mqtts, { ...certOf('cm-req-e'), clientId: 'station-cm-req-e' })).toBe(0)
+    expect(await connack2(mqtts, { ...certOf('cm-req-d'), clientId: 'station-cm-req-d' })).toBe(5)
+    expect(await eventually(() => has2('mqtt.cert.revoked', { source: 'crl', subject: 'cm-req-d' }))).toBe(true)
+  })
+
+  it('a station secret without a certificate is refused on both ports (no_certificate); a service account keeps its secret', async () => {
+    const secret = (await tp2.platform.registry.rotate('cm-req-pw')).password
+    const mqtts = `mqtts://127.0.0.1:${tp2.platform.broker!.tlsPort}`
+    expect(await connack2(mqtts, { username: 'cm-req-pw', password: secret, clientId: 'station-cm-req-pw' })).toBe(5)
+    expect(await connack2(tp2.mqttUrl, { username: 'cm-req-pw', password: secret, clientId: 'station-cm-req-pw' })).toBe(5)
+    expect(has2('mqtt.cert.refused', { reason: 'no_certificate', username: 'cm-req-pw' })).toBe(true)
+    const { ingestServiceAccount } = await import('../../cli/platform.ts')
+    const svc = ingestServiceAccount(tp2.config)
+    expect(await connack2(tp2.mqttUrl, { username: svc.username, password: svc.password, clientId: 'tidewatch-ingest-test' })).toBe(0)
+  })
+
+  it('certificates without TLS are a config error', async () => {
+    const { loadConfig } = await import('../../core/config.ts')
+    expect(() => loadConfig({ env: { TIDEWATCH_MQTT_CLIENT_CERTS: 'required', TIDEWATCH_DATA_DIR: join(tmp2.dir, 'x') } })).toThrow(/clientCerts/)
+  })
+})
