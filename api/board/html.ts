@@ -71,7 +71,9 @@ time{white-space:nowrap}
 .param{position:relative}
 .tip{position:absolute;z-index:2;pointer-events:none;background:#1b1f24;color:#fff;padding:.2rem .45rem;border-radius:.25rem;font-size:.9rem;white-space:nowrap}
 .derived{margin:0;font-size:.8rem}
+ul.open{padding-left:1.2rem}
 ul.open li{margin:.5rem 0}
+ul.open code{overflow-wrap:anywhere}
 a:focus-visible{outline:3px solid #0b57a8;outline-offset:2px}
 .zone{font-size:.8rem}
 .sms{background:#fff;border:1px solid #d0d7de;border-radius:.3rem;padding:.5rem .75rem;margin:1rem 0}

@@ -382,6 +382,7 @@ describe('board in chromium', () => {
     expect(await page.locator('a[href="/open/v1/stations.geojson"]').count()).toBe(1)
     expect(await page.locator('a[href="/sta/v1.1"]').count()).toBe(1)
     expect(await page.textContent('main')).toContain('CC BY 4.0')
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
     await page.screenshot({ path: join(ARTIFACTS, 'open-data-390-vi.png'), fullPage: true })
     expect(errors).toEqual([])
     await ctx.close()
