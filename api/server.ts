@@ -30,6 +30,7 @@ import { quarantineRoutes } from './routes/quarantine.ts'
 import { readingRoutes } from './routes/readings.ts'
 import { stationRoutes } from './routes/stations.ts'
 import { staRoutes } from './sta/routes.ts'
+import { consoleRoutes, type ConsoleOptions } from './console/routes.ts'
 
 export interface ApiDeps {
   config: Readonly<Config>
@@ -58,6 +59,8 @@ export interface ApiDeps {
   plugins?: FastifyPluginAsync[]
   /** Event-loop delay of this process, for /metrics and /health. */
   eventLoop?: { snapshot(): LoopDelay }
+  /** The staff console at /console (api/console/, docs/CONSOLE.md). */
+  console?: ConsoleOptions
 }
 
 export type App = FastifyInstance
@@ -141,6 +144,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openV1Routes(deps), { prefix: '/open/v1' })
   await app.register(boardRoutes(deps))
   await app.register(staRoutes(deps), { prefix: '/sta/v1.1' })
+  await app.register(consoleRoutes(deps, deps.console))
   for (const plugin of deps.plugins ?? []) await app.register(plugin, { prefix: '/api/v1' })
   return app as unknown as FastifyInstance
 }

@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { roleAtLeast, type Role } from '../auth/tokens.ts'
+import { RuleBook } from '../../levels/book.ts'
+import type { ApiDeps } from '../server.ts'
+import { StaffAccounts } from './accounts.ts'
+import { esc, errorMessage, layout } from './html.ts'
+import { ERROR_VI, explainError } from './messages.ts'
+import { COOKIE, csrfMatches, readCookie, SESSION_DEFAULTS, sessionCookie, Sessions, type Session } from './sessions.ts'
+import { stationPages } from './pages/stations.ts'
+import { levelPages } from './pages/levels.ts'
+import { farmerPages } from './pages/farmers.ts'
+import { incidentPages } from './pages/incidents.ts'
+import { outboxPages, DEFAULT_COST_PER_SEGMENT } from './pages/outbox.ts'
+import { quarantinePages } from './pages/quarantine.ts'
+import { auditPages } from './pages/audit.ts'
+
+/**
+ * The staff console at /console: server-rendered pages over the same fastify
+ * app and roles as the API (docs/CONSOLE.md). Changes are made by calling the
+ * API's own routes in-process (app.inject) with the session's bearer token,
+ * so the console and the API validate with the same zod schemas, answer the
+ * same error codes and audit under the same name. The few actions the API has
+ * no route for (quarantine release/discard, outbox retry) are audited here
+ * with auditChange.
+ */
+export interface ConsoleOptions {
+  clock?: () => number
+  idleMs?: number
+  absoluteMs?: number
+  maxSessions?: number
+  /** VND per SMS segment, per channel (docs/CONSOLE.md: a judgment default, not a quoted tariff). */
+  costPerSegment?: Record<string, number>
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    consoleSession?: Session
+  }
+}
+
+export interface ApiAnswer {
+  status: number
+  body: any
+}
+
+export interface ConsoleCtx {
+  deps: ApiDeps
+  clock: () => number
+  costPerSegment: Record<string, number>
+  /** The platform's one rule book (the alerter's when it runs), as api/routes/manage.ts picks it. */
+  rules: RuleBook
+  /** Calls an API route in-process as the signed-in person. */
+  api(req: FastifyRequest, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<ApiAnswer>
+  /** Sends a full page. */
+  page(reply: FastifyReply, req: FastifyRequest, o: { title: string; active: string; body: string; status?: number }): FastifyReply
+}
+
+/** Form bodies arrive as URLSearchParams: handlers read f.get(x) and f.getAll(x). */
+export type Form = URLSearchParams
+
+const PRE_COOKIE = 'tw_console_pre'
+
+function isTls(req: FastifyRequest): boolean {
+  // Behind a TLS-terminating proxy the app sees http; the proxy says so in X-Forwarded-Proto.
+  const fwd = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]!.trim().toLowerCase()
+  return req.protocol === 'https' || fwd === 'https'
+}
+
+function noStore(reply: FastifyReply): void {
+  // Pages carry phone numbers and CSRF tokens: never cached by the browser or a proxy.
+  void reply.header('cache-control', 'no-store').header('referrer-policy', 'same-origin')
+}
+
+export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): FastifyPluginAsync {
+  return async (fastify: FastifyInstance) => {
+    const clock = opts.clock ?? Date.now
+    const accounts = new StaffAccounts(deps.registry.db)
+    const log = deps.log.child({ component: 'console' })
+    const revoke = (id: number): void => {
+      try {
+        deps.tokens.revoke(id)
+      } catch {
+        // Already revoked (by hand, with `tidewatch tokens revoke`): nothing left to do.
+      }
+      accounts.forgetToken(id)
+    }
+    // Sessions are in memory: tokens minted for sessions of an earlier run are dead weight.
+    for (const id of accounts.mintedTokens()) revoke(id)
+    const sessions = new Sessions({
+      idleMs: opts.idleMs ?? SESSION_DEFAULTS.idleMs,
+      absoluteMs: opts.absoluteMs ?? SESSION_DEFAULTS.absoluteMs,
+      max: opts.maxSessions ?? SESSION_DEFAULTS.max,
+      clock,
+      onEnd: (s) => {
+        if (s.mintedTokenId !== null) revoke(s.mintedTokenId)
+      },
+    })
+
+    fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, new URLSearchParams(body as string))
+    })
+
+    const ctx: ConsoleCtx = {
+      deps,
+      clock,
+      costPerSegment: { ...DEFAULT_COST_PER_SEGMENT, ...opts.costPerSegment },
+      rules: deps.rules instanceof RuleBook ? deps.rules : (deps.alerter?.rules ?? new RuleBook(deps.registry.db, deps.registry)),
+      async api(req, method, url, body) {
+        const s = req.consoleSession
+        const res = await fastify.inject({
+          method,
+          url,
+          headers: { authorization: `Bearer ${s?.apiToken ?? ''}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          payload: body === undefined ? undefined : JSON.stringify(body),
+          // The audit log records where the person was, not the loopback of the in-process call.
+          remoteAddress: req.ip,
+        })
+        let parsed: unknown = res.body
+        try {
+          parsed = res.body ? JSON.parse(res.body) : {}
+        } catch {
+          // Non-JSON answers (none expected) stay text.
+        }
+        return { status: res.statusCode, body: parsed }
+      },
+      page(reply, req, o) {
+        noStore(reply)
+        return reply
+          .status(o.status ?? 200)
+          .type('text/html; charset=utf-8')
+          .send(layout({ title: o.title, active: o.active, session: req.consoleSession, body: o.body }))
+      },
+    }
+
+    const refuse = (reply: FastifyReply, req: FastifyRequest, status: number, code: string): FastifyReply => {
+      if (req.headers.accept?.includes('application/json')) return reply.status(status).send({ error: { code, message: ERROR_VI[code] ?? code, details: {} } })
+      return ctx.page(reply, req, { title: 'Không được phép', active: '', status, body: `<h1>Không thực hiện được</h1>${errorMessage({ code, text: ERROR_VI[code] ?? code, issues: [] })}<p><a href="/console/stations">Về trang đầu</a></p>` })
+    }
+
+    // ---- sign-in and sign-out (no session needed) ----
+    const signInPage = (reply: FastifyReply, req: FastifyRequest, err?: string, status = 200): FastifyReply => {
+      // Login CSRF: a pre-session double-submit token (cookie + hidden field), so no other site can sign a browser in.
+      const pre = randomBytes(24).toString('base64url')
+      void reply.header('set-cookie', `${PRE_COOKIE}=${pre}; Path=/console; HttpOnly; SameSite=Strict${isTls(req) ? '; Secure' : ''}`)
+      const expired = (req.query as Record<string, string>)?.expired === '1'
+      return ctx.page(reply, req, {
+        title: 'Đăng nhập',
+        active: '',
+        status,
+        body: `<div class="login"><h1>tidewatch · Bảng điều hành</h1>
+${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại.</div>' : ''}${err ? errorMessage({ code: err, text: ERROR_VI[err] ?? err, issues: [] }) : ''}
+<form method="post" action="/console/sign-in"><input type="hidden" name="_pre" value="${pre}">
+<fieldset><legend>Tài khoản cán bộ</legend>
+<label for="u">Tên đăng nhập</label><input id="u" name="username" autocomplete="username">
+<label for="p">Mật khẩu</label><input id="p" name="password" type="password" autocomplete="current-password">
+</fieldset>
+<fieldset><legend>Hoặc mã truy cập API</legend>
+<label for="t">Mã truy cập (tw_…)</label><input id="t" name="token" type="password" autocomplete="off">
+</fieldset>
+<button type="submit">Đăng nhập</button></form>
+<p class="muted">Tài khoản do quản trị viên tạo bằng lệnh <code>tidewatch staff add</code>. Phiên tự hết hạn sau 30 phút không dùng, tối đa 12 giờ.</p></div>`,
+      })
+    }
+
+    fastify.get('/console', async (req, reply) => reply.redirect(sessions.get(readCookie(req.headers.cookie)) ? '/console/stations' : '/console/sign-in', 303))
+    fastify.get('/console/sign-in', async (req, reply) => signInPage(reply, req))
+    fastify.post('/console/sign-in', async (req, reply) => {
+      const f = req.body as Form
+      const pre = readCookie(req.headers.cookie, PRE_COOKIE)
+      if (!(f instanceof URLSearchParams) || !pre || f.get('_pre') !== pre) return signInPage(reply, req, 'CONSOLE_CSRF_INVALID', 403)
+      const username = (f.get('username') ?? '').trim()
+      const token = (f.get('token') ?? '').trim()
+      let created: { cookie: string; session: Session } | undefined
+      if (token) {
+        const p = deps.tokens.verify(token)
+        if (p) created = sessions.create({ name: p.name, role: p.role, kind: 'token' }, token, null)
+      } else if (username) {
+        const account = await accounts.verify(username, f.get('password') ?? '', clock())
+        if (account) {
+          // The API token the console acts with, named after the person so the audit log shows who it was.
+          const minted = deps.tokens.create(account.username, account.role, clock())
+          accounts.rememberToken(minted.info.id, clock())
+          created = sessions.create({ name: account.username, role: account.role, kind: 'account' }, minted.token, minted.info.id)
+        }
+      }
+      if (!created) {
+        log.warn({ username: username || undefined, ip: req.ip, kind: token ? 'token' : 'account' }, 'console sign-in refused')
+        return signInPage(reply, req, 'CONSOLE_SIGNIN_FAILED', 401)
+      }
+      const p = created.session.principal
+      deps.audit.record({ actor: p.name, role: p.role, action: 'console.sign_in', target: `console:${p.kind}`, ip: req.ip }, clock())
+      noStore(reply)
+      return reply
+        .header('set-cookie', [sessionCookie(created.cookie, isTls(req)), `${PRE_COOKIE}=; Path=/console; Max-Age=0`])
+        .redirect('/console/stations', 303)
+    })
+
+    // ---- everything else needs a session ----
+    fastify.addHook('onRequest', async (req, reply) => {
+      const path = req.url.split('?')[0]!
+      if (!path.startsWith('/console/') || path === '/console/sign-in') return
+      const s = sessions.get(readCookie(req.headers.cookie))
+      // Revocation applies at once: a revoked token or a disabled account ends the session on its next request.
+      const still = s && deps.tokens.verify(s.apiToken, clock()) && (s.principal.kind === 'token' || !accounts.get(s.principal.name)?.disabledAt)
+      if (!s || !still) {
+        if (s) sessions.signOut(readCookie(req.headers.cookie))
+        if (req.method === 'GET') return reply.redirect(`/console/sign-in${s ? '?expired=1' : readCookie(req.headers.cookie) ? '?expired=1' : ''}`, 303)
+        return refuse(reply, req, 401, 'CONSOLE_SESSION_EXPIRED')
+      }
+      req.consoleSession = s
+      // The API's audit helpers (auditChange) name whoever req.principal is.
+      req.principal = { kind: 'token', id: s.mintedTokenId, name: s.principal.name, role: s.principal.role }
+    })
+    fastify.addHook('preHandler', async (req, reply) => {
+      const s = req.consoleSession
+      if (!s || req.method !== 'POST') return
+      const f = req.body
+      if (!(f instanceof URLSearchParams) || !csrfMatches(s, f.get('_csrf'))) {
+        log.warn({ actor: s.principal.name, url: req.url.split('?')[0], ip: req.ip }, 'console form refused: CSRF token missing or wrong')
+        return refuse(reply, req, 403, 'CONSOLE_CSRF_INVALID')
+      }
+      const need: Role = req.url.startsWith('/console/sign-out') ? 'read' : 'staff'
+      if (!roleAtLeast(s.principal.role, need)) return refuse(reply, req, 403, 'FORBIDDEN')
+    })
+
+    fastify.post('/console/sign-out', async (req, reply) => {
+      const p = req.consoleSession!.principal
+      sessions.signOut(readCookie(req.headers.cookie))
+      deps.audit.record({ actor: p.name, role: p.role, action: 'console.sign_out', target: `console:${p.kind}`, ip: req.ip }, clock())
+      noStore(reply)
+      return reply.header('set-cookie', sessionCookie('', isTls(req), 0)).redirect('/console/sign-in', 303)
+    })
+
+    stationPages(fastify, ctx)
+    levelPages(fastify, ctx)
+    farmerPages(fastify, ctx)
+    incidentPages(fastify, ctx)
+    outboxPages(fastify, ctx)
+    quarantinePages(fastify, ctx)
+    auditPages(fastify, ctx)
+  }
+}
+
+/** For pages: the API error of a failed call, as a message block (undefined when it succeeded). */
+export function failure(a: ApiAnswer): ReturnType<typeof explainError> | undefined {
+  return a.status >= 400 ? explainError(a.body) : undefined
+}
+
+export { esc, COOKIE }
