@@ -7,6 +7,12 @@
 import { buildState, entry } from './build-state.js'
 import { pathToFileURL } from 'node:url'
 
+// `tidewatch devices list | head`: the reader went away; stop quietly, as other CLI programs do.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
 let main
 if (process.env.TIDEWATCH_FROM_SOURCE !== '1' && buildState() === 'fresh') {
   ;({ main } = await import(pathToFileURL(entry).href))
