@@ -78,8 +78,8 @@ function unitOf(sensor: string, gsm: boolean): string {
  * levels/zones.ts NO2_PER_N), a factor of 3.3 a reader must not guess.
  */
 const LABEL: Record<Lang, Record<string, string>> = {
-  vi: { salinity: 'Độ mặn', water_level: 'Mực nước', ph: 'pH', no2: 'Nitrit (NO2)', temperature: 'Nhiệt độ nước', conductivity: 'Độ dẫn điện' },
-  en: { salinity: 'Salinity', water_level: 'Water level', ph: 'pH', no2: 'Nitrite (as NO2)', temperature: 'Water temp', conductivity: 'Conductivity' },
+  vi: { salinity: 'Độ mặn', water_level: 'Mực nước', ph: 'pH', no2: 'Nitrit (NO2⁻)', temperature: 'Nhiệt độ nước', conductivity: 'Độ dẫn điện' },
+  en: { salinity: 'Salinity', water_level: 'Water level', ph: 'pH', no2: 'Nitrite (NO2⁻)', temperature: 'Water temp', conductivity: 'Conductivity' },
 }
 
 function headline(level: Level, lang: Lang): string {

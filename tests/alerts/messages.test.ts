@@ -90,8 +90,8 @@ describe('advice by zone and direction', () => {
 
   it('states the basis of a nitrite value', () => {
     const m = input('rice', 'no2', level('rice', 'no2', 'warning'), 0.2)
-    expect(vi(m)).toContain('Nitrit (NO2) 0,2mg/L (ngưỡng 0,16mg/L)')
-    expect(en(m)).toContain('Nitrite (as NO2) 0.2mg/L (limit 0.16mg/L)')
+    expect(vi(m)).toContain('Nitrit (NO2⁻) 0,2mg/L (ngưỡng 0,16mg/L)')
+    expect(en(m)).toContain('Nitrite (NO2-) 0.2mg/L (limit 0.16mg/L)')
     expect(vi(input('brackish_aquaculture', 'no2', level('brackish_aquaculture', 'no2', 'danger'), 3.5))).toContain('Ngưng cho ăn, sục khí, thay bớt nước.')
   })
 
