@@ -18,11 +18,12 @@ const CSS = `
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;background:#f6f8fa}
 .top{background:#0b3d5c;color:#fff}
-.top .in{max-width:84rem;margin:0 auto;padding:.5rem 1rem;display:flex;align-items:center;gap:1.25rem;flex-wrap:wrap}
-.top a{color:#fff;text-decoration:none;padding:.3rem .5rem;border-radius:.3rem}
+.top .in{max-width:84rem;margin:0 auto;padding:.45rem 1rem;display:flex;align-items:center;gap:.35rem;flex-wrap:wrap;font-size:.95rem}
+.top a{color:#fff;text-decoration:none;padding:.3rem .55rem;border-radius:.3rem;white-space:nowrap}
 .top a.on,.top a:hover{background:#1d6a96}
 .top .brand{font-weight:700;margin-right:.5rem}
-.top .who{margin-left:auto;display:flex;gap:.5rem;align-items:center;font-size:.9rem}
+.top .who{margin-left:auto;display:flex;gap:.5rem;align-items:center;font-size:.9rem;white-space:nowrap}
+.top .tag{background:#d8e9f4;color:#0b3d5c}
 .top .who button{background:transparent;color:#fff;border:1px solid #9cc3dc;padding:.2rem .6rem;border-radius:.3rem;cursor:pointer}
 main{max-width:84rem;margin:0 auto;padding:1rem}
 h1{font-size:1.35rem;margin:.25rem 0 .75rem}
@@ -30,7 +31,7 @@ h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 a{color:#0b57a8}
 .muted{color:#57606a;font-size:.9rem}
 table{width:100%;border-collapse:collapse;background:#fff;margin:.25rem 0 1rem;font-size:.92rem}
-th,td{padding:.4rem .45rem;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}
+th,td{padding:.4rem .45rem;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{font-size:.78rem;text-transform:uppercase;letter-spacing:.02em;color:#57606a;background:#f0f3f6}
 td.n{font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap}
 tr.off td{color:#6e7781}
@@ -45,6 +46,7 @@ label.chk{display:inline-flex;gap:.3rem;align-items:center;margin-right:.8rem}
 input,select,textarea{font:inherit;padding:.3rem .4rem;border:1px solid #8c959f;border-radius:.3rem;width:100%;background:#fff}
 input[type=checkbox]{width:auto}
 textarea{min-height:7rem;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}
+.btn{margin-right:.75rem}
 button,.btn{font:inherit;padding:.35rem .8rem;border-radius:.3rem;border:1px solid #0b57a8;background:#0b57a8;color:#fff;cursor:pointer;text-decoration:none;display:inline-block}
 button.sec{background:#fff;color:#0b57a8}
 button.danger{background:#fff;color:#a40e26;border-color:#a40e26}
@@ -162,7 +164,16 @@ export function ago(ts: number | null | undefined, now: number): string {
 export const ZONE_VI: Record<Zone, string> = STRINGS.vi.zones
 
 export function sensorLabel(kind: string): string {
-  return isSensorKind(kind) ? `${SENSORS[kind].label} (${SENSORS[kind].unit})` : kind
+  if (!isSensorKind(kind)) return kind
+  const { label, unit } = SENSORS[kind]
+  return label === unit ? label : `${label} (${unit})`
+}
+
+/** A stored +84… number as staff and farmers write it: 0912 345 678. */
+export function phoneText(p: string | null | undefined): string {
+  if (!p) return '—'
+  const local = p.replace(/^\+84/, '0')
+  return /^0\d{9}$/.test(local) ? `${local.slice(0, 4)} ${local.slice(4, 7)} ${local.slice(7)}` : local
 }
 
 /** Vietnamese decimal comma, as staff read numbers. */

@@ -166,6 +166,8 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
     fastify.get('/console', async (req, reply) => reply.redirect(sessions.get(readCookie(req.headers.cookie)) ? '/console/stations' : '/console/sign-in', 303))
     fastify.get('/console/sign-in', async (req, reply) => signInPage(reply, req))
     fastify.post('/console/sign-in', async (req, reply) => {
+      // Never recorded with its body (a password); a successful sign-in is recorded below by name.
+      req.audited = true
       const f = req.body as Form
       const pre = readCookie(req.headers.cookie, PRE_COOKIE)
       if (!(f instanceof URLSearchParams) || !pre || f.get('_pre') !== pre) return signInPage(reply, req, 'CONSOLE_CSRF_INVALID', 403)
@@ -209,6 +211,9 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
         return refuse(reply, req, 401, 'CONSOLE_SESSION_EXPIRED')
       }
       req.consoleSession = s
+      // The console's own requests are not changes: what they change is audited by the API route they call
+      // (or by auditChange here), so the API's fallback must not add a second, body-only record.
+      req.audited = true
       // The API's audit helpers (auditChange) name whoever req.principal is.
       req.principal = { kind: 'token', id: s.mintedTokenId, name: s.principal.name, role: s.principal.role }
     })

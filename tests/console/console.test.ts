@@ -12,6 +12,7 @@ import mqtt from 'mqtt'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StaffAccounts } from '../../api/console/accounts.ts'
+import { TokenStore } from '../../api/auth/tokens.ts'
 import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
 import { startSmsc, type Smsc } from '../alerts/smsc.ts'
 import { stationWithReadings, type Reading } from '../board/pipeline.ts'
@@ -281,6 +282,8 @@ describe('staff console', () => {
     await page.goto(`${tp.apiUrl}/console/audit?actor=${STAFF.username}`)
     const text = (await page.locator('table').textContent())!
     for (const action of ['console.sign_in', 'station.create', 'rule.set', 'subscriber.create', 'incident.ack', 'station.calibrate', 'quarantine.release']) expect(text, action).toContain(action)
+    // The console's form posts add no second, body-only record (the API route they call audits the change).
+    expect(text).not.toContain('POST /console')
     const actors = await page.locator('[data-actor]').allTextContents()
     expect(new Set(actors)).toEqual(new Set([STAFF.username]))
     await shot(page, 'audit')
@@ -349,9 +352,46 @@ describe('staff console', () => {
     expect(errors).toEqual([])
   }, 60_000)
 
-  it('signs out: the session cookie no longer opens a page', async () => {
+  it('signs in with an API token; revoking the token ends the session at its next request', async () => {
+    const tokens = new TokenStore(tp.platform.registry.db)
+    const { token, info } = tokens.create('ops-laptop', 'staff')
+    const ctx = await browser.newContext({ viewport: DESKTOP })
+    const p = await ctx.newPage()
+    await p.goto(`${tp.apiUrl}/console/sign-in`)
+    await p.fill('#t', token)
+    await Promise.all([p.waitForURL(/\/console\/stations/), p.click('button[type=submit]')])
+    expect(await p.locator('.who').textContent()).toContain('ops-laptop')
+    tokens.revoke(info.id)
+    await p.goto(`${tp.apiUrl}/console/farmers`)
+    expect(p.url()).toContain('/console/sign-in?expired=1')
+    await ctx.close()
+  }, 30_000)
+
+  it('marks the session cookie Secure behind a TLS proxy (X-Forwarded-Proto: https)', async () => {
+    const form = await fetch(`${tp.apiUrl}/console/sign-in`)
+    const pre = /tw_console_pre=([^;]+)/.exec(form.headers.get('set-cookie') ?? '')![1]!
+    const res = await fetch(`${tp.apiUrl}/console/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}`, 'x-forwarded-proto': 'https' },
+      body: new URLSearchParams({ _pre: pre, username: READER.username, password: READER.password }).toString(),
+    })
+    expect(res.status).toBe(303)
+    const session = res.headers.getSetCookie().find((c) => c.startsWith('tw_console='))!
+    expect(session).toMatch(/; HttpOnly/)
+    expect(session).toMatch(/; SameSite=Strict/)
+    expect(session).toMatch(/; Secure/)
+    // Without the pre-session token the sign-in form is refused (login CSRF).
+    const forged = await fetch(`${tp.apiUrl}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=a&password=b' })
+    expect(forged.status).toBe(403)
+  }, 30_000)
+
+  it('signs out: the session cookie no longer opens a page, and the token minted for it is revoked', async () => {
     await Promise.all([page.waitForURL(/sign-in/), page.click('.who button')])
     await page.goto(`${tp.apiUrl}/console/stations`)
     expect(page.url()).toContain('/console/sign-in')
+    const minted = new TokenStore(tp.platform.registry.db).list().filter((t) => t.name === STAFF.username)
+    expect(minted.length).toBeGreaterThan(0)
+    expect(minted.every((t) => t.revokedAt !== null)).toBe(true)
   }, 30_000)
 })

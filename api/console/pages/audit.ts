@@ -34,14 +34,26 @@ function short(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 60)}…` : s
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object'
+
+/** Leaf paths that differ (sensors.2.calibration.scale), descending into objects and arrays a few levels. */
+function diffPaths(b: unknown, a: unknown, path: string, depth: number, out: Array<[string, unknown, unknown]>): void {
+  if (JSON.stringify(b) === JSON.stringify(a)) return
+  if (depth > 0 && isObj(b) && isObj(a)) {
+    for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) diffPaths(b[k], a[k], path ? `${path}.${k}` : k, depth - 1, out)
+    return
+  }
+  out.push([path, b, a])
+}
+
 /** The fields that differ between before and after, one per line; a creation lists what it set. */
 export function changes(before: unknown, after: unknown): string[] {
-  const b = (before && typeof before === 'object' ? before : {}) as Record<string, unknown>
-  const a = (after && typeof after === 'object' ? after : {}) as Record<string, unknown>
   if (before === undefined && after === undefined) return []
-  const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]))
-  const lines = keys.slice(0, 8).map((k) => (before === undefined ? `${k}: ${short(a[k])}` : after === undefined ? `${k}: ${short(b[k])} → (xoá)` : `${k}: ${short(b[k])} → ${short(a[k])}`))
-  if (keys.length > 8) lines.push(`… và ${keys.length - 8} trường khác`)
+  const diffs: Array<[string, unknown, unknown]> = []
+  if (before === undefined && isObj(after)) for (const [k, v] of Object.entries(after)) diffs.push([k, undefined, v])
+  else diffPaths(before, after, '', 4, diffs)
+  const lines = diffs.slice(0, 8).map(([k, b, a]) => (before === undefined ? `${k}: ${short(a)}` : a === undefined ? `${k}: ${short(b)} → (xoá)` : `${k}: ${short(b)} → ${short(a)}`))
+  if (diffs.length > 8) lines.push(`… và ${diffs.length - 8} trường khác`)
   return lines
 }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isTidewatchError } from '../../../core/errors.ts'
 import type { Subscriber } from '../../../alerts/subscribers.ts'
 import { foldKey } from '../../../alerts/text.ts'
-import { actionButton, errorMessage, esc, field, form, okMessage, select, table, when } from '../html.ts'
+import { actionButton, errorMessage, esc, field, form, okMessage, phoneText, select, table, when } from '../html.ts'
 import { explainError } from '../messages.ts'
 import { listOf, parseCsv, textOf } from '../forms.ts'
 import { failure, type ConsoleCtx, type Form } from '../routes.ts'
@@ -51,11 +51,13 @@ ${select('lang', 'Ngôn ngữ tin nhắn', [['vi', 'Tiếng Việt'], ['en', 'En
     const s = req.consoleSession!
     const staff = s.principal.role !== 'read'
     const needle = foldKey(q.q ?? '')
+    // Phones are stored +84…: "0912 345", "912345" and "+84912" all find +84912345….
+    const digits = (q.q ?? '').replace(/\D/g, '').replace(/^(84|0)/, '')
     const commune = foldKey(q.commune ?? '')
     const all = alerter.subscribers.list().filter((x) => x.kind === 'farmer')
     const shown = all.filter(
       (x) =>
-        (!needle || foldKey(x.name).includes(needle) || (x.phone ?? '').includes(q.q!.replace(/\D/g, '') || '\u0000')) &&
+        (!needle || foldKey(x.name).includes(needle) || (digits.length >= 3 && (x.phone ?? '').includes(digits))) &&
         (!commune || x.communes.some((c) => foldKey(c) === commune)) &&
         (!q.station || x.stations.includes(q.station)) &&
         (!q.status || (q.status === 'active') === x.active),
@@ -63,7 +65,7 @@ ${select('lang', 'Ngôn ngữ tin nhắn', [['vi', 'Tiếng Việt'], ['en', 'En
     const communes = [...new Set(all.flatMap((x) => x.communes))].sort((a, b) => a.localeCompare(b, 'vi'))
     const rows = shown.slice(0, 500).map((x) => [
       `<a href="${A}/${x.id}">${esc(x.name || '(chưa có tên)')}</a>`,
-      esc(x.phone ?? '—'),
+      esc(phoneText(x.phone)),
       esc(x.communes.join(', ') || '—'),
       esc(stationText(x.stations) || '—'),
       x.lang === 'vi' ? 'Tiếng Việt' : 'English',
@@ -93,7 +95,7 @@ ${filters}${table(['Họ tên', 'Số điện thoại', 'Xã', 'Trạm', 'Ngôn 
     // Keyword history: what the farmer texted (alert_inbound) and what we answered or sent (alert_outbox).
     const inbound = sub.phone ? (db.prepare('SELECT at, channel, text, command FROM alert_inbound WHERE phone = ? ORDER BY id DESC LIMIT 200').all(sub.phone) as Array<{ at: number; channel: string; text: string; command: string }>) : []
     const sent = db.prepare('SELECT created_at, kind, station, level, status, segments, text FROM alert_outbox WHERE subscriber_id = ? ORDER BY id DESC LIMIT 200').all(sub.id) as Array<Record<string, any>>
-    return `<p><a href="${A}">← Danh sách nông dân</a></p><h1>${esc(sub.name || sub.phone)} ${sub.active ? '<span class="tag ok">đang nhận</span>' : '<span class="tag">tạm dừng</span>'}</h1>${okMessage(o.ok)}${errorMessage(o.error)}
+    return `<p><a href="${A}">← Danh sách nông dân</a></p><h1>${esc(sub.name || phoneText(sub.phone))} <span class="muted">${esc(phoneText(sub.phone))}</span> ${sub.active ? '<span class="tag ok">đang nhận</span>' : '<span class="tag">tạm dừng</span>'}</h1>${okMessage(o.ok)}${errorMessage(o.error)}
 ${staff ? `${form(s, `${A}/${sub.id}`)}<fieldset><legend>Thông tin</legend>${fields(o.values ?? sub, o.error?.issues ?? [])}<button type="submit">Lưu</button></fieldset></form>
 <p>${actionButton(s, `${A}/${sub.id}/active`, sub.active ? 'Tạm dừng nhận tin' : 'Nhận tin lại', { hidden: { active: sub.active ? 'false' : 'true' } })} ${actionButton(s, `${A}/${sub.id}/remove`, 'Xoá người này', { cls: 'danger' })}</p>` : ''}
 <div class="cols"><div><h2>Tin nhắn đến (từ khoá)</h2>${table(['Lúc', 'Nội dung', 'Hiểu là'], inbound.map((r) => [esc(when(r.at)), `<code>${esc(r.text)}</code>`, esc(COMMAND_VI[r.command] ?? r.command)]), 'Chưa nhắn từ khoá nào.')}</div>

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AckStore } from '../../../alerts/acks.ts'
 import type { EventRow, OutboxRow } from '../../../alerts/store.ts'
-import { errorMessage, esc, form, num, okMessage, sensorLabel, table, when } from '../html.ts'
+import { errorMessage, esc, form, num, okMessage, phoneText, sensorLabel, table, when } from '../html.ts'
 import type { explainError } from '../messages.ts'
 import { failure, type ConsoleCtx, type Form } from '../routes.ts'
 
@@ -104,7 +104,7 @@ ${okMessage(o.ok)}${errorMessage(o.error)}<p class="muted">Mã sự cố: <code>
 <div class="cols"><div><h2>Diễn biến</h2><ul class="timeline">${items.map((i) => `<li><span class="muted">${esc(when(i.at))}</span> — ${i.html}</li>`).join('')}</ul>
 ${staff ? `${form(s, `${A}/${encodeURIComponent(id)}/ack`)}<fieldset><legend>Xác nhận đã biết sự cố</legend><label for="note">Ghi chú (đã làm gì, ai xử lý)</label><textarea id="note" name="note" style="min-height:4rem" maxlength="1000"></textarea><p><button type="submit">Xác nhận</button></p></fieldset></form>` : ''}</div>
 <div><h2>Tin nhắn của sự cố (${messages.length})</h2><p>${Object.entries(byStatus).map(([k, n]) => `${statusTag(k)} ${n}`).join(' ') || ''}</p>
-${table(['Gửi tới', 'Kênh', 'Loại', 'Trạng thái', 'Số tin', 'Lỗi'], messages.map((m) => [esc(m.address), esc(m.channel), esc(m.kind), statusTag(m.status), `<span class="n">${m.segments}</span>`, esc(m.reason ?? '')]), 'Sự cố này chưa gửi tin nào.')}</div></div>`
+${table(['Gửi tới', 'Kênh', 'Loại', 'Trạng thái', 'Số tin', 'Lỗi'], messages.map((m) => [esc(m.channel === 'smpp' || m.channel === 'http' ? phoneText(m.address) : m.address), esc(m.channel), esc(m.kind), statusTag(m.status), `<span class="n">${m.segments}</span>`, esc(m.reason ?? '')]), 'Sự cố này chưa gửi tin nào.')}</div></div>`
   }
 
   app.get(`${A}/:id`, async (req, reply) => {

@@ -152,7 +152,7 @@ ${picker}${one}${zones.join('')}<h2>Ngưỡng riêng của từng trạm</h2>${t
     const s = req.consoleSession!
     const issues = o.issues ?? []
     const parsed = parseScope(scope)
-    const where = parsed.kind === 'zone' ? `vùng ${ZONE_VI[parsed.zone as Zone]}` : parsed.kind === 'station' ? `trạm ${parsed.station}` : 'mặc định chung'
+    const where = parsed.kind === 'zone' ? ZONE_VI[parsed.zone as Zone] : parsed.kind === 'station' ? `trạm ${parsed.station}` : 'mặc định chung'
     const levels: Array<Record<string, any>> = [...(rule.levels ?? []), ...Array.from({ length: SPARE_ROWS }, () => ({}))]
     const bad = (name: string) => (issues.some((i) => i.field === name || i.field.startsWith(`${name}.`)) ? ' class="bad-field"' : '')
     const input = (name: string, value: unknown, w = '6rem') => `<span${bad(name)}><input name="${name}" value="${esc(value ?? '')}" style="width:${w}" aria-label="${name}"></span>`

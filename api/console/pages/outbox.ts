@@ -3,7 +3,7 @@ import { TidewatchError } from '../../../core/errors.ts'
 import { LOCAL_OFFSET_MS } from '../../../core/local-time.ts'
 import type { OutboxRow } from '../../../alerts/store.ts'
 import { auditChange } from '../../auth/guard.ts'
-import { actionButton, errorMessage, esc, num, okMessage, table, when } from '../html.ts'
+import { actionButton, errorMessage, esc, num, okMessage, phoneText, table, when } from '../html.ts'
 import { explainError } from '../messages.ts'
 import type { ConsoleCtx } from '../routes.ts'
 import { statusTag, STATUS_VI } from './incidents.ts'
@@ -64,7 +64,7 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
       rows.map((m) => [
         String(m.id),
         esc(when(m.created_at)),
-        esc(m.address),
+        esc(m.channel === 'smpp' || m.channel === 'http' ? phoneText(m.address) : m.address),
         esc(m.channel),
         esc(m.kind),
         esc(m.station ?? '—'),

@@ -120,7 +120,7 @@ ${form(s, `${A}/${e.id}/discard`, 'inline')}<input name="note" placeholder="lý 
       return send(reply, req, page(req, { extra }), 409)
     }
     const actor = req.consoleSession!.principal.name
-    db.prepare('INSERT INTO console_quarantine_actions (quarantine_id, action, actor, at, note) VALUES (?, ?, ?, ?, ?)').run(id, 'released', actor, ctx.clock(), `${outcome.accepted} reading(s) stored`)
+    db.prepare('INSERT INTO console_quarantine_actions (quarantine_id, action, actor, at, note) VALUES (?, ?, ?, ?, ?)').run(id, 'released', actor, ctx.clock(), `đã lưu ${outcome.accepted} số đo`)
     auditChange(ctx.deps.audit, req, 'quarantine.release', `quarantine:${id}`, { station: e.stationId, reason: e.reason, excerpt: e.excerpt.slice(0, 200) }, { accepted: outcome.accepted })
     return reply.redirect(`${A}?ok=${encodeURIComponent(`Đã đưa số đo #${id} của trạm ${e.stationId} vào lại: ${outcome.accepted} số đo đã lưu.`)}`, 303)
   })
