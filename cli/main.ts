@@ -188,8 +188,8 @@ export function describeError(err: unknown, command?: string): { line: string; e
     }
     if (err.code === 'CONFIG_FILE_UNREADABLE') return { line: `CONFIG_FILE_UNREADABLE: ${firstLine(err.message)}`, exit: EXIT.CONFIG }
     const runtime = RUNTIME_CODES.has(err.code)
-    // A bad file or value says what to fix; the usage helps only with the command line itself.
-    const showHint = !runtime && err.details.file === undefined
+    // The usage helps with a bad command line; a bad file, value or station says what to fix itself.
+    const showHint = err.code === 'BAD_REQUEST' && err.details.file === undefined
     return { line: `${err.code}: ${firstLine(err.message)}${showHint ? hint : ''}`, exit: runtime ? EXIT.RUNTIME : EXIT.USAGE }
   }
   const e = err as NodeJS.ErrnoException & { port?: number }
@@ -215,6 +215,7 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
     return EXIT.USAGE
   }
   let log: Logger | undefined
+  let getLog: (() => Promise<Logger>) | undefined
   try {
     if (wantsHelp(rest)) {
       io.stdout(await cmd.help())
@@ -223,12 +224,13 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
     const { file, rest: args } = takeConfigFlag(rest)
     const { loadConfig } = await import('../core/config.ts')
     const config = loadConfig({ file, env })
-    const getLog = async (): Promise<Logger> => (log ??= (await import('../core/log.ts')).createLogger(config.log.level))
+    getLog = async (): Promise<Logger> => (log ??= (await import('../core/log.ts')).createLogger(config.log.level))
     return await cmd.run({ args, config, log: getLog, io })
   } catch (err) {
     const { line, exit } = describeError(err, command)
     // The whole error, stack included, for whoever runs with log.level debug.
-    log?.debug({ err }, 'command failed')
+    const logger = await getLog?.().catch(() => undefined)
+    logger?.debug({ err }, 'command failed')
     io.stderr(`tidewatch: ${line}`)
     return exit
   }
