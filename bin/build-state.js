@@ -1,7 +1,7 @@
 // Is dist/ up to date with the TypeScript sources? Cheap enough to ask on
 // every `tidewatch` call (a few hundred stat calls, a few ms): the newest
 // source mtime is compared with dist/.stamp, written when a build starts.
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -10,9 +10,13 @@ export const distDir = join(root, 'dist')
 export const stampFile = join(distDir, '.stamp')
 export const entry = join(distDir, 'cli', 'main.js')
 
-/** The folders tsconfig.build.json compiles, and the files that change its output. */
-const SOURCE_DIRS = ['core', 'broker', 'devices', 'ingest', 'api', 'firmware-sim', 'influx', 'cli', 'alerts', 'dashboards', 'levels', 'types']
 const CONFIG_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json']
+
+/** The folders tsconfig.build.json compiles (its `include`; the file's comments are whole `//` lines). */
+function sourceDirs() {
+  const text = readFileSync(join(root, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')
+  return JSON.parse(text).include
+}
 
 function newestIn(dir, newest) {
   let entries
@@ -32,7 +36,7 @@ function newestIn(dir, newest) {
 /** Newest mtime of anything the build reads; 0 in an installed package, which ships dist/ without sources. */
 export function newestSource() {
   let newest = 0
-  for (const d of SOURCE_DIRS) newest = newestIn(join(root, d), newest)
+  for (const d of sourceDirs()) newest = newestIn(join(root, d), newest)
   for (const f of CONFIG_FILES) if (existsSync(join(root, f))) newest = Math.max(newest, statSync(join(root, f)).mtimeMs)
   return newest
 }
