@@ -2,6 +2,7 @@ import type { InfluxQueryClient } from '../../influx/query.ts'
 import { invalid, notFound } from './errors.ts'
 import { checkPaths, compareValues, evaluate, matches } from './evaluate.ts'
 import type { Graph } from './graph.ts'
+import type { LatestCache } from './latest-cache.ts'
 import { STA_LIMITS } from './limits.ts'
 import { ENTITY_SETS, NAVS, PROPERTIES, SET_NAME, type DatastreamRec, type EntityType, type Rec } from './model.ts'
 import { observationById, observationPages, type Grouping, type ObsPage } from './observations.ts'
@@ -19,6 +20,8 @@ export interface Engine {
   query: InfluxQueryClient
   /** Absolute service root, e.g. http://host/sta/v1.1 */
   root: string
+  /** Latest reading of every series, shared across requests (latest-cache.ts). */
+  latest: LatestCache
 }
 
 /** What a path resolves to. */
@@ -228,7 +231,7 @@ async function collection(e: Engine, target: Target, opts: QueryOptions, pairs: 
     count = r.count
     more = r.more
   } else {
-    const pages = await observationPages(e.query, target.scope, 'none', { filter: opts.filter, orderby: opts.orderby, top: size, skip, count: opts.count === true }, e.graph, e.graph.now)
+    const pages = await observationPages(e.query, target.scope, 'none', { filter: opts.filter, orderby: opts.orderby, top: size, skip, count: opts.count === true }, e.graph)
     const p = pages.get('') ?? { items: [], more: false, count: 0 }
     page = p.items
     count = p.count
@@ -278,7 +281,7 @@ async function expandInto(e: Engine, type: EntityType, rows: Row[], expand: Expa
     if (nav.target === 'Observation') {
       const grouping: Grouping = type === 'Datastream' ? 'datastream' : 'station'
       const scope = [...new Map(rows.flatMap((r) => e.graph.observationScope(r.rec)).map((d) => [d.id, d])).values()]
-      const pages = await observationPages(e.query, scope, grouping, { filter: o.filter, orderby: o.orderby, top: size, skip, count: o.count === true }, e.graph, e.graph.now)
+      const pages = await observationPages(e.query, scope, grouping, { filter: o.filter, orderby: o.orderby, top: size, skip, count: o.count === true }, e.graph, { cache: e.latest, allSeries: () => e.graph.seriesKeys() })
       for (const row of rows) {
         const page: ObsPage = pages.get(row.rec.id) ?? { items: [], more: false, count: 0 }
         if (o.count) row.json[`${item.nav}@iot.count`] = page.count ?? 0

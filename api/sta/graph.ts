@@ -18,7 +18,8 @@ export class Graph implements EvalContext {
   constructor(
     stations: readonly Station[],
     private readonly rules: RuleLookup,
-    readonly now: number,
+    /** now() in $filter: set per request, the graph itself is reused (routes.ts). */
+    public now: number,
   ) {
     for (const t of ['Thing', 'Location', 'HistoricalLocation', 'FeatureOfInterest', 'Datastream', 'Sensor', 'ObservedProperty'] as const) this.byType.set(t, new Map())
     const sensors = new Map<string, SensorRec>()
@@ -56,6 +57,11 @@ export class Graph implements EvalContext {
       this.propsCache.set(rec, p)
     }
     return p
+  }
+
+  /** "station:sensor" of every published Datastream: the series InfluxDB holds them under. */
+  seriesKeys(): string[] {
+    return [...this.datastreams.values()].map((d) => `${d.station.id}:${d.kind}`)
   }
 
   stationDatastreams(stationId: string): DatastreamRec[] {

@@ -2,6 +2,7 @@ import { quoteString, type InfluxQueryClient, type InfluxSeries } from '../../in
 import { invalid } from './errors.ts'
 import { compareValues, evaluate, matches, type EvalContext } from './evaluate.ts'
 import { STA_LIMITS } from './limits.ts'
+import type { LatestCache } from './latest-cache.ts'
 import type { DatastreamRec, ObservationRec } from './model.ts'
 import { observationId } from './model.ts'
 import type { CompareOp, Expr, OrderTerm } from './parser.ts'
@@ -52,9 +53,6 @@ interface Pushdown {
 const FLIP: Record<CompareOp, CompareOp> = { eq: 'eq', ne: 'ne', gt: 'lt', ge: 'le', lt: 'gt', le: 'ge' }
 const INFLUX_OP: Record<CompareOp, string> = { eq: '=', ne: '!=', gt: '>', ge: '>=', lt: '<', le: '<=' }
 const FIELDS = `"value", "late", "flags", "delay_s"`
-/** The second look for a latest value goes back as far as raw data is kept (influx.rawRetention default, docs/DATA.md). */
-const LATEST_RECENT_MS = 2 * 86_400_000
-const LATEST_FAR_MS = 400 * 86_400_000
 
 function conjuncts(e: Expr | undefined): Expr[] {
   if (!e) return []
@@ -189,7 +187,7 @@ export async function observationPages(
   grouping: Grouping,
   w: ObsWindow,
   ctx: EvalContext,
-  now: number,
+  latest?: { cache: LatestCache; allSeries: () => readonly string[] },
 ): Promise<Map<string, ObsPage>> {
   const out = new Map<string, ObsPage>()
   const keyOf = (ds: DatastreamRec) => (grouping === 'datastream' ? ds.id : grouping === 'station' ? ds.station.id : '')
@@ -200,21 +198,14 @@ export async function observationPages(
   const order = orderIsTime(w.orderby)
   const groups = grouping === 'none' ? 1 : new Set(p.scope.map(keyOf)).size
 
-  // The latest value of every datastream: one last() per series (FIELD-NOTES: ~50–90 ms for 500 stations),
-  // the recent two days first, then only the series still missing, back to the retention.
-  if (grouping === 'datastream' && w.top === 1 && w.skip === 0 && !w.count && !p.residual && order.pushable && order.desc && p.where.length === 0) {
-    const found = new Map<string, ObservationRec>()
-    const lastOf = async (since: number, only: DatastreamRec[] | null) => {
-      const where = [`time >= ${since}ms`]
-      if (only) where.push(scopeClause(only))
-      const series = await run(query, `SELECT last("value") AS "value", "late", "flags", "delay_s" FROM "reading" WHERE ${where.join(' AND ')} GROUP BY "station", "sensor"`)
-      for (const r of toRecs(series, byKey)) found.set(r.ds.id, r)
+  // The latest value of every datastream (the shape dashboards poll): one last() per series for all
+  // stations at once, from a snapshot shared by requests (latest-cache.ts).
+  if (latest && grouping === 'datastream' && w.top === 1 && w.skip === 0 && !w.count && !p.residual && order.pushable && order.desc && p.where.length === 0) {
+    const rows = await latest.cache.get(p.scope.map((ds) => `${ds.station.id}:${ds.kind}`), latest.allSeries)
+    for (const ds of p.scope) {
+      const r = rows.get(`${ds.station.id}:${ds.kind}`)
+      if (r) out.set(ds.id, { items: [{ type: 'Observation', id: observationId(ds, r.ts), ds, ts: r.ts, value: r.value, late: r.late, flags: r.flags, delayS: r.delayS }], more: null })
     }
-    // Filtering 1,000 stations by regex costs more than dropping the few rows of other series here.
-    await lastOf(now - LATEST_RECENT_MS, p.scope.length <= 50 ? p.scope : null)
-    const missing = p.scope.filter((ds) => !found.has(ds.id))
-    if (missing.length > 0) await lastOf(now - LATEST_FAR_MS, missing.length <= 200 ? missing : null)
-    for (const [id, r] of found) out.set(id, { items: [r], more: null })
     return out
   }
 

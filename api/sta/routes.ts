@@ -1,12 +1,16 @@
 import cors from '@fastify/cors'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isTidewatchError } from '../../core/errors.ts'
+import type { InfluxQueryClient } from '../../influx/query.ts'
+import type { Station } from '../../devices/registry.ts'
 import { levelSources, publicStations, requireQuery } from '../board/data.ts'
 import { errorBody } from '../errors.ts'
 import type { ApiDeps } from '../server.ts'
 import { OPEN_V1_LICENSE } from '../routes/open-v1.ts'
 import { answer, type Engine } from './engine.ts'
 import { Graph } from './graph.ts'
+import { stationsFingerprint, TtlCache } from './cache.ts'
+import { LATEST_CACHE_DEFAULTS, LatestCache } from './latest-cache.ts'
 import { parseOptions, queryPairs } from './parser.ts'
 
 /**
@@ -16,12 +20,19 @@ import { parseOptions, queryPairs } from './parser.ts'
  * data: no token, any origin, enabled stations only, stored values only.
  */
 export const STA_PREFIX = '/sta/v1.1'
+/** A station enabled, disabled, added or edited shows in the API within this long. */
+export const REGISTRY_CHECK_MS = 1000
 
 export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {
     // Reading public data needs no credentials, so every origin is safe.
     await app.register(cors, { origin: '*', methods: ['GET', 'HEAD'], exposedHeaders: ['x-license', 'link'], maxAge: 86_400 })
 
+    const latest = new LatestCache(requireQueryLazy(deps))
+    const graphs = new TtlCache<Graph>({ ttlMs: LATEST_CACHE_DEFAULTS.freshMs, maxEntries: 1, maxBytes: Infinity })
+    // 7 MB is the latest-values answer for 1,000 stations (bench/sta.ts); room for a few such.
+    const bodies = new TtlCache<string>({ ttlMs: LATEST_CACHE_DEFAULTS.freshMs, maxEntries: 32, maxBytes: 64 * 1024 * 1024 })
+    let listed: { at: number; stations: Station[]; fp: string } | null = null
     const handle = async (req: FastifyRequest, reply: FastifyReply) => {
       const [rawPath = '', rawQuery = ''] = req.url.split(/\?(.*)/s)
       try {
@@ -30,19 +41,39 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
         const rest = rawPath.slice(STA_PREFIX.length).replace(/^\/+|\/+$/g, '')
         const segments = rest ? rest.split('/').map((s) => decodeSegment(s)) : []
         const now = Date.now()
-        const src = levelSources(deps)
+        // Listing 1,000 stations from SQLite costs 5–50 ms here: at most once per REGISTRY_CHECK_MS.
+        if (!listed || now - listed.at >= REGISTRY_CHECK_MS || now < listed.at) {
+          const stations = publicStations(deps.registry.list())
+          listed = { at: now, stations, fp: stationsFingerprint(stations) }
+        }
+        const { fp } = listed
+        let graph = graphs.get('', fp)
+        if (!graph) {
+          graph = new Graph(listed.stations, levelSources(deps).rules, now)
+          graphs.set('', fp, graph)
+        }
+        graph.now = now
+        const root = `${req.protocol}://${req.headers.host ?? 'localhost'}${STA_PREFIX}`
+        const key = `${root} ${req.url}`
+        const validity = () => `${fp} ${latest.snapshotAt() ?? ''}`
+        const hit = bodies.get(key, validity())
+        sendLicence(reply)
+        if (hit !== undefined) return reply.type('application/json; charset=utf-8').send(hit)
+        const influx = requireQuery(deps.query)
+        let direct = 0
         const engine: Engine = {
-          graph: new Graph(publicStations(deps.registry.list()), src.rules, now),
-          query: requireQuery(deps.query),
-          root: `${req.protocol}://${req.headers.host ?? 'localhost'}${STA_PREFIX}`,
+          graph,
+          // Counted: an answer built only from the registry and the latest-values snapshot may be reused.
+          query: { url: influx.url, database: influx.database, query: (q, o) => (direct++, influx.query(q, o)) },
+          root,
+          latest,
         }
         const out = await answer(engine, segments, opts, pairs.filter(([n]) => n.startsWith('$')))
-        void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
-        // Values change every few minutes; a short shared cache absorbs a dashboard polling the latest values.
-        void reply.header('cache-control', 'public, max-age=30')
         if (out.kind === 'empty') return reply.code(204).send()
         if (out.kind === 'text') return reply.type(out.type).send(out.body)
-        return reply.type('application/json; charset=utf-8').send(out.body)
+        const body = JSON.stringify(out.body)
+        if (direct === 0) bodies.set(key, validity(), body, body.length * 2)
+        return reply.type('application/json; charset=utf-8').send(body)
       } catch (err) {
         if (isTidewatchError(err) && err.code === 'STA_QUERY_INVALID') {
           const status = err.details.status === 501 ? 501 : 400
@@ -61,6 +92,25 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.get('', { schema }, handle)
     app.get('/*', { schema }, handle)
   }
+}
+
+/** The cache is built with the plugin; InfluxDB may be absent (an API without a target answers INFLUX_UNAVAILABLE per request). */
+function requireQueryLazy(deps: ApiDeps): InfluxQueryClient {
+  return {
+    get url() {
+      return requireQuery(deps.query).url
+    },
+    get database() {
+      return requireQuery(deps.query).database
+    },
+    query: (q, opts) => requireQuery(deps.query).query(q, opts),
+  }
+}
+
+function sendLicence(reply: FastifyReply): void {
+  void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
+  // Values change every few minutes; a short shared cache absorbs dashboards polling the latest values.
+  void reply.header('cache-control', 'public, max-age=30')
 }
 
 function decodeSegment(s: string): string {
