@@ -68,12 +68,12 @@ export function auditPages(app: FastifyInstance, ctx: ConsoleCtx): void {
       .filter((e) => (!until || e.at < until) && (!q.action || e.action.includes(q.action)) && (!q.target || e.target.includes(q.target)))
     const actors = (ctx.deps.registry.db.prepare('SELECT DISTINCT actor FROM audit_log ORDER BY actor').all() as Array<{ actor: string }>).map((r) => r.actor)
     const rows = entries.slice(0, 300).map((e) => [
-      esc(when(e.at)),
+      `<span style="white-space:nowrap">${esc(when(e.at))}</span>`,
       `<b data-actor>${esc(e.actor)}</b> <span class="muted">${esc(e.role)}</span>`,
       `${esc(ACTION_VI[e.action] ?? e.action)}<div class="muted"><code>${esc(e.action)}</code></div>`,
       esc(e.target),
       `<span class="muted">${changes(e.before, e.after).map(esc).join('<br>')}</span>`,
-      `<span class="muted">${esc(e.ip ?? '')}</span>`,
+      `<span class="muted" style="white-space:nowrap">${esc(e.ip ?? '')}</span>`,
     ])
     const filters = `<form method="get" action="${A}" class="filters">
 <div><label for="a">Người thực hiện</label><select id="a" name="actor"><option value="">tất cả</option>${actors.map((a) => `<option${a === q.actor ? ' selected' : ''}>${esc(a)}</option>`).join('')}</select></div>

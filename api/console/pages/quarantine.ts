@@ -121,7 +121,8 @@ ${form(s, `${A}/${e.id}/discard`, 'inline')}<input name="note" placeholder="lý 
     }
     const actor = req.consoleSession!.principal.name
     db.prepare('INSERT INTO console_quarantine_actions (quarantine_id, action, actor, at, note) VALUES (?, ?, ?, ?, ?)').run(id, 'released', actor, ctx.clock(), `đã lưu ${outcome.accepted} số đo`)
-    auditChange(ctx.deps.audit, req, 'quarantine.release', `quarantine:${id}`, { station: e.stationId, reason: e.reason, excerpt: e.excerpt.slice(0, 200) }, { accepted: outcome.accepted })
+    const was = { state: 'refused', station: e.stationId, reason: e.reason, excerpt: e.excerpt.slice(0, 200) }
+    auditChange(ctx.deps.audit, req, 'quarantine.release', `quarantine:${id}`, was, { ...was, state: 'released', accepted: outcome.accepted })
     return reply.redirect(`${A}?ok=${encodeURIComponent(`Đã đưa số đo #${id} của trạm ${e.stationId} vào lại: ${outcome.accepted} số đo đã lưu.`)}`, 303)
   })
 
@@ -134,7 +135,8 @@ ${form(s, `${A}/${e.id}/discard`, 'inline')}<input name="note" placeholder="lý 
     if (!note) return send(reply, req, page(req, { error: explainError({ error: { code: 'BAD_REQUEST', details: { issues: [{ parameter: 'note', message: 'cần ghi lý do bỏ' }] } } }) }), 400)
     if (handledOf([id]).has(id)) return fail(reply, req, new TidewatchError('QUARANTINE_NOT_RELEASABLE', { id }, 'already handled'), 409)
     db.prepare('INSERT INTO console_quarantine_actions (quarantine_id, action, actor, at, note) VALUES (?, ?, ?, ?, ?)').run(id, 'discarded', req.consoleSession!.principal.name, ctx.clock(), note)
-    auditChange(ctx.deps.audit, req, 'quarantine.discard', `quarantine:${id}`, { station: e.stationId, reason: e.reason }, { discarded: true, note })
+    const was = { state: 'refused', station: e.stationId, reason: e.reason }
+    auditChange(ctx.deps.audit, req, 'quarantine.discard', `quarantine:${id}`, was, { ...was, state: 'discarded', note })
     return reply.redirect(`${A}?ok=${encodeURIComponent(`Đã bỏ số đo #${id}.`)}`, 303)
   })
 }
