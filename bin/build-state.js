@@ -18,26 +18,34 @@ function sourceDirs() {
   return JSON.parse(text).include
 }
 
-function newestIn(dir, newest) {
-  let entries
-  try {
-    entries = readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return newest
+/** Every file under the source folders, relative to the root: TypeScript and the assets beside it. */
+function sourceFiles() {
+  const files = []
+  const walk = (rel) => {
+    let entries
+    try {
+      entries = readdirSync(join(root, rel), { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) walk(join(rel, e.name))
+      else files.push(join(rel, e.name))
+    }
   }
-  for (const e of entries) {
-    const p = join(dir, e.name)
-    if (e.isDirectory()) newest = newestIn(p, newest)
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs)
-  }
-  return newest
+  for (const d of sourceDirs()) walk(d)
+  return files
+}
+
+/** Files that are not compiled but read at run time from beside the code (import.meta.dirname); the build copies them. */
+export function assetFiles() {
+  return sourceFiles().filter((f) => !f.endsWith('.ts'))
 }
 
 /** Newest mtime of anything the build reads; 0 in an installed package, which ships dist/ without sources. */
 export function newestSource() {
   let newest = 0
-  for (const d of sourceDirs()) newest = newestIn(join(root, d), newest)
-  for (const f of CONFIG_FILES) if (existsSync(join(root, f))) newest = Math.max(newest, statSync(join(root, f)).mtimeMs)
+  for (const f of [...sourceFiles(), ...CONFIG_FILES]) if (existsSync(join(root, f))) newest = Math.max(newest, statSync(join(root, f)).mtimeMs)
   return newest
 }
 

@@ -2,11 +2,11 @@
 // `npm run build`: compiles the sources to dist/ with tsc (tsconfig.build.json).
 // `--if-stale` (npm start's prestart) builds only when dist/ is missing or
 // older than a source file, so a fresh clone still starts with one command.
-import { mkdirSync, writeFileSync, utimesSync } from 'node:fs'
+import { cpSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { buildState, distDir, root, stampFile } from './build-state.js'
+import { assetFiles, buildState, distDir, root, stampFile } from './build-state.js'
 
 const ifStale = process.argv.includes('--if-stale')
 const state = buildState()
@@ -22,6 +22,9 @@ if (r.status !== 0) {
   console.error('tsc failed; dist/ is not up to date (see the errors above)')
   process.exit(r.status ?? 1)
 }
+// Files the code reads next to itself (import.meta.dirname), such as the
+// board's scripts and maps, go where the compiled code will look for them.
+for (const file of assetFiles()) cpSync(join(root, file), join(distDir, file))
 mkdirSync(distDir, { recursive: true })
 writeFileSync(stampFile, `${started.toISOString()}\n`)
 utimesSync(stampFile, started, started)
