@@ -368,7 +368,7 @@ function parseExpand(text: string, depth: number): ExpandItem[] {
       if (!item.endsWith(')')) throw invalid('$expand', `${JSON.stringify(item)}: options must be closed by ")"`)
       const inner = item.slice(open + 1, -1)
       const pairs = inner.trim() ? splitTopLevel(inner, ';', '$expand').map((o) => splitPair(o, '$expand')) : []
-      options = parseOptions(pairs, depth + 1)
+      options = parseOptions(pairs, depth)
     }
     const segs = path.split('/')
     if (segs.length + depth > STA_LIMITS.maxExpandDepth + 1) throw invalid('$expand', `nests deeper than ${STA_LIMITS.maxExpandDepth}`)
