@@ -27,6 +27,7 @@ import { Registry } from '../devices/registry.ts'
 import { Fleet, type StationCred } from './lib/fleet.ts'
 import { percentiles } from './lib/influx.ts'
 import { startPlatformChild, type PlatformChild } from './lib/platform.ts'
+import { ProcSampler } from './lib/procstat.ts'
 import { provision } from './lib/stations.ts'
 
 const { values: args } = parseArgs({
@@ -51,6 +52,8 @@ const say = (m: string): void => console.log(`[storm ${new Date().toISOString().
 interface Storm {
   connected: number
   failed: number
+  /** CPU % (100 = one core) during the storm: the platform, and the station processes together. */
+  cpu: { platform: number; stations: number; machineLoad: string }
   /** The broker's refusals by reason (/metrics). */
   refused: Record<string, number>
   brokerSaw: number
@@ -61,17 +64,26 @@ interface Storm {
 async function storm(platform: PlatformChild, creds: StationCred[]): Promise<Storm> {
   const fleet = await Fleet.start(creds, workers)
   try {
+    const sampler = new ProcSampler().add('platform', platform.pid)
+    fleet.pids.forEach((pid, i) => sampler.add(`stations#${i}`, pid))
+    sampler.start()
     const c = await fleet.connect({ host: '127.0.0.1', port: platform.mqttPort, concurrency, keepaliveSec: 300 })
+    const usage = sampler.stop()
+    const cpu = {
+      platform: usage.find((u) => u.name === 'platform')?.cpuPercent ?? NaN,
+      stations: usage.filter((u) => u.name.startsWith('stations')).reduce((a, u) => a + u.cpuPercent, 0),
+      machineLoad: loadavg()[0]!.toFixed(1),
+    }
     const health = await platform.health()
     const refused = Object.fromEntries([...(await platform.metrics())].filter(([k, v]) => k.startsWith('tidewatch_mqtt_connects_refused_total') && v > 0).map(([k, v]) => [/reason="([^"]+)"/.exec(k)?.[1] ?? k, v]))
-    return { connected: c.connected, failed: c.failed, refused, brokerSaw: health?.components.broker?.connectedClients ?? 0, wallMs: c.wallMs, connectMs: percentiles(c.connectMs) }
+    return { connected: c.connected, failed: c.failed, cpu, refused, brokerSaw: health?.components.broker?.connectedClients ?? 0, wallMs: c.wallMs, connectMs: percentiles(c.connectMs) }
   } finally {
     await fleet.close()
   }
 }
 
 function describe(label: string, s: Storm): string {
-  return `${label}: ${s.connected.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} connected in ${(s.wallMs / 1000).toFixed(1)} s (broker saw ${s.brokerSaw}, refused/closed ${s.failed}, broker refusals ${JSON.stringify(s.refused)}); CONNECT→CONNACK p50 ${s.connectMs.p50} ms, p99 ${s.connectMs.p99} ms`
+  return `${label}: ${s.connected.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} connected in ${(s.wallMs / 1000).toFixed(1)} s (broker saw ${s.brokerSaw}, refused/closed ${s.failed}, broker refusals ${JSON.stringify(s.refused)}); CONNECT→CONNACK p50 ${s.connectMs.p50} ms, p99 ${s.connectMs.p99} ms; CPU platform ${s.cpu.platform} %, stations ${s.cpu.stations} %, 1-min load ${s.cpu.machineLoad}`
 }
 
 const root = mkdtempSync(join(tmpdir(), 'tw-storm-'))
