@@ -142,7 +142,8 @@ export function select(name: string, label: string, options: Array<[string, stri
 
 export function table(headers: string[], rows: string[][], empty = 'Chưa có dữ liệu.', rowClass?: (i: number) => string): string {
   if (rows.length === 0) return `<p class="muted">${esc(empty)}</p>`
-  return `<table><thead><tr>${headers.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r, i) => `<tr${rowClass?.(i) ? ` class="${rowClass(i)}"` : ''}>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+  const head = headers.some(Boolean) ? `<thead><tr>${headers.map((h) => `<th>${h}</th>`).join('')}</tr></thead>` : ''
+  return `<table>${head}<tbody>${rows.map((r, i) => `<tr${rowClass?.(i) ? ` class="${rowClass(i)}"` : ''}>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
 }
 
 /** Local (UTC+7) date and time, dd/mm/yyyy hh:mm, as staff write it. */

@@ -6,6 +6,7 @@ import type { ApiDeps } from '../server.ts'
 import { StaffAccounts } from './accounts.ts'
 import { esc, errorMessage, layout } from './html.ts'
 import { ERROR_VI, explainError } from './messages.ts'
+import { SignInThrottle, THROTTLE_DEFAULTS } from './throttle.ts'
 import { COOKIE, csrfMatches, readCookie, SESSION_DEFAULTS, sessionCookie, Sessions, type Session } from './sessions.ts'
 import { stationPages } from './pages/stations.ts'
 import { levelPages } from './pages/levels.ts'
@@ -29,6 +30,8 @@ export interface ConsoleOptions {
   idleMs?: number
   absoluteMs?: number
   maxSessions?: number
+  /** Sign-in failures allowed per username / per address in 15 min (throttle.ts). */
+  signInLimits?: { maxPerUser?: number; maxPerAddress?: number }
   /** VND per SMS segment, per channel (docs/CONSOLE.md: a judgment default, not a quoted tariff). */
   costPerSegment?: Record<string, number>
 }
@@ -97,6 +100,8 @@ export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): Fastify
       },
     })
 
+    const throttle = new SignInThrottle({ ...THROTTLE_DEFAULTS, ...opts.signInLimits, clock })
+
     fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, new URLSearchParams(body as string))
     })
@@ -139,7 +144,7 @@ export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): Fastify
     }
 
     // ---- sign-in and sign-out (no session needed) ----
-    const signInPage = (reply: FastifyReply, req: FastifyRequest, err?: string, status = 200): FastifyReply => {
+    const signInPage = (reply: FastifyReply, req: FastifyRequest, err?: string, status = 200, text?: string): FastifyReply => {
       // Login CSRF: a pre-session double-submit token (cookie + hidden field), so no other site can sign a browser in.
       const pre = randomBytes(24).toString('base64url')
       void reply.header('set-cookie', `${PRE_COOKIE}=${pre}; Path=/console; HttpOnly; SameSite=Strict${isTls(req) ? '; Secure' : ''}`)
@@ -149,7 +154,7 @@ export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): Fastify
         active: '',
         status,
         body: `<div class="login"><h1>tidewatch · Bảng điều hành</h1>
-${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại.</div>' : ''}${err ? errorMessage({ code: err, text: ERROR_VI[err] ?? err, issues: [] }) : ''}
+${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại.</div>' : ''}${err ? errorMessage({ code: err, text: text ?? ERROR_VI[err] ?? err, issues: [] }) : ''}
 <form method="post" action="/console/sign-in"><input type="hidden" name="_pre" value="${pre}">
 <fieldset><legend>Tài khoản cán bộ</legend>
 <label for="u">Tên đăng nhập</label><input id="u" name="username" autocomplete="username">
@@ -173,6 +178,10 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       if (!(f instanceof URLSearchParams) || !pre || f.get('_pre') !== pre) return signInPage(reply, req, 'CONSOLE_CSRF_INVALID', 403)
       const username = (f.get('username') ?? '').trim()
       const token = (f.get('token') ?? '').trim()
+      if (throttle.blocked(username, req.ip)) {
+        log.warn({ username: username || undefined, ip: req.ip }, 'console sign-in throttled')
+        return signInPage(reply, req, 'RATE_LIMITED', 429, 'Đăng nhập sai quá nhiều lần. Vui lòng đợi 15 phút rồi thử lại, hoặc nhờ quản trị viên kiểm tra tài khoản.')
+      }
       let created: { cookie: string; session: Session } | undefined
       if (token) {
         const p = deps.tokens.verify(token)
@@ -187,10 +196,12 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
         }
       }
       if (!created) {
+        throttle.fail(token ? '' : username, req.ip)
         log.warn({ username: username || undefined, ip: req.ip, kind: token ? 'token' : 'account' }, 'console sign-in refused')
         return signInPage(reply, req, 'CONSOLE_SIGNIN_FAILED', 401)
       }
       const p = created.session.principal
+      if (p.kind === 'account') throttle.succeed(p.name)
       deps.audit.record({ actor: p.name, role: p.role, action: 'console.sign_in', target: `console:${p.kind}`, ip: req.ip }, clock())
       noStore(reply)
       return reply

@@ -232,6 +232,18 @@ describe('staff console', () => {
     await shot(page, 'outbox')
   }, 60_000)
 
+  it("shows a farmer's keyword history: TT texted to the real SMSC", async () => {
+    smsc.mo('84912345678', 'TT SD01')
+    const sub = tp.platform.alerter!.subscribers.list().find((s) => s.name === 'Nguyễn Văn Tư')!
+    const seen = await eventually(async () => {
+      await page.goto(`${tp.apiUrl}/console/farmers/${sub.id}`)
+      return (await page.locator('table').first().textContent())?.includes('TT (hỏi tình hình)')
+    }, 20_000, 250)
+    expect(seen).toBe(true)
+    expect(await page.locator('h1').textContent()).toContain('0912 345 678')
+    await shot(page, 'farmer-detail')
+  }, 30_000)
+
   it('acknowledges the incident with a note', async () => {
     await page.goto(incidentUrl)
     await page.fill('#note', 'Đã báo UBND xã, đóng cống Sông Đốc')

@@ -8,6 +8,9 @@ import { countAlerts } from '../../api/console/preview.ts'
 import { changes } from '../../api/console/pages/audit.ts'
 import { csrfMatches, readCookie, sessionCookie, Sessions } from '../../api/console/sessions.ts'
 import { SensorRuleSchema } from '../../levels/rules.ts'
+import Database from 'better-sqlite3'
+import { StaffAccounts } from '../../api/console/accounts.ts'
+import { SignInThrottle } from '../../api/console/throttle.ts'
 
 describe('sessions', () => {
   const setup = () => {
@@ -105,5 +108,36 @@ describe('audit changes', () => {
     const before = { sensors: [{ kind: 'ph', calibration: { offset: 0, scale: 10 } }] }
     const after = { sensors: [{ kind: 'ph', calibration: { offset: 0, scale: 1 } }] }
     expect(changes(before, after)).toEqual(['sensors.0.calibration.scale: 10 → 1'])
+  })
+})
+
+describe('staff accounts', () => {
+  it('verifies scrypt passwords, refuses unknown, wrong, disabled and duplicate (case-insensitive) accounts', async () => {
+    const accounts = new StaffAccounts(new Database(':memory:'))
+    const a = await accounts.add('Le.Van.C', 'staff', 'mat-khau-dai-1')
+    expect(a.username).toBe('le.van.c')
+    expect((accounts as unknown as { db: Database.Database }).db.prepare('SELECT hash FROM console_accounts').pluck().get()).toMatch(/^scrypt\$16384\$8\$1\$/)
+    expect((await accounts.verify('LE.VAN.C', 'mat-khau-dai-1'))?.role).toBe('staff')
+    expect(await accounts.verify('le.van.c', 'sai')).toBeUndefined()
+    expect(await accounts.verify('khong.co', 'mat-khau-dai-1')).toBeUndefined()
+    await expect(accounts.add('le.van.c', 'read', 'another-password')).rejects.toMatchObject({ code: 'STAFF_ACCOUNT_EXISTS' })
+    await expect(accounts.add('x y', 'read', 'short')).rejects.toMatchObject({ code: 'STAFF_ACCOUNT_INVALID' })
+    await expect(accounts.add('ok.name', 'root', 'long-enough-pw')).rejects.toMatchObject({ code: 'STAFF_ACCOUNT_INVALID' })
+    accounts.setDisabled('le.van.c', true)
+    expect(await accounts.verify('le.van.c', 'mat-khau-dai-1')).toBeUndefined()
+  })
+})
+
+describe('sign-in throttle', () => {
+  it('blocks a username after 10 failures in 15 min and an address after 50, and forgets after the window', () => {
+    let now = 0
+    const t = new SignInThrottle({ windowMs: 15 * 60_000, maxPerUser: 10, maxPerAddress: 50, maxKeys: 100, clock: () => now })
+    for (let i = 0; i < 10; i++) t.fail('an', '10.0.0.1')
+    expect(t.blocked('an', '10.0.0.2')).toBe(true)
+    expect(t.blocked('binh', '10.0.0.1')).toBe(false)
+    for (let i = 0; i < 40; i++) t.fail(`u${i}`, '10.0.0.1')
+    expect(t.blocked('binh', '10.0.0.1')).toBe(true)
+    now += 15 * 60_000 + 1
+    expect(t.blocked('an', '10.0.0.1')).toBe(false)
   })
 })

@@ -165,8 +165,11 @@ ${addForm}`
     const sensors = (latest?.status === 200 ? latest.body.sensors : {}) as Record<string, { value: number; unit: string; ts: string }>
     const latestRows = Object.entries(sensors).map(([k, v]) => [esc(sensorLabel(k)), `<span data-sensor="${esc(k)}">${num(v.value, SENSORS[k as keyof typeof SENSORS]?.decimals ?? 2)}</span> ${esc(v.unit)}`, esc(when(Date.parse(v.ts))), esc(ago(Date.parse(v.ts), now))])
     const h = health.status === 200 ? health.body : {}
+    // The registry's last-seen is flushed by the ingest every few seconds; a reading already stored is newer news.
+    const newest = Math.max(h.lastSeenAt ? Date.parse(h.lastSeenAt) : 0, ...Object.values(sensors).map((v) => Date.parse(v.ts)))
+    const lastSeen = newest > 0 ? newest : null
     const values = o.values ?? { ...view.body, alarmLevels: view.body.alarmLevels ?? {} }
-    const calib = st.sensors.map((x) => [
+    const calib = [...st.sensors].sort((a, b) => SENSOR_KINDS.indexOf(a.kind) - SENSOR_KINDS.indexOf(b.kind)).map((x) => [
       esc(sensorLabel(x.kind)),
       staff
         ? `${form(s, `${A}/${encodeURIComponent(id)}/calibration`, 'inline')}<input type="hidden" name="kind" value="${x.kind}"><span style="display:inline-flex;gap:.4rem;align-items:center">giá trị đo × <input name="scale" value="${esc(x.scale)}" style="width:6rem" aria-label="hệ số"> + <input name="offset" value="${esc(x.offset)}" style="width:6rem" aria-label="độ lệch"> <button class="small sec" type="submit">Lưu</button></span></form>`
@@ -176,7 +179,7 @@ ${addForm}`
 ${okMessage(o.ok)}${errorMessage(o.error)}${o.extra ?? ''}
 <div class="cols"><div><h2>Số đo gần nhất</h2>${table(['Cảm biến', 'Giá trị', 'Thời điểm đo', ''], latestRows, 'Trạm chưa gửi số đo nào.')}</div>
 <div><h2>Tình trạng thiết bị</h2>${table(['', ''], [
-      ['Lần cuối gửi', esc(h.lastSeenAt ? `${when(Date.parse(h.lastSeenAt))} (${ago(Date.parse(h.lastSeenAt), now)})` : 'chưa gửi')],
+      ['Lần cuối gửi', esc(lastSeen ? `${when(lastSeen)} (${ago(lastSeen, now)})` : 'chưa gửi')],
       ['Pin', h.battery ? `${num(h.battery.value, 2)} V` : '—'],
       ['Sóng', h.rssi ? `${num(h.rssi.value, 0)} dBm` : '—'],
       ['Lệch đồng hồ', h.clock?.offsetSec === null || h.clock === undefined ? '—' : `${num(h.clock.offsetSec, 0)} s (${CLOCK_VI[h.clock.status as keyof typeof CLOCK_VI] ?? ''})`],
