@@ -112,6 +112,14 @@ describe('device certificates over mutual TLS', () => {
     const foreign = issueDeviceCert(loadDevCa(join(otherDir, 'ca.crt'), join(otherDir, 'ca.key')), 'cm-cert-a')
     expect(await connackTls({ cert: foreign.certPem, key: foreign.keyPem!, clientId: 'station-cm-cert-a' })).toBe(5)
     expect(await eventually(() => has('mqtt.cert.refused', { reason: 'untrusted', subject: 'cm-cert-a', serial: foreign.serial }))).toBe(true)
+    // A certificate from a CA outside tidewatch can be put on record (for revoke-cert); the CN must match.
+    const { writeFileSync } = await import('node:fs')
+    writeFileSync(join(otherDir, 'a.crt'), foreign.certPem)
+    expect(await devicesCommand(['cert', 'cm-cert-a', '--record', join(otherDir, 'a.crt')], tp.platform.registry, io)).toBe(0)
+    await expect(devicesCommand(['cert', 'cm-cert-b', '--record', join(otherDir, 'a.crt')], tp.platform.registry, io)).rejects.toThrow(/CN=cm-cert-a/)
+    expect(new DeviceCerts(tp.platform.registry.db).list('cm-cert-a').map((c) => c.serial)).toContain(foreign.serial)
+    expect(await devicesCommand(['cert', 'cm-cert-a', '--workflow'], tp.platform.registry, io)).toBe(0)
+    expect(out.join('\n')).toMatch(/openssl req -new .* -subj "\/CN=cm-cert-a"/)
 
     // A forged CA with the same name as ours: its signature fails in the TLS layer, the connection closes without a CONNACK.
     const forgedDir = join(tmp.dir, 'forged-ca')
@@ -149,8 +157,10 @@ describe('device certificates over mutual TLS', () => {
   })
 
   it('after `devices revoke-cert` the certificate is refused at CONNECT (TLS handshake still succeeds) and mqtt.cert.revoked is logged', async () => {
-    const serial = new DeviceCerts(tp.platform.registry.db).list('cm-cert-a')[0]!.serial
-    expect(await devicesCommand(['revoke-cert', 'cm-cert-a'], tp.platform.registry, io)).toBe(0)
+    const onRecord = new DeviceCerts(tp.platform.registry.db).list('cm-cert-a')
+    const serial = onRecord[0]!.serial
+    expect(await devicesCommand(['revoke-cert', 'cm-cert-a', '--json'], tp.platform.registry, io)).toBe(0)
+    expect(JSON.parse(out.at(-1)!)).toEqual({ id: 'cm-cert-a', revoked: onRecord.map((c) => c.serial) })
     expect(tp.platform.registry.certRevoked(serial)).toBe(true)
     expect(await connackTls({ ...files('cm-cert-a'), clientId: 'station-cm-cert-a' })).toBe(5)
     expect(await eventually(() => has('mqtt.cert.revoked', { source: 'registry', station: 'cm-cert-a', serial }))).toBe(true)
