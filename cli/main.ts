@@ -137,6 +137,9 @@ const COMMANDS: Record<string, Command> = {
   },
 }
 
+/** The command names, for tests that must cover every one. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS)
+
 /** `--help` or `-h` anywhere before a `--` asks for help, whatever else is on the line. */
 function wantsHelp(args: string[]): boolean {
   const end = args.indexOf('--')

@@ -42,6 +42,7 @@ const CASES: Array<[string[], number, RegExp]> = [
   [['alerts', 'rules', 'set', 'default', 'salinity', '{levels'], 1, /ALERT_RULE_INVALID: the rule is not JSON/],
   [['alerts', 'rules', 'cm-nope'], 1, /STATION_NOT_FOUND/],
   [['tokens', 'create', '--name', 'x', '--role', 'god'], 1, /BAD_REQUEST: --role must be one of read, staff, admin/],
+  [['staff', 'add', 'lan', '--role', 'boss'], 1, /BAD_REQUEST: --role must be one of/],
   [['dashboards', 'gazetteer', '--stations', badGazetteer], 1, /gazetteer\.json: not a list of stations .*at 0\.lon/],
   [['devices', 'list', `--config=${typo}`], 2, /CONFIG_INVALID: Invalid config: htttp: unknown key \(.*typo\.json\)/],
   [['devices', 'list', '--config', broken], 2, new RegExp(`CONFIG_INVALID: ${broken}:4:3: not valid JSON`)],

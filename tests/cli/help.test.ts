@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers/platform.ts'
-import { main } from '../../cli/main.ts'
+import { COMMAND_NAMES, main } from '../../cli/main.ts'
 import { inBatches, runCli } from './run.ts'
 
 const tmp = tempDir('tidewatch-cli-help-')
@@ -48,6 +48,9 @@ const COMMANDS = [
   ['dashboards', 'build'],
   ['dashboards', 'push'],
   ['dashboards', 'gazetteer'],
+  ['staff'],
+  ['staff', 'add'],
+  ['staff', 'list'],
 ]
 
 // A config that would fail and a data dir that must stay empty: help comes first.
@@ -61,6 +64,10 @@ async function inProcess(argv: string[]): Promise<{ code: number; out: string; e
 }
 
 describe('tidewatch <command> --help', () => {
+  it('covers every command of the dispatch table', () => {
+    expect(COMMANDS.filter((argv) => argv.length === 1).map((argv) => argv[0]).sort()).toEqual([...COMMAND_NAMES].sort())
+  })
+
   it('the real program answers every command with its usage and exit 0, reading no config and touching no data', async () => {
     const commands = COMMANDS.filter((argv) => argv.length <= 1)
     const runs = await inBatches(commands, 3, (argv) => runCli([...argv, '--help'], env))
