@@ -34,6 +34,7 @@ Usage:
   tidewatch certs dev [--out DIR] [--force]  development CA and server certificate
   tidewatch alerts rules|subscribers …       alert rules and SMS subscribers
   tidewatch tokens create|list|revoke …      API tokens with roles (read, staff, admin)
+  tidewatch staff add|list|disable|enable …   staff accounts for the console (/console)
   tidewatch dashboards build|push|gazetteer …
   tidewatch <command> --help                 help for one command
 
