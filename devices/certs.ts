@@ -22,9 +22,14 @@ import { STATION_ID_PATTERN } from '../core/protocol.ts'
 
 /** Serials as the broker sees them: upper-case hex, no separators, no leading zeros (RFC 5280 §4.1.2.2: a positive integer). */
 export function normalizeSerial(serial: string): string {
-  const hex = serial.replace(/[:\s]/g, '').toUpperCase().replace(/^0+(?=.)/, '')
+  const hex = canonicalSerial(serial)
   if (!/^[0-9A-F]{1,40}$/.test(hex)) throw new TidewatchError('BAD_REQUEST', { serial }, `not a certificate serial (hex, at most 20 bytes): "${serial}"`)
   return hex
+}
+
+/** The same form without the check, for what a TLS peer presents: the broker never throws on a client's input. */
+export function canonicalSerial(serial: string): string {
+  return serial.replace(/[:\s]/g, '').toUpperCase().replace(/^0+(?=.)/, '')
 }
 
 /** The station a peer certificate names: its CN, else the first subjectAltName DNS entry that is a station id. */

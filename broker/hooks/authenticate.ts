@@ -7,7 +7,7 @@ import { sessionKey, type Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
 import type { SecurityLog } from '../../core/security-log.ts'
 import { BoundedMap, Lockouts, TokenBuckets } from '../throttle.ts'
-import { certIdentity, normalizeSerial } from '../../devices/certs.ts'
+import { canonicalSerial, certIdentity } from '../../devices/certs.ts'
 
 export interface StationAuthenticator {
   /** Stored secret hash and enabled flag, read fresh on every CONNECT. */
@@ -203,7 +203,7 @@ export function createAuthenticate(deps: {
    */
   function certLogin(client: Client, peer: { socket: TLSSocket; cert: PeerCertificate }, username: string | undefined, remote: string, done: Done): void {
     const { socket, cert } = peer
-    const serial = cert.serialNumber ? normalizeSerial(cert.serialNumber) : ''
+    const serial = canonicalSerial(String(cert.serialNumber ?? ''))
     const about = { subject: cert.subject?.CN, issuer: cert.issuer?.CN, serial, fingerprint256: cert.fingerprint256, username, clientId: client.id, remote }
     const refuse = (event: 'mqtt.cert.refused' | 'mqtt.cert.revoked', fields: Record<string, unknown>, msg: string): void => {
       counters.connectsRefused.cert++
