@@ -71,6 +71,14 @@ function printIssued(io: Io, c: IssuedCert, files: { certFile: string; keyFile?:
   )
 }
 
+/** Refuses before anything is registered when `devices add --cert` could not issue (no development CA key). */
+export function assertCanIssue(registry: Registry, id: string, caDir?: string): void {
+  const caKeyFile = join(resolve(caDir ?? defaultCaDir(registry)), 'ca.key')
+  if (!existsSync(caKeyFile)) {
+    throw new TidewatchError('BAD_REQUEST', { caKeyFile }, `no development CA key at ${caKeyFile} (run \`tidewatch certs dev\`), or use the province's CA: add the station without --cert, then tidewatch devices cert ${id} --workflow`)
+  }
+}
+
 /** Issues a certificate for an existing station with the development CA and writes it; what `devices add --cert` calls. */
 export async function issueCertFiles(registry: Registry, id: string, opts: { out?: string; caDir?: string; csr?: string; days?: number; json?: boolean }, io: Io): Promise<IssuedCert> {
   registry.require(id)

@@ -8,7 +8,7 @@ import { numberFlag, parse, type Io } from '../args.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { publicStation } from '../../api/routes/stations.ts'
 import { cliActor } from './tokens.ts'
-import { DEVICE_CERTS_USAGE, deviceCertsCommand, issueCertFiles } from './device-certs.ts'
+import { assertCanIssue, DEVICE_CERTS_USAGE, deviceCertsCommand, issueCertFiles } from './device-certs.ts'
 
 /** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened). */
 export const USAGE = `Usage:
@@ -201,6 +201,7 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required')
       if (values.lat === undefined || values.lon === undefined) throw new TidewatchError('BAD_REQUEST', { flag: values.lat === undefined ? 'lat' : 'lon' }, '--lat and --lon are required')
       const alarmLevels = values.bd === undefined ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
+      if (values.cert) assertCanIssue(registry, id)
       const creds = await registry.add({
         id,
         name: values.name,
