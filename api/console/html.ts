@@ -31,7 +31,9 @@ h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 a{color:#0b57a8}
 .muted{color:#57606a;font-size:.9rem}
 table{width:100%;border-collapse:collapse;background:#fff;margin:.25rem 0 1rem;font-size:.92rem}
-th,td{padding:.4rem .45rem;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{padding:.4rem .45rem;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top;overflow-wrap:break-word}
+.brk{overflow-wrap:anywhere}
+.nw{white-space:nowrap}
 th{font-size:.78rem;text-transform:uppercase;letter-spacing:.02em;color:#57606a;background:#f0f3f6}
 td.n{font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap}
 tr.off td{color:#6e7781}
@@ -176,6 +178,15 @@ export function phoneText(p: string | null | undefined): string {
   const local = p.replace(/^\+84/, '0')
   return /^0\d{9}$/.test(local) ? `${local.slice(0, 4)} ${local.slice(4, 7)} ${local.slice(7)}` : local
 }
+
+/** A level's name as the board shows it (api/board/i18n.ts thresholdNames), else as stored. */
+export function levelLabel(name: string | null | undefined): string {
+  if (!name) return '—'
+  const vi = STRINGS.vi.thresholdNames[name] ?? ({ rise: 'tăng nhanh', change: 'dao động mạnh', no_data: 'mất tín hiệu' } as Record<string, string>)[name]
+  return vi ? `${vi} (${name})` : name
+}
+
+export const KIND_VI: Record<string, string> = { alert: 'cảnh báo', resolved: 'báo hết', reply: 'trả lời từ khoá' }
 
 /** Vietnamese decimal comma, as staff read numbers. */
 export function num(v: number | null | undefined, digits = 2): string {

@@ -23,6 +23,8 @@ export interface SmscOptions {
   /** Do not answer the first n submit_sm at all. */
   ignoreFirst?: number
   receipts?: boolean
+  /** A non-zero command_status to answer a submit_sm to this destination with (e.g. 0x0B ESME_RINVDSTADR), asked per submit. */
+  refuse?: (to: string) => number | undefined
 }
 
 export async function startSmsc(opts: SmscOptions = {}) {
@@ -53,6 +55,11 @@ export async function startSmsc(opts: SmscOptions = {}) {
     session.on('submit_sm', (pdu: PDU) => {
       if (ignore > 0) {
         ignore--
+        return
+      }
+      const refused = opts.refuse?.(pdu.destination_addr ?? '')
+      if (refused) {
+        session.send(pdu.response({ command_status: refused }))
         return
       }
       if (throttle > 0) {

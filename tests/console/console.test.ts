@@ -33,6 +33,8 @@ let staffCtx: BrowserContext
 let page: Page
 const errors: string[] = []
 let incidentUrl = ''
+/** Destinations the SMSC refuses for now (0x0B ESME_RINVDSTADR: permanent, so the message fails). */
+const refused = new Set<string>()
 
 async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
@@ -70,7 +72,7 @@ let stationCreds: { username: string; password: string }
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true })
   tmp = tempDir()
-  smsc = await startSmsc()
+  smsc = await startSmsc({ refuse: (to) => ([...refused].some((r) => to.endsWith(r)) ? 0x0b : undefined) })
   influx = await startTestInflux(tmp.dir)
   const configFile = join(tmp.dir, 'config.json')
   writeFileSync(
@@ -244,6 +246,26 @@ describe('staff console', () => {
     await shot(page, 'farmer-detail')
   }, 30_000)
 
+  it('retries a failed SMS from the outbox once the gateway accepts the number again', async () => {
+    // Someone not subscribed texts TT; the reply is refused by the SMSC as a bad destination: failed.
+    refused.add('977654321')
+    smsc.mo('84977654321', 'TT SD01')
+    const failedId = await eventually(() => (tp.platform.alerter!.messages({ status: 'failed', limit: 10 }) as Array<{ id: number; address: string }>).find((m) => m.address.endsWith('977654321'))?.id, 20_000)
+    expect(failedId).toBeGreaterThan(0)
+    await page.goto(`${tp.apiUrl}/console/outbox?status=failed`)
+    expect(await page.locator('table').last().textContent()).toContain('0x0b')
+    await shot(page, 'outbox-failed')
+    refused.clear()
+    await Promise.all([page.waitForURL(/\/console\/outbox\?ok=/), page.click(`form[action="/console/outbox/${failedId}/retry"] button`)])
+    const delivered = await eventually(() => tp.platform.alerter!.messages({ status: 'delivered', limit: 100 }).some((m) => m.id === failedId), 20_000)
+    expect(delivered).toBe(true)
+    // Retrying a message that is not failed is refused with the code, in Vietnamese.
+    const csrf = (await page.locator('input[name=_csrf]').first().getAttribute('value'))!
+    const again = await page.request.post(`${tp.apiUrl}/console/outbox/${failedId}/retry`, { form: { _csrf: csrf }, maxRedirects: 0 })
+    expect(again.status()).toBe(409)
+    expect(await again.text()).toContain('Chỉ gửi lại được tin nhắn đã thất bại')
+  }, 60_000)
+
   it('acknowledges the incident with a note', async () => {
     await page.goto(incidentUrl)
     await page.fill('#note', 'Đã báo UBND xã, đóng cống Sông Đốc')
@@ -293,7 +315,7 @@ describe('staff console', () => {
   it("lists every change above in the audit log under the person's name", async () => {
     await page.goto(`${tp.apiUrl}/console/audit?actor=${STAFF.username}`)
     const text = (await page.locator('table').textContent())!
-    for (const action of ['console.sign_in', 'station.create', 'rule.set', 'subscriber.create', 'incident.ack', 'station.calibrate', 'quarantine.release']) expect(text, action).toContain(action)
+    for (const action of ['console.sign_in', 'station.create', 'rule.set', 'subscriber.create', 'outbox.retry', 'incident.ack', 'station.calibrate', 'quarantine.release']) expect(text, action).toContain(action)
     // The console's form posts add no second, body-only record (the API route they call audits the change).
     expect(text).not.toContain('POST /console')
     const actors = await page.locator('[data-actor]').allTextContents()
@@ -330,7 +352,8 @@ describe('staff console', () => {
 
   it('refuses a change without the CSRF token or with a wrong one', async () => {
     const before = tp.platform.registry.list().length
-    for (const form of [{ id: 'cm-csrf-01', name: 'x', lat: '9', lon: '105' }, { _csrf: 'forged', id: 'cm-csrf-02', name: 'x', lat: '9', lon: '105' }]) {
+    const forms: Array<Record<string, string>> = [{ id: 'cm-csrf-01', name: 'x', lat: '9', lon: '105' }, { _csrf: 'forged', id: 'cm-csrf-02', name: 'x', lat: '9', lon: '105' }]
+    for (const form of forms) {
       const res = await page.request.post(`${tp.apiUrl}/console/stations`, { form, maxRedirects: 0 })
       expect(res.status()).toBe(403)
       expect(await res.text()).toContain('CONSOLE_CSRF_INVALID')

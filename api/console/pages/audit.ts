@@ -71,8 +71,8 @@ export function auditPages(app: FastifyInstance, ctx: ConsoleCtx): void {
       `<span style="white-space:nowrap">${esc(when(e.at))}</span>`,
       `<b data-actor>${esc(e.actor)}</b> <span class="muted">${esc(e.role)}</span>`,
       `${esc(ACTION_VI[e.action] ?? e.action)}<div class="muted"><code>${esc(e.action)}</code></div>`,
-      esc(e.target),
-      `<span class="muted">${changes(e.before, e.after).map(esc).join('<br>')}</span>`,
+      `<span class="brk">${esc(e.target)}</span>`,
+      `<span class="muted brk">${changes(e.before, e.after).map(esc).join('<br>')}</span>`,
       `<span class="muted" style="white-space:nowrap">${esc(e.ip ?? '')}</span>`,
     ])
     const filters = `<form method="get" action="${A}" class="filters">

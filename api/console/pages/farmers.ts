@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isTidewatchError } from '../../../core/errors.ts'
 import type { Subscriber } from '../../../alerts/subscribers.ts'
 import { foldKey } from '../../../alerts/text.ts'
-import { actionButton, errorMessage, esc, field, form, okMessage, phoneText, select, table, when } from '../html.ts'
+import { actionButton, errorMessage, esc, field, form, KIND_VI, okMessage, phoneText, select, table, when } from '../html.ts'
+import { statusTag } from './incidents.ts'
 import { explainError } from '../messages.ts'
 import { listOf, parseCsv, textOf } from '../forms.ts'
 import { failure, type ConsoleCtx, type Form } from '../routes.ts'
@@ -39,7 +40,7 @@ export function farmerPages(app: FastifyInstance, ctx: ConsoleCtx): void {
 
   const fields = (v: Record<string, any>, issues: ReturnType<typeof explainError>['issues']) => `<div class="grid">
 ${field('name', 'Họ tên', { value: v.name, issues })}
-${field('phone', 'Số điện thoại', { value: v.phone, issues, required: true, placeholder: '09… hoặc +849…' })}
+${field('phone', 'Số điện thoại', { value: typeof v.phone === 'string' ? v.phone.replace(/^\+84/, '0') : v.phone, issues, required: true, placeholder: '09… hoặc +849…' })}
 ${field('communes', 'Xã theo dõi (cách nhau dấu phẩy)', { value: Array.isArray(v.communes) ? v.communes.join(', ') : v.communes, issues })}
 ${field('stations', 'Trạm theo dõi (mã SMS hoặc mã trạm)', { value: Array.isArray(v.stations) ? stationText(v.stations) : v.stations, issues, placeholder: 'vd. SD01, CM02' })}
 ${select('lang', 'Ngôn ngữ tin nhắn', [['vi', 'Tiếng Việt'], ['en', 'English']], v.lang ?? 'vi', issues)}
@@ -98,8 +99,8 @@ ${filters}${table(['Họ tên', 'Số điện thoại', 'Xã', 'Trạm', 'Ngôn 
     return `<p><a href="${A}">← Danh sách nông dân</a></p><h1>${esc(sub.name || phoneText(sub.phone))} <span class="muted">${esc(phoneText(sub.phone))}</span> ${sub.active ? '<span class="tag ok">đang nhận</span>' : '<span class="tag">tạm dừng</span>'}</h1>${okMessage(o.ok)}${errorMessage(o.error)}
 ${staff ? `${form(s, `${A}/${sub.id}`)}<fieldset><legend>Thông tin</legend>${fields(o.values ?? sub, o.error?.issues ?? [])}<button type="submit">Lưu</button></fieldset></form>
 <p>${actionButton(s, `${A}/${sub.id}/active`, sub.active ? 'Tạm dừng nhận tin' : 'Nhận tin lại', { hidden: { active: sub.active ? 'false' : 'true' } })} ${actionButton(s, `${A}/${sub.id}/remove`, 'Xoá người này', { cls: 'danger' })}</p>` : ''}
-<div class="cols"><div><h2>Tin nhắn đến (từ khoá)</h2>${table(['Lúc', 'Nội dung', 'Hiểu là'], inbound.map((r) => [esc(when(r.at)), `<code>${esc(r.text)}</code>`, esc(COMMAND_VI[r.command] ?? r.command)]), 'Chưa nhắn từ khoá nào.')}</div>
-<div><h2>Tin đã gửi</h2>${table(['Lúc', 'Loại', 'Trạm', 'Trạng thái', 'Nội dung'], sent.map((r) => [esc(when(r.created_at)), esc(r.kind), esc(r.station ?? '—'), esc(r.status), `<span class="muted">${esc(String(r.text).slice(0, 120))}</span>`]), 'Chưa gửi tin nào.')}</div></div>`
+<div class="cols"><div><h2>Tin nhắn đến (từ khoá)</h2>${table(['Lúc', 'Nội dung', 'Hiểu là'], inbound.map((r) => [`<span class="nw">${esc(when(r.at))}</span>`, `<code>${esc(r.text)}</code>`, esc(COMMAND_VI[r.command] ?? r.command)]), 'Chưa nhắn từ khoá nào.')}</div>
+<div><h2>Tin đã gửi</h2>${table(['Lúc', 'Loại', 'Trạm', 'Trạng thái', 'Nội dung'], sent.map((r) => [`<span class="nw">${esc(when(r.created_at))}</span>`, esc(KIND_VI[r.kind] ?? r.kind), esc(r.station ? (registry.get(r.station)?.code ?? r.station) : '—'), statusTag(r.status), `<span class="muted">${esc(String(r.text).slice(0, 160))}</span>`]), 'Chưa gửi tin nào.')}</div></div>`
   }
 
   const subOf = (req: FastifyRequest) => ctx.deps.alerter?.subscribers.get(Number((req.params as { id: string }).id))

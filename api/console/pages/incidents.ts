@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AckStore } from '../../../alerts/acks.ts'
 import type { EventRow, OutboxRow } from '../../../alerts/store.ts'
-import { errorMessage, esc, form, num, okMessage, phoneText, sensorLabel, table, when } from '../html.ts'
+import { errorMessage, esc, form, KIND_VI, levelLabel, num, okMessage, phoneText, sensorLabel, table, when } from '../html.ts'
 import type { explainError } from '../messages.ts'
 import { failure, type ConsoleCtx, type Form } from '../routes.ts'
 
@@ -42,7 +42,7 @@ export function statusTag(status: string): string {
 }
 
 function eventText(e: EventRow, prev: EventRow | undefined): string {
-  const lv = e.level ? ` mức <b>${esc(e.level)}</b>` : ''
+  const lv = e.level ? ` mức <b>${esc(levelLabel(e.level))}</b>` : ''
   const v = e.value !== null ? ` (giá trị ${num(e.value)}${e.threshold !== null ? `, ngưỡng ${num(e.threshold)}` : ''})` : ''
   if (e.to_status === 'firing' && e.from_status === 'firing') return `${prev?.level && e.level && prev.level !== e.level ? 'Đổi mức' : 'Nâng mức'}${lv}${v}`
   if (e.to_status === 'firing') return `Phát cảnh báo${lv}${v}`
@@ -62,7 +62,7 @@ export function incidentPages(app: FastifyInstance, ctx: ConsoleCtx): void {
     return [
       `<a href="${A}/${encodeURIComponent(i.id)}">${esc(stationName(i.station))}</a><div class="muted">${esc(i.station)}</div>`,
       esc(sensorLabel(i.sensor)),
-      `<b>${esc(i.level)}</b>${i.max_level !== i.level ? ` <span class="muted">(cao nhất ${esc(i.max_level)})</span>` : ''}`,
+      `<b>${esc(levelLabel(i.level))}</b>${i.max_level !== i.level ? ` <span class="muted">(cao nhất ${esc(levelLabel(i.max_level))})</span>` : ''}`,
       i.peak_value !== null ? num(i.peak_value) : '—',
       esc(when(i.opened_at)),
       i.closed_at ? `<span class="tag ok">đã kết thúc ${esc(when(i.closed_at))}</span>` : '<span class="tag bad">đang diễn ra</span>',
@@ -104,7 +104,7 @@ ${okMessage(o.ok)}${errorMessage(o.error)}<p class="muted">Mã sự cố: <code>
 <div class="cols"><div><h2>Diễn biến</h2><ul class="timeline">${items.map((i) => `<li><span class="muted">${esc(when(i.at))}</span> — ${i.html}</li>`).join('')}</ul>
 ${staff ? `${form(s, `${A}/${encodeURIComponent(id)}/ack`)}<fieldset><legend>Xác nhận đã biết sự cố</legend><label for="note">Ghi chú (đã làm gì, ai xử lý)</label><textarea id="note" name="note" style="min-height:4rem" maxlength="1000"></textarea><p><button type="submit">Xác nhận</button></p></fieldset></form>` : ''}</div>
 <div><h2>Tin nhắn của sự cố (${messages.length})</h2><p>${Object.entries(byStatus).map(([k, n]) => `${statusTag(k)} ${n}`).join(' ') || ''}</p>
-${table(['Gửi tới', 'Kênh', 'Loại', 'Trạng thái', 'Số tin', 'Lỗi'], messages.map((m) => [esc(m.channel === 'smpp' || m.channel === 'http' ? phoneText(m.address) : m.address), esc(m.channel), esc(m.kind), statusTag(m.status), `<span class="n">${m.segments}</span>`, esc(m.reason ?? '')]), 'Sự cố này chưa gửi tin nào.')}</div></div>`
+${table(['Gửi tới', 'Kênh', 'Loại', 'Trạng thái', 'Số tin', 'Lỗi'], messages.map((m) => [esc(m.channel === 'smpp' || m.channel === 'http' ? phoneText(m.address) : m.address), esc(m.channel), esc(KIND_VI[m.kind] ?? m.kind), statusTag(m.status), `<span class="n">${m.segments}</span>`, esc(m.reason ?? '')]), 'Sự cố này chưa gửi tin nào.')}</div></div>`
   }
 
   app.get(`${A}/:id`, async (req, reply) => {

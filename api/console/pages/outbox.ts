@@ -3,7 +3,7 @@ import { TidewatchError } from '../../../core/errors.ts'
 import { LOCAL_OFFSET_MS } from '../../../core/local-time.ts'
 import type { OutboxRow } from '../../../alerts/store.ts'
 import { auditChange } from '../../auth/guard.ts'
-import { actionButton, errorMessage, esc, num, okMessage, phoneText, table, when } from '../html.ts'
+import { actionButton, errorMessage, esc, KIND_VI, num, okMessage, phoneText, table, when } from '../html.ts'
 import { explainError } from '../messages.ts'
 import type { ConsoleCtx } from '../routes.ts'
 import { statusTag, STATUS_VI } from './incidents.ts'
@@ -63,10 +63,10 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
       ['#', 'Tạo lúc', 'Gửi tới', 'Kênh', 'Loại', 'Trạm', 'Trạng thái', 'Số phần', 'Lần thử', 'Lỗi của kênh', ''],
       rows.map((m) => [
         String(m.id),
-        esc(when(m.created_at)),
+        `<span class="nw">${esc(when(m.created_at))}</span>`,
         esc(m.channel === 'smpp' || m.channel === 'http' ? phoneText(m.address) : m.address),
         esc(m.channel),
-        esc(m.kind),
+        esc(KIND_VI[m.kind] ?? m.kind),
         esc(m.station ?? '—'),
         statusTag(m.status),
         `<span class="n">${m.segments}</span> <span class="muted">${m.encoding === 'ucs2' ? 'có dấu' : 'không dấu'}</span>`,
