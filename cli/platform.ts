@@ -20,6 +20,7 @@ import { RuleBook } from '../levels/book.ts'
 import { alertStateReader } from '../levels/status.ts'
 import { sampleMessages } from '../api/board/sms-sample.ts'
 import { influxLevelsSink, startLevelsWriter, type LevelsWriter } from '../levels/influx-levels.ts'
+import { registryPath } from './args.ts'
 
 /**
  * The composition root: builds the parts a command asked for from one frozen
@@ -46,10 +47,6 @@ export interface Platform {
   apiUrl?: string
   query?: InfluxQueryClient
   stop(): Promise<void>
-}
-
-export function registryPath(config: Readonly<Config>): string {
-  return join(config.dataDir, 'registry.db')
 }
 
 export function ingestServiceAccount(config: Readonly<Config>): ServiceAccount {
