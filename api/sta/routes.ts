@@ -1,3 +1,5 @@
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import cors from '@fastify/cors'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { isTidewatchError } from '../../core/errors.ts'
@@ -20,6 +22,9 @@ import { parseOptions, queryPairs } from './parser.ts'
  * data: no token, any origin, enabled stations only, stored values only.
  */
 export const STA_PREFIX = '/sta/v1.1'
+/** Below this, compressing costs more than it saves on a phone or LGSP link. */
+const GZIP_FROM_CHARS = 64 * 1024
+const gzipAsync = promisify(gzip)
 /** A station enabled, disabled, added or edited shows in the API within this long. */
 export const REGISTRY_CHECK_MS = 1000
 
@@ -31,7 +36,7 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
     const latest = new LatestCache(requireQueryLazy(deps))
     const graphs = new TtlCache<Graph>({ ttlMs: LATEST_CACHE_DEFAULTS.freshMs, maxEntries: 1, maxBytes: Infinity })
     // 7 MB is the latest-values answer for 1,000 stations (bench/sta.ts); room for a few such.
-    const bodies = new TtlCache<string>({ ttlMs: LATEST_CACHE_DEFAULTS.freshMs, maxEntries: 32, maxBytes: 64 * 1024 * 1024 })
+    const bodies = new TtlCache<CachedBody>({ ttlMs: LATEST_CACHE_DEFAULTS.freshMs, maxEntries: 32, maxBytes: 64 * 1024 * 1024 })
     let listed: { at: number; stations: Station[]; fp: string } | null = null
     const handle = async (req: FastifyRequest, reply: FastifyReply) => {
       const [rawPath = '', rawQuery = ''] = req.url.split(/\?(.*)/s)
@@ -58,7 +63,7 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
         const validity = () => `${fp} ${latest.snapshotAt() ?? ''}`
         const hit = bodies.get(key, validity())
         sendLicence(reply)
-        if (hit !== undefined) return reply.type('application/json; charset=utf-8').send(hit)
+        if (hit !== undefined) return sendJson(req, reply, hit)
         const influx = requireQuery(deps.query)
         let direct = 0
         const engine: Engine = {
@@ -71,9 +76,9 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
         const out = await answer(engine, segments, opts, pairs.filter(([n]) => n.startsWith('$')))
         if (out.kind === 'empty') return reply.code(204).send()
         if (out.kind === 'text') return reply.type(out.type).send(out.body)
-        const body = JSON.stringify(out.body)
-        if (direct === 0) bodies.set(key, validity(), body, body.length * 2)
-        return reply.type('application/json; charset=utf-8').send(body)
+        const body: CachedBody = { json: JSON.stringify(out.body) }
+        if (direct === 0) bodies.set(key, validity(), body, body.json.length * 2)
+        return sendJson(req, reply, body)
       } catch (err) {
         if (isTidewatchError(err) && err.code === 'STA_QUERY_INVALID') {
           const status = err.details.status === 501 ? 501 : 400
@@ -105,6 +110,20 @@ function requireQueryLazy(deps: ApiDeps): InfluxQueryClient {
     },
     query: (q, opts) => requireQuery(deps.query).query(q, opts),
   }
+}
+
+interface CachedBody {
+  json: string
+  /** Gzipped once, on the first request that accepts it (the latest-values answer: 7 MB → a few hundred kB). */
+  gzip?: Promise<Buffer>
+}
+
+/** Large answers go gzipped to clients that accept it, compressed off the event loop (zlib's thread pool), once per cached body. */
+async function sendJson(req: FastifyRequest, reply: FastifyReply, body: CachedBody): Promise<FastifyReply> {
+  void reply.type('application/json; charset=utf-8').header('vary', 'accept-encoding')
+  if (body.json.length < GZIP_FROM_CHARS || !/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return reply.send(body.json)
+  body.gzip ??= gzipAsync(body.json, { level: 1 })
+  return reply.header('content-encoding', 'gzip').send(await body.gzip)
 }
 
 function sendLicence(reply: FastifyReply): void {

@@ -199,6 +199,16 @@ describe('A.1 Sensing Core', () => {
     expect(all.value.length).toBeGreaterThan(0)
   })
 
+  it('large answers are gzipped for clients that accept it, plain for those that do not', async () => {
+    const path = `/Datastreams('${THREE.id}:water_level')/Observations?$top=1000`
+    const zipped = await sta(f.tp, path, { 'accept-encoding': 'gzip' })
+    expect(zipped.headers.get('content-encoding')).toBe('gzip')
+    expect(zipped.body.value).toHaveLength(1000)
+    const plain = await sta(f.tp, path, { 'accept-encoding': 'identity' })
+    expect(plain.headers.get('content-encoding')).toBeNull()
+    expect(plain.body).toEqual(zipped.body)
+  })
+
   it('the latest values of every station in one request: Things?$expand=Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))', async () => {
     const r = await list(f.tp, `/Things?$expand=Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))`)
     const latest = Object.fromEntries(r.value.flatMap((t: any) => t.Datastreams.map((d: any) => [d['@iot.id'], d.Observations[0]?.result])))
