@@ -65,6 +65,18 @@ export const ConfigSchema = z.object({
        * production (docs/SECURITY.md): station secrets cross 4G networks.
        */
       plaintext: z.boolean().default(true),
+      /**
+       * Device certificates (mutual TLS, docs/SECURITY.md "Device
+       * certificates"). `off`: no certificate is asked for. `optional`: a
+       * station may log in with a client certificate from `clientCaFile`
+       * instead of its secret. `required`: a station must (service accounts
+       * such as the ingest still use their secrets). Needs TLS.
+       */
+      clientCerts: z.enum(['off', 'optional', 'required']).default('off'),
+      /** The CA (PEM) that issues station certificates; defaults to caFile. */
+      clientCaFile: z.string().optional(),
+      /** A CRL (PEM) from the province's CA, honoured in the TLS layer, read at start. Revocations by `tidewatch devices revoke-cert` need none. */
+      crlFile: z.string().optional(),
       /** CONNECT throttling and lockout (broker/hooks/authenticate.ts, docs/SECURITY.md "Tuning"). */
       auth: z
         .object({
@@ -117,6 +129,9 @@ export const ConfigSchema = z.object({
     .superRefine((m, ctx) => {
       if (!m.plaintext && !(m.certFile && m.keyFile)) {
         ctx.addIssue({ code: 'custom', path: ['plaintext'], message: 'TLS-only mode (plaintext: false) needs mqtt.certFile and mqtt.keyFile' })
+      }
+      if (m.clientCerts !== 'off' && !(m.certFile && m.keyFile && (m.clientCaFile ?? m.caFile))) {
+        ctx.addIssue({ code: 'custom', path: ['clientCerts'], message: 'device certificates need TLS (mqtt.certFile, mqtt.keyFile) and the CA that issues them (mqtt.clientCaFile or mqtt.caFile)' })
       }
     })
     .prefault({}),
@@ -192,6 +207,9 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number' | 'boolean']> 
   ['TIDEWATCH_INGEST_USERNAME', 'mqtt.ingestUsername', 'string'],
   ['TIDEWATCH_INGEST_PASSWORD', 'mqtt.ingestPassword', 'string'],
   ['TIDEWATCH_MQTT_PLAINTEXT', 'mqtt.plaintext', 'boolean'],
+  ['TIDEWATCH_MQTT_CLIENT_CERTS', 'mqtt.clientCerts', 'string'],
+  ['TIDEWATCH_MQTT_CLIENT_CA', 'mqtt.clientCaFile', 'string'],
+  ['TIDEWATCH_MQTT_CRL', 'mqtt.crlFile', 'string'],
   ['TIDEWATCH_HTTP_HOST', 'http.host', 'string'],
   ['TIDEWATCH_HTTP_PORT', 'http.port', 'number'],
   ['TIDEWATCH_STAFF_TOKEN', 'http.staffToken', 'string'],
