@@ -22,6 +22,23 @@ const A = '/console/outbox'
  * contract price with ConsoleOptions.costPerSegment (docs/CONSOLE.md).
  */
 export const DEFAULT_COST_PER_SEGMENT: Readonly<Record<string, number>> = Object.freeze({ smpp: 800, http: 800, log: 0, email: 0, webhook: 0 })
+/** SMPP 3.4 command_status values a gateway answers most (SMPP v3.4 §5.1.3), for the channel-error column. */
+const SMPP_STATUS_VI: Record<number, string> = {
+  0x0b: 'số nhận không hợp lệ',
+  0x0a: 'tên người gửi (brandname) không hợp lệ',
+  0x14: 'hàng đợi của tổng đài đầy',
+  0x45: 'tổng đài từ chối gửi',
+  0x58: 'gửi quá nhanh, tổng đài yêu cầu chậm lại',
+  0x61: 'thời điểm hẹn gửi không hợp lệ',
+}
+
+export function channelError(reason: string | null): string {
+  if (!reason) return ''
+  const m = /status 0x([0-9a-f]+)/i.exec(reason)
+  const vi = m ? SMPP_STATUS_VI[parseInt(m[1]!, 16)] : undefined
+  return vi ? `${vi} (${reason})` : reason
+}
+
 /** Days of counts on the page: two weeks covers a tide cycle's spring and neap (~14.8 days). */
 const DAYS = 14
 
@@ -40,13 +57,15 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
     if (q.channel) (where.push('channel = ?'), args.push(q.channel))
     const rows = db.prepare(`SELECT * FROM alert_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT 200`).all(...args) as OutboxRow[]
     const channels = (db.prepare('SELECT DISTINCT channel FROM alert_outbox').all() as Array<{ channel: string }>).map((r) => r.channel)
-    // Billed: what reached the gateway (a submit was accepted), delivered or not. Grouped by local (UTC+7) day.
+    // Every message of the day (suppressed and cancelled were never meant to go); billed: the segments that reached
+    // the gateway (a submit was accepted), delivered or not. Grouped by local (UTC+7) day.
     const since = ctx.clock() - DAYS * 86_400_000
     const daily = db
       .prepare(
-        `SELECT date((created_at + ?) / 1000, 'unixepoch') AS day, channel, COUNT(*) AS messages, SUM(segments) AS segments,
+        `SELECT date((created_at + ?) / 1000, 'unixepoch') AS day, channel, COUNT(*) AS messages,
+                SUM(CASE WHEN submitted_at IS NOT NULL OR status = 'delivered' THEN segments ELSE 0 END) AS segments,
                 SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END) AS delivered, SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed
-         FROM alert_outbox WHERE created_at >= ? AND (submitted_at IS NOT NULL OR status IN ('delivered','logged')) GROUP BY day, channel ORDER BY day DESC, channel`,
+         FROM alert_outbox WHERE created_at >= ? AND status NOT IN ('suppressed', 'cancelled') GROUP BY day, channel ORDER BY day DESC, channel`,
       )
       .all(LOCAL_OFFSET_MS, since) as Array<{ day: string; channel: string; messages: number; segments: number; delivered: number; failed: number }>
     const cost = (ch: string, seg: number) => seg * (ctx.costPerSegment[ch] ?? 0)
@@ -55,7 +74,7 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
 <div><label for="ch">Kênh</label><select id="ch" name="channel"><option value="">tất cả</option>${channels.map((c) => `<option${q.channel === c ? ' selected' : ''}>${esc(c)}</option>`).join('')}</select></div><button type="submit" class="sec">Lọc</button></form>`
     return `<h1>Tin nhắn đi</h1>${okMessage(o.ok)}${errorMessage(o.error)}
 <h2>Số tin theo ngày (${DAYS} ngày gần nhất)</h2>${table(
-      ['Ngày', 'Kênh', 'Số tin', 'Số phần tin', 'Đã đến máy', 'Thất bại', 'Chi phí ước tính'],
+      ['Ngày', 'Kênh', 'Số tin', 'Phần tin đã gửi tới tổng đài (tính tiền)', 'Đã đến máy', 'Thất bại', 'Chi phí ước tính'],
       daily.map((d) => [esc(d.day.split('-').reverse().join('/')), esc(d.channel), `<span class="n">${d.messages}</span>`, `<span class="n">${d.segments}</span>`, String(d.delivered), String(d.failed), `<span class="n">${num(cost(d.channel, d.segments), 0)} đ</span>`]),
       'Chưa gửi tin nào trong thời gian này.',
     )}<p class="muted">Tổng ước tính: <b>${num(total, 0)} đ</b>. Đơn giá mỗi phần tin: ${Object.entries(ctx.costPerSegment).filter(([, v]) => v > 0).map(([k, v]) => `${esc(k)} ${num(v, 0)} đ`).join(', ')} (giá ước lượng, chỉnh theo hợp đồng nhà mạng).</p>
@@ -71,7 +90,7 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
         statusTag(m.status),
         `<span class="n">${m.segments}</span> <span class="muted">${m.encoding === 'ucs2' ? 'có dấu' : 'không dấu'}</span>`,
         String(m.attempts),
-        `<span class="muted">${esc(m.reason ?? '')}</span>`,
+        `<span class="muted">${esc(channelError(m.reason))}</span>`,
         staff && m.status === 'failed' ? actionButton(s, `${A}/${m.id}/retry`, 'Gửi lại') : '',
       ]),
       'Không có tin nào khớp bộ lọc.',
