@@ -121,6 +121,7 @@ export async function answer(e: Engine, segments: string[], opts: QueryOptions, 
     return { kind: 'json', body: serviceDocument(e) }
   }
   if (target.kind === 'entity') {
+    checkOptions(typeOfRec(target.rec), { select: opts.select, expand: opts.expand })
     const json = render(e, target.rec, opts)
     await expandInto(e, typeOfRec(target.rec), [{ rec: target.rec, json }], opts.expand ?? [], 1)
     return { kind: 'json', body: json }

@@ -64,12 +64,12 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
         const hit = bodies.get(key, validity())
         sendLicence(reply)
         if (hit !== undefined) return sendJson(req, reply, hit)
-        const influx = requireQuery(deps.query)
         let direct = 0
         const engine: Engine = {
           graph,
           // Counted: an answer built only from the registry and the latest-values snapshot may be reused.
-          query: { url: influx.url, database: influx.database, query: (q, o) => (direct++, influx.query(q, o)) },
+          // Resolved per query: Things, Sensors… answer even when no InfluxDB target is configured.
+          query: { url: '', database: '', query: (q, o) => (direct++, requireQuery(deps.query).query(q, o)) },
           root,
           latest,
         }
@@ -80,6 +80,8 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
         if (direct === 0) bodies.set(key, validity(), body, body.json.length * 2)
         return sendJson(req, reply, body)
       } catch (err) {
+        // Errors must not be kept by shared caches.
+        void reply.header('cache-control', 'no-store')
         if (isTidewatchError(err) && err.code === 'STA_QUERY_INVALID') {
           const status = err.details.status === 501 ? 501 : 400
           return reply.code(status).header('cache-control', 'no-store').send(errorBody(err.code, err.message, err.details))

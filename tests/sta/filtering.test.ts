@@ -94,6 +94,11 @@ describe('Filtering (req/request-data)', () => {
       expect(r.body.error.code, query).toBe('STA_QUERY_INVALID')
       expect(r.body.error.message.length).toBeGreaterThan(5)
     }
+    // On a single entity too; and no shared cache keeps an error.
+    const single = await sta(f.tp, `/Things('${ONE.id}')?$select=nonsense`)
+    expect(single.status).toBe(400)
+    expect(single.headers.get('cache-control')).toBe('no-store')
+    expect((await sta(f.tp, `/Things('nope')`)).headers.get('cache-control')).toBe('no-store')
     const long = await sta(f.tp, `/Things?$filter=${q(`name eq '${'x'.repeat(9000)}'`)}`)
     expect(long.status).toBe(400)
     for (const query of [`$filter=${q("st_within(location, geography'POLYGON((0 0, 1 0, 1 1, 0 0))')")}`, '$resultFormat=dataArray']) {
