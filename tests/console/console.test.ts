@@ -99,6 +99,8 @@ beforeAll(async () => {
   staffCtx = await browser.newContext({ viewport: DESKTOP })
   page = await staffCtx.newPage()
   page.on('pageerror', (e) => errors.push(String(e)))
+  // A station name typed as markup must stay text: any dialog is a script that ran.
+  page.on('dialog', (d) => void (errors.push(`dialog: ${d.message()}`), d.dismiss()))
   page.on('console', (m) => {
     // 4xx pages are expected in the error-path steps; only script errors count.
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text())
@@ -363,12 +365,14 @@ describe('staff console', () => {
 
   it('imports stations from an Excel CSV (";" separators, BOM, decimal commas) and screenshots every page', async () => {
     await page.goto(`${tp.apiUrl}/console/stations`)
-    await page.fill('#csv', '\uFEFFid;name;lat;lon;commune;district;zone;code;bd1;bd2;bd3;sensors\r\ncm-nam-can-01;Năm Căn;8,7594;104,9916;Năm Căn;Năm Căn;brackish_aquaculture;NC01;140;150;160;\r\ncm-bad;Thiếu toạ độ;;;;;;;;;;\r\n')
+    await page.fill('#csv', '\uFEFFid;name;lat;lon;commune;district;zone;code;bd1;bd2;bd3;sensors\r\ncm-nam-can-01;Năm Căn;8,7594;104,9916;Năm Căn;Năm Căn;brackish_aquaculture;NC01;140;150;160;\r\ncm-bad;Thiếu toạ độ;;;;;;;;;;\r\ncm-xss-01;"<script>alert(1)</script> Kênh ""A"" & B";9,1;105,2;<img src=x onerror=alert(2)>;;monitoring;;;;;\r\n')
     await page.click('fieldset:has(#csv) button[type=submit]')
     const result = (await page.locator('h2:has-text("Kết quả nhập CSV") + p + table').textContent())!
     expect(result).toContain('đã thêm')
     expect(result).toContain('BAD_REQUEST')
     expect(tp.platform.registry.get('cm-nam-can-01')?.zone).toBe('brackish_aquaculture')
+    expect(tp.platform.registry.get('cm-xss-01')?.name).toBe(`<script>alert(1)</script> Kênh "A" & B`)
+    expect(await page.locator('a[href="/console/stations/cm-xss-01"] + .muted').textContent()).toBe(`<script>alert(1)</script> Kênh "A" & B`)
     await shot(page, 'stations-import')
 
     for (const [name, path] of [
