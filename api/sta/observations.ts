@@ -178,8 +178,9 @@ const scanLimit = (detail: string) =>
   })
 
 /**
- * One page of observations per group. `groups` lists the group keys in the
- * caller's order (datastream ids or station ids); `none` has the single key "".
+ * One page of observations per group, keyed by datastream id ('datastream'),
+ * station id ('station', a FeatureOfInterest) or "" ('none'): one InfluxDB
+ * query for all groups, LIMIT and OFFSET applying per group.
  */
 export async function observationPages(
   query: InfluxQueryClient,
@@ -245,7 +246,11 @@ export async function observationPages(
   if (perGroup < 1) throw scanLimit('too many groups to filter')
   const series = await run(query, `SELECT ${FIELDS}${tags} FROM "reading" WHERE ${where}${groupBy} ORDER BY time ${dir} LIMIT ${perGroup + 1}`)
   const fetched = new Map<string, ObservationRec[]>()
-  for (const r of toRecs(series, byKey)) fetched.set(groupOf(r), [...(fetched.get(groupOf(r)) ?? []), r])
+  for (const r of toRecs(series, byKey)) {
+    const list = fetched.get(groupOf(r))
+    if (list) list.push(r)
+    else fetched.set(groupOf(r), [r])
+  }
   for (const [key, page] of out) {
     const rows = fetched.get(key) ?? []
     const complete = rows.length <= perGroup
