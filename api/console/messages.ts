@@ -82,6 +82,35 @@ export const FIELD_VI: Record<string, string> = {
   note: 'Ghi chú',
 }
 
+/**
+ * The API's field messages are zod's, in English; the common ones are said in
+ * Vietnamese (the original is kept in parentheses for the rest).
+ */
+const ISSUE_VI: Array<[RegExp, string]> = [
+  [/received undefined|^Required$/i, 'chưa nhập'],
+  [/expected number/i, 'phải là số'],
+  [/expected boolean/i, 'phải là có/không'],
+  [/Invalid option|expected one of/i, 'không có trong danh sách cho phép'],
+  [/Too small.*>=?\s*(-?[\d.]+)|must be >=?\s*(-?[\d.]+)/i, 'quá nhỏ (tối thiểu $1$2)'],
+  [/Too big.*<=?\s*(-?[\d.]+)|must be <=?\s*(-?[\d.]+)/i, 'quá lớn (tối đa $1$2)'],
+  [/phone must be a Vietnamese mobile number/i, 'phải là số di động Việt Nam (09…, +849…)'],
+  [/must be 2–4 letters then 1–3 digits/i, 'gồm 2–4 chữ cái rồi 1–3 chữ số, ví dụ SD01'],
+  [/must match \^\[A-Za-z0-9_-\]/i, 'chỉ gồm chữ không dấu, số, "-" hoặc "_"'],
+  [/alarm levels must rise/i, 'phải tăng dần: BĐ1 < BĐ2 < BĐ3'],
+  [/clear must be on the safe side of threshold/i, 'mức gỡ phải ở phía an toàn của ngưỡng'],
+  [/an outside level needs high > threshold/i, 'mức "ngoài khoảng" cần ngưỡng trên lớn hơn ngưỡng; các mức khác không có ngưỡng trên'],
+  [/level names must be unique/i, 'tên các mức không được trùng nhau'],
+  [/Invalid string: must match pattern/i, 'sai định dạng'],
+]
+
+export function issueVi(message: string): string {
+  for (const [re, vi] of ISSUE_VI) {
+    const m = re.exec(message)
+    if (m) return vi.replace(/\$(\d)/g, (_x, i: string) => m[Number(i)] ?? '')
+  }
+  return message
+}
+
 export interface FieldIssue {
   field: string
   message: string
@@ -94,7 +123,7 @@ export function explainError(body: unknown): { code: string; text: string; issue
   const raw = (err?.details?.issues as Array<Record<string, unknown>> | undefined) ?? []
   const issues = raw.map((i) => {
     const field = String(i.parameter ?? i.key ?? i.path ?? '')
-    return { field, message: String(i.message ?? i.reason ?? '') }
+    return { field, message: issueVi(String(i.message ?? i.reason ?? '')) }
   })
   // A code without a sentence still says what happened, in the API's words.
   const text = ERROR_VI[code] ?? `${err?.message ?? 'Lỗi không rõ'}`

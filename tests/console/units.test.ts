@@ -141,3 +141,12 @@ describe('sign-in throttle', () => {
     expect(t.blocked('an', '10.0.0.1')).toBe(false)
   })
 })
+
+describe('API field messages in Vietnamese', () => {
+  it('says the common zod messages in Vietnamese and keeps the rest', async () => {
+    const { explainError } = await import('../../api/console/messages.ts')
+    const e = explainError({ error: { code: 'BAD_REQUEST', message: 'x', details: { issues: [{ parameter: 'lat', message: 'Invalid input: expected number, received undefined' }, { parameter: 'lon', message: 'Invalid input: expected number, received string' }, { key: 'levels.0.clear', reason: 'clear must be on the safe side of threshold' }, { parameter: 'x', message: 'something new' }] } } })
+    expect(e.issues.map((i) => i.message)).toEqual(['chưa nhập', 'phải là số', 'mức gỡ phải ở phía an toàn của ngưỡng', 'something new'])
+    expect(e.text).toContain('Dữ liệu chưa hợp lệ')
+  })
+})

@@ -4,7 +4,7 @@ import type { Subscriber } from '../../../alerts/subscribers.ts'
 import { foldKey } from '../../../alerts/text.ts'
 import { actionButton, errorMessage, esc, field, form, KIND_VI, okMessage, phoneText, select, table, when } from '../html.ts'
 import { statusTag } from './incidents.ts'
-import { explainError } from '../messages.ts'
+import { explainError, FIELD_VI } from '../messages.ts'
 import { listOf, parseCsv, textOf } from '../forms.ts'
 import { failure, type ConsoleCtx, type Form } from '../routes.ts'
 
@@ -131,7 +131,7 @@ ${staff ? `${form(s, `${A}/${sub.id}`)}<fieldset><legend>Thông tin</legend>${fi
       const a = await ctx.api(req, 'POST', '/api/v1/alerts/subscribers', body)
       if (a.status < 400) created++
       const e = a.status < 400 ? undefined : explainError(a.body)
-      results.push([String(i + 2), esc(r.name ?? ''), esc(r.phone ?? ''), e ? `<span class="tag bad">${esc(e.code)}</span> ${esc(e.text)} ${esc(e.issues.map((x) => x.message).join('; '))}` : '<span class="tag ok">đã thêm</span>'])
+      results.push([String(i + 2), esc(r.name ?? ''), esc(r.phone ?? ''), e ? `<span class="tag bad">${esc(e.code)}</span> ${e.issues.length ? esc(e.issues.map((x) => `${FIELD_VI[x.field] ?? x.field}: ${x.message}`).join('; ')) : esc(e.text)}` : '<span class="tag ok">đã thêm</span>'])
     }
     return send(reply, req, listHtml(req, { ok: `Đã thêm ${created} trên ${rows.length} người.`, extra: `<h2>Kết quả nhập</h2>${table(['Dòng', 'Họ tên', 'Số điện thoại', 'Kết quả'], results)}` }))
   })

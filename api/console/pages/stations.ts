@@ -3,7 +3,7 @@ import { isTidewatchError } from '../../../core/errors.ts'
 import { SENSOR_KINDS, SENSORS } from '../../../core/sensors.ts'
 import { ZONES } from '../../../levels/zones.ts'
 import { actionButton, ago, errorMessage, esc, field, form, num, okMessage, select, sensorLabel, table, when, ZONE_VI } from '../html.ts'
-import { explainError, REASON_VI, type FieldIssue } from '../messages.ts'
+import { explainError, FIELD_VI, REASON_VI, type FieldIssue } from '../messages.ts'
 import { listOf, nullableText, numberOf, parseCsv, textOf } from '../forms.ts'
 import { failure, type ConsoleCtx, type Form } from '../routes.ts'
 
@@ -238,7 +238,9 @@ ${staff ? `<h2>Sửa thông tin</h2>${form(s, `${A}/${encodeURIComponent(id)}`)}
         results.push([String(i + 2), esc(r.id), '<span class="tag ok">đã thêm</span>', `<span class="secret">${esc(a.body.credentials.username)}</span> / <span class="secret">${esc(a.body.credentials.password)}</span>`])
       } else {
         const e = explainError(a.body)
-        results.push([String(i + 2), esc(r.id ?? ''), `<span class="tag bad">${esc(e.code)}</span>`, `${esc(e.text)}${e.issues.length ? ` — ${e.issues.map((x) => esc(`${x.field}: ${x.message}`)).join('; ')}` : ''}`])
+        // Per row, the fields the API named say more than the page-level sentence.
+        const what = e.issues.length ? e.issues.map((x) => esc(`${FIELD_VI[x.field] ?? x.field}: ${x.message}`)).join('; ') : esc(e.text)
+        results.push([String(i + 2), esc(r.id ?? ''), `<span class="tag bad">${esc(e.code)}</span>`, what])
       }
     }
     const extra = `<h2>Kết quả nhập CSV</h2><p class="muted">Mật khẩu MQTT của các trạm mới chỉ hiện MỘT lần, tại đây.</p>${table(['Dòng', 'Mã trạm', 'Kết quả', 'Thông tin đăng nhập / lỗi'], results)}`
