@@ -144,7 +144,7 @@ describe('A.1 Sensing Core', () => {
     expect(new Set(r.value.map((o: any) => o['@iot.id'].split(':')[1]))).toEqual(new Set(['conductivity', 'temperature', 'water_level', 'salinity']))
   })
 
-  it('req/datamodel/entity-control-information/common-control-information: every entity has @iot.id, a resolvable @iot.selfLink and navigationLinks', async () => {
+  it('req/datamodel/entity-control-information/common-control-information (1.0: req/entity-control-information/common-control-information): every entity has @iot.id, a resolvable @iot.selfLink and navigationLinks', async () => {
     for (const set of SETS) {
       const r = await list(f.tp, `/${set}?$top=2`)
       expect(r.value.length, set).toBeGreaterThan(0)
