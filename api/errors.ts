@@ -1,35 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
-import { ErrorCodes, isTidewatchError, type ErrorCode } from '../core/errors.ts'
+import { ErrorCodes, httpStatus, isTidewatchError } from '../core/errors.ts'
 
 /** Every API error has this body: `{ "error": { "code", "message", "details" } }`. */
 export interface ApiErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> }
-}
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  BAD_REQUEST: 400,
-  STATION_ID_INVALID: 400,
-  CSV_INVALID: 400,
-  STA_QUERY_INVALID: 400,
-  NOT_FOUND: 404,
-  STATION_NOT_FOUND: 404,
-  STATION_EXISTS: 409,
-  STATION_ZONE_INVALID: 400,
-  STATION_CODE_INVALID: 400,
-  STATION_CODE_TAKEN: 409,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  RATE_LIMITED: 429,
-  INFLUX_UNAVAILABLE: 503,
-  INFLUX_QUERY_FAILED: 502,
-  CONSOLE_SIGNIN_FAILED: 401,
-  CONSOLE_SESSION_EXPIRED: 401,
-  CONSOLE_CSRF_INVALID: 403,
-  STAFF_ACCOUNT_INVALID: 400,
-  STAFF_ACCOUNT_EXISTS: 409,
-  QUARANTINE_NOT_RELEASABLE: 409,
-  OUTBOX_NOT_RETRYABLE: 409,
 }
 
 export function errorBody(code: string, message: string, details: Record<string, unknown> = {}): ApiErrorBody {
@@ -48,7 +23,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     return
   }
   if (isTidewatchError(err)) {
-    void reply.status(STATUS[err.code] ?? 400).send(errorBody(err.code, err.message, err.details))
+    void reply.status(httpStatus(err.code)).send(errorBody(err.code, err.message, err.details))
     return
   }
   // Plugins that build our error body themselves (the rate limiter) throw it as is.

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { AuditLog } from '../auth/audit.ts'
 import { auditChange } from '../auth/guard.ts'
 import { z } from 'zod'
-import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
+import { httpStatus, isTidewatchError, TidewatchError } from '../../core/errors.ts'
 import { isSensorKind, SENSOR_KINDS } from '../../core/sensors.ts'
 import { parseScope } from '../../levels/book.ts'
 import { ZONES } from '../../levels/zones.ts'
@@ -15,20 +15,8 @@ import { SubscriberInputSchema } from '../../alerts/subscribers.ts'
  * history, subscribers, the outbox, and the HTTP gateway's inbound SMS
  * webhook. Errors: { error: { code, message, details } } with 400/404.
  */
-const STATUS: Record<string, number> = {
-  BAD_REQUEST: 400,
-  ALERT_RULE_INVALID: 400,
-  SUBSCRIBER_INVALID: 400,
-  SUBSCRIBER_EXISTS: 400,
-  STATION_ID_INVALID: 400,
-  NOT_FOUND: 404,
-  STATION_NOT_FOUND: 404,
-  SUBSCRIBER_NOT_FOUND: 404,
-  UNAUTHORIZED: 401,
-}
-
 function send(reply: FastifyReply, err: unknown): FastifyReply {
-  if (isTidewatchError(err)) return reply.code(STATUS[err.code] ?? 500).send({ error: err.toJSON() })
+  if (isTidewatchError(err)) return reply.code(httpStatus(err.code)).send({ error: err.toJSON() })
   return reply.code(500).send({ error: { code: 'INTERNAL', message: (err as Error).message, details: {} } })
 }
 
