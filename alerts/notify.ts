@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { Station } from '../devices/registry.ts'
-import type { AlertsConfig } from './config.ts'
+import type { AlertsConfig } from '../core/alerts-config.ts'
 import type { Transition } from './engine.ts'
 import type { Subscriber, Subscribers } from './subscribers.ts'
 import { render, type Rendered } from './templates.ts'

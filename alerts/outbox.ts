@@ -1,7 +1,7 @@
 import { backoffWindow, equalJitter } from '../core/backoff.ts'
 import type Database from 'better-sqlite3'
 import type { Logger } from '../core/log.ts'
-import type { AlertsConfig } from './config.ts'
+import type { AlertsConfig } from '../core/alerts-config.ts'
 import type { Channel, SendResult } from './channels/types.ts'
 import { RateLimiter } from './limiter.ts'
 import type { OutboxRow } from './store.ts'

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import { Registry } from '../devices/registry.ts'
 import { silentLogger } from '../core/log.ts'
 import { createAlerter } from '../alerts/alerter.ts'
-import { AlertsConfigSchema } from '../alerts/config.ts'
+import { AlertsConfigSchema } from '../core/alerts-config.ts'
 import type { AcceptedReading } from '../core/reading.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rate: { type: 'string', default: '1000' } } })

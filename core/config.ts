@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { TidewatchError } from './errors.ts'
-import { AlertsConfigSchema } from '../alerts/config.ts'
+import { AlertsConfigSchema } from './alerts-config.ts'
 
 /**
  * The whole configuration of a tidewatch process: one zod schema, parsed once
@@ -182,7 +182,7 @@ export const ConfigSchema = z.object({
       quarantineMaxRows: z.number().int().positive().default(200_000),
     })
     .prefault({}),
-  /** Threshold alerter and SMS (alerts/config.ts, docs/ALERTS.md). */
+  /** Threshold alerter and SMS (core/alerts-config.ts, docs/ALERTS.md). */
   alerts: AlertsConfigSchema,
 })
 

@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer'
 import type { Logger } from '../../core/log.ts'
-import type { EmailConfig } from '../config.ts'
+import type { EmailConfig } from '../../core/alerts-config.ts'
 import type { Channel, OutgoingMessage, SendResult } from './types.ts'
 
 /**

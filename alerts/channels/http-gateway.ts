@@ -1,4 +1,4 @@
-import type { HttpGatewayConfig } from '../config.ts'
+import type { HttpGatewayConfig } from '../../core/alerts-config.ts'
 import { segmentInfo } from '../sms/segments.ts'
 import { toGsm } from '../templates.ts'
 import type { Channel, OutgoingMessage, SendResult } from './types.ts'

@@ -1,7 +1,7 @@
 import { backoffWindow, equalJitter } from '../../core/backoff.ts'
 import smpp, { type PDU, type Session, type ShortMessage } from 'smpp'
 import type { Logger } from '../../core/log.ts'
-import type { SmppConfig } from '../config.ts'
+import type { SmppConfig } from '../../core/alerts-config.ts'
 import { splitSms } from '../sms/segments.ts'
 import { toGsm } from '../templates.ts'
 import type { Channel, ChannelEvents, OutgoingMessage, SendContext, SendResult } from './types.ts'

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { AlertsConfigSchema } from '../../alerts/config.ts'
+import { AlertsConfigSchema } from '../../core/alerts-config.ts'
 import { freePort } from '../../influx/managed.ts'
 import { openAlerter, reading, smppConfig, tempDir } from './helpers.ts'
 

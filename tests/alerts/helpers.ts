@@ -6,7 +6,7 @@ import { Registry } from '../../devices/registry.ts'
 import type { AcceptedReading } from '../../core/reading.ts'
 import type { SensorKind } from '../../core/sensors.ts'
 import { createAlerter, type Alerter } from '../../alerts/alerter.ts'
-import { AlertsConfigSchema, type AlertsConfig } from '../../alerts/config.ts'
+import { AlertsConfigSchema, type AlertsConfig } from '../../core/alerts-config.ts'
 
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tidewatch-alerts-'))

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
-import { AlertsConfigSchema } from '../../alerts/config.ts'
+import { AlertsConfigSchema } from '../../core/alerts-config.ts'
 import { openAlerter, reading, tempDir } from './helpers.ts'
 
 const cleanups: Array<() => unknown> = []

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, expect, it } from 'vitest'
-import { AlertsConfigSchema } from '../../alerts/config.ts'
+import { AlertsConfigSchema } from '../../core/alerts-config.ts'
 import { waitFor } from './smsc.ts'
 import { openAlerter, reading, tempDir } from './helpers.ts'
 

@@ -1,8 +1,9 @@
 import { z } from 'zod'
 
 /**
- * Alerter configuration, parsed once with the rest of the config (the lead
- * mounts it as `alerts` in core/config.ts) and frozen. Every field has a
+ * Alerter configuration, parsed once with the rest of the config (mounted
+ * as `alerts` in core/config.ts) and frozen. It lives on the ground floor
+ * with the rest of the configuration, so core/ imports nothing above it. Every field has a
  * default so `{}` is a working development setup: log channel, no SMPP.
  */
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24 h, Asia/Ho_Chi_Minh)')
