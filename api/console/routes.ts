@@ -70,6 +70,12 @@ function isTls(req: FastifyRequest): boolean {
   return req.protocol === 'https' || fwd === 'https'
 }
 
+/** Where to go after signing in: only a console page of this site (no open redirect). */
+export function safeNext(raw: unknown): string {
+  const s = typeof raw === 'string' ? raw : ''
+  return /^\/console\/[A-Za-z0-9]/.test(s) && !s.includes('//') && !s.includes('\\') && !s.startsWith('/console/sign-') ? s : '/console/stations'
+}
+
 function noStore(reply: FastifyReply): void {
   // Pages carry phone numbers and CSRF tokens: never cached by the browser or a proxy.
   void reply.header('cache-control', 'no-store').header('referrer-policy', 'same-origin')
@@ -148,14 +154,16 @@ export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): Fastify
       // Login CSRF: a pre-session double-submit token (cookie + hidden field), so no other site can sign a browser in.
       const pre = randomBytes(24).toString('base64url')
       void reply.header('set-cookie', `${PRE_COOKIE}=${pre}; Path=/console; HttpOnly; SameSite=Strict${isTls(req) ? '; Secure' : ''}`)
-      const expired = (req.query as Record<string, string>)?.expired === '1'
+      const q = (req.query ?? {}) as Record<string, string>
+      const expired = q.expired === '1'
+      const next = safeNext(req.body instanceof URLSearchParams ? req.body.get('next') : q.next)
       return ctx.page(reply, req, {
         title: 'Đăng nhập',
         active: '',
         status,
         body: `<div class="login"><h1>tidewatch · Bảng điều hành</h1>
 ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại.</div>' : ''}${err ? errorMessage({ code: err, text: text ?? ERROR_VI[err] ?? err, issues: [] }) : ''}
-<form method="post" action="/console/sign-in"><input type="hidden" name="_pre" value="${pre}">
+<form method="post" action="/console/sign-in"><input type="hidden" name="_pre" value="${pre}"><input type="hidden" name="next" value="${esc(next)}">
 <fieldset><legend>Tài khoản cán bộ</legend>
 <label for="u">Tên đăng nhập</label><input id="u" name="username" autocomplete="username">
 <label for="p">Mật khẩu</label><input id="p" name="password" type="password" autocomplete="current-password">
@@ -206,7 +214,7 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       noStore(reply)
       return reply
         .header('set-cookie', [sessionCookie(created.cookie, isTls(req)), `${PRE_COOKIE}=; Path=/console; Max-Age=0`])
-        .redirect('/console/stations', 303)
+        .redirect(safeNext(f.get('next')), 303)
     })
 
     // ---- everything else needs a session ----
@@ -218,7 +226,11 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       const still = s && deps.tokens.verify(s.apiToken, clock()) && (s.principal.kind === 'token' || !accounts.get(s.principal.name)?.disabledAt)
       if (!s || !still) {
         if (s) sessions.signOut(readCookie(req.headers.cookie))
-        if (req.method === 'GET') return reply.redirect(`/console/sign-in${s ? '?expired=1' : readCookie(req.headers.cookie) ? '?expired=1' : ''}`, 303)
+        if (req.method === 'GET') {
+          // Back to this page after signing in again.
+          const expired = s || readCookie(req.headers.cookie) ? 'expired=1&' : ''
+          return reply.redirect(`/console/sign-in?${expired}next=${encodeURIComponent(req.url)}`, 303)
+        }
         return refuse(reply, req, 401, 'CONSOLE_SESSION_EXPIRED')
       }
       req.consoleSession = s

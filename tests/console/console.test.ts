@@ -426,8 +426,13 @@ describe('staff console', () => {
     await Promise.all([p.waitForURL(/\/console\/stations/), p.click('button[type=submit]')])
     expect(await p.locator('.who').textContent()).toContain('ops-laptop')
     tokens.revoke(info.id)
-    await p.goto(`${tp.apiUrl}/console/farmers`)
+    await p.goto(`${tp.apiUrl}/console/farmers?commune=x`)
     expect(p.url()).toContain('/console/sign-in?expired=1')
+    // Signing in again returns to the page asked for.
+    await p.fill('#u', STAFF.username)
+    await p.fill('#p', STAFF.password)
+    await Promise.all([p.waitForURL(/\/console\/farmers\?commune=x/), p.click('button[type=submit]')])
+    await Promise.all([p.waitForURL(/sign-in/), p.click('.who button')])
     await ctx.close()
   }, 30_000)
 

@@ -150,3 +150,11 @@ describe('API field messages in Vietnamese', () => {
     expect(e.text).toContain('Dữ liệu chưa hợp lệ')
   })
 })
+
+describe('sign-in next', () => {
+  it('returns only to console pages of this site', async () => {
+    const { safeNext } = await import('../../api/console/routes.ts')
+    expect(safeNext('/console/farmers?q=1')).toBe('/console/farmers?q=1')
+    for (const bad of ['//evil.example/console/x', '/console//evil', 'https://evil.example', '/console/sign-out', '/\\evil', '/console/\\evil', '', undefined]) expect(safeNext(bad)).toBe('/console/stations')
+  })
+})
