@@ -56,3 +56,32 @@ export const STATUS_OFFLINE = 'offline'
 export function parseTimestamp(ts: string | number): number {
   return typeof ts === 'number' ? ts : Date.parse(ts)
 }
+
+/** Feedback on `stations/<id>/feedback`: what the ingest refused from one payload (docs/PROTOCOL.md, "Feedback: what was refused"). */
+/** The wire format, version 1. Short keys: a station's MQTT buffer is small. */
+export const FeedbackItemSchema = z.strictObject({
+  /** Position in the batch (0-based); absent for a single reading or a payload-wide refusal. */
+  i: z.number().int().nonnegative().optional(),
+  /** The refused reading's own `seq`, when it carried one. */
+  seq: z.number().int().nonnegative().optional(),
+  /** Stable reason code, the same the quarantine stores (core/errors.ts). */
+  code: z.string(),
+  /** Set when only this sensor's value was refused; the rest of the reading was checked on its own. */
+  sensor: z.string().optional(),
+})
+export const FeedbackMessageSchema = z.strictObject({
+  v: z.literal(1),
+  /** When the data center received the payload, epoch ms. */
+  at: z.number().int(),
+  /** Readings the payload held (1 for a single reading or an unreadable payload). */
+  readings: z.number().int().nonnegative(),
+  /** Readings stored with at least one value. */
+  stored: z.number().int().nonnegative(),
+  /** The payload's `seq`, for a single reading that carried one. */
+  seq: z.number().int().nonnegative().optional(),
+  refused: z.array(FeedbackItemSchema),
+  /** Refusals left out past MAX_ITEMS. */
+  omitted: z.number().int().positive().optional(),
+})
+export type FeedbackItem = z.infer<typeof FeedbackItemSchema>
+export type FeedbackMessage = z.infer<typeof FeedbackMessageSchema>

@@ -1,7 +1,7 @@
-import { z } from 'zod'
 import type { ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
-import { topics } from '../core/protocol.ts'
+import { topics, type FeedbackItem, type FeedbackMessage } from '../core/protocol.ts'
+export { FeedbackMessageSchema, type FeedbackItem, type FeedbackMessage } from '../core/protocol.ts'
 import type { Rejection } from '../core/reading.ts'
 
 /**
@@ -18,33 +18,7 @@ import type { Rejection } from '../core/reading.ts'
  * refusal for staff either way.
  */
 
-/** The wire format, version 1. Short keys: a station's MQTT buffer is small. */
-export const FeedbackItemSchema = z.strictObject({
-  /** Position in the batch (0-based); absent for a single reading or a payload-wide refusal. */
-  i: z.number().int().nonnegative().optional(),
-  /** The refused reading's own `seq`, when it carried one. */
-  seq: z.number().int().nonnegative().optional(),
-  /** Stable reason code, the same the quarantine stores (core/errors.ts). */
-  code: z.string(),
-  /** Set when only this sensor's value was refused; the rest of the reading was checked on its own. */
-  sensor: z.string().optional(),
-})
-export const FeedbackMessageSchema = z.strictObject({
-  v: z.literal(1),
-  /** When the data center received the payload, epoch ms. */
-  at: z.number().int(),
-  /** Readings the payload held (1 for a single reading or an unreadable payload). */
-  readings: z.number().int().nonnegative(),
-  /** Readings stored with at least one value. */
-  stored: z.number().int().nonnegative(),
-  /** The payload's `seq`, for a single reading that carried one. */
-  seq: z.number().int().nonnegative().optional(),
-  refused: z.array(FeedbackItemSchema),
-  /** Refusals left out past MAX_ITEMS. */
-  omitted: z.number().int().positive().optional(),
-})
-export type FeedbackItem = z.infer<typeof FeedbackItemSchema>
-export type FeedbackMessage = z.infer<typeof FeedbackMessageSchema>
+// The wire format is part of the station protocol: core/protocol.ts FeedbackMessageSchema.
 
 /** Publishes one message at QoS 1, not retained; resolves when the broker has it. */
 export type FeedbackTransport = (topic: string, payload: Buffer) => Promise<void>
