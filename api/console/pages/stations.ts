@@ -22,6 +22,8 @@ export const STATION_CSV_COLUMNS = ['id', 'name', 'lat', 'lon', 'commune', 'dist
 interface Health {
   battery?: number
   rssi?: number
+  /** Device time of the newest stored reading: how far behind the station's data is (lag). */
+  newestTs?: number
 }
 
 async function healthOf(ctx: ConsoleCtx): Promise<{ byStation: Map<string, Health>; error?: string }> {
@@ -29,12 +31,20 @@ async function healthOf(ctx: ConsoleCtx): Promise<{ byStation: Map<string, Healt
   if (!ctx.deps.query) return { byStation, error: 'Chưa cấu hình InfluxDB: không có pin, sóng.' }
   try {
     // One query for all stations; a week back bounds the scan (a station silent for longer shows "—").
-    const [series = []] = await ctx.deps.query.query(`SELECT last("battery") AS "battery", last("rssi") AS "rssi" FROM "station_health" WHERE time > now() - 7d GROUP BY "station"`)
+    const [series = [], newest = []] = await ctx.deps.query.query(
+      `SELECT last("battery") AS "battery", last("rssi") AS "rssi" FROM "station_health" WHERE time > now() - 7d GROUP BY "station"; ` +
+        `SELECT last("value") AS "v" FROM "reading" WHERE time > now() - 7d GROUP BY "station"`,
+    )
+    for (const s of newest) {
+      const id = s.tags?.station
+      const row = s.values[0]
+      if (id && row) byStation.set(id, { newestTs: row[0] as number })
+    }
     for (const s of series) {
       const id = s.tags?.station
       const row = s.values[0]
       if (!id || !row) continue
-      byStation.set(id, { battery: (row[s.columns.indexOf('battery')] as number | null) ?? undefined, rssi: (row[s.columns.indexOf('rssi')] as number | null) ?? undefined })
+      byStation.set(id, { ...byStation.get(id), battery: (row[s.columns.indexOf('battery')] as number | null) ?? undefined, rssi: (row[s.columns.indexOf('rssi')] as number | null) ?? undefined })
     }
     return { byStation }
   } catch {
@@ -132,6 +142,8 @@ export function stationPages(app: FastifyInstance, ctx: ConsoleCtx): void {
         esc([st.commune, st.district].filter(Boolean).join(', ') || '—'),
         st.enabled ? '<span class="tag ok">đang chạy</span>' : '<span class="tag">đã tắt</span>',
         st.lastSeenAt ? `<span class="tag ${late ? 'warn' : 'ok'}">${esc(ago(st.lastSeenAt, now))}</span>` : '<span class="tag">chưa gửi</span>',
+        // Lag: the newest stored reading's own time; far behind "last seen" means the station is replaying a backlog.
+        h.newestTs ? `<span class="tag ${now - h.newestTs > 3 * st.intervalSec * 1000 ? 'warn' : 'ok'}">${esc(ago(h.newestTs, now))}</span>` : '—',
         h.battery !== undefined ? `${num(h.battery, 2)} V` : '—',
         h.rssi !== undefined ? `${num(h.rssi, 0)} dBm` : '—',
         st.clockOffsetSec === null ? '—' : `<span class="tag ${clock === 'ok' ? 'ok' : 'warn'}">${num(st.clockOffsetSec, 0)} s · ${CLOCK_VI[clock]}</span>`,
@@ -149,7 +161,7 @@ export function stationPages(app: FastifyInstance, ctx: ConsoleCtx): void {
       : ''
     return `<h1>Trạm quan trắc <span class="muted">(${stations.length})</span></h1>${okMessage(o.ok)}${errorMessage(o.error)}${o.extra ?? ''}${error ? `<p class="muted">${esc(error)}</p>` : ''}
 ${staff ? '<p><a class="btn" href="#add">+ Thêm trạm</a> <a href="#import">Nhập từ CSV</a></p>' : ''}
-${table(['Trạm', 'Mã SMS', 'Vùng', 'Xã, huyện', 'Trạng thái', 'Lần cuối gửi', 'Pin', 'Sóng', 'Lệch đồng hồ', 'Bị từ chối 24 giờ', ''], rows, 'Chưa có trạm nào.', (i) => (stations[i]!.enabled ? '' : 'off'))}
+${table(['Trạm', 'Mã SMS', 'Vùng', 'Xã, huyện', 'Trạng thái', 'Lần cuối gửi', 'Số đo mới nhất (độ trễ)', 'Pin', 'Sóng', 'Lệch đồng hồ', 'Bị từ chối 24 giờ', ''], rows, 'Chưa có trạm nào.', (i) => (stations[i]!.enabled ? '' : 'off'))}
 ${addForm}`
   }
 
