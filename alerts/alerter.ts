@@ -16,6 +16,7 @@ import { createEmailChannel } from './channels/email.ts'
 import { UniqueMsClock } from '../influx/line-protocol.ts'
 import { RuleBook } from '../levels/book.ts'
 import { migrateAlerts, type EventRow, type OutboxRow } from './store.ts'
+import { whereAll } from '../core/sqlite.ts'
 import { Subscribers } from './subscribers.ts'
 
 /**
@@ -310,40 +311,16 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
       return lines
     },
     incidents({ open, station, limit = 100 }) {
-      const where: string[] = []
-      const args: unknown[] = []
-      if (open !== undefined) where.push(open ? 'closed_at IS NULL' : 'closed_at IS NOT NULL')
-      if (station) {
-        where.push('station = ?')
-        args.push(station)
-      }
-      return db.prepare(`SELECT * FROM alert_incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT ?`).all(...args, limit)
+      const w = whereAll([open !== undefined && [open ? 'closed_at IS NULL' : 'closed_at IS NOT NULL'], station && ['station = ?', station]])
+      return db.prepare(`SELECT * FROM alert_incidents ${w.sql} ORDER BY opened_at DESC LIMIT ?`).all(...w.params, limit)
     },
     events({ station, incident, limit = 200 }) {
-      const where: string[] = []
-      const args: unknown[] = []
-      if (station) {
-        where.push('station = ?')
-        args.push(station)
-      }
-      if (incident) {
-        where.push('incident = ?')
-        args.push(incident)
-      }
-      return db.prepare(`SELECT * FROM alert_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args, limit) as EventRow[]
+      const w = whereAll([station && ['station = ?', station], incident && ['incident = ?', incident]])
+      return db.prepare(`SELECT * FROM alert_events ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limit) as EventRow[]
     },
     messages({ status, incident, limit = 200 }) {
-      const where: string[] = []
-      const args: unknown[] = []
-      if (status) {
-        where.push('status = ?')
-        args.push(status)
-      }
-      if (incident) {
-        where.push('incident = ?')
-        args.push(incident)
-      }
-      return db.prepare(`SELECT * FROM alert_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args, limit) as OutboxRow[]
+      const w = whereAll([status && ['status = ?', status], incident && ['incident = ?', incident]])
+      return db.prepare(`SELECT * FROM alert_outbox ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limit) as OutboxRow[]
     },
   }
   return api

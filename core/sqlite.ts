@@ -29,3 +29,23 @@ export function migrate(db: Database.Database, component: string, migrations: re
   })
   if (current < migrations.length) apply()
 }
+
+/** One condition of a WHERE clause and its parameters, e.g. `['station = ?', id]`. */
+export type Condition = readonly [sql: string, ...params: unknown[]]
+
+/**
+ * The WHERE clause of the conditions that apply, joined with AND, and their
+ * parameters in order: `''` and no parameters when none applies. A filter
+ * that is not set is passed as a falsy value (`q.station && ['station = ?', q.station]`),
+ * so each list query states its filters once, in one line each.
+ */
+export function whereAll(conditions: ReadonlyArray<Condition | false | 0 | '' | null | undefined>): { sql: string; params: unknown[] } {
+  const parts: string[] = []
+  const params: unknown[] = []
+  for (const c of conditions) {
+    if (!c) continue
+    parts.push(c[0])
+    params.push(...c.slice(1))
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params }
+}

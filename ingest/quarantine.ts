@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
-import { migrate } from '../core/sqlite.ts'
+import { migrate, whereAll } from '../core/sqlite.ts'
 import type { Rejection } from '../core/reading.ts'
 
 /**
@@ -94,14 +94,9 @@ export class QuarantineStore {
   }
 
   list(q: QuarantineQuery = {}): QuarantineEntry[] {
-    const where: string[] = []
-    const params: unknown[] = []
-    if (q.stationId) (where.push('station_id = ?'), params.push(q.stationId))
-    if (q.reason) (where.push('reason = ?'), params.push(q.reason))
-    if (q.before) (where.push('id < ?'), params.push(q.before))
-    const sql = `SELECT * FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
-    params.push(Math.min(q.limit ?? 100, 1000))
-    return (this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>).map((r) => ({
+    const w = whereAll([q.stationId && ['station_id = ?', q.stationId], q.reason && ['reason = ?', q.reason], q.before && ['id < ?', q.before]])
+    const sql = `SELECT * FROM quarantine ${w.sql} ORDER BY id DESC LIMIT ?`
+    return (this.db.prepare(sql).all(...w.params, Math.min(q.limit ?? 100, 1000)) as Array<Record<string, unknown>>).map((r) => ({
       id: r.id as number,
       receivedAt: r.received_at as number,
       stationId: r.station_id as string,

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { Logger } from '../../core/log.ts'
-import { migrate } from '../../core/sqlite.ts'
+import { migrate, whereAll } from '../../core/sqlite.ts'
 
 /**
  * The append-only audit log of every change: who, what, when, before and
@@ -69,14 +69,10 @@ export class AuditLog {
   }
 
   query(q: { target?: string; actor?: string; since?: number; limit?: number } = {}): AuditRecord[] {
-    const where: string[] = []
-    const args: unknown[] = []
-    if (q.target) (where.push('target = ?'), args.push(q.target))
-    if (q.actor) (where.push('actor = ?'), args.push(q.actor))
-    if (q.since) (where.push('at >= ?'), args.push(q.since))
+    const w = whereAll([q.target && ['target = ?', q.target], q.actor && ['actor = ?', q.actor], q.since && ['at >= ?', q.since]])
     const rows = this.db
-      .prepare(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...args, Math.min(q.limit ?? 100, 1000)) as Array<Record<string, unknown>>
+      .prepare(`SELECT * FROM audit_log ${w.sql} ORDER BY id DESC LIMIT ?`)
+      .all(...w.params, Math.min(q.limit ?? 100, 1000)) as Array<Record<string, unknown>>
     return rows.map((r) => ({
       id: r.id as number,
       at: r.at as number,
