@@ -424,7 +424,3 @@ export function deepFreeze<T>(value: T): Readonly<T> {
   }
   return value
 }
-
-export function tlsEnabled(config: Config): boolean {
-  return Boolean(config.mqtt.certFile && config.mqtt.keyFile)
-}
