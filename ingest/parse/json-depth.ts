@@ -39,27 +39,19 @@ const CLOSE_BRACE = 0x7d // }
  * bracket never takes the depth below zero, so `]]][[[` cannot hide depth.
  */
 export function jsonDepthExceeded(bytes: Uint8Array, maxDepth: number): number {
-  let depth = 0
-  let inString = false
-  const n = bytes.length
-  for (let i = 0; i < n; i++) {
-    const b = bytes[i]!
-    if (inString) {
-      if (b === BACKSLASH) i++
-      else if (b === QUOTE) inString = false
-    } else if (b === QUOTE) {
-      inString = true
-    } else if (b === OPEN_BRACKET || b === OPEN_BRACE) {
-      if (++depth > maxDepth) return i
-    } else if ((b === CLOSE_BRACKET || b === CLOSE_BRACE) && depth > 0) {
-      depth--
-    }
-  }
-  return -1
+  return scanDepth(bytes, maxDepth).exceededAt
 }
 
 /** The deepest nesting of `[`/`{` in the bytes, by the same rules (for tests and diagnostics). */
 export function jsonDepth(bytes: Uint8Array): number {
+  return scanDepth(bytes, Infinity).max
+}
+
+/**
+ * The one pass both answers share: the deepest nesting seen, stopping at the
+ * first bracket that nests deeper than `limit` (its offset, or -1 when none does).
+ */
+function scanDepth(bytes: Uint8Array, limit: number): { max: number; exceededAt: number } {
   let depth = 0
   let max = 0
   let inString = false
@@ -72,12 +64,15 @@ export function jsonDepth(bytes: Uint8Array): number {
     } else if (b === QUOTE) {
       inString = true
     } else if (b === OPEN_BRACKET || b === OPEN_BRACE) {
-      if (++depth > max) max = depth
+      if (++depth > max) {
+        max = depth
+        if (depth > limit) return { max, exceededAt: i }
+      }
     } else if ((b === CLOSE_BRACKET || b === CLOSE_BRACE) && depth > 0) {
       depth--
     }
   }
-  return max
+  return { max, exceededAt: -1 }
 }
 
 interface ArrayFrame {
