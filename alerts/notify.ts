@@ -110,26 +110,8 @@ export class Notifier {
           reason = 'quiet_hours'
         }
       }
-      const info = this.stmts.insert.run({
-        dedupe_key: `a:${t.incident}:${t.level.name}:${t.at}:${r.subscriber.id}:${r.channel}`,
-        subscriber_id: r.subscriber.id,
-        channel: r.channel,
-        address: r.address,
-        kind: 'alert',
-        station: t.station,
-        sensor: t.sensor,
-        incident: t.incident,
-        level: t.level.name,
-        severity: t.level.severity,
-        text: msg.text,
-        encoding: msg.encoding,
-        segments: msg.segments,
-        status,
-        reason,
-        next_attempt_at: due,
-        created_at: now,
-      })
-      if (info.changes && status === 'queued') queued++
+      const dedupeKey = `a:${t.incident}:${t.level.name}:${t.at}:${r.subscriber.id}:${r.channel}`
+      if (this.enqueue(t, r, 'alert', msg, { dedupeKey, status, reason, due }, now) && status === 'queued') queued++
     }
     return queued
   }
@@ -144,28 +126,41 @@ export class Notifier {
       if (!subscriber || !subscriber.active) continue
       const r: Recipient = { subscriber, channel: row.channel, address: row.address, sms: row.channel !== 'webhook' && row.channel !== 'email' }
       const msg = this.renderFor(r, t, station, 'resolved')
-      const info = this.stmts.insert.run({
-        dedupe_key: `r:${t.incident}:${subscriber.id}:${row.channel}`,
-        subscriber_id: subscriber.id,
-        channel: row.channel,
-        address: row.address,
-        kind: 'resolved',
-        station: t.station,
-        sensor: t.sensor,
-        incident: t.incident,
-        level: t.level.name,
-        severity: t.level.severity,
-        text: msg.text,
-        encoding: msg.encoding,
-        segments: msg.segments,
-        status: 'queued',
-        reason: null,
-        next_attempt_at: now,
-        created_at: now,
-      })
-      if (info.changes) queued++
+      const dedupeKey = `r:${t.incident}:${subscriber.id}:${row.channel}`
+      if (this.enqueue(t, r, 'resolved', msg, { dedupeKey, status: 'queued', reason: null, due: now }, now)) queued++
     }
     return queued
+  }
+
+  /** Inserts one outbox row for a recipient of a transition; false when a row with its dedupe key exists already. */
+  private enqueue(
+    t: Transition,
+    r: Recipient,
+    kind: 'alert' | 'resolved',
+    msg: Rendered,
+    o: { dedupeKey: string; status: string; reason: string | null; due: number },
+    now: number,
+  ): boolean {
+    const info = this.stmts.insert.run({
+      dedupe_key: o.dedupeKey,
+      subscriber_id: r.subscriber.id,
+      channel: r.channel,
+      address: r.address,
+      kind,
+      station: t.station,
+      sensor: t.sensor,
+      incident: t.incident,
+      level: t.level.name,
+      severity: t.level.severity,
+      text: msg.text,
+      encoding: msg.encoding,
+      segments: msg.segments,
+      status: o.status,
+      reason: o.reason,
+      next_attempt_at: o.due,
+      created_at: now,
+    })
+    return info.changes > 0
   }
 }
 
