@@ -1,6 +1,7 @@
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat'
 import { BigValueColorMode, BigValueGraphMode, type Builder, type Dataquery, type ThresholdsConfigBuilder } from './sdk.ts'
-import { DS, constant, neutralThresholds } from '../common.ts'
+import { constant, neutralThresholds } from '../common.ts'
+import { withBasics } from './basics.ts'
 
 export interface StatOptions {
   title: string
@@ -18,12 +19,7 @@ export interface StatOptions {
 
 /** A single big number coloured by its thresholds, e.g. the latest salinity. */
 export function statPanel(o: StatOptions): StatBuilder {
-  const b = new StatBuilder()
-    .title(o.title)
-    .description(o.description)
-    .datasource(DS)
-    .targets(o.targets)
-    .unit(o.unit)
+  const b = withBasics(new StatBuilder(), o)
     .thresholds(o.thresholds ?? neutralThresholds())
     .colorMode(BigValueColorMode.Background)
     .graphMode(o.showTime ? BigValueGraphMode.None : BigValueGraphMode.Area)

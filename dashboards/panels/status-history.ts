@@ -1,7 +1,7 @@
 import { PanelBuilder as StatusHistoryBuilder } from '@grafana/grafana-foundation-sdk/statushistory'
 import { FieldColorBuilder, FieldColorModeId } from '@grafana/grafana-foundation-sdk/dashboard'
-import { DS } from '../common.ts'
 import { VisibilityMode, type Builder, type Dataquery, type ThresholdsConfigBuilder } from './sdk.ts'
+import { withBasics } from './basics.ts'
 
 export interface StatusHistoryOptions {
   title: string
@@ -15,12 +15,7 @@ export interface StatusHistoryOptions {
 
 /** A station x day grid coloured by alert level: the heatmap staff read at a glance. */
 export function statusHistoryPanel(o: StatusHistoryOptions): StatusHistoryBuilder {
-  const b = new StatusHistoryBuilder()
-    .title(o.title)
-    .description(o.description)
-    .datasource(DS)
-    .targets(o.targets)
-    .unit(o.unit)
+  const b = withBasics(new StatusHistoryBuilder(), o)
     .decimals(1)
     .thresholds(o.thresholds)
     .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))

@@ -1,7 +1,8 @@
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table'
 import type { DynamicConfigValue } from '@grafana/grafana-foundation-sdk/dashboard'
-import { DS, constant, neutralThresholds } from '../common.ts'
+import { constant, neutralThresholds } from '../common.ts'
 import type { Builder, DataTransformerConfig, Dataquery, ThresholdsConfigBuilder } from './sdk.ts'
+import { withBasics } from './basics.ts'
 
 export interface TableColumn {
   /** Field name as the query returns it (the AS alias or a tag key). */
@@ -28,12 +29,7 @@ export interface TableOptions {
 }
 
 export function tablePanel(o: TableOptions): TableBuilder {
-  const b = new TableBuilder()
-    .title(o.title)
-    .description(o.description)
-    .datasource(DS)
-    .targets(o.targets)
-    .unit(o.unit)
+  const b = withBasics(new TableBuilder(), o)
     .thresholds(o.thresholds ?? neutralThresholds())
     .filterable(true)
   for (const col of o.columns ?? []) {

@@ -1,5 +1,5 @@
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries'
-import { DS, neutralThresholds } from '../common.ts'
+import { neutralThresholds } from '../common.ts'
 import {
   GraphDrawStyle,
   GraphThresholdsStyleConfigBuilder,
@@ -16,6 +16,7 @@ import {
   type Dataquery,
   type ThresholdsConfigBuilder,
 } from './sdk.ts'
+import { withBasics } from './basics.ts'
 
 export interface TimeseriesOptions {
   title: string
@@ -35,12 +36,7 @@ export interface TimeseriesOptions {
 }
 
 export function timeseriesPanel(o: TimeseriesOptions): TimeseriesBuilder {
-  const b = new TimeseriesBuilder()
-    .title(o.title)
-    .description(o.description)
-    .datasource(DS)
-    .targets(o.targets)
-    .unit(o.unit)
+  const b = withBasics(new TimeseriesBuilder(), o)
     .thresholds(o.bands ?? neutralThresholds())
     .thresholdsStyle(
       new GraphThresholdsStyleConfigBuilder().mode(o.bands ? GraphThresholdsStyleMode.LineAndArea : GraphThresholdsStyleMode.Off),
