@@ -31,6 +31,21 @@ export interface Io {
   stderr: (s: string) => void
 }
 
+/** A time in a listed row: ISO 8601 UTC, or '-' when there is none. */
+export function timeCell(t: number | null): string {
+  return t ? new Date(t).toISOString() : '-'
+}
+
+/**
+ * Prints what a `list` subcommand lists: with `--json` one JSON array, for
+ * scripts; otherwise a tab-separated table under its header, one row an item.
+ */
+export function printList<T>(io: Io, json: boolean, items: readonly T[], header: readonly string[], row: (item: T) => readonly unknown[]): void {
+  if (json) return io.stdout(JSON.stringify(items))
+  io.stdout(header.join('\t'))
+  for (const item of items) io.stdout(row(item).join('\t'))
+}
+
 export const processIo: Io = {
   stdout: (s) => void process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
   stderr: (s) => void process.stderr.write(s.endsWith('\n') ? s : s + '\n'),

@@ -4,7 +4,7 @@ import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import { normalizeStationCode, STATION_CODE_PATTERN, validateStationId, type Coast, type Registry, type NewStation } from '../../devices/registry.ts'
 import { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, isZone, ZONES, type AlarmLevels, type Zone } from '../../levels/zones.ts'
-import { numberFlag, parse, type Io } from '../args.ts'
+import { numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { publicStation } from '../../api/routes/stations.ts'
 import { cliActor } from './tokens.ts'
@@ -241,15 +241,9 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
     }
     case 'list': {
       const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
-      const stations = registry.list()
-      if (values.json) {
-        io.stdout(JSON.stringify(stations))
-        return 0
-      }
-      io.stdout(['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'].join('\t'))
-      for (const s of stations) {
-        io.stdout([s.id, s.code ?? '-', s.name, s.zone, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', s.lastSeenAt ? new Date(s.lastSeenAt).toISOString() : '-'].join('\t'))
-      }
+      printList(io, values.json, registry.list(), ['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'], (s) => [
+        s.id, s.code ?? '-', s.name, s.zone, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', timeCell(s.lastSeenAt),
+      ])
       return 0
     }
     case 'rotate': {

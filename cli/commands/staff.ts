@@ -6,7 +6,7 @@ import { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { ROLES } from '../../api/auth/tokens.ts'
 import { StaffAccounts } from '../../api/console/accounts.ts'
-import { parse, registryPath, type Io } from '../args.ts'
+import { parse, printList, registryPath, timeCell, type Io } from '../args.ts'
 import { cliActor } from './tokens.ts'
 
 export const USAGE = `Usage:
@@ -50,13 +50,7 @@ export async function staffCommand(ctx: { args: string[]; config: Readonly<Confi
       }
       case 'list': {
         const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
-        const list = accounts.list()
-        if (values.json) io.stdout(JSON.stringify(list))
-        else {
-          io.stdout(['USERNAME', 'ROLE', 'CREATED', 'LAST SIGN-IN', 'DISABLED'].join('\t'))
-          const d = (t: number | null) => (t ? new Date(t).toISOString() : '-')
-          for (const a of list) io.stdout([a.username, a.role, d(a.createdAt), d(a.lastLoginAt), d(a.disabledAt)].join('\t'))
-        }
+        printList(io, values.json, accounts.list(), ['USERNAME', 'ROLE', 'CREATED', 'LAST SIGN-IN', 'DISABLED'], (a) => [a.username, a.role, timeCell(a.createdAt), timeCell(a.lastLoginAt), timeCell(a.disabledAt)])
         return 0
       }
       case 'disable':

@@ -3,7 +3,7 @@ import { TidewatchError } from '../../core/errors.ts'
 import type { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { ROLES, TokenStore, type Role } from '../../api/auth/tokens.ts'
-import { numberFlag, parse, type Io } from '../args.ts'
+import { numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
 
 export const USAGE = `Usage:
   tidewatch tokens create --name NAME --role read|staff|admin [--json]   prints the token once
@@ -36,13 +36,7 @@ export async function tokensCommand(argv: string[], registry: Registry, io: Io):
     }
     case 'list': {
       const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
-      const list = tokens.list()
-      if (values.json) io.stdout(JSON.stringify(list))
-      else {
-        io.stdout(['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'].join('\t'))
-        const d = (t: number | null) => (t ? new Date(t).toISOString() : '-')
-        for (const t of list) io.stdout([t.id, t.name, t.role, `${t.prefix}…`, d(t.createdAt), d(t.lastUsedAt), d(t.revokedAt)].join('\t'))
-      }
+      printList(io, values.json, tokens.list(), ['ID', 'NAME', 'ROLE', 'PREFIX', 'CREATED', 'LAST USED', 'REVOKED'], (t) => [t.id, t.name, t.role, `${t.prefix}…`, timeCell(t.createdAt), timeCell(t.lastUsedAt), timeCell(t.revokedAt)])
       return 0
     }
     case 'revoke': {
