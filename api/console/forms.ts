@@ -1,5 +1,6 @@
 import { TidewatchError } from '../../core/errors.ts'
 import type { Form } from './routes.ts'
+import { parseCsvRows } from '../../core/csv.ts'
 
 /**
  * Form fields → the API's JSON bodies. Nothing is validated here: the API's
@@ -42,31 +43,9 @@ export function listOf(raw: string | null | undefined): string[] {
  * Bounded: at most `maxRows` rows.
  */
 export function parseCsv(text: string, maxRows = 1000): Array<Record<string, string>> {
-  const src = text.replace(/^\uFEFF/, '')
-  const rows: string[][] = []
-  let row: string[] = []
-  let cell = ''
-  let quoted = false
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i]!
-    if (quoted) {
-      if (c === '"' && src[i + 1] === '"') (cell += '"'), i++
-      else if (c === '"') quoted = false
-      else cell += c
-    } else if (c === '"' && cell === '') quoted = true
-    else if (c === ';') row.push(cell), (cell = '')
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && src[i + 1] === '\n') i++
-      row.push(cell)
-      cell = ''
-      if (row.some((x) => x.trim() !== '')) rows.push(row)
-      row = []
-      if (rows.length > maxRows + 1) throw new TidewatchError('CSV_INVALID', { maxRows }, `at most ${maxRows} rows per import`)
-    } else cell += c
-  }
-  row.push(cell)
-  if (row.some((x) => x.trim() !== '')) rows.push(row)
-  if (quoted) throw new TidewatchError('CSV_INVALID', {}, 'a quoted field is not closed')
+  // One row over the cap is read, so "too many rows" is told apart from exactly maxRows (+1 for the header).
+  const { rows, unclosedQuote } = parseCsvRows(text, ';', maxRows + 2)
+  if (unclosedQuote) throw new TidewatchError('CSV_INVALID', {}, 'a quoted field is not closed')
   const [header, ...body] = rows
   if (!header) throw new TidewatchError('CSV_INVALID', {}, 'the file is empty')
   if (header.length < 2) throw new TidewatchError('CSV_INVALID', { header }, 'the header has one column: fields must be separated by ";"')

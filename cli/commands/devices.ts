@@ -9,6 +9,7 @@ import { AuditLog } from '../../api/auth/audit.ts'
 import { publicStation } from '../../api/routes/stations.ts'
 import { cliActor } from './tokens.ts'
 import { assertCanIssue, DEVICE_CERTS_USAGE, deviceCertsCommand, issueCertFiles } from './device-certs.ts'
+import { detectDelimiter, parseCsvRows } from '../../core/csv.ts'
 
 /** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened). */
 export const USAGE = `Usage:
@@ -72,33 +73,6 @@ function printCredentials(io: Io, creds: { id: string; username: string; passwor
   io.stdout(`Station ${creds.id}\n  MQTT username: ${creds.username}\n  MQTT password: ${creds.password}\nThe password is shown only this once; put it in the station's firmware now.`)
 }
 
-/** Minimal RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = []
-  let row: string[] = []
-  let field = ''
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"', i++)
-      else if (c === '"') quoted = false
-      else field += c
-    } else if (c === '"' && field === '') quoted = true
-    else if (c === ',') (row.push(field), (field = ''))
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++
-      row.push(field)
-      field = ''
-      if (row.some((f) => f.trim() !== '')) rows.push(row)
-      row = []
-    } else field += c
-  }
-  row.push(field)
-  if (row.some((f) => f.trim() !== '')) rows.push(row)
-  return rows
-}
-
 async function importCsv(registry: Registry, file: string, io: Io, json: boolean): Promise<number> {
   let text: string
   try {
@@ -106,7 +80,8 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
   } catch (err) {
     throw new TidewatchError('CSV_INVALID', { file }, `cannot read ${file}: ${(err as Error).message}`)
   }
-  const [header, ...rows] = parseCsv(text.replace(/^\uFEFF/, ''))
+  // Comma-separated, or semicolon-separated as Excel writes it on a Vietnamese Windows.
+  const [header, ...rows] = parseCsvRows(text, detectDelimiter(text)).rows
   if (!header) throw new TidewatchError('CSV_INVALID', { file }, 'CSV file is empty')
   const cols = header.map((h) => h.trim().toLowerCase())
   for (const required of ['id', 'name', 'lat', 'lon']) {
