@@ -73,8 +73,9 @@ declare module 'fastify' {
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    // Per-request logs at info would drown the ingest's; errors still surface.
-    loggerInstance: deps.log.level === 'debug' || deps.log.level === 'trace' ? deps.log : deps.log.child({}, { level: 'warn' }),
+    // Per-request logs at info would drown the ingest's; warnings and errors still surface. Only
+    // ever raise the level: a silent or error-only root logger (tests, quiet deployments) stays so.
+    loggerInstance: deps.log.level === 'debug' || deps.log.level === 'trace' || deps.log.levelVal >= 40 ? deps.log : deps.log.child({}, { level: 'warn' }),
     bodyLimit: deps.config.http.bodyLimitBytes,
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
