@@ -10,10 +10,13 @@ import { dirname } from 'node:path'
 export function openDatabase(file: string): Database.Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
   const db = new Database(file)
+  // First: switching a new file to WAL takes a write lock, and two processes
+  // opening it together (the CLI while `tidewatch up` starts) would otherwise
+  // fail at once with "database is locked" instead of waiting.
+  db.pragma('busy_timeout = 5000')
   // WAL lets the CLI edit the registry while a running broker reads it.
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
-  db.pragma('busy_timeout = 5000')
   db.pragma('foreign_keys = ON')
   return db
 }
