@@ -24,13 +24,18 @@ export function openDatabase(file: string): Database.Database {
 /** Runs the migrations of one component, tracked in its own version table row. */
 export function migrate(db: Database.Database, component: string, migrations: readonly string[]): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)')
-  const row = db.prepare('SELECT version FROM schema_versions WHERE component = ?').get(component) as { version: number } | undefined
-  const current = row?.version ?? 0
-  const apply = db.transaction(() => {
-    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!)
-    db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version').run(component, migrations.length)
-  })
-  if (current < migrations.length) apply()
+  const versionOf = db.prepare('SELECT version FROM schema_versions WHERE component = ?')
+  const current = (): number => (versionOf.get(component) as { version: number } | undefined)?.version ?? 0
+  if (current() >= migrations.length) return
+  // Read the version again under the write lock (BEGIN IMMEDIATE): two processes
+  // opening a new database together must not both apply the same migration.
+  db.transaction(() => {
+    const from = current()
+    for (let v = from; v < migrations.length; v++) db.exec(migrations[v]!)
+    if (from < migrations.length) {
+      db.prepare('INSERT INTO schema_versions (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version').run(component, migrations.length)
+    }
+  }).immediate()
 }
 
 /** One condition of a WHERE clause and its parameters, e.g. `['station = ?', id]`. */
