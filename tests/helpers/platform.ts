@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../core/config.ts'
-import { silentLogger, type Logger } from '../../core/log.ts'
+import { createLogger, silentLogger, type Logger } from '../../core/log.ts'
+import { Writable } from 'node:stream'
 import { ensureDevCertificates, type DevCertPaths } from '../../broker/tls/dev-ca.ts'
 import mqtt, { type MqttClient } from 'mqtt'
 import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
@@ -135,12 +136,12 @@ export async function getJson(url: string, token?: string): Promise<{ status: nu
  * One real influxd and one platform for a whole test file: started before
  * its tests, stopped after them. Read the fields inside tests and hooks.
  */
-export function platformPerFile(opts: { env?: Record<string, string> } = {}): { readonly tmp: ReturnType<typeof tempDir>; readonly influx: TestInflux; readonly tp: TestPlatform } {
+export function platformPerFile(opts: { env?: Record<string, string>; log?: Logger } = {}): { readonly tmp: ReturnType<typeof tempDir>; readonly influx: TestInflux; readonly tp: TestPlatform } {
   const state = {} as { tmp: ReturnType<typeof tempDir>; influx: TestInflux; tp: TestPlatform }
   beforeAll(async () => {
     state.tmp = tempDir()
     state.influx = await startTestInflux(state.tmp.dir)
-    state.tp = await startTestPlatform({ dir: state.tmp.dir, influxUrl: state.influx.server.url, env: opts.env })
+    state.tp = await startTestPlatform({ dir: state.tmp.dir, influxUrl: state.influx.server.url, env: opts.env, log: opts.log })
   })
   afterAll(async () => {
     await state.tp?.stop()
@@ -148,4 +149,16 @@ export function platformPerFile(opts: { env?: Record<string, string> } = {}): { 
     state.tmp?.cleanup()
   })
   return state
+}
+
+/** An info-level logger whose JSON lines a test can read back (security events, lockouts). */
+export function capturedLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>)
+      cb()
+    },
+  })
+  return { log: createLogger('info', sink), lines }
 }

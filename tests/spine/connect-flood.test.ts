@@ -10,46 +10,25 @@
  * flood is throttled and locked out (counted, logged, rate-limited), and
  * good CONNECTs succeed during it.
  */
-import { Writable } from 'node:stream'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createLogger } from '../../core/log.ts'
+import { expect, it } from 'vitest'
 import { DEFAULT_FLOOD, describeFlood, runConnectFlood, type FloodResult } from '../../bench/connect-flood.ts'
-import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+import { capturedLogger, eventually, platformPerFile } from '../helpers/platform.ts'
 
-let tmp: ReturnType<typeof tempDir>
-let influx: TestInflux
-let tp: TestPlatform
-const logLines: Array<Record<string, unknown>> = []
-
-beforeAll(async () => {
-  tmp = tempDir()
-  influx = await startTestInflux(tmp.dir)
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>)
-      cb()
-    },
-  })
-  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url, log: createLogger('info', sink) })
-})
-
-afterAll(async () => {
-  await tp?.stop()
-  await influx?.server.stop()
-  tmp?.cleanup()
-})
+const captured = capturedLogger()
+const logLines = captured.lines
+const env = platformPerFile({ log: captured.log })
 
 it('2,000 bad-password CONNECTs in 10 s: 100 stations keep publishing, every reading is stored, good CONNECTs succeed, the flood is locked out', async () => {
-  const r: FloodResult = await runConnectFlood(tp, DEFAULT_FLOOD)
+  const r: FloodResult = await runConnectFlood(env.tp, DEFAULT_FLOOD)
   console.log(`connect flood (figures, not asserted):\n${describeFlood(r)}`)
-  const c = tp.platform.broker!.counters
+  const c = env.tp.platform.broker!.counters
 
   // The data path: nobody was dropped, everything was acknowledged and is queryable.
   expect(r.goodDisconnects).toBe(0)
   expect(r.pubackDuring.length).toBeGreaterThan(0)
   expect(r.acked).toBe(r.published)
   const stored = await eventually(async () => {
-    const n = await influx.count('reading', `"station" =~ /^cm-fl-[0-9]+$/ AND "sensor" = 'salinity'`)
+    const n = await env.influx.count('reading', `"station" =~ /^cm-fl-[0-9]+$/ AND "sensor" = 'salinity'`)
     return n === r.published ? n : undefined
   }, 30_000)
   expect(stored).toBe(r.published)
@@ -71,7 +50,7 @@ it('2,000 bad-password CONNECTs in 10 s: 100 stations keep publishing, every rea
   const lockouts = logLines.filter((l) => l.event === 'mqtt.lockout')
   expect(lockouts.map((l) => l.scope)).toEqual(expect.arrayContaining(['address', 'username']))
   expect(lockouts.find((l) => l.scope === 'username')).toMatchObject({ key: 'cm-fl-target', component: 'broker' })
-  await tp.stop()
+  await env.tp.stop()
   const throttled = logLines.filter((l) => l.event === 'mqtt.auth.throttled')
   const suppressed = throttled.reduce((n, l) => n + ((l.suppressed as number | undefined) ?? 0), 0)
   expect(throttled.length).toBeLessThan(DEFAULT_FLOOD.flood / 5)

@@ -11,21 +11,19 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type IClientOptions } from 'mqtt'
-import { createLogger } from '../../core/log.ts'
 import { createDevCertificates, ensureDevCertificates, issueDeviceCert, loadDevCa, devCertPaths } from '../../broker/tls/dev-ca.ts'
 import { devicesCommand } from '../../cli/commands/devices.ts'
 import { DeviceCerts } from '../../devices/certs.ts'
-import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+import { type TestInflux, type TestPlatform, capturedLogger, eventually, startTestInflux, startTestPlatform, tempDir } from '../helpers/platform.ts'
 
 let tmp: ReturnType<typeof tempDir>
 let influx: TestInflux
 let tp: TestPlatform
 let certDir: string
 let caFile: string
-const logLines: Array<Record<string, unknown>> = []
+let logLines: Array<Record<string, unknown>> = []
 const out: string[] = []
 const io = { stdout: (s: string) => void out.push(s), stderr: (s: string) => void out.push(s) }
 
@@ -37,16 +35,12 @@ beforeAll(async () => {
   caFile = tls.caFile
   certDir = join(tmp.dir, 'station-certs')
   mkdirSync(certDir)
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>)
-      cb()
-    },
-  })
+  const captured = capturedLogger()
+  logLines = captured.lines
   tp = await startTestPlatform({
     dir: tmp.dir,
     influxUrl: influx.server.url,
-    log: createLogger('info', sink),
+    log: captured.log,
     env: { TIDEWATCH_TLS_CERT: tls.certFile, TIDEWATCH_TLS_KEY: tls.keyFile, TIDEWATCH_TLS_CA: tls.caFile, TIDEWATCH_MQTT_CLIENT_CERTS: 'optional' },
   })
 })
@@ -177,7 +171,7 @@ describe("clientCerts: 'required', with the CA's CRL", () => {
   let tp2: TestPlatform
   let ca2: string
   let dir2: string
-  const lines2: Array<Record<string, unknown>> = []
+  let lines2: Array<Record<string, unknown>> = []
   const has2 = (event: string, fields: Record<string, unknown>) => lines2.some((l) => l.event === event && Object.entries(fields).every(([k, v]) => l[k] === v))
 
   beforeAll(async () => {
@@ -202,16 +196,12 @@ describe("clientCerts: 'required', with the CA's CRL", () => {
     const caArgs = ['-config', join(crlDir, 'ca.cnf'), '-keyfile', join(tmp2.dir, 'data', 'tls', 'ca.key'), '-cert', tls.caFile]
     await run('openssl', ['ca', ...caArgs, '-revoke', join(dir2, 'cm-req-d.crt')])
     await run('openssl', ['ca', ...caArgs, '-gencrl', '-out', join(crlDir, 'crl.pem')])
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        for (const line of String(chunk).split('\n')) if (line) lines2.push(JSON.parse(line) as Record<string, unknown>)
-        cb()
-      },
-    })
+    const captured = capturedLogger()
+    lines2 = captured.lines
     tp2 = await startTestPlatform({
       dir: tmp2.dir,
       parts: { broker: true },
-      log: createLogger('info', sink),
+      log: captured.log,
       env: { TIDEWATCH_TLS_CERT: tls.certFile, TIDEWATCH_TLS_KEY: tls.keyFile, TIDEWATCH_MQTT_CLIENT_CA: tls.caFile, TIDEWATCH_MQTT_CLIENT_CERTS: 'required', TIDEWATCH_MQTT_CRL: join(crlDir, 'crl.pem') },
     })
     for (const id of ['cm-req-d', 'cm-req-e', 'cm-req-pw']) await tp2.platform.registry.add({ id, name: id, lat: 9, lon: 105 })

@@ -3,40 +3,22 @@
  * broker with MQTT.js stations: no station can take over, disconnect or read
  * another station's session (docs/PROTOCOL.md, "Client ids and sessions").
  */
-import { Writable } from 'node:stream'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { createLogger } from '../../core/log.ts'
 import { ingestServiceAccount } from '../../cli/platform.ts'
-import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+import { capturedLogger, eventually, platformPerFile } from '../helpers/platform.ts'
 
-let tmp: ReturnType<typeof tempDir>
-let influx: TestInflux
-let tp: TestPlatform
-const logLines: Array<Record<string, unknown>> = []
+const captured = capturedLogger()
+const logLines = captured.lines
+const env = platformPerFile({ log: captured.log })
 const secrets: Record<string, string> = {}
 
 beforeAll(async () => {
-  tmp = tempDir()
-  influx = await startTestInflux(tmp.dir)
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>)
-      cb()
-    },
-  })
-  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url, log: createLogger('info', sink) })
-  for (const id of ['cm-ses-a', 'cm-ses-b']) secrets[id] = (await tp.platform.registry.add({ id, name: id, lat: 9, lon: 105 })).password
-})
-
-afterAll(async () => {
-  await tp?.stop()
-  await influx?.server.stop()
-  tmp?.cleanup()
+  for (const id of ['cm-ses-a', 'cm-ses-b']) secrets[id] = (await env.tp.platform.registry.add({ id, name: id, lat: 9, lon: 105 })).password
 })
 
 function connect(id: string, opts: IClientOptions = {}): Promise<MqttClient> {
-  return mqtt.connectAsync(tp.mqttUrl, { username: id, password: secrets[id], protocolVersion: 4, reconnectPeriod: 0, ...opts })
+  return mqtt.connectAsync(env.tp.mqttUrl, { username: id, password: secrets[id], protocolVersion: 4, reconnectPeriod: 0, ...opts })
 }
 
 /** The CONNACK return code of a refused CONNECT (MQTT 3.1.1 §3.2.2.3). */
@@ -60,9 +42,9 @@ describe('client ids and sessions', () => {
   it('a station cannot take over another station by naming its client id', async () => {
     const b = await connect('cm-ses-b', { clientId: 'station-cm-ses-b' })
     const bState = closedFlag(b)
-    const refusedBefore = tp.platform.broker!.counters.connectsRefused.client_id
+    const refusedBefore = env.tp.platform.broker!.counters.connectsRefused.client_id
     for (const clientId of ['station-cm-ses-b', 'cm-ses-b']) expect(await refusedWith('cm-ses-a', { clientId }), clientId).toBe(5)
-    expect(tp.platform.broker!.counters.connectsRefused.client_id).toBe(refusedBefore + 2)
+    expect(env.tp.platform.broker!.counters.connectsRefused.client_id).toBe(refusedBefore + 2)
     // B is still connected and still acknowledged.
     await b.publishAsync('stations/cm-ses-b/readings', JSON.stringify({ ts: Date.now(), values: { salinity: 2 } }), { qos: 1 })
     expect(bState.closed).toBe(false)
@@ -95,7 +77,7 @@ describe('client ids and sessions', () => {
       await b.endAsync()
       const payload = `{"interval_s":${clientId.length}}`
       await new Promise<void>((resolve, reject) =>
-        tp.platform.broker!.aedes.publish({ cmd: 'publish', topic: 'stations/cm-ses-b/config', payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
+        env.tp.platform.broker!.aedes.publish({ cmd: 'publish', topic: 'stations/cm-ses-b/config', payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())),
       )
 
       const stolen: string[] = []
@@ -103,12 +85,12 @@ describe('client ids and sessions', () => {
         expect(await refusedWith('cm-ses-a', { clientId, clean: false })).toBe(5)
       } else {
         // A neutral id is accepted, but it opens A's own (new) session.
-        const a = mqtt.connect(tp.mqttUrl, { username: 'cm-ses-a', password: secrets['cm-ses-a'], protocolVersion: 4, reconnectPeriod: 0, clientId, clean: false })
+        const a = mqtt.connect(env.tp.mqttUrl, { username: 'cm-ses-a', password: secrets['cm-ses-a'], protocolVersion: 4, reconnectPeriod: 0, clientId, clean: false })
         a.on('message', (_t, p) => stolen.push(p.toString()))
         const connack = await new Promise<{ sessionPresent: boolean }>((resolve) => a.once('connect', resolve))
         expect(connack.sessionPresent).toBe(false)
         // B reconnects afterwards: its session and queued message are intact.
-        const b2 = mqtt.connect(tp.mqttUrl, { username: 'cm-ses-b', password: secrets['cm-ses-b'], protocolVersion: 4, reconnectPeriod: 0, clientId, clean: false })
+        const b2 = mqtt.connect(env.tp.mqttUrl, { username: 'cm-ses-b', password: secrets['cm-ses-b'], protocolVersion: 4, reconnectPeriod: 0, clientId, clean: false })
         const got: string[] = []
         b2.on('message', (_t, p) => got.push(p.toString()))
         const ack = await new Promise<{ sessionPresent: boolean }>((resolve) => b2.once('connect', resolve))
@@ -122,10 +104,10 @@ describe('client ids and sessions', () => {
   })
 
   it('the service account cannot claim a station client id either', async () => {
-    const svc = ingestServiceAccount(tp.config)
+    const svc = ingestServiceAccount(env.tp.config)
     for (const clientId of ['station-cm-ses-b', 'cm-ses-b|x']) {
       const code = await mqtt
-        .connectAsync(tp.mqttUrl, { username: svc.username, password: svc.password, protocolVersion: 4, reconnectPeriod: 0, clientId })
+        .connectAsync(env.tp.mqttUrl, { username: svc.username, password: svc.password, protocolVersion: 4, reconnectPeriod: 0, clientId })
         .then(async (c) => {
           await c.endAsync()
           return 0
@@ -144,7 +126,7 @@ describe('security events', () => {
     a.publish('stations/cm-ses-b/readings', '{}', { qos: 1 })
     await closed
     expect(await refusedWith('cm-ses-a', { password: 'wrong', clientId: 'station-cm-ses-a' })).toBe(4)
-    const res = await fetch(`${tp.apiUrl}/api/v1/audit`, { headers: { authorization: 'Bearer not-a-real-token-000000' } })
+    const res = await fetch(`${env.tp.apiUrl}/api/v1/audit`, { headers: { authorization: 'Bearer not-a-real-token-000000' } })
     expect(res.status).toBe(401)
 
     const has = (event: string, fields: Record<string, unknown>) => logLines.some((l) => l.event === event && Object.entries(fields).every(([k, v]) => l[k] === v))
