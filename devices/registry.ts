@@ -272,7 +272,7 @@ export class Registry {
 
   require(id: string): Station {
     const station = this.get(id)
-    if (!station) throw new TidewatchError('STATION_NOT_FOUND', { id })
+    if (!station) throw new TidewatchError('STATION_NOT_FOUND', { id }, `Station "${id}" not found`)
     return station
   }
 

@@ -26,7 +26,7 @@ export const USAGE = `Usage:
       CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval,zone,code,bd1,bd2,bd3]
       --zone: what the water is used for; decides the alert levels and advice (docs/ALERTS.md). Default rice.
       --code: short code farmers text to subscribe (DK SD01). --bd: official alarm levels BĐ1–BĐ3, cm.
-      (sensors separated by ";" or "|"); prints the new credentials once.
+      (sensors separated by "|"; a file whose header uses ";" is read as Excel's semicolon CSV); prints the new credentials once.
 ${DEVICE_CERTS_USAGE}`
 
 function parseSensors(value: string | undefined): SensorKind[] | undefined {
@@ -200,8 +200,8 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       const { values, positionals } = parse(rest, { zone: { type: 'string' }, code: { type: 'string' }, bd: { type: 'string' }, name: { type: 'string' } })
       const id = positionals[0]
       if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices set needs a station id\n${USAGE}`)
+      registry.require(id) // STATION_NOT_FOUND, naming the station
       const before = view(id)
-      if (!before) throw new TidewatchError('STATION_NOT_FOUND', { id })
       const patch: Parameters<Registry['update']>[1] = {}
       if (values.zone !== undefined) patch.zone = parseZone(values.zone)!
       if (values.code !== undefined) patch.code = values.code === '' ? null : parseCode(values.code)!
