@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test` on a fresh machine (its `pretest`): the tests run against real
 // servers, so they need Debian's influxdb, mosquitto and mosquitto-clients,
-// and chromium for the public board tests. Installs the missing ones when it
+// chromium for the public board tests, and nats-server, postgresql and
+// haproxy for the cluster tests. Installs the missing ones when it
 // can (root, or sudo without a password); otherwise prints the exact command
 // and stops, rather than let a hundred tests fail one by one.
 // `--dry-run` only says what it would do.
@@ -24,6 +25,11 @@ const PACKAGES = [
   ['mosquitto', () => found('mosquitto', true)],
   ['mosquitto-clients', () => found('mosquitto_pub')],
   ['chromium', () => found('chromium')],
+  // The cluster tests (tests/cluster) start their own engines on loopback:
+  // a replicated log, shared metadata and the TCP load balancer.
+  ['nats-server', () => found('nats-server', true)],
+  ['postgresql', () => existsSync('/usr/lib/postgresql') || found('initdb')],
+  ['haproxy', () => found('haproxy', true)],
 ]
 const missing = PACKAGES.filter(([, present]) => !present()).map(([pkg]) => pkg)
 if (missing.length === 0) process.exit(0)
@@ -34,7 +40,7 @@ const hasApt = existsSync('/usr/bin/apt-get')
 const sudo = !isRoot && hasApt && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0
 if (!hasApt || (!isRoot && !sudo)) {
   console.error(`The tests need Debian packages that are not installed: ${missing.join(', ')}.`)
-  console.error(hasApt ? `Install them, then run npm test again:\n  sudo apt-get update && sudo ${install}` : 'This machine has no apt-get; install the same programs (influxd 1.x, mosquitto, mosquitto_pub, chromium) another way.')
+  console.error(hasApt ? `Install them, then run npm test again:\n  sudo apt-get update && sudo ${install}` : 'This machine has no apt-get; install the same programs (influxd 1.x, mosquitto, mosquitto_pub, chromium, nats-server, PostgreSQL 15, haproxy) another way.')
   process.exit(1)
 }
 const prefix = sudo ? ['sudo', '-n'] : []
