@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { z } from 'zod'
 import { TidewatchError } from './errors.ts'
 import { AlertsConfigSchema } from './alerts-config.ts'
+import { ClusterConfigSchema } from './cluster-config.ts'
 
 /**
  * The whole configuration of a tidewatch process: one zod schema, parsed once
@@ -184,15 +185,19 @@ export const ConfigSchema = z.object({
     .prefault({}),
   /** Threshold alerter and SMS (core/alerts-config.ts, docs/ALERTS.md). */
   alerts: AlertsConfigSchema,
+  /** Cluster mode: NATS JetStream and PostgreSQL (core/cluster-config.ts, docs/CLUSTER.md). Off by default. */
+  cluster: ClusterConfigSchema,
 })
 
 export type Config = z.infer<typeof ConfigSchema>
 export type InfluxTarget = z.infer<typeof InfluxTargetSchema>
 
 type Env = Readonly<Record<string, string | undefined>>
+/** How an environment override is read; `list` is comma-separated. */
+type EnvType = 'string' | 'number' | 'boolean' | 'list'
 
 /** Environment variable -> config path. Documented in README.md. */
-const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number' | 'boolean']> = [
+const ENV_MAP: ReadonlyArray<[string, string, EnvType]> = [
   ['TIDEWATCH_DATA_DIR', 'dataDir', 'string'],
   ['TIDEWATCH_LOG_LEVEL', 'log.level', 'string'],
   ['TIDEWATCH_BIND_HOST', 'mqtt.host', 'string'],
@@ -221,6 +226,11 @@ const ENV_MAP: ReadonlyArray<[string, string, 'string' | 'number' | 'boolean']> 
   ['TIDEWATCH_INFLUX_RAW_RETENTION', 'influx.rawRetention', 'string'],
   ['TIDEWATCH_INFLUX_FLUSH_MS', 'influx.flushIntervalMs', 'number'],
   ['TIDEWATCH_INFLUX_WRITES_IN_FLIGHT', 'influx.writesInFlight', 'number'],
+  ['TIDEWATCH_NODE_ID', 'cluster.nodeId', 'string'],
+  ['TIDEWATCH_SITE', 'cluster.site', 'string'],
+  ['TIDEWATCH_NATS_SERVERS', 'cluster.nats.servers', 'list'],
+  ['TIDEWATCH_NATS_REPLICAS', 'cluster.nats.replicas', 'number'],
+  ['TIDEWATCH_POSTGRES_URL', 'cluster.postgres.url', 'string'],
 ]
 
 /** Primary and DR InfluxDB targets from the environment. */
@@ -261,8 +271,9 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   node[keys.at(-1)!] = value
 }
 
-function envValue(name: string, raw: string, type: 'string' | 'number' | 'boolean'): unknown {
+function envValue(name: string, raw: string, type: EnvType): unknown {
   if (type === 'string') return raw
+  if (type === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean)
   if (type === 'boolean') {
     const v = raw.trim().toLowerCase()
     // Anything else stays text so zod names the key and the reason.
