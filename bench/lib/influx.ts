@@ -47,10 +47,23 @@ export function lossVerdict(acked: ReadonlyMap<string, number>, stored: Readonly
 }
 
 /**
- * InfluxDB alone: the same line protocol the ingest writes (4 points per
- * reading), raw HTTP POSTs of `batch` lines, `inFlight` requests at a time.
+ * InfluxDB alone: raw HTTP POSTs of about `batch` points' worth of
+ * readings, `inFlight` requests at a time, in one of two schemas.
+ *
+ * The two InfluxDB schemas weighed in bench row 1b (issue 13, "weigh the
+ * schema"): `per-value` is what tidewatch stores (docs/DATA.md: one `reading`
+ * point per sensor value, tags station+sensor, fields value/raw/late/delay_s);
+ * `per-reading` is the alternative: one point per reading, a value and a raw
+ * field per sensor. Both carry the four values the bench stations send
+ * (bench/lib/station-worker.ts), so row 1c compares like with like.
  */
-export async function influxCeiling(url: string, opts: { readings: number; stations: number; batch: number; inFlight: number }): Promise<{ pointsPerSec: number; readingsPerSec: number; points: number; stored: number; seconds: number }> {
+export type InfluxSchema = 'per-value' | 'per-reading'
+
+export async function influxCeiling(
+  url: string,
+  opts: { readings: number; stations: number; batch: number; inFlight: number; schema?: InfluxSchema },
+): Promise<{ pointsPerSec: number; readingsPerSec: number; points: number; stored: number; seconds: number; schema: InfluxSchema }> {
+  const schema = opts.schema ?? 'per-value'
   const db = 'bench_ceiling'
   await influxQuery(url, `DROP DATABASE "${db}"`, db)
   await influxQuery(url, `CREATE DATABASE "${db}"`, db)
@@ -61,12 +74,17 @@ export async function influxCeiling(url: string, opts: { readings: number; stati
   for (let i = 0; i < opts.readings; i++) {
     const station = `cl-${String(i % opts.stations).padStart(5, '0')}`
     const ts = base + Math.floor(i / opts.stations) * 1000 + (i % opts.stations)
-    for (const [sensor, v] of sensors) {
-      lines.push(`reading,sensor=${sensor},station=${station} value=${v},raw=${v},late=false,delay_s=0.1 ${ts}`)
-      if (lines.length === opts.batch) {
-        bodies.push(lines.join('\n'))
-        lines = []
-      }
+    if (schema === 'per-value') {
+      for (const [sensor, v] of sensors) lines.push(`reading,sensor=${sensor},station=${station} value=${v},raw=${v},late=false,delay_s=0.1 ${ts}`)
+    } else {
+      const fields = sensors.map(([sensor, v]) => `${sensor}=${v},${sensor}_raw=${v}`).join(',')
+      lines.push(`reading_wide,station=${station} ${fields},late=false,delay_s=0.1 ${ts}`)
+    }
+    // A batch is ~`batch` points of the per-value schema either way, so both
+    // schemas are written in the same number of requests per reading.
+    if (lines.length >= (schema === 'per-value' ? opts.batch : opts.batch / 4)) {
+      bodies.push(lines.join('\n'))
+      lines = []
     }
   }
   if (lines.length) bodies.push(lines.join('\n'))
@@ -82,10 +100,13 @@ export async function influxCeiling(url: string, opts: { readings: number; stati
     }),
   )
   const seconds = (performance.now() - t0) / 1000
-  const points = opts.readings * 4
-  const stored = Number((await influxQuery(url, `SELECT count("value") FROM "reading"`, db))[0]?.values[0]?.[1] ?? 0)
+  const points = opts.readings * (schema === 'per-value' ? 4 : 1)
+  const count = schema === 'per-value' ? 'SELECT count("value") FROM "reading"' : 'SELECT count("salinity") FROM "reading_wide"'
+  const storedValues = Number((await influxQuery(url, count, db))[0]?.values[0]?.[1] ?? 0)
+  // Readings stored: four values each in the per-value schema.
+  const stored = schema === 'per-value' ? storedValues / 4 : storedValues
   await influxQuery(url, `DROP DATABASE "${db}"`, db)
-  return { pointsPerSec: points / seconds, readingsPerSec: opts.readings / seconds, points, stored, seconds }
+  return { pointsPerSec: points / seconds, readingsPerSec: opts.readings / seconds, points, stored, seconds, schema }
 }
 
 /**
