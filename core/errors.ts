@@ -50,6 +50,8 @@ const CATALOG = {
   INFLUX_QUERY_FAILED: { status: 502, message: 'InfluxDB query failed' },
   STA_QUERY_INVALID: { status: 400, message: 'SensorThings request is invalid ($filter, $expand, $orderby, $select, $top, $skip, $count or the resource path)' },
   INFLUXD_NOT_INSTALLED: { status: 500, message: 'influxd is not installed' },
+  POSTGRES_NOT_INSTALLED: { status: 500, message: 'PostgreSQL 15 is not installed' },
+  POSTGRES_UNAVAILABLE: { status: 503, message: 'PostgreSQL is unavailable' },
   INTERNAL: { status: 500, message: 'Internal error' },
   TLS_CA_EXISTS: { status: 409, message: 'A development CA already exists; replacing it needs --force' },
 
