@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import type { Config } from '../core/config.ts'
 import { TidewatchError } from '../core/errors.ts'
 
 /** Thin wrapper over node:util parseArgs that turns its errors into BAD_REQUEST with the flag named. */
@@ -51,14 +50,8 @@ export const processIo: Io = {
   stderr: (s) => void process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
 }
 
-/**
- * The station registry's file. The same path as cli/platform.ts's
- * registryPath; kept here so that registry commands (devices, tokens, alerts,
- * sim) do not load the platform's modules.
- */
-export function registryPath(config: Readonly<Config>): string {
-  return join(config.dataDir, 'registry.db')
-}
+/** The station registry's file: the platform's own rule (platform/data-files.ts loads only node:path). */
+export { registryPath } from '../platform/data-files.ts'
 
 /** The directory holding package.json: the repository, or the installed package. Works from cli/ and from dist/cli/. */
 export function packageRoot(): string {

@@ -84,7 +84,7 @@ async function withRegistry(config: Readonly<Config>, fn: (registry: import('../
   }
 }
 
-function service(name: string, what: string, parts: import('./platform.ts').PlatformParts, flags = ''): Command {
+function service(name: string, what: string, parts: import('../platform/platform.ts').PlatformParts, flags = ''): Command {
   return {
     help: async () => serviceUsage(name, what, flags),
     async run({ args, config, log, io }) {

@@ -35,7 +35,7 @@ export interface RuleLookup {
   resolve?(stationId: string, sensor: string): SensorRule | null
 }
 
-/** Where the public pages get their levels from: passed in by the platform (cli/platform.ts). */
+/** Where the public pages get their levels from: passed in by the platform (platform/platform.ts). */
 export interface LevelSources {
   rules: RuleLookup
   /** The alerter's state, read-only; absent when the alerter is off. */

@@ -9,7 +9,7 @@ import { createQueryClient } from '../../influx/query.ts'
 import { applyRetention } from '../../influx/retention.ts'
 import { provisionDemoStations } from '../demo.ts'
 import { startDemoBackfill, type DemoBackfill } from '../demo-backfill.ts'
-import { startPlatform, type Platform, type PlatformParts } from '../platform.ts'
+import { startPlatform, type Platform, type PlatformParts } from '../../platform/platform.ts'
 import type { Io } from '../args.ts'
 
 /** Demo stations report every 10 s so the dashboards and the API come alive within a minute. */

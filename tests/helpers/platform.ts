@@ -14,7 +14,8 @@ import { ensureDevCertificates, type DevCertPaths } from '../../broker/tls/dev-c
 import mqtt, { type MqttClient } from 'mqtt'
 import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient, type InfluxQueryClient } from '../../influx/query.ts'
-import { staffToken, startPlatform, type Platform, type PlatformParts } from '../../cli/platform.ts'
+import { startPlatform, type Platform, type PlatformParts } from '../../platform/platform.ts'
+import { staffToken } from '../../platform/credentials.ts'
 
 export function tempDir(prefix = 'tidewatch-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix))

@@ -71,7 +71,7 @@ it('a salinity reading over 4 ‰ reaches a CLI-subscribed farmer as one Vietnam
 })
 
 it('keeps farmers\' phone numbers and rule changes behind the staff token', async () => {
-  const { staffToken } = await import('../../cli/platform.ts')
+  const { staffToken } = await import('../../platform/credentials.ts')
   const token = staffToken(tp.config)
   const anon = await fetch(`${tp.apiUrl}/api/v1/alerts/subscribers`)
   expect(anon.status).toBe(401)

@@ -233,7 +233,7 @@ describe("clientCerts: 'required', with the CA's CRL", () => {
     expect(await connack2(mqtts, { username: 'cm-req-pw', password: secret, clientId: 'station-cm-req-pw' })).toBe(5)
     expect(await connack2(tp2.mqttUrl, { username: 'cm-req-pw', password: secret, clientId: 'station-cm-req-pw' })).toBe(5)
     expect(has2('mqtt.cert.refused', { reason: 'no_certificate', username: 'cm-req-pw' })).toBe(true)
-    const { ingestServiceAccount } = await import('../../cli/platform.ts')
+    const { ingestServiceAccount } = await import('../../platform/credentials.ts')
     const svc = ingestServiceAccount(tp2.config)
     expect(await connack2(tp2.mqttUrl, { username: svc.username, password: svc.password, clientId: 'tidewatch-ingest-test' })).toBe(0)
   })

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import mqtt from 'mqtt'
-import { ingestServiceAccount } from '../../cli/platform.ts'
+import { ingestServiceAccount } from '../../platform/credentials.ts'
 import { FeedbackMessageSchema, type FeedbackMessage } from '../../ingest/feedback.ts'
 import { eventually, getJson, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
 

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { ingestServiceAccount } from '../../cli/platform.ts'
+import { ingestServiceAccount } from '../../platform/credentials.ts'
 import { capturedLogger, eventually, platformPerFile } from '../helpers/platform.ts'
 
 const captured = capturedLogger()
