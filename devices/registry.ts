@@ -142,12 +142,12 @@ export function normalizeStationCode(code: string): string {
   return code.trim().toUpperCase()
 }
 
-function checkZone(zone: string): Zone {
+export function checkZone(zone: string): Zone {
   if (!isZone(zone)) throw new TidewatchError('STATION_ZONE_INVALID', { zone }, `unknown zone "${zone}"; zones are ${ZONES.join(', ')}`)
   return zone
 }
 
-function checkCode(code: string | null | undefined): string | null {
+export function checkCode(code: string | null | undefined): string | null {
   if (code === null || code === undefined || code === '') return null
   const c = normalizeStationCode(code)
   if (!STATION_CODE_PATTERN.test(c)) throw new TidewatchError('STATION_CODE_INVALID', { code }, 'a station code is 2–4 letters then 1–3 digits, e.g. SD01')

@@ -55,6 +55,19 @@ export function parseScope(scope: string): { kind: 'default' } | { kind: 'zone';
   return { kind: 'station', station: scope }
 }
 
+/** A rule as stored for a scope and sensor, validated (ALERT_RULE_INVALID); every rule store calls it. */
+export function checkRule(scope: string, sensor: string, input: unknown): SensorRule {
+  parseScope(scope)
+  if (!isSensorKind(sensor)) throw new TidewatchError('ALERT_RULE_INVALID', { sensor }, `unknown sensor kind "${sensor}"`)
+  const parsed = SensorRuleSchema.safeParse(input)
+  if (!parsed.success) {
+    throw new TidewatchError('ALERT_RULE_INVALID', { issues: parsed.error.issues.map((i) => ({ key: i.path.join('.'), reason: i.message })) })
+  }
+  const names = new Set(parsed.data.levels.map((l) => l.name))
+  if (names.size !== parsed.data.levels.length) throw new TidewatchError('ALERT_RULE_INVALID', { sensor }, 'level names must be unique')
+  return parsed.data
+}
+
 export class RuleBook {
   private readonly db: Database.Database
   private readonly zones: ZoneDirectory
@@ -178,20 +191,13 @@ export class RuleBook {
 
   /** Stores a rule for scope 'default', 'zone:<zone>' or a station id; input is validated. */
   set(scope: string, sensor: string, input: unknown, now: number): SensorRule {
-    parseScope(scope)
-    if (!isSensorKind(sensor)) throw new TidewatchError('ALERT_RULE_INVALID', { sensor }, `unknown sensor kind "${sensor}"`)
-    const parsed = SensorRuleSchema.safeParse(input)
-    if (!parsed.success) {
-      throw new TidewatchError('ALERT_RULE_INVALID', { issues: parsed.error.issues.map((i) => ({ key: i.path.join('.'), reason: i.message })) })
-    }
-    const names = new Set(parsed.data.levels.map((l) => l.name))
-    if (names.size !== parsed.data.levels.length) throw new TidewatchError('ALERT_RULE_INVALID', { sensor }, 'level names must be unique')
+    const rule = checkRule(scope, sensor, input)
     this.db
       .prepare('INSERT INTO alert_rules (scope, sensor, spec, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(scope, sensor) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at')
-      .run(scope, sensor, JSON.stringify(parsed.data), now)
-    this.rules.set(`${scope}|${sensor}`, parsed.data)
+      .run(scope, sensor, JSON.stringify(rule), now)
+    this.rules.set(`${scope}|${sensor}`, rule)
     this.ownGeneration++
-    return parsed.data
+    return rule
   }
 
   remove(scope: string, sensor: SensorKind | string): boolean {

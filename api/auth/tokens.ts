@@ -46,7 +46,16 @@ const MIGRATIONS = [
    );`,
 ]
 
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
+/** What is stored of a token: its SHA-256, hex. */
+export const tokenHash = (s: string): string => createHash('sha256').update(s).digest('hex')
+
+/** A new token for `name` and `role` (validated): the secret shown once, and what is stored of it. */
+export function mintToken(name: string, role: Role): { token: string; hash: string; prefix: string; name: string } {
+  if (!ROLES.includes(role)) throw new TidewatchError('BAD_REQUEST', { role }, `role must be one of ${ROLES.join(', ')}`)
+  if (!name.trim()) throw new TidewatchError('BAD_REQUEST', { name }, 'a token needs a name (who or what uses it)')
+  const token = `tw_${randomBytes(32).toString('base64url')}`
+  return { token, hash: tokenHash(token), prefix: token.slice(0, 9), name: name.trim() }
+}
 
 export class TokenStore {
   private readonly stmts
@@ -66,12 +75,9 @@ export class TokenStore {
   }
 
   create(name: string, role: Role, now = Date.now()): { token: string; info: TokenInfo } {
-    if (!ROLES.includes(role)) throw new TidewatchError('BAD_REQUEST', { role }, `role must be one of ${ROLES.join(', ')}`)
-    if (!name.trim()) throw new TidewatchError('BAD_REQUEST', { name }, 'a token needs a name (who or what uses it)')
-    const token = `tw_${randomBytes(32).toString('base64url')}`
-    const prefix = token.slice(0, 9)
-    const info = this.stmts.insert.run(name.trim(), role, sha256(token), prefix, now)
-    return { token, info: { id: Number(info.lastInsertRowid), name: name.trim(), role, prefix, createdAt: now, revokedAt: null, lastUsedAt: null } }
+    const minted = mintToken(name, role)
+    const info = this.stmts.insert.run(minted.name, role, minted.hash, minted.prefix, now)
+    return { token: minted.token, info: { id: Number(info.lastInsertRowid), name: minted.name, role, prefix: minted.prefix, createdAt: now, revokedAt: null, lastUsedAt: null } }
   }
 
   list(): TokenInfo[] {
@@ -96,7 +102,7 @@ export class TokenStore {
     if (this.bootstrapHash && timingSafeEqual(createHash('sha256').update(token).digest(), this.bootstrapHash)) {
       return { kind: 'bootstrap', id: null, name: 'bootstrap-admin', role: 'admin' }
     }
-    const row = this.stmts.byHash.get(sha256(token)) as { id: number; name: string; role: Role; revoked_at: number | null } | undefined
+    const row = this.stmts.byHash.get(tokenHash(token)) as { id: number; name: string; role: Role; revoked_at: number | null } | undefined
     if (!row || row.revoked_at !== null) return undefined
     this.stmts.used.run(now, row.id)
     return { kind: 'token', id: row.id, name: row.name, role: row.role }
