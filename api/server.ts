@@ -5,7 +5,7 @@ import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import type { Registry } from '../devices/registry.ts'
@@ -20,6 +20,7 @@ import type { SubscribePanel } from './board/pages.ts'
 import { auditFallback, authGuard, bearer } from './auth/guard.ts'
 import type { TokenStore } from './auth/tokens.ts'
 import { errorBody, errorHandler } from './errors.ts'
+import { openApiTransform, SECURITY_SCHEMES, TAGS } from './openapi.ts'
 import type { Sample } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
 import { boardRoutes } from './board/routes.ts'
@@ -118,11 +119,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: {
         title: 'tidewatch API',
         version: '1',
-        description: 'Stations, readings, alerts, subscribers and open data of the tidewatch sensor network (Cà Mau). Errors: { error: { code, message, details } }.',
+        description: 'Stations, readings, alerts, subscribers and open data of the tidewatch sensor network (Cà Mau). Errors: { error: { code, message, details } } with a stable code from the catalog (core/errors.ts).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: TAGS.map((t) => ({ ...t })),
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
-    transform: jsonSchemaTransform,
+    // Shared pieces and the API-wide responses (security, 401/403/429): api/openapi.ts.
+    transform: openApiTransform,
+    transformObject: jsonSchemaTransformObject,
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
   // The route table, so tests can check every route is in the OpenAPI document.

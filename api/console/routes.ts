@@ -83,6 +83,11 @@ function noStore(reply: FastifyReply): void {
 
 export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): FastifyPluginAsync {
   return async (fastify: FastifyInstance) => {
+    // Not in the API's OpenAPI document: these are HTML forms for people, behind a session cookie and a CSRF
+    // token (docs/CONSOLE.md); every change they make goes through a documented API route (ctx.api).
+    fastify.addHook('onRoute', (r) => {
+      r.schema = { ...r.schema, hide: true }
+    })
     const clock = opts.clock ?? Date.now
     const accounts = new StaffAccounts(deps.registry.db)
     const log = deps.log.child({ component: 'console' })

@@ -1,10 +1,52 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { renderPrometheus, type Sample } from '../metrics.ts'
 import type { ApiDeps } from '../server.ts'
+import { z } from 'zod'
+import { media, json, route } from '../openapi.ts'
+
+const HEALTH_DOC = route({
+  operationId: 'getHealth',
+  tag: 'health',
+  summary: 'Health of the API and the components in this process',
+  description: 'status is degraded while a write target is down or the spool is full. Never cached.',
+  ok: {
+    200: json(
+      'Component health; a component this process does not run is left out.',
+      z
+        .looseObject({
+          status: z.enum(['ok', 'degraded']),
+          components: z.looseObject({
+            broker: z.looseObject({ up: z.boolean(), connectedClients: z.number() }).optional(),
+            ingest: z
+              .looseObject({
+                up: z.boolean(),
+                spool: z.looseObject({ bytes: z.number(), full: z.boolean(), maxBytes: z.number() }).optional(),
+                targets: z.array(z.looseObject({ name: z.string(), up: z.boolean(), lagReadings: z.number(), lagSeconds: z.number(), lastError: z.string().optional() })),
+              })
+              .optional(),
+          }),
+        })
+        .meta({ examples: [{ status: 'ok', components: { broker: { up: true, connectedClients: 12 }, ingest: { up: true, spool: { bytes: 0, full: false, maxBytes: 1073741824 }, targets: [{ name: 'primary', up: true, lagReadings: 0, lagSeconds: 0 }] } } }] }),
+    ),
+  },
+})
+
+const METRICS_DOC = route({
+  operationId: 'getMetrics',
+  tag: 'health',
+  summary: 'Prometheus metrics of the broker, ingest, writers, alerter and event loop',
+  ok: {
+    200: media(
+      'text/plain',
+      'Prometheus text exposition format 0.0.4 (content type text/plain; version=0.0.4).',
+      z.string().meta({ examples: ['# HELP tidewatch_mqtt_connected_clients Connected MQTT clients\n# TYPE tidewatch_mqtt_connected_clients gauge\ntidewatch_mqtt_connected_clients 12\n'] }),
+    ),
+  },
+})
 
 export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {
-    app.get('/health', async (_req, reply) => {
+    app.get('/health', { schema: HEALTH_DOC }, async (_req, reply) => {
       const targets = deps.ingest ? await deps.ingest.targetStats() : []
       const spool = deps.ingest?.spoolStats()
       const degraded = targets.some((t) => !t.up) || Boolean(spool?.full)
@@ -30,7 +72,7 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
     })
 
-    app.get('/metrics', async (_req, reply) => {
+    app.get('/metrics', { schema: METRICS_DOC }, async (_req, reply) => {
       const samples: Sample[] = []
       const ing = deps.ingest
       if (ing) {

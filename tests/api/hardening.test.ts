@@ -37,8 +37,9 @@ describe('OpenAPI 3.1', () => {
     const doc = (await (await fetch(`${tp.apiUrl}/docs/json`)).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> }
     expect(doc.openapi).toBe('3.1.0')
     const toOpenApi = (url: string) => url.replace(/:([A-Za-z]+)/g, '{$1}').replace(/\/\*$/, '/{*}')
+    // The staff console's HTML forms are hidden from the document (api/console/routes.ts); tests/api/openapi.test.ts checks the rest.
     const missing = tp.platform
-      .api!.routeTable.filter((r) => !r.url.startsWith('/docs') && r.method !== 'HEAD' && r.method !== 'OPTIONS')
+      .api!.routeTable.filter((r) => !r.url.startsWith('/docs') && !r.url.startsWith('/console') && r.method !== 'HEAD' && r.method !== 'OPTIONS')
       .filter((r) => !doc.paths[toOpenApi(r.url)]?.[r.method.toLowerCase()])
       .map((r) => `${r.method} ${r.url}`)
     expect(missing).toEqual([])
