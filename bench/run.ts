@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir, totalmem } from 'node:os'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -444,6 +444,8 @@ async function alertScenario(): Promise<ScenarioReport> {
 
 // ---- main ---------------------------------------------------------------------
 const started = new Date()
+// The CPU bound assumes the machine is otherwise idle: the report says how idle it was.
+const loadAvgAtStart = loadavg().map((l) => Math.round(l * 10) / 10)
 try {
   influx = await startManagedInflux({ dir: join(root, 'influxdb') })
   influxPid = findPid(join(root, 'influxdb', 'influxdb.conf'))
@@ -474,19 +476,24 @@ try {
 const get = (id: string): ScenarioReport | undefined => reports.find((r) => r.id === id)
 const e2e = get('2')?.figures as { ratioToAedes?: number; ackedPerSec?: number } | undefined
 const lat5k = (get('3')?.figures as Record<string, { queryable: { p99: number } }> | undefined)?.['5000']
-const conn10k = reports.find((r) => r.id === '4' && (r.figures as { n: number }).n >= 10_000)?.figures as { brokerPeakRssMb: number; connected: number; n: number } | undefined
+const conn10k = reports.find((r) => r.id === '4' && (r.figures as { n: number }).n >= 10_000)?.figures as { brokerPeakRssMb: number; connected: number; n: number; connectAllMs: number } | undefined
 const bl = get('5')?.figures as { allStoredS: number; total: number } | undefined
 const bars: Bar[] = [
   {
-    bar: 'e2e acked ≥ 0.6× Aedes alone, zero loss',
+    // Issue 13: the CPU-budget bound of row 1c is what a zero-cost ingest
+    // could do on this machine; the ingest may cost at most 15 % of it.
+    bar: 'e2e acked ≥ 0.85× the CPU-budget bound (1c), zero loss',
     measured: e2e
-      ? `${fmt(e2e.ratioToAedes ?? NaN, 2)}× (${fmt(e2e.ackedPerSec ?? NaN)}/s vs ${fmt(ceilings.aedesPerSec ?? NaN)}/s; this machine's CPU bound: ${fmt((ceilings.budgetBoundPerSec ?? NaN) / (ceilings.aedesPerSec ?? NaN), 2)}×)`
-      : 'not run', holds: e2e ? (e2e.ratioToAedes ?? 0) >= 0.6 && get('2')!.verdict === 'ok' : undefined },
+      ? `${fmt((e2e.ackedPerSec ?? NaN) / (ceilings.budgetBoundPerSec ?? NaN), 2)}× (${fmt(e2e.ackedPerSec ?? NaN)}/s vs bound ${fmt(ceilings.budgetBoundPerSec ?? NaN)}/s; ${fmt(e2e.ratioToAedes ?? NaN, 2)}× Aedes alone)`
+      : 'not run',
+    holds: e2e && ceilings.budgetBoundPerSec ? (e2e.ackedPerSec ?? 0) >= 0.85 * ceilings.budgetBoundPerSec && get('2')!.verdict === 'ok' : undefined,
+  },
+  { bar: '10,000 stations all connected within 15 s', measured: conn10k ? `${fmt(conn10k.connected)} in ${fmt(conn10k.connectAllMs / 1000, 1)} s` : 'not run', holds: conn10k ? conn10k.connected >= 10_000 && conn10k.connectAllMs <= 15_000 : undefined },
   { bar: 'p99 publish→queryable ≤ 250 ms at 5k/s', measured: lat5k ? `${lat5k.queryable.p99} ms` : 'not run', holds: lat5k ? lat5k.queryable.p99 <= 250 && get('3')!.verdict === 'ok' : undefined },
   { bar: '10,000 stations, broker RSS < 1.5 GB', measured: conn10k ? `${fmt(conn10k.connected)} connected, ${fmt(conn10k.brokerPeakRssMb)} MB` : 'not run', holds: conn10k ? conn10k.connected >= 10_000 && conn10k.brokerPeakRssMb < 1536 : undefined },
   { bar: '1.44M backlog drains ≤ 60 s, zero loss', measured: bl ? `${fmt(bl.total)} in ${fmt(bl.allStoredS, 1)} s` : 'not run', holds: bl ? bl.total >= 1_440_000 && bl.allStoredS <= 60 && get('5')!.verdict === 'ok' : undefined },
 ]
-const meta = { date: started.toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, ramGb: Math.round(totalmem() / 2 ** 30), node: process.version, mode: quick ? 'quick' : 'full', params: P, durationS: Math.round((Date.now() - started.getTime()) / 1000) }
+const meta = { date: started.toISOString(), loadAvgAtStart, loadAvgAtEnd: loadavg().map((l) => Math.round(l * 10) / 10), cpus: cpus().length, cpuModel: cpus()[0]?.model, ramGb: Math.round(totalmem() / 2 ** 30), node: process.version, mode: quick ? 'quick' : 'full', params: P, durationS: Math.round((Date.now() - started.getTime()) / 1000) }
 const text = formatReport(meta, reports, bars)
 const outDir = join(REPO, 'bench/results')
 mkdirSync(outDir, { recursive: true })

@@ -30,7 +30,8 @@ export function table(head: string[], rows: string[][]): string {
 
 export function formatReport(meta: Record<string, unknown>, scenarios: readonly ScenarioReport[], bars: readonly Bar[]): string {
   const out: string[] = []
-  out.push(`tidewatch bench — ${meta.date} — ${meta.cpus} cores, ${meta.ramGb} GB RAM, node ${meta.node}, mode ${meta.mode}`)
+  out.push(`tidewatch bench — ${meta.date} — ${meta.cpus} cores${meta.cpuModel ? ` (${meta.cpuModel})` : ''}, ${meta.ramGb} GB RAM, node ${meta.node}, mode ${meta.mode}`)
+  if (meta.loadAvgAtStart) out.push(`load average (1/5/15 min) at start ${(meta.loadAvgAtStart as number[]).join(' / ')}, at end ${(meta.loadAvgAtEnd as number[]).join(' / ')}`)
   out.push('')
   out.push(table(['scenario', 'metric', 'value'], scenarios.flatMap((s) => s.rows.map((r) => [r.scenario, r.metric, r.value]))))
   out.push('')
