@@ -110,4 +110,14 @@ describe('SMPP channel', () => {
     expect(smsc.submits.every((s) => s.dataCoding === 0)).toBe(true)
     await waitFor(drained(alerter), 'receipts')
   })
+
+  it('reassembles a concatenated keyword SMS whose parts arrive out of order, and answers it once', async () => {
+    const { smsc, alerter } = await setup('concatenated-mo', {})
+    const from = '84941234568'
+    smsc.moParts(from, ['ĐK ', 'CM01'], 7, [1, 0])
+    await waitFor(() => (smsc.messages().get(from) ?? []).length === 1, 'DK reply')
+    expect(alerter.subscribers.byPhone('+84941234568')?.stations).toEqual(['CM01'])
+    await waitFor(drained(alerter), 'receipts')
+    expect(smsc.messages().get(from)).toHaveLength(1)
+  })
 })

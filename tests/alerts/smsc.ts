@@ -108,6 +108,15 @@ export async function startSmsc(opts: SmscOptions = {}) {
     mo(from: string, text: string): void {
       for (const s of sessions) s.deliver_sm({ source_addr: from, destination_addr: 'TIDEWATCH', data_coding: 8, short_message: text })
     },
+    /** A concatenated MO, its parts sent in the given order (UDH [05 00 03 ref total seq]). */
+    moParts(from: string, parts: readonly string[], ref: number, order: readonly number[] = parts.map((_, i) => i)): void {
+      for (const s of sessions) {
+        for (const i of order) {
+          const udh = Buffer.from([0x05, 0x00, 0x03, ref, parts.length, i + 1])
+          s.deliver_sm({ source_addr: from, destination_addr: 'TIDEWATCH', data_coding: 8, short_message: { udh, message: parts[i]! } })
+        }
+      }
+    },
     /** Kills every connection (network failure). */
     dropAll(): void {
       for (const s of sessions) s.destroy()
