@@ -1,0 +1,101 @@
+import type { Config } from '../core/config.ts'
+import type { Logger } from '../core/log.ts'
+import { createWriteTransport, type WriteTransport } from '../influx/write-transport.ts'
+import { applyRetention, RAW_RP } from '../influx/retention.ts'
+import { createQueryClient } from '../influx/query.ts'
+import type { IngestLanes } from './lanes.ts'
+import { TargetWriter, type TargetStats } from './sink/target-writer.ts'
+
+/** One row per target, both lanes summed; lag in seconds is the older lane's. */
+export type TargetRow = TargetStats & { lagSeconds: number }
+
+/** One transport per configured InfluxDB target; a managed v1 target gets the retention policies first. */
+export function targetTransports(config: Readonly<Config>): WriteTransport[] {
+  return config.influx.targets.map((t) => {
+    const managed = t.mode === 'v1' && config.influx.applyRetention
+    return createWriteTransport(
+      t,
+      managed
+        ? {
+            defaultRetentionPolicy: RAW_RP,
+            prepare: () =>
+              applyRetention(createQueryClient({ url: t.url, database: t.database, username: t.username, password: t.password }), {
+                database: t.database,
+                rawRetention: config.influx.rawRetention,
+              }),
+          }
+        : {},
+    )
+  })
+}
+
+/**
+ * The writers that drain the lanes into InfluxDB: two per target, one per
+ * lane, each with its own cursor, so a slow target or a long backlog never
+ * holds back another target or the live lane.
+ */
+export class TargetWriters {
+  readonly all: TargetWriter[]
+
+  constructor(
+    private readonly transports: readonly WriteTransport[],
+    private readonly lanes: IngestLanes,
+    config: Readonly<Config>,
+    log: Logger,
+  ) {
+    const options = { batchPoints: config.influx.batchPoints, flushIntervalMs: config.influx.flushIntervalMs, writesInFlight: config.influx.writesInFlight }
+    this.all = transports.flatMap((t) => lanes.all.map((lane) => new TargetWriter(lane.spool, t, options, log.child({ component: 'writer', target: t.name, lane: lane.name }))))
+    if (this.all.length === 0) log.warn('no InfluxDB target configured: readings are validated and spooled but not written anywhere')
+  }
+
+  /** Creates each database when it can (a target down now is retried on write), then starts writing. */
+  async start(log: Logger): Promise<void> {
+    for (const t of this.transports) {
+      await t.ensureDatabase().catch((err: Error) => log.warn({ target: t.name, err: err.message }, 'cannot create database yet; will retry on write'))
+    }
+    for (const w of this.all) w.start()
+  }
+
+  async stats(clock: () => number): Promise<TargetRow[]> {
+    return Promise.all(
+      this.transports.map(async (t) => {
+        const oldestPendingAt = await this.lanes.oldestPending(t.name)
+        return sumLanes(t.name, this.all.filter((w) => w.name === t.name).map((w) => w.stats()), oldestPendingAt, clock())
+      }),
+    )
+  }
+
+  /** Waits until every target has written everything spooled so far. */
+  async drained(timeoutMs: number): Promise<boolean> {
+    const results = await Promise.all(this.all.map((w) => w.drained(timeoutMs)))
+    return results.every(Boolean)
+  }
+
+  /** Each stops after its in-flight batch; what is left stays in the spool for the next start. */
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((w) => w.stop()))
+  }
+}
+
+/** A target's row from its lanes' writers: counts add up; state and timings are the worse lane's (a tail anywhere is a tail). */
+function sumLanes(target: string, parts: readonly TargetStats[], oldestPendingAt: number | undefined, now: number): TargetRow {
+  const sum = (f: (s: TargetStats) => number): number => parts.reduce((a, p) => a + f(p), 0)
+  const lastWrites = parts.map((p) => p.lastWriteAt).filter((x): x is number => x !== undefined)
+  return {
+    target,
+    up: parts.every((p) => p.up),
+    writtenPoints: sum((p) => p.writtenPoints),
+    writeBatches: sum((p) => p.writeBatches),
+    writeErrors: sum((p) => p.writeErrors),
+    rejectedLines: sum((p) => p.rejectedLines),
+    lagReadings: sum((p) => p.lagReadings),
+    lastError: parts.find((p) => !p.up)?.lastError ?? parts.find((p) => p.lastError)?.lastError,
+    lastWriteAt: lastWrites.length ? Math.max(...lastWrites) : undefined,
+    writeMs: {
+      p50: Math.max(...parts.map((p) => p.writeMs.p50)),
+      p99: Math.max(...parts.map((p) => p.writeMs.p99)),
+      max: Math.max(...parts.map((p) => p.writeMs.max)),
+    },
+    lagSeconds: oldestPendingAt === undefined ? 0 : Math.max(0, (now - oldestPendingAt) / 1000),
+  }
+}
