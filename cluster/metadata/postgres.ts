@@ -1,0 +1,523 @@
+import pg from 'pg'
+import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
+import { TidewatchError } from '../../core/errors.ts'
+import type { Logger } from '../../core/log.ts'
+import type { Calibration } from '../../core/reading.ts'
+import { CORE_SENSORS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
+import { normalizeSerial, type CertRecord } from '../../devices/certs.ts'
+import { generatePassword, hashDeviceSecret } from '../../devices/password.ts'
+import { checkCode, checkZone, normalizeStationCode, validateStationId, type Coast, type NewStation, type SensorConfig, type Station } from '../../devices/registry.ts'
+import { mintToken, tokenHash, type Principal, type Role, type TokenInfo } from '../../api/auth/tokens.ts'
+import { checkRule } from '../../levels/book.ts'
+import { SensorRuleSchema, type SensorRule } from '../../levels/rules.ts'
+import { DEFAULT_ZONE, isZone } from '../../levels/zones.ts'
+import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, type TokenRecord } from './repository.ts'
+import { METADATA_CHANNEL, MIGRATIONS } from './postgres-schema.ts'
+
+/**
+ * Cluster-mode metadata in PostgreSQL, shared by every node (issue 16).
+ *
+ * Every change is announced by a trigger (postgres-schema.ts) with
+ * pg_notify in the same transaction, so it is delivered to every listening
+ * node when, and only when, it commits. Each repository holds one LISTEN
+ * connection outside the pool. A notification sent while that connection is
+ * down is lost (PostgreSQL 15 docs, NOTIFY), so after every reconnect the
+ * listeners are told to reload everything ({ kind: 'resync' }).
+ */
+export interface PostgresMetadataOptions {
+  url: string
+  /** core/cluster-config.ts `cluster.postgres.poolMax`. */
+  poolMax?: number
+  log?: Logger
+  /** Reconnect delays of the LISTEN connection: one client retrying one server (core/backoff.ts). */
+  reconnect?: Backoff
+  /**
+   * How often the LISTEN connection is probed. A cut network link leaves the
+   * socket open and silent; a probe that fails within probeTimeoutMs is a
+   * lost connection (and a resync once it is back).
+   */
+  probeEveryMs?: number
+  probeTimeoutMs?: number
+}
+
+// Millisecond timestamps and token ids are BIGINT; they fit a double far
+// beyond any date we store (Number.MAX_SAFE_INTEGER ms is year 287396).
+const INT8_OID = 20
+const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser }
+
+interface StationRow {
+  id: string
+  name: string
+  commune: string | null
+  district: string | null
+  lat: number
+  lon: number
+  coast: Coast | null
+  zone: string
+  code: string | null
+  interval_s: number
+  enabled: boolean
+  created_at: number
+  last_seen_at: number | null
+  clock_offset_s: number | null
+  clock_checked_at: number | null
+}
+
+interface TokenRow {
+  id: number
+  name: string
+  role: Role
+  hash: string
+  prefix: string
+  created_at: number
+  revoked_at: number | null
+  last_used_at: number | null
+}
+
+const STATION_COLUMNS = 'id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, last_seen_at, clock_offset_s, clock_checked_at'
+
+function toStation(row: StationRow, sensors: SensorConfig[]): Station {
+  return {
+    id: row.id,
+    name: row.name,
+    commune: row.commune,
+    district: row.district,
+    lat: row.lat,
+    lon: row.lon,
+    coast: row.coast,
+    zone: isZone(row.zone) ? row.zone : DEFAULT_ZONE,
+    code: row.code,
+    intervalSec: row.interval_s,
+    sensors,
+    enabled: row.enabled,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    clockOffsetSec: row.clock_offset_s,
+    clockCheckedAt: row.clock_checked_at,
+  }
+}
+
+function toTokenRecord(r: TokenRow): TokenRecord {
+  return { id: r.id, name: r.name, role: r.role, hash: r.hash, prefix: r.prefix, createdAt: r.created_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at }
+}
+
+function toTokenInfo(r: TokenRow): TokenInfo {
+  const { hash: _hash, ...info } = toTokenRecord(r)
+  return info
+}
+
+/** The same position check as devices/registry.ts add() and update(). */
+function checkPosition(lat: number, lon: number, details: Record<string, unknown>): void {
+  if (!(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180)) {
+    throw new TidewatchError('BAD_REQUEST', { ...details, lat, lon }, 'lat must be within -90..90 and lon within -180..180')
+  }
+}
+
+/** A unique index a concurrent writer got to first: the same code the check before it gives. */
+function uniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string }
+  return e.code === '23505' && e.constraint === constraint
+}
+
+export class PostgresMetadataRepository implements MetadataRepository {
+  readonly backend = 'postgres' as const
+  private readonly pool: pg.Pool
+  private readonly log: Logger | undefined
+  private readonly fanout: ChangeFanout
+  private listener: pg.Client | undefined
+  private reconnectAttempt = 0
+  private reconnectTimer: NodeJS.Timeout | undefined
+  private probeTimer: NodeJS.Timeout | undefined
+  private closed = false
+  /** Times the LISTEN connection came back after a loss (each one a resync). */
+  reconnects = 0
+
+  private constructor(private readonly opts: PostgresMetadataOptions) {
+    this.log = opts.log?.child({ component: 'metadata' })
+    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 10, types })
+    // An idle pooled connection dropped by a server restart: the pool replaces it on next use.
+    this.pool.on('error', (err) => this.log?.warn({ err }, 'idle PostgreSQL connection lost'))
+    this.fanout = new ChangeFanout((err) => this.log?.error({ err }, 'metadata change listener failed'))
+  }
+
+  /** Connects, applies the migrations, and starts listening before returning, so no change after open() is missed. */
+  static async open(opts: PostgresMetadataOptions): Promise<PostgresMetadataRepository> {
+    const repo = new PostgresMetadataRepository(opts)
+    try {
+      await repo.migrate()
+      await repo.listen()
+    } catch (err) {
+      await repo.close()
+      throw err
+    }
+    return repo
+  }
+
+  private async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      // Nodes starting together: the advisory lock makes the second wait, then see the new version.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('tidewatch.schema_versions'))")
+      await c.query('CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)')
+      const row = await c.query<{ version: number }>("SELECT version FROM schema_versions WHERE component = 'metadata'")
+      const from = row.rows[0]?.version ?? 0
+      for (let v = from; v < MIGRATIONS.length; v++) await c.query(MIGRATIONS[v]!)
+      if (from < MIGRATIONS.length) {
+        await c.query(
+          "INSERT INTO schema_versions (component, version) VALUES ('metadata', $1) ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+          [MIGRATIONS.length],
+        )
+      }
+    })
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect()
+    try {
+      await c.query('BEGIN')
+      const out = await fn(c)
+      await c.query('COMMIT')
+      return out
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      c.release()
+    }
+  }
+
+  // ---- the change feed ----
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.opts.url, types, keepAlive: true })
+    const lost = (err?: unknown): void => {
+      if (this.listener !== client) return
+      this.listener = undefined
+      clearInterval(this.probeTimer)
+      client.end().catch(() => {})
+      if (this.closed) return
+      this.log?.warn({ err }, 'metadata change feed lost; reconnecting')
+      this.scheduleReconnect()
+    }
+    client.on('error', lost)
+    client.on('end', () => lost())
+    client.on('notification', (msg) => {
+      if (msg.channel !== METADATA_CHANNEL || !msg.payload) return
+      try {
+        const change = JSON.parse(msg.payload) as { kind: MetadataChangeKind; id: string }
+        this.fanout.emit({ kind: change.kind, id: String(change.id) })
+      } catch (err) {
+        this.log?.warn({ err, payload: msg.payload }, 'unreadable metadata notification; resyncing')
+        this.fanout.emit({ kind: 'resync' })
+      }
+    })
+    await client.connect()
+    await client.query(`LISTEN ${METADATA_CHANNEL}`)
+    this.listener = client
+    const probeTimeoutMs = this.opts.probeTimeoutMs ?? 5_000
+    this.probeTimer = setInterval(() => {
+      const timeout = setTimeout(() => lost(new Error(`change feed probe unanswered after ${probeTimeoutMs} ms`)), probeTimeoutMs)
+      client.query('SELECT 1').then(
+        () => clearTimeout(timeout),
+        (err) => {
+          clearTimeout(timeout)
+          lost(err)
+        },
+      )
+    }, this.opts.probeEveryMs ?? 5_000)
+    this.probeTimer.unref()
+  }
+
+  private scheduleReconnect(): void {
+    const delay = equalJitter(backoffWindow(this.reconnectAttempt++, this.opts.reconnect ?? { baseMs: 100, capMs: 5_000 }))
+    this.reconnectTimer = setTimeout(() => {
+      this.listen().then(
+        () => {
+          this.reconnectAttempt = 0
+          this.reconnects++
+          this.log?.info('metadata change feed back; listeners reload everything')
+          this.fanout.emit({ kind: 'resync' })
+        },
+        (err) => {
+          if (this.closed) return
+          this.log?.debug({ err }, 'metadata change feed reconnect failed')
+          this.scheduleReconnect()
+        },
+      )
+    }, delay)
+    this.reconnectTimer.unref()
+  }
+
+  watch(listener: MetadataListener): () => void {
+    return this.fanout.add(listener)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearTimeout(this.reconnectTimer)
+    clearInterval(this.probeTimer)
+    const l = this.listener
+    this.listener = undefined
+    await l?.end().catch(() => {})
+    await this.pool.end()
+  }
+
+  // ---- stations ----
+
+  private async sensorsOf(c: pg.ClientBase | pg.Pool, ids: string[]): Promise<Map<string, SensorConfig[]>> {
+    const rows = await c.query<{ station_id: string; kind: SensorKind; cal_offset: number; cal_scale: number }>(
+      'SELECT station_id, kind, cal_offset, cal_scale FROM station_sensors WHERE station_id = ANY($1) ORDER BY station_id, kind',
+      [ids],
+    )
+    const out = new Map<string, SensorConfig[]>()
+    for (const s of rows.rows) {
+      const list = out.get(s.station_id) ?? []
+      list.push({ kind: s.kind, offset: s.cal_offset, scale: s.cal_scale })
+      out.set(s.station_id, list)
+    }
+    return out
+  }
+
+  private async stationOn(c: pg.ClientBase | pg.Pool, id: string, lock = false): Promise<Station | undefined> {
+    const row = (await c.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0]
+    return row ? toStation(row, (await this.sensorsOf(c, [id])).get(id) ?? []) : undefined
+  }
+
+  private async requireOn(c: pg.ClientBase | pg.Pool, id: string, lock = false): Promise<Station> {
+    const station = await this.stationOn(c, id, lock)
+    if (!station) throw new TidewatchError('STATION_NOT_FOUND', { id }, `Station "${id}" not found`)
+    return station
+  }
+
+  getStation(id: string): Promise<Station | undefined> {
+    return this.stationOn(this.pool, id)
+  }
+
+  async listStations(): Promise<Station[]> {
+    const rows = (await this.pool.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations ORDER BY id`)).rows
+    const sensors = await this.sensorsOf(this.pool, rows.map((r) => r.id))
+    return rows.map((r) => toStation(r, sensors.get(r.id) ?? []))
+  }
+
+  async addStation(input: NewStation, now = Date.now()) {
+    // The checks and their order of devices/registry.ts add(), so the same input gives the same code.
+    validateStationId(input.id)
+    if (await this.getStation(input.id)) throw new TidewatchError('STATION_EXISTS', { id: input.id })
+    checkPosition(input.lat, input.lon, { id: input.id })
+    const zone = checkZone(input.zone ?? DEFAULT_ZONE)
+    const code = checkCode(input.code)
+    if (code !== null && (await this.stationByCode(code))) throw new TidewatchError('STATION_CODE_TAKEN', { code })
+    const sensors = (input.sensors ?? [...CORE_SENSORS]).map((s) => (typeof s === 'string' ? { kind: s, offset: 0, scale: 1 } : s))
+    for (const s of sensors) {
+      if (!isSensorKind(s.kind)) throw new TidewatchError('BAD_REQUEST', { sensor: s.kind }, `unknown sensor kind "${s.kind}"`)
+    }
+    const password = generatePassword()
+    try {
+      await this.tx(async (c) => {
+        await c.query(
+          `INSERT INTO stations (id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, password_hash, credentials_rotated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, TRUE, $11, $12, $11)`,
+          [input.id, input.name, input.commune ?? null, input.district ?? null, input.lat, input.lon, input.coast ?? null, zone, code, input.intervalSec ?? 900, now, hashDeviceSecret(password)],
+        )
+        for (const s of sensors) {
+          await c.query('INSERT INTO station_sensors (station_id, kind, cal_offset, cal_scale) VALUES ($1, $2, $3, $4)', [input.id, s.kind, s.offset, s.scale])
+        }
+      })
+    } catch (err) {
+      // Another node added the same id or code between the checks and the insert.
+      if (uniqueViolation(err, 'stations_pkey')) throw new TidewatchError('STATION_EXISTS', { id: input.id })
+      if (uniqueViolation(err, 'stations_code')) throw new TidewatchError('STATION_CODE_TAKEN', { code })
+      throw err
+    }
+    return { id: input.id, username: input.id, password }
+  }
+
+  async updateStation(id: string, patch: StationPatch): Promise<Station> {
+    try {
+      await this.tx(async (c) => {
+        // FOR UPDATE: two nodes patching different fields of one station do not undo each other.
+        const current = await this.requireOn(c, id, true)
+        const next = { ...current, ...patch }
+        next.zone = checkZone(next.zone)
+        next.code = checkCode(next.code)
+        if (next.code !== null && next.code !== current.code) {
+          const owner = (await c.query<{ id: string }>('SELECT id FROM stations WHERE upper(code) = $1', [next.code])).rows[0]?.id
+          if (owner !== undefined && owner !== id) throw new TidewatchError('STATION_CODE_TAKEN', { code: next.code })
+        }
+        checkPosition(next.lat, next.lon, {})
+        await c.query('UPDATE stations SET name = $1, commune = $2, district = $3, lat = $4, lon = $5, coast = $6, zone = $7, code = $8, interval_s = $9, enabled = $10 WHERE id = $11', [
+          next.name, next.commune, next.district, next.lat, next.lon, next.coast, next.zone, next.code, next.intervalSec, next.enabled, id,
+        ])
+      })
+    } catch (err) {
+      if (uniqueViolation(err, 'stations_code')) throw new TidewatchError('STATION_CODE_TAKEN', { code: patch.code })
+      throw err
+    }
+    return this.requireOn(this.pool, id)
+  }
+
+  async setEnabled(id: string, enabled: boolean): Promise<void> {
+    const r = await this.pool.query('UPDATE stations SET enabled = $1 WHERE id = $2', [enabled, id])
+    if (r.rowCount === 0) throw new TidewatchError('STATION_NOT_FOUND', { id }, `Station "${id}" not found`)
+  }
+
+  async setCalibration(id: string, kind: SensorKind, cal: Calibration): Promise<void> {
+    await this.tx(async (c) => {
+      await this.requireOn(c, id, true)
+      await c.query(
+        `INSERT INTO station_sensors (station_id, kind, cal_offset, cal_scale) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (station_id, kind) DO UPDATE SET cal_offset = excluded.cal_offset, cal_scale = excluded.cal_scale`,
+        [id, kind, cal.offset, cal.scale],
+      )
+    })
+  }
+
+  async removeStation(id: string): Promise<void> {
+    const r = await this.pool.query('DELETE FROM stations WHERE id = $1', [id])
+    if (r.rowCount === 0) throw new TidewatchError('STATION_NOT_FOUND', { id }, `Station "${id}" not found`)
+  }
+
+  async stationByCode(code: string): Promise<string | undefined> {
+    return (await this.pool.query<{ id: string }>('SELECT id FROM stations WHERE upper(code) = $1', [normalizeStationCode(code)])).rows[0]?.id
+  }
+
+  // ---- secrets ----
+
+  async credentials(id: string) {
+    const row = (await this.pool.query<{ password_hash: string; enabled: boolean }>('SELECT password_hash, enabled FROM stations WHERE id = $1', [id])).rows[0]
+    return row ? { hash: row.password_hash, enabled: row.enabled } : undefined
+  }
+
+  async listSecrets() {
+    const rows = (await this.pool.query<{ id: string; password_hash: string; enabled: boolean }>('SELECT id, password_hash, enabled FROM stations ORDER BY id')).rows
+    return rows.map((r) => ({ id: r.id, hash: r.password_hash, enabled: r.enabled }))
+  }
+
+  async rotate(id: string, now = Date.now()) {
+    const password = generatePassword()
+    const r = await this.pool.query('UPDATE stations SET password_hash = $1, credentials_rotated_at = $2 WHERE id = $3', [hashDeviceSecret(password), now, id])
+    if (r.rowCount === 0) throw new TidewatchError('STATION_NOT_FOUND', { id }, `Station "${id}" not found`)
+    return { id, username: id, password }
+  }
+
+  async upgradeHash(id: string, from: string, to: string): Promise<boolean> {
+    // One statement is one transaction: under READ COMMITTED PostgreSQL
+    // re-checks the WHERE on the newest row version after waiting for a
+    // concurrent writer (docs §13.2.1), so a rotation that committed first wins.
+    const r = await this.pool.query('UPDATE stations SET password_hash = $1 WHERE id = $2 AND password_hash = $3', [to, id, from])
+    return r.rowCount === 1
+  }
+
+  // ---- device certificates ----
+
+  async recordCert(c: IssuedCertFields, now = Date.now()): Promise<void> {
+    await this.pool.query('INSERT INTO device_certs (serial, station_id, fingerprint256, issued_at, not_after) VALUES ($1, $2, $3, $4, $5)', [
+      c.serial, c.stationId, c.fingerprint256, now, c.notAfter.getTime(),
+    ])
+  }
+
+  async listCerts(stationId: string): Promise<CertRecord[]> {
+    const rows = await this.pool.query<CertRecord>(
+      `SELECT c.serial, c.station_id AS "stationId", c.fingerprint256, c.issued_at AS "issuedAt", c.not_after AS "notAfter", r.revoked_at AS "revokedAt"
+         FROM device_certs c LEFT JOIN revoked_certs r ON r.serial = c.serial WHERE c.station_id = $1 ORDER BY c.issued_at`,
+      [stationId],
+    )
+    return rows.rows
+  }
+
+  async revokeCerts(stationId: string, serial?: string, reason = 'unspecified', now = Date.now()): Promise<string[]> {
+    const insert = 'INSERT INTO revoked_certs (serial, station_id, revoked_at, reason) VALUES ($1, $2, $3, $4) ON CONFLICT (serial) DO NOTHING'
+    return this.tx(async (c) => {
+      if (serial !== undefined) {
+        const s = normalizeSerial(serial)
+        const owner = (await c.query<{ station_id: string }>('SELECT station_id FROM device_certs WHERE serial = $1', [s])).rows[0]?.station_id
+        if (owner !== undefined && owner !== stationId) throw new TidewatchError('BAD_REQUEST', { serial: s, owner, stationId }, `certificate ${s} was issued to station ${owner}, not ${stationId}`)
+        return (await c.query(insert, [s, stationId, now, reason])).rowCount === 1 ? [s] : []
+      }
+      const open = await c.query<{ serial: string }>(
+        'SELECT c.serial FROM device_certs c LEFT JOIN revoked_certs r ON r.serial = c.serial WHERE c.station_id = $1 AND r.serial IS NULL ORDER BY c.issued_at',
+        [stationId],
+      )
+      const revoked: string[] = []
+      for (const { serial: s } of open.rows) if ((await c.query(insert, [s, stationId, now, reason])).rowCount === 1) revoked.push(s)
+      return revoked
+    })
+  }
+
+  async certRevoked(serial: string): Promise<boolean> {
+    return (await this.pool.query('SELECT 1 FROM revoked_certs WHERE serial = $1', [serial])).rowCount === 1
+  }
+
+  async revokedSerials(): Promise<string[]> {
+    return (await this.pool.query<{ serial: string }>('SELECT serial FROM revoked_certs ORDER BY serial')).rows.map((r) => r.serial)
+  }
+
+  // ---- API tokens ----
+
+  async createToken(name: string, role: Role, now = Date.now()) {
+    const minted = mintToken(name, role)
+    const row = (await this.pool.query<{ id: number }>('INSERT INTO api_tokens (name, role, hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id', [
+      minted.name, role, minted.hash, minted.prefix, now,
+    ])).rows[0]!
+    return { token: minted.token, info: { id: row.id, name: minted.name, role, prefix: minted.prefix, createdAt: now, revokedAt: null, lastUsedAt: null } }
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    return (await this.pool.query<TokenRow>('SELECT * FROM api_tokens ORDER BY id')).rows.map(toTokenInfo)
+  }
+
+  async revokeToken(id: number, now = Date.now()): Promise<void> {
+    const r = await this.pool.query('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [now, id])
+    if (r.rowCount === 0) throw new TidewatchError('NOT_FOUND', { id }, `no active token with id ${id}`)
+  }
+
+  async verifyToken(token: string, now = Date.now()): Promise<Principal | undefined> {
+    if (!token) return undefined
+    const row = (await this.pool.query<TokenRow>('SELECT id, name, role, revoked_at FROM api_tokens WHERE hash = $1', [tokenHash(token)])).rows[0]
+    if (!row || row.revoked_at !== null) return undefined
+    await this.pool.query('UPDATE api_tokens SET last_used_at = $1 WHERE id = $2', [now, row.id])
+    return { kind: 'token', id: row.id, name: row.name, role: row.role }
+  }
+
+  async tokenRecord(id: number): Promise<TokenRecord | undefined> {
+    const row = (await this.pool.query<TokenRow>('SELECT * FROM api_tokens WHERE id = $1', [id])).rows[0]
+    return row ? toTokenRecord(row) : undefined
+  }
+
+  async listTokenRecords(): Promise<TokenRecord[]> {
+    return (await this.pool.query<TokenRow>('SELECT * FROM api_tokens ORDER BY id')).rows.map(toTokenRecord)
+  }
+
+  // ---- alert rules ----
+
+  private static storedRules(rows: Array<{ scope: string; sensor: string; spec: unknown }>): StoredRule[] {
+    const out: StoredRule[] = []
+    for (const r of rows) {
+      // As levels/book.ts refresh(): a stored rule that no longer parses is skipped, not fatal.
+      const parsed = SensorRuleSchema.safeParse(r.spec)
+      if (parsed.success) out.push({ scope: r.scope, sensor: r.sensor, rule: parsed.data })
+    }
+    return out
+  }
+
+  async rules(scope: string): Promise<Record<string, SensorRule>> {
+    const rows = (await this.pool.query('SELECT scope, sensor, spec FROM alert_rules WHERE scope = $1 ORDER BY sensor', [scope])).rows
+    return Object.fromEntries(PostgresMetadataRepository.storedRules(rows).map((r) => [r.sensor, r.rule]))
+  }
+
+  async listRules(): Promise<StoredRule[]> {
+    return PostgresMetadataRepository.storedRules((await this.pool.query('SELECT scope, sensor, spec FROM alert_rules ORDER BY scope, sensor')).rows)
+  }
+
+  async setRule(scope: string, sensor: string, input: unknown, now = Date.now()): Promise<SensorRule> {
+    const rule = checkRule(scope, sensor, input)
+    await this.pool.query(
+      'INSERT INTO alert_rules (scope, sensor, spec, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, sensor) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at',
+      [scope, sensor, JSON.stringify(rule), now],
+    )
+    return rule
+  }
+
+  async deleteRule(scope: string, sensor: string): Promise<boolean> {
+    return (await this.pool.query('DELETE FROM alert_rules WHERE scope = $1 AND sensor = $2', [scope, sensor])).rowCount === 1
+  }
+}

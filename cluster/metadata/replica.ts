@@ -1,0 +1,319 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
+import type { Logger } from '../../core/log.ts'
+import type { StationContext } from '../../core/reading.ts'
+import type { Station } from '../../devices/registry.ts'
+import { tokenHash, type Principal } from '../../api/auth/tokens.ts'
+import type { StationAuthenticator } from '../../broker/hooks/authenticate.ts'
+import type { ZoneDirectory } from '../../levels/book.ts'
+import type { SensorRule } from '../../levels/rules.ts'
+import type { Zone } from '../../levels/zones.ts'
+import type { MetadataChange, MetadataRepository, TokenRecord } from './repository.ts'
+
+/**
+ * The node-local copy of the metadata the hot path reads (issue 16): station
+ * secrets and enabled flags, calibrations, revoked certificate serials, API
+ * tokens and stored alert rules, in memory, kept fresh from the repository's
+ * change feed.
+ *
+ * It answers synchronously, so a broker CONNECT (StationAuthenticator), an
+ * ingest batch (`context`) or an API request (`verifyToken`) never waits on a
+ * database round trip, and keeps answering from what it last loaded while
+ * PostgreSQL restarts or is unreachable: already-registered stations keep
+ * connecting and publishing (issue 16, chaos scenario 7). A change is applied
+ * when its notification arrives (milliseconds on one LAN; the bar is 1 s).
+ *
+ * Freshness:
+ * - each change re-reads that one entity; changes for one key arriving while
+ *   it is read are read again after, in order, so the last read wins;
+ * - { kind: 'resync' } (the feed reconnected) or any failed read reloads
+ *   everything, retried with backoff until it succeeds;
+ * - the queue of entities to re-read is bounded (maxPending): past it, the
+ *   queue is dropped and everything is reloaded instead, counted and logged.
+ */
+export interface ReplicaOptions {
+  log?: Logger
+  /** The bootstrap admin token (config), accepted as api/auth/tokens.ts TokenStore accepts it. */
+  bootstrapToken?: string
+  /** Entities waiting to be re-read before a full reload is cheaper; 10,000 is a province's stations ×10 (FIELD-NOTES: 10^2–10^3). */
+  maxPending?: number
+  /** Retry delays of a failed reload (core/backoff.ts): one client retrying one server. */
+  retry?: Backoff
+}
+
+export interface ReplicaCounters {
+  /** Changes applied one entity at a time. */
+  changes: number
+  /** Full reloads done (the first load included). */
+  reloads: number
+  /** Reads that failed (the database away); each leads to a reload with backoff. */
+  failures: number
+  /** Times the pending queue overflowed into a full reload. */
+  overflows: number
+}
+
+interface Secret {
+  hash: string
+  enabled: boolean
+}
+
+interface Snapshot {
+  stations: Map<string, Station>
+  secrets: Map<string, Secret>
+  revoked: Set<string>
+  tokens: Map<string, TokenRecord>
+  rules: Map<string, SensorRule>
+}
+
+const ruleKey = (scope: string, sensor: string): string => `${scope}|${sensor}`
+
+function contextOf(station: Station): StationContext {
+  const calibration: StationContext['calibration'] = {}
+  for (const s of station.sensors) calibration[s.kind] = { offset: s.offset, scale: s.scale }
+  return { id: station.id, enabled: station.enabled, calibration }
+}
+
+export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
+  private data: Snapshot = { stations: new Map(), secrets: new Map(), revoked: new Set(), tokens: new Map(), rules: new Map() }
+  private readonly pending = new Map<string, MetadataChange>()
+  private reloadWanted = true
+  private draining = false
+  private retryAttempt = 0
+  private retryTimer: NodeJS.Timeout | undefined
+  private stopped = false
+  private zoneGen = 0
+  private readonly unwatch: () => void
+  private readonly bootstrapHash: Buffer | undefined
+  private readonly log: Logger | undefined
+  private readonly maxPending: number
+  private idleWaiters: Array<() => void> = []
+  readonly counters: ReplicaCounters = { changes: 0, reloads: 0, failures: 0, overflows: 0 }
+  /** When the replica last matched the repository fully (a completed reload), ms. */
+  lastReloadAt = 0
+
+  private constructor(private readonly repo: MetadataRepository, private readonly opts: ReplicaOptions) {
+    this.log = opts.log?.child({ component: 'metadata-replica' })
+    this.maxPending = opts.maxPending ?? 10_000
+    this.bootstrapHash = opts.bootstrapToken ? createHash('sha256').update(opts.bootstrapToken).digest() : undefined
+    // Watch before the first load: a change committed during it is read again after.
+    this.unwatch = repo.watch((change) => this.onChange(change))
+  }
+
+  /** Loads everything once; rejects if the repository cannot be read now (nothing to serve yet). */
+  static async start(repo: MetadataRepository, opts: ReplicaOptions = {}): Promise<MetadataReplica> {
+    const replica = new MetadataReplica(repo, opts)
+    replica.reloadWanted = false
+    // Held as a drain, so changes arriving during the first load wait for it instead of racing it.
+    replica.draining = true
+    try {
+      await replica.reload()
+    } catch (err) {
+      replica.stop()
+      throw err
+    } finally {
+      replica.draining = false
+    }
+    replica.drain()
+    return replica
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.unwatch()
+    clearTimeout(this.retryTimer)
+  }
+
+  // ---- what the hot path reads (synchronous) ----
+
+  /** broker/hooks/authenticate.ts StationAuthenticator. */
+  credentials(id: string): { hash: string; enabled: boolean } | undefined {
+    const s = this.data.secrets.get(id)
+    return s ? { hash: s.hash, enabled: s.enabled } : undefined
+  }
+
+  /**
+   * Compare-and-set here at once, then in the repository. If the repository
+   * refuses (a rotation landed first) or cannot be reached, the station's
+   * secret is read again, so the stored truth wins and a legacy hash is
+   * migrated at a later login.
+   */
+  upgradeHash(id: string, from: string, to: string): boolean {
+    const s = this.data.secrets.get(id)
+    if (!s || s.hash !== from) return false
+    s.hash = to
+    this.repo.upgradeHash(id, from, to).then(
+      (done) => {
+        if (!done) this.onChange({ kind: 'secret', id })
+      },
+      (err) => {
+        this.log?.warn({ err, station: id }, 'could not store the migrated station hash; will retry at a later login')
+        this.onChange({ kind: 'secret', id })
+      },
+    )
+    return true
+  }
+
+  certRevoked(serial: string): boolean {
+    return this.data.revoked.has(serial)
+  }
+
+  /** ingest/ingest.ts IngestDeps.stations: enabled flag and calibration. */
+  context(id: string): StationContext | undefined {
+    const station = this.data.stations.get(id)
+    return station ? contextOf(station) : undefined
+  }
+
+  station(id: string): Station | undefined {
+    return this.data.stations.get(id)
+  }
+
+  stations(): Station[] {
+    return [...this.data.stations.values()]
+  }
+
+  /** As api/auth/tokens.ts TokenStore.verify, from memory (last_used_at is not recorded in cluster mode yet). */
+  verifyToken(token: string): Principal | undefined {
+    if (!token) return undefined
+    if (this.bootstrapHash && timingSafeEqual(createHash('sha256').update(token).digest(), this.bootstrapHash)) {
+      return { kind: 'bootstrap', id: null, name: 'bootstrap-admin', role: 'admin' }
+    }
+    const t = this.data.tokens.get(tokenHash(token))
+    if (!t || t.revokedAt !== null) return undefined
+    return { kind: 'token', id: t.id, name: t.name, role: t.role }
+  }
+
+  /** A stored rule (scope 'default', 'zone:<zone>' or a station id); resolution stays in levels/book.ts. */
+  rule(scope: string, sensor: string): SensorRule | undefined {
+    return this.data.rules.get(ruleKey(scope, sensor))
+  }
+
+  // levels/book.ts ZoneDirectory
+  zoneOf(stationId: string): Zone | null {
+    return this.data.stations.get(stationId)?.zone ?? null
+  }
+
+  zoneGeneration(): number {
+    return this.zoneGen
+  }
+
+  /** Nothing to poll: changes arrive on the feed. */
+  syncZones(): void {}
+
+  /** Resolves when no change is waiting to be applied (tests, and a node's readiness probe). */
+  idle(): Promise<void> {
+    if (!this.draining && this.pending.size === 0 && !this.reloadWanted) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  // ---- keeping it fresh ----
+
+  private onChange(change: MetadataChange): void {
+    if (this.stopped) return
+    if (change.kind === 'resync') {
+      this.reloadWanted = true
+    } else if (this.pending.size >= this.maxPending) {
+      this.counters.overflows++
+      this.log?.warn({ maxPending: this.maxPending }, 'metadata change queue full; dropping it and reloading everything')
+      this.pending.clear()
+      this.reloadWanted = true
+    } else {
+      const key = `${change.kind}|${change.id}`
+      // Re-inserted at the end: a key changed again is read after the read in flight.
+      this.pending.delete(key)
+      this.pending.set(key, change)
+    }
+    this.drain()
+  }
+
+  private drain(): void {
+    if (this.draining || this.stopped || this.retryTimer) return
+    this.draining = true
+    void this.drainLoop()
+  }
+
+  private async drainLoop(): Promise<void> {
+    try {
+      while (!this.stopped && (this.reloadWanted || this.pending.size > 0)) {
+        if (this.reloadWanted) {
+          this.reloadWanted = false
+          // What is queued now is covered by the reload; what arrives during it is read after.
+          this.pending.clear()
+          await this.reload()
+          continue
+        }
+        const [key, change] = this.pending.entries().next().value as [string, MetadataChange & { id: string }]
+        this.pending.delete(key)
+        await this.apply(change)
+        this.counters.changes++
+      }
+      this.retryAttempt = 0
+    } catch (err) {
+      this.counters.failures++
+      this.reloadWanted = true
+      const delay = equalJitter(backoffWindow(this.retryAttempt++, this.opts.retry ?? { baseMs: 200, capMs: 5_000 }))
+      this.log?.warn({ err, retryInMs: delay }, 'metadata read failed; serving the last copy and reloading later')
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined
+        this.drain()
+      }, delay)
+      this.retryTimer.unref()
+    } finally {
+      this.draining = false
+      if (!this.retryTimer && (this.reloadWanted || this.pending.size > 0) && !this.stopped) this.drain()
+      else if (!this.retryTimer) for (const w of this.idleWaiters.splice(0)) w()
+    }
+  }
+
+  private async reload(): Promise<void> {
+    const [stations, secrets, revoked, tokens, rules] = await Promise.all([
+      this.repo.listStations(),
+      this.repo.listSecrets(),
+      this.repo.revokedSerials(),
+      this.repo.listTokenRecords(),
+      this.repo.listRules(),
+    ])
+    // Swapped whole: a reader never sees half of one load.
+    this.data = {
+      stations: new Map(stations.map((s) => [s.id, s])),
+      secrets: new Map(secrets.map((s) => [s.id, { hash: s.hash, enabled: s.enabled }])),
+      revoked: new Set(revoked),
+      tokens: new Map(tokens.map((t) => [t.hash, t])),
+      rules: new Map(rules.map((r) => [ruleKey(r.scope, r.sensor), r.rule])),
+    }
+    this.zoneGen++
+    this.counters.reloads++
+    this.lastReloadAt = Date.now()
+  }
+
+  private async apply(change: MetadataChange & { id: string }): Promise<void> {
+    const { id } = change
+    switch (change.kind) {
+      case 'station':
+      case 'secret': {
+        const [station, secret] = await Promise.all([change.kind === 'station' ? this.repo.getStation(id) : this.data.stations.get(id), this.repo.credentials(id)])
+        if (station) this.data.stations.set(id, station)
+        else this.data.stations.delete(id)
+        if (secret) this.data.secrets.set(id, secret)
+        else this.data.secrets.delete(id)
+        if (change.kind === 'station') this.zoneGen++
+        return
+      }
+      case 'cert':
+        if (await this.repo.certRevoked(id)) this.data.revoked.add(id)
+        else this.data.revoked.delete(id)
+        return
+      case 'token': {
+        const record = await this.repo.tokenRecord(Number(id))
+        for (const [hash, t] of this.data.tokens) if (String(t.id) === id) this.data.tokens.delete(hash)
+        if (record) this.data.tokens.set(record.hash, record)
+        return
+      }
+      case 'rule': {
+        const rules = await this.repo.rules(id)
+        for (const key of [...this.data.rules.keys()]) if (key.startsWith(`${id}|`)) this.data.rules.delete(key)
+        for (const [sensor, rule] of Object.entries(rules)) this.data.rules.set(ruleKey(id, sensor), rule)
+        return
+      }
+    }
+  }
+}
