@@ -1,6 +1,9 @@
-// Is dist/ up to date with the TypeScript sources? Cheap enough to ask on
-// every `tidewatch` call (a few hundred stat calls, a few ms): the newest
-// source mtime is compared with dist/.stamp, written when a build starts.
+// Is dist/ up to date with the TypeScript sources? Asked on every `tidewatch`
+// call, so it is kept cheap: one readdir per source folder and one stat per
+// file (about 3 ms for ~200 files here; issue 13's start-up bar is 300 ms).
+// The newest source mtime is compared with dist/.stamp, written when a build
+// starts. Every file is stat'ed: a directory's mtime does not change when a
+// file in it is edited in place, so a cheaper check would miss edits.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,16 +24,17 @@ function sourceDirs() {
 /** Every file under the source folders, relative to the root: TypeScript and the assets beside it. */
 function sourceFiles() {
   const files = []
+  // Plain '/' joins: path.join normalizes every path, a measurable share of the check.
   const walk = (rel) => {
     let entries
     try {
-      entries = readdirSync(join(root, rel), { withFileTypes: true })
+      entries = readdirSync(`${root}/${rel}`, { withFileTypes: true })
     } catch {
       return
     }
     for (const e of entries) {
-      if (e.isDirectory()) walk(join(rel, e.name))
-      else files.push(join(rel, e.name))
+      if (e.isDirectory()) walk(`${rel}/${e.name}`)
+      else files.push(`${rel}/${e.name}`)
     }
   }
   for (const d of sourceDirs()) walk(d)
@@ -45,7 +49,7 @@ export function assetFiles() {
 /** Newest mtime of anything the build reads; 0 in an installed package, which ships dist/ without sources. */
 export function newestSource() {
   let newest = 0
-  for (const f of [...sourceFiles(), ...CONFIG_FILES]) if (existsSync(join(root, f))) newest = Math.max(newest, statSync(join(root, f)).mtimeMs)
+  for (const f of [...sourceFiles(), ...CONFIG_FILES]) newest = Math.max(newest, statSync(`${root}/${f}`, { throwIfNoEntry: false })?.mtimeMs ?? 0)
   return newest
 }
 

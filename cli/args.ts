@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
@@ -23,6 +24,15 @@ export function numberFlag(name: string, value: string | undefined, fallback: nu
     throw new TidewatchError('BAD_REQUEST', { flag: name, value }, `--${name} must be ${opts.integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got "${value}"`)
   }
   return n
+}
+
+/** The CLI acts as the local operator; its changes are audited under that name. */
+export function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`
+  } catch {
+    return 'cli'
+  }
 }
 
 export interface Io {

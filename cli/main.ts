@@ -103,7 +103,7 @@ const COMMANDS: Record<string, Command> = {
   ingest: service('ingest', 'The ingest only, subscribing to the broker at mqtt.url (TIDEWATCH_MQTT_URL), plus the API.', { ingest: 'mqtt', api: true }),
   api: service('api', 'The HTTP API only.', { api: true }),
   devices: {
-    help: async () => (await import('./commands/devices.ts')).USAGE,
+    help: async () => (await import('./commands/devices.ts')).usage(),
     run: async ({ args, config, io }) => {
       const { devicesCommand } = await import('./commands/devices.ts')
       return withRegistry(config, (registry) => devicesCommand(args, registry, io))

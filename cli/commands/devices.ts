@@ -2,17 +2,21 @@ import { readFileSync } from 'node:fs'
 import { TidewatchError } from '../../core/errors.ts'
 import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import { normalizeStationCode, STATION_CODE_PATTERN, validateStationId, type Coast, type Registry, type NewStation } from '../../devices/registry.ts'
-import { RuleBook } from '../../levels/book.ts'
+import type { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, isZone, ZONES, type AlarmLevels, type Zone } from '../../levels/zones.ts'
-import { numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
-import { AuditLog } from '../../api/auth/audit.ts'
-import { publicStation } from '../../api/routes/stations.ts'
-import { cliActor } from './tokens.ts'
-import { assertCanIssue, DEVICE_CERTS_USAGE, deviceCertsCommand, issueCertFiles } from './device-certs.ts'
+import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
 import { detectDelimiter, parseCsvRows } from '../../core/csv.ts'
 
-/** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened). */
-export const USAGE = `Usage:
+// `tidewatch devices list` loads only the registry: the rule book, the audit
+// log, the API's station view and the certificate commands are imported by
+// the subcommands that change something (issue 13: devices list in 300 ms).
+
+/** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened); the certificate lines live with those commands. */
+export async function usage(): Promise<string> {
+  return `${USAGE}\n${(await import('./device-certs.ts')).DEVICE_CERTS_USAGE}`
+}
+
+const USAGE = `Usage:
   tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
                              [--commune C] [--district D] [--coast east|west|inland] [--interval SECONDS]
                              [--zone rice|rice_shrimp|brackish_aquaculture|water_supply|monitoring]
@@ -26,8 +30,7 @@ export const USAGE = `Usage:
       CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval,zone,code,bd1,bd2,bd3]
       --zone: what the water is used for; decides the alert levels and advice (docs/ALERTS.md). Default rice.
       --code: short code farmers text to subscribe (DK SD01). --bd: official alarm levels BĐ1–BĐ3, cm.
-      (sensors separated by "|"; a file whose header uses ";" is read as Excel's semicolon CSV); prints the new credentials once.
-${DEVICE_CERTS_USAGE}`
+      (sensors separated by "|"; a file whose header uses ";" is read as Excel's semicolon CSV); prints the new credentials once.`
 
 function parseSensors(value: string | undefined): SensorKind[] | undefined {
   if (value === undefined) return undefined
@@ -71,6 +74,28 @@ function parseAlarmLevels(values: Array<string | undefined>, flag: string): Alar
 function printCredentials(io: Io, creds: { id: string; username: string; password: string }, json: boolean): void {
   if (json) return io.stdout(JSON.stringify({ id: creds.id, username: creds.username, password: creds.password }))
   io.stdout(`Station ${creds.id}\n  MQTT username: ${creds.username}\n  MQTT password: ${creds.password}\nThe password is shown only this once; put it in the station's firmware now.`)
+}
+
+/**
+ * What a changing subcommand needs beside the registry: the rule book (alarm
+ * levels), and the audit log, which records each change with the station's
+ * public view before and after it.
+ */
+async function changeLog(registry: Registry) {
+  const [{ AuditLog }, { RuleBook }, { publicStation }] = await Promise.all([
+    import('../../api/auth/audit.ts'),
+    import('../../levels/book.ts'),
+    import('../../api/routes/stations.ts'),
+  ])
+  const audit = new AuditLog(registry.db)
+  const rules: RuleBook = new RuleBook(registry.db, registry)
+  const view = (id: string) => {
+    const s = registry.get(id)
+    return s ? publicStation(s, rules) : undefined
+  }
+  const record = (action: string, id: string, before: unknown): void =>
+    audit.record({ actor: cliActor(), role: 'admin', action: `devices ${action}`, target: `station:${id}`, before, after: view(id) })
+  return { rules, view, record }
 }
 
 async function importCsv(registry: Registry, file: string, io: Io, json: boolean): Promise<number> {
@@ -125,14 +150,12 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
     }
     seen.add(s.id)
   })
-  const rules = new RuleBook(registry.db, registry)
+  const { rules, record } = await changeLog(registry)
   const created = []
-  const audit = new AuditLog(registry.db)
   for (const s of stations) {
     created.push(await registry.add(s))
     if (s.alarmLevels) rules.set(s.id, 'water_level', alarmLevelsRule(s.alarmLevels), Date.now())
-    const st = registry.get(s.id)
-    audit.record({ actor: cliActor(), role: 'admin', action: 'devices import', target: `station:${s.id}`, after: st ? publicStation(st, rules) : undefined })
+    record('import', s.id, undefined)
   }
   if (json) io.stdout(JSON.stringify(created))
   else {
@@ -145,14 +168,22 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
 
 export async function devicesCommand(argv: string[], registry: Registry, io: Io): Promise<number> {
   const [sub, ...rest] = argv
-  const audit = new AuditLog(registry.db)
-  const rules = new RuleBook(registry.db, registry)
-  const view = (id: string) => {
-    const s = registry.get(id)
-    return s ? publicStation(s, rules) : undefined
+  if (sub === 'list') {
+    const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
+    printList(io, values.json, registry.list(), ['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'], (s) => [
+      s.id, s.code ?? '-', s.name, s.zone, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', timeCell(s.lastSeenAt),
+    ])
+    return 0
   }
-  const record = (action: string, id: string, before: unknown) =>
-    audit.record({ actor: cliActor(), role: 'admin', action: `devices ${action}`, target: `station:${id}`, before, after: view(id) })
+  if (sub === 'cert' || sub === 'revoke-cert') return (await import('./device-certs.ts')).deviceCertsCommand(sub, rest, registry, io)
+  if (sub === undefined || sub === 'help') {
+    io.stdout(await usage())
+    return 0
+  }
+  if (sub !== 'add' && sub !== 'set' && sub !== 'rotate' && sub !== 'disable' && sub !== 'enable' && sub !== 'import') {
+    throw new TidewatchError('BAD_REQUEST', { sub }, `devices: unknown subcommand "${sub}"`)
+  }
+  const { rules, view, record } = await changeLog(registry)
   switch (sub) {
     case 'add': {
       const { values, positionals } = parse(rest, {
@@ -176,7 +207,8 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required')
       if (values.lat === undefined || values.lon === undefined) throw new TidewatchError('BAD_REQUEST', { flag: values.lat === undefined ? 'lat' : 'lon' }, '--lat and --lon are required')
       const alarmLevels = values.bd === undefined ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
-      if (values.cert) assertCanIssue(registry, id)
+      const certs = values.cert ? await import('./device-certs.ts') : undefined
+      certs?.assertCanIssue(registry, id)
       const creds = await registry.add({
         id,
         name: values.name,
@@ -193,7 +225,7 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
       record('add', id, undefined)
       printCredentials(io, creds, values.json)
-      if (values.cert) await issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
+      if (certs) await certs.issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
       return 0
     }
     case 'set': {
@@ -214,13 +246,6 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       io.stdout(JSON.stringify(view(id)))
       return 0
     }
-    case 'list': {
-      const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
-      printList(io, values.json, registry.list(), ['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'], (s) => [
-        s.id, s.code ?? '-', s.name, s.zone, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', timeCell(s.lastSeenAt),
-      ])
-      return 0
-    }
     case 'rotate': {
       const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices rotate needs a station id')
@@ -239,16 +264,10 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       io.stdout(`Station ${positionals[0]} ${sub}d.`)
       return 0
     }
-    case 'cert':
-    case 'revoke-cert':
-      return deviceCertsCommand(sub, rest, registry, io)
     case 'import': {
       const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices import needs a CSV file')
       return importCsv(registry, positionals[0], io, values.json)
     }
-    default:
-      io.stderr(USAGE)
-      return sub === undefined || sub === 'help' || sub === '--help' ? 0 : 1
   }
 }

@@ -6,8 +6,7 @@ import { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { ROLES } from '../../api/auth/tokens.ts'
 import { StaffAccounts } from '../../api/console/accounts.ts'
-import { parse, printList, registryPath, timeCell, type Io } from '../args.ts'
-import { cliActor } from './tokens.ts'
+import { cliActor, parse, printList, registryPath, timeCell, type Io } from '../args.ts'
 
 export const USAGE = `Usage:
   tidewatch staff add <username> --role read|staff|admin [--password-stdin]

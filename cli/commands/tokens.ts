@@ -1,23 +1,16 @@
-import { userInfo } from 'node:os'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { ROLES, TokenStore, type Role } from '../../api/auth/tokens.ts'
-import { numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
+import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
 
 export const USAGE = `Usage:
   tidewatch tokens create --name NAME --role read|staff|admin [--json]   prints the token once
   tidewatch tokens list [--json]
   tidewatch tokens revoke <id>`
 
-/** The CLI acts as the local operator; its changes are audited under that name. */
-export function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`
-  } catch {
-    return 'cli'
-  }
-}
+/** The operator name the CLI's changes are audited under (cli/args.ts; re-exported for the commands that take it from here). */
+export { cliActor }
 
 export async function tokensCommand(argv: string[], registry: Registry, io: Io): Promise<number> {
   const tokens = new TokenStore(registry.db)

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers/platform.ts'
 import { loadConfig } from '../../core/config.ts'
-import { inBatches, runCli } from './run.ts'
+import { COMMAND_NAMES } from '../../cli/main.ts'
+import { commandPaths, inBatches, runCli, runInProcess } from './run.ts'
 
 const tmp = tempDir('tidewatch-cli-errors-')
 afterAll(() => tmp.cleanup())
@@ -50,7 +51,31 @@ const CASES: Array<[string[], number, RegExp]> = [
   [['devices', 'list', '--config'], 1, /BAD_REQUEST: --config needs a file name/],
 ]
 
+/** `tidewatch sim` listens for Ctrl-C before it reads its flags; the in-process walk must not leave that on the test worker. */
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const
+const listenersBefore = new Map(SIGNALS.map((sig) => [sig, process.listeners(sig)]))
+afterAll(() => {
+  for (const sig of SIGNALS) for (const l of process.listeners(sig)) if (!listenersBefore.get(sig)!.includes(l)) process.off(sig, l)
+})
+
 describe('tidewatch errors', () => {
+  it('has a bad input for every command of the dispatch table', () => {
+    const covered = new Set(CASES.map(([argv]) => argv[0]))
+    for (const name of COMMAND_NAMES) expect(covered.has(name), `no bad-input case for tidewatch ${name} in CASES`).toBe(true)
+  })
+
+  it('every command and subcommand refuses an unknown flag: one line naming it, exit 1, nothing started', async () => {
+    // The walk of help.test.ts: the dispatch table, and the subcommands each usage names.
+    for (const argv of await commandPaths(env)) {
+      const r = await runInProcess([...argv, '--no-such-flag'], env)
+      const label = `tidewatch ${argv.join(' ')} --no-such-flag`
+      expect(r.code, `${label}\n${r.err}`).toBe(1)
+      expect(r.out, label).toBe('')
+      expect(r.err.trimEnd().split('\n'), label).toHaveLength(1)
+      expect(r.err, label).toMatch(/^tidewatch: .*--no-such-flag/)
+    }
+  })
+
   it('one bad input per command: one line, no stack, the documented exit code', async () => {
     const runs = await inBatches(CASES, 3, ([argv]) => runCli(argv, env))
     CASES.forEach(([argv, code, says], i) => {

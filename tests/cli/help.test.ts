@@ -1,24 +1,25 @@
 /**
  * Every command and subcommand answers --help (and -h) with its usage on
  * stdout and exit 0, before it reads the configuration or opens anything.
- * Every command runs as the real program in a child process; the
- * subcommands, which go through the same dispatch (cli/main.ts), also run
- * in-process through main(), because a child process costs ~2 s of tsx here.
+ * The commands are walked from the dispatch table (cli/main.ts) and the
+ * subcommands from each command's usage (run.ts commandPaths), so a new one
+ * cannot escape. Every command runs as the real program in a child process;
+ * the subcommands, which go through the same dispatch, run in-process through
+ * main(), because a child process costs ~2 s of tsx here.
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers/platform.ts'
-import { COMMAND_NAMES, main } from '../../cli/main.ts'
-import { inBatches, runCli } from './run.ts'
+import { COMMAND_NAMES } from '../../cli/main.ts'
+import { commandPaths, inBatches, runCli, runInProcess } from './run.ts'
 
 const tmp = tempDir('tidewatch-cli-help-')
 afterAll(() => tmp.cleanup())
 
-const COMMANDS = [
-  [],
+/** Paths the walk must find at least: it reads them from the usages, so a usage that stopped naming them would shrink the walk unnoticed. */
+const KNOWN = [
   ['up'],
-  ['up', '--demo'],
   ['broker'],
   ['ingest'],
   ['api'],
@@ -30,6 +31,8 @@ const COMMANDS = [
   ['devices', 'disable'],
   ['devices', 'enable'],
   ['devices', 'import'],
+  ['devices', 'cert'],
+  ['devices', 'revoke-cert'],
   ['sim'],
   ['certs'],
   ['certs', 'dev'],
@@ -51,25 +54,28 @@ const COMMANDS = [
   ['staff'],
   ['staff', 'add'],
   ['staff', 'list'],
+  ['staff', 'disable'],
+  ['staff', 'enable'],
 ]
 
 // A config that would fail and a data dir that must stay empty: help comes first.
 const env = { TIDEWATCH_DATA_DIR: join(tmp.dir, 'data'), TIDEWATCH_MQTT_PORT: 'not-a-port' }
+const dataDirEntries = (): string[] => (existsSync(join(tmp.dir, 'data')) ? readdirSync(join(tmp.dir, 'data')) : [])
 
-async function inProcess(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = ''
-  let err = ''
-  const code = await main(argv, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) }, env)
-  return { code, out, err }
-}
+let paths: string[][] = []
+beforeAll(async () => {
+  paths = await commandPaths(env)
+})
 
 describe('tidewatch <command> --help', () => {
-  it('covers every command of the dispatch table', () => {
-    expect(COMMANDS.filter((argv) => argv.length === 1).map((argv) => argv[0]).sort()).toEqual([...COMMAND_NAMES].sort())
+  it('walks every command of the dispatch table and every subcommand the usages name', () => {
+    const found = paths.map((p) => p.join(' '))
+    expect(paths.filter((p) => p.length === 1).map((p) => p[0]).sort()).toEqual([...COMMAND_NAMES].sort())
+    for (const known of KNOWN) if (COMMAND_NAMES.includes(known[0]!)) expect(found, known.join(' ')).toContain(known.join(' '))
   })
 
-  it('the real program answers every command with its usage and exit 0, reading no config and touching no data', async () => {
-    const commands = COMMANDS.filter((argv) => argv.length <= 1)
+  it('the real program answers every command and the top level with its usage and exit 0, reading no config and touching no data', async () => {
+    const commands = [[], ...COMMAND_NAMES.map((name) => [name])]
     const runs = await inBatches(commands, 3, (argv) => runCli([...argv, '--help'], env))
     commands.forEach((argv, i) => {
       const r = runs[i]!
@@ -79,20 +85,20 @@ describe('tidewatch <command> --help', () => {
       expect(r.err, label).toBe('')
       if (argv[0]) expect(r.out, label).toContain(`tidewatch ${argv[0]}`)
     })
-    expect(existsSync(join(tmp.dir, 'data')) ? readdirSync(join(tmp.dir, 'data')) : []).toEqual([])
+    expect(dataDirEntries()).toEqual([])
   })
 
   it('answers every subcommand with its usage and exit 0', async () => {
-    for (const argv of COMMANDS) {
-      const r = await inProcess([...argv, '--help'])
+    for (const argv of paths) {
+      const r = await runInProcess([...argv, '--help'], env)
       const label = `tidewatch ${argv.join(' ')} --help`
       expect(r.code, `${label}: ${r.err}`).toBe(0)
       expect(r.out, label).toMatch(/usage/i)
       expect(r.err, label).toBe('')
       // The usage names the command it is about.
-      if (argv[0]) expect(r.out, label).toContain(`tidewatch ${argv[0]}`)
+      expect(r.out, label).toContain(`tidewatch ${argv.join(' ')}`)
     }
-    expect(existsSync(join(tmp.dir, 'data')) ? readdirSync(join(tmp.dir, 'data')) : []).toEqual([])
+    expect(dataDirEntries()).toEqual([])
   })
 
   it('takes -h, `help <command>`, and --help after other flags', async () => {
