@@ -5,22 +5,27 @@
  * Every interval it samples the signals, appends the reading to the outbox
  * and, if connected, pumps the outbox: oldest first, one payload in flight,
  * removing records only after the PUBACK (QoS 1). While disconnected it only
- * buffers. Reconnects are ours, not MQTT.js's (`reconnectPeriod: 0`), with
- * full-jitter exponential backoff. Broker errors (refused connection, bad
- * password, keepalive timeout) are logged and counted, never thrown.
+ * buffers. Its parts:
+ * - Sampler and Schedule (sampler.ts): the reading schedule, signals and faults;
+ * - the outbox (outbox.ts): store-and-forward on disk;
+ * - StationLink (link.ts): the MQTT connection, its reconnects with backoff;
+ * - OutboxPublisher (publisher.ts): outbox to broker, acked by PUBACK;
+ * - FeedbackLog (feedback.ts): what the data center refused.
  */
 import { join } from 'node:path'
-import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../core/log.ts'
-import { STATUS_OFFLINE, STATUS_ONLINE, topics } from '../core/protocol.ts'
-import { FeedbackMessageSchema } from '../core/protocol.ts'
-import { fullJitterDelay, type BackoffOptions } from './backoff.ts'
-import { systemClock, type Clock, type TimerHandle } from './clock.ts'
-import { corruptJson, createFaultInjector, type FaultKind, type FaultOptions } from './faults.ts'
+import { topics } from '../core/protocol.ts'
+import type { BackoffOptions } from './backoff.ts'
+import { systemClock, type Clock } from './clock.ts'
+import { createFaultInjector, type FaultKind, type FaultOptions } from './faults.ts'
+import { FeedbackLog } from './feedback.ts'
+import { StationLink } from './link.ts'
 import { openOutbox, type Outbox, type OutboxStats } from './outbox.ts'
 import { createRng, hashSeed } from './prng.ts'
-import { formatTimestamp, nextPayload, type OutboxBody, type StationReading, type TimestampFormat } from './reading.ts'
-import { defaultProfile, sampleSignals, type StationProfile } from './signals.ts'
+import { OutboxPublisher } from './publisher.ts'
+import type { OutboxBody, TimestampFormat } from './reading.ts'
+import { Sampler, Schedule } from './sampler.ts'
+import { defaultProfile, type StationProfile } from './signals.ts'
 
 export interface StationCredentials {
   readonly id: string
@@ -100,246 +105,66 @@ export interface Station {
   stats(): StationStats
 }
 
-/** CONNACK return codes 4 and 5 (MQTT 3.1.1 §3.2.2.3): bad credentials / not authorized. */
-const AUTH_REFUSED = new Set([4, 5])
-const STOP_TIMEOUT_MS = 5_000
-
-interface Connection {
-  readonly client: MqttClient
-  closed: boolean
-  up: boolean
-  announced: boolean
-  pumping: Promise<void> | undefined
-  /** Rejects when the connection closes, so an await on a publish never outlives it. */
-  readonly whenClosed: Promise<never>
-  markClosed(): void
-}
-
 export function createStation(options: StationOptions): Station {
-  const { credentials, log: parentLog } = options
+  const { credentials } = options
   const id = credentials.id
   const clock = options.clock ?? systemClock
-  const simulatedNow = options.simulatedNow ?? (() => clock.now())
-  const profile = options.profile ?? defaultProfile(id)
-  const tsFormat = options.tsFormat ?? 'epoch-ms'
-  const log = parentLog.child({ component: 'station', station: id })
-  const seed = hashSeed(options.seed ?? 1, id)
-  const rngRoot = createRng(seed)
+  const log = options.log.child({ component: 'station', station: id })
+  const rngRoot = createRng(hashSeed(options.seed ?? 1, id))
   // Separate streams: enabling faults must not change the signals of the same seed.
-  const signalRng = rngRoot.fork('signals')
   const faultRng = rngRoot.fork('faults')
-  const backoffRng = rngRoot.fork('backoff')
   const faults = createFaultInjector(options.faults, faultRng)
-  const readingsTopic = topics.readings(id)
-  const statusTopic = topics.status(id)
   const feedbackTopic = topics.feedback(id)
 
   let outbox: Outbox<OutboxBody> | undefined
   let finalOutboxStats: OutboxStats | undefined
-  let current: Connection | undefined
   let started = false
-  let stopping = false
-  let sampleTimer: TimerHandle | undefined
-  let reconnectTimer: TimerHandle | undefined
-  let attempt = 0
-  const counters = { generated: 0, published: 0, acked: 0, payloads: 0, batches: 0, connects: 0, connectFailures: 0, authFailures: 0, feedback: 0, refused: 0 }
-  const refusedByCode: Record<string, number> = {}
 
-  /**
-   * What a real firmware should do with feedback: the PUBACK already came
-   * (the data center keeps refused readings in its quarantine), so log and
-   * count, which is what a field technician reads. See docs/PROTOCOL.md.
-   */
-  function onFeedback(payload: Buffer): void {
-    let json: unknown
-    try {
-      json = JSON.parse(payload.toString('utf8'))
-    } catch {
-      json = undefined
-    }
-    const parsed = FeedbackMessageSchema.safeParse(json)
-    if (!parsed.success) {
-      log.warn({ excerpt: payload.subarray(0, 200).toString('utf8') }, 'unreadable feedback message')
-      return
-    }
-    const msg = parsed.data
-    counters.feedback++
-    counters.refused += msg.refused.length + (msg.omitted ?? 0)
-    for (const r of msg.refused) refusedByCode[r.code] = (refusedByCode[r.code] ?? 0) + 1
-    log.info({ seq: msg.seq, readings: msg.readings, stored: msg.stored, refused: msg.refused, omitted: msg.omitted }, 'data center refused readings')
-  }
+  const feedback = new FeedbackLog(log)
+  const sampler = new Sampler({
+    profile: options.profile ?? defaultProfile(id),
+    simulatedNow: options.simulatedNow ?? (() => clock.now()),
+    clock,
+    tsFormat: options.tsFormat ?? 'epoch-ms',
+    signalRng: rngRoot.fork('signals'),
+    faults,
+    faultRng,
+  })
+  const link: StationLink = new StationLink({
+    id,
+    secret: credentials.secret,
+    brokerUrl: options.brokerUrl,
+    statusTopic: topics.status(id),
+    feedbackTopic,
+    ca: options.ca,
+    servername: options.servername,
+    connectTimeoutMs: options.connectTimeoutMs,
+    keepaliveSec: options.keepaliveSec,
+    backoff: options.backoff,
+    backoffRng: rngRoot.fork('backoff'),
+    clock,
+    log,
+    backlog: () => outbox?.size() ?? 0,
+    onUp: (conn) => publisher.kick(conn),
+    onMessage: (topic, payload) => {
+      if (topic === feedbackTopic) feedback.receive(payload)
+    },
+  })
+  const publisher = new OutboxPublisher({
+    readingsTopic: topics.readings(id),
+    statusTopic: topics.status(id),
+    outbox: () => outbox,
+    stopping: () => link.stopping,
+    onFailure: (conn) => link.fail(conn),
+    log,
+  })
 
   function sample(): void {
-    if (!outbox || stopping) return
-    const simMs = simulatedNow()
-    const signal = sampleSignals(profile, simMs, signalRng)
-    const injected = faults.apply(signal.values)
-    // ts is always the wall clock: the ingest rejects readings from the
-    // future or too far in the past, and a real RTC does not run at `speed`.
-    const ts = formatTimestamp(clock.now(), tsFormat)
-    outbox.append((seq): OutboxBody => {
-      const reading: StationReading = { ts, seq, values: injected.values, battery: signal.battery, rssi: signal.rssi }
-      return injected.malformed ? { raw: corruptJson(JSON.stringify(reading), faultRng) } : { r: reading }
-    })
-    counters.generated++
-    if (current?.up) kick(current)
+    if (!outbox || link.stopping) return
+    sampler.sampleInto(outbox)
+    if (link.current?.up) publisher.kick(link.current)
   }
-
-  function scheduleSample(delayMs: number): void {
-    sampleTimer = clock.setTimeout(() => {
-      sample()
-      if (!stopping) scheduleSample(options.intervalMs)
-    }, delayMs)
-  }
-
-  function connect(): void {
-    reconnectTimer = undefined
-    if (stopping) return
-    const mqttOptions: IClientOptions = {
-      clientId: `station-${id}`,
-      username: id,
-      password: credentials.secret,
-      protocolVersion: 4, // Aedes speaks MQTT 3.1.1 only
-      clean: true,
-      reconnectPeriod: 0, // we reconnect ourselves, with backoff and jitter
-      connectTimeout: options.connectTimeoutMs ?? 30_000,
-      keepalive: options.keepaliveSec ?? 60,
-      will: { topic: statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
-      ...(options.ca !== undefined ? { ca: options.ca } : {}),
-      ...(options.servername !== undefined ? { servername: options.servername } : {}),
-    }
-    let markClosed = () => {}
-    const whenClosed = new Promise<never>((_, reject) => {
-      markClosed = () => reject(new Error('connection closed'))
-    })
-    whenClosed.catch(() => {}) // observed by races only
-    const client = mqttConnect(options.brokerUrl, mqttOptions)
-    const conn: Connection = { client, closed: false, up: false, announced: false, pumping: undefined, whenClosed, markClosed }
-    current = conn
-
-    client.on('connect', () => {
-      if (conn.closed) return
-      conn.up = true
-      attempt = 0
-      counters.connects++
-      log.info({ backlog: outbox?.size() ?? 0 }, 'connected')
-      // Clean session: the subscription is gone after every reconnect. The
-      // SUBSCRIBE goes out before the first PUBLISH, and the pump does not
-      // wait for its SUBACK: feedback is advice, never a reason to hold data.
-      client.subscribe(feedbackTopic, { qos: 1 }, (err, granted) => {
-        if (err || granted?.some((g) => g.qos === 128)) log.warn({ err, granted }, 'feedback subscription refused')
-      })
-      kick(conn)
-    })
-    client.on('message', (topic, payload) => {
-      if (topic === feedbackTopic) onFeedback(payload)
-    })
-    client.on('error', (err: Error & { code?: unknown }) => {
-      if (typeof err.code === 'number' && AUTH_REFUSED.has(err.code)) {
-        counters.authFailures++
-        log.error({ err, code: err.code }, 'broker refused credentials')
-      } else {
-        log.warn({ err }, 'mqtt error')
-      }
-    })
-    client.on('close', () => onClose(conn))
-  }
-
-  function onClose(conn: Connection): void {
-    if (conn.closed) return
-    conn.closed = true
-    conn.markClosed()
-    if (current === conn) current = undefined
-    // An intentional stop is routine; a dropped link is worth a warning.
-    if (conn.up) log[stopping ? 'info' : 'warn']({ backlog: outbox?.size() ?? 0 }, 'disconnected')
-    else counters.connectFailures++
-    conn.up = false
-    // Force-end: with clean session and reconnectPeriod 0 this fails every
-    // pending publish callback instead of leaving it hanging (MQTT.js _cleanUp).
-    conn.client.end(true)
-    if (stopping) return
-    const delay = fullJitterDelay(attempt++, backoffRng, options.backoff)
-    log.debug({ attempt, delayMs: delay }, 'reconnect scheduled')
-    reconnectTimer = clock.setTimeout(connect, delay)
-  }
-
-  /** Starts the pump for this connection unless it is already running. */
-  function kick(conn: Connection): void {
-    if (conn.pumping || conn.closed) return
-    conn.pumping = pump(conn).finally(() => {
-      conn.pumping = undefined
-    })
-  }
-
-  async function pump(conn: Connection): Promise<void> {
-    try {
-      if (!conn.up) return
-      // Announce first: retained, so dashboards see the station online even
-      // if they subscribe later; the will flips it back on an unclean drop.
-      if (!conn.announced) {
-        await Promise.race([conn.client.publishAsync(statusTopic, STATUS_ONLINE, { qos: 1, retain: true }), conn.whenClosed])
-        conn.announced = true
-      }
-      // Re-check after every await: the connection or the station may have gone meanwhile.
-      while (!conn.closed && !stopping && outbox) {
-        const payload = nextPayload(outbox.peek(500))
-        if (!payload) break
-        const n = payload.records.length
-        counters.published += n
-        await Promise.race([conn.client.publishAsync(readingsTopic, payload.text, { qos: 1 }), conn.whenClosed])
-        // PUBACK received: the broker owns these now.
-        outbox.ack(payload.records[n - 1]!.id)
-        counters.acked += n
-        counters.payloads++
-        if (n > 1) counters.batches++
-        if (n > 1) log.info({ readings: n, left: outbox.size() }, 'sent backlog batch')
-      }
-    } catch (err) {
-      if (!conn.closed) {
-        // A publish failed on a connection that still looks open: drop it and
-        // let the reconnect path start clean. Unacked records stay in the outbox.
-        log.warn({ err }, 'publish failed; reconnecting')
-        conn.client.end(true)
-        onClose(conn)
-      }
-    }
-  }
-
-  async function stop(): Promise<void> {
-    if (stopping || !started) {
-      stopping = true
-      return
-    }
-    stopping = true
-    if (sampleTimer !== undefined) clock.clearTimeout(sampleTimer)
-    if (reconnectTimer !== undefined) clock.clearTimeout(reconnectTimer)
-    const conn = current
-    if (conn) {
-      if (conn.up) {
-        try {
-          // A clean DISCONNECT suppresses the will, so say "offline" ourselves.
-          await withTimeout(
-            Promise.race([conn.client.publishAsync(statusTopic, STATUS_OFFLINE, { qos: 1, retain: true }), conn.whenClosed]),
-            STOP_TIMEOUT_MS,
-          )
-          await withTimeout(conn.client.endAsync(), STOP_TIMEOUT_MS)
-        } catch (err) {
-          log.warn({ err }, 'unclean stop')
-        }
-      }
-      if (!conn.closed) {
-        conn.client.end(true)
-        onClose(conn)
-      }
-      await conn.pumping
-    }
-    if (outbox) {
-      finalOutboxStats = outbox.stats()
-      outbox.close()
-      outbox = undefined
-    }
-    log.info('stopped')
-  }
+  const schedule = new Schedule(clock, options.intervalMs, sample)
 
   return {
     id,
@@ -347,30 +172,41 @@ export function createStation(options: StationOptions): Station {
       if (started) return
       started = true
       outbox = openOutbox<OutboxBody>({ dir: join(options.dataDir, id), maxRecords: options.outboxMax, log })
-      scheduleSample(options.firstSampleDelayMs ?? Math.floor(rngRoot.next() * options.intervalMs))
-      connect()
+      schedule.start(options.firstSampleDelayMs ?? Math.floor(rngRoot.next() * options.intervalMs))
+      link.connect()
     },
     sample,
-    stop,
+    async stop() {
+      const first = started && !link.stopping
+      schedule.stop()
+      if (!first) {
+        link.halt()
+        return
+      }
+      const conn = await link.stop()
+      await conn?.pumping
+      if (outbox) {
+        finalOutboxStats = outbox.stats()
+        outbox.close()
+        outbox = undefined
+      }
+      log.info('stopped')
+    },
     stats() {
       const o = outbox?.stats() ?? finalOutboxStats
       return {
         id,
-        connected: current?.up ?? false,
-        ...counters,
-        refusedByCode: { ...refusedByCode },
+        connected: link.connected(),
+        generated: sampler.generated,
+        ...publisher.counters,
+        ...link.counters,
+        feedback: feedback.messages,
+        refused: feedback.refused,
+        refusedByCode: { ...feedback.refusedByCode },
         buffered: o?.size ?? 0,
         dropped: o?.dropped ?? 0,
         faults: faults.counts(),
       }
     },
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
