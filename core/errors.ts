@@ -74,6 +74,10 @@ const CATALOG = {
   STAFF_ACCOUNT_EXISTS: { status: 409, message: 'A staff account with this username already exists' },
   QUARANTINE_NOT_RELEASABLE: { status: 409, message: 'This refused reading cannot be released (already handled, or its excerpt is not the whole payload)' },
   OUTBOX_NOT_RETRYABLE: { status: 409, message: 'Only a failed message can be retried' },
+
+  // Cluster mode (cluster/, docs/CLUSTER.md)
+  CLUSTER_NOT_CONFIGURED: { status: 500, message: 'Cluster mode needs NATS servers (cluster.nats.servers)' },
+  CLUSTER_TARGET_UNKNOWN: { status: 500, message: 'No InfluxDB target of that name is configured' },
 } as const satisfies Record<string, { readonly status: number; readonly message: string }>
 
 export type ErrorCode = keyof typeof CATALOG

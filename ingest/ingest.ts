@@ -10,7 +10,16 @@ import type { QuarantineStore } from './quarantine.ts'
 import type { Sighting } from '../devices/registry.ts'
 import type { AcceptedReading, Rejection, StationContext } from '../core/reading.ts'
 import { validatePayload, type ValidationLimits } from './parse/validate.ts'
-import type { Spool, SpoolRecord } from './spool/spool.ts'
+import type { SpoolRecord } from './spool/spool.ts'
+
+/**
+ * Where accepted records go before the PUBACK: the fsync'd Spool here, the
+ * replicated log on an edge node (cluster/edge.ts). append() resolves only
+ * once the records are durable, and rejects when they are not.
+ */
+export interface RecordSink {
+  append(records: readonly SpoolRecord[]): Promise<void>
+}
 
 /**
  * The ingest pipeline for one payload: validate -> spool (fsync) and
@@ -23,9 +32,9 @@ export interface IngestDeps {
   config: Readonly<Config>
   stations: { context(id: string): StationContext | undefined }
   /** The backlog lane (batches, late readings); everything, when there is no live lane. */
-  spool: Spool
+  spool: RecordSink
   /** The live lane: single readings on time. */
-  liveSpool?: Spool
+  liveSpool?: RecordSink
   quarantine: QuarantineStore
   log: Logger
   clock?: () => number
@@ -204,7 +213,7 @@ export class Ingest {
    * behind a million replayed readings. Points are idempotent, so the order
    * between lanes does not matter.
    */
-  private laneFor(result: { readingCount: number; accepted: ReadonlyArray<{ late: boolean }> }): Spool {
+  private laneFor(result: { readingCount: number; accepted: ReadonlyArray<{ late: boolean }> }): RecordSink {
     const live = this.deps.liveSpool
     if (!live || result.readingCount !== 1) return this.deps.spool
     return result.accepted[0]?.late ? this.deps.spool : live

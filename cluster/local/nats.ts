@@ -1,0 +1,201 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from '../../core/log.ts'
+import { freePort } from '../../influx/managed.ts'
+
+/**
+ * Local NATS JetStream servers on loopback (Debian's `nats-server`, 2.9.10
+ * here): one node, or an N-node cluster with routes between every pair. For
+ * the tests, `npm run chaos` and `tidewatch cluster`, which all need real
+ * servers they can kill and restart. Each node gets its own generated config
+ * file and store dir under `dir`, fixed ports for its whole life (a restarted
+ * node comes back where its peers and clients expect it), and a server_name
+ * (JetStream clustering requires a unique one per node).
+ */
+export interface NatsNode {
+  /** server_name, e.g. `n1`. */
+  readonly name: string
+  /** Client URL, `nats://127.0.0.1:<port>`. */
+  readonly url: string
+  readonly clientPort: number
+  /** HTTP monitoring port (/jsz, /healthz). */
+  readonly monitorPort: number
+  readonly storeDir: string
+  readonly configFile: string
+  running(): boolean
+  /** Sends a signal (SIGKILL for chaos, SIGTERM for a clean stop) and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>
+  /** Starts the node again on the same ports and store; resolves once it serves JetStream. */
+  restart(): Promise<void>
+}
+
+export interface NatsCluster {
+  readonly nodes: readonly NatsNode[]
+  /** Client URLs of every node, for `cluster.nats.servers`. */
+  readonly servers: readonly string[]
+  /** Resolves once every running node sees a JetStream meta leader. */
+  ready(timeoutMs?: number): Promise<void>
+  /** SIGTERM to every node (SIGKILL after 10 s). */
+  stop(): Promise<void>
+}
+
+export interface StartNatsOptions {
+  /** Parent dir of every node's store and config. */
+  dir: string
+  /** 1 = a single JetStream server without routes; 3 is the smallest cluster that survives losing one node. */
+  nodes?: number
+  /** The cluster's name (routes only join servers of the same name). */
+  clusterName?: string
+  binary?: string
+  log?: Logger
+  startTimeoutMs?: number
+}
+
+const BINARY_CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']
+
+export function findNatsServer(): string | undefined {
+  return BINARY_CANDIDATES.find((p) => existsSync(p))
+}
+
+interface NodePorts {
+  name: string
+  client: number
+  cluster: number
+  monitor: number
+}
+
+function configText(node: NodePorts, all: readonly NodePorts[], storeDir: string, clusterName: string): string {
+  const lines = [
+    `server_name: ${node.name}`,
+    `listen: 127.0.0.1:${node.client}`,
+    `http: 127.0.0.1:${node.monitor}`,
+    // Small local limits: this is a laptop cluster, not production sizing (docs/CLUSTER.md).
+    `jetstream {`,
+    `  store_dir: "${storeDir}"`,
+    `  max_memory_store: 64MB`,
+    `  max_file_store: 4GB`,
+    `}`,
+  ]
+  if (all.length > 1) {
+    lines.push(
+      `cluster {`,
+      `  name: ${clusterName}`,
+      `  listen: 127.0.0.1:${node.cluster}`,
+      `  routes: [`,
+      ...all.filter((n) => n !== node).map((n) => `    nats-route://127.0.0.1:${n.cluster}`),
+      `  ]`,
+      `}`,
+    )
+  }
+  return lines.join('\n') + '\n'
+}
+
+async function jsMetaLeader(monitorPort: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/jsz`, { signal: AbortSignal.timeout(1000) })
+    if (!res.ok) return undefined
+    const body = (await res.json()) as { config?: unknown; meta_cluster?: { leader?: string } }
+    // A single server has no meta cluster: JetStream is ready once /jsz shows its config.
+    if (!body.meta_cluster) return body.config ? 'self' : undefined
+    return body.meta_cluster.leader || undefined
+  } catch {
+    return undefined
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsCluster> {
+  const binary = opts.binary ?? findNatsServer()
+  if (!binary) throw new Error('nats-server is not installed (Debian: apt-get install -y nats-server)')
+  const count = opts.nodes ?? 3
+  const clusterName = opts.clusterName ?? 'tidewatch'
+  const startTimeoutMs = opts.startTimeoutMs ?? 30_000
+  const ports: NodePorts[] = []
+  for (let i = 1; i <= count; i++) ports.push({ name: `n${i}`, client: await freePort(), cluster: await freePort(), monitor: await freePort() })
+
+  const nodes = ports.map((p) => {
+    const nodeDir = join(opts.dir, p.name)
+    const storeDir = join(nodeDir, 'jetstream')
+    mkdirSync(storeDir, { recursive: true })
+    const configFile = join(nodeDir, 'nats.conf')
+    writeFileSync(configFile, configText(p, ports, storeDir, clusterName))
+    let child: ChildProcess | undefined
+    const log = opts.log?.child({ component: 'nats-server', node: p.name })
+
+    const spawnNode = (): void => {
+      const proc = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+      child = proc
+      let stderr = ''
+      proc.stderr?.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString()).slice(-4000)
+      })
+      proc.on('exit', (code, signal) => {
+        if (child === proc) child = undefined
+        if (code) log?.warn({ code, signal, stderr: stderr.slice(-500) }, 'nats-server exited')
+      })
+    }
+
+    const node: NatsNode = {
+      name: p.name,
+      url: `nats://127.0.0.1:${p.client}`,
+      clientPort: p.client,
+      monitorPort: p.monitor,
+      storeDir,
+      configFile,
+      running: () => child !== undefined,
+      async kill(signal = 'SIGKILL') {
+        const proc = child
+        if (!proc) return
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+          proc.once('exit', () => {
+            clearTimeout(timer)
+            resolve()
+          })
+          proc.kill(signal)
+        })
+        child = undefined
+      },
+      async restart() {
+        await node.kill('SIGTERM')
+        spawnNode()
+        await waitFor([node], startTimeoutMs)
+      },
+    }
+    return Object.assign(node, { spawn: spawnNode })
+  })
+
+  /** Every given running node answers /jsz with a meta leader. */
+  async function waitFor(which: readonly NatsNode[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const live = which.filter((n) => n.running())
+      const leaders = await Promise.all(live.map((n) => jsMetaLeader(n.monitorPort)))
+      if (live.length > 0 && leaders.every(Boolean)) return
+      if (Date.now() > deadline) throw new Error(`NATS JetStream not ready within ${timeoutMs} ms (nodes ${which.map((n) => n.name).join(', ')})`)
+      await sleep(100)
+    }
+  }
+
+  for (const n of nodes) n.spawn()
+  const cluster: NatsCluster = {
+    nodes,
+    servers: nodes.map((n) => n.url),
+    ready: (timeoutMs = startTimeoutMs) => waitFor(nodes, timeoutMs),
+    async stop() {
+      await Promise.all(nodes.map((n) => n.kill('SIGTERM')))
+    },
+  }
+  try {
+    await cluster.ready()
+  } catch (err) {
+    await cluster.stop()
+    throw err
+  }
+  opts.log?.info({ servers: cluster.servers }, 'NATS JetStream ready')
+  return cluster
+}
