@@ -11,7 +11,7 @@ import { mintToken, tokenHash, type Principal, type Role, type TokenInfo } from 
 import { checkRule } from '../../levels/book.ts'
 import { SensorRuleSchema, type SensorRule } from '../../levels/rules.ts'
 import { DEFAULT_ZONE, isZone } from '../../levels/zones.ts'
-import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, type TokenRecord } from './repository.ts'
+import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRecord, type TokenRow } from './repository.ts'
 import { METADATA_CHANNEL, MIGRATIONS } from './postgres-schema.ts'
 
 /**
@@ -63,17 +63,6 @@ interface StationRow {
   clock_checked_at: number | null
 }
 
-interface TokenRow {
-  id: number
-  name: string
-  role: Role
-  hash: string
-  prefix: string
-  created_at: number
-  revoked_at: number | null
-  last_used_at: number | null
-}
-
 const STATION_COLUMNS = 'id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, last_seen_at, clock_offset_s, clock_checked_at'
 
 function toStation(row: StationRow, sensors: SensorConfig[]): Station {
@@ -97,12 +86,8 @@ function toStation(row: StationRow, sensors: SensorConfig[]): Station {
   }
 }
 
-function toTokenRecord(r: TokenRow): TokenRecord {
-  return { id: r.id, name: r.name, role: r.role, hash: r.hash, prefix: r.prefix, createdAt: r.created_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at }
-}
-
 function toTokenInfo(r: TokenRow): TokenInfo {
-  const { hash: _hash, ...info } = toTokenRecord(r)
+  const { hash: _hash, ...info } = tokenRecordOf(r)
   return info
 }
 
@@ -480,11 +465,11 @@ export class PostgresMetadataRepository implements MetadataRepository {
 
   async tokenRecord(id: number): Promise<TokenRecord | undefined> {
     const row = (await this.pool.query<TokenRow>('SELECT * FROM api_tokens WHERE id = $1', [id])).rows[0]
-    return row ? toTokenRecord(row) : undefined
+    return row ? tokenRecordOf(row) : undefined
   }
 
   async listTokenRecords(): Promise<TokenRecord[]> {
-    return (await this.pool.query<TokenRow>('SELECT * FROM api_tokens ORDER BY id')).rows.map(toTokenRecord)
+    return (await this.pool.query<TokenRow>('SELECT * FROM api_tokens ORDER BY id')).rows.map(tokenRecordOf)
   }
 
   // ---- alert rules ----

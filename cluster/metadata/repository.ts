@@ -47,6 +47,22 @@ export interface TokenRecord extends TokenInfo {
 /** What is recorded of an issued certificate (devices/certs.ts DeviceCerts.record). */
 export type IssuedCertFields = Pick<IssuedCert, 'serial' | 'stationId' | 'fingerprint256' | 'notAfter'>
 
+/** An api_tokens row, as both databases return it (timestamps in ms). */
+export interface TokenRow {
+  id: number
+  name: string
+  role: Role
+  hash: string
+  prefix: string
+  created_at: number
+  revoked_at: number | null
+  last_used_at: number | null
+}
+
+export function tokenRecordOf(r: TokenRow): TokenRecord {
+  return { id: r.id, name: r.name, role: r.role, hash: r.hash, prefix: r.prefix, createdAt: r.created_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at }
+}
+
 export interface StoredRule {
   scope: string
   sensor: string

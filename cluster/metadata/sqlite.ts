@@ -7,22 +7,7 @@ import type { NewStation, Registry } from '../../devices/registry.ts'
 import { TokenStore, type Role, type TokenInfo } from '../../api/auth/tokens.ts'
 import { RuleBook } from '../../levels/book.ts'
 import { SensorRuleSchema } from '../../levels/rules.ts'
-import { ChangeFanout, type MetadataChange, type MetadataListener, type IssuedCertFields, type MetadataRepository, type StationPatch, type StoredRule, type TokenRecord } from './repository.ts'
-
-interface TokenRow {
-  id: number
-  name: string
-  role: Role
-  hash: string
-  prefix: string
-  created_at: number
-  revoked_at: number | null
-  last_used_at: number | null
-}
-
-function tokenRecord(r: TokenRow): TokenRecord {
-  return { id: r.id, name: r.name, role: r.role, hash: r.hash, prefix: r.prefix, createdAt: r.created_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at }
-}
+import { ChangeFanout, type MetadataChange, type MetadataListener, type IssuedCertFields, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRow } from './repository.ts'
 
 /**
  * The embedded default: the node's own SQLite registry database, through the
@@ -167,11 +152,11 @@ export class SqliteMetadataRepository implements MetadataRepository {
 
   async tokenRecord(id: number) {
     const row = this.stmts.token.get(id) as TokenRow | undefined
-    return row ? tokenRecord(row) : undefined
+    return row ? tokenRecordOf(row) : undefined
   }
 
   async listTokenRecords() {
-    return (this.stmts.tokens.all() as TokenRow[]).map(tokenRecord)
+    return (this.stmts.tokens.all() as TokenRow[]).map(tokenRecordOf)
   }
 
   async rules(scope: string) {
