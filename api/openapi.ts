@@ -8,8 +8,8 @@
  * a documented field of the wrong type fails the route's tests, an
  * undocumented one is never stripped.
  */
-import type { FastifySchema, FastifySchemaCompiler } from 'fastify'
-import { jsonSchemaTransform } from 'fastify-type-provider-zod'
+import type { FastifySchema, FastifySchemaCompiler, FastifySerializerCompiler, RouteShorthandOptions } from 'fastify'
+import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { ErrorCodes, httpStatus, type ErrorCode } from '../core/errors.ts'
 import { requiredRole } from './auth/guard.ts'
@@ -73,20 +73,23 @@ export function errorResponses(codes: readonly ErrorCode[]): Record<number, Medi
   return Object.assign({}, ...[...byStatus].map(([status, list]) => errorsAt(status, list)))
 }
 
+/** A success without a body (204): OpenAPI shows no content for a null schema. */
+export const noContent = (description: string): z.ZodType => z.null().meta({ description })
+
 /** An instant as the API writes it (Date#toISOString). */
 export const IsoTime = z.string().meta({ format: 'date-time', examples: ['2025-03-01T02:00:00.000Z'] })
 
-export interface RouteDoc {
+export interface RouteDoc<P extends z.ZodType | undefined = z.ZodType | undefined, Q extends z.ZodType | undefined = z.ZodType | undefined, B extends z.ZodType | undefined = z.ZodType | undefined> {
   /** Unique across the document (checked by tests/api/openapi.test.ts). */
   operationId: string
   tag: Tag
   summary: string
   description?: string
-  params?: z.ZodType
-  querystring?: z.ZodType
-  body?: z.ZodType
-  /** Success responses by status. */
-  ok: Record<number, MediaResponse>
+  params?: P
+  querystring?: Q
+  body?: B
+  /** Success responses by status; a bare zod schema for one without a body (204: `noContent`). */
+  ok: Record<number, MediaResponse | z.ZodType>
   /** Codes the handler itself can answer (validation's BAD_REQUEST is added when the route has a request schema). */
   errors?: readonly ErrorCode[]
   /** More error responses whose status is not the code's catalog status (SensorThings' 501). */
@@ -96,7 +99,9 @@ export interface RouteDoc {
 }
 
 /** A route's schema block: summary, tag, request schemas, success and error responses. */
-export function route(d: RouteDoc): FastifySchema {
+export function route<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
+  d: RouteDoc<P, Q, B>,
+): FastifySchema & { params: P; querystring: Q; body: B } {
   const validated = d.params || d.querystring || d.body
   const codes: ErrorCode[] = [...(validated ? (['BAD_REQUEST'] as const) : []), ...(d.errors ?? [])]
   return {
@@ -104,20 +109,27 @@ export function route(d: RouteDoc): FastifySchema {
     tags: [d.tag],
     summary: d.summary,
     ...(d.description ? { description: d.description } : {}),
-    ...(d.params ? { params: d.params } : {}),
-    ...(d.querystring ? { querystring: d.querystring } : {}),
-    ...(d.body ? { body: d.body } : {}),
+    // Typed for the zod type provider (handlers see parsed params, query and body); absent ones stay undefined.
+    params: d.params as P,
+    querystring: d.querystring as Q,
+    body: d.body as B,
     ...(d.security ? { security: d.security } : {}),
     response: { ...d.ok, ...errorResponses(codes), ...d.moreErrors },
   }
 }
 
+/** Lets a request through unchanged: its schemas only document it. */
+const documentOnly: FastifySchemaCompiler<unknown> = () => (data) => ({ value: data })
+
 /**
- * For routes whose handler validates its own input (api/routes/alerts.ts
- * keeps its own error details): the zod schemas document the request, and
- * this compiler lets it through unchanged, so the handler answers as before.
+ * Route options for a handler that validates its own input (api/routes/alerts.ts
+ * keeps its own error details): the zod schemas document the request and the
+ * handler answers as before. The zod serializer is set on the route, as the
+ * plugin also runs on a bare fastify (tests/alerts/http-gateway.test.ts).
  */
-export const documentOnly: FastifySchemaCompiler<unknown> = () => (data) => ({ value: data })
+export function selfValidatedRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(d: RouteDoc<P, Q, B>): RouteShorthandOptions {
+  return { schema: route(d), validatorCompiler: documentOnly, serializerCompiler: serializerCompiler as unknown as FastifySerializerCompiler<FastifySchema> }
+}
 
 type SchemaDoc = FastifySchema & { security?: unknown; description?: string; response?: Record<string, unknown>; hide?: boolean }
 

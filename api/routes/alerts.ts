@@ -9,6 +9,8 @@ import { parseScope } from '../../levels/book.ts'
 import { ZONES } from '../../levels/zones.ts'
 import type { Alerter } from '../../alerts/alerter.ts'
 import { SubscriberInputSchema } from '../../alerts/subscribers.ts'
+import { SensorRuleSchema } from '../../levels/rules.ts'
+import { json, media, selfValidatedRoute } from '../openapi.ts'
 
 /**
  * Alert API: rules (defaults and per-station overrides), incidents and their
@@ -35,6 +37,65 @@ const ListQuery = z.object({
 })
 const InboundBody = z.object({ from: z.string().min(3).max(20), text: z.string().max(1600) })
 
+// ---- The OpenAPI document's schemas of these routes (api/openapi.ts); rows are the alerter's SQLite rows (alerts/store.ts). ----
+
+/** These handlers validate their own input (parse() above, with their own error details): the schemas only document it. */
+const doc = selfValidatedRoute
+
+const Ms = z.number().meta({ description: 'Epoch milliseconds' })
+const Rule = z
+  .looseObject({
+    enabled: z.boolean(),
+    levels: z.array(z.looseObject({ name: z.string(), severity: z.enum(['warning', 'danger']), direction: z.enum(['above', 'below', 'outside']), threshold: z.number() })),
+    rise: z.looseObject({ delta: z.number(), windowSec: z.number() }).nullish(),
+  })
+  .meta({ description: 'A sensor rule (levels/rules.ts, docs/ALERTS.md)' })
+const RULE_EXAMPLE = { enabled: true, levels: [{ name: 'warning', severity: 'warning', direction: 'above', threshold: 2, pendingReadings: 2, pendingSec: 0, notifyFarmers: true }, { name: 'danger', severity: 'danger', direction: 'above', threshold: 4, pendingReadings: 2, pendingSec: 0, notifyFarmers: true }], rise: null }
+const RulesBySensor = z.record(z.string(), Rule)
+
+/** An incident: one station's sensor past a level, from opening to closing (alert_incidents). */
+export const IncidentSchema = z.looseObject({
+  id: z.string(),
+  station: z.string(),
+  sensor: z.string(),
+  ladder: z.string(),
+  level: z.string(),
+  max_level: z.string(),
+  opened_at: Ms,
+  closed_at: Ms.nullable(),
+  peak_value: z.number().nullable(),
+})
+export const INCIDENT_EXAMPLE = { id: 'cm-song-doc-01/salinity/1740794400000', station: 'cm-song-doc-01', sensor: 'salinity', ladder: 'levels', level: 'danger', max_level: 'danger', opened_at: 1740794400000, closed_at: null, peak_value: 4.7 }
+const EventSchema = z.looseObject({ id: z.number(), at: Ms, station: z.string(), sensor: z.string(), level: z.string().nullable(), from_status: z.string(), to_status: z.string(), value: z.number().nullable(), incident: z.string().nullable() })
+const EVENT_EXAMPLE = { id: 7, at: 1740794460000, station: 'cm-song-doc-01', sensor: 'salinity', ladder: 'levels', level: 'danger', from_status: 'ok', to_status: 'danger', value: 4.7, threshold: 4, reading_ts: 1740794400000, received_at: 1740794401000, late: 0, incident: INCIDENT_EXAMPLE.id }
+/** An SMS (or email, webhook) in the outbox; the public incident view leaves out address, dedupe_key and subscriber_id. */
+const MessageSchema = z.looseObject({ id: z.number(), channel: z.string(), kind: z.string(), station: z.string().nullable(), incident: z.string().nullable(), level: z.string().nullable(), text: z.string(), encoding: z.string(), segments: z.number(), status: z.string() })
+const MESSAGE_EXAMPLE = { id: 3, channel: 'smpp', kind: 'alert', station: 'cm-song-doc-01', incident: INCIDENT_EXAMPLE.id, level: 'danger', severity: 'danger', text: 'NGUY HIEM: do man tram Song Doc 4.7 ‰ ...', encoding: 'gsm7', segments: 1, status: 'delivered', reason: null, attempts: 1, created_at: 1740794461000 }
+const SubscriberSchema = z.looseObject({
+  id: z.number(),
+  kind: z.enum(['farmer', 'staff']),
+  name: z.string(),
+  phone: z.string().nullable(),
+  email: z.string().nullable(),
+  webhook: z.string().nullable(),
+  lang: z.enum(['vi', 'en']),
+  diacritics: z.boolean(),
+  stations: z.array(z.string()),
+  communes: z.array(z.string()),
+  active: z.boolean(),
+  createdAt: Ms,
+  updatedAt: Ms,
+})
+const SUBSCRIBER_EXAMPLE = { id: 12, kind: 'farmer', name: 'Bác Năm', phone: '+84913000111', email: null, webhook: null, lang: 'vi', diacritics: false, stations: ['cm-song-doc-01'], communes: [], active: true, createdAt: 1740794400000, updatedAt: 1740794400000 }
+const Removed = json('Removed', z.looseObject({ removed: z.literal(true) }).meta({ examples: [{ removed: true }] }))
+const StationScope = z.object({ station: z.string().meta({ description: "A station id, 'default' or 'zone:<zone>'", examples: ['cm-song-doc-01'] }) })
+const RuleParams = z.object({
+  scope: z.string().meta({ description: "'default', 'zone:<zone>' or a registered station id", examples: ['cm-song-doc-01'] }),
+  sensor: z.string().meta({ description: 'A sensor kind from the catalog (core/sensors.ts)', examples: ['salinity'] }),
+})
+const IdParams = z.object({ id: z.string().meta({ examples: ['12'] }) })
+const PatchSubscriber = z.object(SubscriberInputSchema.shape).partial().meta({ examples: [{ name: 'Bác Năm', stations: ['cm-song-doc-01', 'cm-nam-can-01'] }] })
+
 function safeEqual(a: string, b: string): boolean {
   const h = (x: string) => createHash('sha256').update(x).digest()
   return timingSafeEqual(h(a), h(b))
@@ -59,12 +120,31 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
           return send(reply, err)
         }
       }
-    app.get('/alerts/rules', wrap(() => ({
+    app.get('/alerts/rules', doc({
+      operationId: 'listAlertRules',
+      tag: 'alerts',
+      summary: 'The default rules and each zone\'s rules in force',
+      ok: { 200: json('Rules by sensor kind, and by zone then sensor kind', z.looseObject({ defaults: RulesBySensor, zones: z.record(z.string(), RulesBySensor) }).meta({ examples: [{ defaults: { salinity: RULE_EXAMPLE }, zones: { rice: { salinity: RULE_EXAMPLE } } }] })) },
+    }), wrap(() => ({
       defaults: alerter.rules.defaults(),
       // Each zone's rules in force now (stored zone rules over the season's built-ins).
       zones: Object.fromEntries(ZONES.map((z) => [z, alerter.rules.zoneRules(z)])),
     })))
-    app.get('/alerts/rules/:station', wrap(({ params }) => {
+    app.get('/alerts/rules/:station', doc({
+      operationId: 'getAlertRules',
+      tag: 'alerts',
+      summary: 'The rules of a scope: a station\'s overrides and the rules in force for it, or the overrides of default or a zone',
+      params: StationScope,
+      ok: {
+        200: json(
+          'For a station: station, overrides and inForce (each sensor\'s rule and where it comes from: station, zone, zone_default, default, built_in). For default or zone:<zone>: scope and overrides.',
+          z
+            .looseObject({ station: z.string().optional(), scope: z.string().optional(), overrides: RulesBySensor, inForce: z.record(z.string(), z.looseObject({ rule: Rule, source: z.string(), zone: z.string() })).optional() })
+            .meta({ examples: [{ station: 'cm-song-doc-01', overrides: {}, inForce: { salinity: { rule: RULE_EXAMPLE, source: 'zone_default', zone: 'rice_shrimp' } } }] }),
+        ),
+      },
+      errors: ['STATION_NOT_FOUND'],
+    }), wrap(({ params }) => {
       checkScope(params.station)
       const scope = parseScope(params.station!)
       if (scope.kind !== 'station') return { scope: params.station, overrides: alerter.rules.overrides(params.station!) }
@@ -76,14 +156,29 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       }
       return { station: params.station, overrides: alerter.rules.overrides(params.station!), inForce }
     }))
-    app.put('/alerts/rules/:scope/:sensor', wrap(({ params, body, request }) => {
+    app.put('/alerts/rules/:scope/:sensor', doc({
+      operationId: 'putAlertRule',
+      tag: 'alerts',
+      summary: 'Set the rule of a sensor for default, a zone or a station',
+      params: RuleParams,
+      body: SensorRuleSchema.meta({ examples: [{ levels: [{ name: 'warning', severity: 'warning', direction: 'above', threshold: 2 }, { name: 'danger', severity: 'danger', direction: 'above', threshold: 4 }] }] }),
+      ok: { 200: json('The rule as stored, defaults filled in', Rule.meta({ examples: [RULE_EXAMPLE] })) },
+      errors: ['STATION_NOT_FOUND', 'ALERT_RULE_INVALID'],
+    }), wrap(({ params, body, request }) => {
       checkScope(params.scope, params.sensor)
       const before = stored(params.scope!, params.sensor!)
       const after = alerter.rules.set(params.scope!, params.sensor!, body, alerter.clock())
       if (audit) auditChange(audit, request, 'rule.set', `rule:${params.scope}/${params.sensor}`, before, after)
       return after
     }))
-    app.delete('/alerts/rules/:scope/:sensor', wrap(({ params, request }) => {
+    app.delete('/alerts/rules/:scope/:sensor', doc({
+      operationId: 'deleteAlertRule',
+      tag: 'alerts',
+      summary: 'Remove the stored rule of a sensor for a scope (the next one down applies)',
+      params: RuleParams,
+      ok: { 200: Removed },
+      errors: ['STATION_NOT_FOUND', 'NOT_FOUND'],
+    }), wrap(({ params, request }) => {
       checkScope(params.scope, params.sensor)
       const before = stored(params.scope!, params.sensor!)
       if (!alerter.rules.remove(params.scope!, params.sensor!)) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
@@ -91,52 +186,129 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       return { removed: true }
     }))
 
-    app.get('/alerts/incidents', wrap(({ query }) => {
+    app.get('/alerts/incidents', doc({
+      operationId: 'listIncidents',
+      tag: 'alerts',
+      summary: 'Incidents, newest first',
+      querystring: ListQuery.pick({ station: true, open: true, limit: true }),
+      ok: { 200: json('The incidents', z.looseObject({ incidents: z.array(IncidentSchema) }).meta({ examples: [{ incidents: [INCIDENT_EXAMPLE] }] })) },
+    }), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { incidents: alerter.incidents({ open: q.open === undefined ? undefined : q.open === 'true', station: q.station, limit: q.limit }) }
     }))
-    app.get('/alerts/incidents/:id', wrap(({ params }) => {
+    app.get('/alerts/incidents/:id', doc({
+      operationId: 'getIncident',
+      tag: 'alerts',
+      summary: 'One incident: its events and the messages sent about it (never to whom)',
+      params: z.object({ id: z.string().meta({ examples: [INCIDENT_EXAMPLE.id] }) }),
+      ok: {
+        200: json(
+          'The incident\'s events and messages, without address, dedupe_key or subscriber_id',
+          z.looseObject({ incident: z.string(), events: z.array(EventSchema), messages: z.array(MessageSchema) }).meta({ examples: [{ incident: INCIDENT_EXAMPLE.id, events: [EVENT_EXAMPLE], messages: [MESSAGE_EXAMPLE] }] }),
+        ),
+      },
+      errors: ['NOT_FOUND'],
+    }), wrap(({ params }) => {
       const events = alerter.events({ incident: params.id, limit: 1000 })
       if (!events.length) throw new TidewatchError('NOT_FOUND', { incident: params.id })
       // Public route: what was sent and how often, never to whom (phone numbers are personal data).
       const messages = alerter.messages({ incident: params.id, limit: 10_000 }).map(({ address: _address, dedupe_key: _key, subscriber_id: _sub, ...rest }) => rest)
       return { incident: params.id, events, messages }
     }))
-    app.get('/alerts/events', wrap(({ query }) => {
+    app.get('/alerts/events', doc({
+      operationId: 'listAlertEvents',
+      tag: 'alerts',
+      summary: 'State changes of the alert engine, newest first',
+      querystring: ListQuery.pick({ station: true, incident: true, limit: true }),
+      ok: { 200: json('The events', z.looseObject({ events: z.array(EventSchema) }).meta({ examples: [{ events: [EVENT_EXAMPLE] }] })) },
+    }), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { events: alerter.events({ station: q.station, incident: q.incident, limit: q.limit }) }
     }))
-    app.get('/alerts/states', wrap(() => ({ states: alerter.engine.allStates() })))
+    app.get('/alerts/states', doc({
+      operationId: 'listAlertStates',
+      tag: 'alerts',
+      summary: 'The alert state of every station and sensor the engine knows',
+      ok: {
+        200: json(
+          'One state per station, sensor and ladder',
+          z
+            .looseObject({ states: z.array(z.looseObject({ station: z.string(), sensor: z.string(), ladder: z.string(), status: z.string(), level: z.string().nullable(), incident: z.string().nullable(), value: z.number().nullable(), updated_at: Ms })) })
+            .meta({ examples: [{ states: [{ station: 'cm-song-doc-01', sensor: 'salinity', ladder: 'levels', status: 'danger', level: 'danger', pending_level: null, pending_count: 0, pending_since: null, incident: INCIDENT_EXAMPLE.id, value: 4.7, reading_ts: 1740794400000, updated_at: 1740794460000 }] }] }),
+        ),
+      },
+    }), wrap(() => ({ states: alerter.engine.allStates() })))
 
-    app.get('/alerts/subscribers', wrap(() => ({ subscribers: alerter.subscribers.list() })))
+    app.get('/alerts/subscribers', doc({
+      operationId: 'listSubscribers',
+      tag: 'subscribers',
+      summary: 'Every subscriber (personal data)',
+      ok: { 200: json('The subscribers', z.looseObject({ subscribers: z.array(SubscriberSchema) }).meta({ examples: [{ subscribers: [SUBSCRIBER_EXAMPLE] }] })) },
+    }), wrap(() => ({ subscribers: alerter.subscribers.list() })))
     // Changes to subscribers are audited with before and after (personal data: who changed what, when).
     const changed = (req: FastifyRequest, action: string, target: string, before: unknown, after: unknown) => {
       if (audit) auditChange(audit, req, action, target, before, after)
     }
-    app.post('/alerts/subscribers', wrap(({ body, request }) => {
+    app.post('/alerts/subscribers', doc({
+      operationId: 'createSubscriber',
+      tag: 'subscribers',
+      summary: 'Add a farmer or staff subscriber',
+      description: 'A farmer needs a phone; staff need a phone, email or webhook. Audited with the new subscriber.',
+      body: SubscriberInputSchema.meta({ examples: [{ phone: '+84913000111', name: 'Bác Năm', stations: ['cm-song-doc-01'] }] }),
+      ok: { 200: json('The new subscriber', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
+      errors: ['SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
+    }), wrap(({ body, request }) => {
       const created = alerter.subscribers.create(parse(SubscriberInputSchema, body), alerter.clock())
       changed(request, 'subscriber.create', `subscriber:${created.id}`, undefined, created)
       return created
     }))
-    app.get('/alerts/subscribers/:id', wrap(({ params }) => {
+    app.get('/alerts/subscribers/:id', doc({
+      operationId: 'getSubscriber',
+      tag: 'subscribers',
+      summary: 'One subscriber (personal data)',
+      params: IdParams,
+      ok: { 200: json('The subscriber', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
+      errors: ['SUBSCRIBER_NOT_FOUND'],
+    }), wrap(({ params }) => {
       const s = alerter.subscribers.get(Number(params.id))
       if (!s) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id: params.id })
       return s
     }))
-    app.patch('/alerts/subscribers/:id', wrap(({ params, body, request }) => {
+    app.patch('/alerts/subscribers/:id', doc({
+      operationId: 'updateSubscriber',
+      tag: 'subscribers',
+      summary: 'Change some fields of a subscriber',
+      params: IdParams,
+      body: PatchSubscriber,
+      ok: { 200: json('The subscriber after the change', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
+      errors: ['SUBSCRIBER_NOT_FOUND', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
+    }), wrap(({ params, body, request }) => {
       const before = alerter.subscribers.get(Number(params.id))
       const after = alerter.subscribers.update(Number(params.id), parse(z.record(z.string(), z.unknown()), body), alerter.clock())
       changed(request, 'subscriber.update', `subscriber:${params.id}`, before, after)
       return after
     }))
-    app.delete('/alerts/subscribers/:id', wrap(({ params, request }) => {
+    app.delete('/alerts/subscribers/:id', doc({
+      operationId: 'deleteSubscriber',
+      tag: 'subscribers',
+      summary: 'Remove a subscriber',
+      params: IdParams,
+      ok: { 200: Removed },
+      errors: ['SUBSCRIBER_NOT_FOUND'],
+    }), wrap(({ params, request }) => {
       const before = alerter.subscribers.get(Number(params.id))
       alerter.subscribers.remove(Number(params.id))
       changed(request, 'subscriber.delete', `subscriber:${params.id}`, before, undefined)
       return { removed: true }
     }))
 
-    app.get('/alerts/messages', wrap(({ query }) => {
+    app.get('/alerts/messages', doc({
+      operationId: 'listMessages',
+      tag: 'alerts',
+      summary: 'The outbox: messages to subscribers, newest first (personal data: addresses)',
+      querystring: ListQuery.pick({ status: true, incident: true, limit: true }),
+      ok: { 200: json('The messages', z.looseObject({ messages: z.array(MessageSchema.extend({ address: z.string() })) }).meta({ examples: [{ messages: [{ ...MESSAGE_EXAMPLE, address: '+84913000111', subscriber_id: 12 }] }] })) },
+    }), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { messages: alerter.messages({ status: q.status, incident: q.incident, limit: q.limit }) }
     }))
@@ -144,7 +316,16 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
     // Inbound SMS from the HTTP gateway: { from, text }. A forged "HUY" would
     // silently unsubscribe a farmer from danger alerts, so the webhook exists
     // only with the gateway enabled and a shared secret configured.
-    app.post('/alerts/inbound/http', wrap(({ body, headers }) => {
+    app.post('/alerts/inbound/http', doc({
+      operationId: 'inboundSms',
+      tag: 'alerts',
+      summary: 'Inbound SMS from the HTTP SMS gateway (DK, HUY, TT… commands)',
+      description: 'Exists only with the HTTP gateway enabled and alerts.http.inboundSecret set (else NOT_FOUND); authenticated by X-Tidewatch-Secret, not a bearer token.',
+      body: InboundBody.meta({ examples: [{ from: '+84913000111', text: 'DK SD01' }] }),
+      ok: { 200: json('The command understood and the reply sent back', z.looseObject({ command: z.string(), reply: z.string() }).meta({ examples: [{ command: 'subscribe', reply: 'Da dang ky nhan tin tram Song Doc.' }] })) },
+      errors: ['NOT_FOUND', 'UNAUTHORIZED'],
+      security: [{ gatewaySecret: [] }],
+    }), wrap(({ body, headers }) => {
       const secret = alerter.config.http.inboundSecret
       if (!(alerter.config.http.enabled || alerter.config.smsChannel === 'http') || !secret) throw new TidewatchError('NOT_FOUND', {}, 'inbound SMS webhook is disabled (enable alerts.http and set alerts.http.inboundSecret)')
       const given = String(headers['x-tidewatch-secret'] ?? '')
@@ -153,6 +334,11 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       return alerter.handleInboundSms(b.from, b.text, 'http')
     }))
 
-    app.get('/alerts/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(`${alerter.metrics().join('\n')}\n`))
+    app.get('/alerts/metrics', doc({
+      operationId: 'getAlertMetrics',
+      tag: 'health',
+      summary: 'The alerter\'s Prometheus metrics',
+      ok: { 200: media('text/plain', 'Prometheus text exposition format 0.0.4', z.string().meta({ examples: ['# TYPE tidewatch_alerts_incidents_open gauge\ntidewatch_alerts_incidents_open 1\n'] })) },
+    }), async (_req, reply) => reply.type('text/plain; version=0.0.4').send(`${alerter.metrics().join('\n')}\n`))
   }
 }

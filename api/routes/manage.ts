@@ -10,7 +10,9 @@ import { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, ZoneSchema } from '../../levels/zones.ts'
 import { auditChange } from '../auth/guard.ts'
 import type { ApiDeps } from '../server.ts'
-import { publicStation, StationParams } from './stations.ts'
+import { publicStation, PublicStationSchema, STATION_EXAMPLE, StationParams } from './stations.ts'
+import { INCIDENT_EXAMPLE, IncidentSchema } from './alerts.ts'
+import { json, noContent, route } from '../openapi.ts'
 
 /**
  * Station management for staff: create (credentials shown once), edit,
@@ -73,6 +75,17 @@ const AuditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 })
 
+// ---- The OpenAPI document's schemas of these routes (api/openapi.ts) ----
+const StationCreated = z
+  .looseObject({ station: PublicStationSchema, credentials: z.looseObject({ id: z.string(), username: z.string(), password: z.string() }) })
+  .meta({ description: 'The password is shown once, here; only its hash is kept.' })
+const Credentials = z.looseObject({ credentials: z.looseObject({ id: z.string(), username: z.string(), password: z.string() }) })
+const CREDENTIALS_EXAMPLE = { id: 'cm-song-doc-01', username: 'cm-song-doc-01', password: 'twd_8c1f0e5b9a7d4c2e' }
+const AckSchema = z.looseObject({ incident: z.string(), at: z.number().meta({ description: 'Epoch milliseconds' }), actor: z.string(), note: z.string() })
+const ACK_EXAMPLE = { incident: INCIDENT_EXAMPLE.id, at: 1740795000000, actor: 'chi-lan', note: 'Đã báo xã Sông Đốc' }
+const STATION_WRITE_ERRORS = ['STATION_NOT_FOUND', 'STATION_ZONE_INVALID', 'STATION_CODE_INVALID', 'STATION_CODE_TAKEN'] as const
+const NO_ALERTER = 'NOT_FOUND also when this process runs no alerter.'
+
 export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
@@ -88,7 +101,16 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       else rules.set(id, 'water_level', alarmLevelsRule(levels), Date.now())
     }
 
-    app.post('/stations', { schema: { body: NewStationBody, tags: ['management'] } }, async (req, reply) => {
+    app.post('/stations', {
+      schema: route({
+        operationId: 'createStation',
+        tag: 'management',
+        summary: 'Register a station; its MQTT credentials are shown once',
+        body: NewStationBody.meta({ examples: [{ id: 'cm-song-doc-01', name: 'Sông Đốc', lat: 9.04, lon: 104.83, district: 'Trần Văn Thời', coast: 'west', zone: 'rice_shrimp', code: 'SD01', alarmLevels: { bd1: 75, bd2: 85, bd3: 95 }, sensors: ['salinity', 'water_level'] }] }),
+        ok: { 201: json('The station and its MQTT credentials', StationCreated.meta({ examples: [{ station: STATION_EXAMPLE, credentials: CREDENTIALS_EXAMPLE }] })) },
+        errors: ['STATION_EXISTS', 'STATION_ID_INVALID', ...STATION_WRITE_ERRORS],
+      }),
+    }, async (req, reply) => {
       const { alarmLevels, ...station } = req.body
       const creds = await registry.add(station)
       setAlarmLevels(req.body.id, alarmLevels)
@@ -99,7 +121,17 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { station: after, credentials: creds }
     })
 
-    app.patch('/stations/:id', { schema: { params: StationParams, body: StationPatch, tags: ['management'] } }, async (req) => {
+    app.patch('/stations/:id', {
+      schema: route({
+        operationId: 'updateStation',
+        tag: 'management',
+        summary: 'Edit, enable or disable a station, or set its alarm levels (null removes them)',
+        params: StationParams,
+        body: StationPatch.meta({ examples: [{ enabled: false }, { name: 'Sông Đốc (cửa sông)', alarmLevels: { bd1: 75, bd2: 85, bd3: 95 } }] }),
+        ok: { 200: json('The station after the change', PublicStationSchema) },
+        errors: STATION_WRITE_ERRORS,
+      }),
+    }, async (req) => {
       const before = view(req.params.id)
       const { alarmLevels, ...patch } = req.body
       registry.update(req.params.id, patch)
@@ -109,20 +141,48 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       return after
     })
 
-    app.delete('/stations/:id', { schema: { params: StationParams, tags: ['management'] } }, async (req, reply) => {
+    app.delete('/stations/:id', {
+      schema: route({
+        operationId: 'deleteStation',
+        tag: 'management',
+        summary: 'Delete a station (its stored readings stay in InfluxDB)',
+        params: StationParams,
+        ok: { 204: noContent('Deleted; no body') },
+        errors: ['STATION_NOT_FOUND'],
+      }),
+    }, async (req, reply) => {
       const before = view(req.params.id)
       registry.remove(req.params.id)
       auditChange(audit, req, 'station.delete', `station:${req.params.id}`, before, undefined)
       void reply.status(204)
     })
 
-    app.post('/stations/:id/rotate', { schema: { params: StationParams, tags: ['management'] } }, async (req) => {
+    app.post('/stations/:id/rotate', {
+      schema: route({
+        operationId: 'rotateStationCredentials',
+        tag: 'management',
+        summary: 'Give a station a new MQTT password (shown once); the old one stops working',
+        params: StationParams,
+        ok: { 200: json('The new credentials', Credentials.meta({ examples: [{ credentials: CREDENTIALS_EXAMPLE }] })) },
+        errors: ['STATION_NOT_FOUND'],
+      }),
+    }, async (req) => {
       const creds = await registry.rotate(req.params.id)
       auditChange(audit, req, 'station.rotate', `station:${req.params.id}`, { credentials: 'previous' }, { credentials: 'new' })
       return { credentials: creds }
     })
 
-    app.put('/stations/:id/sensors/:kind', { schema: { params: SensorParams, body: Calibration, tags: ['management'] } }, async (req) => {
+    app.put('/stations/:id/sensors/:kind', {
+      schema: route({
+        operationId: 'calibrateSensor',
+        tag: 'management',
+        summary: 'Set a sensor\'s calibration: stored value = raw × scale + offset',
+        params: SensorParams,
+        body: Calibration.meta({ examples: [{ offset: 0.05, scale: 1 }] }),
+        ok: { 200: json('The station after the change', PublicStationSchema) },
+        errors: ['STATION_NOT_FOUND', 'BAD_REQUEST'],
+      }),
+    }, async (req) => {
       const before = view(req.params.id)
       registry.setCalibration(req.params.id, req.params.kind, req.body)
       const after = view(req.params.id)
@@ -130,13 +190,33 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       return after
     })
 
-    app.get('/alerts/active', { schema: { tags: ['alerts'] } }, async () => {
+    app.get('/alerts/active', {
+      schema: route({
+        operationId: 'listActiveIncidents',
+        tag: 'alerts',
+        summary: 'Open incidents with their staff acknowledgements',
+        description: NO_ALERTER,
+        ok: { 200: json('The open incidents', z.looseObject({ incidents: z.array(IncidentSchema.extend({ acks: z.array(AckSchema) })) }).meta({ examples: [{ incidents: [{ ...INCIDENT_EXAMPLE, acks: [ACK_EXAMPLE] }] }] })) },
+        errors: ['NOT_FOUND'],
+      }),
+    }, async () => {
       if (!deps.alerter) throw new TidewatchError('NOT_FOUND', {}, 'this process runs no alerter')
       const open = deps.alerter.incidents({ open: true, limit: 1000 }) as Array<{ id: string }>
       return { incidents: open.map((i) => ({ ...i, acks: acks.forIncident(i.id) })) }
     })
 
-    app.post('/alerts/incidents/:id/ack', { schema: { params: IncidentParams, body: AckBody, tags: ['alerts'] } }, async (req) => {
+    app.post('/alerts/incidents/:id/ack', {
+      schema: route({
+        operationId: 'acknowledgeIncident',
+        tag: 'alerts',
+        summary: 'Acknowledge an incident with a note (audited)',
+        description: NO_ALERTER,
+        params: IncidentParams,
+        body: AckBody.meta({ examples: [{ note: 'Đã báo xã Sông Đốc' }] }),
+        ok: { 200: json('The acknowledgement', AckSchema.meta({ examples: [ACK_EXAMPLE] })) },
+        errors: ['NOT_FOUND'],
+      }),
+    }, async (req) => {
       if (!deps.alerter) throw new TidewatchError('NOT_FOUND', {}, 'this process runs no alerter')
       if (deps.alerter.events({ incident: req.params.id, limit: 1 }).length === 0) throw new TidewatchError('NOT_FOUND', { incident: req.params.id }, 'unknown incident')
       const ack = acks.add({ incident: req.params.id, at: Date.now(), actor: req.principal?.name ?? 'anonymous', note: req.body.note })
@@ -144,6 +224,21 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       return ack
     })
 
-    app.get('/audit', { schema: { querystring: AuditQuery, tags: ['management'] } }, async (req) => ({ entries: audit.query(req.query) }))
+    app.get('/audit', {
+      schema: route({
+        operationId: 'listAudit',
+        tag: 'management',
+        summary: 'The audit log of every change, newest first',
+        querystring: AuditQuery,
+        ok: {
+          200: json(
+            'Who changed what, when, with before and after (secrets redacted)',
+            z
+              .looseObject({ entries: z.array(z.looseObject({ id: z.number(), at: z.number(), actor: z.string(), role: z.string(), action: z.string(), target: z.string(), before: z.unknown().optional(), after: z.unknown().optional() })) })
+              .meta({ examples: [{ entries: [{ id: 5, at: 1740795000000, actor: 'chi-lan', role: 'staff', action: 'station.update', target: 'station:cm-song-doc-01', before: { enabled: true }, after: { enabled: false }, ip: '10.0.0.8' }] }] }),
+          ),
+        },
+      }),
+    }, async (req) => ({ entries: audit.query(req.query) }))
   }
 }

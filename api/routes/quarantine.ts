@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { ErrorCodes, TidewatchError } from '../../core/errors.ts'
 import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import type { ApiDeps } from '../server.ts'
+import { IsoTime, json, route } from '../openapi.ts'
 
 const QuarantineQuery = z
   .object({
@@ -21,7 +22,46 @@ const QuarantineQuery = z
 export function quarantineRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
-    app.get('/quarantine', { schema: { querystring: QuarantineQuery } }, async (req) => {
+    app.get('/quarantine', {
+      schema: route({
+        operationId: 'listQuarantine',
+        tag: 'quarantine',
+        summary: 'Refused readings, newest first, with their reason code',
+        description: 'Page with before= (the last id seen). NOT_FOUND when this process runs no ingest.',
+        querystring: QuarantineQuery,
+        ok: {
+          200: json(
+            'The refused readings and the count of every reason kept',
+            z
+              .looseObject({
+                entries: z.array(
+                  z.looseObject({
+                    id: z.number(),
+                    receivedAt: IsoTime,
+                    stationId: z.string(),
+                    reason: z.string().meta({ description: 'A reason code from the catalog (docs/PROTOCOL.md, "Reason codes")' }),
+                    detail: z.string(),
+                    index: z.number().optional().meta({ description: 'Position in a batch, when the payload was one' }),
+                    sensor: z.string().optional(),
+                    ts: IsoTime.nullable(),
+                    excerpt: z.string(),
+                  }),
+                ),
+                countsByReason: z.record(z.string(), z.number()),
+              })
+              .meta({
+                examples: [
+                  {
+                    entries: [{ id: 41, receivedAt: '2025-03-01T02:00:01.000Z', stationId: 'cm-song-doc-01', reason: 'VALUE_OUT_OF_RANGE', detail: 'salinity 72 is outside 0–50', sensor: 'salinity', ts: '2025-03-01T02:00:00.000Z', excerpt: '{"ts":1740794400000,"values":{"salinity":72}}' }],
+                    countsByReason: { VALUE_OUT_OF_RANGE: 1 },
+                  },
+                ],
+              }),
+          ),
+        },
+        errors: ['NOT_FOUND'],
+      }),
+    }, async (req) => {
       if (!deps.ingest) throw new TidewatchError('NOT_FOUND', {}, 'this process runs no ingest')
       const q = req.query
       const entries = deps.ingest.quarantine.list({ stationId: q.station, reason: q.reason, limit: q.limit, before: q.before })

@@ -9,6 +9,7 @@ import type { ApiDeps } from '../server.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 import { StationParams } from './stations.ts'
 import { OPEN_DATA_CSV_BOM } from './open-data.ts'
+import { IsoTime, json, media, route } from '../openapi.ts'
 
 const MAX_POINTS = 10_000
 const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -96,13 +97,77 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
 }
 
 
+const READINGS_ERRORS = ['STATION_NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_QUERY_FAILED'] as const
+const READINGS_DESCRIPTION = `Raw values (value, late) or, with every=, buckets (mean, min, max) starting on local (UTC+7) boundaries. At most ${MAX_POINTS} points; the range defaults to the last 24 h.`
+
+const ReadingsBody = z
+  .looseObject({
+    station: z.string(),
+    stationName: z.string(),
+    from: IsoTime,
+    to: IsoTime,
+    every: z.string().nullable(),
+    timeZone: z.literal(LOCAL_TZ),
+    utcOffset: z.literal(LOCAL_UTC_OFFSET),
+    series: z.array(
+      z.looseObject({
+        sensor: z.string(),
+        unit: z.string(),
+        columns: z.array(z.string()).meta({ description: 'ts, then value and late (raw) or value (the mean), min and max (every=)' }),
+        values: z.array(z.array(z.unknown())).meta({ description: 'One row per point, in the order of columns' }),
+      }),
+    ),
+  })
+  .meta({
+    examples: [
+      {
+        station: 'cm-song-doc-01',
+        stationName: 'Sông Đốc',
+        from: '2025-02-28T17:00:00.000Z',
+        to: '2025-03-01T17:00:00.000Z',
+        every: '1h',
+        timeZone: LOCAL_TZ,
+        utcOffset: LOCAL_UTC_OFFSET,
+        series: [{ sensor: 'salinity', unit: '‰', columns: ['ts', 'value', 'min', 'max'], values: [['2025-02-28T17:00:00.000Z', 4.61, 4.5, 4.7]] }],
+      },
+    ],
+  })
+
 export function readingRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
-    app.get('/stations/:id/readings', { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req) => queryReadings(deps, req.params.id, req.query))
+    app.get('/stations/:id/readings', {
+      schema: route({
+        operationId: 'getStationReadings',
+        tag: 'readings',
+        summary: 'Readings of one station, raw or aggregated',
+        description: READINGS_DESCRIPTION,
+        params: StationParams,
+        querystring: ReadingsQuery,
+        ok: { 200: json('The readings, one series per sensor', ReadingsBody) },
+        errors: READINGS_ERRORS,
+      }),
+    }, async (req) => queryReadings(deps, req.params.id, req.query))
 
     // The same data as CSV: one row per sensor and time, for spreadsheets.
-    app.get('/stations/:id/readings.csv', { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req, reply) => {
+    app.get('/stations/:id/readings.csv', {
+      schema: route({
+        operationId: 'getStationReadingsCsv',
+        tag: 'readings',
+        summary: 'Readings of one station as CSV, for spreadsheets',
+        description: `${READINGS_DESCRIPTION} UTF-8 with a byte order mark (for Excel), sent as an attachment.`,
+        params: StationParams,
+        querystring: ReadingsQuery,
+        ok: {
+          200: media(
+            'text/csv',
+            'One row per sensor and time: station, station_name, sensor, unit, time, then value, late (raw) or mean, min, max (every=)',
+            z.string().meta({ examples: ['station,station_name,sensor,unit,time,mean,min,max\ncm-song-doc-01,Sông Đốc,salinity,‰,2025-02-28T17:00:00.000Z,4.61,4.5,4.7\n'] }),
+          ),
+        },
+        errors: READINGS_ERRORS,
+      }),
+    }, async (req, reply) => {
       const r = await queryReadings(deps, req.params.id, req.query)
       const extra = r.every ? ['mean', 'min', 'max'] : ['value', 'late']
       const lines = [['station', 'station_name', 'sensor', 'unit', 'time', ...extra].join(',')]
