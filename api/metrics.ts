@@ -1,25 +1,27 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { MetricFamily, MetricsSource } from '../core/metrics.ts'
+
 /**
- * Prometheus text exposition (format 0.0.4) built from plain samples, so each
- * component reports numbers and only this file knows the syntax.
+ * The API's own metrics: the answers it gave, by HTTP status. Label by
+ * status only, never by URL: station ids and query strings in URLs would
+ * make one series per station and per query.
  */
-export interface Sample {
-  name: string
-  help: string
-  type: 'counter' | 'gauge'
-  values: Array<{ labels?: Record<string, string>; value: number }>
-}
+export class ApiMetrics implements MetricsSource {
+  private readonly byStatus = new Map<number, number>()
 
-function labelText(labels?: Record<string, string>): string {
-  if (!labels || Object.keys(labels).length === 0) return ''
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-  return `{${parts.join(',')}}`
-}
-
-export function renderPrometheus(samples: readonly Sample[]): string {
-  const out: string[] = []
-  for (const s of samples) {
-    out.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${s.type}`)
-    for (const v of s.values) out.push(`${s.name}${labelText(v.labels)} ${Number.isFinite(v.value) ? v.value : 0}`)
+  /** An onResponse hook: counts every answer, 401s and 429s included. */
+  readonly onResponse = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    this.byStatus.set(reply.statusCode, (this.byStatus.get(reply.statusCode) ?? 0) + 1)
   }
-  return out.join('\n') + '\n'
+
+  metrics(): MetricFamily[] {
+    return [
+      {
+        name: 'tidewatch_http_responses_total',
+        help: 'HTTP answers of the API, board and console, by status code',
+        type: 'counter',
+        samples: [...this.byStatus].sort(([a], [b]) => a - b).map(([status, value]) => ({ labels: { status: String(status) }, value })),
+      },
+    ]
+  }
 }

@@ -1,4 +1,3 @@
-import type { LoopDelay } from '../core/event-loop.ts'
 import { createHash } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import helmet from '@fastify/helmet'
@@ -21,7 +20,8 @@ import { auditFallback, authGuard, bearer } from './auth/guard.ts'
 import type { TokenStore } from './auth/tokens.ts'
 import { errorBody, errorHandler } from './errors.ts'
 import { openApiTransform, SECURITY_SCHEMES, TAGS } from './openapi.ts'
-import type { Sample } from './metrics.ts'
+import type { MetricsSource } from '../core/metrics.ts'
+import { ApiMetrics } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
 import { boardRoutes } from './board/routes.ts'
 import { openDataRoutes } from './routes/open-data.ts'
@@ -41,10 +41,11 @@ export interface ApiDeps {
   query?: InfluxQueryClient
   ingest?: IngestService
   broker?: BrokerHandle
-  /** More metrics from other components (alerter). */
-  metrics?: Array<() => Sample[] | Promise<Sample[]>>
-  /** Metrics already rendered as Prometheus text lines. */
-  metricsText?: Array<() => string[]>
+  /**
+   * The components' metrics (ingest, broker, event loop, alerter, …), in the
+   * order /metrics lists them; the API adds its own (api/metrics.ts) last.
+   */
+  metrics?: readonly MetricsSource[]
   /** API tokens and roles (api/auth/). */
   tokens: TokenStore
   /** Append-only audit log of every change. */
@@ -58,8 +59,6 @@ export interface ApiDeps {
   board?: SubscribePanel
   /** More routes from other components (alerter). */
   plugins?: FastifyPluginAsync[]
-  /** Event-loop delay of this process, for /metrics and /health. */
-  eventLoop?: { snapshot(): LoopDelay }
   /** The staff console at /console (api/console/, docs/CONSOLE.md). */
   console?: ConsoleOptions
 }
@@ -135,12 +134,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url })
   })
   app.decorate('routeTable', routes)
+  const ownMetrics = new ApiMetrics()
+  app.addHook('onResponse', ownMetrics.onResponse)
   app.addHook('onRequest', authGuard(deps.tokens))
   app.addHook('onResponse', auditFallback(deps.audit))
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`))
   })
-  await app.register(healthRoutes(deps))
+  await app.register(healthRoutes({ ...deps, metrics: [...(deps.metrics ?? []), ownMetrics] }))
   await app.register(stationRoutes(deps), { prefix: '/api/v1' })
   await app.register(readingRoutes(deps), { prefix: '/api/v1' })
   await app.register(quarantineRoutes(deps), { prefix: '/api/v1' })

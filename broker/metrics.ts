@@ -1,3 +1,5 @@
+import type { MetricFamily } from '../core/metrics.ts'
+
 /** Counters the broker's hooks increment; exposed on /metrics. */
 export interface BrokerCounters {
   connectsAccepted: number
@@ -29,4 +31,25 @@ export function newBrokerCounters(): BrokerCounters {
     retainedRefused: 0,
     publishes: 0,
   }
+}
+
+/** The broker's metric families: its counters and the connections open now. */
+export function brokerFamilies(counters: BrokerCounters, connectedClients: number): MetricFamily[] {
+  const c = counters
+  return [
+    { name: 'tidewatch_mqtt_connected_clients', help: 'Connected MQTT clients', type: 'gauge', samples: [{ value: connectedClients }] },
+    { name: 'tidewatch_mqtt_connects_accepted_total', help: 'Accepted MQTT connections', type: 'counter', samples: [{ value: c.connectsAccepted }] },
+    {
+      name: 'tidewatch_mqtt_connects_refused_total',
+      help: 'Refused MQTT connections by reason',
+      type: 'counter',
+      samples: Object.entries(c.connectsRefused).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+    { name: 'tidewatch_mqtt_lockouts_total', help: 'Lockouts started, of an address or a username (docs/SECURITY.md)', type: 'counter', samples: [{ value: c.lockouts }] },
+    { name: 'tidewatch_mqtt_publishes_total', help: 'Publishes from clients the broker let through to a topic', type: 'counter', samples: [{ value: c.publishes }] },
+    { name: 'tidewatch_mqtt_publish_denied_total', help: 'Publishes to a topic the client may not use', type: 'counter', samples: [{ value: c.publishDenied }] },
+    { name: 'tidewatch_mqtt_retained_refused_total', help: 'Retained publishes to a readings topic: acknowledged, never retained or delivered', type: 'counter', samples: [{ value: c.retainedRefused }] },
+    { name: 'tidewatch_mqtt_subscribe_denied_total', help: 'Refused subscriptions', type: 'counter', samples: [{ value: c.subscribeDenied }] },
+    { name: 'tidewatch_mqtt_payload_too_large_total', help: 'Publishes refused for exceeding the payload limit', type: 'counter', samples: [{ value: c.oversized }] },
+  ]
 }

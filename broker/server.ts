@@ -12,7 +12,8 @@ import { createAuthorizePublish, type DurableGate, type RefusalSink } from './ho
 import { createAuthorizeSubscribe } from './hooks/authorize-subscribe.ts'
 import { createPasswordVerifier, dummyHash } from '../devices/password.ts'
 import { Identities } from './identity.ts'
-import { newBrokerCounters, type BrokerCounters } from './metrics.ts'
+import { brokerFamilies, newBrokerCounters, type BrokerCounters } from './metrics.ts'
+import type { MetricFamily } from '../core/metrics.ts'
 import { createSecurityLog } from '../core/security-log.ts'
 
 /**
@@ -43,6 +44,8 @@ export interface BrokerHandle {
   tlsPort?: number
   counters: BrokerCounters
   connectedClients(): number
+  /** For /metrics (core/metrics.ts): the counters and the open connections. */
+  metrics(): MetricFamily[]
   close(): Promise<void>
 }
 
@@ -196,6 +199,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     tlsPort,
     counters,
     connectedClients: () => aedes.connectedClients,
+    metrics: () => brokerFamilies(counters, aedes.connectedClients),
     async close() {
       detachFeedback?.()
       // Closing aedes first ends client connections, so server.close() can finish.

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
+import type { MetricFamily } from '../core/metrics.ts'
 import { Spool, SpoolCapacity, type SpoolStats } from './spool/spool.ts'
 
 /** Both spool lanes together; a sequence number means nothing across lanes, so there is none. */
@@ -56,6 +57,17 @@ export class IngestLanes {
       backpressureWaits: a.backpressureWaits + b.backpressureWaits,
       full: this.capacity.full,
     }
+  }
+
+  /** Both lanes summed: one disk, one limit. */
+  metrics(): MetricFamily[] {
+    const s = this.stats()
+    return [
+      { name: 'tidewatch_spool_bytes', help: 'Bytes held in the on-disk spool, both lanes (queue depth)', type: 'gauge', samples: [{ value: s.bytes }] },
+      { name: 'tidewatch_spool_full', help: '1 while the spool is full and acknowledgements are held', type: 'gauge', samples: [{ value: s.full ? 1 : 0 }] },
+      { name: 'tidewatch_spool_backpressure_waits_total', help: 'Times appends waited for spool space', type: 'counter', samples: [{ value: s.backpressureWaits }] },
+      { name: 'tidewatch_spool_fsyncs_total', help: 'Group commits (fsync) of the spool', type: 'counter', samples: [{ value: s.fsyncs }] },
+    ]
   }
 
   /** Readings spooled for a target and not yet written, both lanes. */

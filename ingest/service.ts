@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
+import type { MetricFamily, MetricsSource } from '../core/metrics.ts'
 import { openDatabase } from '../core/sqlite.ts'
 import type { AcceptedReading } from '../core/reading.ts'
 import type { Registry } from '../devices/registry.ts'
@@ -9,6 +10,7 @@ import { IngestBookkeeping } from './bookkeeping.ts'
 import { FeedbackPublisher } from './feedback.ts'
 import { Ingest } from './ingest.ts'
 import { IngestLanes, type LanesStats } from './lanes.ts'
+import { feedbackFamilies, ingestFamilies, quarantineFamilies } from './metrics.ts'
 import { QuarantineStore } from './quarantine.ts'
 import type { TargetWriter } from './sink/target-writer.ts'
 import type { Spool } from './spool/spool.ts'
@@ -23,7 +25,7 @@ export type { LanesStats } from './lanes.ts'
  * (bookkeeping.ts). The MQTT side (embedded gate or external-broker source)
  * is attached by the caller.
  */
-export interface IngestService {
+export interface IngestService extends MetricsSource {
   ingest: Ingest
   /** The backlog lane: batches and late readings. */
   spool: Spool
@@ -47,6 +49,8 @@ export interface IngestService {
   /** Waits until every target has written everything spooled so far. */
   drained(timeoutMs?: number): Promise<boolean>
   stop(opts?: { drainMs?: number }): Promise<void>
+  /** The ingest's, the spool lanes', the quarantine's, the feedback's and the writers' families. */
+  metrics(): Promise<MetricFamily[]>
 }
 
 export interface IngestServiceDeps {
@@ -97,6 +101,13 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     targetStats,
     flushSightings: () => bookkeeping.flushSightings(),
     drained: (timeoutMs = 30_000) => writers.drained(timeoutMs),
+    metrics: async () => [
+      ...ingestFamilies(ingest.counters),
+      ...lanes.metrics(),
+      ...quarantineFamilies(quarantine),
+      ...feedbackFamilies(feedback.counters),
+      ...(await writers.metrics(clock)),
+    ],
     async stop({ drainMs = 5000 } = {}) {
       bookkeeping.stop()
       feedback.stop()

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { EventLoopDelayMonitor } from '../core/event-loop.ts'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
+import type { MetricsSource } from '../core/metrics.ts'
 import type { AcceptedReading } from '../core/reading.ts'
 import { buildApi } from '../api/server.ts'
 import { alertRoutes } from '../api/routes/alerts.ts'
@@ -62,7 +63,8 @@ export interface StartPlatformOptions {
   /** For tests and the bench: sees every batch of accepted readings, after the alerter. */
   onAccepted?: (readings: AcceptedReading[]) => void
   apiPlugins?: Parameters<typeof buildApi>[0]['plugins']
-  apiMetrics?: Parameters<typeof buildApi>[0]['metrics']
+  /** More sources for /metrics, after the platform's own. */
+  apiMetrics?: readonly MetricsSource[]
 }
 
 /** What every part is built from, and where it leaves its stop. */
@@ -188,6 +190,11 @@ function startExternalSource(at: Assembly, ingest: IngestService): MqttSource {
   return source
 }
 
+/** What /metrics concatenates, in this order; the API appends its own. */
+function componentMetrics(platform: Platform, eventLoop: EventLoopDelayMonitor, extra: readonly MetricsSource[] = []): MetricsSource[] {
+  return [platform.ingest, platform.broker, eventLoop, platform.alerter, ...extra].filter((s): s is MetricsSource => s !== undefined)
+}
+
 interface ApiParts {
   platform: Platform
   rules: RuleBook
@@ -215,9 +222,7 @@ async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, met
     ingest: platform.ingest,
     broker: platform.broker,
     plugins: [...(alerter ? [alertRoutes(alerter, audit, registry)] : []), ...(plugins ?? [])],
-    metrics,
-    eventLoop,
-    metricsText: alerter ? [() => alerter.metrics()] : [],
+    metrics: componentMetrics(platform, eventLoop, metrics),
   })
   at.stops.push(() => app.close())
   await app.listen({ port: config.http.port, host: config.http.host })

@@ -36,8 +36,8 @@ export interface TargetStats {
   lagReadings: number
   lastError?: string
   lastWriteAt?: number
-  /** Successful write durations over the last WRITE_SAMPLES writes. */
-  writeMs: { p50: number; p99: number; max: number }
+  /** Successful write durations: percentiles over the last WRITE_SAMPLES writes; count and sum since start (a Prometheus summary). */
+  writeMs: { p50: number; p99: number; max: number; count: number; sumMs: number }
 }
 
 /** Write durations kept for the percentiles in stats(). */
@@ -209,17 +209,19 @@ export class TargetWriter {
 
   private readonly writeMs = new Float64Array(WRITE_SAMPLES)
   private writeMsCount = 0
+  private writeMsSum = 0
 
   private recordWriteMs(ms: number): void {
     this.writeMs[this.writeMsCount++ % WRITE_SAMPLES] = ms
+    this.writeMsSum += ms
   }
 
   private writePercentiles(): TargetStats['writeMs'] {
     const n = Math.min(this.writeMsCount, WRITE_SAMPLES)
-    if (n === 0) return { p50: 0, p99: 0, max: 0 }
+    if (n === 0) return { p50: 0, p99: 0, max: 0, count: 0, sumMs: 0 }
     const sorted = this.writeMs.slice(0, n).sort()
     const at = (q: number): number => Math.round(sorted[Math.min(n - 1, Math.floor(q * n))]! * 10) / 10
-    return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted[n - 1]! * 10) / 10 }
+    return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted[n - 1]! * 10) / 10, count: this.writeMsCount, sumMs: this.writeMsSum }
   }
 
   stats(): TargetStats {
