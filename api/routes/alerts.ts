@@ -4,6 +4,7 @@ import type { AuditLog } from '../auth/audit.ts'
 import { auditChange } from '../auth/guard.ts'
 import { z } from 'zod'
 import { httpStatus, isTidewatchError, TidewatchError } from '../../core/errors.ts'
+import { renderPrometheus } from '../../core/metrics.ts'
 import { isSensorKind, SENSOR_KINDS } from '../../core/sensors.ts'
 import { parseScope } from '../../levels/book.ts'
 import { ZONES } from '../../levels/zones.ts'
@@ -339,6 +340,6 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       tag: 'health',
       summary: 'The alerter\'s Prometheus metrics',
       ok: { 200: media('text/plain', 'Prometheus text exposition format 0.0.4', z.string().meta({ examples: ['# TYPE tidewatch_alerts_incidents_open gauge\ntidewatch_alerts_incidents_open 1\n'] })) },
-    }), async (_req, reply) => reply.type('text/plain; version=0.0.4').send(`${alerter.metrics().join('\n')}\n`))
+    }), async (_req, reply) => reply.type('text/plain; version=0.0.4').send(renderPrometheus(alerter.metrics())))
   }
 }
