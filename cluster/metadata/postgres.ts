@@ -195,8 +195,13 @@ export class PostgresMetadataRepository implements MetadataRepository {
         this.fanout.emit({ kind: 'resync' })
       }
     })
-    await client.connect()
-    await client.query(`LISTEN ${METADATA_CHANNEL}`)
+    try {
+      await client.connect()
+      await client.query(`LISTEN ${METADATA_CHANNEL}`)
+    } catch (err) {
+      await client.end().catch(() => {})
+      throw err
+    }
     this.listener = client
     const probeTimeoutMs = this.opts.probeTimeoutMs ?? 5_000
     this.probeTimer = setInterval(() => {
@@ -461,6 +466,15 @@ export class PostgresMetadataRepository implements MetadataRepository {
     if (!row || row.revoked_at !== null) return undefined
     await this.pool.query('UPDATE api_tokens SET last_used_at = $1 WHERE id = $2', [now, row.id])
     return { kind: 'token', id: row.id, name: row.name, role: row.role }
+  }
+
+  async touchTokens(used: ReadonlyMap<number, number>): Promise<void> {
+    if (used.size === 0) return
+    await this.pool.query(
+      `UPDATE api_tokens t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at)
+         FROM unnest($1::bigint[], $2::bigint[]) AS u(id, at) WHERE t.id = u.id`,
+      [[...used.keys()], [...used.values()]],
+    )
   }
 
   async tokenRecord(id: number): Promise<TokenRecord | undefined> {

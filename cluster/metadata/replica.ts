@@ -39,6 +39,12 @@ export interface ReplicaOptions {
   maxPending?: number
   /** Retry delays of a failed reload (core/backoff.ts): one client retrying one server. */
   retry?: Backoff
+  /**
+   * How often the last-used times of API tokens verified here are written
+   * back (`tokens list` shows them); a minute is fine-grained enough for
+   * "is this token still in use".
+   */
+  tokenUseFlushMs?: number
 }
 
 export interface ReplicaCounters {
@@ -50,6 +56,8 @@ export interface ReplicaCounters {
   failures: number
   /** Times the pending queue overflowed into a full reload. */
   overflows: number
+  /** Token uses not recorded because the buffer of unwritten uses was full. */
+  tokenUsesDropped: number
 }
 
 interface Secret {
@@ -87,7 +95,10 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   private readonly log: Logger | undefined
   private readonly maxPending: number
   private idleWaiters: Array<() => void> = []
-  readonly counters: ReplicaCounters = { changes: 0, reloads: 0, failures: 0, overflows: 0 }
+  /** Token id → last use not yet written back; bounded by maxPending, what does not fit is counted. */
+  private tokenUses = new Map<number, number>()
+  private readonly tokenUseTimer: NodeJS.Timeout
+  readonly counters: ReplicaCounters = { changes: 0, reloads: 0, failures: 0, overflows: 0, tokenUsesDropped: 0 }
   /** When the replica last matched the repository fully (a completed reload), ms. */
   lastReloadAt = 0
 
@@ -97,6 +108,8 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     this.bootstrapHash = opts.bootstrapToken ? createHash('sha256').update(opts.bootstrapToken).digest() : undefined
     // Watch before the first load: a change committed during it is read again after.
     this.unwatch = repo.watch((change) => this.onChange(change))
+    this.tokenUseTimer = setInterval(() => void this.flushTokenUse(), opts.tokenUseFlushMs ?? 60_000)
+    this.tokenUseTimer.unref()
   }
 
   /** Loads everything once; rejects if the repository cannot be read now (nothing to serve yet). */
@@ -117,10 +130,34 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     return replica
   }
 
+  /** Stops following changes; call flushTokenUse() first to keep the last token uses. */
   stop(): void {
     this.stopped = true
     this.unwatch()
     clearTimeout(this.retryTimer)
+    clearInterval(this.tokenUseTimer)
+  }
+
+  /** Writes the buffered last-used times of tokens; on failure they are kept for the next flush. */
+  async flushTokenUse(): Promise<void> {
+    if (this.tokenUses.size === 0) return
+    const batch = this.tokenUses
+    this.tokenUses = new Map()
+    try {
+      await this.repo.touchTokens(batch)
+    } catch (err) {
+      this.log?.warn({ err, tokens: batch.size }, 'could not record API token use; keeping it for the next flush')
+      for (const [id, at] of batch) this.noteTokenUse(id, at)
+    }
+  }
+
+  private noteTokenUse(id: number, at: number): void {
+    const known = this.tokenUses.get(id)
+    if (known === undefined && this.tokenUses.size >= this.maxPending) {
+      this.counters.tokenUsesDropped++
+      return
+    }
+    this.tokenUses.set(id, Math.max(known ?? 0, at))
   }
 
   // ---- what the hot path reads (synchronous) ----
@@ -171,14 +208,15 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     return [...this.data.stations.values()]
   }
 
-  /** As api/auth/tokens.ts TokenStore.verify, from memory (last_used_at is not recorded in cluster mode yet). */
-  verifyToken(token: string): Principal | undefined {
+  /** As api/auth/tokens.ts TokenStore.verify, from memory; the use is written back in batches (flushTokenUse). */
+  verifyToken(token: string, now = Date.now()): Principal | undefined {
     if (!token) return undefined
     if (this.bootstrapHash && timingSafeEqual(createHash('sha256').update(token).digest(), this.bootstrapHash)) {
       return { kind: 'bootstrap', id: null, name: 'bootstrap-admin', role: 'admin' }
     }
     const t = this.data.tokens.get(tokenHash(token))
     if (!t || t.revokedAt !== null) return undefined
+    this.noteTokenUse(t.id, now)
     return { kind: 'token', id: t.id, name: t.name, role: t.role }
   }
 

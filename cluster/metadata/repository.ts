@@ -110,6 +110,8 @@ export interface MetadataRepository {
   /** NOT_FOUND when no active token has this id. */
   revokeToken(id: number, now?: number): Promise<void>
   verifyToken(token: string, now?: number): Promise<Principal | undefined>
+  /** Records when tokens were last used (id → ms), batched by a replica; a time never moves back. */
+  touchTokens(used: ReadonlyMap<number, number>): Promise<void>
   tokenRecord(id: number): Promise<TokenRecord | undefined>
   listTokenRecords(): Promise<TokenRecord[]>
 

@@ -41,6 +41,7 @@ export class SqliteMetadataRepository implements MetadataRepository {
       token: this.db.prepare('SELECT * FROM api_tokens WHERE id = ?'),
       tokens: this.db.prepare('SELECT * FROM api_tokens ORDER BY id'),
       rules: this.db.prepare('SELECT scope, sensor, spec FROM alert_rules ORDER BY scope, sensor'),
+      tokenUsed: this.db.prepare('UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?'),
     }
   }
 
@@ -148,6 +149,12 @@ export class SqliteMetadataRepository implements MetadataRepository {
 
   async verifyToken(token: string, now = Date.now()) {
     return this.tokens.verify(token, now)
+  }
+
+  async touchTokens(used: ReadonlyMap<number, number>) {
+    this.db.transaction(() => {
+      for (const [id, at] of used) this.stmts.tokenUsed.run(at, id)
+    })()
   }
 
   async tokenRecord(id: number) {

@@ -5,14 +5,48 @@
  * InfluxDBs from the stations' ledgers of PUBACKs: lost must be 0.
  */
 import { describe, expect, it } from 'vitest'
+import { jetstreamManager } from '@nats-io/jetstream'
 import { LoadGenerator } from '../chaos/lib/load.ts'
-import { clusterPerFile, scenario, until } from './fixture.ts'
+import { connectLog } from '../../cluster/log/readings-stream.ts'
+import { silentLogger } from '../../core/log.ts'
+import { clusterPerFile, scenario, until, type Scenario } from './fixture.ts'
 
 const world = clusterPerFile()
 
 async function settle(load: LoadGenerator): Promise<void> {
   load.stopGenerating()
-  expect(await load.flush(30_000)).toBe(true)
+  expect(await load.flush(60_000)).toBe(true)
+  console.log(Date.now()%100000, 'expect(await load.flush(60_000)).toBe(true)')
+}
+
+/** Waits until both InfluxDBs hold every acknowledged reading, then checks lost = 0 in each. */
+async function expectBothComplete(s: Scenario, load: LoadGenerator): Promise<number> {
+  const acked = load.snapshot().acked
+  await until(async () => (await s.tallyIn('primary', load)).stored >= acked && (await s.tallyIn('dr', load)).stored >= acked, 60_000)
+  console.log(Date.now()%100000, "await until(async () => (await s.tallyIn('primary', load)).stored >= a")
+  for (const target of ['primary', 'dr'] as const) {
+    const t = await s.tallyIn(target, load)
+    expect(t, target).toMatchObject({ lost: 0, phantom: 0, acknowledged: acked })
+  }
+  return acked
+}
+
+/** Runs the load until `n` more readings are acknowledged (false if that never happens). */
+function ackedMore(load: LoadGenerator, n: number, timeoutMs = 30_000): Promise<boolean> {
+  const target = load.snapshot().acked + n
+  return until(() => load.snapshot().acked >= target, timeoutMs, 50)
+}
+
+/** The server that leads the scenario's stream (its RAFT group's leader). */
+async function streamLeader(s: Scenario): Promise<string | undefined> {
+  const nc = await connectLog(s.config, { name: 'test', log: silentLogger })
+  try {
+    const jsm = await jetstreamManager(nc)
+    return (await jsm.streams.info(s.config.cluster.nats.stream)).cluster?.leader
+  } finally {
+    await nc.close()
+    console.log(Date.now()%100000, 'await nc.close()')
+  }
 }
 
 describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
@@ -21,23 +55,122 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
     try {
       const edge = await s.startEdge()
       await s.startWriters()
+      console.log(Date.now()%100000, 'await s.startWriters()')
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       await until(() => load.snapshot().acked >= 300, 30_000)
+      console.log(Date.now()%100000, 'await until(() => load.snapshot().acked >= 300, 30_000)')
       await settle(load)
-      const acked = load.snapshot().acked
+      console.log(Date.now()%100000, 'await settle(load)')
+      const acked = await expectBothComplete(s, load)
       expect(acked).toBeGreaterThanOrEqual(300)
-      expect(await until(async () => (await s.tallyIn('primary', load)).stored >= acked && (await s.tallyIn('dr', load)).stored >= acked)).toBe(true)
-      for (const target of ['primary', 'dr'] as const) {
-        const t = await s.tallyIn(target, load)
-        expect(t, target).toMatchObject({ lost: 0, phantom: 0, acknowledged: acked })
-      }
       const stats = edge.stats()
       expect(stats.log.publishedRecords).toBeGreaterThanOrEqual(acked)
       expect(stats.log.fallbackRecords).toBe(0)
       await load.close()
+      console.log(Date.now()%100000, 'await load.close()')
     } finally {
       await s.close()
+      console.log(Date.now()%100000, 'await s.close()')
+    }
+  })
+
+  it('kill -9 of the NATS node leading the stream: the edge keeps acknowledging, nothing lost', async () => {
+    const s = await scenario(world, 'kill-leader', 20)
+    try {
+      const edge = await s.startEdge()
+      await s.startWriters()
+      console.log(Date.now()%100000, 'await s.startWriters()')
+      const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
+      load.start(500)
+      expect(await ackedMore(load, 100)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await ackedMore(load, 100)).toBe(true)')
+      const leader = await streamLeader(s)
+      const victim = world.nats.nodes.find((n) => n.name === leader) ?? world.nats.nodes[0]!
+      await victim.kill('SIGKILL')
+      console.log(Date.now()%100000, "await victim.kill('SIGKILL')")
+      // R3 keeps a quorum of 2: acknowledgements go on (directly, or from the fallback spool during the election).
+      expect(await ackedMore(load, 200)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await ackedMore(load, 200)).toBe(true)')
+      await victim.restart()
+      console.log(Date.now()%100000, 'await victim.restart()')
+      await settle(load)
+      console.log(Date.now()%100000, 'await settle(load)')
+      await expectBothComplete(s, load)
+      console.log(Date.now()%100000, 'await expectBothComplete(s, load)')
+      await load.close()
+      console.log(Date.now()%100000, 'await load.close()')
+    } finally {
+      await s.close()
+      console.log(Date.now()%100000, 'await s.close()')
+    }
+  })
+
+  it('all NATS servers down: the edge acknowledges from its spool and forwards everything once they are back', async () => {
+    const s = await scenario(world, 'all-down', 20)
+    try {
+      const edge = await s.startEdge()
+      await s.startWriters()
+      console.log(Date.now()%100000, 'await s.startWriters()')
+      const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
+      load.start(500)
+      expect(await ackedMore(load, 100)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await ackedMore(load, 100)).toBe(true)')
+      await Promise.all(world.nats.nodes.map((n) => n.kill('SIGKILL')))
+      console.log(Date.now()%100000, "await Promise.all(world.nats.nodes.map((n) => n.kill('SIGKILL')))")
+      expect(await ackedMore(load, 200)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await ackedMore(load, 200)).toBe(true)')
+      expect(edge.stats().log.fallbackRecords).toBeGreaterThan(0)
+      expect(edge.stats().log.fallback).toBe(true)
+      // Every node at once: one alone never sees a meta leader.
+      await Promise.all(world.nats.nodes.map((n) => n.restart()))
+      console.log(Date.now()%100000, 'await Promise.all(world.nats.nodes.map((n) => n.restart()))')
+      await settle(load)
+      console.log(Date.now()%100000, 'await settle(load)')
+      expect(await until(() => edge.stats().log.spoolLagRecords === 0 && !edge.stats().log.fallback, 60_000)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await until(() => edge.stats().log.spoolLagRecords === 0 && !ed')
+      await expectBothComplete(s, load)
+      console.log(Date.now()%100000, 'await expectBothComplete(s, load)')
+      await load.close()
+      console.log(Date.now()%100000, 'await load.close()')
+    } finally {
+      await s.close()
+      console.log(Date.now()%100000, 'await s.close()')
+    }
+  })
+
+  it('DR influxd stopped: primary stays current, DR catches up after its restart', async () => {
+    const s = await scenario(world, 'dr-down', 20)
+    try {
+      const edge = await s.startEdge()
+      await s.startWriters()
+      console.log(Date.now()%100000, 'await s.startWriters()')
+      const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
+      load.start(500)
+      expect(await ackedMore(load, 100)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await ackedMore(load, 100)).toBe(true)')
+      await world.dr.server.stop()
+      console.log(Date.now()%100000, 'await world.dr.server.stop()')
+      expect(await ackedMore(load, 200)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await ackedMore(load, 200)).toBe(true)')
+      load.stopGenerating()
+      expect(await load.flush(60_000)).toBe(true)
+      console.log(Date.now()%100000, 'expect(await load.flush(60_000)).toBe(true)')
+      const acked = load.snapshot().acked
+      // Primary holds everything while DR is still down.
+      expect(await until(async () => (await s.tallyIn('primary', load)).stored >= acked, 60_000)).toBe(true)
+      console.log(Date.now()%100000, "expect(await until(async () => (await s.tallyIn('primary', load)).stor")
+      expect(await s.tallyIn('primary', load)).toMatchObject({ lost: 0, acknowledged: acked })
+      console.log(Date.now()%100000, "expect(await s.tallyIn('primary', load)).toMatchObject({ lost: 0, ackn")
+      await world.dr.server.restart()
+      console.log(Date.now()%100000, 'await world.dr.server.restart()')
+      await expectBothComplete(s, load)
+      console.log(Date.now()%100000, 'await expectBothComplete(s, load)')
+      await load.close()
+      console.log(Date.now()%100000, 'await load.close()')
+    } finally {
+      await s.close()
+      console.log(Date.now()%100000, 'await s.close()')
     }
   })
 })

@@ -225,6 +225,14 @@ export function repositorySuite(backend: string, open: () => Promise<RepositoryU
           ),
         ).toBe(true)
 
+        // Token use is written back in batches, never moving a time back.
+        const { token: used, info: usedInfo } = await repo.createToken('board', 'read')
+        expect(await eventually(() => replica.verifyToken(used, 500), 5_000)).toBeTruthy()
+        replica.verifyToken(used, 400)
+        await replica.flushTokenUse()
+        await repo.touchTokens(new Map([[usedInfo.id, 300]]))
+        expect((await repo.tokenRecord(usedInfo.id))?.lastUsedAt).toBe(500)
+
         // The replica's compare-and-set reaches the repository.
         const hash = replica.credentials('N1')!.hash
         expect(replica.upgradeHash('N1', 'stale', 'x')).toBe(false)
