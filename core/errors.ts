@@ -78,6 +78,10 @@ const CATALOG = {
   // Cluster mode (cluster/, docs/CLUSTER.md)
   CLUSTER_NOT_CONFIGURED: { status: 500, message: 'Cluster mode needs NATS servers (cluster.nats.servers)' },
   CLUSTER_TARGET_UNKNOWN: { status: 500, message: 'No InfluxDB target of that name is configured' },
+  CLUSTER_ENGINE_MISSING: { status: 500, message: 'A program the local cluster needs is not installed (nats-server, postgresql, haproxy, influxdb)' },
+  CLUSTER_ALREADY_RUNNING: { status: 409, message: 'A local cluster already runs in this directory' },
+  HAPROXY_NOT_INSTALLED: { status: 500, message: 'haproxy is not installed' },
+  HAPROXY_FAILED: { status: 500, message: 'haproxy refused its configuration or did not start' },
 } as const satisfies Record<string, { readonly status: number; readonly message: string }>
 
 export type ErrorCode = keyof typeof CATALOG
