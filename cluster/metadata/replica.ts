@@ -249,6 +249,8 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     if (this.stopped) return
     if (change.kind === 'resync') {
       this.reloadWanted = true
+    } else if (this.reloadWanted) {
+      // A reload that has not started yet reads this change too.
     } else if (this.pending.size >= this.maxPending) {
       this.counters.overflows++
       this.log?.warn({ maxPending: this.maxPending }, 'metadata change queue full; dropping it and reloading everything')

@@ -5,6 +5,7 @@
  * each is measured and printed, never asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pg from 'pg'
 import { PostgresMetadataRepository } from '../../cluster/metadata/postgres.ts'
 import { MetadataReplica } from '../../cluster/metadata/replica.ts'
 import { verifyPassword } from '../../devices/password.ts'
@@ -17,10 +18,11 @@ let server: LocalPostgres
 let nodeA: PostgresMetadataRepository
 let nodeB: PostgresMetadataRepository
 let replicaB: MetadataReplica
+let url: string
 
 beforeAll(async () => {
   server = await startLocalPostgres()
-  const url = await freshDatabase(server)
+  url = await freshDatabase(server)
   nodeA = await PostgresMetadataRepository.open({ url, poolMax: 2 })
   nodeB = await PostgresMetadataRepository.open({ url, poolMax: 2 })
   replicaB = await MetadataReplica.start(nodeB)
@@ -79,5 +81,23 @@ describe('metadata changes on one node reach the other node\'s replica (real Pos
     }
     // Measured here; reported, never asserted (house rules).
     for (const [label, values] of Object.entries(delays)) console.info(`propagation A → B replica, ${label}: ${summary(values)}`)
+  })
+
+  it('a burst larger than the replica\'s change queue becomes one full reload, and nothing is missed', async () => {
+    for (let i = 0; i < 30; i++) await nodeA.addStation({ id: `Q${i}`, name: `q${i}`, lat: 9, lon: 105 })
+    const small = await MetadataReplica.start(nodeB, { maxPending: 3 })
+    const sql = new pg.Client({ connectionString: url })
+    await sql.connect()
+    try {
+      // One statement, 30 rows: 30 notifications delivered together at commit.
+      await sql.query("UPDATE stations SET enabled = FALSE WHERE id LIKE 'Q%'")
+      const all = (): boolean => Array.from({ length: 30 }, (_, i) => small.context(`Q${i}`)?.enabled).every((e) => e === false)
+      expect(await eventually(all, 10_000)).toBe(true)
+      expect(small.counters.overflows).toBeGreaterThan(0)
+      console.info(`burst of 30 changes into a queue of 3: ${JSON.stringify(small.counters)}`)
+    } finally {
+      await sql.end()
+      small.stop()
+    }
   })
 })
