@@ -76,6 +76,21 @@ export function errorResponses(codes: readonly ErrorCode[]): Record<number, Medi
 /** A success without a body (204): OpenAPI shows no content for a null schema. */
 export const noContent = (description: string): z.ZodType => z.null().meta({ description })
 
+/** The answer when If-None-Match matched the ETag (api/board/http-cache.ts). */
+export const NOT_MODIFIED = { 304: noContent('Not modified: If-None-Match matched the ETag') }
+
+/** The licence fields every open-data document carries (docs/OPEN-DATA.md). */
+export const LicenceFields = {
+  license: z.literal('CC-BY-4.0'),
+  licenseUrl: z.string(),
+  attribution: z.string(),
+}
+export const LICENCE_EXAMPLE = {
+  license: 'CC-BY-4.0',
+  licenseUrl: 'https://creativecommons.org/licenses/by/4.0/',
+  attribution: 'tidewatch — mạng quan trắc môi trường tỉnh Cà Mau / Cà Mau environmental sensor network',
+} as const
+
 /** An instant as the API writes it (Date#toISOString). */
 export const IsoTime = z.string().meta({ format: 'date-time', examples: ['2025-03-01T02:00:00.000Z'] })
 
@@ -90,7 +105,7 @@ export interface RouteDoc<P extends z.ZodType | undefined = z.ZodType | undefine
   body?: B
   /** Success responses by status; a bare zod schema for one without a body (204: `noContent`). */
   ok: Record<number, MediaResponse | z.ZodType>
-  /** Codes the handler itself can answer (validation's BAD_REQUEST is added when the route has a request schema). */
+  /** Codes the handler itself can answer (validation's BAD_REQUEST is added when the route's schemas validate the request). */
   errors?: readonly ErrorCode[]
   /** More error responses whose status is not the code's catalog status (SensorThings' 501). */
   moreErrors?: Record<number, MediaResponse>
@@ -101,8 +116,9 @@ export interface RouteDoc<P extends z.ZodType | undefined = z.ZodType | undefine
 /** A route's schema block: summary, tag, request schemas, success and error responses. */
 export function route<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
   d: RouteDoc<P, Q, B>,
+  schemasValidate = true,
 ): FastifySchema & { params: P; querystring: Q; body: B } {
-  const validated = d.params || d.querystring || d.body
+  const validated = schemasValidate && (d.params || d.querystring || d.body)
   const codes: ErrorCode[] = [...(validated ? (['BAD_REQUEST'] as const) : []), ...(d.errors ?? [])]
   return {
     operationId: d.operationId,
@@ -123,12 +139,13 @@ const documentOnly: FastifySchemaCompiler<unknown> = () => (data) => ({ value: d
 
 /**
  * Route options for a handler that validates its own input (api/routes/alerts.ts
- * keeps its own error details): the zod schemas document the request and the
- * handler answers as before. The zod serializer is set on the route, as the
+ * keeps its own error details; SensorThings parses its own query): the zod
+ * schemas document the request, the handler answers as before and lists its
+ * own BAD_REQUEST. The zod serializer is set on the route, as the
  * plugin also runs on a bare fastify (tests/alerts/http-gateway.test.ts).
  */
 export function selfValidatedRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(d: RouteDoc<P, Q, B>): RouteShorthandOptions {
-  return { schema: route(d), validatorCompiler: documentOnly, serializerCompiler: serializerCompiler as unknown as FastifySerializerCompiler<FastifySchema> }
+  return { schema: route(d, false), validatorCompiler: documentOnly, serializerCompiler: serializerCompiler as unknown as FastifySerializerCompiler<FastifySchema> }
 }
 
 type SchemaDoc = FastifySchema & { security?: unknown; description?: string; response?: Record<string, unknown>; hide?: boolean }
@@ -137,7 +154,8 @@ type SchemaDoc = FastifySchema & { security?: unknown; description?: string; res
  * What applies to every route, added where the document is made: who may
  * call it (the guard's own rule, so the document cannot disagree with it),
  * 401 (an unknown token is refused on every route; a missing one where a role
- * is needed), 403 below the role, and 429 from the rate limiter.
+ * is needed), 403 below the role, 429 from the rate limiter and 500 from the
+ * error handler (api/errors.ts).
  */
 export function withApiWideDocs(schema: SchemaDoc, method: string, url: string): SchemaDoc {
   const role = requiredRole(method, url)
@@ -150,6 +168,7 @@ export function withApiWideDocs(schema: SchemaDoc, method: string, url: string):
       ...errorsAt(401, ['UNAUTHORIZED'], unauthorized),
       ...(role ? errorsAt(403, ['FORBIDDEN'], `The token's role is below ${role}.`) : {}),
       ...errorsAt(429, ['RATE_LIMITED'], 'Per token, or per address without one (http.rateLimitPerMinute, http.tokenRateLimitPerMinute).'),
+      ...errorsAt(500, ['INTERNAL'], 'An unexpected failure, logged by the API.'),
       ...schema.response,
     },
   }

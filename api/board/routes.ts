@@ -9,6 +9,7 @@ import { addHttpCache } from './http-cache.ts'
 import { langOf, type Lang } from './i18n.ts'
 import { RANGE_PLAN, boardJson, chartRangeOf, last24hWindow, rangeWindow, renderBoard, renderNotFound, renderOpenData, renderStation, type BoardData } from './pages.ts'
 import { OSM_TILES, staticAssets } from './static.ts'
+import { IsoTime, json, media, NOT_MODIFIED, route } from '../openapi.ts'
 
 /**
  * The public salinity board at / and a page per station. Server-rendered
@@ -28,6 +29,17 @@ const CSP = `default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inl
 const BoardQuery = z.object({ lang: z.string().max(16).optional() })
 const StationQuery = z.object({ lang: z.string().max(16).optional(), range: z.string().max(16).optional() })
 const StationPageParams = z.object({ id: z.string().max(200) })
+
+// ---- The OpenAPI document's schemas of these routes (api/openapi.ts): pages for people, described by their content type ----
+const Html = (description: string, example: string) => media('text/html', description, z.string().meta({ examples: [example] }))
+const UNAVAILABLE_PAGE = { 503: Html('The page without readings: InfluxDB is unavailable (INFLUX_UNAVAILABLE, INFLUX_QUERY_FAILED); stations are still listed', '<!doctype html><html lang="vi">…</html>') }
+const BoardJsonSchema = z
+  .looseObject({
+    now: IsoTime,
+    summary: z.string().nullable().meta({ description: 'One line for the page title; null while readings are unavailable' }),
+    stations: z.array(z.looseObject({ id: z.string(), level: z.string().meta({ description: 'danger, warning, ok, unrated or none' }), cell: z.string().meta({ description: 'The rendered value cell (HTML)' }) })),
+  })
+  .meta({ examples: [{ now: '2025-03-01T02:05:00.000Z', summary: '1 trạm nguy hiểm', stations: [{ id: 'cm-song-doc-01', level: 'danger', cell: '<td class="v danger">4,7 ‰</td>' }] }] })
 
 function html(reply: FastifyReply, status: number, body: string): string {
   void reply.status(status).type('text/html; charset=utf-8').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff')
@@ -76,22 +88,69 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { lang, now, stations, ...data.value, shown, rules, unavailable: data.unavailable, sms: deps.board }
     }
 
-    app.get('/', { schema: { querystring: BoardQuery } }, async (req, reply) => {
+    app.get('/', {
+      schema: route({
+        operationId: 'getBoard',
+        tag: 'board',
+        summary: 'The public salinity board (HTML, Vietnamese or English)',
+        description: 'Server-rendered, works without JavaScript. Unknown query parameters are ignored (shared links come back with tracking parameters).',
+        querystring: BoardQuery,
+        ok: { 200: Html('The board', '<!doctype html><html lang="vi">…</html>'), ...NOT_MODIFIED },
+        moreErrors: UNAVAILABLE_PAGE,
+      }),
+    }, async (req, reply) => {
       const d = await boardData(langOf(req.query.lang))
       return html(reply, d.unavailable ? 503 : 200, renderBoard(d))
     })
 
     // The board's refresh (static/board.js): one small request a minute, answered 304 while nothing changed.
-    app.get('/board.json', { schema: { querystring: BoardQuery } }, async (req, reply) => {
+    app.get('/board.json', {
+      schema: route({
+        operationId: 'getBoardJson',
+        tag: 'board',
+        summary: 'The board\'s refresh: each station\'s level and value cell',
+        description: 'Polled once a minute by static/board.js; 304 while nothing changed.',
+        querystring: BoardQuery,
+        ok: { 200: json('The board\'s rows', BoardJsonSchema), ...NOT_MODIFIED },
+        moreErrors: { 503: json('InfluxDB is unavailable (INFLUX_UNAVAILABLE, INFLUX_QUERY_FAILED): the same document, summary null', BoardJsonSchema) },
+      }),
+    }, async (req, reply) => {
       const d = await boardData(langOf(req.query.lang))
       void reply.status(d.unavailable ? 503 : 200)
       return boardJson(d)
     })
 
-    app.get('/open-data', { schema: { querystring: BoardQuery } }, async (req, reply) => html(reply, 200, renderOpenData(langOf(req.query.lang))))
+    app.get('/open-data', {
+      schema: route({
+        operationId: 'getOpenDataPage',
+        tag: 'board',
+        summary: 'The open-data page for people: what is published, where and under which licence (HTML)',
+        querystring: BoardQuery,
+        ok: { 200: Html('The page', '<!doctype html><html lang="vi">…</html>'), ...NOT_MODIFIED },
+      }),
+    }, async (req, reply) => html(reply, 200, renderOpenData(langOf(req.query.lang))))
 
     const assets = staticAssets()
-    app.get('/static/:file', { schema: { params: z.object({ file: z.string().max(64) }) } }, async (req, reply) => {
+    app.get('/static/:file', {
+      schema: route({
+        operationId: 'getStaticAsset',
+        tag: 'board',
+        summary: 'A static asset of the board: its scripts, Leaflet and the province outline',
+        params: z.object({ file: z.string().max(64).meta({ examples: ['board.js'] }) }),
+        ok: {
+          200: {
+            description: 'The file, cached for a day',
+            content: {
+              'text/javascript': { schema: z.string().meta({ examples: ['"use strict";…'] }) },
+              'text/css': { schema: z.string() },
+              'application/geo+json': { schema: z.string() },
+            },
+          },
+          ...NOT_MODIFIED,
+        },
+        moreErrors: { 404: media('text/plain', 'No such asset (NOT_FOUND): the body is "not found"', z.string().meta({ examples: ['not found'] })) },
+      }),
+    }, async (req, reply) => {
       const a = assets.get(req.params.file)
       if (!a) return reply.status(404).type('text/plain; charset=utf-8').header('cache-control', 'no-store').send('not found')
       // A day in caches; the ETag makes the daily check a 304.
@@ -99,7 +158,17 @@ export function boardRoutes(deps: ApiDeps): FastifyPluginAsync {
       return a.body
     })
 
-    app.get('/stations/:id', { schema: { params: StationPageParams, querystring: StationQuery } }, async (req, reply) => {
+    app.get('/stations/:id', {
+      schema: route({
+        operationId: 'getStationPage',
+        tag: 'board',
+        summary: 'A station\'s page: latest values, levels and charts over 24h, 7d or 30d (HTML)',
+        params: StationPageParams,
+        querystring: StationQuery,
+        ok: { 200: Html('The station page', '<!doctype html><html lang="vi">…</html>'), ...NOT_MODIFIED },
+        moreErrors: { 404: Html('No such public station (STATION_NOT_FOUND): a page saying so', '<!doctype html><html lang="vi">…</html>'), ...UNAVAILABLE_PAGE },
+      }),
+    }, async (req, reply) => {
       const lang = langOf(req.query.lang)
       const range = chartRangeOf(req.query.range)
       const station = STATION_ID_PATTERN.test(req.params.id) ? deps.registry.get(req.params.id) : undefined

@@ -95,7 +95,8 @@ const RuleParams = z.object({
   sensor: z.string().meta({ description: 'A sensor kind from the catalog (core/sensors.ts)', examples: ['salinity'] }),
 })
 const IdParams = z.object({ id: z.string().meta({ examples: ['12'] }) })
-const PatchSubscriber = z.object(SubscriberInputSchema.shape).partial().meta({ examples: [{ name: 'Bác Năm', stations: ['cm-song-doc-01', 'cm-nam-can-01'] }] })
+// `example`, not `examples`: zod leaves examples out of an input schema that holds a transform (the phone number's).
+const PatchSubscriber = z.object(SubscriberInputSchema.shape).partial().meta({ example: { name: 'Bác Năm', stations: ['cm-song-doc-01', 'cm-nam-can-01'] } })
 
 function safeEqual(a: string, b: string): boolean {
   const h = (x: string) => createHash('sha256').update(x).digest()
@@ -164,7 +165,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       params: RuleParams,
       body: SensorRuleSchema.meta({ examples: [{ levels: [{ name: 'warning', severity: 'warning', direction: 'above', threshold: 2 }, { name: 'danger', severity: 'danger', direction: 'above', threshold: 4 }] }] }),
       ok: { 200: json('The rule as stored, defaults filled in', Rule.meta({ examples: [RULE_EXAMPLE] })) },
-      errors: ['STATION_NOT_FOUND', 'ALERT_RULE_INVALID'],
+      errors: ['BAD_REQUEST', 'STATION_NOT_FOUND', 'ALERT_RULE_INVALID'],
     }), wrap(({ params, body, request }) => {
       checkScope(params.scope, params.sensor)
       const before = stored(params.scope!, params.sensor!)
@@ -178,7 +179,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       summary: 'Remove the stored rule of a sensor for a scope (the next one down applies)',
       params: RuleParams,
       ok: { 200: Removed },
-      errors: ['STATION_NOT_FOUND', 'NOT_FOUND'],
+      errors: ['BAD_REQUEST', 'STATION_NOT_FOUND', 'NOT_FOUND'],
     }), wrap(({ params, request }) => {
       checkScope(params.scope, params.sensor)
       const before = stored(params.scope!, params.sensor!)
@@ -193,6 +194,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       summary: 'Incidents, newest first',
       querystring: ListQuery.pick({ station: true, open: true, limit: true }),
       ok: { 200: json('The incidents', z.looseObject({ incidents: z.array(IncidentSchema) }).meta({ examples: [{ incidents: [INCIDENT_EXAMPLE] }] })) },
+      errors: ['BAD_REQUEST'],
     }), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { incidents: alerter.incidents({ open: q.open === undefined ? undefined : q.open === 'true', station: q.station, limit: q.limit }) }
@@ -222,6 +224,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       summary: 'State changes of the alert engine, newest first',
       querystring: ListQuery.pick({ station: true, incident: true, limit: true }),
       ok: { 200: json('The events', z.looseObject({ events: z.array(EventSchema) }).meta({ examples: [{ events: [EVENT_EXAMPLE] }] })) },
+      errors: ['BAD_REQUEST'],
     }), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { events: alerter.events({ station: q.station, incident: q.incident, limit: q.limit }) }
@@ -255,9 +258,9 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       tag: 'subscribers',
       summary: 'Add a farmer or staff subscriber',
       description: 'A farmer needs a phone; staff need a phone, email or webhook. Audited with the new subscriber.',
-      body: SubscriberInputSchema.meta({ examples: [{ phone: '+84913000111', name: 'Bác Năm', stations: ['cm-song-doc-01'] }] }),
+      body: SubscriberInputSchema.meta({ example: { phone: '0913000111', name: 'Bác Năm', stations: ['cm-song-doc-01'] } }),
       ok: { 200: json('The new subscriber', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
-      errors: ['SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
+      errors: ['BAD_REQUEST', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
     }), wrap(({ body, request }) => {
       const created = alerter.subscribers.create(parse(SubscriberInputSchema, body), alerter.clock())
       changed(request, 'subscriber.create', `subscriber:${created.id}`, undefined, created)
@@ -282,7 +285,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       params: IdParams,
       body: PatchSubscriber,
       ok: { 200: json('The subscriber after the change', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
-      errors: ['SUBSCRIBER_NOT_FOUND', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
+      errors: ['BAD_REQUEST', 'SUBSCRIBER_NOT_FOUND', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
     }), wrap(({ params, body, request }) => {
       const before = alerter.subscribers.get(Number(params.id))
       const after = alerter.subscribers.update(Number(params.id), parse(z.record(z.string(), z.unknown()), body), alerter.clock())
@@ -309,6 +312,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       summary: 'The outbox: messages to subscribers, newest first (personal data: addresses)',
       querystring: ListQuery.pick({ status: true, incident: true, limit: true }),
       ok: { 200: json('The messages', z.looseObject({ messages: z.array(MessageSchema.extend({ address: z.string() })) }).meta({ examples: [{ messages: [{ ...MESSAGE_EXAMPLE, address: '+84913000111', subscriber_id: 12 }] }] })) },
+      errors: ['BAD_REQUEST'],
     }), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { messages: alerter.messages({ status: q.status, incident: q.incident, limit: q.limit }) }
@@ -324,7 +328,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       description: 'Exists only with the HTTP gateway enabled and alerts.http.inboundSecret set (else NOT_FOUND); authenticated by X-Tidewatch-Secret, not a bearer token.',
       body: InboundBody.meta({ examples: [{ from: '+84913000111', text: 'DK SD01' }] }),
       ok: { 200: json('The command understood and the reply sent back', z.looseObject({ command: z.string(), reply: z.string() }).meta({ examples: [{ command: 'subscribe', reply: 'Da dang ky nhan tin tram Song Doc.' }] })) },
-      errors: ['NOT_FOUND', 'UNAUTHORIZED'],
+      errors: ['BAD_REQUEST', 'NOT_FOUND', 'UNAUTHORIZED'],
       security: [{ gatewaySecret: [] }],
     }), wrap(({ body, headers }) => {
       const secret = alerter.config.http.inboundSecret

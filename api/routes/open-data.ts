@@ -11,6 +11,7 @@ import { latestValues, levelSources, publicStations, requireQuery, shownKinds, s
 import { addHttpCache } from '../board/http-cache.ts'
 import { levelLines } from '../../levels/status.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
+import { IsoTime, LICENCE_EXAMPLE, LicenceFields, media, NOT_MODIFIED, route } from '../openapi.ts'
 
 /**
  * Open data for the public: every station as GeoJSON with its latest values,
@@ -68,6 +69,63 @@ export async function stationsGeoJson(deps: ApiDeps, now: number) {
   }
 }
 
+/** A latest value as open data publishes it; level and levelName only for sensors with levels in force. */
+export const OpenLatestValue = <T extends string>(timeKey: T) =>
+  z.looseObject({
+    value: z.number(),
+    unit: z.string(),
+    ...({ [timeKey]: IsoTime } as Record<T, typeof IsoTime>),
+    level: z.enum(['ok', 'warning', 'danger']).optional().meta({ description: 'By the station\'s rule in force and the alerter\'s state (levels/status.ts)' }),
+    levelName: z.string().nullable().optional().meta({ description: 'Which level: warning, danger, bd1…, or null when ok' }),
+  })
+
+/** stationsGeoJson() as sent: an RFC 7946 FeatureCollection. */
+export const StationsGeoJsonSchema = z
+  .looseObject({
+    type: z.literal('FeatureCollection'),
+    ...LicenceFields,
+    features: z.array(
+      z.looseObject({
+        type: z.literal('Feature'),
+        id: z.string(),
+        geometry: z.looseObject({ type: z.literal('Point'), coordinates: z.array(z.number()).meta({ description: '[longitude, latitude] (RFC 7946 §3.1.1)' }) }),
+        properties: z.looseObject({
+          id: z.string(),
+          name: z.string(),
+          commune: z.string().nullable(),
+          district: z.string().nullable(),
+          zone: z.string(),
+          sensors: z.array(z.string()),
+          latest: z.record(z.string(), OpenLatestValue('ts')),
+        }),
+      }),
+    ),
+  })
+  .meta({
+    examples: [
+      {
+        type: 'FeatureCollection',
+        ...LICENCE_EXAMPLE,
+        features: [
+          {
+            type: 'Feature',
+            id: 'cm-song-doc-01',
+            geometry: { type: 'Point', coordinates: [104.83, 9.04] },
+            properties: { id: 'cm-song-doc-01', name: 'Sông Đốc', commune: 'Sông Đốc', district: 'Trần Văn Thời', zone: 'rice_shrimp', sensors: ['salinity'], latest: { salinity: { value: 4.7, unit: '‰', ts: '2025-03-01T02:00:00.000Z', level: 'danger', levelName: 'danger' } } },
+          },
+        ],
+      },
+    ],
+  })
+
+export const GEOJSON_ROUTE = {
+  tag: 'open data',
+  summary: 'Every public station with its latest values, as GeoJSON',
+  description: 'RFC 7946 FeatureCollection under CC BY 4.0; cacheable (ETag, Cache-Control) and open to any origin.',
+  ok: { 200: media('application/geo+json', 'The stations as a FeatureCollection', StationsGeoJsonSchema), ...NOT_MODIFIED },
+  errors: ['INFLUX_UNAVAILABLE', 'INFLUX_QUERY_FAILED'],
+} as const
+
 const MAX_RANGE_MS = 366 * 86_400_000
 const MAX_ROWS = 200_000
 
@@ -95,12 +153,29 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
     addHttpCache(fastify, { cacheControl: CACHE_CONTROL })
     const app = fastify.withTypeProvider<ZodTypeProvider>()
 
-    app.get('/open/stations.geojson', async (_req, reply) => {
+    app.get('/open/stations.geojson', { schema: route({ ...GEOJSON_ROUTE, operationId: 'getOpenStationsGeoJsonLegacy', description: `${GEOJSON_ROUTE.description} The same document as /open/v1/stations.geojson.` }) }, async (_req, reply) => {
       void reply.header('x-license', OPEN_DATA_LICENSE).type('application/geo+json; charset=utf-8')
       return stationsGeoJson(deps, Date.now())
     })
 
-    app.get('/open/readings.csv', { schema: { querystring: CsvQuery } }, async (req, reply) => {
+    app.get('/open/readings.csv', {
+      schema: route({
+        operationId: 'getOpenReadingsCsv',
+        tag: 'open data',
+        summary: 'Aggregated readings of every station (or one) as CSV',
+        description: `Buckets of every (15m, 1h default, 1d) on local (UTC+7) boundaries; the last 7 days by default, at most 366 days and ${MAX_ROWS} rows. UTF-8 with a byte order mark, under CC BY 4.0.`,
+        querystring: CsvQuery,
+        ok: {
+          200: media(
+            'text/csv',
+            'One row per station, sensor and bucket: station, station_name, sensor, unit, time, mean, min, max, count',
+            z.string().meta({ examples: ['station,station_name,sensor,unit,time,mean,min,max,count\ncm-song-doc-01,Sông Đốc,salinity,‰,2025-02-28T17:00:00.000Z,4.61,4.5,4.7,12\n'] }),
+          ),
+          ...NOT_MODIFIED,
+        },
+        errors: ['STATION_NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_QUERY_FAILED'],
+      }),
+    }, async (req, reply) => {
       const q = req.query
       const to = q.to ? toMs(q.to) : Date.now()
       const from = q.from ? toMs(q.from) : to - 7 * 86_400_000

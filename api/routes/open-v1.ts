@@ -24,7 +24,8 @@ import { addHttpCache } from '../board/http-cache.ts'
 import type { ApiDeps } from '../server.ts'
 import { csv } from '../formats.ts'
 import { StationParams } from './stations.ts'
-import { OPEN_DATA_CSV_BOM, stationsGeoJson } from './open-data.ts'
+import { GEOJSON_ROUTE, OPEN_DATA_CSV_BOM, OpenLatestValue, stationsGeoJson } from './open-data.ts'
+import { IsoTime, json, LICENCE_EXAMPLE, LicenceFields, media, NOT_MODIFIED, route } from '../openapi.ts'
 
 /**
  * Open data v1 (docs/OPEN-DATA.md): stations with their latest values,
@@ -333,6 +334,156 @@ function planDaily(q: z.output<typeof DailyQuery>, now: number): { from: string;
   return { from, to }
 }
 
+// ---- The OpenAPI document's schemas of these routes (api/openapi.ts) ----
+const Nullable = z.number().nullable()
+const LevelsInForce = z
+  .record(z.string(), z.looseObject({ unit: z.string(), levels: z.array(z.looseObject({ name: z.string(), severity: z.string(), direction: z.string(), threshold: z.number(), high: z.number().optional() })) }))
+  .meta({ description: 'The levels in force per sensor (station override, zone, built-in); sensors without levels are left out' })
+const LEVELS_EXAMPLE = { salinity: { unit: '‰', levels: [{ name: 'warning', severity: 'warning', direction: 'above', threshold: 2 }, { name: 'danger', severity: 'danger', direction: 'above', threshold: 4 }] } }
+
+const StationsDocumentSchema = z
+  .looseObject({
+    ...LicenceFields,
+    stations: z.array(
+      z.looseObject({
+        id: z.string(),
+        name: z.string(),
+        commune: z.string().nullable(),
+        district: z.string().nullable(),
+        lat: z.number(),
+        lon: z.number(),
+        zone: z.string(),
+        code: z.string().nullable(),
+        sensors: z.array(z.looseObject({ kind: z.string(), label: z.string(), unit: z.string() })),
+        levels: LevelsInForce,
+        lastUpdate: IsoTime.nullable(),
+        latest: z.record(z.string(), OpenLatestValue('time')),
+      }),
+    ),
+  })
+  .meta({
+    examples: [
+      {
+        ...LICENCE_EXAMPLE,
+        stations: [
+          {
+            id: 'cm-song-doc-01',
+            name: 'Sông Đốc',
+            commune: 'Sông Đốc',
+            district: 'Trần Văn Thời',
+            lat: 9.04,
+            lon: 104.83,
+            zone: 'rice_shrimp',
+            code: 'SD01',
+            sensors: [{ kind: 'salinity', label: 'Độ mặn', unit: '‰' }],
+            levels: LEVELS_EXAMPLE,
+            lastUpdate: '2025-03-01T02:00:00.000Z',
+            latest: { salinity: { value: 4.7, unit: '‰', time: '2025-03-01T02:00:00.000Z', level: 'danger', levelName: 'danger' } },
+          },
+        ],
+      },
+    ],
+  })
+
+const ReadingsDocumentSchema = z
+  .looseObject({
+    station: z.string(),
+    from: IsoTime,
+    to: IsoTime,
+    every: z.string().nullable(),
+    ...LicenceFields,
+    series: z.array(
+      z.looseObject({
+        sensor: z.string(),
+        unit: z.string(),
+        label: z.string(),
+        points: z.array(
+          z.union([
+            z.looseObject({ time: IsoTime, value: Nullable, late: z.boolean() }).meta({ description: 'Raw' }),
+            z.looseObject({ time: IsoTime, mean: Nullable, min: Nullable, max: Nullable, count: z.unknown() }).meta({ description: 'Aggregated (every=): the bucket starts at time' }),
+          ]),
+        ),
+      }),
+    ),
+  })
+  .meta({
+    examples: [
+      {
+        station: 'cm-song-doc-01',
+        from: '2025-02-28T17:00:00.000Z',
+        to: '2025-03-01T17:00:00.000Z',
+        every: '1h',
+        ...LICENCE_EXAMPLE,
+        series: [{ sensor: 'salinity', unit: '‰', label: 'Độ mặn', points: [{ time: '2025-02-28T17:00:00.000Z', mean: 4.61, min: 4.5, max: 4.7, count: 12 }] }],
+      },
+    ],
+  })
+
+const DailyDocumentSchema = z
+  .looseObject({
+    station: z.string(),
+    from: z.string().meta({ description: 'Local date YYYY-MM-DD' }),
+    to: z.string(),
+    timeZone: z.literal(LOCAL_TZ),
+    utcOffset: z.literal(LOCAL_UTC_OFFSET),
+    zone: z.string(),
+    levels: LevelsInForce,
+    ...LicenceFields,
+    days: z.array(
+      z.looseObject({
+        date: z.string(),
+        sensors: z.record(
+          z.string(),
+          z.looseObject({ unit: z.string(), min: Nullable, max: Nullable, mean: Nullable, count: z.number(), hoursWithData: z.number(), hoursWarning: z.number().optional(), hoursDanger: z.number().optional() }),
+        ),
+      }),
+    ),
+  })
+  .meta({
+    examples: [
+      {
+        station: 'cm-song-doc-01',
+        from: '2025-03-01',
+        to: '2025-03-01',
+        timeZone: LOCAL_TZ,
+        utcOffset: LOCAL_UTC_OFFSET,
+        zone: 'rice_shrimp',
+        levels: LEVELS_EXAMPLE,
+        ...LICENCE_EXAMPLE,
+        days: [{ date: '2025-03-01', sensors: { salinity: { unit: '‰', min: 3.9, max: 4.7, mean: 4.3, count: 288, hoursWithData: 24, hoursWarning: 24, hoursDanger: 6 } } }],
+      },
+    ],
+  })
+
+const CSV_NOTE = 'UTF-8 with a byte order mark (for Excel), sent as an attachment.'
+const DOCS: Record<'readings' | 'daily', Record<Format, { operationId: string; summary: string; ok: ReturnType<typeof json> }>> = {
+  readings: {
+    json: { operationId: 'getOpenReadings', summary: 'Readings of one station, raw or aggregated', ok: json('The readings, one series per sensor', ReadingsDocumentSchema) },
+    csv: {
+      operationId: 'getOpenReadingsCsvV1',
+      summary: 'Readings of one station as CSV',
+      ok: media(
+        'text/csv',
+        `station, station_name, sensor, unit, time, then value, late (raw) or mean, min, max, count (every=). ${CSV_NOTE}`,
+        z.string().meta({ examples: ['station,station_name,sensor,unit,time,value,late\ncm-song-doc-01,Sông Đốc,salinity,‰,2025-03-01T02:00:00.000Z,4.7,false\n'] }),
+      ),
+    },
+  },
+  daily: {
+    json: { operationId: 'getOpenDaily', summary: 'Daily summary of one station: min, max, mean and hours at each level', ok: json('One entry per local day with data', DailyDocumentSchema) },
+    csv: {
+      operationId: 'getOpenDailyCsv',
+      summary: 'Daily summary of one station as CSV',
+      ok: media(
+        'text/csv',
+        `station, station_name, date, sensor, unit, min, max, mean, count, hours_with_data, hours_warning, hours_danger. ${CSV_NOTE}`,
+        z.string().meta({ examples: ['station,station_name,date,sensor,unit,min,max,mean,count,hours_with_data,hours_warning,hours_danger\ncm-song-doc-01,Sông Đốc,2025-03-01,salinity,‰,3.9,4.7,4.3,288,24,24,6\n'] }),
+      ),
+    },
+  },
+}
+const OPEN_ERRORS = ['STATION_NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_QUERY_FAILED'] as const
+
 export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     // Open to every origin: reading public data needs no credentials, so "*" is safe.
@@ -342,18 +493,36 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
     const clock = () => Date.now()
 
     // The stations as GeoJSON (RFC 7946), with this prefix's CORS and caching; /api/v1/open/stations.geojson serves the same document.
-    app.get('/stations.geojson', async (_req, reply) => {
+    app.get('/stations.geojson', { schema: route({ ...GEOJSON_ROUTE, operationId: 'getOpenStationsGeoJson' }) }, async (_req, reply) => {
       void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`).type('application/geo+json; charset=utf-8')
       return stationsGeoJson(deps, clock())
     })
 
-    app.get('/stations', async (_req, reply) => {
+    app.get('/stations', {
+      schema: route({
+        operationId: 'listOpenStations',
+        tag: 'open data',
+        summary: 'Every public station with its sensors, units, levels in force and latest values',
+        ok: { 200: json('The stations', StationsDocumentSchema), ...NOT_MODIFIED },
+        errors: ['INFLUX_UNAVAILABLE', 'INFLUX_QUERY_FAILED'],
+      }),
+    }, async (_req, reply) => {
       void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
       return stationsDocument(deps, clock())
     })
 
     for (const format of FORMATS) {
-      app.get(`/stations/:id/readings.${format}`, { schema: { params: StationParams, querystring: ReadingsQuery } }, async (req, reply) => {
+      app.get(`/stations/:id/readings.${format}`, {
+        schema: route({
+          ...DOCS.readings[format],
+          tag: 'open data',
+          description: `Raw values (the last 24 h by default) or, with every=, buckets on local (UTC+7) boundaries (the last 7 days by default). At most ${OPEN_V1_LIMITS.maxPoints} points and ${OPEN_V1_LIMITS.maxRangeDays} days per request.`,
+          params: StationParams,
+          querystring: ReadingsQuery,
+          ok: { 200: DOCS.readings[format].ok, ...NOT_MODIFIED },
+          errors: OPEN_ERRORS,
+        }),
+      }, async (req, reply) => {
         const station = requirePublicStation(deps.registry.get(req.params.id), req.params.id)
         const plan = planReadings(station, req.query, clock())
         const series = await queryReadings(requireQuery(deps.query), plan)
@@ -368,7 +537,17 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
         return sendAs(reply, format, `tidewatch-${station.id}-${plan.every?.text ?? 'raw'}`, json, () => readingsRows(station, Boolean(plan.every), series))
       })
 
-      app.get(`/stations/:id/daily.${format}`, { schema: { params: StationParams, querystring: DailyQuery } }, async (req, reply) => {
+      app.get(`/stations/:id/daily.${format}`, {
+        schema: route({
+          ...DOCS.daily[format],
+          tag: 'open data',
+          description: `Local (UTC+7) days from..to, the last ${OPEN_V1_LIMITS.defaultDays} by default, at most ${OPEN_V1_LIMITS.maxDays}. Hours at a level come from hourly means judged by the rule in force now.`,
+          params: StationParams,
+          querystring: DailyQuery,
+          ok: { 200: DOCS.daily[format].ok, ...NOT_MODIFIED },
+          errors: OPEN_ERRORS,
+        }),
+      }, async (req, reply) => {
         const station = requirePublicStation(deps.registry.get(req.params.id), req.params.id)
         const range = planDaily(req.query, clock())
         const src = levelSources(deps)

@@ -14,6 +14,8 @@ import { Graph } from './graph.ts'
 import { stationsFingerprint, TtlCache } from './cache.ts'
 import { LATEST_CACHE_DEFAULTS, LatestCache } from './latest-cache.ts'
 import { parseOptions, queryPairs } from './parser.ts'
+import { z } from 'zod'
+import { errorsAt, media, noContent, selfValidatedRoute } from '../openapi.ts'
 
 /**
  * OGC SensorThings API 1.1 (OGC 18-088), read-only, at /sta/v1.1:
@@ -91,15 +93,51 @@ export function staRoutes(deps: ApiDeps): FastifyPluginAsync {
     }
 
     // Registered under the prefix /sta/v1.1 (api/server.ts), so the CORS preflight route stays inside it.
-    const schema = {
-      tags: ['SensorThings API 1.1'],
-      summary: 'OGC SensorThings API 1.1 (read-only): Sensing Core and Filtering',
+    // The engine parses the path and the query itself (STA_QUERY_INVALID): the schemas only document them.
+    const doc = {
+      tag: 'SensorThings API 1.1',
       description: 'Things, Locations, HistoricalLocations, Datastreams, Sensors, ObservedProperties, Observations, FeaturesOfInterest with $filter, $expand, $select, $orderby, $top, $skip, $count (OGC 18-088). See docs/OPEN-DATA.md.',
-    }
-    app.get('', { schema }, handle)
-    app.get('/*', { schema }, handle)
+      querystring: StaQuery,
+      errors: ['STA_QUERY_INVALID', 'NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_QUERY_FAILED'],
+      moreErrors: errorsAt(501, ['STA_QUERY_INVALID'], 'A part of the standard this server does not implement (details.status 501).'),
+    } as const
+    app.get('', selfValidatedRoute({
+      ...doc,
+      operationId: 'staServiceRoot',
+      summary: 'SensorThings service root: the entity sets and the conformance classes served',
+      ok: { 200: media('application/json', 'The service root document', StaDocument.meta({ examples: [{ value: [{ name: 'Things', url: 'https://example.org/sta/v1.1/Things' }], serverSettings: { conformance: ['http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel'] } }] })) },
+    }), handle)
+    app.get('/*', selfValidatedRoute({
+      ...doc,
+      operationId: 'staResource',
+      summary: 'SensorThings resource: an entity set, an entity, a navigation, a property or its $value (read-only)',
+      params: z.object({ '*': z.string().meta({ description: 'The resource path (OGC 18-088 §9.2)', examples: ["Things('cm-song-doc-01')/Datastreams"] }) }),
+      ok: {
+        200: {
+          description: 'A collection ({ value, @iot.count, @iot.nextLink }), an entity, or a property; $value of a property is plain text',
+          content: {
+            'application/json': { schema: StaDocument.meta({ examples: [{ '@iot.count': 1, value: [{ '@iot.id': 'cm-song-doc-01', '@iot.selfLink': "https://example.org/sta/v1.1/Things('cm-song-doc-01')", name: 'Sông Đốc' }] }] }) },
+            'text/plain': { schema: z.string().meta({ examples: ['4.7'] }) },
+          },
+        },
+        204: noContent('The property asked for with $value is null'),
+      },
+    }), handle)
   }
 }
+
+/** What a request may carry (OGC 18-088 §9.3); the engine answers STA_QUERY_INVALID for anything else. */
+const StaQuery = z.object({
+  $filter: z.string().optional().meta({ examples: ["name eq 'Sông Đốc'"] }),
+  $expand: z.string().optional().meta({ examples: ['Datastreams($top=1)'] }),
+  $select: z.string().optional(),
+  $orderby: z.string().optional().meta({ examples: ['phenomenonTime desc'] }),
+  $top: z.string().optional().meta({ examples: ['100'] }),
+  $skip: z.string().optional(),
+  $count: z.enum(['true', 'false']).optional(),
+})
+/** An STA document: sent pre-serialized and cached, so this schema only documents it. */
+const StaDocument = z.looseObject({ value: z.array(z.looseObject({})).optional(), '@iot.count': z.number().optional(), '@iot.nextLink': z.string().optional() })
 
 /** The cache is built with the plugin; InfluxDB may be absent (an API without a target answers INFLUX_UNAVAILABLE per request). */
 function requireQueryLazy(deps: ApiDeps): InfluxQueryClient {
