@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { jetstream, type JetStreamManager } from '@nats-io/jetstream'
-import { backoffWindow, equalJitter } from '../core/backoff.ts'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import type { AcceptedReading, StationContext } from '../core/reading.ts'
@@ -14,7 +13,7 @@ import { Ingest, type IngestCounters } from '../ingest/ingest.ts'
 import { QuarantineStore } from '../ingest/quarantine.ts'
 import { Spool } from '../ingest/spool/spool.ts'
 import { startDurableSink, type DurableSinkStats } from './log/durable-sink.ts'
-import { connectLog, ensureReadingsLog, LogPublisher, nodeIdOf, requireLogConfig } from './log/readings-stream.ts'
+import { connectLog, ensureReadingsLogRetrying, LogPublisher, nodeIdOf, requireLogConfig } from './log/readings-stream.ts'
 
 /**
  * An edge node (`tidewatch edge`): the embedded Aedes broker with station
@@ -112,15 +111,9 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
       nc = conn
       connected = true
       void watchStatus(conn)
-      for (let attempt = 0; !closing; attempt++) {
-        try {
-          jsm = await ensureReadingsLog(conn, config, { log })
-          break
-        } catch (err) {
-          log.warn({ err: (err as Error).message }, 'cannot ensure the readings stream yet; retrying')
-          await new Promise((r) => setTimeout(r, equalJitter(backoffWindow(attempt, { baseMs: 250, capMs: 5000 }))))
-        }
-      }
+      // The stream only: consumers are the writers' (limits retention keeps
+      // every reading for max_age whether or not a consumer exists yet).
+      jsm = await ensureReadingsLogRetrying(conn, config, { log, targets: [], stopped: () => closing })
       if (closing) return
       publisher = new LogPublisher(jetstream(conn), {
         subjectPrefix: nats.subjectPrefix,

@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.ts'
 import { createQueryClient } from '../influx/query.ts'
 import { applyRetention, RAW_RP } from '../influx/retention.ts'
 import { classifyWriteError, createWriteTransport, type WriteTransport } from '../influx/write-transport.ts'
-import { connectLog, consumerName, DEFAULT_ACK_WAIT_MS, ensureReadingsLog, nodeIdOf, requireLogConfig } from './log/readings-stream.ts'
+import { connectLog, consumerName, DEFAULT_ACK_WAIT_MS, ensureReadingsLogRetrying, nodeIdOf, requireLogConfig } from './log/readings-stream.ts'
 
 /**
  * A writer (`tidewatch writer --target primary|dr`): drains one InfluxDB
@@ -115,7 +115,7 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
   const nc = deps.nc ?? (await connectLog(config, { name: `writer:${target}:${nodeIdOf(config)}`, log, waitOnFirstConnect: true }))
   const stream = config.cluster.nats.stream
   const name = consumerName(target)
-  const jsm = await ensureReadingsLog(nc, config, { log, targets: [target], ackWaitMs: deps.ackWaitMs })
+  const jsm = (await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs: deps.ackWaitMs }))!
   const consumer: Consumer = await jetstream(nc).consumers.get(stream, name)
   // The consumer's, not ours: whoever created it chose it.
   const ackWaitMs = ((await jsm.consumers.info(stream, name)).config.ack_wait ?? nanos(DEFAULT_ACK_WAIT_MS)) / 1e6
@@ -193,7 +193,10 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
     let attempt = 0
     while (running) {
       try {
-        messages = await consumer.consume({ max_bytes: BUFFER_BYTES })
+        // Pull requests of 5 s (heartbeats every 2.5 s) instead of 30 s: a
+        // writer whose server or consumer leader died notices within seconds
+        // and pulls again, instead of idling for a minute.
+        messages = await consumer.consume({ max_bytes: BUFFER_BYTES, expires: 5000 })
         let batch: JsMsg[] = []
         let points = 0
         for await (const m of messages) {
@@ -218,6 +221,14 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
     }
   }
   const loop = run()
+  // After a reconnect the old pull requests are gone with their server; the
+  // client notices only when heartbeats stop. Pull again at once instead.
+  void (async () => {
+    for await (const st of nc.status()) {
+      if (!running) break
+      if (st.type === 'reconnect') void messages?.close().catch(() => undefined)
+    }
+  })()
   log.info({ consumer: name, ackWaitMs }, 'writer started')
 
   return {

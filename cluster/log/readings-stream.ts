@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { backoffWindow, equalJitter } from '../../core/backoff.ts'
 import type { Config } from '../../core/config.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
@@ -183,6 +184,23 @@ export async function ensureReadingsLog(nc: NatsConnection, config: Readonly<Con
     opts.log.info({ stream: n.stream, consumer: name }, 'created a target consumer')
   }
   return jsm
+}
+
+/**
+ * ensureReadingsLog until it succeeds or `stopped()` says to give up: right
+ * after start-up, or a restart of the servers, JetStream may still be
+ * electing leaders and its API requests time out. Equal jitter, 250 ms to 5 s.
+ */
+export async function ensureReadingsLogRetrying(nc: NatsConnection, config: Readonly<Config>, opts: EnsureLogOptions & { stopped?: () => boolean }): Promise<JetStreamManager | undefined> {
+  for (let attempt = 0; !opts.stopped?.(); attempt++) {
+    try {
+      return await ensureReadingsLog(nc, config, opts)
+    } catch (err) {
+      opts.log.warn({ err: (err as Error).message, attempt }, 'cannot ensure the readings stream yet; retrying')
+      await new Promise((r) => setTimeout(r, equalJitter(backoffWindow(attempt, { baseMs: 250, capMs: 5000 }))))
+    }
+  }
+  return undefined
 }
 
 function notFound(err: unknown): boolean {

@@ -16,14 +16,12 @@ const world = clusterPerFile()
 async function settle(load: LoadGenerator): Promise<void> {
   load.stopGenerating()
   expect(await load.flush(60_000)).toBe(true)
-  console.log(Date.now()%100000, 'expect(await load.flush(60_000)).toBe(true)')
 }
 
 /** Waits until both InfluxDBs hold every acknowledged reading, then checks lost = 0 in each. */
 async function expectBothComplete(s: Scenario, load: LoadGenerator): Promise<number> {
   const acked = load.snapshot().acked
   await until(async () => (await s.tallyIn('primary', load)).stored >= acked && (await s.tallyIn('dr', load)).stored >= acked, 60_000)
-  console.log(Date.now()%100000, "await until(async () => (await s.tallyIn('primary', load)).stored >= a")
   for (const target of ['primary', 'dr'] as const) {
     const t = await s.tallyIn(target, load)
     expect(t, target).toMatchObject({ lost: 0, phantom: 0, acknowledged: acked })
@@ -45,7 +43,6 @@ async function streamLeader(s: Scenario): Promise<string | undefined> {
     return (await jsm.streams.info(s.config.cluster.nats.stream)).cluster?.leader
   } finally {
     await nc.close()
-    console.log(Date.now()%100000, 'await nc.close()')
   }
 }
 
@@ -55,23 +52,18 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
     try {
       const edge = await s.startEdge()
       await s.startWriters()
-      console.log(Date.now()%100000, 'await s.startWriters()')
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       await until(() => load.snapshot().acked >= 300, 30_000)
-      console.log(Date.now()%100000, 'await until(() => load.snapshot().acked >= 300, 30_000)')
       await settle(load)
-      console.log(Date.now()%100000, 'await settle(load)')
       const acked = await expectBothComplete(s, load)
       expect(acked).toBeGreaterThanOrEqual(300)
       const stats = edge.stats()
       expect(stats.log.publishedRecords).toBeGreaterThanOrEqual(acked)
       expect(stats.log.fallbackRecords).toBe(0)
       await load.close()
-      console.log(Date.now()%100000, 'await load.close()')
     } finally {
       await s.close()
-      console.log(Date.now()%100000, 'await s.close()')
     }
   })
 
@@ -80,29 +72,20 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
     try {
       const edge = await s.startEdge()
       await s.startWriters()
-      console.log(Date.now()%100000, 'await s.startWriters()')
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       expect(await ackedMore(load, 100)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await ackedMore(load, 100)).toBe(true)')
       const leader = await streamLeader(s)
       const victim = world.nats.nodes.find((n) => n.name === leader) ?? world.nats.nodes[0]!
       await victim.kill('SIGKILL')
-      console.log(Date.now()%100000, "await victim.kill('SIGKILL')")
       // R3 keeps a quorum of 2: acknowledgements go on (directly, or from the fallback spool during the election).
       expect(await ackedMore(load, 200)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await ackedMore(load, 200)).toBe(true)')
       await victim.restart()
-      console.log(Date.now()%100000, 'await victim.restart()')
       await settle(load)
-      console.log(Date.now()%100000, 'await settle(load)')
       await expectBothComplete(s, load)
-      console.log(Date.now()%100000, 'await expectBothComplete(s, load)')
       await load.close()
-      console.log(Date.now()%100000, 'await load.close()')
     } finally {
       await s.close()
-      console.log(Date.now()%100000, 'await s.close()')
     }
   })
 
@@ -111,31 +94,21 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
     try {
       const edge = await s.startEdge()
       await s.startWriters()
-      console.log(Date.now()%100000, 'await s.startWriters()')
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       expect(await ackedMore(load, 100)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await ackedMore(load, 100)).toBe(true)')
       await Promise.all(world.nats.nodes.map((n) => n.kill('SIGKILL')))
-      console.log(Date.now()%100000, "await Promise.all(world.nats.nodes.map((n) => n.kill('SIGKILL')))")
       expect(await ackedMore(load, 200)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await ackedMore(load, 200)).toBe(true)')
       expect(edge.stats().log.fallbackRecords).toBeGreaterThan(0)
       expect(edge.stats().log.fallback).toBe(true)
       // Every node at once: one alone never sees a meta leader.
       await Promise.all(world.nats.nodes.map((n) => n.restart()))
-      console.log(Date.now()%100000, 'await Promise.all(world.nats.nodes.map((n) => n.restart()))')
       await settle(load)
-      console.log(Date.now()%100000, 'await settle(load)')
       expect(await until(() => edge.stats().log.spoolLagRecords === 0 && !edge.stats().log.fallback, 60_000)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await until(() => edge.stats().log.spoolLagRecords === 0 && !ed')
       await expectBothComplete(s, load)
-      console.log(Date.now()%100000, 'await expectBothComplete(s, load)')
       await load.close()
-      console.log(Date.now()%100000, 'await load.close()')
     } finally {
       await s.close()
-      console.log(Date.now()%100000, 'await s.close()')
     }
   })
 
@@ -144,33 +117,22 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
     try {
       const edge = await s.startEdge()
       await s.startWriters()
-      console.log(Date.now()%100000, 'await s.startWriters()')
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       expect(await ackedMore(load, 100)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await ackedMore(load, 100)).toBe(true)')
       await world.dr.server.stop()
-      console.log(Date.now()%100000, 'await world.dr.server.stop()')
       expect(await ackedMore(load, 200)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await ackedMore(load, 200)).toBe(true)')
       load.stopGenerating()
       expect(await load.flush(60_000)).toBe(true)
-      console.log(Date.now()%100000, 'expect(await load.flush(60_000)).toBe(true)')
       const acked = load.snapshot().acked
       // Primary holds everything while DR is still down.
       expect(await until(async () => (await s.tallyIn('primary', load)).stored >= acked, 60_000)).toBe(true)
-      console.log(Date.now()%100000, "expect(await until(async () => (await s.tallyIn('primary', load)).stor")
       expect(await s.tallyIn('primary', load)).toMatchObject({ lost: 0, acknowledged: acked })
-      console.log(Date.now()%100000, "expect(await s.tallyIn('primary', load)).toMatchObject({ lost: 0, ackn")
       await world.dr.server.restart()
-      console.log(Date.now()%100000, 'await world.dr.server.restart()')
       await expectBothComplete(s, load)
-      console.log(Date.now()%100000, 'await expectBothComplete(s, load)')
       await load.close()
-      console.log(Date.now()%100000, 'await load.close()')
     } finally {
       await s.close()
-      console.log(Date.now()%100000, 'await s.close()')
     }
   })
 })

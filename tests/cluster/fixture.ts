@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../core/config.ts'
-import { silentLogger } from '../../core/log.ts'
+import { createLogger, silentLogger } from '../../core/log.ts'
 import { Registry } from '../../devices/registry.ts'
 import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
 import { startEdge, type EdgeHandle } from '../../cluster/edge.ts'
@@ -20,6 +20,9 @@ import { startTestInflux, tempDir, type TestInflux } from '../helpers/platform.t
 import { provisionStations, type StationCreds } from '../chaos/lib/stations.ts'
 import { readStored, tally, type Tally } from '../chaos/lib/ledger.ts'
 import type { LoadGenerator } from '../chaos/lib/load.ts'
+
+/** TIDEWATCH_TEST_LOG=info shows the edges' and writers' logs when a scenario needs explaining. */
+const log = process.env.TIDEWATCH_TEST_LOG ? createLogger(process.env.TIDEWATCH_TEST_LOG) : silentLogger
 
 export interface ClusterWorld {
   readonly tmp: ReturnType<typeof tempDir>
@@ -47,6 +50,9 @@ export function clusterPerFile(opts: { natsNodes?: number } = {}): ClusterWorld 
   })
   return state
 }
+
+/** Short, so a message held by a writer that died (or lost its server) comes back quickly in a short test. */
+export const WRITER_ACK_WAIT_MS = 2000
 
 export interface Scenario {
   config: Readonly<Config>
@@ -109,12 +115,12 @@ export async function scenario(world: ClusterWorld, name: string, stationCount: 
     stations,
     registry,
     async startEdge() {
-      const edge = await startEdge({ config, stations: registry, log: silentLogger })
+      const edge = await startEdge({ config, stations: registry, log: log.child({ edge: name }) })
       handles.push(edge)
       return edge
     },
     async startWriters() {
-      const writers = await Promise.all(config.influx.targets.map((t) => startWriter({ config, target: t.name, log: silentLogger })))
+      const writers = await Promise.all(config.influx.targets.map((t) => startWriter({ config, target: t.name, log: log.child({ scenario: name }), ackWaitMs: WRITER_ACK_WAIT_MS })))
       handles.push(...writers)
       return writers
     },

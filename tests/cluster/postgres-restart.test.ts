@@ -91,6 +91,13 @@ describe('PostgreSQL killed and restarted under an edge (real broker, real Postg
     const downFor = performance.now()
     await server.restart()
     const upAt = performance.now()
+    {
+      const dbg = new (await import('pg')).default.Client({ connectionString: (admin as any).opts.url })
+      await dbg.connect()
+      const r = await dbg.query("SELECT current_database() AS db, current_setting('data_directory') AS dir, (SELECT count(*) FROM pg_tables WHERE tablename='stations') AS n")
+      console.info('DEBUG', server.port, server.dir, JSON.stringify(r.rows[0]))
+      await dbg.end()
+    }
     // Changed at once, likely before the edge's LISTEN connection is back: only the resync can bring it.
     await admin.setEnabled('ST-3', false)
     const rotated = await admin.rotate('ST-2')
