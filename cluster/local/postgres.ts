@@ -20,7 +20,7 @@ import { freePort } from '../../influx/managed.ts'
  *
  * Not for production data: authentication is `trust` on 127.0.0.1 and a unix
  * socket in the private dir, and fsync is off — a killed process loses
- * nothing (its writes are in the OS page cache), only an OS crash would.
+ * nothing (its committed WAL is in the OS page cache), only an OS crash would.
  */
 export interface LocalPostgres {
   /** `postgres://tidewatch@127.0.0.1:<port>/tidewatch` */
@@ -95,9 +95,9 @@ export async function startLocalPostgres(opts: LocalPostgresOptions = {}): Promi
       '-p', String(port),
       '-k', dir,
       '-c', 'listen_addresses=127.0.0.1',
-      // Durability off for speed: see the header.
+      // fsync off for speed: see the header. synchronous_commit stays on: a
+      // commit left in the WAL buffers (shared memory) is lost with a kill -9.
       '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
       '-c', 'full_page_writes=off',
       '-c', 'logging_collector=off',
     ]
@@ -120,8 +120,9 @@ export async function startLocalPostgres(opts: LocalPostgresOptions = {}): Promi
       client.on('error', () => {})
       try {
         await client.connect()
-        await client.query('SELECT 1')
-        return 'ready'
+        // While ours was down another process may have taken the port (tests in parallel pick free ports too).
+        const dir = (await client.query<{ dir: string }>("SELECT current_setting('data_directory') AS dir")).rows[0]?.dir
+        if (dir === dataDir) return 'ready'
       } catch {
         // not accepting yet
       } finally {
