@@ -29,6 +29,8 @@ Usage:
   tidewatch broker                           MQTT broker only (TCP, and TLS when configured)
   tidewatch ingest                           ingest only, consuming from TIDEWATCH_MQTT_URL
   tidewatch api                              HTTP API only
+  tidewatch edge                             cluster edge: broker whose PUBACK waits for the replicated log (NATS)
+  tidewatch writer --target NAME             cluster writer: replicated log -> one InfluxDB target
   tidewatch devices add|set|list|rotate|disable|enable|import …
   tidewatch sim --stations N [--register] …  simulated stations
   tidewatch certs dev [--out DIR] [--force]  development CA and server certificate
@@ -102,6 +104,14 @@ const COMMANDS: Record<string, Command> = {
   broker: service('broker', 'The MQTT broker only (TCP, and TLS when mqtt.certFile and mqtt.keyFile are set).', { broker: true }),
   ingest: service('ingest', 'The ingest only, subscribing to the broker at mqtt.url (TIDEWATCH_MQTT_URL), plus the API.', { ingest: 'mqtt', api: true }),
   api: service('api', 'The HTTP API only.', { api: true }),
+  edge: {
+    help: async () => (await import('./commands/edge.ts')).USAGE,
+    run: async ({ args, config, log, io }) => (await import('./commands/edge.ts')).edgeCommand(args, config, await log(), io, shutdownSignal()),
+  },
+  writer: {
+    help: async () => (await import('./commands/writer.ts')).USAGE,
+    run: async ({ args, config, log, io }) => (await import('./commands/writer.ts')).writerCommand(args, config, await log(), io, shutdownSignal()),
+  },
   devices: {
     help: async () => (await import('./commands/devices.ts')).usage(),
     run: async ({ args, config, io }) => {
@@ -191,6 +201,8 @@ export function describeError(err: unknown, command?: string): { line: string; e
       return { line: `CONFIG_INVALID: ${firstLine(err.message)}${more.replace(/\s*\n\s*/g, ' ')}`, exit: EXIT.CONFIG }
     }
     if (err.code === 'CONFIG_FILE_UNREADABLE') return { line: `CONFIG_FILE_UNREADABLE: ${firstLine(err.message)}`, exit: EXIT.CONFIG }
+    // Cluster mode asked for without what it needs (cluster/): the configuration is at fault.
+    if (err.code === 'CLUSTER_NOT_CONFIGURED' || err.code === 'CLUSTER_TARGET_UNKNOWN') return { line: `${err.code}: ${firstLine(err.message)}`, exit: EXIT.CONFIG }
     const runtime = RUNTIME_CODES.has(err.code)
     // The usage helps with a bad command line; a bad file, value or station says what to fix itself.
     const showHint = err.code === 'BAD_REQUEST' && err.details.file === undefined

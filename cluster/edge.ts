@@ -29,7 +29,8 @@ export interface EdgeDeps {
   /** The station registry: credentials for CONNECT, context for validation, last-seen bookkeeping. */
   stations: StationAuthenticator & {
     context(id: string): StationContext | undefined
-    touchMany(seen: ReadonlyMap<string, Sighting>): void
+    /** Last-seen bookkeeping; a read-only replica of shared metadata may not keep it. */
+    touchMany?(seen: ReadonlyMap<string, Sighting>): void
   }
   /** Service accounts allowed to CONNECT (e.g. the feedback reader of a test). */
   services?: readonly ServiceAccount[]
@@ -163,7 +164,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
 
     const flushSightings = (): void => {
       const seen = ingest.takeLastSeen()
-      if (seen.size) deps.stations.touchMany(seen)
+      if (seen.size) deps.stations.touchMany?.(seen)
     }
     const sightings = setInterval(flushSightings, SIGHTINGS_EVERY_MS)
     sightings.unref()

@@ -4,6 +4,8 @@
  * commit; writers drain each InfluxDB target's consumer. Counted in both
  * InfluxDBs from the stations' ledgers of PUBACKs: lost must be 0.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { LoadGenerator } from '../chaos/lib/load.ts'
@@ -33,6 +35,23 @@ async function expectBothComplete(s: Scenario, load: LoadGenerator): Promise<num
 function ackedMore(load: LoadGenerator, n: number, timeoutMs = 30_000): Promise<boolean> {
   const target = load.snapshot().acked + n
   return until(() => load.snapshot().acked >= target, timeoutMs, 50)
+}
+
+/** `tidewatch writer --target NAME` as a child process; resolves once it says it runs. */
+async function spawnWriter(s: Scenario, dataDir: string, target: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/tidewatch.js', 'writer', '--target', target], {
+    env: { ...process.env, ...s.env(dataDir), TIDEWATCH_FROM_SOURCE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let err = ''
+  child.stderr!.on('data', (d: Buffer) => void (err = (err + d.toString()).slice(-2000)))
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (String(d).includes('running')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`writer exited with ${code}: ${err}`)))
+  })
+  return child
 }
 
 /** The server that leads the scenario's stream (its RAFT group's leader). */
@@ -132,6 +151,29 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       await expectBothComplete(s, load)
       await load.close()
     } finally {
+      await s.close()
+    }
+  })
+
+  it('two writer processes share a target; kill -9 of one loses nothing', async () => {
+    const s = await scenario(world, 'writer-kill', 20)
+    const children: ChildProcess[] = []
+    try {
+      await s.ensureLog()
+      const edge = await s.startEdge()
+      await s.startWriters(['dr'])
+      for (const i of [1, 2]) children.push(await spawnWriter(s, join(world.tmp.dir, `writer-kill-w${i}`), 'primary'))
+      const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
+      load.start(500)
+      expect(await ackedMore(load, 150)).toBe(true)
+      children[0]!.kill('SIGKILL')
+      expect(await ackedMore(load, 200)).toBe(true)
+      await settle(load)
+      // The survivor takes over what the dead one held, once its ack_wait has passed.
+      await expectBothComplete(s, load)
+      await load.close()
+    } finally {
+      for (const c of children) c.kill('SIGTERM')
       await s.close()
     }
   })

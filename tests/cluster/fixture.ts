@@ -16,6 +16,7 @@ import { Registry } from '../../devices/registry.ts'
 import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
 import { startEdge, type EdgeHandle } from '../../cluster/edge.ts'
 import { startWriter, type WriterHandle } from '../../cluster/writer.ts'
+import { connectLog, ensureReadingsLog } from '../../cluster/log/readings-stream.ts'
 import { startTestInflux, tempDir, type TestInflux } from '../helpers/platform.ts'
 import { provisionStations, type StationCreds } from '../chaos/lib/stations.ts'
 import { readStored, tally, type Tally } from '../chaos/lib/ledger.ts'
@@ -64,7 +65,9 @@ export interface Scenario {
   stations: StationCreds[]
   registry: Registry
   startEdge(): Promise<EdgeHandle>
-  startWriters(): Promise<WriterHandle[]>
+  startWriters(targets?: readonly string[]): Promise<WriterHandle[]>
+  /** Creates the stream and the targets' consumers (with the test's short ack_wait) before any writer starts. */
+  ensureLog(): Promise<void>
   /** Readings acknowledged vs stored in one target, from InfluxDB itself. */
   tallyIn(target: 'primary' | 'dr', load: LoadGenerator): Promise<Tally>
   close(): Promise<void>
@@ -119,8 +122,16 @@ export async function scenario(world: ClusterWorld, name: string, stationCount: 
       handles.push(edge)
       return edge
     },
-    async startWriters() {
-      const writers = await Promise.all(config.influx.targets.map((t) => startWriter({ config, target: t.name, log: log.child({ scenario: name }), ackWaitMs: WRITER_ACK_WAIT_MS })))
+    async ensureLog() {
+      const nc = await connectLog(config, { name: 'test-ensure', log })
+      try {
+        await ensureReadingsLog(nc, config, { log, ackWaitMs: WRITER_ACK_WAIT_MS })
+      } finally {
+        await nc.close()
+      }
+    },
+    async startWriters(targets = config.influx.targets.map((t) => t.name)) {
+      const writers = await Promise.all(targets.map((target) => startWriter({ config, target, log: log.child({ scenario: name }), ackWaitMs: WRITER_ACK_WAIT_MS })))
       handles.push(...writers)
       return writers
     },
