@@ -38,6 +38,8 @@ Usage:
   tidewatch tokens create|list|revoke …      API tokens with roles (read, staff, admin)
   tidewatch staff add|list|disable|enable …   staff accounts for the console (/console)
   tidewatch dashboards build|push|gazetteer …
+  tidewatch cluster up|down|status [--dir DIR]  a local cluster on loopback (docs/CLUSTER.md)
+  tidewatch alerter [--group NAME]           cluster alerter node: one leader per group (NATS KV lease)
   tidewatch <command> --help                 help for one command
 
 Every command takes --config FILE (or --config=FILE, or TIDEWATCH_CONFIG): a
@@ -141,6 +143,14 @@ const COMMANDS: Record<string, Command> = {
   certs: {
     help: async () => (await import('./commands/certs.ts')).USAGE,
     run: async ({ args, config, io }) => (await import('./commands/certs.ts')).certsCommand(args, config, io),
+  },
+  alerter: {
+    help: async () => (await import('./commands/alerter-node.ts')).USAGE,
+    run: async ({ args, config, log, io }) => (await import('./commands/alerter-node.ts')).alerterNodeCommand(args, config, await log(), io, shutdownSignal()),
+  },
+  cluster: {
+    help: async () => (await import('./commands/cluster.ts')).USAGE,
+    run: async ({ args, log, io }) => (await import('./commands/cluster.ts')).clusterCommand(args, log, io, shutdownSignal()),
   },
   dashboards: {
     help: async () => (await import('./commands/dashboards.ts')).USAGE,

@@ -1,0 +1,87 @@
+import { join, resolve } from 'node:path'
+import { TidewatchError } from '../../core/errors.ts'
+import type { Logger } from '../../core/log.ts'
+import { numberFlag, parse, type Io } from '../args.ts'
+
+export const USAGE = `Usage: tidewatch cluster up [--dir DIR] [--stations N] [--interval S] [--no-sim]
+       tidewatch cluster down [--dir DIR]
+       tidewatch cluster status [--dir DIR]
+  A whole cluster on loopback, for trying cluster mode out (docs/CLUSTER.md):
+  3 nats-server (JetStream, R3), PostgreSQL, 2 influxd (DC and DR), 2 edges
+  and 2 API nodes behind HAProxy, 2 writers per InfluxDB target, and the
+  simulator publishing through HAProxy with N stations (default 6) registered
+  in the shared metadata, one reading every S seconds (default 10).
+  up runs in the foreground and prints where everything is; Ctrl-C, or
+  tidewatch cluster down --dir DIR from another terminal, stops it all.
+  Everything lives in DIR (default ./tidewatch-cluster): logs/, each node's
+  data, and cluster.json (pids and ports) that down and status read.
+  Needs Debian's nats-server, postgresql, haproxy and influxdb; when one is
+  missing it prints the apt-get line. Never needed by npm start or npm test.`
+
+const DEFAULT_DIR = 'tidewatch-cluster'
+
+export async function clusterCommand(argv: string[], log: () => Promise<Logger>, io: Io, until: Promise<void>): Promise<number> {
+  const [sub, ...rest] = argv
+  if (sub !== 'up' && sub !== 'down' && sub !== 'status') {
+    throw new TidewatchError('BAD_REQUEST', { subcommand: sub ?? '' }, sub ? `cluster: unknown subcommand "${sub}" (up, down or status)` : 'cluster: needs a subcommand: up, down or status')
+  }
+  const { values } = parse(
+    rest,
+    {
+      dir: { type: 'string' },
+      ...(sub === 'up' ? { stations: { type: 'string' }, interval: { type: 'string' }, 'no-sim': { type: 'boolean', default: false } } : {}),
+    },
+    false,
+  )
+  const dir = resolve(values.dir ?? DEFAULT_DIR)
+  const local = await import('../../cluster/local/cluster.ts')
+
+  if (sub === 'down') {
+    const did = await local.stopRecordedCluster(dir)
+    io.stdout(did === 'none' ? `no local cluster runs in ${dir}` : did === 'stopped' ? `local cluster in ${dir} stopped` : `local cluster in ${dir}: its launcher was gone; stopped what it left running`)
+    return 0
+  }
+  if (sub === 'status') {
+    const state = local.runningState(dir)
+    if (!state) {
+      io.stdout(`no local cluster runs in ${dir}`)
+      return 0
+    }
+    io.stdout(describe(state, dir))
+    return 0
+  }
+
+  const v = values as { stations?: string; interval?: string; 'no-sim'?: boolean }
+  const stations = numberFlag('stations', v.stations, 6, { min: 1, max: 1000, integer: true })
+  const intervalSec = numberFlag('interval', v.interval, 10, { min: 0.1 })
+  local.requireEngines()
+  io.stdout(`starting a local cluster in ${dir} (first start takes a minute: initdb, JetStream, ${stations} stations)…`)
+  const cluster = await local.startLocalCluster({
+    dir,
+    stations,
+    simulator: v['no-sim'] ? false : { intervalSec },
+    alerters: local.alerterAvailable() ? 2 : 0,
+    log: await log(),
+  })
+  io.stdout(describe(cluster.state(), dir))
+  io.stdout(`Ctrl-C, or tidewatch cluster down --dir ${dir}, stops it all.`)
+  await until
+  io.stdout('stopping the local cluster…')
+  await cluster.stop()
+  return 0
+}
+
+function describe(state: import('../../cluster/local/cluster.ts').ClusterState, dir: string): string {
+  const lines = [
+    `MQTT (stations, via HAProxy): ${state.mqttUrl}`,
+    state.apiUrl ? `API (via HAProxy):            ${state.apiUrl}` : undefined,
+    `InfluxDB DC (primary):        ${state.influx.primary}  db=${state.influx.database}`,
+    `InfluxDB DR (dr):             ${state.influx.dr}  db=${state.influx.database}`,
+    `NATS JetStream:               ${state.nats.join(',')}`,
+    `PostgreSQL:                   ${state.postgres}`,
+    'processes:',
+    ...state.processes.map((p) => `  ${p.name.padEnd(18)} ${p.site}  pid ${p.pid ?? '-'}${p.port ? `  port ${p.port}` : ''}${p.log ? `  log ${p.log}` : ''}`),
+    `state: ${join(dir, 'cluster.json')}`,
+  ]
+  return lines.filter((l): l is string => l !== undefined).join('\n')
+}
