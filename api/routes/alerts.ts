@@ -88,6 +88,16 @@ const SubscriberSchema = z.looseObject({
   updatedAt: Ms,
 })
 const SUBSCRIBER_EXAMPLE = { id: 12, kind: 'farmer', name: 'Bác Năm', phone: '+84913000111', email: null, webhook: null, lang: 'vi', diacritics: false, stations: ['cm-song-doc-01'], communes: [], active: true, createdAt: 1740794400000, updatedAt: 1740794400000 }
+/** A list of the alerter's rows under `key`, filtered by some of ListQuery's parameters (parse() checks them). */
+const listDoc = (operationId: string, summary: string, filters: { [K in keyof typeof ListQuery.shape]?: true }, key: string, row: z.ZodType, example: unknown) =>
+  doc({
+    operationId,
+    tag: 'alerts',
+    summary,
+    querystring: ListQuery.pick(filters),
+    ok: { 200: json(`The ${key}`, z.looseObject({ [key]: z.array(row) }).meta({ examples: [{ [key]: [example] }] })) },
+    errors: ['BAD_REQUEST'],
+  })
 const Removed = json('Removed', z.looseObject({ removed: z.literal(true) }).meta({ examples: [{ removed: true }] }))
 const StationScope = z.object({ station: z.string().meta({ description: "A station id, 'default' or 'zone:<zone>'", examples: ['cm-song-doc-01'] }) })
 const RuleParams = z.object({
@@ -173,14 +183,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       if (audit) auditChange(audit, request, 'rule.set', `rule:${params.scope}/${params.sensor}`, before, after)
       return after
     }))
-    app.delete('/alerts/rules/:scope/:sensor', doc({
-      operationId: 'deleteAlertRule',
-      tag: 'alerts',
-      summary: 'Remove the stored rule of a sensor for a scope (the next one down applies)',
-      params: RuleParams,
-      ok: { 200: Removed },
-      errors: ['BAD_REQUEST', 'STATION_NOT_FOUND', 'NOT_FOUND'],
-    }), wrap(({ params, request }) => {
+    app.delete('/alerts/rules/:scope/:sensor', doc({ operationId: 'deleteAlertRule', tag: 'alerts', summary: 'Remove the stored rule of a sensor for a scope (the next one down applies)', params: RuleParams, ok: { 200: Removed }, errors: ['BAD_REQUEST', 'STATION_NOT_FOUND', 'NOT_FOUND'] }), wrap(({ params, request }) => {
       checkScope(params.scope, params.sensor)
       const before = stored(params.scope!, params.sensor!)
       if (!alerter.rules.remove(params.scope!, params.sensor!)) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
@@ -188,14 +191,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       return { removed: true }
     }))
 
-    app.get('/alerts/incidents', doc({
-      operationId: 'listIncidents',
-      tag: 'alerts',
-      summary: 'Incidents, newest first',
-      querystring: ListQuery.pick({ station: true, open: true, limit: true }),
-      ok: { 200: json('The incidents', z.looseObject({ incidents: z.array(IncidentSchema) }).meta({ examples: [{ incidents: [INCIDENT_EXAMPLE] }] })) },
-      errors: ['BAD_REQUEST'],
-    }), wrap(({ query }) => {
+    app.get('/alerts/incidents', listDoc('listIncidents', 'Incidents, newest first', { station: true, open: true, limit: true }, 'incidents', IncidentSchema, INCIDENT_EXAMPLE), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { incidents: alerter.incidents({ open: q.open === undefined ? undefined : q.open === 'true', station: q.station, limit: q.limit }) }
     }))
@@ -218,14 +214,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       const messages = alerter.messages({ incident: params.id, limit: 10_000 }).map(({ address: _address, dedupe_key: _key, subscriber_id: _sub, ...rest }) => rest)
       return { incident: params.id, events, messages }
     }))
-    app.get('/alerts/events', doc({
-      operationId: 'listAlertEvents',
-      tag: 'alerts',
-      summary: 'State changes of the alert engine, newest first',
-      querystring: ListQuery.pick({ station: true, incident: true, limit: true }),
-      ok: { 200: json('The events', z.looseObject({ events: z.array(EventSchema) }).meta({ examples: [{ events: [EVENT_EXAMPLE] }] })) },
-      errors: ['BAD_REQUEST'],
-    }), wrap(({ query }) => {
+    app.get('/alerts/events', listDoc('listAlertEvents', 'State changes of the alert engine, newest first', { station: true, incident: true, limit: true }, 'events', EventSchema, EVENT_EXAMPLE), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { events: alerter.events({ station: q.station, incident: q.incident, limit: q.limit }) }
     }))
@@ -292,28 +281,21 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       changed(request, 'subscriber.update', `subscriber:${params.id}`, before, after)
       return after
     }))
-    app.delete('/alerts/subscribers/:id', doc({
-      operationId: 'deleteSubscriber',
-      tag: 'subscribers',
-      summary: 'Remove a subscriber',
-      params: IdParams,
-      ok: { 200: Removed },
-      errors: ['SUBSCRIBER_NOT_FOUND'],
-    }), wrap(({ params, request }) => {
+    app.delete('/alerts/subscribers/:id', doc({ operationId: 'deleteSubscriber', tag: 'subscribers', summary: 'Remove a subscriber', params: IdParams, ok: { 200: Removed }, errors: ['SUBSCRIBER_NOT_FOUND'] }), wrap(({ params, request }) => {
       const before = alerter.subscribers.get(Number(params.id))
       alerter.subscribers.remove(Number(params.id))
       changed(request, 'subscriber.delete', `subscriber:${params.id}`, before, undefined)
       return { removed: true }
     }))
 
-    app.get('/alerts/messages', doc({
-      operationId: 'listMessages',
-      tag: 'alerts',
-      summary: 'The outbox: messages to subscribers, newest first (personal data: addresses)',
-      querystring: ListQuery.pick({ status: true, incident: true, limit: true }),
-      ok: { 200: json('The messages', z.looseObject({ messages: z.array(MessageSchema.extend({ address: z.string() })) }).meta({ examples: [{ messages: [{ ...MESSAGE_EXAMPLE, address: '+84913000111', subscriber_id: 12 }] }] })) },
-      errors: ['BAD_REQUEST'],
-    }), wrap(({ query }) => {
+    app.get('/alerts/messages', listDoc(
+      'listMessages',
+      'The outbox: messages to subscribers, newest first (personal data: addresses)',
+      { status: true, incident: true, limit: true },
+      'messages',
+      MessageSchema.extend({ address: z.string() }),
+      { ...MESSAGE_EXAMPLE, address: '+84913000111', subscriber_id: 12 },
+    ), wrap(({ query }) => {
       const q = parse(ListQuery, query)
       return { messages: alerter.messages({ status: q.status, incident: q.incident, limit: q.limit }) }
     }))
