@@ -53,7 +53,7 @@ export const PublicStationSchema = z
     lastSeenAt: IsoTime.nullable(),
     clock: Clock,
   })
-  .meta({ examples: [STATION_EXAMPLE] })
+  .meta({ id: 'Station', examples: [STATION_EXAMPLE] })
 
 /**
  * Clock health from the offset the ingest measured on the station's last live
