@@ -1,7 +1,8 @@
 /**
  * `npm run chaos [-- --short] [-- --only N[,M]] [-- --keep]`
  *
- * Runs the chaos scenarios of issue 3 against real processes and prints
+ * Runs the chaos scenarios of issue 3 (1–7) and the cluster scenarios of
+ * issue 16 (11–17, tests/chaos/cluster-scenarios.ts) against real processes and prints
  * scenario | published | acknowledged | stored | duplicates | lost. Exits 1
  * when any scenario misses the Bar: lost > 0, stored != acknowledged, DR !=
  * primary, or a drain slower than 5× the live rate.
@@ -59,6 +60,12 @@ for (const scenario of scenarios) {
       failures: [`crashed: ${(err as Error).message}`],
     })
   }
+}
+
+// Issue 16's cluster scenarios (11–17) on one local cluster of real processes.
+if (!only || [...only].some((id) => id >= 11)) {
+  const { runClusterScenarios } = await import('./cluster-run.ts')
+  results.push(...(await runClusterScenarios({ root, mode, say, only })))
 }
 
 process.stdout.write(`\n${formatTable(results)}\n`)
