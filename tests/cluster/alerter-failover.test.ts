@@ -29,6 +29,7 @@ import type { AcceptedReading } from '../../core/reading.ts'
 import { Registry } from '../../devices/registry.ts'
 import { readingLines } from '../../ingest/points.ts'
 import { tempDir } from '../helpers/platform.ts'
+import { smppConfig } from '../alerts/helpers.ts'
 import { startSmsc } from '../alerts/smsc.ts'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -83,11 +84,8 @@ describe('cluster alerter failover (issue 16 scenario 6, short)', () => {
     writeFileSync(
       configFile,
       JSON.stringify({
-        alerts: {
-          smsChannel: 'smpp',
-          smpp: { enabled: true, host: '127.0.0.1', port: smsc.port, ratePerSec: 200, responseTimeoutMs: 2000, reconnectMinMs: 50, reconnectMaxMs: 500 },
-          outbox: { retryBaseMs: 20, retryMaxMs: 200 },
-        },
+        // The SMPP tests' alerter settings (short retries and reconnects), as the nodes' config file.
+        alerts: smppConfig(smsc.port),
         cluster: { nats: { stream: STREAM, subjectPrefix: 'tw_alerter', replicas: 3, publishTimeoutMs: 2000 } },
       }),
     )
