@@ -187,6 +187,33 @@ export class Subscribers {
   }
 }
 
+/** What the console's farmer list filters by; every field optional. */
+export interface SubscriberSearch {
+  /** Part of the name (case and diacritics ignored), or at least 3 digits of the phone. */
+  text?: string
+  /** A commune, matched as farmersFor matches it (case and diacritics ignored). */
+  commune?: string
+  station?: string
+  active?: boolean
+}
+
+/**
+ * A filter for subscribers, with the same folding of Vietnamese text that
+ * alert routing uses, so a search by commune finds exactly the farmers that
+ * commune's alerts reach.
+ */
+export function subscriberFilter(q: SubscriberSearch): (s: Subscriber) => boolean {
+  const needle = foldKey(q.text ?? '')
+  // Phones are stored +84…: "0912 345", "912345" and "+84912" all find +84912345….
+  const digits = (q.text ?? '').replace(/\D/g, '').replace(/^(84|0)/, '')
+  const commune = foldKey(q.commune ?? '')
+  return (s) =>
+    (!needle || foldKey(s.name).includes(needle) || (digits.length >= 3 && (s.phone ?? '').includes(digits))) &&
+    (!commune || s.communes.some((c) => foldKey(c) === commune)) &&
+    (!q.station || s.stations.includes(q.station)) &&
+    (q.active === undefined || q.active === s.active)
+}
+
 function follows(s: Subscriber, stationId: string, foldedCommune: string | null): boolean {
   return s.stations.includes(stationId) || (foldedCommune !== null && s.communes.some((c) => foldKey(c) === foldedCommune))
 }

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isTidewatchError } from '../../../core/errors.ts'
-import type { Subscriber } from '../../../alerts/subscribers.ts'
-import { foldKey } from '../../../alerts/text.ts'
+import { subscriberFilter, type Subscriber } from '../../../alerts/subscribers.ts'
 import { actionButton, errorMessage, esc, field, form, KIND_VI, okMessage, phoneText, select, table, when } from '../html.ts'
 import { statusTag } from './incidents.ts'
 import { explainError, FIELD_VI } from '../messages.ts'
@@ -51,18 +50,8 @@ ${select('lang', 'Ngôn ngữ tin nhắn', [['vi', 'Tiếng Việt'], ['en', 'En
     const q = req.query as Record<string, string>
     const s = req.consoleSession!
     const staff = s.principal.role !== 'read'
-    const needle = foldKey(q.q ?? '')
-    // Phones are stored +84…: "0912 345", "912345" and "+84912" all find +84912345….
-    const digits = (q.q ?? '').replace(/\D/g, '').replace(/^(84|0)/, '')
-    const commune = foldKey(q.commune ?? '')
     const all = alerter.subscribers.list().filter((x) => x.kind === 'farmer')
-    const shown = all.filter(
-      (x) =>
-        (!needle || foldKey(x.name).includes(needle) || (digits.length >= 3 && (x.phone ?? '').includes(digits))) &&
-        (!commune || x.communes.some((c) => foldKey(c) === commune)) &&
-        (!q.station || x.stations.includes(q.station)) &&
-        (!q.status || (q.status === 'active') === x.active),
-    )
+    const shown = all.filter(subscriberFilter({ text: q.q, commune: q.commune, station: q.station, active: q.status ? q.status === 'active' : undefined }))
     const communes = [...new Set(all.flatMap((x) => x.communes))].sort((a, b) => a.localeCompare(b, 'vi'))
     const rows = shown.slice(0, 500).map((x) => [
       `<a href="${A}/${x.id}">${esc(x.name || '(chưa có tên)')}</a>`,
