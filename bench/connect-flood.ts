@@ -8,7 +8,7 @@
  *
  * Also measures the reason the password check runs on its own thread: fsync
  * latency while scrypt runs on the libuv pool (crypto.scrypt async) versus on
- * the password worker (devices/password.ts).
+ * the password worker (core/password.ts).
  *
  * Run: node bin/run-ts.js bench/connect-flood.ts [--stations 100] [--flood 2000] [--concurrency 50] [--seconds 10]
  */
@@ -23,7 +23,7 @@ import { scrypt } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
 import { MqttClient, type IClientOptions } from 'mqtt'
-import { createPasswordVerifier, hashPassword } from '../devices/password.ts'
+import { createPasswordVerifier, hashPassword } from '../core/password.ts'
 import type { TestPlatform } from '../tests/helpers/platform.ts'
 
 export interface FloodOptions {
@@ -77,7 +77,7 @@ function connackOf(client: MqttClient): Promise<number> {
 
 // The attacker is another machine: its MQTT.js clients run on their own
 // thread so their CPU is not charged to the broker's event loop. Plain
-// CommonJS evaluated from a string, like devices/password.ts's worker.
+// CommonJS evaluated from a string, like core/password.ts's worker.
 const FLOOD_WORKER = `
 const { parentPort, workerData: o } = require('node:worker_threads')
 const { connect } = require('node:net')

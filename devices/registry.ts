@@ -5,7 +5,7 @@ import { STATION_ID_PATTERN } from '../core/protocol.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../core/sensors.ts'
 import { DEFAULT_ZONE, isZone, ZONES, type Zone } from '../levels/zones.ts'
 import type { Calibration, StationContext } from '../core/reading.ts'
-import { dummyHash, generatePassword, hashDeviceSecret, needsRehash, verifyPassword } from './password.ts'
+import { dummyHash, generatePassword, hashDeviceSecret, needsRehash, verifyPassword } from '../core/password.ts'
 
 /**
  * The station registry: SQLite (better-sqlite3) in the data dir. Other
@@ -153,9 +153,6 @@ export function checkCode(code: string | null | undefined): string | null {
   if (!STATION_CODE_PATTERN.test(c)) throw new TidewatchError('STATION_CODE_INVALID', { code }, 'a station code is 2–4 letters then 1–3 digits, e.g. SD01')
   return c
 }
-
-// The SQLite helpers live on the ground floor; re-exported for callers that still import them from here.
-export { migrate, openDatabase } from '../core/sqlite.ts'
 
 export function validateStationId(id: string): void {
   if (!STATION_ID_PATTERN.test(id)) throw new TidewatchError('STATION_ID_INVALID', { id })
@@ -390,7 +387,7 @@ export class Registry {
 
   /**
    * Replaces a legacy (scrypt) station hash by the fast one after the secret
-   * verified (devices/password.ts). Not a rotation: the secret is the same.
+   * verified (core/password.ts). Not a rotation: the secret is the same.
    * False when the stored hash changed in between (a rotation wins).
    */
   upgradeHash(id: string, from: string, to: string): boolean {

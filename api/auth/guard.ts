@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createSecurityLog, type SecurityLog } from '../../core/security-log.ts'
 import { errorBody } from '../errors.ts'
 import type { AuditLog } from './audit.ts'
-import { roleAtLeast, type Principal, type Role, type TokenStore } from './tokens.ts'
+import { roleAtLeast, type Principal, type Role } from '../../core/tokens.ts'
+import type { TokenStore } from './tokens.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,38 +1,10 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { TidewatchError } from '../../core/errors.ts'
 import { migrate } from '../../core/sqlite.ts'
+import { mintToken, tokenHash, type Principal, type Role, type TokenInfo } from '../../core/tokens.ts'
 
-/**
- * API tokens with roles. A token is 32 random bytes shown once at creation;
- * only its SHA-256 is stored (a random 256-bit secret needs no slow KDF).
- * Created, listed and revoked with `tidewatch tokens`.
- */
-export const ROLES = ['read', 'staff', 'admin'] as const
-export type Role = (typeof ROLES)[number]
-
-export function roleAtLeast(have: Role, need: Role): boolean {
-  return ROLES.indexOf(have) >= ROLES.indexOf(need)
-}
-
-export interface TokenInfo {
-  id: number
-  name: string
-  role: Role
-  /** First characters of the token, to recognise it in lists and logs. */
-  prefix: string
-  createdAt: number
-  revokedAt: number | null
-  lastUsedAt: number | null
-}
-
-export interface Principal {
-  kind: 'token' | 'bootstrap'
-  id: number | null
-  name: string
-  role: Role
-}
-
+/** The API's token table (SQLite); the token contract (roles, minting, hashing) is core/tokens.ts. */
 const MIGRATIONS = [
   `CREATE TABLE api_tokens (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,17 +17,6 @@ const MIGRATIONS = [
      last_used_at INTEGER
    );`,
 ]
-
-/** What is stored of a token: its SHA-256, hex. */
-export const tokenHash = (s: string): string => createHash('sha256').update(s).digest('hex')
-
-/** A new token for `name` and `role` (validated): the secret shown once, and what is stored of it. */
-export function mintToken(name: string, role: Role): { token: string; hash: string; prefix: string; name: string } {
-  if (!ROLES.includes(role)) throw new TidewatchError('BAD_REQUEST', { role }, `role must be one of ${ROLES.join(', ')}`)
-  if (!name.trim()) throw new TidewatchError('BAD_REQUEST', { name }, 'a token needs a name (who or what uses it)')
-  const token = `tw_${randomBytes(32).toString('base64url')}`
-  return { token, hash: tokenHash(token), prefix: token.slice(0, 9), name: name.trim() }
-}
 
 export class TokenStore {
   private readonly stmts

@@ -1,14 +1,14 @@
 import type Database from 'better-sqlite3'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
-import { generatePassword, hashPassword, verifyPassword } from '../../devices/password.ts'
-import { migrate } from '../../devices/registry.ts'
-import { ROLES, type Role } from '../auth/tokens.ts'
+import { generatePassword, hashPassword, verifyPassword } from '../../core/password.ts'
+import { migrate } from '../../core/sqlite.ts'
+import { ROLES, type Role } from '../../core/tokens.ts'
 
 /**
  * Named staff accounts for the console: a username, a role (the API's roles,
  * api/auth/tokens.ts) and a password people choose, so it is hashed with
- * scrypt (devices/password.ts hashPassword, RFC 7914), a slow KDF whose cost
+ * scrypt (core/password.ts hashPassword, RFC 7914), a slow KDF whose cost
  * is what protects a guessable secret. Created with `tidewatch staff add`.
  *
  * The second table remembers which API tokens the console minted for signed-in

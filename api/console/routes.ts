@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { roleAtLeast, type Role } from '../auth/tokens.ts'
+import { roleAtLeast, type Role } from '../../core/tokens.ts'
 import { RuleBook } from '../../levels/book.ts'
 import type { ApiDeps } from '../server.ts'
 import { StaffAccounts } from './accounts.ts'

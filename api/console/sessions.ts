@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Role } from '../auth/tokens.ts'
+import type { Role } from '../../core/tokens.ts'
 
 /**
  * Console sessions, in memory: a random 256-bit id in an HttpOnly,

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { TLSSocket, type PeerCertificate } from 'node:tls'
 import type { AuthenticateError, Client } from 'aedes'
 import type { Logger } from '../../core/log.ts'
-import { hashDeviceSecret, needsRehash, VerifierBusyError, type PasswordVerifier } from '../../devices/password.ts'
+import { hashDeviceSecret, needsRehash, VerifierBusyError, type PasswordVerifier } from '../../core/password.ts'
 import { sessionKey, type Identities } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
 import type { SecurityLog } from '../../core/security-log.ts'
@@ -68,7 +68,7 @@ function remoteAddress(client: Client): string {
  *    under attack still gets in;
  * 2. anything else must pass the lockouts and token buckets of its source
  *    address and its station id before its secret is checked;
- * 3. the secret is checked against its hash (devices/password.ts): a fast
+ * 3. the secret is checked against its hash (core/password.ts): a fast
  *    salted HMAC inline, or a legacy scrypt hash on the password worker,
  *    whose full queue refuses instead of waiting (the scrypt hash is then
  *    migrated to the fast one); an unknown id is checked against a dummy
@@ -88,7 +88,7 @@ export function createAuthenticate(deps: {
   log: Logger
   security: SecurityLog
   verifier: PasswordVerifier
-  /** A hash of a random secret in the form new station secrets get (devices/password.ts dummyHash). */
+  /** A hash of a random secret in the form new station secrets get (core/password.ts dummyHash). */
   dummyHash: Promise<string>
   limits: AuthLimits
   /** core/config.ts `mqtt.clientCerts`: device certificates off, optional or required for stations. */

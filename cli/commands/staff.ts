@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs'
 import type { Config } from '../../core/config.ts'
 import { TidewatchError } from '../../core/errors.ts'
-import { generatePassword } from '../../devices/password.ts'
+import { generatePassword } from '../../core/password.ts'
 import { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
-import { ROLES } from '../../api/auth/tokens.ts'
+import { ROLES } from '../../core/tokens.ts'
 import { StaffAccounts } from '../../api/console/accounts.ts'
 import { cliActor, parse, printList, registryPath, timeCell, type Io } from '../args.ts'
 

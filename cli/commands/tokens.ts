@@ -1,7 +1,8 @@
 import { TidewatchError } from '../../core/errors.ts'
 import type { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
-import { ROLES, TokenStore, type Role } from '../../api/auth/tokens.ts'
+import { TokenStore } from '../../api/auth/tokens.ts'
+import { ROLES, type Role } from '../../core/tokens.ts'
 import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
 
 export const USAGE = `Usage:

@@ -2,7 +2,7 @@ import type { Calibration } from '../../core/reading.ts'
 import type { SensorKind } from '../../core/sensors.ts'
 import type { CertRecord, IssuedCert } from '../../devices/certs.ts'
 import type { Credentials, NewStation, Station } from '../../devices/registry.ts'
-import type { Principal, Role, TokenInfo } from '../../api/auth/tokens.ts'
+import type { Principal, Role, TokenInfo } from '../../core/tokens.ts'
 import type { SensorRule } from '../../levels/rules.ts'
 
 /**
@@ -93,7 +93,7 @@ export interface MetadataRepository {
   listSecrets(): Promise<StationSecret[]>
   /** Issues a new secret; the old one stops working (on every node once the change arrives). */
   rotate(id: string, now?: number): Promise<Credentials>
-  /** Compare-and-set of a legacy hash to the fast one (devices/password.ts); false when a rotation landed in between. */
+  /** Compare-and-set of a legacy hash to the fast one (core/password.ts); false when a rotation landed in between. */
   upgradeHash(id: string, from: string, to: string): Promise<boolean>
 
   // Device certificates (devices/certs.ts semantics).

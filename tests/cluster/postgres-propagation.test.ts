@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
 import { PostgresMetadataRepository } from '../../cluster/metadata/postgres.ts'
 import { MetadataReplica } from '../../cluster/metadata/replica.ts'
-import { verifyPassword } from '../../devices/password.ts'
+import { verifyPassword } from '../../core/password.ts'
 import { eventually } from '../helpers/platform.ts'
 import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
 

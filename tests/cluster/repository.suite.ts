@@ -4,8 +4,8 @@
  * (repository-postgres.test.ts): same behaviour, same error codes.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { verifyPassword } from '../../devices/password.ts'
-import { tokenHash } from '../../api/auth/tokens.ts'
+import { verifyPassword } from '../../core/password.ts'
+import { tokenHash } from '../../core/tokens.ts'
 import type { MetadataChange, MetadataRepository } from '../../cluster/metadata/repository.ts'
 import { MetadataReplica } from '../../cluster/metadata/replica.ts'
 import { eventually } from '../helpers/platform.ts'

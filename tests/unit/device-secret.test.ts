@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqtt from 'mqtt'
 import { Registry } from '../../devices/registry.ts'
-import { createPasswordVerifier, dummyHash, hashDeviceSecret, hashPassword, hashScheme, needsRehash, verifyDeviceSecret, verifyPassword } from '../../devices/password.ts'
+import { createPasswordVerifier, dummyHash, hashDeviceSecret, hashPassword, hashScheme, needsRehash, verifyDeviceSecret, verifyPassword } from '../../core/password.ts'
 import { eventually, startTestPlatform, tempDir, type TestPlatform } from '../helpers/platform.ts'
 
 describe('device secret hashes', () => {
@@ -44,7 +44,7 @@ describe('device secret hashes', () => {
   })
 
   it('Registry.authenticate migrates a legacy hash at a good login, never at a wrong one', async () => {
-    const registry = new Registry((await import('../../devices/registry.ts')).openDatabase(':memory:'))
+    const registry = new Registry((await import('../../core/sqlite.ts')).openDatabase(':memory:'))
     try {
       const creds = await registry.add({ id: 'cm-legacy-r', name: 'r', lat: 9, lon: 105 })
       expect(hashScheme(registry.credentials('cm-legacy-r')!.hash)).toBe('hmac-sha256')

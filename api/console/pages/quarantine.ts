@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { TidewatchError } from '../../../core/errors.ts'
-import { migrate } from '../../../devices/registry.ts'
+import { migrate } from '../../../core/sqlite.ts'
 import type { QuarantineEntry } from '../../../ingest/quarantine.ts'
 import { auditChange } from '../../auth/guard.ts'
 import { errorMessage, esc, form, okMessage, table, when } from '../html.ts'
