@@ -228,7 +228,8 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
       counters.readings += readings.length
       const lines: string[] = []
       if (!lease.holds()) throw new Error('not the leader')
-      const queued = evaluate(readings, lines)
+      // alerts.enabled off: the cursor still moves, as the single-process alerter drops what it is handed.
+      const queued = alerts.enabled ? evaluate(readings, lines) : 0
       if (firstEvaluation && readings.length > 0) {
         firstEvaluation = false
         const at = Date.now()
