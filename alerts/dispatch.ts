@@ -47,7 +47,7 @@ export class TransitionDispatch {
           if (level.name !== t.level.name) lines.push(alertEventLine({ ...t, level }, `${t.station} ${t.sensor} ${level.name} resolved`))
         }
       }
-      if (t.to !== 'pending' && t.to !== 'ok') this.deps.log.info({ station: t.station, sensor: t.sensor, level: t.level.name, to: t.to, value: t.value, incident: t.incident }, 'alert state change')
+      if (t.to !== 'pending' && t.to !== 'ok') this.deps.log.info({ station: t.station, sensor: t.sensor, alertLevel: t.level.name, to: t.to, value: t.value, incident: t.incident }, 'alert state change')
     }
     return queued
   }
