@@ -67,7 +67,12 @@ export interface Credentials {
   password: string
 }
 
-interface StationRow {
+/**
+ * A row of the stations table, as both stores keep it: this SQLite registry and
+ * the cluster's PostgreSQL repository (cluster/metadata/postgres.ts).
+ * `enabled` is 0/1 in SQLite and a boolean in PostgreSQL.
+ */
+export interface StationRow {
   id: string
   name: string
   commune: string | null
@@ -78,7 +83,7 @@ interface StationRow {
   zone: string
   code: string | null
   interval_s: number
-  enabled: number
+  enabled: number | boolean
   created_at: number
   last_seen_at: number | null
   clock_offset_s: number | null
@@ -158,6 +163,42 @@ export function validateStationId(id: string): void {
   if (!STATION_ID_PATTERN.test(id)) throw new TidewatchError('STATION_ID_INVALID', { id })
 }
 
+/** A stations row and its sensors as a Station (both stores). */
+export function stationFromRow(row: StationRow, sensors: SensorConfig[]): Station {
+  return {
+    id: row.id,
+    name: row.name,
+    commune: row.commune,
+    district: row.district,
+    lat: row.lat,
+    lon: row.lon,
+    coast: row.coast,
+    zone: isZone(row.zone) ? row.zone : DEFAULT_ZONE,
+    code: row.code,
+    intervalSec: row.interval_s,
+    sensors,
+    enabled: row.enabled === true || row.enabled === 1,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    clockOffsetSec: row.clock_offset_s,
+    clockCheckedAt: row.clock_checked_at,
+  }
+}
+
+/** WGS 84 bounds (both stores refuse a station outside them). */
+export function checkPosition(lat: number, lon: number, details: Record<string, unknown>): void {
+  if (!(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180)) {
+    throw new TidewatchError('BAD_REQUEST', { ...details, lat, lon }, 'lat must be within -90..90 and lon within -180..180')
+  }
+}
+
+/** What the ingest needs to validate a reading: enabled flag and calibration (both stores). */
+export function stationContext(station: Station): StationContext {
+  const calibration: StationContext['calibration'] = {}
+  for (const s of station.sensors) calibration[s.kind] = { offset: s.offset, scale: s.scale }
+  return { id: station.id, enabled: station.enabled, calibration }
+}
+
 export class Registry {
   readonly db: Database.Database
   private readonly stmts
@@ -233,27 +274,6 @@ export class Registry {
     this.db.close()
   }
 
-  private toStation(row: StationRow, sensors: SensorConfig[]): Station {
-    return {
-      id: row.id,
-      name: row.name,
-      commune: row.commune,
-      district: row.district,
-      lat: row.lat,
-      lon: row.lon,
-      coast: row.coast,
-      zone: isZone(row.zone) ? row.zone : DEFAULT_ZONE,
-      code: row.code,
-      intervalSec: row.interval_s,
-      sensors,
-      enabled: row.enabled === 1,
-      createdAt: row.created_at,
-      lastSeenAt: row.last_seen_at,
-      clockOffsetSec: row.clock_offset_s,
-      clockCheckedAt: row.clock_checked_at,
-    }
-  }
-
   private sensorsOf(id: string): SensorConfig[] {
     return (this.stmts.sensors.all(id) as Array<{ kind: SensorKind; cal_offset: number; cal_scale: number }>).map((s) => ({
       kind: s.kind,
@@ -264,7 +284,7 @@ export class Registry {
 
   get(id: string): Station | undefined {
     const row = this.stmts.get.get(id) as StationRow | undefined
-    return row ? this.toStation(row, this.sensorsOf(id)) : undefined
+    return row ? stationFromRow(row, this.sensorsOf(id)) : undefined
   }
 
   require(id: string): Station {
@@ -280,25 +300,20 @@ export class Registry {
       list.push({ kind: s.kind, offset: s.cal_offset, scale: s.cal_scale })
       sensors.set(s.station_id, list)
     }
-    return (this.stmts.list.all() as StationRow[]).map((row) => this.toStation(row, sensors.get(row.id) ?? []))
+    return (this.stmts.list.all() as StationRow[]).map((row) => stationFromRow(row, sensors.get(row.id) ?? []))
   }
 
   /** What the ingest needs to validate a reading: enabled flag and calibration. */
   context(id: string): StationContext | undefined {
     const station = this.get(id)
-    if (!station) return undefined
-    const calibration: StationContext['calibration'] = {}
-    for (const s of station.sensors) calibration[s.kind] = { offset: s.offset, scale: s.scale }
-    return { id: station.id, enabled: station.enabled, calibration }
+    return station ? stationContext(station) : undefined
   }
 
   /** Registers a station and returns its credentials. The password is shown once and only its hash is kept. */
   async add(input: NewStation, now = Date.now()): Promise<Credentials> {
     validateStationId(input.id)
     if (this.get(input.id)) throw new TidewatchError('STATION_EXISTS', { id: input.id })
-    if (!(input.lat >= -90 && input.lat <= 90) || !(input.lon >= -180 && input.lon <= 180)) {
-      throw new TidewatchError('BAD_REQUEST', { id: input.id, lat: input.lat, lon: input.lon }, 'lat must be within -90..90 and lon within -180..180')
-    }
+    checkPosition(input.lat, input.lon, { id: input.id })
     const zone = checkZone(input.zone ?? DEFAULT_ZONE)
     const code = checkCode(input.code)
     if (code !== null && this.byCode(code)) throw new TidewatchError('STATION_CODE_TAKEN', { code })
@@ -347,9 +362,7 @@ export class Registry {
       const owner = this.byCode(next.code)
       if (owner !== undefined && owner !== id) throw new TidewatchError('STATION_CODE_TAKEN', { code: next.code })
     }
-    if (!(next.lat >= -90 && next.lat <= 90) || !(next.lon >= -180 && next.lon <= 180)) {
-      throw new TidewatchError('BAD_REQUEST', { lat: next.lat, lon: next.lon }, 'lat must be within -90..90 and lon within -180..180')
-    }
+    checkPosition(next.lat, next.lon, {})
     this.db
       .prepare('UPDATE stations SET name = ?, commune = ?, district = ?, lat = ?, lon = ?, coast = ?, zone = ?, code = ?, interval_s = ?, enabled = ? WHERE id = ?')
       .run(next.name, next.commune, next.district, next.lat, next.lon, next.coast, next.zone, next.code, next.intervalSec, next.enabled ? 1 : 0, id)

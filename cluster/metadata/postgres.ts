@@ -6,11 +6,11 @@ import type { Calibration } from '../../core/reading.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import { normalizeSerial, type CertRecord } from '../../devices/certs.ts'
 import { generatePassword, hashDeviceSecret } from '../../core/password.ts'
-import { checkCode, checkZone, normalizeStationCode, validateStationId, type Coast, type NewStation, type SensorConfig, type Station } from '../../devices/registry.ts'
+import { checkCode, checkPosition, checkZone, normalizeStationCode, stationFromRow, validateStationId, type NewStation, type SensorConfig, type Station, type StationRow } from '../../devices/registry.ts'
 import { mintToken, tokenHash, type Principal, type Role, type TokenInfo } from '../../core/tokens.ts'
 import { checkRule } from '../../levels/book.ts'
 import { SensorRuleSchema, type SensorRule } from '../../levels/rules.ts'
-import { DEFAULT_ZONE, isZone } from '../../levels/zones.ts'
+import { DEFAULT_ZONE } from '../../levels/zones.ts'
 import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRecord, type TokenRow } from './repository.ts'
 import { METADATA_CHANNEL, MIGRATIONS } from './postgres-schema.ts'
 
@@ -45,58 +45,13 @@ export interface PostgresMetadataOptions {
 const INT8_OID = 20
 const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser }
 
-interface StationRow {
-  id: string
-  name: string
-  commune: string | null
-  district: string | null
-  lat: number
-  lon: number
-  coast: Coast | null
-  zone: string
-  code: string | null
-  interval_s: number
-  enabled: boolean
-  created_at: number
-  last_seen_at: number | null
-  clock_offset_s: number | null
-  clock_checked_at: number | null
-}
-
 const STATION_COLUMNS = 'id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, last_seen_at, clock_offset_s, clock_checked_at'
-
-function toStation(row: StationRow, sensors: SensorConfig[]): Station {
-  return {
-    id: row.id,
-    name: row.name,
-    commune: row.commune,
-    district: row.district,
-    lat: row.lat,
-    lon: row.lon,
-    coast: row.coast,
-    zone: isZone(row.zone) ? row.zone : DEFAULT_ZONE,
-    code: row.code,
-    intervalSec: row.interval_s,
-    sensors,
-    enabled: row.enabled,
-    createdAt: row.created_at,
-    lastSeenAt: row.last_seen_at,
-    clockOffsetSec: row.clock_offset_s,
-    clockCheckedAt: row.clock_checked_at,
-  }
-}
 
 function toTokenInfo(r: TokenRow): TokenInfo {
   const { hash: _hash, ...info } = tokenRecordOf(r)
   return info
 }
 
-/** The same position check as devices/registry.ts add() and update(). */
-function checkPosition(lat: number, lon: number, details: Record<string, unknown>): void {
-  if (!(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180)) {
-    throw new TidewatchError('BAD_REQUEST', { ...details, lat, lon }, 'lat must be within -90..90 and lon within -180..180')
-  }
-}
 
 /** A unique index a concurrent writer got to first: the same code the check before it gives. */
 function uniqueViolation(err: unknown, constraint: string): boolean {
@@ -269,7 +224,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
 
   private async stationOn(c: pg.ClientBase | pg.Pool, id: string, lock = false): Promise<Station | undefined> {
     const row = (await c.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0]
-    return row ? toStation(row, (await this.sensorsOf(c, [id])).get(id) ?? []) : undefined
+    return row ? stationFromRow(row, (await this.sensorsOf(c, [id])).get(id) ?? []) : undefined
   }
 
   private async requireOn(c: pg.ClientBase | pg.Pool, id: string, lock = false): Promise<Station> {
@@ -285,7 +240,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
   async listStations(): Promise<Station[]> {
     const rows = (await this.pool.query<StationRow>(`SELECT ${STATION_COLUMNS} FROM stations ORDER BY id`)).rows
     const sensors = await this.sensorsOf(this.pool, rows.map((r) => r.id))
-    return rows.map((r) => toStation(r, sensors.get(r.id) ?? []))
+    return rows.map((r) => stationFromRow(r, sensors.get(r.id) ?? []))
   }
 
   async addStation(input: NewStation, now = Date.now()) {

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
 import type { Logger } from '../../core/log.ts'
 import type { StationContext } from '../../core/reading.ts'
-import type { Station } from '../../devices/registry.ts'
+import { stationContext, type Station } from '../../devices/registry.ts'
 import { tokenHash, type Principal } from '../../core/tokens.ts'
 import type { StationAuthenticator } from '../../broker/hooks/authenticate.ts'
 import type { ZoneDirectory } from '../../levels/book.ts'
@@ -75,11 +75,6 @@ interface Snapshot {
 
 const ruleKey = (scope: string, sensor: string): string => `${scope}|${sensor}`
 
-function contextOf(station: Station): StationContext {
-  const calibration: StationContext['calibration'] = {}
-  for (const s of station.sensors) calibration[s.kind] = { offset: s.offset, scale: s.scale }
-  return { id: station.id, enabled: station.enabled, calibration }
-}
 
 export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   private data: Snapshot = { stations: new Map(), secrets: new Map(), revoked: new Set(), tokens: new Map(), rules: new Map() }
@@ -197,7 +192,7 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   /** ingest/ingest.ts IngestDeps.stations: enabled flag and calibration. */
   context(id: string): StationContext | undefined {
     const station = this.data.stations.get(id)
-    return station ? contextOf(station) : undefined
+    return station ? stationContext(station) : undefined
   }
 
   station(id: string): Station | undefined {
