@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { TidewatchError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
+import { stopChild } from '../core/child-process.ts'
 
 /**
  * A local influxd (Debian's `influxdb` package, 1.x) that tidewatch starts and
@@ -147,15 +148,7 @@ export async function startManagedInflux(opts: StartInfluxOptions): Promise<Mana
   const stop = async (): Promise<void> => {
     const proc = child
     child = undefined
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-      proc.once('exit', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      proc.kill('SIGTERM')
-    })
+    if (proc) await stopChild(proc, 'SIGTERM')
   }
 
   await start()

@@ -4,6 +4,8 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
+import { stopChild } from '../../core/child-process.ts'
+import { portAnswers } from './node-process.ts'
 import { freePort } from '../../influx/managed.ts'
 
 /**
@@ -181,17 +183,6 @@ function adminCommand(socket: string, command: string): Promise<string> {
   })
 }
 
-async function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1')
-    c.once('connect', () => {
-      c.destroy()
-      resolve(true)
-    })
-    c.once('error', () => resolve(false))
-  })
-}
-
 export async function startHaproxy(opts: HaproxyOptions): Promise<LocalHaproxy> {
   const binary = opts.binary ?? findHaproxy()
   if (!binary) throw new TidewatchError('HAPROXY_NOT_INSTALLED', { hint: HAPROXY_INSTALL_HINT }, `haproxy is not installed. Run: ${HAPROXY_INSTALL_HINT}`)
@@ -230,7 +221,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<LocalHaproxy> 
   const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000)
   for (;;) {
     if (exited) throw new TidewatchError('HAPROXY_FAILED', { stderr: stderr.slice(-1000) }, `haproxy exited during start-up: ${stderr.trim().split('\n').pop() ?? ''}`)
-    if ((await listening(mqttPort)) && (apiPort === undefined || (await listening(apiPort))) && existsSync(socket)) break
+    if ((await portAnswers(mqttPort)) && (apiPort === undefined || (await portAnswers(apiPort))) && existsSync(socket)) break
     if (Date.now() > deadline) {
       proc.kill('SIGKILL')
       throw new TidewatchError('HAPROXY_FAILED', { stderr: stderr.slice(-1000) }, 'haproxy did not listen in time')
@@ -276,15 +267,8 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<LocalHaproxy> 
     servers,
     async stop() {
       if (exited) return
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-        proc.once('exit', () => {
-          clearTimeout(timer)
-          resolve()
-        })
-        // SIGTERM to the master: hard stop of every worker (a soft stop would wait for MQTT connections to end).
-        proc.kill('SIGTERM')
-      })
+      // SIGTERM to the master: hard stop of every worker (a soft stop would wait for MQTT connections to end).
+      await stopChild(proc, 'SIGTERM')
     },
   }
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../core/log.ts'
+import { stopChild } from '../../core/child-process.ts'
 import { freePort } from '../../influx/managed.ts'
 
 /**
@@ -150,14 +151,7 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
       async kill(signal = 'SIGKILL') {
         const proc = child
         if (!proc) return
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-          proc.once('exit', () => {
-            clearTimeout(timer)
-            resolve()
-          })
-          proc.kill(signal)
-        })
+        await stopChild(proc, signal)
         child = undefined
       },
       async restart() {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
+import { stopChild } from '../../core/child-process.ts'
 import { freePort } from '../../influx/managed.ts'
 
 /**
@@ -150,17 +151,9 @@ export async function startLocalPostgres(opts: LocalPostgresOptions = {}): Promi
   const halt = async (): Promise<void> => {
     const proc = child
     child = undefined
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-      proc.once('exit', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      // SIGINT is "fast shutdown": clients are disconnected. SIGTERM ("smart")
-      // would wait for every pooled connection to close (PostgreSQL 15 docs §19.5).
-      proc.kill('SIGINT')
-    })
+    // SIGINT is "fast shutdown": clients are disconnected. SIGTERM ("smart")
+    // would wait for every pooled connection to close (PostgreSQL 15 docs §19.5).
+    if (proc) await stopChild(proc, 'SIGINT')
   }
 
   await start()
