@@ -4,9 +4,8 @@ import { backoffWindow, fullJitter, type Backoff } from '../core/backoff.ts'
 import type { Config, InfluxTarget } from '../core/config.ts'
 import { TidewatchError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
-import { createQueryClient } from '../influx/query.ts'
-import { applyRetention, RAW_RP } from '../influx/retention.ts'
-import { classifyWriteError, createWriteTransport, type WriteTransport } from '../influx/write-transport.ts'
+import { targetTransport } from '../influx/target-transport.ts'
+import { classifyWriteError, type WriteTransport } from '../influx/write-transport.ts'
 import { connectLog, consumerName, DEFAULT_ACK_WAIT_MS, ensureReadingsLogRetrying, nodeIdOf, requireLogConfig } from './log/readings-stream.ts'
 
 /**
@@ -85,19 +84,6 @@ export function requireTarget(config: Readonly<Config>, target: string): InfluxT
     throw new TidewatchError('CLUSTER_TARGET_UNKNOWN', { target, known }, `unknown InfluxDB target "${target}" (configured: ${known})`)
   }
   return t
-}
-
-/** The write transport of one target, with managed retention as `tidewatch up` has it (ingest/service.ts). */
-export function targetTransport(config: Readonly<Config>, t: InfluxTarget): WriteTransport {
-  if (t.mode !== 'v1' || !config.influx.applyRetention) return createWriteTransport(t)
-  return createWriteTransport(t, {
-    defaultRetentionPolicy: RAW_RP,
-    prepare: () =>
-      applyRetention(createQueryClient({ url: t.url, database: t.database, username: t.username, password: t.password }), {
-        database: t.database,
-        rawRetention: config.influx.rawRetention,
-      }),
-  })
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,33 +1,17 @@
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import type { MetricFamily } from '../core/metrics.ts'
-import { createWriteTransport, type WriteTransport } from '../influx/write-transport.ts'
-import { applyRetention, RAW_RP } from '../influx/retention.ts'
-import { createQueryClient } from '../influx/query.ts'
+import type { WriteTransport } from '../influx/write-transport.ts'
+import { targetTransport } from '../influx/target-transport.ts'
 import type { IngestLanes } from './lanes.ts'
 import { TargetWriter, type TargetStats } from './sink/target-writer.ts'
 
 /** One row per target, both lanes summed; lag in seconds is the older lane's. */
 export type TargetRow = TargetStats & { lagSeconds: number }
 
-/** One transport per configured InfluxDB target; a managed v1 target gets the retention policies first. */
+/** One transport per configured InfluxDB target (influx/target-transport.ts). */
 export function targetTransports(config: Readonly<Config>): WriteTransport[] {
-  return config.influx.targets.map((t) => {
-    const managed = t.mode === 'v1' && config.influx.applyRetention
-    return createWriteTransport(
-      t,
-      managed
-        ? {
-            defaultRetentionPolicy: RAW_RP,
-            prepare: () =>
-              applyRetention(createQueryClient({ url: t.url, database: t.database, username: t.username, password: t.password }), {
-                database: t.database,
-                rawRetention: config.influx.rawRetention,
-              }),
-          }
-        : {},
-    )
-  })
+  return config.influx.targets.map((t) => targetTransport(config, t))
 }
 
 /**
