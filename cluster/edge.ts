@@ -29,7 +29,7 @@ export interface EdgeDeps {
   /** The station registry: credentials for CONNECT, context for validation, last-seen bookkeeping. */
   stations: StationAuthenticator & {
     context(id: string): StationContext | undefined
-    /** Last-seen bookkeeping; a read-only replica of shared metadata may not keep it. */
+    /** Last-seen bookkeeping, batched every 5 s: the Registry writes it at once, a MetadataReplica in the background (never blocking). */
     touchMany?(seen: ReadonlyMap<string, Sighting>): void
   }
   /** Service accounts allowed to CONNECT (e.g. the feedback reader of a test). */

@@ -6,7 +6,7 @@ import type { Calibration } from '../../core/reading.ts'
 import { CORE_SENSORS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import { normalizeSerial, type CertRecord } from '../../devices/certs.ts'
 import { generatePassword, hashDeviceSecret } from '../../core/password.ts'
-import { checkCode, checkPosition, checkZone, normalizeStationCode, stationFromRow, validateStationId, type NewStation, type SensorConfig, type Station, type StationRow } from '../../devices/registry.ts'
+import { checkCode, checkPosition, checkZone, normalizeStationCode, stationFromRow, validateStationId, type NewStation, type SensorConfig, type Sighting, type Station, type StationRow } from '../../devices/registry.ts'
 import { mintToken, tokenHash, type Principal, type Role, type TokenInfo } from '../../core/tokens.ts'
 import { checkRule } from '../../levels/book.ts'
 import { SensorRuleSchema, type SensorRule } from '../../levels/rules.ts'
@@ -323,6 +323,32 @@ export class PostgresMetadataRepository implements MetadataRepository {
 
   async stationByCode(code: string): Promise<string | undefined> {
     return (await this.pool.query<{ id: string }>('SELECT id FROM stations WHERE upper(code) = $1', [normalizeStationCode(code)])).rows[0]?.id
+  }
+
+  async touchStations(seen: ReadonlyMap<string, Sighting>): Promise<void> {
+    if (seen.size === 0) return
+    const ids: string[] = []
+    const at: number[] = []
+    const offsets: Array<number | null> = []
+    for (const [id, s] of seen) {
+      ids.push(id)
+      at.push(s.lastSeenAt)
+      // Rounded to 0.1 s as devices/registry.ts touchMany stores it.
+      offsets.push(s.clockOffsetMs === undefined ? null : Math.round(s.clockOffsetMs / 100) / 10)
+    }
+    // One statement for the batch. The stations_changed trigger lists the
+    // columns it watches and these are not among them: no NOTIFY, no reload.
+    // A sighting older than the stored one (another edge was faster) keeps
+    // last_seen_at, and leaves the clock to the newer check.
+    await this.pool.query(
+      `UPDATE stations s SET
+         last_seen_at = GREATEST(COALESCE(s.last_seen_at, 0), u.at),
+         clock_offset_s = CASE WHEN u.offset_s IS NOT NULL AND u.at >= COALESCE(s.clock_checked_at, 0) THEN u.offset_s ELSE s.clock_offset_s END,
+         clock_checked_at = CASE WHEN u.offset_s IS NOT NULL AND u.at >= COALESCE(s.clock_checked_at, 0) THEN u.at ELSE s.clock_checked_at END
+       FROM unnest($1::text[], $2::bigint[], $3::double precision[]) AS u(id, at, offset_s)
+       WHERE s.id = u.id`,
+      [ids, at, offsets],
+    )
   }
 
   // ---- secrets ----

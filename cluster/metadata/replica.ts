@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
 import type { Logger } from '../../core/log.ts'
 import type { StationContext } from '../../core/reading.ts'
-import { stationContext, type Station } from '../../devices/registry.ts'
+import { stationContext, type Sighting, type Station } from '../../devices/registry.ts'
 import { tokenHash, type Principal } from '../../core/tokens.ts'
 import type { StationAuthenticator } from '../../broker/hooks/authenticate.ts'
 import type { ZoneDirectory } from '../../levels/book.ts'
@@ -58,6 +58,12 @@ export interface ReplicaCounters {
   overflows: number
   /** Token uses not recorded because the buffer of unwritten uses was full. */
   tokenUsesDropped: number
+  /** Station sightings (last seen, clock offset) written to the repository. */
+  sightingsWritten: number
+  /** Sightings not recorded because the buffer of unwritten ones was full (the database away for long). */
+  sightingsDropped: number
+  /** Sighting writes that failed; their sightings are kept for the next one. */
+  sightingWriteFailures: number
 }
 
 interface Secret {
@@ -93,7 +99,10 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   /** Token id → last use not yet written back; bounded by maxPending, what does not fit is counted. */
   private tokenUses = new Map<number, number>()
   private readonly tokenUseTimer: NodeJS.Timeout
-  readonly counters: ReplicaCounters = { changes: 0, reloads: 0, failures: 0, overflows: 0, tokenUsesDropped: 0 }
+  /** Station → newest sighting not yet written; bounded by maxPending, what does not fit is counted. */
+  private sightings = new Map<string, Sighting>()
+  private sightingWrite: Promise<void> | undefined
+  readonly counters: ReplicaCounters = { changes: 0, reloads: 0, failures: 0, overflows: 0, tokenUsesDropped: 0, sightingsWritten: 0, sightingsDropped: 0, sightingWriteFailures: 0 }
   /** When the replica last matched the repository fully (a completed reload), ms. */
   lastReloadAt = 0
 
@@ -143,6 +152,56 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     } catch (err) {
       this.log?.warn({ err, tokens: batch.size }, 'could not record API token use; keeping it for the next flush')
       for (const [id, at] of batch) this.noteTokenUse(id, at)
+    }
+  }
+
+  /**
+   * Last-seen bookkeeping of cluster/edge.ts (the Registry's touchMany, which
+   * the edge calls every 5 s): buffered here and written to the repository
+   * in the background, one batch in flight at a time, so a CONNECT or a
+   * PUBACK never waits on the database. While the database is away the
+   * sightings wait in the buffer (newest per station) and go with the next
+   * call; stations beyond maxPending are dropped and counted. Last seen is
+   * bookkeeping for staff (the console's "silent stations"), not a reading:
+   * a lost sighting is corrected by the station's next one.
+   */
+  touchMany(seen: ReadonlyMap<string, Sighting>): void {
+    for (const [id, s] of seen) this.noteSighting(id, s)
+    if (!this.sightingWrite && this.sightings.size > 0 && !this.stopped) this.sightingWrite = this.writeSightings()
+  }
+
+  /** Waits for the write in flight, then writes what is buffered (a node's shutdown). */
+  async flushSightings(): Promise<void> {
+    await this.sightingWrite
+    if (this.sightings.size > 0) await (this.sightingWrite = this.writeSightings())
+  }
+
+  private async writeSightings(): Promise<void> {
+    const batch = this.sightings
+    this.sightings = new Map()
+    try {
+      await this.repo.touchStations(batch)
+      this.counters.sightingsWritten += batch.size
+    } catch (err) {
+      this.counters.sightingWriteFailures++
+      this.log?.warn({ err, stations: batch.size }, 'could not record station sightings; keeping them for the next write')
+      for (const [id, s] of batch) this.noteSighting(id, s)
+    } finally {
+      this.sightingWrite = undefined
+    }
+  }
+
+  private noteSighting(id: string, s: Sighting): void {
+    const known = this.sightings.get(id)
+    if (known === undefined) {
+      if (this.sightings.size >= this.maxPending) {
+        this.counters.sightingsDropped++
+        return
+      }
+      this.sightings.set(id, s)
+    } else if (s.lastSeenAt >= known.lastSeenAt) {
+      // The newer sighting wins; a clock offset measured earlier is kept if the newer one has none.
+      this.sightings.set(id, s.clockOffsetMs === undefined && known.clockOffsetMs !== undefined ? { lastSeenAt: s.lastSeenAt, clockOffsetMs: known.clockOffsetMs } : s)
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Calibration } from '../../core/reading.ts'
 import type { SensorKind } from '../../core/sensors.ts'
 import type { CertRecord, IssuedCert } from '../../devices/certs.ts'
-import type { Credentials, NewStation, Station } from '../../devices/registry.ts'
+import type { Credentials, NewStation, Sighting, Station } from '../../devices/registry.ts'
 import type { Principal, Role, TokenInfo } from '../../core/tokens.ts'
 import type { SensorRule } from '../../levels/rules.ts'
 
@@ -86,6 +86,13 @@ export interface MetadataRepository {
   removeStation(id: string): Promise<void>
   /** The station a short SMS code names (case-insensitive). */
   stationByCode(code: string): Promise<string | undefined>
+  /**
+   * Last-seen times and clock offsets (devices/registry.ts touchMany), batched
+   * by the caller. A time never moves back (two edges may report one station);
+   * unknown stations are skipped. Announces nothing: these columns change all
+   * the time and no replica serves them.
+   */
+  touchStations(seen: ReadonlyMap<string, Sighting>): Promise<void>
 
   // Secrets.
   credentials(id: string): Promise<{ hash: string; enabled: boolean } | undefined>

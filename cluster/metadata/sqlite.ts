@@ -3,7 +3,7 @@ import type { Calibration } from '../../core/reading.ts'
 import type { SensorKind } from '../../core/sensors.ts'
 import type { Logger } from '../../core/log.ts'
 import { DeviceCerts, type IssuedCert } from '../../devices/certs.ts'
-import type { NewStation, Registry } from '../../devices/registry.ts'
+import type { NewStation, Registry, Sighting } from '../../devices/registry.ts'
 import { TokenStore } from '../../api/auth/tokens.ts'
 import type { Role, TokenInfo } from '../../core/tokens.ts'
 import { RuleBook } from '../../levels/book.ts'
@@ -87,6 +87,10 @@ export class SqliteMetadataRepository implements MetadataRepository {
 
   async stationByCode(code: string) {
     return this.registry.byCode(code)
+  }
+
+  async touchStations(seen: ReadonlyMap<string, Sighting>) {
+    this.registry.touchMany(seen)
   }
 
   async credentials(id: string) {

@@ -245,5 +245,41 @@ export function repositorySuite(backend: string, open: () => Promise<RepositoryU
         replica.stop()
       }
     })
+
+    it('records last-seen times and clock offsets through a replica, batched, newest wins, bounded', async () => {
+      const repo = await fresh()
+      await repo.addStation({ id: 'S1', name: 's1', lat: 9, lon: 105 })
+      await repo.addStation({ id: 'S2', name: 's2', lat: 9, lon: 105 })
+      const changes: MetadataChange[] = []
+      const unwatch = repo.watch((c) => changes.push(c))
+      const replica = await MetadataReplica.start(repo, { maxPending: 2 })
+      try {
+        // The feed delivers in commit order: once this rule's change is here, the stations' are too.
+        await repo.setRule('default', 'salinity', BD_RULE)
+        expect(await eventually(() => changes.some((c) => c.kind === 'rule'), 5_000)).toBe(true)
+        await replica.idle()
+        changes.length = 0
+        const reloads = replica.counters.reloads
+        // touchMany returns at once: the write happens in the background.
+        replica.touchMany(new Map([['S1', { lastSeenAt: 2_000, clockOffsetMs: 1_260 }]]))
+        replica.touchMany(new Map([['S2', { lastSeenAt: 3_000 }], ['nope', { lastSeenAt: 3_000 }]]))
+        // Past maxPending stations waiting, a sighting is dropped and counted, never queued without bound.
+        replica.touchMany(new Map([['S3', { lastSeenAt: 3_000 }], ['S4', { lastSeenAt: 3_000 }], ['S5', { lastSeenAt: 3_000 }]]))
+        await replica.flushSightings()
+        expect(replica.counters.sightingsDropped).toBeGreaterThan(0)
+        expect(await repo.getStation('S1')).toMatchObject({ lastSeenAt: 2_000, clockOffsetSec: 1.3, clockCheckedAt: 2_000 })
+        expect((await repo.getStation('S2'))?.lastSeenAt).toBe(3_000)
+        // A late sighting from another edge does not move the time back.
+        await repo.touchStations(new Map([['S1', { lastSeenAt: 1_000 }]]))
+        expect((await repo.getStation('S1'))?.lastSeenAt).toBe(2_000)
+        // Bookkeeping announces nothing: no replica reloads or re-reads for it.
+        await replica.idle()
+        expect(changes).toEqual([])
+        expect(replica.counters.reloads).toBe(reloads)
+      } finally {
+        unwatch()
+        replica.stop()
+      }
+    })
   })
 }
