@@ -36,6 +36,23 @@ export interface Principal {
   role: Role
 }
 
+/** An api_tokens row, as both token stores return it (SQLite and PostgreSQL; timestamps in ms). */
+export interface TokenRow {
+  id: number
+  name: string
+  role: Role
+  hash: string
+  prefix: string
+  created_at: number
+  revoked_at: number | null
+  last_used_at: number | null
+}
+
+/** What a token list shows of a row: everything but the hash. */
+export function tokenInfoOf(r: TokenRow): TokenInfo {
+  return { id: r.id, name: r.name, role: r.role, prefix: r.prefix, createdAt: r.created_at, revokedAt: r.revoked_at ?? null, lastUsedAt: r.last_used_at ?? null }
+}
+
 /** What is stored of a token: its SHA-256, hex. */
 export const tokenHash = (s: string): string => createHash('sha256').update(s).digest('hex')
 

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import { TidewatchError } from '../../core/errors.ts'
 import { migrate } from '../../core/sqlite.ts'
-import { mintToken, tokenHash, type Principal, type Role, type TokenInfo } from '../../core/tokens.ts'
+import { mintToken, tokenHash, tokenInfoOf, type Principal, type Role, type TokenInfo, type TokenRow } from '../../core/tokens.ts'
 
 /** The API's token table (SQLite); the token contract (roles, minting, hashing) is core/tokens.ts. */
 const MIGRATIONS = [
@@ -42,15 +42,7 @@ export class TokenStore {
   }
 
   list(): TokenInfo[] {
-    return (this.stmts.list.all() as Array<Record<string, unknown>>).map((r) => ({
-      id: r.id as number,
-      name: r.name as string,
-      role: r.role as Role,
-      prefix: r.prefix as string,
-      createdAt: r.created_at as number,
-      revokedAt: (r.revoked_at as number | null) ?? null,
-      lastUsedAt: (r.last_used_at as number | null) ?? null,
-    }))
+    return (this.stmts.list.all() as TokenRow[]).map(tokenInfoOf)
   }
 
   revoke(id: number, now = Date.now()): void {

@@ -7,11 +7,11 @@ import { CORE_SENSORS, isSensorKind, type SensorKind } from '../../core/sensors.
 import { normalizeSerial, type CertRecord } from '../../devices/certs.ts'
 import { generatePassword, hashDeviceSecret } from '../../core/password.ts'
 import { checkCode, checkPosition, checkZone, normalizeStationCode, stationFromRow, validateStationId, type NewStation, type SensorConfig, type Sighting, type Station, type StationRow } from '../../devices/registry.ts'
-import { mintToken, tokenHash, type Principal, type Role, type TokenInfo } from '../../core/tokens.ts'
+import { mintToken, tokenHash, tokenInfoOf, type Principal, type Role, type TokenInfo, type TokenRow } from '../../core/tokens.ts'
 import { checkRule } from '../../levels/book.ts'
 import { SensorRuleSchema, type SensorRule } from '../../levels/rules.ts'
 import { DEFAULT_ZONE } from '../../levels/zones.ts'
-import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRecord, type TokenRow } from './repository.ts'
+import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRecord } from './repository.ts'
 import { METADATA_CHANNEL, MIGRATIONS } from './postgres-schema.ts'
 
 /**
@@ -46,11 +46,6 @@ const INT8_OID = 20
 const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser }
 
 const STATION_COLUMNS = 'id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, last_seen_at, clock_offset_s, clock_checked_at'
-
-function toTokenInfo(r: TokenRow): TokenInfo {
-  const { hash: _hash, ...info } = tokenRecordOf(r)
-  return info
-}
 
 
 /** A unique index a concurrent writer got to first: the same code the check before it gives. */
@@ -433,7 +428,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
   }
 
   async listTokens(): Promise<TokenInfo[]> {
-    return (await this.pool.query<TokenRow>('SELECT * FROM api_tokens ORDER BY id')).rows.map(toTokenInfo)
+    return (await this.pool.query<TokenRow>('SELECT * FROM api_tokens ORDER BY id')).rows.map(tokenInfoOf)
   }
 
   async revokeToken(id: number, now = Date.now()): Promise<void> {

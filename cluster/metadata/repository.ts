@@ -2,7 +2,7 @@ import type { Calibration } from '../../core/reading.ts'
 import type { SensorKind } from '../../core/sensors.ts'
 import type { CertRecord, IssuedCert } from '../../devices/certs.ts'
 import type { Credentials, NewStation, Sighting, Station } from '../../devices/registry.ts'
-import type { Principal, Role, TokenInfo } from '../../core/tokens.ts'
+import { tokenInfoOf, type Principal, type Role, type TokenInfo, type TokenRow } from '../../core/tokens.ts'
 import type { SensorRule } from '../../levels/rules.ts'
 
 /**
@@ -39,7 +39,7 @@ export interface StationSecret {
   enabled: boolean
 }
 
-/** A stored API token: its info and the SHA-256 of its secret (api/auth/tokens.ts tokenHash). */
+/** A stored API token: its info and the SHA-256 of its secret (core/tokens.ts tokenHash). */
 export interface TokenRecord extends TokenInfo {
   hash: string
 }
@@ -47,20 +47,8 @@ export interface TokenRecord extends TokenInfo {
 /** What is recorded of an issued certificate (devices/certs.ts DeviceCerts.record). */
 export type IssuedCertFields = Pick<IssuedCert, 'serial' | 'stationId' | 'fingerprint256' | 'notAfter'>
 
-/** An api_tokens row, as both databases return it (timestamps in ms). */
-export interface TokenRow {
-  id: number
-  name: string
-  role: Role
-  hash: string
-  prefix: string
-  created_at: number
-  revoked_at: number | null
-  last_used_at: number | null
-}
-
 export function tokenRecordOf(r: TokenRow): TokenRecord {
-  return { id: r.id, name: r.name, role: r.role, hash: r.hash, prefix: r.prefix, createdAt: r.created_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at }
+  return { ...tokenInfoOf(r), hash: r.hash }
 }
 
 export interface StoredRule {

@@ -5,10 +5,10 @@ import type { Logger } from '../../core/log.ts'
 import { DeviceCerts, type IssuedCert } from '../../devices/certs.ts'
 import type { NewStation, Registry, Sighting } from '../../devices/registry.ts'
 import { TokenStore } from '../../api/auth/tokens.ts'
-import type { Role, TokenInfo } from '../../core/tokens.ts'
+import type { Role, TokenInfo, TokenRow } from '../../core/tokens.ts'
 import { RuleBook } from '../../levels/book.ts'
 import { SensorRuleSchema } from '../../levels/rules.ts'
-import { ChangeFanout, type MetadataChange, type MetadataListener, type IssuedCertFields, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRow } from './repository.ts'
+import { ChangeFanout, type MetadataChange, type MetadataListener, type IssuedCertFields, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf } from './repository.ts'
 
 /**
  * The embedded default: the node's own SQLite registry database, through the
