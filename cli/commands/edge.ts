@@ -5,6 +5,7 @@ import { startEdge } from '../../cluster/edge.ts'
 import { requireLogConfig } from '../../cluster/log/readings-stream.ts'
 import { openNodeStations } from '../../cluster/metadata/open.ts'
 import { parse, registryPath, type Io } from '../args.ts'
+import { runUntilStopped } from '../run-node.ts'
 
 export const USAGE = `Usage: tidewatch edge [--config FILE]
   An edge node of a cluster (docs/CLUSTER.md): the MQTT broker with station
@@ -19,9 +20,6 @@ export const USAGE = `Usage: tidewatch edge [--config FILE]
   Writers (tidewatch writer) take the readings on to InfluxDB.
   Logs are JSON lines on stderr; Ctrl-C stops cleanly.`
 
-/** How often the edge logs its figures (fallback, spool lag) while running. */
-const STATS_LOG_EVERY_MS = 60_000
-
 export async function edgeCommand(args: string[], config: Readonly<Config>, log: Logger, io: Io, until: Promise<void>): Promise<number> {
   parse(args, {}, false)
   requireLogConfig(config)
@@ -32,18 +30,14 @@ export async function edgeCommand(args: string[], config: Readonly<Config>, log:
   try {
     const edge = await startEdge({ config, stations: metadata.stations, log })
     io.stdout(`MQTT   ${edge.mqttUrl}   (PUBACK after the replicated log: ${config.cluster.nats.servers.join(', ')}; stations from ${metadata.backend === 'postgres' ? 'PostgreSQL' : 'the local registry'})`)
-    const timer = setInterval(() => {
-      const s = edge.stats()
-      log.info({ clients: s.clients, natsConnected: s.natsConnected, accepted: s.ingest.readingsAccepted, ...s.log, metadata: metadata.replica?.counters }, 'edge stats')
-    }, STATS_LOG_EVERY_MS)
-    timer.unref()
-    try {
-      await until
-    } finally {
-      clearInterval(timer)
-      io.stdout('Stopping…')
-      await edge.stop()
-    }
+    await runUntilStopped(edge, {
+      until,
+      io,
+      logStats: () => {
+        const s = edge.stats()
+        log.info({ clients: s.clients, natsConnected: s.natsConnected, accepted: s.ingest.readingsAccepted, ...s.log, metadata: metadata.replica?.counters }, 'edge stats')
+      },
+    })
     return 0
   } finally {
     await metadata.close()

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/log.ts'
 import { requireLogConfig } from '../../cluster/log/readings-stream.ts'
 import { requireTarget, startWriter } from '../../cluster/writer.ts'
 import { parse, type Io } from '../args.ts'
+import { runUntilStopped } from '../run-node.ts'
 
 export const USAGE = `Usage: tidewatch writer --target NAME [--config FILE]
   A writer of a cluster (docs/CLUSTER.md): drains the replicated log (NATS
@@ -13,9 +14,6 @@ export const USAGE = `Usage: tidewatch writer --target NAME [--config FILE]
   per target; they share the work. One target down never holds back another.
   Logs are JSON lines on stderr; Ctrl-C stops cleanly.`
 
-/** How often the writer logs its figures while running. */
-const STATS_LOG_EVERY_MS = 60_000
-
 export async function writerCommand(args: string[], config: Readonly<Config>, log: Logger, io: Io, until: Promise<void>): Promise<number> {
   const { values } = parse(args, { target: { type: 'string' } }, false)
   if (!values.target) throw new TidewatchError('BAD_REQUEST', { flag: 'target' }, '--target NAME is required (an influx.targets name, e.g. primary or dr)')
@@ -23,19 +21,14 @@ export async function writerCommand(args: string[], config: Readonly<Config>, lo
   requireTarget(config, values.target)
   const writer = await startWriter({ config, target: values.target, log })
   io.stdout(`Writer for target "${values.target}" running (log: ${config.cluster.nats.servers.join(', ')})`)
-  const timer = setInterval(() => {
-    void writer.backlog().then(
-      (b) => log.info({ ...writer.stats(), ...b }, 'writer stats'),
-      () => log.info(writer.stats(), 'writer stats'),
-    )
-  }, STATS_LOG_EVERY_MS)
-  timer.unref()
-  try {
-    await until
-  } finally {
-    clearInterval(timer)
-    io.stdout('Stopping…')
-    await writer.stop()
-  }
+  await runUntilStopped(writer, {
+    until,
+    io,
+    logStats: () =>
+      void writer.backlog().then(
+        (b) => log.info({ ...writer.stats(), ...b }, 'writer stats'),
+        () => log.info(writer.stats(), 'writer stats'),
+      ),
+  })
   return 0
 }
