@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
@@ -95,6 +95,14 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
     // reading and the board at once: a second RuleBook on the same connection would not notice it.
     const rules = deps.rules instanceof RuleBook ? deps.rules : (deps.alerter?.rules ?? new RuleBook(registry.db, registry))
     const view = (id: string) => publicStation(registry.require(id), rules)
+    /** Applies a change to a station and audits it as it was and as it is now; returns it as it is now. */
+    const changeStation = (req: FastifyRequest, id: string, action: string, change: () => void) => {
+      const before = view(id)
+      change()
+      const after = view(id)
+      auditChange(audit, req, action, `station:${id}`, before, after)
+      return after
+    }
     const setAlarmLevels = (id: string, levels: z.infer<typeof AlarmLevels> | undefined): void => {
       if (levels === undefined) return
       if (levels === null) rules.remove(id, 'water_level')
@@ -132,13 +140,11 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
         errors: STATION_WRITE_ERRORS,
       }),
     }, async (req) => {
-      const before = view(req.params.id)
       const { alarmLevels, ...patch } = req.body
-      registry.update(req.params.id, patch)
-      setAlarmLevels(req.params.id, alarmLevels)
-      const after = view(req.params.id)
-      auditChange(audit, req, 'station.update', `station:${req.params.id}`, before, after)
-      return after
+      return changeStation(req, req.params.id, 'station.update', () => {
+        registry.update(req.params.id, patch)
+        setAlarmLevels(req.params.id, alarmLevels)
+      })
     })
 
     app.delete('/stations/:id', {
@@ -183,11 +189,7 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
         errors: ['STATION_NOT_FOUND', 'BAD_REQUEST'],
       }),
     }, async (req) => {
-      const before = view(req.params.id)
-      registry.setCalibration(req.params.id, req.params.kind, req.body)
-      const after = view(req.params.id)
-      auditChange(audit, req, 'station.calibrate', `station:${req.params.id}`, before, after)
-      return after
+      return changeStation(req, req.params.id, 'station.calibrate', () => registry.setCalibration(req.params.id, req.params.kind, req.body))
     })
 
     app.get('/alerts/active', {
