@@ -3,6 +3,7 @@ import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { RAW_RP } from '../influx/retention.ts'
 import { createWriteTransport } from '../influx/write-transport.ts'
+import { managesRetention } from '../influx/target-transport.ts'
 import type { SensorRule } from './rules.ts'
 import { escapeTag as tag } from '../influx/line-protocol.ts'
 
@@ -70,7 +71,7 @@ export function levelsLinesOf(stationId: string, rules: Partial<Record<string, S
  * policy as the readings (RAW_RP when retention is managed).
  */
 export function influxLevelsSink(config: Readonly<Config>): (lines: string[]) => Promise<void> {
-  const transports = config.influx.targets.map((t) => createWriteTransport(t, t.mode === 'v1' && config.influx.applyRetention ? { defaultRetentionPolicy: RAW_RP } : {}))
+  const transports = config.influx.targets.map((t) => createWriteTransport(t, managesRetention(config, t) ? { defaultRetentionPolicy: RAW_RP } : {}))
   return async (lines) => {
     await Promise.all(transports.map((t) => t.write(lines)))
   }
