@@ -91,17 +91,28 @@ async function underLoad(
   const load = new LoadGenerator({ url: cluster.haproxy.mqttUrl, stations, ratePerStation: size.rate, backoff: { minMs: 100, maxMs: 2000 } })
   const notes: string[] = []
   const failures: string[] = []
+  // Where a scenario's time goes (printed with its notes): load up, damage, re-sends, both InfluxDBs complete.
+  const phases: string[] = []
+  let mark = Date.now()
+  const phase = (name: string): void => {
+    phases.push(`${name} ${((Date.now() - mark) / 1000).toFixed(1)} s`)
+    mark = Date.now()
+  }
   load.start(500)
   try {
     if (!(await ackedMore(load, size.before, 60_000))) failures.push(`only ${load.snapshot().acked} acknowledged before the damage`)
+    phase('load')
     await damage(load, size, notes, failures)
+    phase('damage')
     load.stopGenerating()
     if (!(await load.flush(120_000))) failures.push(`${load.snapshot().pending} readings never acknowledged`)
+    phase('re-sends')
     const acked = load.snapshot().acked
     const set = new Set(ids)
     const count = async (url: string): Promise<Tally> => tally(load.ledgers(), only(await readStored(url, cluster.database), set), load.snapshot().resends)
     const complete = await until(async () => (await count(cluster.influx.primary.url)).stored >= acked && (await count(cluster.influx.dr.url)).stored >= acked, 120_000, 500)
     if (!complete) failures.push('not every acknowledged reading reached both InfluxDBs within 120 s')
+    phase('stored')
     const primary = await count(cluster.influx.primary.url)
     const dr = await count(cluster.influx.dr.url)
     for (const [target, t] of [['primary', primary], ['dr', dr]] as const) {
@@ -110,7 +121,7 @@ async function underLoad(
       if (t.phantom > 0) failures.push(`${target}: ${t.phantom} phantom points`)
     }
     const snap = load.snapshot()
-    notes.push(`DR: stored ${dr.stored}, lost ${dr.lost}; stations reconnected ${snap.connects - stations.length} times`)
+    notes.push(`DR: stored ${dr.stored}, lost ${dr.lost}; stations reconnected ${snap.connects - stations.length} times`, `time: ${phases.join(', ')}`)
     return { id, name, ...primary, dr, durationMs: Date.now() - started, notes, failures, maxPending: load.maxPending }
   } finally {
     await load.close()
@@ -203,16 +214,15 @@ const siteCut: ClusterScenario = {
       const drNode = nats.nodes.filter((n) => n.name === 'n3')
       // (a) The DR node alone is cut off: DC holds the quorum (2 of 3) and keeps committing.
       ctx.say('  cut: DR NATS node frozen (SIGSTOP), DC keeps the quorum')
+      // The cut lasts at least outageMs, and `during` more readings must be acknowledged within it (or later while it lasts).
       ctx.cluster.freeze(drNode, true)
-      const a = await ackedMore(load, size.during, size.outageMs + 30_000)
-      await sleep(size.outageMs)
+      const [a] = await Promise.all([ackedMore(load, size.during, size.outageMs + 30_000), sleep(size.outageMs)])
       ctx.cluster.freeze(drNode, false)
       if (!a) failures.push('acknowledgements stopped while DC held the quorum')
       // (b) The quorum side is cut off: the DR side has 1 of 3, no quorum; edges acknowledge from their spools.
       ctx.say('  cut: DC NATS nodes frozen (SIGSTOP), DR side without quorum')
       ctx.cluster.freeze(dcNodes, true)
-      const b = await ackedMore(load, size.during, size.outageMs + 30_000)
-      await sleep(size.outageMs)
+      const [b] = await Promise.all([ackedMore(load, size.during, size.outageMs + 30_000), sleep(size.outageMs)])
       ctx.cluster.freeze(dcNodes, false)
       if (!b) failures.push('acknowledgements stopped while the log had no quorum (edges should fall back to their spools)')
       notes.push(`acknowledged during (a) DR cut off: ${a}; during (b) no quorum: ${b}`)

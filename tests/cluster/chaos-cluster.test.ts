@@ -39,6 +39,8 @@ describe.skipIf(!runnable)('cluster chaos (short versions, real processes, both 
   for (const scenario of clusterScenarios) {
     it(`${scenario.id}. ${scenario.name}: stored = acknowledged in both InfluxDBs`, async () => {
       const r = await scenario.run({ cluster, mode: 'test', say: () => undefined })
+      // The figures the report quotes: acknowledged, lost in each InfluxDB, where the time went.
+      console.log(`[${r.id}] acknowledged ${r.acknowledged}; DC stored ${r.stored} lost ${r.lost}; DR stored ${r.dr.stored} lost ${r.dr.lost}\n  ${r.notes.join('\n  ')}`)
       expect(r.acknowledged).toBeGreaterThan(0)
       expect({ lost: r.lost, drLost: r.dr.lost, sample: [...r.lostSample, ...r.dr.lostSample] }).toEqual({ lost: 0, drLost: 0, sample: [] })
       expect(r.stored).toBe(r.acknowledged)
