@@ -10,7 +10,8 @@ import { applyRetention } from '../../influx/retention.ts'
 import { provisionDemoStations } from '../demo.ts'
 import { startDemoBackfill, type DemoBackfill } from '../demo-backfill.ts'
 import { startPlatform, type Platform, type PlatformParts } from '../../platform/platform.ts'
-import type { Io } from '../args.ts'
+import { Registry } from '../../devices/registry.ts'
+import { registryPath, type Io } from '../args.ts'
 
 /** Demo stations report every 10 s so the dashboards and the API come alive within a minute. */
 const DEMO_INTERVAL_SEC = 10
@@ -54,6 +55,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
   let sim: Simulator | undefined
   let backfill: DemoBackfill | undefined
   let platform: Platform | undefined
+  let mirror: { stop(): Promise<void> } | undefined
 
   if (opts.demo) {
     const overrides: Record<string, unknown> = structuredClone(config) as unknown as Record<string, unknown>
@@ -73,6 +75,9 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
 
   try {
     await prepareTargets(config, log)
+    // Cluster mode: this node's registry follows the shared PostgreSQL metadata (docs/CLUSTER.md, API nodes).
+    const { url, poolMax } = config.cluster.postgres
+    if (url) mirror = await (await import('../../cluster/metadata/mirror.ts')).startClusterRegistryMirror({ url, poolMax, registry: () => Registry.open(registryPath(config)), log })
     platform = await startPlatform({ config, log, parts: opts.parts })
     const p = platform
     if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
@@ -111,6 +116,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     await backfill?.stop()
     await sim?.stop().catch((err: unknown) => log.error({ err }, 'simulator stop failed'))
     await platform?.stop()
+    await mirror?.stop()
     await influx?.stop()
   }
 }

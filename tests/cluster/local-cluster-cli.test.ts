@@ -58,8 +58,14 @@ describe.skipIf(!runnable)('tidewatch cluster up, status, down (real processes)'
       return n
     }
     expect(await until(async () => (await simStations(state.influx.primary)) > 0 && (await simStations(state.influx.dr)) > 0, 60_000, 500)).toBe(true)
-    // The API nodes answer through HAProxy.
+    // The API nodes answer through HAProxy, with the stations registered in PostgreSQL (their registries follow it).
     expect((await fetch(`${state.apiUrl}/health`)).status).toBe(200)
+    const listed = async (): Promise<string[]> => ((await (await fetch(`${state.apiUrl}/api/v1/stations`)).json()) as { stations: Array<{ id: string }> }).stations.map((s) => s.id)
+    const sims = (await readStored(state.influx.primary, state.influx.database)).keys()
+    const simId = [...sims][0]!
+    // Both API nodes (HAProxy alternates between them).
+    for (let i = 0; i < 4; i++) expect(await listed()).toContain(simId)
+    expect((await fetch(`${state.apiUrl}/api/v1/stations/${simId}/latest`)).status).toBe(200)
 
     const status = await cli(['cluster', 'status', '--dir', tmp.dir])
     expect(status.code).toBe(0)

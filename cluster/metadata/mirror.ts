@@ -1,0 +1,289 @@
+import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
+import type { Logger } from '../../core/log.ts'
+import type { Registry, Station } from '../../devices/registry.ts'
+import { RuleBook } from '../../levels/book.ts'
+import type { SensorRule } from '../../levels/rules.ts'
+import type { MetadataChange, MetadataRepository, StationSecret } from './repository.ts'
+
+/**
+ * Keeps a node's own SQLite registry in step with the shared PostgreSQL
+ * repository, so the parts that read SQLite directly (the API: station
+ * list and detail, latest readings by station, the public board's rules)
+ * serve the stations registered in the cluster (issue 16, API nodes).
+ *
+ * What it copies: stations (with their sensors, calibrations, secret hash
+ * and enabled flag) and stored alert rules, at start and on every change the
+ * feed announces; after a feed reconnect ({ kind: 'resync' }) or a failed
+ * read, everything, retried with backoff. The lowest-risk way to get there:
+ * the API code is unchanged and reads a table as before.
+ *
+ * What it does not do: writes made through this node's API (register,
+ * update, tokens, rules) stay in its SQLite, as they do today, and a row it
+ * never copied is never deleted; a station or rule it copied that PostgreSQL
+ * no longer has is. API tokens are not copied (ids would collide with tokens
+ * created locally): each API node keeps its own (docs/CLUSTER.md).
+ *
+ * It writes through its own connection to the registry file, so the other
+ * connections of the process see PRAGMA data_version move and reload their
+ * caches (levels/book.ts RuleBook), exactly as for a CLI writing the file.
+ */
+export interface MirrorCounters {
+  /** Full copies (the first included). */
+  loads: number
+  /** Entities copied one at a time from the change feed. */
+  changes: number
+  /** Reads or writes that failed; each leads to a full copy with backoff. */
+  failures: number
+  /** Times the queue of changes overflowed into a full copy. */
+  overflows: number
+}
+
+export interface MirrorOptions {
+  log?: Logger
+  /** Changes waiting before a full copy is cheaper (as MetadataReplica's maxPending). */
+  maxPending?: number
+  retry?: Backoff
+}
+
+export class RegistryMirror {
+  readonly counters: MirrorCounters = { loads: 0, changes: 0, failures: 0, overflows: 0 }
+  private readonly pending = new Map<string, MetadataChange & { id: string }>()
+  private fullWanted = false
+  private running = false
+  private stopped = false
+  private attempt = 0
+  private retryTimer: NodeJS.Timeout | undefined
+  /** Station ids this mirror copied: the only ones it may delete. */
+  private readonly copied = new Set<string>()
+  /** `scope|sensor` of the rules this mirror copied. */
+  private readonly copiedRules = new Set<string>()
+  private idleWaiters: Array<() => void> = []
+  private readonly unwatch: () => void
+  private readonly log: Logger | undefined
+  private readonly stmts
+
+  private constructor(private readonly repo: MetadataRepository, private readonly registry: Registry, private readonly opts: MirrorOptions) {
+    this.log = opts.log?.child({ component: 'registry-mirror' })
+    const db = registry.db
+    // alert_rules is created by its owner, levels/book.ts, not by a migration.
+    new RuleBook(db, registry)
+    this.stmts = {
+      upsertStation: db.prepare(
+        `INSERT INTO stations (id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, last_seen_at, clock_offset_s, clock_checked_at, password_hash, credentials_rotated_at)
+         VALUES (@id, @name, @commune, @district, @lat, @lon, @coast, @zone, @code, @intervalSec, @enabled, @createdAt, @lastSeenAt, @clockOffsetSec, @clockCheckedAt, @hash, @createdAt)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, commune = excluded.commune, district = excluded.district, lat = excluded.lat, lon = excluded.lon,
+           coast = excluded.coast, zone = excluded.zone, code = excluded.code, interval_s = excluded.interval_s, enabled = excluded.enabled,
+           last_seen_at = excluded.last_seen_at, clock_offset_s = excluded.clock_offset_s, clock_checked_at = excluded.clock_checked_at, password_hash = excluded.password_hash`,
+      ),
+      deleteSensors: db.prepare('DELETE FROM station_sensors WHERE station_id = ?'),
+      insertSensor: db.prepare('INSERT INTO station_sensors (station_id, kind, cal_offset, cal_scale) VALUES (?, ?, ?, ?)'),
+      deleteStation: db.prepare('DELETE FROM stations WHERE id = ?'),
+      // A local station holding the code PostgreSQL gives another loses it (the shared metadata wins).
+      freeCode: db.prepare('UPDATE stations SET code = NULL WHERE code = ? COLLATE NOCASE AND id != ?'),
+      deleteRule: db.prepare('DELETE FROM alert_rules WHERE scope = ? AND sensor = ?'),
+      insertRule: db.prepare('INSERT OR REPLACE INTO alert_rules (scope, sensor, spec, updated_at) VALUES (?, ?, ?, ?)'),
+    }
+    this.unwatch = repo.watch((change) => this.onChange(change))
+  }
+
+  /** Copies everything once (rejects if the repository cannot be read now), then follows the feed. */
+  static async start(repo: MetadataRepository, registry: Registry, opts: MirrorOptions = {}): Promise<RegistryMirror> {
+    const mirror = new RegistryMirror(repo, registry, opts)
+    mirror.running = true
+    try {
+      await mirror.copyAll()
+    } catch (err) {
+      mirror.stop()
+      throw err
+    } finally {
+      mirror.running = false
+    }
+    mirror.kick()
+    return mirror
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.unwatch()
+    clearTimeout(this.retryTimer)
+    for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  /** Resolves when nothing is waiting to be copied (tests, readiness). */
+  idle(): Promise<void> {
+    if (!this.running && !this.retryTimer && !this.fullWanted && this.pending.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private onChange(change: MetadataChange): void {
+    if (this.stopped) return
+    if (change.kind === 'resync') this.fullWanted = true
+    else if (change.kind === 'station' || change.kind === 'secret' || change.kind === 'rule') {
+      if (this.pending.size >= (this.opts.maxPending ?? 10_000)) {
+        this.counters.overflows++
+        this.log?.warn('registry mirror change queue full; copying everything instead')
+        this.pending.clear()
+        this.fullWanted = true
+      } else {
+        const key = `${change.kind === 'rule' ? 'rule' : 'station'}|${change.id}`
+        this.pending.delete(key)
+        this.pending.set(key, { kind: change.kind, id: change.id })
+      }
+    }
+    // tokens and certificates are not mirrored (see above)
+    this.kick()
+  }
+
+  private kick(): void {
+    if (this.running || this.stopped || this.retryTimer) return
+    this.running = true
+    void this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.stopped && (this.fullWanted || this.pending.size > 0)) {
+        if (this.fullWanted) {
+          this.fullWanted = false
+          this.pending.clear()
+          await this.copyAll()
+          continue
+        }
+        const [key, change] = this.pending.entries().next().value as [string, MetadataChange & { id: string }]
+        this.pending.delete(key)
+        if (change.kind === 'rule') this.writeRules(change.id, await this.repo.rules(change.id))
+        else {
+          const [station, secret] = await Promise.all([this.repo.getStation(change.id), this.repo.credentials(change.id)])
+          this.registry.db.transaction(() => this.writeStation(change.id, station, secret && { id: change.id, ...secret }))()
+        }
+        this.counters.changes++
+      }
+      this.attempt = 0
+    } catch (err) {
+      this.counters.failures++
+      this.fullWanted = true
+      const delay = equalJitter(backoffWindow(this.attempt++, this.opts.retry ?? { baseMs: 200, capMs: 5_000 }))
+      this.log?.warn({ err, retryInMs: delay }, 'registry mirror could not copy a change; copying everything later')
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined
+        this.kick()
+      }, delay)
+      this.retryTimer.unref()
+    } finally {
+      this.running = false
+      if (!this.retryTimer && (this.fullWanted || this.pending.size > 0) && !this.stopped) this.kick()
+      else if (!this.retryTimer) for (const w of this.idleWaiters.splice(0)) w()
+    }
+  }
+
+  private async copyAll(): Promise<void> {
+    const [stations, secrets, rules] = await Promise.all([this.repo.listStations(), this.repo.listSecrets(), this.repo.listRules()])
+    const secretOf = new Map(secrets.map((s) => [s.id, s]))
+    const ids = new Set(stations.map((s) => s.id))
+    const byScope = new Map<string, Record<string, SensorRule>>()
+    for (const r of rules) byScope.set(r.scope, { ...byScope.get(r.scope), [r.sensor]: r.rule })
+    for (const key of this.copiedRules) {
+      const scope = key.slice(0, key.indexOf('|'))
+      if (!byScope.has(scope)) byScope.set(scope, {})
+    }
+    this.registry.db.transaction(() => {
+      for (const id of [...this.copied]) if (!ids.has(id)) this.writeStation(id, undefined, undefined)
+      for (const s of stations) this.writeStation(s.id, s, secretOf.get(s.id))
+      for (const [scope, scoped] of byScope) this.writeRules(scope, scoped)
+    })()
+    this.counters.loads++
+  }
+
+  /** One station as PostgreSQL has it (undefined: gone); call inside a transaction. */
+  private writeStation(id: string, station: Station | undefined, secret: StationSecret | undefined): void {
+    if (!station || !secret) {
+      if (this.copied.has(id)) this.stmts.deleteStation.run(id)
+      this.copied.delete(id)
+      return
+    }
+    if (station.code !== null) this.stmts.freeCode.run(station.code, id)
+    const { sensors: _sensors, ...row } = station
+    this.stmts.upsertStation.run({ ...row, enabled: secret.enabled ? 1 : 0, hash: secret.hash })
+    this.stmts.deleteSensors.run(id)
+    for (const s of station.sensors) this.stmts.insertSensor.run(id, s.kind, s.offset, s.scale)
+    this.copied.add(id)
+  }
+
+  /** One scope's rules as PostgreSQL has them; the copied ones it no longer has are deleted. */
+  private writeRules(scope: string, rules: Record<string, SensorRule>): void {
+    this.registry.db.transaction(() => {
+      for (const key of [...this.copiedRules]) {
+        const [s, sensor] = [key.slice(0, key.indexOf('|')), key.slice(key.indexOf('|') + 1)]
+        if (s === scope && !(sensor in rules)) {
+          this.stmts.deleteRule.run(scope, sensor)
+          this.copiedRules.delete(key)
+        }
+      }
+      for (const [sensor, rule] of Object.entries(rules)) {
+        this.stmts.insertRule.run(scope, sensor, JSON.stringify(rule), Date.now())
+        this.copiedRules.add(`${scope}|${sensor}`)
+      }
+    })()
+  }
+}
+
+/** Retry delays while PostgreSQL cannot be reached at a node's start (one client, one server). */
+const START_RETRY: Backoff = { baseMs: 500, capMs: 10_000 }
+
+/**
+ * Cluster mode of `tidewatch api` (and `up`): opens the PostgreSQL
+ * repository and a second connection to the node's registry file, and runs a
+ * RegistryMirror between them. It starts in the background: the node serves
+ * what its SQLite holds until the first copy is done, and keeps retrying
+ * (with backoff, logged) while PostgreSQL cannot be reached.
+ */
+export async function startClusterRegistryMirror(opts: {
+  url: string
+  poolMax?: number
+  /** Opens the node's registry file on a connection of its own (devices/registry.ts Registry.open). */
+  registry: () => Registry
+  log: Logger
+  /** How long to wait for the first copy before returning (the node then starts serving either way). */
+  waitMs?: number
+}): Promise<{ ready: Promise<RegistryMirror | undefined>; stop(): Promise<void> }> {
+  let stopped = false
+  let repo: MetadataRepository | undefined
+  let registry: Registry | undefined
+  let mirror: RegistryMirror | undefined
+  let wake: (() => void) | undefined
+  const ready = (async (): Promise<RegistryMirror | undefined> => {
+    const { PostgresMetadataRepository } = await import('./postgres.ts')
+    for (let attempt = 0; !stopped; attempt++) {
+      try {
+        repo = await PostgresMetadataRepository.open({ url: opts.url, poolMax: opts.poolMax, log: opts.log })
+        registry ??= opts.registry()
+        mirror = await RegistryMirror.start(repo, registry, { log: opts.log })
+        if (stopped) mirror.stop()
+        else opts.log.info("this node's registry follows the PostgreSQL metadata")
+        return mirror
+      } catch (err) {
+        await repo?.close().catch(() => undefined)
+        repo = undefined
+        const delay = equalJitter(backoffWindow(attempt, START_RETRY))
+        opts.log.warn({ err, retryInMs: delay }, 'cannot copy the PostgreSQL metadata into this node yet; retrying')
+        await new Promise<void>((r) => {
+          wake = r
+          setTimeout(r, delay).unref()
+        })
+      }
+    }
+    return undefined
+  })()
+  await Promise.race([ready, new Promise((r) => setTimeout(r, opts.waitMs ?? 5_000).unref())])
+  return {
+    ready,
+    async stop() {
+      stopped = true
+      wake?.()
+      await ready
+      mirror?.stop()
+      await repo?.close().catch(() => undefined)
+      registry?.close()
+    },
+  }
+}
