@@ -40,6 +40,12 @@ export interface MirrorCounters {
 
 export interface MirrorOptions {
   log?: Logger
+  /**
+   * How often last-seen times and clock offsets are copied: the edges write
+   * them to PostgreSQL without a notification (they change all the time), so
+   * they are polled. A minute is finer than any "silent station" threshold.
+   */
+  sightingsEveryMs?: number
   /** Changes waiting before a full copy is cheaper (as MetadataReplica's maxPending). */
   maxPending?: number
   retry?: Backoff
@@ -49,6 +55,8 @@ export class RegistryMirror {
   readonly counters: MirrorCounters = { loads: 0, changes: 0, failures: 0, overflows: 0 }
   private readonly pending = new Map<string, MetadataChange & { id: string }>()
   private fullWanted = false
+  private sightingsWanted = false
+  private readonly sightingsTimer: NodeJS.Timeout
   private running = false
   private stopped = false
   private attempt = 0
@@ -80,10 +88,16 @@ export class RegistryMirror {
       deleteStation: db.prepare('DELETE FROM stations WHERE id = ?'),
       // A local station holding the code PostgreSQL gives another loses it (the shared metadata wins).
       freeCode: db.prepare('UPDATE stations SET code = NULL WHERE code = ? COLLATE NOCASE AND id != ?'),
+      touch: db.prepare('UPDATE stations SET last_seen_at = ?, clock_offset_s = ?, clock_checked_at = ? WHERE id = ?'),
       deleteRule: db.prepare('DELETE FROM alert_rules WHERE scope = ? AND sensor = ?'),
       insertRule: db.prepare('INSERT OR REPLACE INTO alert_rules (scope, sensor, spec, updated_at) VALUES (?, ?, ?, ?)'),
     }
     this.unwatch = repo.watch((change) => this.onChange(change))
+    this.sightingsTimer = setInterval(() => {
+      this.sightingsWanted = true
+      this.kick()
+    }, opts.sightingsEveryMs ?? 60_000)
+    this.sightingsTimer.unref()
   }
 
   /** Copies everything once (rejects if the repository cannot be read now), then follows the feed. */
@@ -106,6 +120,7 @@ export class RegistryMirror {
     this.stopped = true
     this.unwatch()
     clearTimeout(this.retryTimer)
+    clearInterval(this.sightingsTimer)
     for (const w of this.idleWaiters.splice(0)) w()
   }
 
@@ -142,11 +157,16 @@ export class RegistryMirror {
 
   private async loop(): Promise<void> {
     try {
-      while (!this.stopped && (this.fullWanted || this.pending.size > 0)) {
+      while (!this.stopped && (this.fullWanted || this.pending.size > 0 || this.sightingsWanted)) {
         if (this.fullWanted) {
           this.fullWanted = false
           this.pending.clear()
           await this.copyAll()
+          continue
+        }
+        if (this.pending.size === 0) {
+          this.sightingsWanted = false
+          await this.copySightings()
           continue
         }
         const [key, change] = this.pending.entries().next().value as [string, MetadataChange & { id: string }]
@@ -192,6 +212,14 @@ export class RegistryMirror {
       for (const [scope, scoped] of byScope) this.writeRules(scope, scoped)
     })()
     this.counters.loads++
+  }
+
+  /** Last seen and clock offsets of the stations this mirror copied. */
+  private async copySightings(): Promise<void> {
+    const stations = await this.repo.listStations()
+    this.registry.db.transaction(() => {
+      for (const s of stations) if (this.copied.has(s.id)) this.stmts.touch.run(s.lastSeenAt, s.clockOffsetSec, s.clockCheckedAt, s.id)
+    })()
   }
 
   /** One station as PostgreSQL has it (undefined: gone); call inside a transaction. */

@@ -37,7 +37,7 @@ describe('registry mirror: PostgreSQL metadata into a node-local SQLite registry
       await api.add({ id: 'LOCAL-1', name: 'only here', lat: 9, lon: 105 })
       await repo.addStation({ id: 'SD-01', name: 'Sông Đốc', lat: 9.04, lon: 104.83, zone: 'rice_shrimp', code: 'SD01', sensors: [{ kind: 'salinity', offset: 0.2, scale: 1 }] })
       await repo.setRule('SD-01', 'water_level', BD_RULE)
-      const mirror = await RegistryMirror.start(repo, mirrored)
+      const mirror = await RegistryMirror.start(repo, mirrored, { sightingsEveryMs: 200 })
       try {
         expect(api.get('SD-01')).toMatchObject({ name: 'Sông Đốc', zone: 'rice_shrimp', code: 'SD01', enabled: true, sensors: [{ kind: 'salinity', offset: 0.2, scale: 1 }] })
         expect(api.credentials('SD-01')?.hash).toBe((await repo.credentials('SD-01'))?.hash)
@@ -60,6 +60,10 @@ describe('registry mirror: PostgreSQL metadata into a node-local SQLite registry
             5_000,
           ),
         ).toBe(true)
+
+        // Last seen is written by the edges without a notification: polled.
+        await repo.touchStations(new Map([['SD-01', { lastSeenAt: 5_000, clockOffsetMs: 2_000 }]]))
+        expect(await eventually(() => api.get('SD-01')?.lastSeenAt === 5_000 && api.get('SD-01')?.clockOffsetSec === 2, 5_000)).toBe(true)
 
         await repo.removeStation('NC-01')
         await repo.deleteRule('SD-01', 'water_level')
