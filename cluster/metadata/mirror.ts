@@ -3,6 +3,7 @@ import type { Logger } from '../../core/log.ts'
 import type { Registry, Station } from '../../devices/registry.ts'
 import { RuleBook } from '../../levels/book.ts'
 import type { SensorRule } from '../../levels/rules.ts'
+import { FeedFollower, type FollowCounters } from './follow.ts'
 import type { MetadataChange, MetadataRepository, StationSecret } from './repository.ts'
 
 /**
@@ -13,8 +14,9 @@ import type { MetadataChange, MetadataRepository, StationSecret } from './reposi
  *
  * What it copies: stations (with their sensors, calibrations, secret hash
  * and enabled flag) and stored alert rules, at start and on every change the
- * feed announces; after a feed reconnect ({ kind: 'resync' }) or a failed
- * read, everything, retried with backoff. The lowest-risk way to get there:
+ * feed announces (follow.ts FeedFollower: one entity per change, everything
+ * after a resync or a failed read, with backoff; a bounded queue); last seen
+ * and clock offsets by a poll. The lowest-risk way to get there:
  * the API code is unchanged and reads a table as before.
  *
  * What it does not do: writes made through this node's API (register,
@@ -27,16 +29,7 @@ import type { MetadataChange, MetadataRepository, StationSecret } from './reposi
  * connections of the process see PRAGMA data_version move and reload their
  * caches (levels/book.ts RuleBook), exactly as for a CLI writing the file.
  */
-export interface MirrorCounters {
-  /** Full copies (the first included). */
-  loads: number
-  /** Entities copied one at a time from the change feed. */
-  changes: number
-  /** Reads or writes that failed; each leads to a full copy with backoff. */
-  failures: number
-  /** Times the queue of changes overflowed into a full copy. */
-  overflows: number
-}
+export type MirrorCounters = FollowCounters
 
 export interface MirrorOptions {
   log?: Logger
@@ -52,26 +45,15 @@ export interface MirrorOptions {
 }
 
 export class RegistryMirror {
-  readonly counters: MirrorCounters = { loads: 0, changes: 0, failures: 0, overflows: 0 }
-  private readonly pending = new Map<string, MetadataChange & { id: string }>()
-  private fullWanted = false
-  private sightingsWanted = false
+  private readonly follower: FeedFollower
   private readonly sightingsTimer: NodeJS.Timeout
-  private running = false
-  private stopped = false
-  private attempt = 0
-  private retryTimer: NodeJS.Timeout | undefined
   /** Station ids this mirror copied: the only ones it may delete. */
   private readonly copied = new Set<string>()
   /** `scope|sensor` of the rules this mirror copied. */
   private readonly copiedRules = new Set<string>()
-  private idleWaiters: Array<() => void> = []
-  private readonly unwatch: () => void
-  private readonly log: Logger | undefined
   private readonly stmts
 
-  private constructor(private readonly repo: MetadataRepository, private readonly registry: Registry, private readonly opts: MirrorOptions) {
-    this.log = opts.log?.child({ component: 'registry-mirror' })
+  private constructor(private readonly repo: MetadataRepository, private readonly registry: Registry, opts: MirrorOptions) {
     const db = registry.db
     // alert_rules is created by its owner, levels/book.ts, not by a migration.
     new RuleBook(db, registry)
@@ -92,108 +74,50 @@ export class RegistryMirror {
       deleteRule: db.prepare('DELETE FROM alert_rules WHERE scope = ? AND sensor = ?'),
       insertRule: db.prepare('INSERT OR REPLACE INTO alert_rules (scope, sensor, spec, updated_at) VALUES (?, ?, ?, ?)'),
     }
-    this.unwatch = repo.watch((change) => this.onChange(change))
-    this.sightingsTimer = setInterval(() => {
-      this.sightingsWanted = true
-      this.kick()
-    }, opts.sightingsEveryMs ?? 60_000)
+    this.follower = new FeedFollower(repo, {
+      reload: () => this.copyAll(),
+      apply: (change) => this.copyOne(change),
+      // A station's row holds its secret: one read for both kinds. Tokens and certificates are not copied (above).
+      keyOf: (change) => (change.kind === 'station' || change.kind === 'secret' ? `station|${change.id}` : change.kind === 'rule' ? `rule|${change.id}` : undefined),
+      maxPending: opts.maxPending,
+      retry: opts.retry,
+      log: opts.log?.child({ component: 'registry-mirror' }),
+      what: 'registry mirror',
+    })
+    this.sightingsTimer = setInterval(() => this.follower.request('sightings', () => this.copySightings()), opts.sightingsEveryMs ?? 60_000)
     this.sightingsTimer.unref()
+  }
+
+  get counters(): MirrorCounters {
+    return this.follower.counters
   }
 
   /** Copies everything once (rejects if the repository cannot be read now), then follows the feed. */
   static async start(repo: MetadataRepository, registry: Registry, opts: MirrorOptions = {}): Promise<RegistryMirror> {
     const mirror = new RegistryMirror(repo, registry, opts)
-    mirror.running = true
     try {
-      await mirror.copyAll()
+      await mirror.follower.start()
     } catch (err) {
       mirror.stop()
       throw err
-    } finally {
-      mirror.running = false
     }
-    mirror.kick()
     return mirror
   }
 
   stop(): void {
-    this.stopped = true
-    this.unwatch()
-    clearTimeout(this.retryTimer)
+    this.follower.stop()
     clearInterval(this.sightingsTimer)
-    for (const w of this.idleWaiters.splice(0)) w()
   }
 
   /** Resolves when nothing is waiting to be copied (tests, readiness). */
   idle(): Promise<void> {
-    if (!this.running && !this.retryTimer && !this.fullWanted && this.pending.size === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
+    return this.follower.idle()
   }
 
-  private onChange(change: MetadataChange): void {
-    if (this.stopped) return
-    if (change.kind === 'resync') this.fullWanted = true
-    else if (change.kind === 'station' || change.kind === 'secret' || change.kind === 'rule') {
-      if (this.pending.size >= (this.opts.maxPending ?? 10_000)) {
-        this.counters.overflows++
-        this.log?.warn('registry mirror change queue full; copying everything instead')
-        this.pending.clear()
-        this.fullWanted = true
-      } else {
-        const key = `${change.kind === 'rule' ? 'rule' : 'station'}|${change.id}`
-        this.pending.delete(key)
-        this.pending.set(key, { kind: change.kind, id: change.id })
-      }
-    }
-    // tokens and certificates are not mirrored (see above)
-    this.kick()
-  }
-
-  private kick(): void {
-    if (this.running || this.stopped || this.retryTimer) return
-    this.running = true
-    void this.loop()
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      while (!this.stopped && (this.fullWanted || this.pending.size > 0 || this.sightingsWanted)) {
-        if (this.fullWanted) {
-          this.fullWanted = false
-          this.pending.clear()
-          await this.copyAll()
-          continue
-        }
-        if (this.pending.size === 0) {
-          this.sightingsWanted = false
-          await this.copySightings()
-          continue
-        }
-        const [key, change] = this.pending.entries().next().value as [string, MetadataChange & { id: string }]
-        this.pending.delete(key)
-        if (change.kind === 'rule') this.writeRules(change.id, await this.repo.rules(change.id))
-        else {
-          const [station, secret] = await Promise.all([this.repo.getStation(change.id), this.repo.credentials(change.id)])
-          this.registry.db.transaction(() => this.writeStation(change.id, station, secret && { id: change.id, ...secret }))()
-        }
-        this.counters.changes++
-      }
-      this.attempt = 0
-    } catch (err) {
-      this.counters.failures++
-      this.fullWanted = true
-      const delay = equalJitter(backoffWindow(this.attempt++, this.opts.retry ?? { baseMs: 200, capMs: 5_000 }))
-      this.log?.warn({ err, retryInMs: delay }, 'registry mirror could not copy a change; copying everything later')
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined
-        this.kick()
-      }, delay)
-      this.retryTimer.unref()
-    } finally {
-      this.running = false
-      if (!this.retryTimer && (this.fullWanted || this.pending.size > 0) && !this.stopped) this.kick()
-      else if (!this.retryTimer) for (const w of this.idleWaiters.splice(0)) w()
-    }
+  private async copyOne(change: MetadataChange & { id: string }): Promise<void> {
+    if (change.kind === 'rule') return this.writeRules(change.id, await this.repo.rules(change.id))
+    const [station, secret] = await Promise.all([this.repo.getStation(change.id), this.repo.credentials(change.id)])
+    this.registry.db.transaction(() => this.writeStation(change.id, station, secret && { id: change.id, ...secret }))()
   }
 
   private async copyAll(): Promise<void> {
@@ -211,7 +135,6 @@ export class RegistryMirror {
       for (const s of stations) this.writeStation(s.id, s, secretOf.get(s.id))
       for (const [scope, scoped] of byScope) this.writeRules(scope, scoped)
     })()
-    this.counters.loads++
   }
 
   /** Last seen and clock offsets of the stations this mirror copied. */

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
+import type { Backoff } from '../../core/backoff.ts'
 import type { Logger } from '../../core/log.ts'
 import type { StationContext } from '../../core/reading.ts'
 import { stationContext, type Sighting, type Station } from '../../devices/registry.ts'
@@ -8,6 +8,7 @@ import type { StationAuthenticator } from '../../broker/hooks/authenticate.ts'
 import type { ZoneDirectory } from '../../levels/book.ts'
 import type { SensorRule } from '../../levels/rules.ts'
 import type { Zone } from '../../levels/zones.ts'
+import { FeedFollower, type FollowCounters } from './follow.ts'
 import type { MetadataChange, MetadataRepository, TokenRecord } from './repository.ts'
 
 /**
@@ -23,13 +24,8 @@ import type { MetadataChange, MetadataRepository, TokenRecord } from './reposito
  * connecting and publishing (issue 16, chaos scenario 7). A change is applied
  * when its notification arrives (milliseconds on one LAN; the bar is 1 s).
  *
- * Freshness:
- * - each change re-reads that one entity; changes for one key arriving while
- *   it is read are read again after, in order, so the last read wins;
- * - { kind: 'resync' } (the feed reconnected) or any failed read reloads
- *   everything, retried with backoff until it succeeds;
- * - the queue of entities to re-read is bounded (maxPending): past it, the
- *   queue is dropped and everything is reloaded instead, counted and logged.
+ * Freshness: follow.ts FeedFollower (one entity per change, a full reload
+ * after a resync or a failed read, a bounded queue).
  */
 export interface ReplicaOptions {
   log?: Logger
@@ -47,15 +43,7 @@ export interface ReplicaOptions {
   tokenUseFlushMs?: number
 }
 
-export interface ReplicaCounters {
-  /** Changes applied one entity at a time. */
-  changes: number
-  /** Full reloads done (the first load included). */
-  reloads: number
-  /** Reads that failed (the database away); each leads to a reload with backoff. */
-  failures: number
-  /** Times the pending queue overflowed into a full reload. */
-  overflows: number
+export interface ReplicaCounters extends FollowCounters {
   /** Token uses not recorded because the buffer of unwritten uses was full. */
   tokenUsesDropped: number
   /** Station sightings (last seen, clock offset) written to the repository. */
@@ -84,25 +72,19 @@ const ruleKey = (scope: string, sensor: string): string => `${scope}|${sensor}`
 
 export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   private data: Snapshot = { stations: new Map(), secrets: new Map(), revoked: new Set(), tokens: new Map(), rules: new Map() }
-  private readonly pending = new Map<string, MetadataChange>()
-  private reloadWanted = true
-  private draining = false
-  private retryAttempt = 0
-  private retryTimer: NodeJS.Timeout | undefined
+  private readonly follower: FeedFollower
   private stopped = false
   private zoneGen = 0
-  private readonly unwatch: () => void
   private readonly bootstrapHash: Buffer | undefined
   private readonly log: Logger | undefined
   private readonly maxPending: number
-  private idleWaiters: Array<() => void> = []
   /** Token id → last use not yet written back; bounded by maxPending, what does not fit is counted. */
   private tokenUses = new Map<number, number>()
   private readonly tokenUseTimer: NodeJS.Timeout
   /** Station → newest sighting not yet written; bounded by maxPending, what does not fit is counted. */
   private sightings = new Map<string, Sighting>()
   private sightingWrite: Promise<void> | undefined
-  readonly counters: ReplicaCounters = { changes: 0, reloads: 0, failures: 0, overflows: 0, tokenUsesDropped: 0, sightingsWritten: 0, sightingsDropped: 0, sightingWriteFailures: 0 }
+  private readonly own = { tokenUsesDropped: 0, sightingsWritten: 0, sightingsDropped: 0, sightingWriteFailures: 0 }
   /** When the replica last matched the repository fully (a completed reload), ms. */
   lastReloadAt = 0
 
@@ -110,8 +92,14 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     this.log = opts.log?.child({ component: 'metadata-replica' })
     this.maxPending = opts.maxPending ?? 10_000
     this.bootstrapHash = opts.bootstrapToken ? createHash('sha256').update(opts.bootstrapToken).digest() : undefined
-    // Watch before the first load: a change committed during it is read again after.
-    this.unwatch = repo.watch((change) => this.onChange(change))
+    this.follower = new FeedFollower(repo, {
+      reload: () => this.reload(),
+      apply: (change) => this.apply(change),
+      maxPending: this.maxPending,
+      retry: opts.retry,
+      log: this.log,
+      what: 'metadata replica',
+    })
     this.tokenUseTimer = setInterval(() => void this.flushTokenUse(), opts.tokenUseFlushMs ?? 60_000)
     this.tokenUseTimer.unref()
   }
@@ -119,26 +107,19 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   /** Loads everything once; rejects if the repository cannot be read now (nothing to serve yet). */
   static async start(repo: MetadataRepository, opts: ReplicaOptions = {}): Promise<MetadataReplica> {
     const replica = new MetadataReplica(repo, opts)
-    replica.reloadWanted = false
-    // Held as a drain, so changes arriving during the first load wait for it instead of racing it.
-    replica.draining = true
     try {
-      await replica.reload()
+      await replica.follower.start()
     } catch (err) {
       replica.stop()
       throw err
-    } finally {
-      replica.draining = false
     }
-    replica.drain()
     return replica
   }
 
   /** Stops following changes; call flushTokenUse() first to keep the last token uses. */
   stop(): void {
     this.stopped = true
-    this.unwatch()
-    clearTimeout(this.retryTimer)
+    this.follower.stop()
     clearInterval(this.tokenUseTimer)
   }
 
@@ -181,9 +162,9 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     this.sightings = new Map()
     try {
       await this.repo.touchStations(batch)
-      this.counters.sightingsWritten += batch.size
+      this.own.sightingsWritten += batch.size
     } catch (err) {
-      this.counters.sightingWriteFailures++
+      this.own.sightingWriteFailures++
       this.log?.warn({ err, stations: batch.size }, 'could not record station sightings; keeping them for the next write')
       for (const [id, s] of batch) this.noteSighting(id, s)
     } finally {
@@ -195,7 +176,7 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     const known = this.sightings.get(id)
     if (known === undefined) {
       if (this.sightings.size >= this.maxPending) {
-        this.counters.sightingsDropped++
+        this.own.sightingsDropped++
         return
       }
       this.sightings.set(id, s)
@@ -208,7 +189,7 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   private noteTokenUse(id: number, at: number): void {
     const known = this.tokenUses.get(id)
     if (known === undefined && this.tokenUses.size >= this.maxPending) {
-      this.counters.tokenUsesDropped++
+      this.own.tokenUsesDropped++
       return
     }
     this.tokenUses.set(id, Math.max(known ?? 0, at))
@@ -234,11 +215,11 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     s.hash = to
     this.repo.upgradeHash(id, from, to).then(
       (done) => {
-        if (!done) this.onChange({ kind: 'secret', id })
+        if (!done) this.follower.enqueue({ kind: 'secret', id })
       },
       (err) => {
         this.log?.warn({ err, station: id }, 'could not store the migrated station hash; will retry at a later login')
-        this.onChange({ kind: 'secret', id })
+        this.follower.enqueue({ kind: 'secret', id })
       },
     )
     return true
@@ -293,70 +274,15 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
 
   /** Resolves when no change is waiting to be applied (tests, and a node's readiness probe). */
   idle(): Promise<void> {
-    if (!this.draining && this.pending.size === 0 && !this.reloadWanted) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
+    return this.follower.idle()
+  }
+
+  /** The feed's counters and this replica's own. */
+  get counters(): ReplicaCounters {
+    return { ...this.follower.counters, ...this.own }
   }
 
   // ---- keeping it fresh ----
-
-  private onChange(change: MetadataChange): void {
-    if (this.stopped) return
-    if (change.kind === 'resync') {
-      this.reloadWanted = true
-    } else if (this.reloadWanted) {
-      // A reload that has not started yet reads this change too.
-    } else if (this.pending.size >= this.maxPending) {
-      this.counters.overflows++
-      this.log?.warn({ maxPending: this.maxPending }, 'metadata change queue full; dropping it and reloading everything')
-      this.pending.clear()
-      this.reloadWanted = true
-    } else {
-      const key = `${change.kind}|${change.id}`
-      // Re-inserted at the end: a key changed again is read after the read in flight.
-      this.pending.delete(key)
-      this.pending.set(key, change)
-    }
-    this.drain()
-  }
-
-  private drain(): void {
-    if (this.draining || this.stopped || this.retryTimer) return
-    this.draining = true
-    void this.drainLoop()
-  }
-
-  private async drainLoop(): Promise<void> {
-    try {
-      while (!this.stopped && (this.reloadWanted || this.pending.size > 0)) {
-        if (this.reloadWanted) {
-          this.reloadWanted = false
-          // What is queued now is covered by the reload; what arrives during it is read after.
-          this.pending.clear()
-          await this.reload()
-          continue
-        }
-        const [key, change] = this.pending.entries().next().value as [string, MetadataChange & { id: string }]
-        this.pending.delete(key)
-        await this.apply(change)
-        this.counters.changes++
-      }
-      this.retryAttempt = 0
-    } catch (err) {
-      this.counters.failures++
-      this.reloadWanted = true
-      const delay = equalJitter(backoffWindow(this.retryAttempt++, this.opts.retry ?? { baseMs: 200, capMs: 5_000 }))
-      this.log?.warn({ err, retryInMs: delay }, 'metadata read failed; serving the last copy and reloading later')
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined
-        this.drain()
-      }, delay)
-      this.retryTimer.unref()
-    } finally {
-      this.draining = false
-      if (!this.retryTimer && (this.reloadWanted || this.pending.size > 0) && !this.stopped) this.drain()
-      else if (!this.retryTimer) for (const w of this.idleWaiters.splice(0)) w()
-    }
-  }
 
   private async reload(): Promise<void> {
     const [stations, secrets, revoked, tokens, rules] = await Promise.all([
@@ -375,7 +301,6 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
       rules: new Map(rules.map((r) => [ruleKey(r.scope, r.sensor), r.rule])),
     }
     this.zoneGen++
-    this.counters.reloads++
     this.lastReloadAt = Date.now()
   }
 

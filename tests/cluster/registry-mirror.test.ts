@@ -73,7 +73,7 @@ describe('registry mirror: PostgreSQL metadata into a node-local SQLite registry
         // A full copy (the feed came back) deletes only what it had copied.
         await repo.addStation({ id: 'CM-01', name: 'Cà Mau', lat: 9.17, lon: 105.15 })
         ;(repo as unknown as { fanout: { emit(c: unknown): void } }).fanout.emit({ kind: 'resync' })
-        expect(await eventually(() => api.get('CM-01') !== undefined && mirror.counters.loads >= 2, 5_000)).toBe(true)
+        expect(await eventually(() => api.get('CM-01') !== undefined && mirror.counters.reloads >= 2, 5_000)).toBe(true)
         await mirror.idle()
         expect(api.list().map((s) => s.id)).toEqual(['CM-01', 'LOCAL-1', 'SD-01'])
         expect(mirror.counters.failures).toBe(0)
