@@ -125,6 +125,8 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
     const configFile = join(nodeDir, 'nats.conf')
     writeFileSync(configFile, configText(p, ports, storeDir, clusterName))
     let child: ChildProcess | undefined
+    /** Set while we stop it: nats-server 2.9 exits with code 1 after a SIGTERM, which is not worth a warning. */
+    let stopping = false
     const log = opts.log?.child({ component: 'nats-server', node: p.name })
 
     const spawnNode = (): void => {
@@ -136,7 +138,7 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
       })
       proc.on('exit', (code, signal) => {
         if (child === proc) child = undefined
-        if (code) log?.warn({ code, signal, stderr: stderr.slice(-500) }, 'nats-server exited')
+        if (code && !stopping) log?.warn({ code, signal, stderr: stderr.slice(-500) }, 'nats-server exited')
       })
     }
 
@@ -151,7 +153,12 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
       async kill(signal = 'SIGKILL') {
         const proc = child
         if (!proc) return
-        await stopChild(proc, signal)
+        stopping = true
+        try {
+          await stopChild(proc, signal)
+        } finally {
+          stopping = false
+        }
         child = undefined
       },
       async restart() {
