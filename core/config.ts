@@ -261,6 +261,17 @@ function influxTargetsFromEnv(env: Env): unknown[] | undefined {
   return targets.length ? targets : undefined
 }
 
+/**
+ * `{ 'cluster.nats.replicas': 3 }` → `{ cluster: { nats: { replicas: 3 } } }`:
+ * config files written by launchers and tests from dotted paths, the same
+ * paths the environment overrides use.
+ */
+export function nestPaths(flat: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [path, value] of Object.entries(flat)) setPath(out, path, value)
+  return out
+}
+
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.')
   let node = obj

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { nestPaths } from '../../core/config.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
@@ -192,17 +193,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** `{ 'a.b': 1 }` -> `{ a: { b: 1 } }`. */
-function nest(flat: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [path, value] of Object.entries(flat)) {
-    const keys = path.split('.')
-    let node = out
-    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>
-    node[keys.at(-1)!] = value
-  }
-  return out
-}
-
 /** Station ids to register: the demo stations first (as `npm start --demo` has them), then numbered ones. */
 export function stationIds(count: number): string[] {
   const ids = DEMO_STATIONS.slice(0, count).map((s) => s.id)
@@ -281,7 +271,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     writeFileSync(
       configFile,
       JSON.stringify(
-        nest({
+        nestPaths({
           'influx.targets': [
             { name: 'primary', url: primary.url, database },
             { name: 'dr', url: dr.url, database },

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfig, type Config } from '../../core/config.ts'
+import { loadConfig, nestPaths, type Config } from '../../core/config.ts'
 import { createLogger, silentLogger } from '../../core/log.ts'
 import { Registry } from '../../devices/registry.ts'
 import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
@@ -104,7 +104,7 @@ export async function scenario(world: ClusterWorld, name: string, stationCount: 
     'cluster.nats.publishTimeoutMs': 1000,
     ...overrides,
   }
-  writeFileSync(file, JSON.stringify(nest(settings)))
+  writeFileSync(file, JSON.stringify(nestPaths(settings)))
   const envWithFile = (dir: string): Record<string, string> => ({ ...env(dir), TIDEWATCH_CONFIG: file })
   const configFor = (dir: string): Readonly<Config> => loadConfig({ env: envWithFile(dir) })
   const config = configFor(dataDir)
@@ -158,13 +158,3 @@ export async function until(check: () => Promise<boolean> | boolean, timeoutMs =
 }
 
 /** `{ 'a.b': 1 }` -> `{ a: { b: 1 } }`. */
-function nest(flat: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [path, value] of Object.entries(flat)) {
-    const keys = path.split('.')
-    let node = out
-    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>
-    node[keys.at(-1)!] = value
-  }
-  return out
-}
