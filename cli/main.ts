@@ -237,7 +237,7 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
   }
   const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
   if (!cmd) {
-    io.stderr(`tidewatch: unknown command "${command}" (tidewatch --help lists them)`)
+    io.stderr(`tidewatch: BAD_REQUEST: unknown command "${command}" (tidewatch --help lists them)`)
     return EXIT.USAGE
   }
   let log: Logger | undefined
