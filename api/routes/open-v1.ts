@@ -482,6 +482,29 @@ const DOCS: Record<'readings' | 'daily', Record<Format, { operationId: string; s
     },
   },
 }
+const OpenIndexSchema = z.object({
+  ...LicenceFields,
+  documentation: z.string(),
+  links: z.array(z.object({ href: z.string(), title: z.string(), type: z.string() })),
+})
+
+/** Paths relative to /open/v1; `{id}` is a station id from /stations. */
+function openIndex(): z.infer<typeof OpenIndexSchema> {
+  return {
+    ...OPEN_V1_LICENSE,
+    documentation: '/docs (OpenAPI); docs/OPEN-DATA.md in the repository',
+    links: [
+      { href: '/open/v1/stations', title: 'Every public station: sensors, units, levels in force, latest values', type: 'application/json' },
+      { href: '/open/v1/stations.geojson', title: 'The stations as GeoJSON (RFC 7946)', type: 'application/geo+json' },
+      ...FORMATS.flatMap((format) => [
+        { href: `/open/v1/stations/{id}/readings.${format}`, title: `Readings of one station (${format.toUpperCase()})`, type: format === 'csv' ? 'text/csv' : 'application/json' },
+        { href: `/open/v1/stations/{id}/daily.${format}`, title: `Daily summary of one station (${format.toUpperCase()})`, type: format === 'csv' ? 'text/csv' : 'application/json' },
+      ]),
+      { href: '/sta/v1.1', title: 'The same data as OGC SensorThings API 1.1', type: 'application/json' },
+    ],
+  }
+}
+
 const OPEN_ERRORS = ['STATION_NOT_FOUND', 'INFLUX_UNAVAILABLE', 'INFLUX_QUERY_FAILED'] as const
 
 export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
@@ -491,6 +514,20 @@ export function openV1Routes(deps: ApiDeps): FastifyPluginAsync {
     addHttpCache(fastify, { cacheControl: OPEN_V1_LIMITS.cacheControl })
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const clock = () => Date.now()
+
+    // The entry point docs/OPEN-DATA.md gives as the base URL: what is here,
+    // so a client (or a person with curl) can start from it.
+    app.get('/', {
+      schema: route({
+        operationId: 'getOpenIndex',
+        tag: 'open data',
+        summary: 'What the open data API serves: its documents, formats and licence',
+        ok: { 200: json('Links to every open data document', OpenIndexSchema.meta({ examples: [openIndex()] })) },
+      }),
+    }, async (_req, reply) => {
+      void reply.header('x-license', OPEN_V1_LICENSE.license).header('link', `<${OPEN_V1_LICENSE.licenseUrl}>; rel="license"`)
+      return openIndex()
+    })
 
     // The stations as GeoJSON (RFC 7946), with this prefix's CORS and caching; /api/v1/open/stations.geojson serves the same document.
     app.get('/stations.geojson', { schema: route({ ...GEOJSON_ROUTE, operationId: 'getOpenStationsGeoJson' }) }, async (_req, reply) => {

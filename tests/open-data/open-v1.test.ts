@@ -65,6 +65,22 @@ afterAll(async () => {
   tmp?.cleanup()
 })
 
+describe('GET /open/v1', () => {
+  it('is an index of the open data documents, each link answering, with the licence', async () => {
+    for (const base of ['/open/v1', '/open/v1/']) {
+      const r = await get(base)
+      expect(r.status).toBe(200)
+      expect(r.body.license).toBe('CC-BY-4.0')
+      const hrefs = r.body.links.map((l: { href: string }) => l.href)
+      expect(hrefs).toContain('/open/v1/stations.geojson')
+      for (const href of hrefs) {
+        const followed = await get(href.replace('{id}', 'cm-od-01'))
+        expect(followed.status, href).toBe(200)
+      }
+    }
+  })
+})
+
 describe('GET /open/v1/stations', () => {
   it('lists stations with coordinates, sensors with units, latest values with level, and the licence', async () => {
     const r = await get('/open/v1/stations')
