@@ -88,6 +88,18 @@ async function withRegistry(config: Readonly<Config>, fn: (registry: import('../
   }
 }
 
+/**
+ * The registry the station and token commands write: in cluster mode
+ * (`cluster.postgres.url`) the shared PostgreSQL repository every node reads
+ * (issue 16), else the node's own SQLite registry. pg and cluster/ are
+ * imported only on the cluster path, so `devices list` stays cheap without it.
+ */
+async function withMetadata(config: Readonly<Config>, fn: (source: import('./commands/devices.ts').MetadataSource) => Promise<number>): Promise<number> {
+  if (!config.cluster.postgres.url) return withRegistry(config, fn)
+  const { withOperatorRepository } = await import('../cluster/metadata/open.ts')
+  return withOperatorRepository(config.cluster.postgres, fn)
+}
+
 function service(name: string, what: string, parts: import('../platform/platform.ts').PlatformParts, flags = ''): Command {
   return {
     help: async () => serviceUsage(name, what, flags),
@@ -118,7 +130,7 @@ const COMMANDS: Record<string, Command> = {
     help: async () => (await import('./commands/devices.ts')).usage(),
     run: async ({ args, config, io }) => {
       const { devicesCommand } = await import('./commands/devices.ts')
-      return withRegistry(config, (registry) => devicesCommand(args, registry, io))
+      return withMetadata(config, (source) => devicesCommand(args, source, io))
     },
   },
   staff: { help: async () => (await import('./commands/staff.ts')).USAGE, run: async ({ args, config, io }) => (await import('./commands/staff.ts')).staffCommand({ args, config, io }) },
@@ -126,7 +138,7 @@ const COMMANDS: Record<string, Command> = {
     help: async () => (await import('./commands/tokens.ts')).USAGE,
     run: async ({ args, config, io }) => {
       const { tokensCommand } = await import('./commands/tokens.ts')
-      return withRegistry(config, (registry) => tokensCommand(args, registry, io))
+      return withMetadata(config, (source) => tokensCommand(args, source, io))
     },
   },
   alerts: {
@@ -191,6 +203,7 @@ const RUNTIME_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'INFLUX_UNAVAILABLE',
   'INFLUX_QUERY_FAILED',
   'INFLUXD_NOT_INSTALLED',
+  'POSTGRES_UNAVAILABLE',
   'INTERNAL',
   'SMPP_BIND_FAILED',
   'SMPP_TIMEOUT',

@@ -79,6 +79,7 @@ const CATALOG = {
   CLUSTER_NOT_CONFIGURED: { status: 500, message: 'Cluster mode needs NATS servers (cluster.nats.servers)' },
   CLUSTER_TARGET_UNKNOWN: { status: 500, message: 'No InfluxDB target of that name is configured' },
   CLUSTER_ENGINE_MISSING: { status: 500, message: 'A program the local cluster needs is not installed (nats-server, postgresql, haproxy, influxdb)' },
+  CLUSTER_MODE_UNSUPPORTED: { status: 501, message: 'Not available in cluster mode yet (cluster.postgres.url is set)' },
   CLUSTER_ALREADY_RUNNING: { status: 409, message: 'A local cluster already runs in this directory' },
   HAPROXY_NOT_INSTALLED: { status: 500, message: 'haproxy is not installed' },
   HAPROXY_FAILED: { status: 500, message: 'haproxy refused its configuration or did not start' },

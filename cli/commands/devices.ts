@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { TidewatchError } from '../../core/errors.ts'
 import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
-import { normalizeStationCode, STATION_CODE_PATTERN, validateStationId, type Coast, type Registry, type NewStation } from '../../devices/registry.ts'
+import { normalizeStationCode, STATION_CODE_PATTERN, validateStationId, type Coast, type Credentials, type Registry, type NewStation, type Station } from '../../devices/registry.ts'
+import type { MetadataRepository } from '../../cluster/metadata/repository.ts'
 import type { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, isZone, ZONES, type AlarmLevels, type Zone } from '../../levels/zones.ts'
 import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
@@ -10,6 +11,18 @@ import { detectDelimiter, parseCsvRows } from '../../core/csv.ts'
 // `tidewatch devices list` loads only the registry: the rule book, the audit
 // log, the API's station view and the certificate commands are imported by
 // the subcommands that change something (issue 13: devices list in 300 ms).
+// In cluster mode (cluster.postgres.url) cli/main.ts opens the shared
+// PostgreSQL repository instead, and every subcommand goes through it
+// (issue 16); the repository is only a type here, so the SQLite path never
+// loads pg or cluster/.
+
+/** What the commands work on: the node's own SQLite registry, or in cluster mode the shared metadata repository. */
+export type MetadataSource = Registry | MetadataRepository
+
+/** Splits a source into the one it is (a repository names its backend; the Registry does not). */
+export function sourceOf(source: MetadataSource): { registry: Registry; repo?: undefined } | { repo: MetadataRepository; registry?: undefined } {
+  return 'backend' in source ? { repo: source } : { registry: source }
+}
 
 /** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened); the certificate lines live with those commands. */
 export async function usage(): Promise<string> {
@@ -76,12 +89,36 @@ function printCredentials(io: Io, creds: { id: string; username: string; passwor
   io.stdout(`Station ${creds.id}\n  MQTT username: ${creds.username}\n  MQTT password: ${creds.password}\nThe password is shown only this once; put it in the station's firmware now.`)
 }
 
+type StationView = ReturnType<typeof import('../../api/routes/stations.ts').publicStation>
+
 /**
- * What a changing subcommand needs beside the registry: the rule book (alarm
- * levels), and the audit log, which records each change with the station's
- * public view before and after it.
+ * What the changing subcommands do, over either backend, with the same
+ * stable errors (STATION_EXISTS, STATION_NOT_FOUND, STATION_CODE_TAKEN, …).
  */
-async function changeLog(registry: Registry) {
+interface StationStore {
+  get(id: string): Promise<Station | undefined>
+  /** STATION_NOT_FOUND, naming the station. */
+  require(id: string): Promise<Station>
+  byCode(code: string): Promise<string | undefined>
+  add(input: NewStation): Promise<Credentials>
+  update(id: string, patch: Parameters<Registry['update']>[1]): Promise<void>
+  setEnabled(id: string, enabled: boolean): Promise<void>
+  rotate(id: string): Promise<Credentials>
+  /** Stores the station's water-level alarm levels (BĐ1–BĐ3); null removes its own, so its zone's apply again. */
+  setAlarmLevels(id: string, levels: AlarmLevels | null): Promise<void>
+  /** The station as the API shows it, alarm levels resolved as the alerter resolves them. */
+  view(id: string): Promise<StationView | undefined>
+  /** Audits a change with the station's view before it and after it. */
+  record(action: string, id: string, before: unknown): Promise<void>
+}
+
+const notFound = (id: string) => new TidewatchError('STATION_NOT_FOUND', { id }, `Station "${id}" not found`)
+
+/**
+ * The node's SQLite registry with its rule book and audit log, which records
+ * each change with the station's public view before and after it.
+ */
+async function sqliteStore(registry: Registry): Promise<StationStore> {
   const [{ AuditLog }, { RuleBook }, { publicStation }] = await Promise.all([
     import('../../api/auth/audit.ts'),
     import('../../levels/book.ts'),
@@ -93,12 +130,78 @@ async function changeLog(registry: Registry) {
     const s = registry.get(id)
     return s ? publicStation(s, rules) : undefined
   }
-  const record = (action: string, id: string, before: unknown): void =>
-    audit.record({ actor: cliActor(), role: 'admin', action: `devices ${action}`, target: `station:${id}`, before, after: view(id) })
-  return { rules, view, record }
+  return {
+    get: async (id) => registry.get(id),
+    require: async (id) => registry.require(id),
+    byCode: async (code) => registry.byCode(code),
+    add: (input) => registry.add(input),
+    update: async (id, patch) => void registry.update(id, patch),
+    setEnabled: async (id, enabled) => registry.setEnabled(id, enabled),
+    rotate: (id) => registry.rotate(id),
+    setAlarmLevels: async (id, levels) => {
+      if (levels) rules.set(id, 'water_level', alarmLevelsRule(levels), Date.now())
+      else rules.remove(id, 'water_level')
+    },
+    view: async (id) => view(id),
+    record: async (action, id, before) =>
+      audit.record({ actor: cliActor(), role: 'admin', action: `devices ${action}`, target: `station:${id}`, before, after: view(id) }),
+  }
 }
 
-async function importCsv(registry: Registry, file: string, io: Io, json: boolean): Promise<number> {
+/**
+ * The cluster's PostgreSQL repository: every node's replica or mirror sees
+ * each change through the change feed. The audit log is a node's own SQLite
+ * table (api/auth/audit.ts) and has no shared counterpart yet, so a change
+ * made here is not audited (issue 16, left open).
+ */
+async function postgresStore(repo: MetadataRepository): Promise<StationStore> {
+  const [{ default: Database }, { RuleBook, singleZone, zoneScope }, { publicStation }] = await Promise.all([
+    import('better-sqlite3'),
+    import('../../levels/book.ts'),
+    import('../../api/routes/stations.ts'),
+  ])
+  const view = async (id: string): Promise<StationView | undefined> => {
+    const s = await repo.getStation(id)
+    if (!s) return undefined
+    // The rules that can apply to this station, resolved by the same RuleBook
+    // the alerter uses (station, then zone, then the zone's built-ins, then
+    // default) over an in-memory copy, so the view is the one SQLite gives.
+    const db = new Database(':memory:')
+    try {
+      const book = new RuleBook(db, singleZone(s.zone))
+      const now = Date.now()
+      for (const scope of [id, zoneScope(s.zone), 'default']) {
+        for (const [sensor, rule] of Object.entries(await repo.rules(scope))) book.set(scope, sensor, rule, now)
+      }
+      return publicStation(s, book)
+    } finally {
+      db.close()
+    }
+  }
+  const require = async (id: string): Promise<Station> => (await repo.getStation(id)) ?? Promise.reject(notFound(id))
+  return {
+    get: (id) => repo.getStation(id),
+    require,
+    byCode: (code) => repo.stationByCode(code),
+    add: (input) => repo.addStation(input),
+    update: async (id, patch) => void (await repo.updateStation(id, patch)),
+    setEnabled: (id, enabled) => repo.setEnabled(id, enabled),
+    rotate: (id) => repo.rotate(id),
+    setAlarmLevels: async (id, levels) => {
+      if (levels) await repo.setRule(id, 'water_level', alarmLevelsRule(levels))
+      else await repo.deleteRule(id, 'water_level')
+    },
+    view,
+    record: async () => {},
+  }
+}
+
+/** Raised for what only the SQLite registry can do yet (device certificates). */
+function notInCluster(what: string): TidewatchError {
+  return new TidewatchError('CLUSTER_MODE_UNSUPPORTED', { what }, `${what} is not available in cluster mode yet (cluster.postgres.url is set); use a node without it`)
+}
+
+async function importCsv(store: StationStore, file: string, io: Io, json: boolean): Promise<number> {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -141,21 +244,20 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
     }
   })
   const seen = new Set<string>()
-  stations.forEach((s, i) => {
+  for (const [i, s] of stations.entries()) {
     if (!s.name) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: name is empty`)
     if (seen.has(s.id)) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: duplicate id "${s.id}"`)
-    if (registry.get(s.id)) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: station "${s.id}" already exists`)
-    if (s.code && (registry.byCode(s.code) || stations.some((o, j) => j < i && o.code === s.code))) {
+    if (await store.get(s.id)) throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: station "${s.id}" already exists`)
+    if (s.code && ((await store.byCode(s.code)) || stations.some((o, j) => j < i && o.code === s.code))) {
       throw new TidewatchError('CSV_INVALID', { file, line: i + 2 }, `${file}:${i + 2}: SMS code "${s.code}" is already taken`)
     }
     seen.add(s.id)
-  })
-  const { rules, record } = await changeLog(registry)
+  }
   const created = []
   for (const s of stations) {
-    created.push(await registry.add(s))
-    if (s.alarmLevels) rules.set(s.id, 'water_level', alarmLevelsRule(s.alarmLevels), Date.now())
-    record('import', s.id, undefined)
+    created.push(await store.add(s))
+    if (s.alarmLevels) await store.setAlarmLevels(s.id, s.alarmLevels)
+    await store.record('import', s.id, undefined)
   }
   if (json) io.stdout(JSON.stringify(created))
   else {
@@ -166,16 +268,20 @@ async function importCsv(registry: Registry, file: string, io: Io, json: boolean
   return 0
 }
 
-export async function devicesCommand(argv: string[], registry: Registry, io: Io): Promise<number> {
+export async function devicesCommand(argv: string[], source: MetadataSource, io: Io): Promise<number> {
+  const { registry, repo } = sourceOf(source)
   const [sub, ...rest] = argv
   if (sub === 'list') {
     const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
-    printList(io, values.json, registry.list(), ['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'], (s) => [
+    printList(io, values.json, registry ? registry.list() : await repo.listStations(), ['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'], (s) => [
       s.id, s.code ?? '-', s.name, s.zone, s.lat, s.lon, s.sensors.map((x) => x.kind).join(','), s.enabled ? 'yes' : 'no', timeCell(s.lastSeenAt),
     ])
     return 0
   }
-  if (sub === 'cert' || sub === 'revoke-cert') return (await import('./device-certs.ts')).deviceCertsCommand(sub, rest, registry, io)
+  if (sub === 'cert' || sub === 'revoke-cert') {
+    if (!registry) throw notInCluster(`devices ${sub}`)
+    return (await import('./device-certs.ts')).deviceCertsCommand(sub, rest, registry, io)
+  }
   if (sub === undefined || sub === 'help') {
     io.stdout(await usage())
     return 0
@@ -183,7 +289,7 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
   if (sub !== 'add' && sub !== 'set' && sub !== 'rotate' && sub !== 'disable' && sub !== 'enable' && sub !== 'import') {
     throw new TidewatchError('BAD_REQUEST', { sub }, `devices: unknown subcommand "${sub}"`)
   }
-  const { rules, view, record } = await changeLog(registry)
+  const store = registry ? await sqliteStore(registry) : await postgresStore(repo)
   switch (sub) {
     case 'add': {
       const { values, positionals } = parse(rest, {
@@ -207,9 +313,10 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
       if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required')
       if (values.lat === undefined || values.lon === undefined) throw new TidewatchError('BAD_REQUEST', { flag: values.lat === undefined ? 'lat' : 'lon' }, '--lat and --lon are required')
       const alarmLevels = values.bd === undefined ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
+      if (values.cert && !registry) throw notInCluster('devices add --cert')
       const certs = values.cert ? await import('./device-certs.ts') : undefined
-      certs?.assertCanIssue(registry, id)
-      const creds = await registry.add({
+      if (registry) certs?.assertCanIssue(registry, id)
+      const creds = await store.add({
         id,
         name: values.name,
         lat: numberFlag('lat', values.lat, NaN, { min: -90, max: 90 }),
@@ -222,35 +329,35 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
         zone: parseZone(values.zone),
         code: parseCode(values.code) ?? null,
       })
-      if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
-      record('add', id, undefined)
+      if (alarmLevels) await store.setAlarmLevels(id, alarmLevels)
+      await store.record('add', id, undefined)
       printCredentials(io, creds, values.json)
-      if (certs) await certs.issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
+      if (certs && registry) await certs.issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
       return 0
     }
     case 'set': {
       const { values, positionals } = parse(rest, { zone: { type: 'string' }, code: { type: 'string' }, bd: { type: 'string' }, name: { type: 'string' } })
       const id = positionals[0]
       if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices set needs a station id\n${USAGE}`)
-      registry.require(id) // STATION_NOT_FOUND, naming the station
-      const before = view(id)
+      await store.require(id) // STATION_NOT_FOUND, naming the station
+      const before = await store.view(id)
       const patch: Parameters<Registry['update']>[1] = {}
       if (values.zone !== undefined) patch.zone = parseZone(values.zone)!
       if (values.code !== undefined) patch.code = values.code === '' ? null : parseCode(values.code)!
       if (values.name !== undefined) patch.name = values.name
       const alarmLevels = values.bd === undefined || values.bd === '' ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
-      registry.update(id, patch)
-      if (alarmLevels) rules.set(id, 'water_level', alarmLevelsRule(alarmLevels), Date.now())
-      else if (values.bd === '') rules.remove(id, 'water_level')
-      record('set', id, before)
-      io.stdout(JSON.stringify(view(id)))
+      await store.update(id, patch)
+      if (alarmLevels) await store.setAlarmLevels(id, alarmLevels)
+      else if (values.bd === '') await store.setAlarmLevels(id, null)
+      await store.record('set', id, before)
+      io.stdout(JSON.stringify(await store.view(id)))
       return 0
     }
     case 'rotate': {
       const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices rotate needs a station id')
-      const creds = await registry.rotate(positionals[0])
-      record('rotate', positionals[0], { credentials: 'previous' })
+      const creds = await store.rotate(positionals[0])
+      await store.record('rotate', positionals[0], { credentials: 'previous' })
       printCredentials(io, creds, values.json)
       return 0
     }
@@ -258,16 +365,16 @@ export async function devicesCommand(argv: string[], registry: Registry, io: Io)
     case 'enable': {
       const { positionals } = parse(rest, {})
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, `devices ${sub} needs a station id`)
-      const before = view(positionals[0])
-      registry.setEnabled(positionals[0], sub === 'enable')
-      record(sub, positionals[0], before)
+      const before = await store.view(positionals[0])
+      await store.setEnabled(positionals[0], sub === 'enable')
+      await store.record(sub, positionals[0], before)
       io.stdout(`Station ${positionals[0]} ${sub}d.`)
       return 0
     }
     case 'import': {
       const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices import needs a CSV file')
-      return importCsv(registry, positionals[0], io, values.json)
+      return importCsv(store, positionals[0], io, values.json)
     }
   }
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
 import type { ClusterConfig } from '../../core/cluster-config.ts'
+import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import type { StationContext } from '../../core/reading.ts'
 import type { StationAuthenticator } from '../../broker/hooks/authenticate.ts'
@@ -24,6 +25,65 @@ export async function openMetadataRepository(opts: {
   const { url, poolMax } = opts.postgres
   if (url) return PostgresMetadataRepository.open({ url, poolMax, log: opts.log })
   return new SqliteMetadataRepository(opts.registry(), opts.log)
+}
+
+/**
+ * An operator command gives up on an unreachable PostgreSQL after this long
+ * and says so, rather than waiting out the kernel's SYN retries (postgres.ts
+ * connectTimeoutMs); a server on the same network answers in milliseconds.
+ */
+const OPERATOR_CONNECT_TIMEOUT_MS = 5_000
+
+/**
+ * True for a failure to reach or keep PostgreSQL, as opposed to a refusal of
+ * the request: a socket error (ECONNREFUSED, ENOTFOUND, ETIMEDOUT…), pg's
+ * own connection errors, and the SQLSTATE classes 08 (connection exception),
+ * 28 (invalid authorization), 3D (no such database) and 57P (operator
+ * intervention: shutdown, cannot connect now) of the PostgreSQL 15 manual,
+ * Appendix A.
+ */
+export function isPostgresUnavailable(err: unknown): boolean {
+  if (isTidewatchError(err)) return err.code === 'POSTGRES_UNAVAILABLE'
+  const e = err as { code?: unknown; syscall?: unknown; message?: unknown }
+  if (typeof e?.syscall === 'string') return true
+  if (typeof e?.code === 'string' && /^(08|28|3D|57P)/.test(e.code)) return true
+  return typeof e?.message === 'string' && /^(Connection terminated|timeout expired|Client has encountered a connection error)/.test(e.message)
+}
+
+/** The error as POSTGRES_UNAVAILABLE. The URL is not quoted: it may hold a password. */
+function unavailable(err: unknown): TidewatchError {
+  const e = err as { code?: string; message?: string }
+  return new TidewatchError('POSTGRES_UNAVAILABLE', { cause: e?.code }, `cannot reach PostgreSQL (cluster.postgres.url): ${e?.message || e?.code || String(err)}`)
+}
+
+/** The error as POSTGRES_UNAVAILABLE when it is one, else unchanged. */
+export function asPostgresUnavailable(err: unknown): unknown {
+  return isTidewatchError(err) || !isPostgresUnavailable(err) ? err : unavailable(err)
+}
+
+/**
+ * The shared repository for one operator command (`tidewatch devices`,
+ * `tidewatch tokens` in cluster mode): connects within
+ * OPERATOR_CONNECT_TIMEOUT_MS, and reports a server it cannot reach, at open
+ * or during the command, as POSTGRES_UNAVAILABLE.
+ */
+export async function withOperatorRepository<T>(postgres: ClusterConfig['postgres'], fn: (repo: MetadataRepository) => Promise<T>): Promise<T> {
+  const { url, poolMax } = postgres
+  if (!url) throw new TidewatchError('BAD_REQUEST', {}, 'cluster.postgres.url is not set')
+  let repo: PostgresMetadataRepository
+  try {
+    repo = await PostgresMetadataRepository.open({ url, poolMax, connectTimeoutMs: OPERATOR_CONNECT_TIMEOUT_MS })
+  } catch (err) {
+    // Open only connects and migrates: whatever it fails with, the command cannot start.
+    throw isTidewatchError(err) ? err : unavailable(err)
+  }
+  try {
+    return await fn(repo)
+  } catch (err) {
+    throw asPostgresUnavailable(err)
+  } finally {
+    await repo.close().catch(() => undefined)
+  }
 }
 
 /** What an edge's broker and ingest read about stations (cluster/edge.ts EdgeDeps.stations). */

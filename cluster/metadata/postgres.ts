@@ -38,6 +38,13 @@ export interface PostgresMetadataOptions {
    */
   probeEveryMs?: number
   probeTimeoutMs?: number
+  /**
+   * How long a new connection may take before it fails (pg's
+   * connectionTimeoutMillis); unset waits for the operating system, which
+   * gives up on a silent host only after its SYN retries (about 2 minutes
+   * with Linux's default tcp_syn_retries = 6). Operator commands set it.
+   */
+  connectTimeoutMs?: number
 }
 
 // Millisecond timestamps and token ids are BIGINT; they fit a double far
@@ -69,7 +76,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
 
   private constructor(private readonly opts: PostgresMetadataOptions) {
     this.log = opts.log?.child({ component: 'metadata' })
-    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 10, types })
+    this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 10, types, connectionTimeoutMillis: opts.connectTimeoutMs })
     // An idle pooled connection dropped by a server restart: the pool replaces it on next use.
     this.pool.on('error', (err) => this.log?.warn({ err }, 'idle PostgreSQL connection lost'))
     this.fanout = new ChangeFanout((err) => this.log?.error({ err }, 'metadata change listener failed'))
@@ -123,7 +130,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
   // ---- the change feed ----
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.url, types, keepAlive: true })
+    const client = new pg.Client({ connectionString: this.opts.url, types, keepAlive: true, connectionTimeoutMillis: this.opts.connectTimeoutMs })
     const lost = (err?: unknown): void => {
       if (this.listener !== client) return
       this.listener = undefined
