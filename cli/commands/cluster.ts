@@ -42,12 +42,21 @@ export async function clusterCommand(argv: string[], log: () => Promise<Logger>,
     return 0
   }
   if (sub === 'status') {
-    const state = local.runningState(dir)
-    if (!state) {
+    const status = local.clusterStatus(dir)
+    if (status.kind === 'none') {
       io.stdout(`no local cluster runs in ${dir}`)
       return 0
     }
-    io.stdout(describe(state, dir))
+    if (status.kind === 'leftovers') {
+      // The launcher is gone (kill -9, a crash) but what it started still runs, holding ports and files.
+      io.stdout(`no launcher runs in ${dir}, but ${status.pids.length} processes it started are still running:`)
+      for (const p of status.pids) io.stdout(`  pid ${String(p.pid).padEnd(8)} ${p.command}`)
+      io.stdout(`stop them with: tidewatch cluster down --dir ${dir}`)
+      return 1
+    }
+    io.stdout(describe(status.state, dir, status.processes))
+    const dead = status.processes.filter((p) => !p.alive)
+    if (dead.length) io.stdout(`${dead.length} dead: ${dead.map((p) => p.name).join(', ')} (the launcher restarts tidewatch nodes; see its output and each node's log)`)
     return 0
   }
 
@@ -55,12 +64,17 @@ export async function clusterCommand(argv: string[], log: () => Promise<Logger>,
   const stations = numberFlag('stations', v.stations, 6, { min: 1, max: 1000, integer: true })
   const intervalSec = numberFlag('interval', v.interval, 10, { min: 0.1 })
   local.requireEngines()
+  // Refuse before announcing a start: a second up on a running dir changes nothing.
+  if (local.runningState(dir)) {
+    throw new TidewatchError('CLUSTER_ALREADY_RUNNING', { dir }, `a local cluster already runs in ${dir}; stop it with: tidewatch cluster down --dir ${dir}`)
+  }
   io.stdout(`starting a local cluster in ${dir} (first start takes a minute: initdb, JetStream, ${stations} stations)…`)
   const cluster = await local.startLocalCluster({
     dir,
     stations,
     simulator: v['no-sim'] ? false : { intervalSec },
     alerters: local.alerterAvailable() ? 2 : 0,
+    restartNodes: true,
     log: await log(),
   })
   io.stdout(describe(cluster.state(), dir))
@@ -71,16 +85,23 @@ export async function clusterCommand(argv: string[], log: () => Promise<Logger>,
   return 0
 }
 
-function describe(state: import('../../cluster/local/cluster.ts').ClusterState, dir: string): string {
+type Local = typeof import('../../cluster/local/cluster.ts')
+
+/** Where everything is; with `live`, each process marked by whether its recorded pid still runs. */
+function describe(state: ReturnType<Local['readState']> & {}, dir: string, live?: Array<{ name: string; alive: boolean }>): string {
+  const isAlive = (name: string): boolean | undefined => live?.find((p) => p.name === name)?.alive
   const lines = [
     `MQTT (stations, via HAProxy): ${state.mqttUrl}`,
     state.apiUrl ? `API (via HAProxy):            ${state.apiUrl}` : undefined,
     `InfluxDB DC (primary):        ${state.influx.primary}  db=${state.influx.database}`,
     `InfluxDB DR (dr):             ${state.influx.dr}  db=${state.influx.database}`,
     `NATS JetStream:               ${state.nats.join(',')}`,
-    `PostgreSQL:                   ${state.postgres}`,
+    `PostgreSQL:                   ${state.postgres}  data ${state.postgresDir}${state.postgresDir.startsWith(dir + '/') ? '' : ' (outside DIR: the postgres user cannot pass through its parents; cluster down removes it)'}`,
     'processes:',
-    ...state.processes.map((p) => `  ${p.name.padEnd(18)} ${p.site}  pid ${p.pid ?? '-'}${p.port ? `  port ${p.port}` : ''}${p.log ? `  log ${p.log}` : ''}`),
+    ...state.processes.map((p) => {
+      const mark = isAlive(p.name) === false ? '  DEAD' : ''
+      return `  ${p.name.padEnd(18)} ${p.site}  pid ${p.pid ?? '-'}${mark}${p.port ? `  port ${p.port}` : ''}${p.log ? `  log ${p.log}` : ''}`
+    }),
     `state: ${join(dir, 'cluster.json')}`,
   ]
   return lines.filter((l): l is string => l !== undefined).join('\n')

@@ -10,7 +10,7 @@ import { findInfluxd, freePort, startManagedInflux, type ManagedInflux } from '.
 import { PostgresMetadataRepository } from '../metadata/postgres.ts'
 import { findHaproxy, startHaproxy, type LocalHaproxy } from './haproxy.ts'
 import { findNatsServer, startNatsCluster, type NatsCluster, type NatsNode } from './nats.ts'
-import { alive, pidsMentioning, startNodeProcess, type NodeProcess, type NodeSpec } from './node-process.ts'
+import { pidsMentioning, sameProcess, startNodeProcess, startTimeOf, type NodeProcess, type NodeSpec } from './node-process.ts'
 import { POSTGRES_BIN_DIR, startLocalPostgres, type LocalPostgres } from './postgres.ts'
 
 /**
@@ -49,6 +49,13 @@ export interface LocalClusterOptions {
   nodeLogLevel?: string
   /** The program each node runs (default bin/tidewatch.js): a node is `node <bin> <role> …`. */
   nodeBin?: string
+  /**
+   * Restart a tidewatch node that exits without being asked to (crash, kill -9
+   * by hand), after 1 s, 2 s, 4 s … up to 30 s. `cluster up` turns it on; the
+   * chaos scenarios and tests leave it off, as they kill and restart nodes
+   * themselves and count what happens while a node is down.
+   */
+  restartNodes?: boolean
   log?: Logger
 }
 
@@ -84,15 +91,28 @@ export interface LocalCluster {
 export interface ClusterState {
   /** The process that started the cluster and stops it on SIGTERM. */
   launcherPid: number
+  /** The launcher's start time (/proc/<pid>/stat), so a recycled pid is not taken for it. */
+  launcherStartTime?: string
   startedAt: string
   mqttUrl: string
   apiUrl?: string
   influx: { primary: string; dr: string; database: string }
   nats: string[]
   postgres: string
-  /** PostgreSQL's data dir (outside `dir` when the postgres user cannot reach `dir`). */
+  /** PostgreSQL's data dir (outside `dir` when the postgres user cannot reach `dir`; then `down` removes it). */
   postgresDir: string
-  processes: Array<{ name: string; role: string; site: string; pid?: number; port?: number; log?: string }>
+  processes: ClusterProcess[]
+}
+
+export interface ClusterProcess {
+  name: string
+  role: string
+  site: string
+  pid?: number
+  /** Start time of `pid` (/proc/<pid>/stat), to tell it from a later process given the same pid. */
+  startTime?: string
+  port?: number
+  log?: string
 }
 
 export const STATE_FILE = 'cluster.json'
@@ -127,10 +147,46 @@ export function readState(dir: string): ClusterState | undefined {
   }
 }
 
-/** A recorded cluster whose launcher is still alive. */
+/** A recorded cluster whose launcher is still alive (the same process, not a recycled pid). */
 export function runningState(dir: string): ClusterState | undefined {
   const state = readState(dir)
-  return state && state.launcherPid !== process.pid && alive(state.launcherPid) ? state : undefined
+  return state && state.launcherPid !== process.pid && sameProcess(state.launcherPid, state.launcherStartTime) ? state : undefined
+}
+
+/** What `cluster status` reports. */
+export type ClusterStatus =
+  /** The launcher runs; each recorded process is alive (still the one recorded) or dead. */
+  | { kind: 'running'; state: ClusterState; processes: Array<ClusterProcess & { alive: boolean }> }
+  /** No launcher, but processes it started are still running: `cluster down` stops them. */
+  | { kind: 'leftovers'; pids: Array<{ pid: number; command: string }> }
+  | { kind: 'none' }
+
+export function clusterStatus(dir: string): ClusterStatus {
+  const abs = resolve(dir)
+  const state = runningState(abs)
+  if (state) return { kind: 'running', state, processes: state.processes.map((p) => ({ ...p, alive: p.pid !== undefined && sameProcess(p.pid, p.startTime) })) }
+  const pids = leftoverPids(abs, readState(abs))
+  if (pids.length) return { kind: 'leftovers', pids: pids.map((pid) => ({ pid, command: commandOf(pid) })) }
+  return { kind: 'none' }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 160)
+  } catch {
+    return ''
+  }
+}
+
+/** Every process whose command line names a file of this cluster: under `dir`, or under its PostgreSQL dir when that is outside. */
+function leftoverPids(abs: string, state: ClusterState | undefined): number[] {
+  const outside = state?.postgresDir && !state.postgresDir.startsWith(abs) ? pidsMentioning(state.postgresDir) : []
+  return [...new Set([...pidsMentioning(abs), ...outside])]
+}
+
+/** The PostgreSQL dir postgresDirFor() puts outside `dir`: removed by `down`, since nothing else would. */
+function isOutsidePostgresDir(abs: string, postgresDir: string | undefined): postgresDir is string {
+  return Boolean(postgresDir && !postgresDir.startsWith(abs + '/') && postgresDir.startsWith(join(tmpdir(), 'tidewatch-cluster-pg-')))
 }
 
 /**
@@ -165,21 +221,22 @@ export async function stopRecordedCluster(dir: string, timeoutMs = 60_000): Prom
   const abs = resolve(dir)
   const state = readState(abs)
   let result: 'stopped' | 'cleaned' | 'none' = 'none'
-  if (state && state.launcherPid !== process.pid && alive(state.launcherPid)) {
+  if (state && runningState(abs)) {
     process.kill(state.launcherPid, 'SIGTERM')
     const deadline = Date.now() + timeoutMs
-    while (alive(state.launcherPid) && Date.now() < deadline) await sleep(200)
+    while (sameProcess(state.launcherPid, state.launcherStartTime) && Date.now() < deadline) await sleep(200)
     result = 'stopped'
   }
-  const left = [...pidsMentioning(abs), ...(state?.postgresDir && !state.postgresDir.startsWith(abs) ? pidsMentioning(state.postgresDir) : [])]
+  const left = leftoverPids(abs, state)
   if (left.length) {
     for (const pid of left) signal(pid, 'SIGCONT')
     for (const pid of left) signal(pid, 'SIGTERM')
     const deadline = Date.now() + 15_000
-    while (left.some(alive) && Date.now() < deadline) await sleep(200)
-    for (const pid of left.filter(alive)) signal(pid, 'SIGKILL')
+    while (left.some((pid) => sameProcess(pid, undefined)) && Date.now() < deadline) await sleep(200)
+    for (const pid of left.filter((pid) => sameProcess(pid, undefined))) signal(pid, 'SIGKILL')
     if (result === 'none') result = 'cleaned'
   }
+  if (isOutsidePostgresDir(abs, state?.postgresDir)) rmSync(state.postgresDir, { recursive: true, force: true })
   rmSync(join(abs, STATE_FILE), { force: true })
   return result
 }
@@ -192,7 +249,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** `{ 'a.b': 1 }` -> `{ a: { b: 1 } }`. */
 /** Station ids to register: the demo stations first (as `npm start --demo` has them), then numbered ones. */
 export function stationIds(count: number): string[] {
   const ids = DEMO_STATIONS.slice(0, count).map((s) => s.id)
@@ -212,7 +268,11 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   if (postgresDir.startsWith(dir)) chmodSync(dir, 0o711)
   const log = opts.log?.child({ component: 'local-cluster' })
   const stops: Array<() => Promise<void>> = []
+  let stopping = false
+  const restartTimers = new Set<NodeJS.Timeout>()
   const stopAll = async (): Promise<void> => {
+    stopping = true
+    for (const t of restartTimers) clearTimeout(t)
     for (const stop of stops.splice(0).reverse()) {
       try {
         await stop()
@@ -220,7 +280,35 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
         log?.error({ err }, 'error while stopping the local cluster')
       }
     }
+    if (isOutsidePostgresDir(dir, postgresDir)) rmSync(postgresDir, { recursive: true, force: true })
     rmSync(join(dir, STATE_FILE), { force: true })
+  }
+  // Rewritten when a node dies or restarts, so `cluster status` and `down` see its pid.
+  let writeState: () => void = () => {}
+  const restartAttempts = new Map<string, number>()
+  /** Logs a node's unexpected exit and, with restartNodes, restarts it after a doubling delay. */
+  const onUnexpectedExit = (node: () => NodeProcess | undefined, name: string, logFile: string): NonNullable<NodeSpec['onUnexpectedExit']> => (exit) => {
+    if (stopping) return
+    // A node that ran a minute before dying starts its backoff again.
+    const attempt = exit.ranMs > 60_000 ? 0 : (restartAttempts.get(name) ?? 0)
+    const delayMs = Math.min(30_000, 1_000 * 2 ** attempt)
+    log?.warn({ node: name, pid: exit.pid, code: exit.code, signal: exit.signal, log: logFile, restartInMs: opts.restartNodes ? delayMs : undefined }, opts.restartNodes ? 'node exited unexpectedly; restarting it' : 'node exited unexpectedly')
+    writeState()
+    if (!opts.restartNodes) return
+    restartAttempts.set(name, attempt + 1)
+    const timer = setTimeout(() => {
+      restartTimers.delete(timer)
+      const n = node()
+      if (stopping || !n || n.running()) return
+      n.start()
+        .then(() => {
+          log?.info({ node: name, pid: n.pid }, 'node restarted')
+          writeState()
+        })
+        // An exit during start-up comes back through onUnexpectedExit with a longer delay.
+        .catch((err: unknown) => log?.warn({ node: name, err: (err as Error).message }, 'node restart failed'))
+    }, delayMs)
+    restartTimers.add(timer)
   }
 
   try {
@@ -314,7 +402,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       }
     }
     const launch = async (specs: NodeSpec[]): Promise<NodeProcess[]> => {
-      const nodes = specs.map(startNodeProcess)
+      const nodes: NodeProcess[] = specs.map((spec, i) => startNodeProcess({ ...spec, onUnexpectedExit: onUnexpectedExit(() => nodes[i], spec.name, spec.logFile) }))
       stops.push(async () => void (await Promise.all(nodes.map((n) => n.stop()))))
       await Promise.all(nodes.map((n) => n.start()))
       return nodes
@@ -355,24 +443,30 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       ;[simulator] = await launch([spec])
     }
 
-    const processes = (): ClusterState['processes'] => [
-      ...nats.nodes.map((n) => ({ name: `nats-${n.name}`, role: 'nats', site: n.name === 'n3' ? 'dr' : 'dc', port: n.clientPort, pid: pidsMentioning(n.configFile)[0] })),
-      { name: 'postgres', role: 'postgres', site: 'dc', port: postgres.port },
-      { name: 'influx-primary', role: 'influxd', site: 'dc', port: primary.port },
-      { name: 'influx-dr', role: 'influxd', site: 'dr', port: dr.port },
-      { name: 'haproxy', role: 'haproxy', site: 'dc', port: haproxy.mqttPort, pid: haproxy.pid() },
-      ...[...edges, ...writers, ...apis, ...alerters, ...(simulator ? [simulator] : [])].map((n) => ({
-        name: n.spec.name,
-        role: n.spec.role,
-        site: n.spec.site,
-        pid: n.pid,
-        port: n.spec.readyPort,
-        log: n.spec.logFile,
-      })),
-    ]
+    // influxd runs under managed.ts's handle; its command line names its config file in its dir.
+    const influxdPid = (i: ManagedInflux): number | undefined => pidsMentioning(join(i.dir, 'influxdb.conf'))[0]
+    const processes = (): ClusterProcess[] =>
+      [
+        ...nats.nodes.map((n) => ({ name: `nats-${n.name}`, role: 'nats', site: n.name === 'n3' ? 'dr' : 'dc', port: n.clientPort, pid: pidsMentioning(n.configFile)[0] })),
+        { name: 'postgres', role: 'postgres', site: 'dc', port: postgres.port, pid: postgres.pid() },
+        { name: 'influx-primary', role: 'influxd', site: 'dc', port: primary.port, pid: influxdPid(primary) },
+        { name: 'influx-dr', role: 'influxd', site: 'dr', port: dr.port, pid: influxdPid(dr) },
+        { name: 'haproxy', role: 'haproxy', site: 'dc', port: haproxy.mqttPort, pid: haproxy.pid() },
+        ...[...edges, ...writers, ...apis, ...alerters, ...(simulator ? [simulator] : [])].map((n) => ({
+          name: n.spec.name,
+          role: n.spec.role,
+          site: n.spec.site,
+          pid: n.pid,
+          port: n.spec.readyPort,
+          log: n.spec.logFile,
+        })),
+      ].map((p) => ({ ...p, startTime: p.pid === undefined ? undefined : startTimeOf(p.pid) }))
+    const startedAt = new Date().toISOString()
+    const launcherStartTime = startTimeOf(process.pid)
     const state = (): ClusterState => ({
       launcherPid: process.pid,
-      startedAt: new Date().toISOString(),
+      launcherStartTime,
+      startedAt,
       mqttUrl: haproxy.mqttUrl,
       apiUrl: haproxy.apiUrl,
       influx: { primary: primary.url, dr: dr.url, database },
@@ -381,7 +475,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       postgresDir,
       processes: processes(),
     })
-    writeFileSync(join(dir, STATE_FILE), JSON.stringify(state(), null, 2))
+    writeState = () => {
+      if (!stopping) writeFileSync(join(dir, STATE_FILE), JSON.stringify(state(), null, 2))
+    }
+    writeState()
     log?.info({ mqtt: haproxy.mqttUrl, api: haproxy.apiUrl }, 'local cluster up')
 
     return {

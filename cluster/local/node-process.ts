@@ -28,6 +28,12 @@ export interface NodeSpec {
   logFile: string
   /** The script node runs; TIDEWATCH_BIN by default. */
   bin?: string
+  /**
+   * Called when the child exits without kill() or stop() having asked it to
+   * (a crash, an OOM kill, an operator's kill -9): the launcher logs it and
+   * may restart the node.
+   */
+  onUnexpectedExit?: (exit: { pid: number | undefined; code: number | null; signal: NodeJS.Signals | null; ranMs: number }) => void
 }
 
 export interface NodeProcess {
@@ -81,6 +87,8 @@ async function httpAnswers(port: number, path: string): Promise<boolean> {
 export function startNodeProcess(spec: NodeSpec): NodeProcess {
   let child: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()
+  // Set by kill()/stop(): the exit that follows is ours, not a crash.
+  let exitRequested = false
 
   const node: NodeProcess = {
     spec,
@@ -98,9 +106,12 @@ export function startNodeProcess(spec: NodeSpec): NodeProcess {
       })
       closeSync(out)
       child = proc
+      exitRequested = false
+      const startedAt = Date.now()
       exited = new Promise((resolve) =>
-        proc.once('exit', () => {
+        proc.once('exit', (code, signal) => {
           if (child === proc) child = undefined
+          if (!exitRequested) spec.onUnexpectedExit?.({ pid: proc.pid, code, signal, ranMs: Date.now() - startedAt })
           resolve()
         }),
       )
@@ -116,6 +127,7 @@ export function startNodeProcess(spec: NodeSpec): NodeProcess {
     async kill(signal = 'SIGKILL') {
       const proc = child
       if (!proc) return
+      if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') exitRequested = true
       proc.kill(signal)
       if (signal === 'SIGSTOP' || signal === 'SIGCONT') return
       await exited
@@ -123,6 +135,7 @@ export function startNodeProcess(spec: NodeSpec): NodeProcess {
     async stop(graceMs = 15_000) {
       const proc = child
       if (!proc) return
+      exitRequested = true
       const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs)
       // A stopped (SIGSTOP) process does not see SIGTERM until it runs again.
       proc.kill('SIGCONT')
@@ -177,4 +190,26 @@ export function alive(pid: number): boolean {
   } catch {
     return false
   }
+}
+
+/**
+ * When the kernel started `pid` (field 22 of /proc/<pid>/stat, clock ticks
+ * since boot; proc(5)). With the pid it names one process for the life of the
+ * machine: a pid the kernel has given to another process since has another
+ * start time.
+ */
+export function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `pid` is alive and still the process recorded with `startTime` (not a recycled pid). */
+export function sameProcess(pid: number, startTime: string | undefined): boolean {
+  if (!alive(pid)) return false
+  return startTime === undefined || startTimeOf(pid) === startTime
 }

@@ -28,6 +28,8 @@ export interface LocalPostgres {
   url: string
   port: number
   dir: string
+  /** The postmaster's pid while it runs. */
+  pid(): number | undefined
   /** Fast shutdown; the data dir is removed if this module created it. */
   stop(): Promise<void>
   /** Fast shutdown, then start again on the same port and data. */
@@ -171,6 +173,7 @@ export async function startLocalPostgres(opts: LocalPostgresOptions = {}): Promi
     url,
     port,
     dir,
+    pid: () => child?.pid,
     stop: async () => {
       await halt()
       if (owned) rmSync(dir, { recursive: true, force: true })

@@ -4,8 +4,9 @@
  * and node (3 nats-server, PostgreSQL, 2 influxd, HAProxy, 2 edges, 4
  * writers, 2 API nodes, the simulator); the simulator's stations publish
  * through HAProxy and their readings are read back from BOTH InfluxDBs;
- * `status` lists the processes; `down` from another process stops them all,
- * with nothing of the cluster left in /proc.
+ * `status` lists the processes with their real pids (engines too); a writer
+ * killed with kill -9 is logged by the launcher and restarted; `down` from
+ * another process stops them all, with nothing of the cluster left in /proc.
  */
 import { spawn } from 'node:child_process'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -50,6 +51,10 @@ describe.skipIf(!runnable)('tidewatch cluster up, status, down (real processes)'
     for (const role of ['nats', 'postgres', 'influxd', 'haproxy', 'edge', 'writer', 'api', 'sim']) expect(roles, role).toContain(role)
     expect(roles.filter((r) => r === 'edge')).toHaveLength(2)
     expect(roles.filter((r) => r === 'writer')).toHaveLength(4)
+    // Every process with its real pid, the engines included.
+    for (const p of state.processes) expect(p.pid && alive(p.pid), p.name).toBe(true)
+    // PostgreSQL's data inside the cluster dir (its parents here let the postgres user through).
+    expect(state.postgresDir.startsWith(tmp.dir + '/')).toBe(true)
 
     // The simulator's two stations, through HAProxy and the edges, in DC and DR.
     const simStations = async (url: string): Promise<number> => {
@@ -71,12 +76,24 @@ describe.skipIf(!runnable)('tidewatch cluster up, status, down (real processes)'
     expect(status.code).toBe(0)
     expect(status.out).toContain(`pid ${state.processes.find((p) => p.role === 'edge')!.pid}`)
 
+    // kill -9 of a writer by hand: the launcher logs it, restarts it, and status shows the new pid.
+    const writer = state.processes.find((p) => p.role === 'writer')!
+    process.kill(writer.pid!, 'SIGKILL')
+    expect(await until(() => out.includes('node exited unexpectedly'), 10_000, 100), out).toBe(true)
+    const restarted = await until(async () => {
+      const s = await cli(['cluster', 'status', '--dir', tmp.dir])
+      const line = s.out.split('\n').find((l) => l.includes(`${writer.name} `)) ?? ''
+      return !line.includes(`pid ${writer.pid} `) && !line.includes('DEAD') && /pid \d+/.test(line)
+    }, 30_000, 250)
+    expect(restarted, out).toBe(true)
+    const afterRestart = readState(tmp.dir)!
+
     const down = await cli(['cluster', 'down', '--dir', tmp.dir])
     expect(down.out).toContain('stopped')
     expect(await exited).toBe(0)
     // Nothing the cluster started is left: no process names a file under its dir.
     expect(await until(() => pidsMentioning(tmp.dir).length === 0, 10_000)).toBe(true)
-    for (const p of state.processes) if (p.pid) expect(alive(p.pid), p.name).toBe(false)
+    for (const p of [...state.processes, ...afterRestart.processes]) if (p.pid) expect(alive(p.pid), p.name).toBe(false)
     expect((await cli(['cluster', 'status', '--dir', tmp.dir])).out).toContain('no local cluster runs')
   }, 300_000)
 })
