@@ -8,8 +8,8 @@
  * acknowledged, lost = 0.
  *
  * Numbered 11–17 after issue 16's scenarios 1–7 (1–7 are the single-process
- * ones of issue 3). 16, the alerter failover, belongs to cluster/alerter/
- * and is left out here.
+ * ones of issue 3). 16, the alerter failover, needs its own set-up: it is
+ * tests/cluster/alerter-failover.test.ts, which cluster-run.ts runs as 16.
  *
  * Sizes: `test` runs inside `npm test` (seconds per scenario, a few hundred
  * readings); `short` is `npm run chaos -- --short`; `full` is `npm run chaos`.
