@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { nestPaths } from '../../core/config.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
@@ -171,17 +171,34 @@ export function clusterStatus(dir: string): ClusterStatus {
 }
 
 function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ').slice(0, 160)
-  } catch {
-    return ''
-  }
+  return argvOf(pid).join(' ').slice(0, 160)
 }
 
-/** Every process whose command line names a file of this cluster: under `dir`, or under its PostgreSQL dir when that is outside. */
+/** The programs a cluster runs: its engines, and node for the tidewatch nodes. */
+const CLUSTER_PROGRAMS = new Set(['nats-server', 'postgres', 'influxd', 'haproxy', 'node', basename(process.execPath)])
+
+/**
+ * Every process the cluster started that still runs: its command line names
+ * a file under `dir` (or under its PostgreSQL dir when that is outside), it
+ * runs one of the cluster's programs, and it is not a `tidewatch cluster …`
+ * command (a `status` or `down` in another terminal, the launcher). A
+ * `tail -f DIR/logs/edge-1.log` or a `time tidewatch cluster down` names the
+ * dir too, and is not ours to stop.
+ */
 function leftoverPids(abs: string, state: ClusterState | undefined): number[] {
   const outside = state?.postgresDir && !state.postgresDir.startsWith(abs) ? pidsMentioning(state.postgresDir) : []
-  return [...new Set([...pidsMentioning(abs), ...outside])]
+  return [...new Set([...pidsMentioning(abs), ...outside])].filter((pid) => {
+    const argv = argvOf(pid)
+    return CLUSTER_PROGRAMS.has(basename(argv[0] ?? '')) && argv[2] !== 'cluster'
+  })
+}
+
+function argvOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+  } catch {
+    return []
+  }
 }
 
 /** The PostgreSQL dir postgresDirFor() puts outside `dir`: removed by `down`, since nothing else would. */

@@ -87,15 +87,21 @@ describe('tidewatch cluster status and down on a recorded cluster (stand-in proc
     const dir = join(tmp.dir, 'launcher-killed')
     mkdirSync(dir)
     const left = [await standIn(join(dir, 'nats', 'n1.conf')), await standIn(join(dir, 'influx-dc', 'influxdb.conf'))]
+    // An operator's `tail -f` of a node's log names the dir too, and is not the cluster's.
+    writeFileSync(join(dir, 'edge-1.log'), '')
+    const tail = spawn('tail', ['-f', join(dir, 'edge-1.log')], { stdio: 'ignore' })
+    children.push(tail)
     record(dir, { launcherPid: await deadPid() })
     const status = await cli(['cluster', 'status', '--dir', dir])
     expect(status.code).toBe(1)
     expect(status.out).toContain('2 processes it started are still running')
     for (const pid of left) expect(status.out).toContain(`pid ${pid}`)
+    expect(status.out).not.toContain(`pid ${tail.pid}`)
     expect(status.out).toContain(`tidewatch cluster down --dir ${dir}`)
 
     expect((await cli(['cluster', 'down', '--dir', dir])).out).toContain('its launcher was gone')
     expect(await until(() => !left.some(alive), 10_000)).toBe(true)
+    expect(alive(tail.pid!)).toBe(true)
     expect((await cli(['cluster', 'status', '--dir', dir])).out).toContain('no local cluster runs')
   })
 
