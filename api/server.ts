@@ -41,6 +41,8 @@ export interface ApiDeps {
   query?: InfluxQueryClient
   ingest?: IngestService
   broker?: BrokerHandle
+  /** More components for /health, by name (cluster mode: the metadata mirror); `up: false` makes it degraded. */
+  healthChecks?: Readonly<Record<string, () => Promise<{ up: boolean } & Record<string, unknown>>>>
   /**
    * The components' metrics (ingest, broker, event loop, alerter, …), in the
    * order /metrics lists them; the API adds its own (api/metrics.ts) last.

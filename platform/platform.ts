@@ -65,6 +65,8 @@ export interface StartPlatformOptions {
   apiPlugins?: Parameters<typeof buildApi>[0]['plugins']
   /** More sources for /metrics, after the platform's own. */
   apiMetrics?: readonly MetricsSource[]
+  /** More components for /health (api/server.ts ApiDeps.healthChecks). */
+  healthChecks?: Parameters<typeof buildApi>[0]['healthChecks']
 }
 
 /** What every part is built from, and where it leaves its stop. */
@@ -100,7 +102,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
     if (parts.broker) platform.broker = await startEmbeddedBroker(at, parts.ingest === 'embedded' ? platform.ingest : undefined)
     if (parts.ingest === 'mqtt') platform.source = startExternalSource(at, platform.ingest!)
     if (parts.api) {
-      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics })
+      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics, healthChecks: opts.healthChecks })
       platform.api = api.app
       platform.apiUrl = api.url
     }
@@ -201,10 +203,11 @@ interface ApiParts {
   eventLoop: EventLoopDelayMonitor
   plugins: StartPlatformOptions['apiPlugins']
   metrics: StartPlatformOptions['apiMetrics']
+  healthChecks: StartPlatformOptions['healthChecks']
 }
 
 /** Reads everything the other parts expose; listens on config.http. */
-async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
+async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics, healthChecks }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
   const { config, registry } = at
   const { alerter } = platform
   const audit = new AuditLog(registry.db, at.log.child({ component: 'audit' }))
@@ -221,6 +224,7 @@ async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, met
     board: { publicSmsNumber: config.alerts.publicSmsNumber, sampleMessage: sampleMessages(rules, { diacritics: config.alerts.defaultDiacritics }) },
     ingest: platform.ingest,
     broker: platform.broker,
+    healthChecks,
     plugins: [...(alerter ? [alertRoutes(alerter, audit, registry)] : []), ...(plugins ?? [])],
     metrics: componentMetrics(platform, eventLoop, metrics),
   })

@@ -8,7 +8,7 @@ const HEALTH_DOC = route({
   operationId: 'getHealth',
   tag: 'health',
   summary: 'Health of the API and the components in this process',
-  description: 'status is degraded while a write target is down or the spool is full. Never cached.',
+  description: 'status is degraded while a write target is down or the spool is full, or, on a node that only reads (a cluster API node), while its InfluxDB read target or its copy of the PostgreSQL metadata is not there. Never cached.',
   ok: {
     200: json(
       'Component health; a component this process does not run is left out.',
@@ -24,6 +24,8 @@ const HEALTH_DOC = route({
                 targets: z.array(z.looseObject({ name: z.string(), up: z.boolean(), lagReadings: z.number(), lagSeconds: z.number(), lastError: z.string().optional() })),
               })
               .optional(),
+            readTarget: z.looseObject({ up: z.boolean(), database: z.string(), lastError: z.string().optional() }).optional(),
+            metadata: z.looseObject({ up: z.boolean(), source: z.string(), changes: z.number().optional(), reloads: z.number().optional(), failures: z.number().optional() }).optional(),
           }),
         })
         .meta({ examples: [{ status: 'ok', components: { broker: { up: true, connectedClients: 12 }, ingest: { up: true, spool: { bytes: 0, full: false, maxBytes: 1073741824 }, targets: [{ name: 'primary', up: true, lagReadings: 0, lagSeconds: 0 }] } } }] }),
@@ -44,12 +46,25 @@ const METRICS_DOC = route({
   },
 })
 
+/** Whether the InfluxDB the API reads from answers a query, within 2 s (a /health must answer quickly). */
+async function readTargetHealth(query: NonNullable<ApiDeps['query']>): Promise<{ up: boolean; database: string; lastError?: string }> {
+  try {
+    await query.query('SHOW MEASUREMENTS LIMIT 1', { signal: AbortSignal.timeout(2_000) })
+    return { up: true, database: query.database }
+  } catch (err) {
+    return { up: false, database: query.database, lastError: (err as Error).message }
+  }
+}
+
 export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {
     app.get('/health', { schema: HEALTH_DOC }, async (_req, reply) => {
       const targets = deps.ingest ? await deps.ingest.targetStats() : []
       const spool = deps.ingest?.spoolStats()
-      const degraded = targets.some((t) => !t.up) || Boolean(spool?.full)
+      // A node that reads InfluxDB but does not ingest (a cluster API node) has no target stats: ask its read target.
+      const readTarget = deps.query && !deps.ingest ? await readTargetHealth(deps.query) : undefined
+      const extra = Object.fromEntries(await Promise.all(Object.entries(deps.healthChecks ?? {}).map(async ([name, check]) => [name, await check().catch((err: unknown) => ({ up: false, lastError: String(err) }))] as const)))
+      const degraded = targets.some((t) => !t.up) || Boolean(spool?.full) || readTarget?.up === false || Object.values(extra).some((c) => !c.up)
       void reply.header('cache-control', 'no-store')
       return {
         status: degraded ? 'degraded' : 'ok',
@@ -68,6 +83,8 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsync {
                 })),
               }
             : undefined,
+          readTarget,
+          ...extra,
         },
       }
     })

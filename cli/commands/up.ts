@@ -55,7 +55,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
   let sim: Simulator | undefined
   let backfill: DemoBackfill | undefined
   let platform: Platform | undefined
-  let mirror: { stop(): Promise<void> } | undefined
+  let mirror: Awaited<ReturnType<typeof import('../../cluster/metadata/mirror.ts')['startClusterRegistryMirror']>> | undefined
 
   if (opts.demo) {
     const overrides: Record<string, unknown> = structuredClone(config) as unknown as Record<string, unknown>
@@ -78,7 +78,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     // Cluster mode: this node's registry follows the shared PostgreSQL metadata (docs/CLUSTER.md, API nodes).
     const { url, poolMax } = config.cluster.postgres
     if (url) mirror = await (await import('../../cluster/metadata/mirror.ts')).startClusterRegistryMirror({ url, poolMax, registry: () => Registry.open(registryPath(config)), log })
-    platform = await startPlatform({ config, log, parts: opts.parts })
+    platform = await startPlatform({ config, log, parts: opts.parts, healthChecks: mirror && { metadata: mirrorHealth(mirror) } })
     const p = platform
     if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
     if (p.apiUrl) {
@@ -119,6 +119,18 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     await mirror?.stop()
     await influx?.stop()
   }
+}
+
+/**
+ * /health's `metadata` component in cluster mode: up once this node's
+ * registry holds its first copy of PostgreSQL's metadata and follows it; the
+ * follower's counters say how it has gone since (a failure is a read of
+ * PostgreSQL that failed and was retried with a full reload).
+ */
+function mirrorHealth(mirror: NonNullable<Awaited<ReturnType<typeof import('../../cluster/metadata/mirror.ts')['startClusterRegistryMirror']>>>): () => Promise<{ up: boolean } & Record<string, unknown>> {
+  let following: { counters: { changes: number; reloads: number; failures: number } } | undefined
+  void mirror.ready.then((m) => (following = m))
+  return async () => (following ? { up: true, source: 'postgresql', ...following.counters } : { up: false, source: 'postgresql', lastError: 'first copy of the PostgreSQL metadata not done yet' })
 }
 
 function startStatusLine(p: Platform, io: Io): { stop(): void } {

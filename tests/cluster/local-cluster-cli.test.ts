@@ -64,7 +64,13 @@ describe.skipIf(!runnable)('tidewatch cluster up, status, down (real processes)'
     }
     expect(await until(async () => (await simStations(state.influx.primary)) > 0 && (await simStations(state.influx.dr)) > 0, 60_000, 500)).toBe(true)
     // The API nodes answer through HAProxy, with the stations registered in PostgreSQL (their registries follow it).
-    expect((await fetch(`${state.apiUrl}/health`)).status).toBe(200)
+    // Each API node's /health reports what it depends on: its InfluxDB read target and its copy of the PostgreSQL metadata.
+    for (let i = 0; i < 2; i++) {
+      const health = (await (await fetch(`${state.apiUrl}/health`)).json()) as { status: string; components: Record<string, { up: boolean }> }
+      expect(health.status).toBe('ok')
+      expect(health.components.readTarget?.up, JSON.stringify(health)).toBe(true)
+      expect(health.components.metadata?.up, JSON.stringify(health)).toBe(true)
+    }
     const listed = async (): Promise<string[]> => ((await (await fetch(`${state.apiUrl}/api/v1/stations`)).json()) as { stations: Array<{ id: string }> }).stations.map((s) => s.id)
     const sims = (await readStored(state.influx.primary, state.influx.database)).keys()
     const simId = [...sims][0]!
