@@ -56,6 +56,7 @@ const MATRIX: Record<string, Case> = {
     ok: { method: 'OPTIONS', path: '/open/v1/stations', headers: { origin: 'https://lgsp.camau.gov.vn', 'access-control-request-method': 'GET' }, status: 204 },
     errors: [{ method: 'OPTIONS', path: '/open/v1/stations', status: 400 }],
   },
+  'GET /open/v1': { ok: { method: 'GET', path: '/open/v1' }, errors: [{ method: 'GET', path: '/open/v1', token: 'bad', status: 401 }] },
   'GET /open/v1/stations': { ok: { method: 'GET', path: '/open/v1/stations' }, errors: [{ method: 'GET', path: '/open/v1/stations', token: 'bad', status: 401 }] },
   'GET /open/v1/stations/:id/readings.json': { ok: { method: 'GET', path: '/open/v1/stations/cm-mx-01/readings.json' }, errors: [{ method: 'GET', path: '/open/v1/stations/cm-mx-01/readings.json?every=soon', status: 400 }, { method: 'GET', path: '/open/v1/stations/nope/readings.json', status: 404 }] },
   'GET /open/v1/stations/:id/readings.csv': { ok: { method: 'GET', path: '/open/v1/stations/cm-mx-01/readings.csv' }, errors: [{ method: 'GET', path: '/open/v1/stations/cm-mx-01/readings.csv?from=x', status: 400 }, { method: 'GET', path: '/open/v1/stations/nope/readings.csv', status: 404 }] },
