@@ -31,7 +31,9 @@ export const NO2_PER_N = 46.0055 / 14.0067
 
 const nitriteAsNo2 = (mgPerLAsN: number): number => Math.round(mgPerLAsN * NO2_PER_N * 1000) / 1000
 
-const rule = (input: unknown): SensorRule => SensorRuleSchema.parse(input)
+// Each table is parsed once per process: zod's JIT (compiled on a schema's
+// first parse) would only cost start-up time here (docs/PERFORMANCE.md, CLI start-up).
+const rule = (input: unknown): SensorRule => SensorRuleSchema.parse(input, { jitless: true })
 
 // Salinity, ‰ (1 ‰ ≈ 1 g/L ≈ 1 PSU in practice).
 const RICE_SALINITY = rule({
@@ -121,7 +123,7 @@ const DRINKING_NO2 = rule({
   levels: [{ name: 'danger', severity: 'danger', direction: 'above', threshold: 3, clear: 2.5 }],
 })
 const staffOnly = (r: SensorRule): SensorRule =>
-  SensorRuleSchema.parse({ ...r, levels: r.levels.map((l) => ({ ...l, notifyFarmers: false })), rise: r.rise && { ...r.rise, notifyFarmers: false } })
+  SensorRuleSchema.parse({ ...r, levels: r.levels.map((l) => ({ ...l, notifyFarmers: false })), rise: r.rise && { ...r.rise, notifyFarmers: false } }, { jitless: true })
 
 // Water level: the official alarm levels BĐ1–BĐ3 are per gauge (alarmLevelsRule), never a zone default.
 const NO_WATER_LEVEL_RULE = rule({ levels: [] })
