@@ -8,6 +8,7 @@ import { COMMAND_NAMES } from '../../cli/main.ts'
 import { missingEngines, startLocalCluster } from '../../cluster/local/cluster.ts'
 import { clusterScenarios } from './cluster-scenarios.ts'
 import type { Mode, ScenarioResult } from './lib/harness.ts'
+import { emptyTally } from './lib/ledger.ts'
 
 export async function runClusterScenarios(opts: { root: string; mode: Mode; say(msg: string): void; only?: ReadonlySet<number> }): Promise<ScenarioResult[]> {
   const missing = missingEngines()
@@ -63,13 +64,7 @@ function alerterFailover(say: (msg: string) => void): ScenarioResult {
     durationMs: Date.now() - started,
     notes: figures,
     failures,
-    published: 0,
-    acknowledged: 0,
-    stored: 0,
-    duplicates: 0,
-    lost: 0,
-    phantom: 0,
-    lostSample: [],
+    ...emptyTally(),
   }
   say(`[16] done in ${(result.durationMs / 1000).toFixed(0)} s: ${failures.length ? `FAIL: ${failures.join('; ')}` : 'ok'}${figures.length ? ` — ${figures.join(' ')}` : ''}`)
   return result

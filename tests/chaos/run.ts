@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { scenarios } from './scenarios.ts'
 import type { Mode, ScenarioResult } from './lib/harness.ts'
+import { emptyTally } from './lib/ledger.ts'
 import { formatTable } from './lib/table.ts'
 
 const { values } = parseArgs({
@@ -48,13 +49,7 @@ for (const scenario of scenarios) {
     results.push({
       id: scenario.id,
       name: scenario.name,
-      published: 0,
-      acknowledged: 0,
-      stored: 0,
-      duplicates: 0,
-      lost: 0,
-      phantom: 0,
-      lostSample: [],
+      ...emptyTally(),
       durationMs: 0,
       notes: [],
       failures: [`crashed: ${(err as Error).message}`],

@@ -50,8 +50,13 @@ export interface Tally {
   lostSample: string[]
 }
 
+/** A tally with nothing counted: scenarios that crashed, or that count something else (SMS). */
+export function emptyTally(): Tally {
+  return { published: 0, acknowledged: 0, stored: 0, duplicates: 0, lost: 0, phantom: 0, lostSample: [] }
+}
+
 export function tally(ledgers: ReadonlyMap<string, StationLedger>, stored: StoredSet, resends: number): Tally {
-  const t: Tally = { published: 0, acknowledged: 0, stored: 0, duplicates: resends, lost: 0, phantom: 0, lostSample: [] }
+  const t: Tally = { ...emptyTally(), duplicates: resends }
   for (const [station, ledger] of ledgers) {
     const points = stored.get(station) ?? new Map<number, number>()
     const published = new Set(ledger.published)
