@@ -52,7 +52,28 @@ export interface Subscriber {
   updatedAt: number
 }
 
-interface Row {
+/**
+ * Where subscriber changes are written. The node's own SQLite (Subscribers,
+ * through localSubscriberWriter) by default; in cluster mode PostgreSQL
+ * (cluster/metadata/subscriber-writer.ts), which resolves only once this
+ * node's copy shows the change (read-your-writes on the node that wrote).
+ */
+export interface SubscriberWriter {
+  create(input: SubscriberInput, now: number): Promise<Subscriber>
+  update(id: number, patch: Partial<SubscriberInput>, now: number): Promise<Subscriber>
+  remove(id: number): Promise<void>
+}
+
+export function localSubscriberWriter(subs: Subscribers): SubscriberWriter {
+  return {
+    create: async (input, now) => subs.create(input, now),
+    update: async (id, patch, now) => subs.update(id, patch, now),
+    remove: async (id) => subs.remove(id),
+  }
+}
+
+/** A row of alert_subscribers (alerts/store.ts). */
+export interface SubscriberRow {
   id: number
   kind: 'farmer' | 'staff'
   name: string
@@ -68,7 +89,7 @@ interface Row {
   updated_at: number
 }
 
-function toSubscriber(r: Row): Subscriber {
+export function toSubscriber(r: SubscriberRow): Subscriber {
   return {
     id: r.id,
     kind: r.kind,
@@ -106,7 +127,7 @@ export class Subscribers {
       this.cache = null
       this.cacheVersion = version
     }
-    this.cache ??= (this.db.prepare('SELECT * FROM alert_subscribers ORDER BY id').all() as Row[]).map(toSubscriber)
+    this.cache ??= (this.db.prepare('SELECT * FROM alert_subscribers ORDER BY id').all() as SubscriberRow[]).map(toSubscriber)
     return this.cache
   }
 
@@ -119,7 +140,7 @@ export class Subscribers {
   }
 
   create(input: SubscriberInput, now: number): Subscriber {
-    const s = parse(input)
+    const s = parseSubscriberInput(input)
     if (s.phone && this.byPhone(s.phone)) throw new TidewatchError('SUBSCRIBER_EXISTS', { phone: s.phone })
     const info = this.db
       .prepare(
@@ -134,19 +155,7 @@ export class Subscribers {
   update(id: number, patch: Partial<SubscriberInput>, now: number): Subscriber {
     const current = this.get(id)
     if (!current) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id })
-    const merged = parse({
-      kind: current.kind,
-      name: current.name,
-      phone: current.phone ?? undefined,
-      email: current.email ?? undefined,
-      webhook: current.webhook ?? undefined,
-      lang: current.lang,
-      diacritics: current.diacritics,
-      stations: current.stations,
-      communes: current.communes,
-      active: current.active,
-      ...patch,
-    })
+    const merged = mergeSubscriberPatch(current, patch)
     if (merged.phone) {
       const other = this.byPhone(merged.phone)
       if (other && other.id !== id) throw new TidewatchError('SUBSCRIBER_EXISTS', { phone: merged.phone })
@@ -218,7 +227,27 @@ function follows(s: Subscriber, stationId: string, foldedCommune: string | null)
   return s.stations.includes(stationId) || (foldedCommune !== null && s.communes.some((c) => foldKey(c) === foldedCommune))
 }
 
-function parse(input: unknown): z.output<typeof SubscriberInputSchema> {
+/** A subscriber as validated (SUBSCRIBER_INVALID), ready to store: both metadata backends store exactly this. */
+export type ValidSubscriber = z.output<typeof SubscriberInputSchema>
+
+/** The current subscriber with the patch over it, validated as a whole (SUBSCRIBER_INVALID). */
+export function mergeSubscriberPatch(current: Subscriber, patch: Partial<SubscriberInput>): ValidSubscriber {
+  return parseSubscriberInput({
+    kind: current.kind,
+    name: current.name,
+    phone: current.phone ?? undefined,
+    email: current.email ?? undefined,
+    webhook: current.webhook ?? undefined,
+    lang: current.lang,
+    diacritics: current.diacritics,
+    stations: current.stations,
+    communes: current.communes,
+    active: current.active,
+    ...patch,
+  })
+}
+
+export function parseSubscriberInput(input: unknown): ValidSubscriber {
   const r = SubscriberInputSchema.safeParse(input)
   if (!r.success) {
     throw new TidewatchError('SUBSCRIBER_INVALID', { issues: r.error.issues.map((i) => ({ key: i.path.join('.'), reason: i.message })) })

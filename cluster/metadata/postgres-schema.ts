@@ -1,6 +1,7 @@
 /**
  * The PostgreSQL metadata schema: the tables of devices/registry.ts,
- * api/auth/tokens.ts and levels/book.ts (alert_rules) in PostgreSQL types,
+ * api/auth/tokens.ts, levels/book.ts (alert_rules) and alerts/store.ts
+ * (alert_subscribers) in PostgreSQL types,
  * same names and columns, so a registry moves over table by table.
  * Applied in order, tracked as component 'metadata' in schema_versions
  * (the same bookkeeping as core/sqlite.ts migrate). Never edit a released
@@ -97,4 +98,26 @@ export const MIGRATIONS: readonly string[] = [
      ON api_tokens FOR EACH ROW EXECUTE FUNCTION tidewatch_metadata_notify('token', 'id');
    CREATE TRIGGER alert_rules_changed AFTER INSERT OR UPDATE OR DELETE
      ON alert_rules FOR EACH ROW EXECUTE FUNCTION tidewatch_metadata_notify('rule', 'scope');`,
+  // SMS subscribers (issue 16: PostgreSQL holds them in cluster mode). The
+  // columns of alerts/store.ts alert_subscribers; ids are PostgreSQL's, and
+  // every node's SQLite copy keeps them (cluster/metadata/mirror.ts). One
+  // phone, one subscriber, as the SQLite unique index says.
+  `CREATE TABLE alert_subscribers (
+     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('farmer', 'staff')),
+     name TEXT NOT NULL DEFAULT '',
+     phone TEXT,
+     email TEXT,
+     webhook TEXT,
+     lang TEXT NOT NULL DEFAULT 'vi',
+     diacritics BOOLEAN NOT NULL DEFAULT FALSE,
+     stations JSONB NOT NULL DEFAULT '[]',
+     communes JSONB NOT NULL DEFAULT '[]',
+     active BOOLEAN NOT NULL DEFAULT TRUE,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL
+   );
+   CREATE UNIQUE INDEX alert_subscribers_phone ON alert_subscribers (phone) WHERE phone IS NOT NULL;
+   CREATE TRIGGER alert_subscribers_changed AFTER INSERT OR UPDATE OR DELETE
+     ON alert_subscribers FOR EACH ROW EXECUTE FUNCTION tidewatch_metadata_notify('subscriber', 'id');`,
 ]

@@ -11,6 +11,7 @@ import { mintToken, tokenHash, tokenInfoOf, type Principal, type Role, type Toke
 import { checkRule } from '../../levels/book.ts'
 import { SensorRuleSchema, type SensorRule } from '../../levels/rules.ts'
 import { DEFAULT_ZONE } from '../../levels/zones.ts'
+import { mergeSubscriberPatch, parseSubscriberInput, type Subscriber, type SubscriberInput, type ValidSubscriber } from '../../alerts/subscribers.ts'
 import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRecord } from './repository.ts'
 import { METADATA_CHANNEL, MIGRATIONS } from './postgres-schema.ts'
 
@@ -51,6 +52,13 @@ export interface PostgresMetadataOptions {
 // beyond any date we store (Number.MAX_SAFE_INTEGER ms is year 287396).
 const INT8_OID = 20
 const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser }
+
+const SUBSCRIBER_COLUMNS = `id, kind, name, phone, email, webhook, lang, diacritics, stations, communes, active, created_at AS "createdAt", updated_at AS "updatedAt"`
+
+/** The values of a validated subscriber, in the order of the INSERT and UPDATE below ($1..$10). */
+function subscriberValues(s: ValidSubscriber): unknown[] {
+  return [s.kind, s.name, s.phone ?? null, s.email ?? null, s.webhook ?? null, s.lang, s.diacritics, JSON.stringify(s.stations), JSON.stringify(s.communes), s.active]
+}
 
 const STATION_COLUMNS = 'id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, last_seen_at, clock_offset_s, clock_checked_at'
 
@@ -501,5 +509,58 @@ export class PostgresMetadataRepository implements MetadataRepository {
 
   async deleteRule(scope: string, sensor: string): Promise<boolean> {
     return (await this.pool.query('DELETE FROM alert_rules WHERE scope = $1 AND sensor = $2', [scope, sensor])).rowCount === 1
+  }
+
+  // ---- SMS subscribers (alerts/subscribers.ts semantics) ----
+
+  async getSubscriber(id: number): Promise<Subscriber | undefined> {
+    // An id that is not an integer names nobody (the SQLite store answers the same).
+    if (!Number.isSafeInteger(id)) return undefined
+    return (await this.pool.query<Subscriber>(`SELECT ${SUBSCRIBER_COLUMNS} FROM alert_subscribers WHERE id = $1`, [id])).rows[0]
+  }
+
+  async listSubscribers(): Promise<Subscriber[]> {
+    return (await this.pool.query<Subscriber>(`SELECT ${SUBSCRIBER_COLUMNS} FROM alert_subscribers ORDER BY id`)).rows
+  }
+
+  async createSubscriber(input: SubscriberInput, now = Date.now()): Promise<Subscriber> {
+    const s = parseSubscriberInput(input)
+    try {
+      return (await this.pool.query<Subscriber>(
+        `INSERT INTO alert_subscribers (kind, name, phone, email, webhook, lang, diacritics, stations, communes, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING ${SUBSCRIBER_COLUMNS}`,
+        [...subscriberValues(s), now],
+      )).rows[0]!
+    } catch (err) {
+      // The unique index is the check: two nodes adding one phone at once get one subscriber.
+      if (uniqueViolation(err, 'alert_subscribers_phone')) throw new TidewatchError('SUBSCRIBER_EXISTS', { phone: s.phone })
+      throw err
+    }
+  }
+
+  async updateSubscriber(id: number, patch: Partial<SubscriberInput>, now = Date.now()): Promise<Subscriber> {
+    let phone: string | undefined
+    try {
+      return await this.tx(async (c) => {
+        // FOR UPDATE: two nodes patching different fields of one subscriber do not undo each other.
+        const current = Number.isSafeInteger(id) ? (await c.query<Subscriber>(`SELECT ${SUBSCRIBER_COLUMNS} FROM alert_subscribers WHERE id = $1 FOR UPDATE`, [id])).rows[0] : undefined
+        if (!current) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id })
+        const merged = mergeSubscriberPatch(current, patch)
+        phone = merged.phone
+        return (await c.query<Subscriber>(
+          `UPDATE alert_subscribers SET kind = $1, name = $2, phone = $3, email = $4, webhook = $5, lang = $6, diacritics = $7, stations = $8, communes = $9, active = $10, updated_at = $11
+           WHERE id = $12 RETURNING ${SUBSCRIBER_COLUMNS}`,
+          [...subscriberValues(merged), now, id],
+        )).rows[0]!
+      })
+    } catch (err) {
+      if (uniqueViolation(err, 'alert_subscribers_phone')) throw new TidewatchError('SUBSCRIBER_EXISTS', { phone })
+      throw err
+    }
+  }
+
+  async removeSubscriber(id: number): Promise<void> {
+    const r = Number.isSafeInteger(id) ? await this.pool.query('DELETE FROM alert_subscribers WHERE id = $1', [id]) : { rowCount: 0 }
+    if (r.rowCount === 0) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id })
   }
 }

@@ -4,11 +4,12 @@ import type { CertRecord, IssuedCert } from '../../devices/certs.ts'
 import type { Credentials, NewStation, Sighting, Station } from '../../devices/registry.ts'
 import { tokenInfoOf, type Principal, type Role, type TokenInfo, type TokenRow } from '../../core/tokens.ts'
 import type { SensorRule } from '../../levels/rules.ts'
+import type { Subscriber, SubscriberInput } from '../../alerts/subscribers.ts'
 
 /**
  * The metadata every node needs, behind one async interface (issue 16):
  * stations and their sensors, station secrets, revoked certificate serials,
- * API tokens and stored alert rules. Two implementations:
+ * API tokens, stored alert rules and SMS subscribers. Two implementations:
  * - sqlite.ts: the embedded default, the existing Registry, TokenStore,
  *   DeviceCerts and alert_rules tables of one node;
  * - postgres.ts: cluster mode, shared by every node, with a change feed
@@ -22,8 +23,8 @@ import type { SensorRule } from '../../levels/rules.ts'
  * never calls it: it reads a MetadataReplica (replica.ts) kept in memory.
  */
 
-/** What changed, named by its key: a station id, a token id, a certificate serial, a rule scope. */
-export type MetadataChangeKind = 'station' | 'secret' | 'token' | 'rule' | 'cert'
+/** What changed, named by its key: a station id, a token id, a certificate serial, a rule scope, a subscriber id. */
+export type MetadataChangeKind = 'station' | 'secret' | 'token' | 'rule' | 'cert' | 'subscriber'
 
 export type MetadataChange =
   | { kind: MetadataChangeKind; id: string }
@@ -116,6 +117,14 @@ export interface MetadataRepository {
   /** Validates (ALERT_RULE_INVALID) and stores; returns the rule as stored. */
   setRule(scope: string, sensor: string, input: unknown, now?: number): Promise<SensorRule>
   deleteRule(scope: string, sensor: string): Promise<boolean>
+
+  // SMS (and email, webhook) subscribers (alerts/subscribers.ts semantics and error codes:
+  // SUBSCRIBER_INVALID, SUBSCRIBER_EXISTS on a phone already subscribed, SUBSCRIBER_NOT_FOUND).
+  getSubscriber(id: number): Promise<Subscriber | undefined>
+  listSubscribers(): Promise<Subscriber[]>
+  createSubscriber(input: SubscriberInput, now?: number): Promise<Subscriber>
+  updateSubscriber(id: number, patch: Partial<SubscriberInput>, now?: number): Promise<Subscriber>
+  removeSubscriber(id: number): Promise<void>
 
   /**
    * Calls `listener` after each committed change, on this node and (PostgreSQL)

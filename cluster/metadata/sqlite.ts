@@ -8,6 +8,8 @@ import { TokenStore } from '../../api/auth/tokens.ts'
 import type { Role, TokenInfo, TokenRow } from '../../core/tokens.ts'
 import { RuleBook } from '../../levels/book.ts'
 import { SensorRuleSchema } from '../../levels/rules.ts'
+import { migrateAlerts } from '../../alerts/store.ts'
+import { Subscribers, type SubscriberInput } from '../../alerts/subscribers.ts'
 import { ChangeFanout, type MetadataChange, type MetadataListener, type IssuedCertFields, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf } from './repository.ts'
 
 /**
@@ -26,6 +28,7 @@ export class SqliteMetadataRepository implements MetadataRepository {
   private readonly tokens: TokenStore
   private readonly certs: DeviceCerts
   private readonly book: RuleBook
+  private readonly subscribers: Subscribers
   private readonly fanout: ChangeFanout
   private readonly stmts
 
@@ -34,6 +37,9 @@ export class SqliteMetadataRepository implements MetadataRepository {
     this.tokens = new TokenStore(this.db)
     this.certs = new DeviceCerts(this.db)
     this.book = new RuleBook(this.db, registry)
+    // alert_subscribers belongs to the alerter's schema (alerts/store.ts); idempotent.
+    migrateAlerts(this.db)
+    this.subscribers = new Subscribers(this.db)
     const feedLog = log?.child({ component: 'metadata' })
     this.fanout = new ChangeFanout((err) => feedLog?.error({ err }, 'metadata change listener failed'))
     this.stmts = {
@@ -195,6 +201,31 @@ export class SqliteMetadataRepository implements MetadataRepository {
     const removed = this.book.remove(scope, sensor)
     if (removed) this.emit({ kind: 'rule', id: scope })
     return removed
+  }
+
+  async getSubscriber(id: number) {
+    return this.subscribers.get(id)
+  }
+
+  async listSubscribers() {
+    return this.subscribers.list()
+  }
+
+  async createSubscriber(input: SubscriberInput, now = Date.now()) {
+    const created = this.subscribers.create(input, now)
+    this.emit({ kind: 'subscriber', id: String(created.id) })
+    return created
+  }
+
+  async updateSubscriber(id: number, patch: Partial<SubscriberInput>, now = Date.now()) {
+    const updated = this.subscribers.update(id, patch, now)
+    this.emit({ kind: 'subscriber', id: String(id) })
+    return updated
+  }
+
+  async removeSubscriber(id: number) {
+    this.subscribers.remove(id)
+    this.emit({ kind: 'subscriber', id: String(id) })
   }
 
   watch(listener: MetadataListener): () => void {

@@ -177,6 +177,38 @@ export function repositorySuite(backend: string, open: () => Promise<RepositoryU
       expect(await repo.rules('SD-01')).toEqual({})
     })
 
+    it('stores SMS subscribers with the codes of alerts/subscribers.ts: SUBSCRIBER_INVALID, SUBSCRIBER_EXISTS, SUBSCRIBER_NOT_FOUND', async () => {
+      const repo = await fresh()
+      const nam = await repo.createSubscriber({ name: 'Bác Năm', phone: '0913 000 111', stations: ['SD-01'], communes: ['Khánh Hải'] }, 5_000)
+      expect(nam).toEqual({
+        id: nam.id, kind: 'farmer', name: 'Bác Năm', phone: '+84913000111', email: null, webhook: null, lang: 'vi', diacritics: false,
+        stations: ['SD-01'], communes: ['Khánh Hải'], active: true, createdAt: 5_000, updatedAt: 5_000,
+      })
+      const staff = await repo.createSubscriber({ kind: 'staff', email: 'tram@example.vn' }, 5_001)
+      expect(staff.id).toBeGreaterThan(nam.id)
+      expect(await repo.getSubscriber(nam.id)).toEqual(nam)
+      expect((await repo.listSubscribers()).map((s) => s.id)).toEqual([nam.id, staff.id])
+      // The same number in another spelling is the same farmer.
+      expect(await code(repo.createSubscriber({ phone: '+84913000111' }))).toBe('SUBSCRIBER_EXISTS')
+      expect(await code(repo.createSubscriber({ phone: '12345' }))).toBe('SUBSCRIBER_INVALID')
+      expect(await code(repo.createSubscriber({ kind: 'farmer', email: 'x@example.vn' }))).toBe('SUBSCRIBER_INVALID')
+      expect(await code(repo.createSubscriber({ phone: '0913000222', lang: 'fr' as never }))).toBe('SUBSCRIBER_INVALID')
+
+      const paused = await repo.updateSubscriber(nam.id, { active: false, diacritics: true }, 6_000)
+      expect(paused).toMatchObject({ id: nam.id, name: 'Bác Năm', phone: '+84913000111', active: false, diacritics: true, createdAt: 5_000, updatedAt: 6_000 })
+      const ba = await repo.createSubscriber({ phone: '0913000222' })
+      expect(await code(repo.updateSubscriber(ba.id, { phone: '0913000111' }))).toBe('SUBSCRIBER_EXISTS')
+      expect(await code(repo.updateSubscriber(ba.id, { phone: 'none' }))).toBe('SUBSCRIBER_INVALID')
+      expect((await repo.getSubscriber(ba.id))!.phone).toBe('+84913000222')
+      expect(await code(repo.updateSubscriber(999_999, { name: 'ghost' }))).toBe('SUBSCRIBER_NOT_FOUND')
+
+      await repo.removeSubscriber(nam.id)
+      expect(await repo.getSubscriber(nam.id)).toBeUndefined()
+      expect(await code(repo.removeSubscriber(nam.id))).toBe('SUBSCRIBER_NOT_FOUND')
+      // The phone is free again once its subscriber is gone.
+      expect((await repo.createSubscriber({ phone: '0913000111' })).id).not.toBe(nam.id)
+    })
+
     it('announces every kind of change on the feed', async () => {
       const repo = await fresh()
       const seen: MetadataChange[] = []
@@ -188,8 +220,9 @@ export function repositorySuite(backend: string, open: () => Promise<RepositoryU
       await repo.revokeCerts('W1', 'CC01')
       await repo.setRule('zone:rice', 'salinity', BD_RULE)
       await repo.setEnabled('W1', false)
+      const sub = await repo.createSubscriber({ phone: '0913000333', stations: ['W1'] })
       const has = (kind: string, id: string): boolean => seen.some((c) => c.kind === kind && 'id' in c && c.id === id)
-      const expected: Array<[string, string]> = [['station', 'W1'], ['secret', 'W1'], ['token', String(info.id)], ['cert', 'CC01'], ['rule', 'zone:rice']]
+      const expected: Array<[string, string]> = [['station', 'W1'], ['secret', 'W1'], ['token', String(info.id)], ['cert', 'CC01'], ['rule', 'zone:rice'], ['subscriber', String(sub.id)]]
       expect(await eventually(() => expected.every(([k, id]) => has(k, id)), 5_000)).toBe(true)
       unwatch()
     })
