@@ -3,7 +3,10 @@ import type { Logger } from '../../core/log.ts'
 import type { Registry, Station } from '../../devices/registry.ts'
 import { RuleBook } from '../../levels/book.ts'
 import type { SensorRule } from '../../levels/rules.ts'
+import { migrateAlerts } from '../../alerts/store.ts'
+import type { Subscriber, SubscriberWriter } from '../../alerts/subscribers.ts'
 import { FeedFollower, type FollowCounters } from './follow.ts'
+import { clusterSubscriberWriter } from './subscriber-writer.ts'
 import type { MetadataChange, MetadataRepository, StationSecret } from './repository.ts'
 
 /**
@@ -13,7 +16,7 @@ import type { MetadataChange, MetadataRepository, StationSecret } from './reposi
  * serve the stations registered in the cluster (issue 16, API nodes).
  *
  * What it copies: stations (with their sensors, calibrations, secret hash
- * and enabled flag) and stored alert rules, at start and on every change the
+ * and enabled flag), stored alert rules and SMS subscribers, at start and on every change the
  * feed announces (follow.ts FeedFollower: one entity per change, everything
  * after a resync or a failed read, with backoff; a bounded queue); last seen
  * and clock offsets by a poll. The lowest-risk way to get there:
@@ -24,6 +27,22 @@ import type { MetadataChange, MetadataRepository, StationSecret } from './reposi
  * never copied is never deleted; a station or rule it copied that PostgreSQL
  * no longer has is. API tokens are not copied (ids would collide with tokens
  * created locally): each API node keeps its own (docs/CLUSTER.md).
+ *
+ * Subscribers are different: in cluster mode PostgreSQL is the truth for
+ * alert_subscribers and this mirror owns the node's table. Every subscriber
+ * write goes to PostgreSQL (subscriber-writer.ts), rows keep PostgreSQL's
+ * ids (the outbox's subscriber_id, the console's /console/farmers/<id>
+ * links mean one farmer on every node), and a row PostgreSQL does not have
+ * is deleted. Ids a node gave out before it joined the cluster would
+ * collide with PostgreSQL's, so the first time a node's mirror takes the
+ * table over, the rows it finds are moved aside, whole, into
+ * alert_subscribers_before_cluster (counted and logged with a warning), and
+ * never merged: they receive nothing in cluster mode until an operator adds
+ * them through the API, the console or `tidewatch alerts subscribers add`.
+ * Merging them silently could resurrect a farmer removed elsewhere, or
+ * split one farmer in two under two ids. The takeover is recorded
+ * (metadata_mirror_owns), so a node that restarts, or comes back after
+ * missing some changes, just copies PostgreSQL again.
  *
  * It writes through its own connection to the registry file, so the other
  * connections of the process see PRAGMA data_version move and reload their
@@ -44,8 +63,15 @@ export interface MirrorOptions {
   retry?: Backoff
 }
 
+/** The tables this mirror owns whole once it has taken them over (subscribers only, for now). */
+const OWNS_TABLE = `CREATE TABLE IF NOT EXISTS metadata_mirror_owns (tbl TEXT PRIMARY KEY, since INTEGER NOT NULL)`
+const SET_ASIDE_TABLE = `CREATE TABLE IF NOT EXISTS alert_subscribers_before_cluster AS SELECT *, 0 AS set_aside_at FROM alert_subscribers WHERE 0`
+
 export class RegistryMirror {
   private readonly follower: FeedFollower
+  private readonly log: Logger | undefined
+  /** Local subscribers moved aside when this node's mirror first took alert_subscribers over (0 on every later start). */
+  subscribersSetAside = 0
   private readonly sightingsTimer: NodeJS.Timeout
   /** Station ids this mirror copied: the only ones it may delete. */
   private readonly copied = new Set<string>()
@@ -55,8 +81,12 @@ export class RegistryMirror {
 
   private constructor(private readonly repo: MetadataRepository, private readonly registry: Registry, opts: MirrorOptions) {
     const db = registry.db
-    // alert_rules is created by its owner, levels/book.ts, not by a migration.
+    // alert_rules is created by its owner, levels/book.ts, not by a migration; alert_subscribers by the alerter's.
     new RuleBook(db, registry)
+    migrateAlerts(db)
+    db.exec(OWNS_TABLE)
+    db.exec(SET_ASIDE_TABLE)
+    this.log = opts.log?.child({ component: 'registry-mirror' })
     this.stmts = {
       upsertStation: db.prepare(
         `INSERT INTO stations (id, name, commune, district, lat, lon, coast, zone, code, interval_s, enabled, created_at, last_seen_at, clock_offset_s, clock_checked_at, password_hash, credentials_rotated_at)
@@ -73,15 +103,27 @@ export class RegistryMirror {
       touch: db.prepare('UPDATE stations SET last_seen_at = ?, clock_offset_s = ?, clock_checked_at = ? WHERE id = ?'),
       deleteRule: db.prepare('DELETE FROM alert_rules WHERE scope = ? AND sensor = ?'),
       insertRule: db.prepare('INSERT OR REPLACE INTO alert_rules (scope, sensor, spec, updated_at) VALUES (?, ?, ?, ?)'),
+      ownsSubscribers: db.prepare("SELECT 1 FROM metadata_mirror_owns WHERE tbl = 'alert_subscribers'").pluck(),
+      takeSubscribers: db.prepare("INSERT INTO metadata_mirror_owns (tbl, since) VALUES ('alert_subscribers', ?)"),
+      setAsideSubscribers: db.prepare('INSERT INTO alert_subscribers_before_cluster SELECT *, ? FROM alert_subscribers'),
+      deleteAllSubscribers: db.prepare('DELETE FROM alert_subscribers'),
+      deleteSubscriber: db.prepare('DELETE FROM alert_subscribers WHERE id = ?'),
+      // Another row holding the phone PostgreSQL now gives this subscriber is stale: its own change is read next.
+      phoneHolders: db.prepare('SELECT id FROM alert_subscribers WHERE phone = ? AND id != ?').pluck(),
+      insertSubscriber: db.prepare(
+        `INSERT INTO alert_subscribers (id, kind, name, phone, email, webhook, lang, diacritics, stations, communes, active, created_at, updated_at)
+         VALUES (@id, @kind, @name, @phone, @email, @webhook, @lang, @diacritics, @stations, @communes, @active, @createdAt, @updatedAt)`,
+      ),
     }
     this.follower = new FeedFollower(repo, {
       reload: () => this.copyAll(),
       apply: (change) => this.copyOne(change),
       // A station's row holds its secret: one read for both kinds. Tokens and certificates are not copied (above).
-      keyOf: (change) => (change.kind === 'station' || change.kind === 'secret' ? `station|${change.id}` : change.kind === 'rule' ? `rule|${change.id}` : undefined),
+      keyOf: (change) =>
+        change.kind === 'station' || change.kind === 'secret' ? `station|${change.id}` : change.kind === 'rule' || change.kind === 'subscriber' ? `${change.kind}|${change.id}` : undefined,
       maxPending: opts.maxPending,
       retry: opts.retry,
-      log: opts.log?.child({ component: 'registry-mirror' }),
+      log: this.log,
       what: 'registry mirror',
     })
     this.sightingsTimer = setInterval(() => this.follower.request('sightings', () => this.copySightings()), opts.sightingsEveryMs ?? 60_000)
@@ -114,14 +156,32 @@ export class RegistryMirror {
     return this.follower.idle()
   }
 
+  /**
+   * Reads one subscriber again now and resolves once this node's table shows
+   * it as PostgreSQL has it after the caller's committed write: the
+   * writer's read-your-writes (subscriber-writer.ts), without waiting for
+   * the notification's round trip.
+   */
+  async refreshSubscriber(id: number): Promise<void> {
+    this.follower.enqueue({ kind: 'subscriber', id: String(id) })
+    await this.follower.idle()
+  }
+
   private async copyOne(change: MetadataChange & { id: string }): Promise<void> {
     if (change.kind === 'rule') return this.writeRules(change.id, await this.repo.rules(change.id))
+    if (change.kind === 'subscriber') {
+      const id = Number(change.id)
+      const sub = await this.repo.getSubscriber(id)
+      // Before the takeover (a first copy still to come) the table is not ours to write.
+      if (this.stmts.ownsSubscribers.get() !== undefined) this.registry.db.transaction(() => this.writeSubscriber(id, sub))()
+      return
+    }
     const [station, secret] = await Promise.all([this.repo.getStation(change.id), this.repo.credentials(change.id)])
     this.registry.db.transaction(() => this.writeStation(change.id, station, secret && { id: change.id, ...secret }))()
   }
 
   private async copyAll(): Promise<void> {
-    const [stations, secrets, rules] = await Promise.all([this.repo.listStations(), this.repo.listSecrets(), this.repo.listRules()])
+    const [stations, secrets, rules, subscribers] = await Promise.all([this.repo.listStations(), this.repo.listSecrets(), this.repo.listRules(), this.repo.listSubscribers()])
     const secretOf = new Map(secrets.map((s) => [s.id, s]))
     const ids = new Set(stations.map((s) => s.id))
     const byScope = new Map<string, Record<string, SensorRule>>()
@@ -134,7 +194,38 @@ export class RegistryMirror {
       for (const id of [...this.copied]) if (!ids.has(id)) this.writeStation(id, undefined, undefined)
       for (const s of stations) this.writeStation(s.id, s, secretOf.get(s.id))
       for (const [scope, scoped] of byScope) this.writeRules(scope, scoped)
+      this.replaceSubscribers(subscribers)
     })()
+  }
+
+  /** The whole table becomes PostgreSQL's (after the first takeover, see above); call inside a transaction. */
+  private replaceSubscribers(subscribers: readonly Subscriber[]): void {
+    if (this.stmts.ownsSubscribers.get() === undefined) {
+      const now = Date.now()
+      this.subscribersSetAside = this.stmts.setAsideSubscribers.run(now).changes
+      this.stmts.takeSubscribers.run(now)
+      if (this.subscribersSetAside > 0) {
+        this.log?.warn(
+          { setAside: this.subscribersSetAside, table: 'alert_subscribers_before_cluster' },
+          "this node's own subscribers were moved aside: in cluster mode PostgreSQL holds the subscribers; add them again through the API, the console or tidewatch alerts subscribers add",
+        )
+      }
+    }
+    this.stmts.deleteAllSubscribers.run()
+    for (const s of subscribers) this.stmts.insertSubscriber.run(subscriberRow(s))
+  }
+
+  /** One subscriber as PostgreSQL has it (undefined: gone); call inside a transaction. */
+  private writeSubscriber(id: number, sub: Subscriber | undefined): void {
+    this.stmts.deleteSubscriber.run(id)
+    if (!sub) return
+    if (sub.phone !== null) {
+      for (const other of this.stmts.phoneHolders.all(sub.phone, id) as number[]) {
+        this.stmts.deleteSubscriber.run(other)
+        this.follower.enqueue({ kind: 'subscriber', id: String(other) })
+      }
+    }
+    this.stmts.insertSubscriber.run(subscriberRow(sub))
   }
 
   /** Last seen and clock offsets of the stations this mirror copied. */
@@ -178,11 +269,24 @@ export class RegistryMirror {
   }
 }
 
+/** A subscriber as a row of alerts/store.ts alert_subscribers. */
+function subscriberRow(s: Subscriber): Record<string, unknown> {
+  return { ...s, diacritics: s.diacritics ? 1 : 0, active: s.active ? 1 : 0, stations: JSON.stringify(s.stations), communes: JSON.stringify(s.communes) }
+}
+
 /** Retry delays while PostgreSQL cannot be reached at a node's start (one client, one server). */
 const START_RETRY: Backoff = { baseMs: 500, capMs: 10_000 }
 
+export interface ClusterRegistryMirror {
+  /** The mirror once its first copy is done; undefined when stopped before. */
+  ready: Promise<RegistryMirror | undefined>
+  /** Where this node writes subscribers (PostgreSQL, read back into its own copy): the API's subscriber routes. */
+  subscribers: SubscriberWriter
+  stop(): Promise<void>
+}
+
 /**
- * Cluster mode of `tidewatch api` (and `up`): opens the PostgreSQL
+ * Cluster mode of `tidewatch api`, `up` and `alerter`: opens the PostgreSQL
  * repository and a second connection to the node's registry file, and runs a
  * RegistryMirror between them. It starts in the background: the node serves
  * what its SQLite holds until the first copy is done, and keeps retrying
@@ -196,7 +300,7 @@ export async function startClusterRegistryMirror(opts: {
   log: Logger
   /** How long to wait for the first copy before returning (the node then starts serving either way). */
   waitMs?: number
-}): Promise<{ ready: Promise<RegistryMirror | undefined>; stop(): Promise<void> }> {
+}): Promise<ClusterRegistryMirror> {
   let stopped = false
   let repo: MetadataRepository | undefined
   let registry: Registry | undefined
@@ -228,6 +332,7 @@ export async function startClusterRegistryMirror(opts: {
   await Promise.race([ready, new Promise((r) => setTimeout(r, opts.waitMs ?? 5_000).unref())])
   return {
     ready,
+    subscribers: clusterSubscriberWriter({ following: () => (repo && mirror && !stopped ? { repo, mirror } : undefined), log: opts.log }),
     async stop() {
       stopped = true
       wake?.()
