@@ -11,13 +11,13 @@ import type { Registry } from '../devices/registry.ts'
 import type { InfluxQueryClient } from '../influx/query.ts'
 import type { IngestService } from '../ingest/service.ts'
 import type { BrokerHandle } from '../broker/server.ts'
-import type { AuditLog } from './auth/audit.ts'
+import type { AuditTrail } from './auth/audit.ts'
 import type { Alerter } from '../alerts/alerter.ts'
 import type { AlertStateReader } from '../levels/status.ts'
 import type { RuleLookup } from './board/data.ts'
 import type { SubscribePanel } from './board/pages.ts'
 import { auditFallback, authGuard, bearer } from './auth/guard.ts'
-import type { TokenStore } from './auth/tokens.ts'
+import type { ApiTokens } from './auth/tokens.ts'
 import { errorBody, errorHandler } from './errors.ts'
 import { openApiTransform, SECURITY_SCHEMES, TAGS } from './openapi.ts'
 import type { MetricsSource } from '../core/metrics.ts'
@@ -48,10 +48,14 @@ export interface ApiDeps {
    * order /metrics lists them; the API adds its own (api/metrics.ts) last.
    */
   metrics?: readonly MetricsSource[]
-  /** API tokens and roles (api/auth/). */
-  tokens: TokenStore
-  /** Append-only audit log of every change. */
-  audit: AuditLog
+  /** API tokens and roles (api/auth/): this node's SQLite, or in cluster mode the shared PostgreSQL (cluster/metadata/api-tokens.ts). */
+  tokens: ApiTokens
+  /**
+   * Append-only audit log of every change. Records always go to this node's
+   * SQLite first; in cluster mode they are shipped to PostgreSQL and read
+   * from there (cluster/metadata/audit-shipper.ts).
+   */
+  audit: AuditTrail
   alerter?: Alerter
   /** The rules in force (levels/book.ts RuleBook, the alerter's own when it runs): board, open data, summaries. */
   rules?: RuleLookup

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createSecurityLog, type SecurityLog } from '../../core/security-log.ts'
 import { errorBody } from '../errors.ts'
-import type { AuditLog } from './audit.ts'
+import type { AuditRecorder } from './audit.ts'
 import { roleAtLeast, type Principal, type Role } from '../../core/tokens.ts'
-import type { TokenStore } from './tokens.ts'
+import type { ApiTokens } from './tokens.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -60,7 +60,7 @@ export function bearer(req: FastifyRequest): string | undefined {
   return scheme ? header.slice(scheme[0].length).trim() : ''
 }
 
-export function authGuard(tokens: TokenStore) {
+export function authGuard(tokens: Pick<ApiTokens, 'verify'>) {
   let security: SecurityLog | undefined
   return async function guard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     req.principal = null
@@ -98,7 +98,7 @@ export function authGuard(tokens: TokenStore) {
 }
 
 /** Every successful write not audited by its handler is recorded with its request body. */
-export function auditFallback(audit: AuditLog) {
+export function auditFallback(audit: AuditRecorder) {
   return async function onResponse(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (req.audited || req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return
     if (reply.statusCode >= 400) return
@@ -114,7 +114,7 @@ export function auditFallback(audit: AuditLog) {
 }
 
 /** For handlers: records a change with before/after and marks the request audited. */
-export function auditChange(audit: AuditLog, req: FastifyRequest, action: string, target: string, before: unknown, after: unknown): void {
+export function auditChange(audit: AuditRecorder, req: FastifyRequest, action: string, target: string, before: unknown, after: unknown): void {
   audit.record({ actor: req.principal?.name ?? 'anonymous', role: req.principal?.role ?? 'none', action, target, before, after, ip: req.ip })
   req.audited = true
 }

@@ -18,7 +18,26 @@ const MIGRATIONS = [
    );`,
 ]
 
-export class TokenStore {
+/** A value, or a promise of it: the SQLite store answers at once, the cluster's after a round trip to PostgreSQL. */
+export type MaybePromise<T> = T | Promise<T>
+
+/**
+ * API tokens as the API uses them (issue 16): `verify` runs on every request,
+ * so it stays synchronous, answered from memory or a local table; the
+ * changes may go to a shared database. Implemented by TokenStore (one node's
+ * SQLite, the default) and, in cluster mode, cluster/metadata/api-tokens.ts
+ * (a MetadataReplica for verify, PostgreSQL for the changes).
+ */
+export interface ApiTokens {
+  /** Who a bearer token is, or undefined (unknown or revoked); the bootstrap admin token is accepted too. */
+  verify(token: string, now?: number): Principal | undefined
+  create(name: string, role: Role, now?: number): MaybePromise<{ token: string; info: TokenInfo }>
+  list(): MaybePromise<TokenInfo[]>
+  /** NOT_FOUND when no active token has this id. Applies at once on this node. */
+  revoke(id: number, now?: number): MaybePromise<void>
+}
+
+export class TokenStore implements ApiTokens {
   private readonly stmts
   private readonly bootstrapHash: Buffer | undefined
 

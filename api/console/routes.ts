@@ -7,7 +7,7 @@ import { StaffAccounts } from './accounts.ts'
 import { esc, errorMessage, layout } from './html.ts'
 import { ERROR_VI, explainError } from './messages.ts'
 import { SignInThrottle, THROTTLE_DEFAULTS } from './throttle.ts'
-import { COOKIE, csrfMatches, readCookie, SESSION_DEFAULTS, sessionCookie, Sessions, type Session } from './sessions.ts'
+import { COOKIE, csrfMatches, readCookie, SESSION_DEFAULTS, sessionCookie, Sessions, type Session, type SessionOptions, type SessionStore } from './sessions.ts'
 import { stationPages } from './pages/stations.ts'
 import { levelPages } from './pages/levels.ts'
 import { farmerPages } from './pages/farmers.ts'
@@ -34,6 +34,33 @@ export interface ConsoleOptions {
   signInLimits?: { maxPerUser?: number; maxPerAddress?: number }
   /** VND per SMS segment, per channel (docs/CONSOLE.md: a judgment default, not a quoted tariff). */
   costPerSegment?: Record<string, number>
+  /**
+   * Cluster mode: staff accounts and sessions in the shared PostgreSQL
+   * (cluster/metadata/console-postgres.ts), so any API node behind HAProxy
+   * serves any session. Unset: this node's SQLite accounts and in-memory
+   * sessions, as a single process has always had them.
+   */
+  shared?: SharedConsole
+}
+
+/** A staff account as sign-in needs it. */
+export interface ConsoleAccount {
+  username: string
+  role: Role
+}
+
+/** Staff accounts as the console reads them (api/console/accounts.ts StaffAccounts, or PostgreSQL's). */
+export interface ConsoleAccounts {
+  /** The account when the password matches and it is active; undefined otherwise, at the same cost. */
+  verify(username: string, password: string, now: number): Promise<ConsoleAccount | undefined>
+  /** False once the account is disabled: its sessions end at their next request. */
+  isActive(username: string): boolean | Promise<boolean>
+}
+
+export interface SharedConsole {
+  accounts: ConsoleAccounts
+  /** The session store, told how long sessions live and what to do when one ends. */
+  sessions(opts: SessionOptions): SessionStore
 }
 
 declare module 'fastify' {
@@ -89,27 +116,34 @@ export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): Fastify
       r.schema = { ...r.schema, hide: true }
     })
     const clock = opts.clock ?? Date.now
-    const accounts = new StaffAccounts(deps.registry.db)
     const log = deps.log.child({ component: 'console' })
-    const revoke = (id: number): void => {
-      try {
-        deps.tokens.revoke(id)
-      } catch {
-        // Already revoked (by hand, with `tidewatch tokens revoke`): nothing left to do.
-      }
-      accounts.forgetToken(id)
+    const local = opts.shared ? undefined : new StaffAccounts(deps.registry.db)
+    const accounts: ConsoleAccounts = opts.shared?.accounts ?? {
+      verify: (username, password, now) => local!.verify(username, password, now),
+      isActive: (username) => !local!.get(username)?.disabledAt,
     }
-    // Sessions are in memory: tokens minted for sessions of an earlier run are dead weight.
-    for (const id of accounts.mintedTokens()) revoke(id)
-    const sessions = new Sessions({
+    const revoke = async (id: number): Promise<void> => {
+      try {
+        await deps.tokens.revoke(id)
+      } catch {
+        // Already revoked (by hand, with `tidewatch tokens revoke`), or PostgreSQL away: the
+        // shared store sweeps its expired sessions' tokens again later (console-postgres.ts).
+      }
+      local?.forgetToken(id)
+    }
+    // In-memory sessions die with the process: tokens minted for sessions of an earlier run are dead
+    // weight. Not in cluster mode, where sessions (and their tokens) outlive any one node.
+    if (local) for (const id of local.mintedTokens()) await revoke(id)
+    const sessionOptions: SessionOptions = {
       idleMs: opts.idleMs ?? SESSION_DEFAULTS.idleMs,
       absoluteMs: opts.absoluteMs ?? SESSION_DEFAULTS.absoluteMs,
       max: opts.maxSessions ?? SESSION_DEFAULTS.max,
       clock,
       onEnd: (s) => {
-        if (s.mintedTokenId !== null) revoke(s.mintedTokenId)
+        if (s.mintedTokenId !== null) void revoke(s.mintedTokenId)
       },
-    })
+    }
+    const sessions: SessionStore = opts.shared ? opts.shared.sessions(sessionOptions) : new Sessions(sessionOptions)
 
     const throttle = new SignInThrottle({ ...THROTTLE_DEFAULTS, ...opts.signInLimits, clock })
 
@@ -181,7 +215,7 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       })
     }
 
-    fastify.get('/console', async (req, reply) => reply.redirect(sessions.get(readCookie(req.headers.cookie)) ? '/console/stations' : '/console/sign-in', 303))
+    fastify.get('/console', async (req, reply) => reply.redirect((await sessions.get(readCookie(req.headers.cookie))) ? '/console/stations' : '/console/sign-in', 303))
     fastify.get('/console/sign-in', async (req, reply) => signInPage(reply, req))
     fastify.post('/console/sign-in', async (req, reply) => {
       // Never recorded with its body (a password); a successful sign-in is recorded below by name.
@@ -198,14 +232,14 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       let created: { cookie: string; session: Session } | undefined
       if (token) {
         const p = deps.tokens.verify(token)
-        if (p) created = sessions.create({ name: p.name, role: p.role, kind: 'token' }, token, null)
+        if (p) created = await sessions.create({ name: p.name, role: p.role, kind: 'token' }, token, null)
       } else if (username) {
         const account = await accounts.verify(username, f.get('password') ?? '', clock())
         if (account) {
           // The API token the console acts with, named after the person so the audit log shows who it was.
-          const minted = deps.tokens.create(account.username, account.role, clock())
-          accounts.rememberToken(minted.info.id, clock())
-          created = sessions.create({ name: account.username, role: account.role, kind: 'account' }, minted.token, minted.info.id)
+          const minted = await deps.tokens.create(account.username, account.role, clock())
+          local?.rememberToken(minted.info.id, clock())
+          created = await sessions.create({ name: account.username, role: account.role, kind: 'account' }, minted.token, minted.info.id)
         }
       }
       if (!created) {
@@ -226,11 +260,12 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
     fastify.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0]!
       if (!path.startsWith('/console/') || path === '/console/sign-in') return
-      const s = sessions.get(readCookie(req.headers.cookie))
-      // Revocation applies at once: a revoked token or a disabled account ends the session on its next request.
-      const still = s && deps.tokens.verify(s.apiToken, clock()) && (s.principal.kind === 'token' || !accounts.get(s.principal.name)?.disabledAt)
+      const s = await sessions.get(readCookie(req.headers.cookie))
+      // Revocation applies at once: a revoked token or a disabled account ends the session on its next
+      // request, on whichever node it lands (cluster mode: the token replica and PostgreSQL's accounts).
+      const still = s && deps.tokens.verify(s.apiToken, clock()) && (s.principal.kind === 'token' || (await accounts.isActive(s.principal.name)))
       if (!s || !still) {
-        if (s) sessions.signOut(readCookie(req.headers.cookie))
+        if (s) await sessions.signOut(readCookie(req.headers.cookie))
         if (req.method === 'GET') {
           // Back to this page after signing in again.
           const expired = s || readCookie(req.headers.cookie) ? 'expired=1&' : ''
@@ -259,7 +294,7 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
 
     fastify.post('/console/sign-out', async (req, reply) => {
       const p = req.consoleSession!.principal
-      sessions.signOut(readCookie(req.headers.cookie))
+      await sessions.signOut(readCookie(req.headers.cookie))
       deps.audit.record({ actor: p.name, role: p.role, action: 'console.sign_out', target: `console:${p.kind}`, ip: req.ip }, clock())
       noStore(reply)
       return reply.header('set-cookie', sessionCookie('', isTls(req), 0)).redirect('/console/sign-in', 303)

@@ -2,7 +2,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Role } from '../../core/tokens.ts'
 
 /**
- * Console sessions, in memory: a random 256-bit id in an HttpOnly,
+ * Console sessions. Here, in memory (the single-process default); in cluster
+ * mode in PostgreSQL (cluster/metadata/console-postgres.ts), so a session
+ * made on one API node works on every other behind HAProxy. Both implement
+ * SessionStore. In memory: a random 256-bit id in an HttpOnly,
  * SameSite=Strict cookie, and a per-session CSRF token that every form sends
  * back (synchronizer token, OWASP CSRF Prevention Cheat Sheet). A session
  * carries the API bearer token its actions are made with, so the console
@@ -41,13 +44,27 @@ export interface SessionOptions {
   onEnd: (s: Session) => void
 }
 
+type MaybePromise<T> = T | Promise<T>
+
+/** What the console needs of a session store; the in-memory one answers at once, PostgreSQL's after a round trip. */
+export interface SessionStore {
+  create(principal: SessionPrincipal, apiToken: string, mintedTokenId: number | null): MaybePromise<{ cookie: string; session: Session }>
+  /** The live session of a cookie value, touched; undefined (and ended) when expired. */
+  get(cookie: string | undefined): MaybePromise<Session | undefined>
+  signOut(cookie: string | undefined): MaybePromise<void>
+  /** Ends every session of a principal (an account disabled, a token revoked). */
+  endFor(name: string): MaybePromise<void>
+}
+
 export const SESSION_DEFAULTS = { idleMs: 30 * 60_000, absoluteMs: 12 * 3_600_000, max: 10_000 } as const
 
 export const COOKIE = 'tw_console'
 
-const hashId = (id: string): string => createHash('sha256').update(id).digest('hex')
+/** A session's key: the SHA-256 of the cookie value, so a heap or database dump does not hand out live cookies. */
+export const sessionIdOf = (cookie: string): string => createHash('sha256').update(cookie).digest('hex')
+const hashId = sessionIdOf
 
-export class Sessions {
+export class Sessions implements SessionStore {
   /** Keyed by the SHA-256 of the cookie value, so a heap dump does not hand out live cookies. */
   private readonly byId = new Map<string, Session>()
   evicted = 0

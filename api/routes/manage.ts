@@ -241,6 +241,6 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
           ),
         },
       }),
-    }, async (req) => ({ entries: audit.query(req.query) }))
+    }, async (req) => ({ entries: await audit.query(req.query) }))
   }
 }

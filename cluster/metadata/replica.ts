@@ -255,6 +255,30 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
     return { kind: 'token', id: t.id, name: t.name, role: t.role }
   }
 
+  /**
+   * Reads one token again now, for read-your-writes on the node that changed
+   * it (cluster/metadata/api-tokens.ts): a token created or revoked here
+   * applies here at once, without waiting for its notification.
+   */
+  async refreshToken(id: number): Promise<void> {
+    this.putToken(id, await this.repo.tokenRecord(id))
+  }
+
+  /**
+   * Stores what was read of token `id` (undefined: it is gone). A revocation
+   * never goes back (nothing un-revokes a token): a read that started before
+   * the revocation committed and lands after it must not bring the token back.
+   */
+  private putToken(id: number, record: TokenRecord | undefined): void {
+    let revokedAt: number | null = null
+    for (const [hash, t] of this.data.tokens) {
+      if (t.id !== id) continue
+      revokedAt ??= t.revokedAt
+      this.data.tokens.delete(hash)
+    }
+    if (record) this.data.tokens.set(record.hash, record.revokedAt === null && revokedAt !== null ? { ...record, revokedAt } : record)
+  }
+
   /** A stored rule (scope 'default', 'zone:<zone>' or a station id); resolution stays in levels/book.ts. */
   rule(scope: string, sensor: string): SensorRule | undefined {
     return this.data.rules.get(ruleKey(scope, sensor))
@@ -321,12 +345,9 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
         if (await this.repo.certRevoked(id)) this.data.revoked.add(id)
         else this.data.revoked.delete(id)
         return
-      case 'token': {
-        const record = await this.repo.tokenRecord(Number(id))
-        for (const [hash, t] of this.data.tokens) if (String(t.id) === id) this.data.tokens.delete(hash)
-        if (record) this.data.tokens.set(record.hash, record)
+      case 'token':
+        this.putToken(Number(id), await this.repo.tokenRecord(Number(id)))
         return
-      }
       case 'rule': {
         const rules = await this.repo.rules(id)
         for (const key of [...this.data.rules.keys()]) if (key.startsWith(`${id}|`)) this.data.rules.delete(key)

@@ -63,10 +63,9 @@ export function auditPages(app: FastifyInstance, ctx: ConsoleCtx): void {
     const since = q.from ? localDayStart(q.from) : undefined
     const until = q.to ? localDayStart(q.to) + 86_400_000 : undefined
     // Bounded: the newest 1000 records matching person and date, then the text filters.
-    const entries = ctx.deps.audit
-      .query({ actor: q.actor || undefined, since: since && Number.isFinite(since) ? since : undefined, limit: 1000 })
-      .filter((e) => (!until || e.at < until) && (!q.action || e.action.includes(q.action)) && (!q.target || e.target.includes(q.target)))
-    const actors = (ctx.deps.registry.db.prepare('SELECT DISTINCT actor FROM audit_log ORDER BY actor').all() as Array<{ actor: string }>).map((r) => r.actor)
+    // In cluster mode both are read from the shared PostgreSQL log (api/server.ts ApiDeps.audit).
+    const entries = (await ctx.deps.audit.query({ actor: q.actor || undefined, since: since && Number.isFinite(since) ? since : undefined, limit: 1000 })).filter((e) => (!until || e.at < until) && (!q.action || e.action.includes(q.action)) && (!q.target || e.target.includes(q.target)))
+    const actors = await ctx.deps.audit.actors()
     const rows = entries.slice(0, 300).map((e) => [
       `<span style="white-space:nowrap">${esc(when(e.at))}</span>`,
       `<b data-actor>${esc(e.actor)}</b> <span class="muted">${esc(e.role)}</span>`,
