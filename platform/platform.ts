@@ -5,7 +5,8 @@ import type { Logger } from '../core/log.ts'
 import type { MetricsSource } from '../core/metrics.ts'
 import type { AcceptedReading } from '../core/reading.ts'
 import { buildApi } from '../api/server.ts'
-import { alertRoutes } from '../api/routes/alerts.ts'
+import { alertRoutes, clusterSubscriberRoutes } from '../api/routes/alerts.ts'
+import type { SubscriberWriter } from '../alerts/subscribers.ts'
 import { TokenStore } from '../api/auth/tokens.ts'
 import { AuditLog } from '../api/auth/audit.ts'
 import { sampleMessages } from '../api/board/sms-sample.ts'
@@ -67,6 +68,8 @@ export interface StartPlatformOptions {
   apiMetrics?: readonly MetricsSource[]
   /** More components for /health (api/server.ts ApiDeps.healthChecks). */
   healthChecks?: Parameters<typeof buildApi>[0]['healthChecks']
+  /** Cluster mode: subscriber writes go here (PostgreSQL, cluster/metadata/mirror.ts), and the API serves them with or without an alerter. */
+  subscriberWriter?: SubscriberWriter
 }
 
 /** What every part is built from, and where it leaves its stop. */
@@ -102,7 +105,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
     if (parts.broker) platform.broker = await startEmbeddedBroker(at, parts.ingest === 'embedded' ? platform.ingest : undefined)
     if (parts.ingest === 'mqtt') platform.source = startExternalSource(at, platform.ingest!)
     if (parts.api) {
-      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics, healthChecks: opts.healthChecks })
+      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics, healthChecks: opts.healthChecks, subscriberWriter: opts.subscriberWriter })
       platform.api = api.app
       platform.apiUrl = api.url
     }
@@ -204,10 +207,11 @@ interface ApiParts {
   plugins: StartPlatformOptions['apiPlugins']
   metrics: StartPlatformOptions['apiMetrics']
   healthChecks: StartPlatformOptions['healthChecks']
+  subscriberWriter: StartPlatformOptions['subscriberWriter']
 }
 
 /** Reads everything the other parts expose; listens on config.http. */
-async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics, healthChecks }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
+async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics, healthChecks, subscriberWriter }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
   const { config, registry } = at
   const { alerter } = platform
   const audit = new AuditLog(registry.db, at.log.child({ component: 'audit' }))
@@ -225,7 +229,7 @@ async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, met
     ingest: platform.ingest,
     broker: platform.broker,
     healthChecks,
-    plugins: [...(alerter ? [alertRoutes(alerter, audit, registry)] : []), ...(plugins ?? [])],
+    plugins: [...(alerter ? [alertRoutes(alerter, audit, registry, subscriberWriter)] : subscriberWriter ? [clusterSubscriberRoutes(registry, subscriberWriter, audit)] : []), ...(plugins ?? [])],
     metrics: componentMetrics(platform, eventLoop, metrics),
   })
   at.stops.push(() => app.close())

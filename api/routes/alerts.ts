@@ -9,7 +9,9 @@ import { isSensorKind, SENSOR_KINDS } from '../../core/sensors.ts'
 import { parseScope } from '../../levels/book.ts'
 import { ZONES } from '../../levels/zones.ts'
 import type { Alerter } from '../../alerts/alerter.ts'
-import { SubscriberInputSchema } from '../../alerts/subscribers.ts'
+import { localSubscriberWriter, SubscriberInputSchema, Subscribers, type SubscriberWriter } from '../../alerts/subscribers.ts'
+import { migrateAlerts } from '../../alerts/store.ts'
+import type { Registry } from '../../devices/registry.ts'
 import { SensorRuleSchema } from '../../levels/rules.ts'
 import { json, media, selfValidatedRoute } from '../openapi.ts'
 
@@ -113,7 +115,107 @@ function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b))
 }
 
-export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get(id: string): unknown }): FastifyPluginAsync {
+/** The handlers' wrapper: a thrown error becomes the { error } body with its code's status. */
+type Handler<T> = (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown>; request: FastifyRequest }) => T
+function wrap<T>(fn: Handler<T>) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      // Explicit fields: FastifyRequest exposes headers and body through getters a spread would drop.
+      return await fn({ params: req.params as Record<string, string>, query: req.query, body: req.body, headers: req.headers, request: req })
+    } catch (err) {
+      return send(reply, err)
+    }
+  }
+}
+
+/**
+ * The subscriber routes: read from the node's own table (`subscribers`),
+ * written through `writer`. Single process: both are the node's SQLite. In
+ * cluster mode the writer is PostgreSQL's (cluster/metadata/subscriber-writer.ts)
+ * and the table a copy that the write is read back into, so a client reads
+ * its own write on the node that took it; an API node without an alerter
+ * serves these routes too (platform/platform.ts).
+ */
+export interface SubscriberRouteDeps {
+  subscribers: Pick<Subscribers, 'list' | 'get'>
+  writer: SubscriberWriter
+  clock: () => number
+}
+
+export function subscriberRoutes(deps: SubscriberRouteDeps, audit?: AuditLog): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/alerts/subscribers', doc({
+      operationId: 'listSubscribers',
+      tag: 'subscribers',
+      summary: 'Every subscriber (personal data)',
+      ok: { 200: json('The subscribers', z.looseObject({ subscribers: z.array(SubscriberSchema) }).meta({ examples: [{ subscribers: [SUBSCRIBER_EXAMPLE] }] })) },
+    }), wrap(() => ({ subscribers: deps.subscribers.list() })))
+    // Changes to subscribers are audited with before and after (personal data: who changed what, when).
+    const changed = (req: FastifyRequest, action: string, target: string, before: unknown, after: unknown) => {
+      if (audit) auditChange(audit, req, action, target, before, after)
+    }
+    app.post('/alerts/subscribers', doc({
+      operationId: 'createSubscriber',
+      tag: 'subscribers',
+      summary: 'Add a farmer or staff subscriber',
+      description: 'A farmer needs a phone; staff need a phone, email or webhook. Audited with the new subscriber.',
+      body: SubscriberInputSchema.meta({ example: { phone: '0913000111', name: 'Bác Năm', stations: ['cm-song-doc-01'] } }),
+      ok: { 200: json('The new subscriber', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
+      errors: ['BAD_REQUEST', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
+    }), wrap(async ({ body, request }) => {
+      const created = await deps.writer.create(parse(SubscriberInputSchema, body), deps.clock())
+      changed(request, 'subscriber.create', `subscriber:${created.id}`, undefined, created)
+      return created
+    }))
+    app.get('/alerts/subscribers/:id', doc({
+      operationId: 'getSubscriber',
+      tag: 'subscribers',
+      summary: 'One subscriber (personal data)',
+      params: IdParams,
+      ok: { 200: json('The subscriber', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
+      errors: ['SUBSCRIBER_NOT_FOUND'],
+    }), wrap(({ params }) => {
+      const s = deps.subscribers.get(Number(params.id))
+      if (!s) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id: params.id })
+      return s
+    }))
+    app.patch('/alerts/subscribers/:id', doc({
+      operationId: 'updateSubscriber',
+      tag: 'subscribers',
+      summary: 'Change some fields of a subscriber',
+      params: IdParams,
+      body: PatchSubscriber,
+      ok: { 200: json('The subscriber after the change', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
+      errors: ['BAD_REQUEST', 'SUBSCRIBER_NOT_FOUND', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
+    }), wrap(async ({ params, body, request }) => {
+      const before = deps.subscribers.get(Number(params.id))
+      const after = await deps.writer.update(Number(params.id), parse(z.record(z.string(), z.unknown()), body), deps.clock())
+      changed(request, 'subscriber.update', `subscriber:${params.id}`, before, after)
+      return after
+    }))
+    app.delete('/alerts/subscribers/:id', doc({ operationId: 'deleteSubscriber', tag: 'subscribers', summary: 'Remove a subscriber', params: IdParams, ok: { 200: Removed }, errors: ['SUBSCRIBER_NOT_FOUND'] }), wrap(async ({ params, request }) => {
+      const before = deps.subscribers.get(Number(params.id))
+      await deps.writer.remove(Number(params.id))
+      changed(request, 'subscriber.delete', `subscriber:${params.id}`, before, undefined)
+      return { removed: true }
+    }))
+
+  }
+}
+
+/**
+ * An API node without an alerter in cluster mode (`tidewatch api`): the
+ * subscriber routes alone, over the node's copy of PostgreSQL's subscribers
+ * (the registry file's alert_subscribers, which cluster/metadata/mirror.ts
+ * keeps) and PostgreSQL's writer. The table is created here if this node's
+ * mirror has not made it yet, so the routes answer an empty list, not a 500.
+ */
+export function clusterSubscriberRoutes(registry: Pick<Registry, 'db'>, writer: SubscriberWriter, audit?: AuditLog): FastifyPluginAsync {
+  migrateAlerts(registry.db)
+  return subscriberRoutes({ subscribers: new Subscribers(registry.db), writer, clock: Date.now }, audit)
+}
+
+export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get(id: string): unknown }, writer?: SubscriberWriter): FastifyPluginAsync {
   // A rule scope is 'default', 'zone:<zone>' or a registered station; a sensor must be in the catalog.
   const checkScope = (scope: string | undefined, sensor?: string): void => {
     if (sensor !== undefined && !isSensorKind(sensor)) throw new TidewatchError('BAD_REQUEST', { parameter: 'sensor', sensor }, `unknown sensor kind "${sensor}"`)
@@ -122,16 +224,6 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
   }
   const stored = (scope: string, sensor: string) => (scope === 'default' ? alerter.rules.defaults()[sensor] : alerter.rules.overrides(scope)[sensor])
   return async (app) => {
-    const wrap =
-      <T>(fn: (req: { params: Record<string, string>; query: unknown; body: unknown; headers: Record<string, unknown>; request: FastifyRequest }) => T) =>
-      async (req: FastifyRequest, reply: FastifyReply) => {
-        try {
-          // Explicit fields: FastifyRequest exposes headers and body through getters a spread would drop.
-          return await fn({ params: req.params as Record<string, string>, query: req.query, body: req.body, headers: req.headers, request: req })
-        } catch (err) {
-          return send(reply, err)
-        }
-      }
     app.get('/alerts/rules', doc({
       operationId: 'listAlertRules',
       tag: 'alerts',
@@ -232,61 +324,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       },
     }), wrap(() => ({ states: alerter.engine.allStates() })))
 
-    app.get('/alerts/subscribers', doc({
-      operationId: 'listSubscribers',
-      tag: 'subscribers',
-      summary: 'Every subscriber (personal data)',
-      ok: { 200: json('The subscribers', z.looseObject({ subscribers: z.array(SubscriberSchema) }).meta({ examples: [{ subscribers: [SUBSCRIBER_EXAMPLE] }] })) },
-    }), wrap(() => ({ subscribers: alerter.subscribers.list() })))
-    // Changes to subscribers are audited with before and after (personal data: who changed what, when).
-    const changed = (req: FastifyRequest, action: string, target: string, before: unknown, after: unknown) => {
-      if (audit) auditChange(audit, req, action, target, before, after)
-    }
-    app.post('/alerts/subscribers', doc({
-      operationId: 'createSubscriber',
-      tag: 'subscribers',
-      summary: 'Add a farmer or staff subscriber',
-      description: 'A farmer needs a phone; staff need a phone, email or webhook. Audited with the new subscriber.',
-      body: SubscriberInputSchema.meta({ example: { phone: '0913000111', name: 'Bác Năm', stations: ['cm-song-doc-01'] } }),
-      ok: { 200: json('The new subscriber', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
-      errors: ['BAD_REQUEST', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
-    }), wrap(({ body, request }) => {
-      const created = alerter.subscribers.create(parse(SubscriberInputSchema, body), alerter.clock())
-      changed(request, 'subscriber.create', `subscriber:${created.id}`, undefined, created)
-      return created
-    }))
-    app.get('/alerts/subscribers/:id', doc({
-      operationId: 'getSubscriber',
-      tag: 'subscribers',
-      summary: 'One subscriber (personal data)',
-      params: IdParams,
-      ok: { 200: json('The subscriber', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
-      errors: ['SUBSCRIBER_NOT_FOUND'],
-    }), wrap(({ params }) => {
-      const s = alerter.subscribers.get(Number(params.id))
-      if (!s) throw new TidewatchError('SUBSCRIBER_NOT_FOUND', { id: params.id })
-      return s
-    }))
-    app.patch('/alerts/subscribers/:id', doc({
-      operationId: 'updateSubscriber',
-      tag: 'subscribers',
-      summary: 'Change some fields of a subscriber',
-      params: IdParams,
-      body: PatchSubscriber,
-      ok: { 200: json('The subscriber after the change', SubscriberSchema.meta({ examples: [SUBSCRIBER_EXAMPLE] })) },
-      errors: ['BAD_REQUEST', 'SUBSCRIBER_NOT_FOUND', 'SUBSCRIBER_INVALID', 'SUBSCRIBER_EXISTS'],
-    }), wrap(({ params, body, request }) => {
-      const before = alerter.subscribers.get(Number(params.id))
-      const after = alerter.subscribers.update(Number(params.id), parse(z.record(z.string(), z.unknown()), body), alerter.clock())
-      changed(request, 'subscriber.update', `subscriber:${params.id}`, before, after)
-      return after
-    }))
-    app.delete('/alerts/subscribers/:id', doc({ operationId: 'deleteSubscriber', tag: 'subscribers', summary: 'Remove a subscriber', params: IdParams, ok: { 200: Removed }, errors: ['SUBSCRIBER_NOT_FOUND'] }), wrap(({ params, request }) => {
-      const before = alerter.subscribers.get(Number(params.id))
-      alerter.subscribers.remove(Number(params.id))
-      changed(request, 'subscriber.delete', `subscriber:${params.id}`, before, undefined)
-      return { removed: true }
-    }))
+    await app.register(subscriberRoutes({ subscribers: alerter.subscribers, writer: writer ?? localSubscriberWriter(alerter.subscribers), clock: alerter.clock }, audit))
 
     app.get('/alerts/messages', listDoc(
       'listMessages',

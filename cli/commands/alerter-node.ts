@@ -9,7 +9,10 @@ export const USAGE = `Usage: tidewatch alerter [--config FILE] [--group NAME] [-
   alerts through the SMS channel of the config. Run two or more: the one that
   holds the group's lease in JetStream KV evaluates and sends, the others
   stand by and take over within about the lease time when it dies.
-  Subscribers and rules come from this node's registry (data dir).
+  Stations, rules and subscribers come from this node's registry (data dir);
+  with cluster.postgres.url set (TIDEWATCH_POSTGRES_URL) that registry
+  follows PostgreSQL (docs/CLUSTER.md, "Subscribers"), and the node waits
+  for its first copy before it competes for the lease.
   --group NAME   one active evaluator per group (default main)
   --lease-ms MS  lease time, 2000–30000 (default 5000); failover takes about this long
   Logs are JSON lines on stderr; Ctrl-C gives the lease up and stops.`
@@ -27,7 +30,20 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
   ])
   requireLogConfig(config)
   const registry = Registry.open(registryPath(config))
+  let mirror: import('../../cluster/metadata/mirror.ts').ClusterRegistryMirror | undefined
   try {
+    const { url, poolMax } = config.cluster.postgres
+    if (url) {
+      // Cluster mode: stations, rules and subscribers are PostgreSQL's, copied into this node's registry
+      // on a connection of its own. A node that never copied them would lead with none of them (farmers
+      // who subscribed elsewhere missed, and the cursor moved past their alerts), so it waits for the
+      // first copy; once following, a PostgreSQL outage leaves it serving its last copy.
+      const { startClusterRegistryMirror } = await import('../../cluster/metadata/mirror.ts')
+      mirror = await startClusterRegistryMirror({ url, poolMax, registry: () => Registry.open(registryPath(config)), log })
+      const first = await Promise.race([mirror.ready, until.then(() => 'stopped' as const)])
+      if (first === 'stopped' || first === undefined) return 0
+      io.stderr(`tidewatch alerter: stations, rules and subscribers follow PostgreSQL`)
+    }
     const node = await startAlerterNode({
       config,
       registry,
@@ -39,6 +55,7 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
     await node.stop()
     return 0
   } finally {
+    await mirror?.stop()
     registry.close()
   }
 }

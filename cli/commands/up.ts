@@ -78,7 +78,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     // Cluster mode: this node's registry follows the shared PostgreSQL metadata (docs/CLUSTER.md, API nodes).
     const { url, poolMax } = config.cluster.postgres
     if (url) mirror = await (await import('../../cluster/metadata/mirror.ts')).startClusterRegistryMirror({ url, poolMax, registry: () => Registry.open(registryPath(config)), log })
-    platform = await startPlatform({ config, log, parts: opts.parts, healthChecks: mirror && { metadata: mirrorHealth(mirror) } })
+    platform = await startPlatform({ config, log, parts: opts.parts, healthChecks: mirror && { metadata: mirrorHealth(mirror) }, subscriberWriter: mirror?.subscribers })
     const p = platform
     if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
     if (p.apiUrl) {

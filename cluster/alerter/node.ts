@@ -48,9 +48,13 @@ import { openAlerterBuckets, SharedAlerterState, type ClaimStatus, type OutboxEn
  * failover would become a miss or an ack_wait delay. The cursor in KV is the
  * acknowledgement, written after the decisions it covers, and ordered.
  *
- * Subscribers and rules come from the node's registry (SQLite; every node
- * needs the same subscribers under the same ids, which the metadata
- * repository on PostgreSQL gives a real cluster). Keyword SMS (MO) are not
+ * Stations, rules and subscribers come from the node's registry (SQLite).
+ * In cluster mode (cluster.postgres.url) `tidewatch alerter` keeps it a copy
+ * of PostgreSQL's (cluster/metadata/mirror.ts RegistryMirror), written on
+ * another connection: the Subscribers and RuleBook caches here notice it by
+ * PRAGMA data_version, and stations are read from the table each time, so a
+ * change reaches the leader as soon as the copy has it. Every node holds
+ * the same subscribers under PostgreSQL's ids. Keyword SMS (MO) are not
  * answered by a cluster alerter yet: they are logged and counted.
  */
 export interface AlerterNodeOptions {

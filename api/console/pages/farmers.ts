@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isTidewatchError } from '../../../core/errors.ts'
-import { subscriberFilter, type Subscriber } from '../../../alerts/subscribers.ts'
+import { subscriberFilter, Subscribers, type Subscriber } from '../../../alerts/subscribers.ts'
+import { migrateAlerts } from '../../../alerts/store.ts'
 import { actionButton, errorMessage, esc, field, form, KIND_VI, okMessage, phoneText, select, table, when } from '../html.ts'
 import { statusTag } from './incidents.ts'
 import { explainError, FIELD_VI } from '../messages.ts'
@@ -12,6 +13,9 @@ import { failure, type ConsoleCtx, type Form } from '../routes.ts'
  * remove, bulk import, and each farmer's keyword history (DK, HUY, TT) from
  * alert_inbound and the replies in alert_outbox. Changes go through the
  * API's subscriber routes (api/routes/alerts.ts, SubscriberInputSchema).
+ * In cluster mode (cluster.postgres.url) an API node without an alerter
+ * serves these pages too: the list is this node's copy of PostgreSQL's
+ * subscribers and the changes go, through the same routes, to PostgreSQL.
  */
 const A = '/console/farmers'
 export const FARMER_CSV_COLUMNS = ['name', 'phone', 'communes', 'stations', 'lang'] as const
@@ -23,6 +27,13 @@ export function farmerPages(app: FastifyInstance, ctx: ConsoleCtx): void {
   const registry = ctx.deps.registry
   const send = (reply: FastifyReply, req: FastifyRequest, body: string, status = 200) => ctx.page(reply, req, { title: 'Nông dân', active: A, body, status })
   const noAlerter = `<h1>Nông dân</h1><div class="msg err">Bộ cảnh báo không chạy trong tiến trình này (alerts.enabled = false): chưa quản lý được người nhận tin.</div>`
+  // Who is subscribed: the alerter's own list, or in cluster mode this node's copy of PostgreSQL's
+  // (the table is made here if the node's mirror has not made it yet: an empty list, not an error).
+  const clusterCopy = (): Subscribers => {
+    migrateAlerts(registry.db)
+    return new Subscribers(registry.db)
+  }
+  const subscribers: Pick<Subscribers, 'list' | 'get'> | undefined = ctx.deps.alerter?.subscribers ?? (ctx.deps.config.cluster.postgres.url ? clusterCopy() : undefined)
 
   /** Station ids from what staff type: ids or SMS codes (SD01), separated by commas. */
   const stationIds = (raw: string | null | undefined): string[] => listOf(raw).map((s) => (registry.get(s) ? s : (registry.byCode(s) ?? s)))
@@ -46,11 +57,10 @@ ${select('lang', 'Ngôn ngữ tin nhắn', [['vi', 'Tiếng Việt'], ['en', 'En
 <div><label class="chk"><input type="checkbox" name="diacritics"${v.diacritics ? ' checked' : ''}> Tin nhắn có dấu (tốn gấp đôi tin)</label></div></div>`
 
   const listHtml = (req: FastifyRequest, o: Shown = {}): string => {
-    const alerter = ctx.deps.alerter!
     const q = req.query as Record<string, string>
     const s = req.consoleSession!
     const staff = s.principal.role !== 'read'
-    const all = alerter.subscribers.list().filter((x) => x.kind === 'farmer')
+    const all = subscribers!.list().filter((x) => x.kind === 'farmer')
     const shown = all.filter(subscriberFilter({ text: q.q, commune: q.commune, station: q.station, active: q.status ? q.status === 'active' : undefined }))
     const communes = [...new Set(all.flatMap((x) => x.communes))].sort((a, b) => a.localeCompare(b, 'vi'))
     const rows = shown.slice(0, 500).map((x) => [
@@ -92,12 +102,12 @@ ${staff ? `${form(s, `${A}/${sub.id}`)}<fieldset><legend>Thông tin</legend>${fi
 <div><h2>Tin đã gửi</h2>${table(['Lúc', 'Loại', 'Trạm', 'Trạng thái', 'Nội dung'], sent.map((r) => [`<span class="nw">${esc(when(r.created_at))}</span>`, esc(KIND_VI[r.kind] ?? r.kind), esc(r.station ? (registry.get(r.station)?.code ?? r.station) : '—'), statusTag(r.status), `<span class="muted">${esc(String(r.text).slice(0, 160))}</span>`]), 'Chưa gửi tin nào.')}</div></div>`
   }
 
-  const subOf = (req: FastifyRequest) => ctx.deps.alerter?.subscribers.get(Number((req.params as { id: string }).id))
+  const subOf = (req: FastifyRequest) => subscribers?.get(Number((req.params as { id: string }).id))
 
-  app.get(A, async (req, reply) => (ctx.deps.alerter ? send(reply, req, listHtml(req, { ok: (req.query as Record<string, string>).ok })) : send(reply, req, noAlerter)))
+  app.get(A, async (req, reply) => (subscribers ? send(reply, req, listHtml(req, { ok: (req.query as Record<string, string>).ok })) : send(reply, req, noAlerter)))
 
   app.post(A, async (req, reply) => {
-    if (!ctx.deps.alerter) return send(reply, req, noAlerter, 404)
+    if (!subscribers) return send(reply, req, noAlerter, 404)
     const body = bodyOf(req.body as Form)
     const a = await ctx.api(req, 'POST', '/api/v1/alerts/subscribers', body)
     if (a.status >= 400) return send(reply, req, listHtml(req, { error: failure(a), values: body }), a.status)
@@ -105,7 +115,7 @@ ${staff ? `${form(s, `${A}/${sub.id}`)}<fieldset><legend>Thông tin</legend>${fi
   })
 
   app.post(`${A}/import`, async (req, reply) => {
-    if (!ctx.deps.alerter) return send(reply, req, noAlerter, 404)
+    if (!subscribers) return send(reply, req, noAlerter, 404)
     let rows: Array<Record<string, string>>
     try {
       rows = parseCsv((req.body as Form).get('csv') ?? '')
