@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type Database from 'better-sqlite3'
 import { EventLoopDelayMonitor } from '../core/event-loop.ts'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
@@ -7,8 +8,9 @@ import type { AcceptedReading } from '../core/reading.ts'
 import { buildApi } from '../api/server.ts'
 import { alertRoutes, clusterSubscriberRoutes } from '../api/routes/alerts.ts'
 import type { SubscriberWriter } from '../alerts/subscribers.ts'
-import { TokenStore } from '../api/auth/tokens.ts'
-import { AuditLog } from '../api/auth/audit.ts'
+import { TokenStore, type ApiTokens } from '../api/auth/tokens.ts'
+import { AuditLog, type AuditTrail } from '../api/auth/audit.ts'
+import type { SharedConsole } from '../api/console/routes.ts'
 import { sampleMessages } from '../api/board/sms-sample.ts'
 import { startBroker, type BrokerHandle } from '../broker/server.ts'
 import { Registry } from '../devices/registry.ts'
@@ -70,6 +72,22 @@ export interface StartPlatformOptions {
   healthChecks?: Parameters<typeof buildApi>[0]['healthChecks']
   /** Cluster mode: subscriber writes go here (PostgreSQL, cluster/metadata/mirror.ts), and the API serves them with or without an alerter. */
   subscriberWriter?: SubscriberWriter
+  /** Cluster mode: what API nodes share (cluster/metadata/api-node.ts); unset, this node's own SQLite and memory. */
+  apiShared?: SharedApiState
+}
+
+/**
+ * The API's state that lives outside this process in cluster mode (issue 16,
+ * API nodes are stateless): tokens, the console's accounts and sessions, and
+ * where the audit log is read. Built by cli/commands/up.ts from cluster/; the
+ * platform only plugs it in.
+ */
+export interface SharedApiState {
+  tokens: ApiTokens
+  console: SharedConsole
+  /** Takes this node's local audit log (records are written there first) and gives the trail the API uses, and its stop. */
+  attachAudit(local: AuditLog, db: Database.Database): { trail: AuditTrail; stop(): Promise<void> }
+  healthChecks?: Parameters<typeof buildApi>[0]['healthChecks']
 }
 
 /** What every part is built from, and where it leaves its stop. */
@@ -105,7 +123,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
     if (parts.broker) platform.broker = await startEmbeddedBroker(at, parts.ingest === 'embedded' ? platform.ingest : undefined)
     if (parts.ingest === 'mqtt') platform.source = startExternalSource(at, platform.ingest!)
     if (parts.api) {
-      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics, healthChecks: opts.healthChecks, subscriberWriter: opts.subscriberWriter })
+      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics, healthChecks: opts.healthChecks, subscriberWriter: opts.subscriberWriter, shared: opts.apiShared })
       platform.api = api.app
       platform.apiUrl = api.url
     }
@@ -208,28 +226,36 @@ interface ApiParts {
   metrics: StartPlatformOptions['apiMetrics']
   healthChecks: StartPlatformOptions['healthChecks']
   subscriberWriter: StartPlatformOptions['subscriberWriter']
+  shared: StartPlatformOptions['apiShared']
 }
 
 /** Reads everything the other parts expose; listens on config.http. */
-async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics, healthChecks, subscriberWriter }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
+async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics, healthChecks, subscriberWriter, shared }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
   const { config, registry } = at
   const { alerter } = platform
-  const audit = new AuditLog(registry.db, at.log.child({ component: 'audit' }))
+  // Every record is written here first, synchronously; in cluster mode it is shipped to the shared log.
+  const local = new AuditLog(registry.db, at.log.child({ component: 'audit' }))
+  const attached = shared?.attachAudit(local, registry.db)
+  // Pushed before the API's close, so it runs after it: the last records are shipped before the registry closes.
+  if (attached) at.stops.push(attached.stop)
+  const audit = attached?.trail ?? local
   const app = await buildApi({
     config,
     registry,
     log: at.log.child({ component: 'api' }),
     query: platform.query,
-    tokens: new TokenStore(registry.db, staffToken(config)),
+    tokens: shared?.tokens ?? new TokenStore(registry.db, staffToken(config)),
     audit,
+    console: shared && { shared: shared.console },
     alerter,
     rules,
     alertStates: alerter ? alertStateReader(registry.db) : undefined,
     board: { publicSmsNumber: config.alerts.publicSmsNumber, sampleMessage: sampleMessages(rules, { diacritics: config.alerts.defaultDiacritics }) },
     ingest: platform.ingest,
     broker: platform.broker,
-    healthChecks,
-    plugins: [...(alerter ? [alertRoutes(alerter, audit, registry, subscriberWriter)] : subscriberWriter ? [clusterSubscriberRoutes(registry, subscriberWriter, audit)] : []), ...(plugins ?? [])],
+    healthChecks: shared?.healthChecks ? { ...healthChecks, ...shared.healthChecks } : healthChecks,
+    // The local log: the alert routes record as every other route does (shipped in cluster mode).
+    plugins: [...(alerter ? [alertRoutes(alerter, local, registry, subscriberWriter)] : subscriberWriter ? [clusterSubscriberRoutes(registry, subscriberWriter, local)] : []), ...(plugins ?? [])],
     metrics: componentMetrics(platform, eventLoop, metrics),
   })
   at.stops.push(() => app.close())

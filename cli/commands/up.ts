@@ -10,6 +10,7 @@ import { applyRetention } from '../../influx/retention.ts'
 import { provisionDemoStations } from '../demo.ts'
 import { startDemoBackfill, type DemoBackfill } from '../demo-backfill.ts'
 import { startPlatform, type Platform, type PlatformParts } from '../../platform/platform.ts'
+import { staffToken } from '../../platform/credentials.ts'
 import { Registry } from '../../devices/registry.ts'
 import { registryPath, type Io } from '../args.ts'
 
@@ -55,6 +56,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
   let sim: Simulator | undefined
   let backfill: DemoBackfill | undefined
   let platform: Platform | undefined
+  let apiShared: Awaited<ReturnType<typeof import('../../cluster/metadata/api-node.ts')['startApiNodeShared']>> | undefined
   let mirror: Awaited<ReturnType<typeof import('../../cluster/metadata/mirror.ts')['startClusterRegistryMirror']>> | undefined
 
   if (opts.demo) {
@@ -78,7 +80,15 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     // Cluster mode: this node's registry follows the shared PostgreSQL metadata (docs/CLUSTER.md, API nodes).
     const { url, poolMax } = config.cluster.postgres
     if (url) mirror = await (await import('../../cluster/metadata/mirror.ts')).startClusterRegistryMirror({ url, poolMax, registry: () => Registry.open(registryPath(config)), log })
-    platform = await startPlatform({ config, log, parts: opts.parts, healthChecks: mirror && { metadata: mirrorHealth(mirror) }, subscriberWriter: mirror?.subscribers })
+    // Cluster mode: API tokens, console accounts and sessions, and the audit log are the cluster's (PostgreSQL), so any
+    // number of API nodes behind HAProxy answer as one (cluster/metadata/api-node.ts, docs/CLUSTER.md).
+    if (url && opts.parts.api) {
+      const stopping = new AbortController()
+      void opts.until.then(() => stopping.abort())
+      const { startApiNodeShared } = await import('../../cluster/metadata/api-node.ts')
+      apiShared = await startApiNodeShared({ postgres: config.cluster.postgres, bootstrapToken: staffToken(config), log, signal: stopping.signal })
+    }
+    platform = await startPlatform({ config, log, parts: opts.parts, healthChecks: mirror && { metadata: mirrorHealth(mirror) }, subscriberWriter: mirror?.subscribers, apiShared })
     const p = platform
     if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
     if (p.apiUrl) {
@@ -116,6 +126,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     await backfill?.stop()
     await sim?.stop().catch((err: unknown) => log.error({ err }, 'simulator stop failed'))
     await platform?.stop()
+    await apiShared?.stop()
     await mirror?.stop()
     await influx?.stop()
   }

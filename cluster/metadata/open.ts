@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { AuditEntry } from '../../api/auth/audit.ts'
 import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
 import type { ClusterConfig } from '../../core/cluster-config.ts'
 import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
@@ -10,6 +13,9 @@ import { PostgresMetadataRepository } from './postgres.ts'
 import { MetadataReplica } from './replica.ts'
 import type { MetadataRepository } from './repository.ts'
 import { SqliteMetadataRepository } from './sqlite.ts'
+import { openApiNodesDb } from './api-db.ts'
+import { PostgresAuditLog } from './audit-postgres.ts'
+import { PostgresStaffAccounts } from './console-postgres.ts'
 
 /**
  * The repository the configuration asks for: PostgreSQL when
@@ -61,16 +67,89 @@ export function asPostgresUnavailable(err: unknown): unknown {
   return isTidewatchError(err) || !isPostgresUnavailable(err) ? err : unavailable(err)
 }
 
+/** Where an operator command's changes are audited in cluster mode. */
+export interface OperatorAudit {
+  /** Stores the record in the cluster's audit log before resolving; POSTGRES_UNAVAILABLE if it cannot. */
+  record(entry: AuditEntry, now?: number): Promise<void>
+}
+
+/**
+ * The source of the cluster-mode operator commands: the metadata repository,
+ * the cluster's audit log to record their changes in, and the console's
+ * staff accounts (`tidewatch staff`).
+ */
+export type OperatorRepository = MetadataRepository & {
+  readonly audit: OperatorAudit
+  readonly staff: PostgresStaffAccounts
+}
+
+/**
+ * How long an operator command keeps trying to store its audit record: a
+ * PostgreSQL restart or failover that lands between the change and its
+ * record is ridden out (a restart here takes about a second, chaos scenario
+ * 7); past that the command fails with POSTGRES_UNAVAILABLE and prints the
+ * record (the error's details), so the operator knows the change was made
+ * and what to record by hand.
+ */
+const OPERATOR_AUDIT_RETRY: Backoff = { baseMs: 250, capMs: 4_000 }
+const OPERATOR_AUDIT_ATTEMPTS = 6
+
+/**
+ * An operator command's audit records go straight to PostgreSQL: the command
+ * has no node of its own to keep a local log on (it runs anywhere, once),
+ * and it has just written PostgreSQL, so it can reach it. Each record's
+ * identity is (this command run, its number), so a retry after a lost
+ * answer stores it once.
+ */
+function operatorAudit(shared: PostgresAuditLog): OperatorAudit {
+  const node = `cli@${hostname()}/${randomUUID()}`
+  let next = 0
+  return {
+    async record(entry, now = Date.now()) {
+      const record = { ...entry, localId: ++next, at: now }
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await shared.append(node, [record])
+          return
+        } catch (err) {
+          if (!isPostgresUnavailable(err) || attempt + 1 >= OPERATOR_AUDIT_ATTEMPTS) {
+            const e = asPostgresUnavailable(err)
+            throw isTidewatchError(e)
+              ? new TidewatchError(e.code, { ...e.details, auditRecord: { ...entry, at: now } }, `the change was made, but its audit record could not be stored: ${e.message}`)
+              : e
+          }
+          await sleep(equalJitter(backoffWindow(attempt, OPERATOR_AUDIT_RETRY)))
+        }
+      }
+    },
+  }
+}
+
+/**
+ * The repository with what an operator command adds (audit, staff), as one
+ * object: cli/main.ts hands the command the source it gets here as it is, so
+ * the additions must travel on it. A Proxy forwards everything else to the
+ * repository itself, unchanged.
+ */
+function operatorSource(repo: MetadataRepository, extra: { audit: OperatorAudit; staff: PostgresStaffAccounts }): OperatorRepository {
+  return new Proxy(repo, {
+    get: (target, key) => (key === 'audit' || key === 'staff' ? extra[key] : Reflect.get(target, key, target)),
+    has: (target, key) => key === 'audit' || key === 'staff' || Reflect.has(target, key),
+  }) as OperatorRepository
+}
+
 /**
  * The shared repository for one operator command (`tidewatch devices`,
- * `tidewatch tokens` in cluster mode): connects within
+ * `tidewatch tokens`, `tidewatch staff` in cluster mode): connects within
  * OPERATOR_CONNECT_TIMEOUT_MS, and reports a server it cannot reach, at open
- * or during the command, as POSTGRES_UNAVAILABLE.
+ * or during the command, as POSTGRES_UNAVAILABLE. Its changes are audited in
+ * the cluster's log (`audit`).
  */
-export async function withOperatorRepository<T>(postgres: ClusterConfig['postgres'], fn: (repo: MetadataRepository) => Promise<T>): Promise<T> {
+export async function withOperatorRepository<T>(postgres: ClusterConfig['postgres'], fn: (repo: OperatorRepository) => Promise<T>): Promise<T> {
   const { url, poolMax } = postgres
   if (!url) throw new TidewatchError('BAD_REQUEST', {}, 'cluster.postgres.url is not set')
   let repo: PostgresMetadataRepository
+  let pool: Awaited<ReturnType<typeof openApiNodesDb>>
   try {
     repo = await PostgresMetadataRepository.open({ url, poolMax, connectTimeoutMs: OPERATOR_CONNECT_TIMEOUT_MS })
   } catch (err) {
@@ -78,11 +157,17 @@ export async function withOperatorRepository<T>(postgres: ClusterConfig['postgre
     throw isTidewatchError(err) ? err : unavailable(err)
   }
   try {
-    return await fn(repo)
+    pool = await openApiNodesDb({ url, poolMax: 2, connectTimeoutMs: OPERATOR_CONNECT_TIMEOUT_MS })
+  } catch (err) {
+    await repo.close().catch(() => undefined)
+    throw isTidewatchError(err) ? err : unavailable(err)
+  }
+  try {
+    return await fn(operatorSource(repo, { audit: operatorAudit(new PostgresAuditLog(pool)), staff: new PostgresStaffAccounts(pool) }))
   } catch (err) {
     throw asPostgresUnavailable(err)
   } finally {
-    await repo.close().catch(() => undefined)
+    await Promise.all([repo.close().catch(() => undefined), pool.end().catch(() => undefined)])
   }
 }
 
@@ -97,6 +182,8 @@ export interface NodeStations {
   readonly stations: StationDirectory
   /** The in-memory replica over PostgreSQL (cluster mode only). */
   readonly replica?: MetadataReplica
+  /** The PostgreSQL repository the replica follows (cluster mode only): where changes are written. */
+  readonly repo?: MetadataRepository
   /** Writes what is buffered (sightings, token uses), then closes. */
   close(): Promise<void>
 }
@@ -136,6 +223,7 @@ export async function openNodeStations(opts: {
         backend: 'postgres',
         stations: replica,
         replica,
+        repo: opened,
         close: async () => {
           await Promise.all([replica.flushSightings(), replica.flushTokenUse()])
           replica.stop()

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import type Database from 'better-sqlite3'
+import type { AuditLog } from '../../api/auth/audit.ts'
+import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
+import type { Logger } from '../../core/log.ts'
+import { migrate } from '../../core/sqlite.ts'
+import type { PostgresAuditLog } from './audit-postgres.ts'
+
+/**
+ * Ships a node's audit records to the cluster's PostgreSQL log (issue 16).
+ *
+ * Why record locally first: a change must be audited even when PostgreSQL is
+ * briefly away (a restart, a failover), and a handler must not wait on the
+ * network to audit. So every record is first written, synchronously, to the
+ * node's own append-only SQLite log (api/auth/audit.ts, the same table the
+ * single process uses), and this shipper copies it to PostgreSQL behind a
+ * cursor. Each record's identity in the shared log is (node, local id):
+ * shipping a batch again after a lost answer stores nothing twice, so the
+ * cursor can simply be read back from PostgreSQL (the node's highest local id
+ * there) whenever the shipper (re)starts, and no cursor is kept locally.
+ *
+ * Bounds: in memory, one batch of `batchSize` records at a time. On disk, the
+ * unshipped records are the local log itself, which is never trimmed: an
+ * audit record is never dropped. What is behind is counted (`backlog`), shown
+ * on /health, and logged when it passes `warnBacklog`.
+ */
+export interface AuditShipperOptions {
+  /** The node's local log (records are written here first). */
+  local: AuditLog
+  /** The database the local log lives in: the node's name in the shared log is kept there. */
+  db: Database.Database
+  shared: PostgresAuditLog
+  log?: Logger
+  /** Records per INSERT; 500 rows × 11 columns stays far below PostgreSQL's 65,535 bind parameters (unnest takes one per column anyway). */
+  batchSize?: number
+  /** A safety net for records written by another connection to the same file (the local log wakes the shipper itself). */
+  pollMs?: number
+  /** Retry delays while PostgreSQL is away: one client retrying one server (core/backoff.ts). */
+  retry?: Backoff
+  /** Backlog at which a warning is logged (again at each multiple); 10,000 is days of a province's staff changes. */
+  warnBacklog?: number
+}
+
+export interface AuditShipperCounters {
+  /** Records stored in PostgreSQL by this shipper. */
+  shipped: number
+  /** Records PostgreSQL already had (a batch shipped again after a lost answer). */
+  duplicates: number
+  /** Ship attempts that failed (PostgreSQL away); each is retried with backoff. */
+  failures: number
+  /** Records in the local log not yet in PostgreSQL, as of the last look. */
+  backlog: number
+}
+
+const NODE_MIGRATIONS = [`CREATE TABLE audit_node (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL);`]
+
+/**
+ * This node's name in the shared audit log, made once and kept with the local
+ * log it names, so (node, local id) stays unique however many nodes run, and
+ * a node restarted on the same data keeps its name.
+ */
+export function auditNodeName(db: Database.Database): string {
+  migrate(db, 'audit_node', NODE_MIGRATIONS)
+  db.prepare('INSERT OR IGNORE INTO audit_node (id, name) VALUES (1, ?)').run(`${hostname()}/${randomUUID()}`)
+  return (db.prepare('SELECT name FROM audit_node WHERE id = 1').get() as { name: string }).name
+}
+
+export class AuditShipper {
+  readonly node: string
+  readonly counters: AuditShipperCounters = { shipped: 0, duplicates: 0, failures: 0, backlog: 0 }
+  /** The highest local id PostgreSQL has; undefined until read from it. */
+  private cursor: number | undefined
+  private running = false
+  private again = false
+  private stopped = false
+  private attempt = 0
+  private retryTimer: NodeJS.Timeout | undefined
+  private readonly pollTimer: NodeJS.Timeout
+  private readonly unlisten: () => void
+  private warnedAt = 0
+  private idleWaiters: Array<() => void> = []
+  lastError: string | undefined
+
+  constructor(private readonly opts: AuditShipperOptions) {
+    this.node = auditNodeName(opts.db)
+    this.unlisten = opts.local.onRecorded(() => this.kick())
+    this.pollTimer = setInterval(() => this.kick(), opts.pollMs ?? 1_000)
+    this.pollTimer.unref()
+    this.kick()
+  }
+
+  /** Ships now (what is there and what arrives meanwhile); never throws. */
+  kick(): void {
+    if (this.stopped) return
+    if (this.running || this.retryTimer) {
+      this.again = true
+      return
+    }
+    this.running = true
+    void this.loop()
+  }
+
+  /** Resolves once nothing recorded so far is left to ship, or the shipper is waiting to retry. */
+  idle(): Promise<void> {
+    if (!this.running && !this.again) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  /** Ships what it can now, then stops (a node's shutdown); what is left ships at the node's next start. */
+  async stop(): Promise<void> {
+    if (!this.stopped && !this.retryTimer) {
+      this.kick()
+      await this.idle()
+    }
+    this.stopped = true
+    this.unlisten()
+    clearInterval(this.pollTimer)
+    clearTimeout(this.retryTimer)
+    for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false
+        this.cursor ??= await this.opts.shared.cursorOf(this.node)
+        for (;;) {
+          const batch = this.opts.local.after(this.cursor, this.opts.batchSize ?? 500)
+          if (batch.length === 0) break
+          const stored = await this.opts.shared.append(this.node, batch.map(({ id, ...e }) => ({ ...e, localId: id })))
+          this.counters.shipped += stored
+          this.counters.duplicates += batch.length - stored
+          this.cursor = batch[batch.length - 1]!.id
+        }
+      } while (this.again && !this.stopped)
+      this.counters.backlog = 0
+      this.attempt = 0
+      this.lastError = undefined
+    } catch (err) {
+      this.counters.failures++
+      this.counters.backlog = Math.max(0, this.opts.local.lastId() - (this.cursor ?? 0))
+      this.lastError = (err as Error).message
+      // Read the cursor again after a failure: an INSERT that committed without its answer arriving moved it.
+      this.cursor = undefined
+      const delay = equalJitter(backoffWindow(this.attempt++, this.opts.retry ?? { baseMs: 250, capMs: 10_000 }))
+      const warnEvery = this.opts.warnBacklog ?? 10_000
+      if (this.attempt === 1 || this.counters.backlog >= this.warnedAt + warnEvery) {
+        this.warnedAt = this.counters.backlog - (this.counters.backlog % warnEvery)
+        this.opts.log?.warn({ err, backlog: this.counters.backlog, retryInMs: delay }, 'cannot ship audit records to PostgreSQL; they are kept in the local log and shipped when it is back')
+      }
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined
+        this.kick()
+      }, delay)
+      this.retryTimer.unref()
+    } finally {
+      this.running = false
+      if (!this.retryTimer && this.again && !this.stopped) this.kick()
+      else for (const w of this.idleWaiters.splice(0)) w()
+    }
+  }
+}
