@@ -12,8 +12,12 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const distDir = join(root, 'dist')
 export const stampFile = join(distDir, '.stamp')
 export const entry = join(distDir, 'cli', 'main.js')
+/** The CLI bundle (bin/bundle.js): the short commands run from it. */
+export const bundleDir = join(distDir, 'bundle')
+export const bundleEntry = join(bundleDir, 'main.js')
 
-const CONFIG_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json']
+/** Files besides the sources that decide what the build makes: a change to one of them rebuilds too. */
+const CONFIG_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'bin/bundle.js', 'bin/bundle-meta.js']
 
 /** The folders tsconfig.build.json compiles (its `include`; the file's comments are whole `//` lines). */
 function sourceDirs() {

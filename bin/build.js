@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// `npm run build`: compiles the sources to dist/ with tsc (tsconfig.build.json).
+// `npm run build`: compiles the sources to dist/ with tsc (tsconfig.build.json),
+// then bundles the CLI into dist/bundle/ with esbuild (bin/bundle.js).
 // `--if-stale` (npm start's prestart) builds only when dist/ is missing or
 // older than a source file, so a fresh clone still starts with one command.
-import { cpSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs'
+import { cpSync, mkdirSync, rmSync, writeFileSync, utimesSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { assetFiles, buildState, distDir, root, stampFile } from './build-state.js'
+import { assetFiles, buildState, bundleDir, distDir, root, stampFile } from './build-state.js'
+import { buildBundle } from './bundle.js'
 
 const ifStale = process.argv.includes('--if-stale')
 const state = buildState()
@@ -25,6 +27,14 @@ if (r.status !== 0) {
 // Files the code reads next to itself (import.meta.dirname), such as the
 // board's scripts and maps, go where the compiled code will look for them.
 for (const file of assetFiles()) cpSync(join(root, file), join(distDir, file))
+// Chunks are named by content hash: a new build's chunks replace the old ones, none are left behind.
+rmSync(bundleDir, { recursive: true, force: true })
+try {
+  await buildBundle({ root, outdir: bundleDir })
+} catch (err) {
+  console.error(`esbuild failed; dist/bundle/ is not up to date: ${err.message}`)
+  process.exit(1)
+}
 mkdirSync(distDir, { recursive: true })
 writeFileSync(stampFile, `${started.toISOString()}\n`)
 utimesSync(stampFile, started, started)

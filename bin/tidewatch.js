@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // The `tidewatch` command. Runs the compiled build (dist/, `npm run build`),
-// so a call does not compile TypeScript first. In a source checkout where
-// dist/ is missing or older than the sources, it runs the sources through
-// tsx instead of stale code (slower, ~2 s), so a change is never ignored.
-// TIDEWATCH_FROM_SOURCE=1 always runs the sources (the CLI tests do).
-import { buildState, entry } from './build-state.js'
+// so a call does not compile TypeScript first: the short commands from the
+// CLI bundle (dist/bundle/, bin/bundle.js), the long-running ones from
+// dist/ module by module (cli/main.ts runsFromBundle says which). In a
+// source checkout where dist/ is missing or older than the sources, it runs
+// the sources through tsx instead of stale code (slower, ~2 s), so a change
+// is never ignored. TIDEWATCH_FROM_SOURCE=1 always runs the sources (the CLI
+// tests do); TIDEWATCH_NO_BUNDLE=1 runs dist/ module by module for every command.
+import { existsSync } from 'node:fs'
+import { buildState, bundleEntry, entry } from './build-state.js'
 import { pathToFileURL } from 'node:url'
 
 // `tidewatch devices list | head`: the reader went away; stop quietly, as other CLI programs do.
@@ -13,12 +17,14 @@ process.stdout.on('error', (err) => {
   throw err
 })
 
+const argv = process.argv.slice(2)
 let main
 if (process.env.TIDEWATCH_FROM_SOURCE !== '1' && buildState() === 'fresh') {
-  ;({ main } = await import(pathToFileURL(entry).href))
+  const bundle = process.env.TIDEWATCH_NO_BUNDLE !== '1' && existsSync(bundleEntry) ? await import(pathToFileURL(bundleEntry).href) : undefined
+  ;({ main } = bundle?.runsFromBundle(argv) ? bundle : await import(pathToFileURL(entry).href))
 } else {
   const { register } = await import('tsx/esm/api')
   register()
   ;({ main } = await import('../cli/main.ts'))
 }
-process.exitCode = await main(process.argv.slice(2))
+process.exitCode = await main(argv)

@@ -145,7 +145,8 @@ const COMMANDS: Record<string, Command> = {
     help: async () => (await import('./commands/alerts.ts')).USAGE,
     run: async ({ args, config, io }) => {
       const { alertsCommand } = await import('./commands/alerts.ts')
-      return withRegistry(config, (registry) => alertsCommand(args, { registry, config: config.alerts, stdout: io.stdout }))
+      // Cluster mode: PostgreSQL's rules and subscribers, which every node follows (withMetadata).
+      return withMetadata(config, (source) => alertsCommand(args, { ...('backend' in source ? { repo: source } : { registry: source }), config: config.alerts, stdout: io.stdout }))
     },
   },
   sim: {
@@ -172,6 +173,22 @@ const COMMANDS: Record<string, Command> = {
 
 /** The command names, for tests that must cover every one. */
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS)
+
+/**
+ * Commands that do one thing and exit: bin/tidewatch.js runs them from the
+ * CLI bundle (bin/bundle.js, issue 13: `devices list` in at most 300 ms).
+ * Every other command starts a long-running process (a service, the
+ * simulator, a local cluster) and runs from dist/ module by module, where
+ * the API's schemas and fastify-type-provider-zod share node_modules' zod.
+ * A command missing here is only slower to start.
+ */
+const BUNDLED_COMMANDS: ReadonlySet<string> = new Set(['devices', 'tokens', 'staff', 'alerts', 'certs', 'dashboards'])
+
+/** Whether `tidewatch ARGV` runs from the CLI bundle: a short command, help, or an unknown command's error. */
+export function runsFromBundle(argv: readonly string[]): boolean {
+  const command = argv[0] === 'help' ? argv[1] : argv[0]
+  return !command || command === '--help' || command === '-h' || !Object.hasOwn(COMMANDS, command) || BUNDLED_COMMANDS.has(command)
+}
 
 /** `--help` or `-h` anywhere before a `--` asks for help, whatever else is on the line. */
 function wantsHelp(args: string[]): boolean {
