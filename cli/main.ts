@@ -145,8 +145,7 @@ const COMMANDS: Record<string, Command> = {
     help: async () => (await import('./commands/alerts.ts')).USAGE,
     run: async ({ args, config, io }) => {
       const { alertsCommand } = await import('./commands/alerts.ts')
-      // Cluster mode: PostgreSQL's rules and subscribers, which every node follows (withMetadata).
-      return withMetadata(config, (source) => alertsCommand(args, { ...('backend' in source ? { repo: source } : { registry: source }), config: config.alerts, stdout: io.stdout }))
+      return withRegistry(config, (registry) => alertsCommand(args, { registry, config: config.alerts, stdout: io.stdout }))
     },
   },
   sim: {
