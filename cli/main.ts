@@ -145,7 +145,8 @@ const COMMANDS: Record<string, Command> = {
     help: async () => (await import('./commands/alerts.ts')).USAGE,
     run: async ({ args, config, io }) => {
       const { alertsCommand } = await import('./commands/alerts.ts')
-      return withRegistry(config, (registry) => alertsCommand(args, { registry, config: config.alerts, stdout: io.stdout }))
+      // Cluster mode: PostgreSQL's rules and subscribers, which every node follows (withMetadata).
+      return withMetadata(config, (source) => alertsCommand(args, { ...('backend' in source ? { repo: source } : { registry: source }), config: config.alerts, stdout: io.stdout }))
     },
   },
   sim: {

@@ -2,7 +2,10 @@ import { TidewatchError } from '../../core/errors.ts'
 import type { Registry } from '../../devices/registry.ts'
 import { migrateAlerts } from '../../alerts/store.ts'
 import { RuleBook } from '../../levels/book.ts'
-import { Subscribers } from '../../alerts/subscribers.ts'
+import type { SensorRule } from '../../levels/rules.ts'
+import { DEFAULT_RULES } from '../../levels/zones.ts'
+import { Subscribers, type Subscriber, type SubscriberInput } from '../../alerts/subscribers.ts'
+import type { MetadataRepository } from '../../cluster/metadata/repository.ts'
 import { parse } from '../args.ts'
 
 /**
@@ -15,6 +18,9 @@ import { parse } from '../args.ts'
  *   subscribers rm <id>
  * Works on the registry DB directly (WAL: safe while `tidewatch up` runs;
  * the running alerter picks up subscriber changes on its next cache refresh).
+ * In cluster mode (cluster.postgres.url; cli/main.ts hands a repository) it
+ * works on PostgreSQL, which holds the rules and subscribers every node
+ * follows: a node's own SQLite copy is its mirror's, never written here.
  */
 export const USAGE = `Usage:
   tidewatch alerts rules [station]                         default rules, or a station's overrides
@@ -31,48 +37,91 @@ function usage(what: string): TidewatchError {
   return new TidewatchError('BAD_REQUEST', {}, `alerts: ${what}`)
 }
 
+/** What the command reads and writes: the node's SQLite registry, or the cluster's repository. */
+interface AlertsStore {
+  requireStation(id: string): Promise<void>
+  defaults(): Promise<Record<string, SensorRule>>
+  overrides(scope: string): Promise<Record<string, SensorRule>>
+  setRule(scope: string, sensor: string, input: unknown, now: number): Promise<SensorRule>
+  removeRule(scope: string, sensor: string): Promise<boolean>
+  subscribers(): Promise<Subscriber[]>
+  addSubscriber(input: SubscriberInput, now: number): Promise<Subscriber>
+  removeSubscriber(id: number): Promise<void>
+}
+
+function localStore(registry: Registry): AlertsStore {
+  migrateAlerts(registry.db)
+  const rules = new RuleBook(registry.db, registry)
+  const subs = new Subscribers(registry.db)
+  return {
+    requireStation: async (id) => void registry.require(id),
+    defaults: async () => rules.defaults(),
+    overrides: async (scope) => rules.overrides(scope),
+    setRule: async (scope, sensor, input, now) => rules.set(scope, sensor, input, now),
+    removeRule: async (scope, sensor) => rules.remove(scope, sensor),
+    subscribers: async () => subs.list(),
+    addSubscriber: async (input, now) => subs.create(input, now),
+    removeSubscriber: async (id) => subs.remove(id),
+  }
+}
+
+function clusterStore(repo: MetadataRepository): AlertsStore {
+  return {
+    requireStation: async (id) => {
+      if (!(await repo.getStation(id))) throw new TidewatchError('STATION_NOT_FOUND', { id }, `Station "${id}" not found`)
+    },
+    // As levels/book.ts defaults(): stored rules of scope 'default' over the generic built-ins.
+    defaults: async () => ({ ...(DEFAULT_RULES as Record<string, SensorRule>), ...(await repo.rules('default')) }),
+    overrides: (scope) => repo.rules(scope),
+    setRule: (scope, sensor, input, now) => repo.setRule(scope, sensor, input, now),
+    removeRule: (scope, sensor) => repo.deleteRule(scope, sensor),
+    subscribers: () => repo.listSubscribers(),
+    addSubscriber: (input, now) => repo.createSubscriber(input, now),
+    removeSubscriber: (id) => repo.removeSubscriber(id),
+  }
+}
+
 export async function alertsCommand(
   argv: string[],
-  deps: { registry: Registry; config?: unknown; stdout: (s: string) => void; clock?: () => number },
+  deps: { registry?: Registry; repo?: MetadataRepository; config?: unknown; stdout: (s: string) => void; clock?: () => number },
 ): Promise<number> {
   const out = (v: unknown): void => deps.stdout(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`)
   const now = (deps.clock ?? Date.now)()
-  migrateAlerts(deps.registry.db)
-  const rules = new RuleBook(deps.registry.db, deps.registry)
-  const subs = new Subscribers(deps.registry.db)
   const [group, action, ...rest] = argv
   if (group === undefined) {
     out(USAGE)
     return 0
   }
+  const store = deps.repo ? clusterStore(deps.repo) : deps.registry ? localStore(deps.registry) : undefined
+  if (!store) throw new TidewatchError('BAD_REQUEST', {}, 'alerts: no registry or repository to work on')
   if (group === 'rules') {
     if (action === 'set' && rest.length === 3) {
-      if (rest[0] !== 'default') deps.registry.require(rest[0]!)
-      out(rules.set(rest[0]!, rest[1]!, ruleJson(rest[2]!), now))
+      if (rest[0] !== 'default') await store.requireStation(rest[0]!)
+      out(await store.setRule(rest[0]!, rest[1]!, ruleJson(rest[2]!), now))
       return 0
     }
     if (action === 'rm' && rest.length === 2) {
-      out({ removed: rules.remove(rest[0]!, rest[1]!) })
+      out({ removed: await store.removeRule(rest[0]!, rest[1]!) })
       return 0
     }
     if (action === undefined) {
-      out(rules.defaults())
+      out(await store.defaults())
       return 0
     }
     if (rest.length === 0) {
-      deps.registry.require(action)
-      out({ station: action, overrides: rules.overrides(action) })
+      await store.requireStation(action)
+      out({ station: action, overrides: await store.overrides(action) })
       return 0
     }
   }
   if (group === 'subscribers') {
     if (action === undefined) {
-      out(subs.list())
+      out(await store.subscribers())
       return 0
     }
     if (action === 'rm' && rest.length === 1) {
       if (!/^\d+$/.test(rest[0]!)) throw usage(`subscribers rm needs a subscriber id (a number), got "${rest[0]}"`)
-      subs.remove(Number(rest[0]))
+      await store.removeSubscriber(Number(rest[0]))
       out({ removed: Number(rest[0]) })
       return 0
     }
@@ -92,9 +141,9 @@ export async function alertsCommand(
         },
         false,
       )
-      for (const id of values.station ?? []) deps.registry.require(id)
+      for (const id of values.station ?? []) await store.requireStation(id)
       out(
-        subs.create(
+        await store.addSubscriber(
           {
             kind: values.staff ? 'staff' : 'farmer',
             phone: values.phone,
