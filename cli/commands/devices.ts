@@ -3,6 +3,8 @@ import { TidewatchError } from '../../core/errors.ts'
 import { isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import { normalizeStationCode, STATION_CODE_PATTERN, validateStationId, type Coast, type Credentials, type Registry, type NewStation, type Station } from '../../devices/registry.ts'
 import type { MetadataRepository } from '../../cluster/metadata/repository.ts'
+import type { OperatorRepository } from '../../cluster/metadata/open.ts'
+import type { AuditEntry } from '../../api/auth/audit.ts'
 import type { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, isZone, ZONES, type AlarmLevels, type Zone } from '../../levels/zones.ts'
 import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
@@ -22,6 +24,18 @@ export type MetadataSource = Registry | MetadataRepository
 /** Splits a source into the one it is (a repository names its backend; the Registry does not). */
 export function sourceOf(source: MetadataSource): { registry: Registry; repo?: undefined } | { repo: MetadataRepository; registry?: undefined } {
   return 'backend' in source ? { repo: source } : { registry: source }
+}
+
+/**
+ * Records an operator's change in cluster mode: in the cluster's audit log
+ * when the source carries one (cluster/metadata/open.ts withOperatorRepository
+ * gives every cluster-mode command one), under the CLI's operator name.
+ */
+export function clusterAuditOf(repo: MetadataRepository): (entry: Omit<AuditEntry, 'actor' | 'role'>) => Promise<void> {
+  const sink = 'audit' in repo ? (repo as OperatorRepository).audit : undefined
+  return async (entry) => {
+    await sink?.record({ actor: cliActor(), role: 'admin', ...entry })
+  }
 }
 
 /** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened); the certificate lines live with those commands. */
@@ -150,9 +164,9 @@ async function sqliteStore(registry: Registry): Promise<StationStore> {
 
 /**
  * The cluster's PostgreSQL repository: every node's replica or mirror sees
- * each change through the change feed. The audit log is a node's own SQLite
- * table (api/auth/audit.ts) and has no shared counterpart yet, so a change
- * made here is not audited (issue 16, left open).
+ * each change through the change feed, and each change is recorded in the
+ * cluster's audit log (clusterAuditOf), as the SQLite path records it in the
+ * node's.
  */
 async function postgresStore(repo: MetadataRepository): Promise<StationStore> {
   const [{ default: Database }, { RuleBook, singleZone, zoneScope }, { publicStation }] = await Promise.all([
@@ -179,6 +193,7 @@ async function postgresStore(repo: MetadataRepository): Promise<StationStore> {
     }
   }
   const require = async (id: string): Promise<Station> => (await repo.getStation(id)) ?? Promise.reject(notFound(id))
+  const audit = clusterAuditOf(repo)
   return {
     get: (id) => repo.getStation(id),
     require,
@@ -192,7 +207,7 @@ async function postgresStore(repo: MetadataRepository): Promise<StationStore> {
       else await repo.deleteRule(id, 'water_level')
     },
     view,
-    record: async () => {},
+    record: async (action, id, before) => audit({ action: `devices ${action}`, target: `station:${id}`, before, after: await view(id) }),
   }
 }
 

@@ -5,8 +5,9 @@ import { generatePassword } from '../../core/password.ts'
 import { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { ROLES } from '../../core/tokens.ts'
-import { StaffAccounts } from '../../api/console/accounts.ts'
+import { StaffAccounts, type StaffAccount } from '../../api/console/accounts.ts'
 import { cliActor, parse, printList, registryPath, timeCell, type Io } from '../args.ts'
+import { clusterAuditOf } from './devices.ts'
 
 export const USAGE = `Usage:
   tidewatch staff add <username> --role read|staff|admin [--password-stdin]
@@ -22,6 +23,15 @@ function firstLineOfStdin(): string {
   return readFileSync(0, 'utf8').split(/\r?\n/)[0] ?? ''
 }
 
+/** What the subcommands do, over the node's SQLite or, in cluster mode, the cluster's PostgreSQL (issue 16), with the same codes. */
+interface StaffStore {
+  add(username: string, role: string, password: string): Promise<StaffAccount>
+  list(): Promise<StaffAccount[]>
+  /** False when there is no such account. Disabling ends the account's console sessions (cluster: on every node). */
+  setDisabled(username: string, disabled: boolean): Promise<boolean>
+  record(entry: { action: string; target: string; after?: unknown }): Promise<void>
+}
+
 export async function staffCommand(ctx: { args: string[]; config: Readonly<Config>; io: Io; stdin?: () => string }): Promise<number> {
   const { io } = ctx
   const [sub, ...rest] = ctx.args
@@ -29,42 +39,70 @@ export async function staffCommand(ctx: { args: string[]; config: Readonly<Confi
     io.stdout(USAGE)
     return 0
   }
+  if (ctx.config.cluster.postgres.url) {
+    // Cluster mode: the accounts every API node signs people in with, in PostgreSQL.
+    const { withOperatorRepository } = await import('../../cluster/metadata/open.ts')
+    return withOperatorRepository(ctx.config.cluster.postgres, (repo) => {
+      const audit = clusterAuditOf(repo)
+      return run(sub, rest, ctx, {
+        add: (username, role, password) => repo.staff.add(username, role, password),
+        list: () => repo.staff.list(),
+        setDisabled: async (username, disabled) => {
+          const { found, mintedTokenIds } = await repo.staff.setDisabled(username, disabled)
+          // Its sessions are gone on every node; the API tokens they acted with are revoked too.
+          for (const id of mintedTokenIds) await repo.revokeToken(id).catch(() => undefined)
+          return found
+        },
+        record: (entry) => audit(entry),
+      })
+    })
+  }
   const registry = Registry.open(registryPath(ctx.config))
   try {
     const accounts = new StaffAccounts(registry.db)
     const audit = new AuditLog(registry.db)
-    switch (sub) {
-      case 'add': {
-        const { values, positionals } = parse(rest, { role: { type: 'string' }, 'password-stdin': { type: 'boolean', default: false } })
-        const username = positionals[0]
-        if (!username) throw new TidewatchError('BAD_REQUEST', { argument: 'username' }, 'staff add: a username is required')
-        if (!values.role || !ROLES.includes(values.role as (typeof ROLES)[number])) throw new TidewatchError('BAD_REQUEST', { flag: 'role' }, `--role must be one of ${ROLES.join(', ')}`)
-        const generated = values['password-stdin'] ? undefined : generatePassword()
-        const password = generated ?? (ctx.stdin ?? firstLineOfStdin)()
-        const account = await accounts.add(username, values.role, password)
-        audit.record({ actor: cliActor(), role: 'admin', action: 'staff.create', target: `staff:${account.username}`, after: { username: account.username, role: account.role } })
-        io.stdout(`Staff account ${account.username} (${account.role}) created. Sign in at /console.`)
-        if (generated) io.stdout(`Password (shown only this once):\n  ${generated}`)
-        return 0
-      }
-      case 'list': {
-        const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
-        printList(io, values.json, accounts.list(), ['USERNAME', 'ROLE', 'CREATED', 'LAST SIGN-IN', 'DISABLED'], (a) => [a.username, a.role, timeCell(a.createdAt), timeCell(a.lastLoginAt), timeCell(a.disabledAt)])
-        return 0
-      }
-      case 'disable':
-      case 'enable': {
-        const { positionals } = parse(rest, {})
-        const username = positionals[0] ?? ''
-        if (!accounts.setDisabled(username, sub === 'disable')) throw new TidewatchError('NOT_FOUND', { username }, `no staff account "${username}"`)
-        audit.record({ actor: cliActor(), role: 'admin', action: `staff.${sub}`, target: `staff:${username}` })
-        io.stdout(`Staff account ${username} ${sub}d${sub === 'disable' ? '; its console sessions end at their next request' : ''}.`)
-        return 0
-      }
-      default:
-        throw new TidewatchError('BAD_REQUEST', { sub }, `staff: unknown subcommand "${sub}"`)
-    }
+    return await run(sub, rest, ctx, {
+      add: (username, role, password) => accounts.add(username, role, password),
+      list: async () => accounts.list(),
+      setDisabled: async (username, disabled) => accounts.setDisabled(username, disabled),
+      record: async (entry) => audit.record({ actor: cliActor(), role: 'admin', ...entry }),
+    })
   } finally {
     registry.close()
+  }
+}
+
+async function run(sub: string, rest: string[], ctx: { io: Io; stdin?: () => string }, staff: StaffStore): Promise<number> {
+  const { io } = ctx
+  switch (sub) {
+    case 'add': {
+      const { values, positionals } = parse(rest, { role: { type: 'string' }, 'password-stdin': { type: 'boolean', default: false } })
+      const username = positionals[0]
+      if (!username) throw new TidewatchError('BAD_REQUEST', { argument: 'username' }, 'staff add: a username is required')
+      if (!values.role || !ROLES.includes(values.role as (typeof ROLES)[number])) throw new TidewatchError('BAD_REQUEST', { flag: 'role' }, `--role must be one of ${ROLES.join(', ')}`)
+      const generated = values['password-stdin'] ? undefined : generatePassword()
+      const password = generated ?? (ctx.stdin ?? firstLineOfStdin)()
+      const account = await staff.add(username, values.role, password)
+      await staff.record({ action: 'staff.create', target: `staff:${account.username}`, after: { username: account.username, role: account.role } })
+      io.stdout(`Staff account ${account.username} (${account.role}) created. Sign in at /console.`)
+      if (generated) io.stdout(`Password (shown only this once):\n  ${generated}`)
+      return 0
+    }
+    case 'list': {
+      const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
+      printList(io, values.json, await staff.list(), ['USERNAME', 'ROLE', 'CREATED', 'LAST SIGN-IN', 'DISABLED'], (a) => [a.username, a.role, timeCell(a.createdAt), timeCell(a.lastLoginAt), timeCell(a.disabledAt)])
+      return 0
+    }
+    case 'disable':
+    case 'enable': {
+      const { positionals } = parse(rest, {})
+      const username = positionals[0] ?? ''
+      if (!(await staff.setDisabled(username, sub === 'disable'))) throw new TidewatchError('NOT_FOUND', { username }, `no staff account "${username}"`)
+      await staff.record({ action: `staff.${sub}`, target: `staff:${username}` })
+      io.stdout(`Staff account ${username} ${sub}d${sub === 'disable' ? '; its console sessions end at their next request' : ''}.`)
+      return 0
+    }
+    default:
+      throw new TidewatchError('BAD_REQUEST', { sub }, `staff: unknown subcommand "${sub}"`)
   }
 }

@@ -3,7 +3,7 @@ import { AuditLog } from '../../api/auth/audit.ts'
 import { TokenStore } from '../../api/auth/tokens.ts'
 import { ROLES, type Role, type TokenInfo } from '../../core/tokens.ts'
 import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
-import { sourceOf, type MetadataSource } from './devices.ts'
+import { clusterAuditOf, sourceOf, type MetadataSource } from './devices.ts'
 
 export const USAGE = `Usage:
   tidewatch tokens create --name NAME --role read|staff|admin [--json]   prints the token once
@@ -18,20 +18,20 @@ interface Tokens {
   create(name: string, role: Role): Promise<{ token: string; info: TokenInfo }>
   list(): Promise<TokenInfo[]>
   revoke(id: number): Promise<void>
-  /** Audits a change; the audit log is a node's own SQLite table with no shared counterpart yet, so cluster-mode changes are not audited. */
-  record(entry: { action: string; target: string; before?: unknown; after?: unknown }): void
+  /** Audits a change: in the node's SQLite log, or in cluster mode the cluster's PostgreSQL log. */
+  record(entry: { action: string; target: string; before?: unknown; after?: unknown }): Promise<void>
 }
 
 function tokensOf(source: MetadataSource): Tokens {
   const { registry, repo } = sourceOf(source)
-  if (repo) return { create: (name, role) => repo.createToken(name, role), list: () => repo.listTokens(), revoke: (id) => repo.revokeToken(id), record: () => {} }
+  if (repo) return { create: (name, role) => repo.createToken(name, role), list: () => repo.listTokens(), revoke: (id) => repo.revokeToken(id), record: clusterAuditOf(repo) }
   const store = new TokenStore(registry.db)
   const audit = new AuditLog(registry.db)
   return {
     create: async (name, role) => store.create(name, role),
     list: async () => store.list(),
     revoke: async (id) => store.revoke(id),
-    record: (entry) => audit.record({ actor: cliActor(), role: 'admin', ...entry }),
+    record: async (entry) => audit.record({ actor: cliActor(), role: 'admin', ...entry }),
   }
 }
 
@@ -44,7 +44,7 @@ export async function tokensCommand(argv: string[], source: MetadataSource, io: 
       if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required (who or what will use the token)')
       if (!values.role || !ROLES.includes(values.role as Role)) throw new TidewatchError('BAD_REQUEST', { flag: 'role' }, `--role must be one of ${ROLES.join(', ')}`)
       const { token, info } = await tokens.create(values.name, values.role as Role)
-      tokens.record({ action: 'tokens create', target: `token:${info.id}`, after: info })
+      await tokens.record({ action: 'tokens create', target: `token:${info.id}`, after: info })
       if (values.json) io.stdout(JSON.stringify({ id: info.id, name: info.name, role: info.role, token }))
       else io.stdout(`Token ${info.id} (${info.name}, ${info.role}):\n  ${token}\nShown only this once. Send it as: Authorization: Bearer <token>`)
       return 0
@@ -59,7 +59,7 @@ export async function tokensCommand(argv: string[], source: MetadataSource, io: 
       const id = numberFlag('id', positionals[0], NaN, { min: 1, integer: true })
       const before = (await tokens.list()).find((t) => t.id === id)
       await tokens.revoke(id)
-      tokens.record({ action: 'tokens revoke', target: `token:${id}`, before, after: (await tokens.list()).find((t) => t.id === id) })
+      await tokens.record({ action: 'tokens revoke', target: `token:${id}`, before, after: (await tokens.list()).find((t) => t.id === id) })
       io.stdout(`Token ${id} revoked; it stops working at once.`)
       return 0
     }

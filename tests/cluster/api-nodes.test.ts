@@ -1,0 +1,272 @@
+/**
+ * API nodes are stateless (issue 16): two API nodes (two platforms with the
+ * API only, wired as `tidewatch api` wires them in cluster mode) on one real
+ * PostgreSQL 15, each with its own data dir. Tokens, console sessions, staff
+ * accounts and the audit log are the cluster's. The operator commands run
+ * in-process through their cluster-mode source (withOperatorRepository), as
+ * cli/main.ts runs them. Nothing is faked; no timing is asserted (the
+ * propagation delays are printed).
+ */
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startApiNodeShared, type ApiNodeShared } from '../../cluster/metadata/api-node.ts'
+import { withOperatorRepository } from '../../cluster/metadata/open.ts'
+import { loadConfig, type Config } from '../../core/config.ts'
+import { silentLogger } from '../../core/log.ts'
+import { startPlatform, type Platform } from '../../platform/platform.ts'
+import { staffToken } from '../../platform/credentials.ts'
+import { devicesCommand } from '../../cli/commands/devices.ts'
+import { staffCommand } from '../../cli/commands/staff.ts'
+import { tokensCommand } from '../../cli/commands/tokens.ts'
+import { eventually, getJson, tempDir } from '../helpers/platform.ts'
+import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
+
+interface ApiNode {
+  name: string
+  url: string
+  config: Readonly<Config>
+  shared: ApiNodeShared
+  platform: Platform
+  stop(): Promise<void>
+}
+
+let server: LocalPostgres
+let url: string
+let a: ApiNode
+let b: ApiNode
+/** The same bootstrap admin token on every node (the same config, as a deployment gives them). */
+const BOOTSTRAP = 'tw_bootstrap_for_the_api_nodes_test_0123456789'
+const tmp = tempDir('tidewatch-api-nodes-')
+
+function configFor(name: string): Readonly<Config> {
+  return loadConfig({
+    env: {
+      TIDEWATCH_DATA_DIR: join(tmp.dir, name),
+      TIDEWATCH_HTTP_HOST: '127.0.0.1',
+      TIDEWATCH_HTTP_PORT: '0',
+      TIDEWATCH_LOG_LEVEL: 'silent',
+      TIDEWATCH_POSTGRES_URL: url,
+      TIDEWATCH_STAFF_TOKEN: BOOTSTRAP,
+    },
+  })
+}
+
+/** One API node as cli/commands/up.ts starts `tidewatch api` in cluster mode (without the registry mirror, which another test covers). */
+async function startApiNode(name: string): Promise<ApiNode> {
+  const config = configFor(name)
+  const shared = await startApiNodeShared({ postgres: config.cluster.postgres, bootstrapToken: staffToken(config), log: silentLogger })
+  const platform = await startPlatform({ config, log: silentLogger, parts: { api: true }, apiShared: shared })
+  return {
+    name,
+    url: platform.apiUrl!,
+    config,
+    shared,
+    platform,
+    async stop() {
+      await platform.stop()
+      await shared.stop()
+    },
+  }
+}
+
+const io = () => {
+  const out: string[] = []
+  return { out, io: { stdout: (s: string) => void out.push(s), stderr: () => undefined } }
+}
+
+/** `tidewatch <command> …` in cluster mode, through the source cli/main.ts gives it. */
+async function operator(command: 'tokens' | 'devices', args: string[]): Promise<string> {
+  const o = io()
+  await withOperatorRepository(a.config.cluster.postgres, (repo) => (command === 'tokens' ? tokensCommand(args, repo, o.io) : devicesCommand(args, repo, o.io)))
+  return o.out.join('\n')
+}
+
+async function staff(args: string[], stdin?: string): Promise<void> {
+  await staffCommand({ args, config: a.config, io: io().io, stdin: stdin === undefined ? undefined : () => stdin })
+}
+
+const auditStatus = async (node: ApiNode, token: string): Promise<number> => (await getJson(`${node.url}/api/v1/audit?limit=1`, token)).status
+
+/** Milliseconds until `check` holds, polled every 5 ms; undefined past the (generous) deadline. */
+async function measure(check: () => Promise<boolean>, deadlineMs = 10_000): Promise<number | undefined> {
+  const t0 = performance.now()
+  return (await eventually(check, deadlineMs, 5)) ? Math.round(performance.now() - t0) : undefined
+}
+
+// ---- the console, as a browser uses it ----
+
+const cookieOf = (res: Response, name: string): string | undefined =>
+  res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0]!)
+    .find((c) => c.startsWith(`${name}=`))
+    ?.slice(name.length + 1)
+
+async function signIn(node: ApiNode, fields: Record<string, string>): Promise<string> {
+  const page = await fetch(`${node.url}/console/sign-in`)
+  const pre = cookieOf(page, 'tw_console_pre')!
+  const res = await fetch(`${node.url}/console/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
+    body: new URLSearchParams({ _pre: pre, next: '/console/audit', ...fields }).toString(),
+  })
+  expect(res.status).toBe(303)
+  return cookieOf(res, 'tw_console')!
+}
+
+/** 200 when the session opens the page on this node; 303 (to sign-in) when it does not. */
+async function consolePage(node: ApiNode, cookie: string, path = '/console/audit'): Promise<{ status: number; html: string }> {
+  const res = await fetch(`${node.url}${path}`, { redirect: 'manual', headers: { cookie: `tw_console=${cookie}` } })
+  return { status: res.status, html: await res.text() }
+}
+
+beforeAll(async () => {
+  server = await startLocalPostgres()
+  url = await freshDatabase(server)
+  a = await startApiNode('api-1')
+  b = await startApiNode('api-2')
+}, 120_000)
+afterAll(async () => {
+  await a?.stop()
+  await b?.stop()
+  await server?.stop()
+  tmp.cleanup()
+})
+
+describe('two API nodes on one PostgreSQL', () => {
+  it('the bootstrap admin token works on every node', async () => {
+    expect(await auditStatus(a, BOOTSTRAP)).toBe(200)
+    expect(await auditStatus(b, BOOTSTRAP)).toBe(200)
+    expect(await auditStatus(b, 'tw_not_a_token')).toBe(401)
+  })
+
+  it('a token made by the operator command is accepted on both; revoked on A, B refuses it (401)', async () => {
+    const made = JSON.parse(await operator('tokens', ['create', '--name', 'ops-laptop', '--role', 'read', '--json'])) as { id: number; token: string }
+    const acceptedOnB = await measure(async () => (await auditStatus(b, made.token)) === 200)
+    expect(acceptedOnB).toBeDefined()
+    expect(await auditStatus(a, made.token)).toBe(200)
+
+    // Revoked through node A: refused on A at once (read-your-writes), on B when the notification arrives.
+    const t0 = performance.now()
+    await a.shared.tokens.revoke(made.id)
+    expect(await auditStatus(a, made.token)).toBe(401)
+    const refusedOnB = await measure(async () => (await auditStatus(b, made.token)) === 401)
+    expect(refusedOnB).toBeDefined()
+    console.log(`[api-nodes] token created by the CLI source accepted on B after ${acceptedOnB} ms; revoked on A, refused on B ${Math.round(performance.now() - t0)} ms after the revoke was sent`)
+  })
+
+  it('a token created on A works on A at once and on B after the notification', async () => {
+    const { token } = await a.shared.tokens.create('sensor-portal', 'read')
+    expect(await auditStatus(a, token)).toBe(200)
+    const onB = await measure(async () => (await auditStatus(b, token)) === 200)
+    expect(onB).toBeDefined()
+    console.log(`[api-nodes] token created on A accepted on B after ${onB} ms`)
+  })
+
+  it('a console session made on A is used on B; disabling the account ends it on both', async () => {
+    await staff(['add', 'chi-lan', '--role', 'staff', '--password-stdin'], 'mật khẩu đủ dài 2024')
+    const cookie = await signIn(a, { username: 'chi-lan', password: 'mật khẩu đủ dài 2024' })
+    expect((await consolePage(a, cookie)).status).toBe(200)
+    // The token the session acts with was minted on A: B may wait for its notification.
+    const usableOnB = await measure(async () => (await consolePage(b, cookie)).status === 200)
+    expect(usableOnB).toBeDefined()
+    console.log(`[api-nodes] console session signed in on A opened a page on B after ${usableOnB} ms`)
+
+    await staff(['disable', 'chi-lan'])
+    expect((await consolePage(b, cookie)).status).toBe(303)
+    expect((await consolePage(a, cookie)).status).toBe(303)
+    // And signing in again is refused on either node.
+    const page = await fetch(`${b.url}/console/sign-in`)
+    const pre = cookieOf(page, 'tw_console_pre')!
+    const refused = await fetch(`${b.url}/console/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
+      body: new URLSearchParams({ _pre: pre, username: 'chi-lan', password: 'mật khẩu đủ dài 2024' }).toString(),
+    })
+    expect(refused.status).toBe(401)
+  })
+
+  it('a console session signed in with an API token ends on A when the token is revoked on B', async () => {
+    const { token, info } = await b.shared.tokens.create('duty-officer', 'staff')
+    await eventually(async () => (await auditStatus(a, token)) === 200, 10_000)
+    const cookie = await signIn(a, { token })
+    expect((await consolePage(b, cookie)).status).toBe(200)
+    await b.shared.tokens.revoke(info.id)
+    expect((await consolePage(b, cookie)).status).toBe(303)
+    const endedOnA = await measure(async () => (await consolePage(a, cookie)).status === 303)
+    expect(endedOnA).toBeDefined()
+  })
+
+  it('changes made on A, on B and by the operator command all appear in GET /audit and the console page on either node', async () => {
+    const station = (id: string) => ({ id, name: `Trạm ${id}`, lat: 9.1, lon: 105.1 })
+    const post = (node: ApiNode, id: string) =>
+      fetch(`${node.url}/api/v1/stations`, { method: 'POST', headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' }, body: JSON.stringify(station(id)) })
+    expect((await post(a, 'made-on-a')).status).toBe(201)
+    expect((await post(b, 'made-on-b')).status).toBe(201)
+    await operator('devices', ['add', 'made-by-cli', '--name', 'Trạm CLI', '--lat', '9.2', '--lon', '105.2', '--json'])
+    const targets = ['station:made-on-a', 'station:made-on-b', 'station:made-by-cli']
+    for (const node of [a, b]) {
+      const seen = await eventually(async () => {
+        const { body } = await getJson(`${node.url}/api/v1/audit?limit=1000`, BOOTSTRAP)
+        const got = new Set((body.entries as Array<{ target: string }>).map((e) => e.target))
+        return targets.every((t) => got.has(t)) ? (body.entries as Array<{ target: string; action: string; node: string }>) : undefined
+      }, 10_000)
+      expect(seen, node.name).toBeDefined()
+      const byTarget = new Map(seen!.map((e) => [e.target, e]))
+      expect(byTarget.get('station:made-by-cli')?.action).toBe('devices add')
+      expect(byTarget.get('station:made-on-a')?.node).not.toBe(byTarget.get('station:made-on-b')?.node)
+    }
+    // The console's audit page on B shows what the CLI did.
+    const { token } = await b.shared.tokens.create('auditor', 'read')
+    const cookie = await signIn(b, { token })
+    const page = await consolePage(b, cookie, '/console/audit?target=made-by-cli')
+    expect(page.status).toBe(200)
+    expect(page.html).toContain('station:made-by-cli')
+  })
+
+  it('the PostgreSQL audit log refuses UPDATE, DELETE and TRUNCATE', async () => {
+    const c = new pg.Client({ connectionString: url })
+    await c.connect()
+    try {
+      const n = Number((await c.query('SELECT count(*) AS n FROM audit_log')).rows[0].n)
+      expect(n).toBeGreaterThan(0)
+      await expect(c.query("UPDATE audit_log SET actor = 'someone-else'")).rejects.toThrow(/append-only/)
+      await expect(c.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/)
+      await expect(c.query('TRUNCATE audit_log')).rejects.toThrow(/append-only/)
+      expect(Number((await c.query('SELECT count(*) AS n FROM audit_log')).rows[0].n)).toBe(n)
+    } finally {
+      await c.end()
+    }
+  })
+
+  it('audit records made while PostgreSQL is down arrive once it is back, each once', async () => {
+    server.kill()
+    // Node A keeps serving: its tokens are in memory, its records go to its local log first.
+    const ids = ['while-down-1', 'while-down-2', 'while-down-3']
+    for (const id of ids) {
+      const res = await fetch(`${a.url}/api/v1/stations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id, name: id, lat: 9, lon: 105 }),
+      })
+      expect(res.status).toBe(201)
+    }
+    expect(await eventually(() => (a.shared.healthChecks.audit!().then((h) => h.up === false)), 10_000)).toBe(true)
+    const t0 = performance.now()
+    await server.restart()
+    const arrived = await eventually(async () => {
+      const { status, body } = await getJson(`${b.url}/api/v1/audit?limit=1000`, BOOTSTRAP)
+      if (status !== 200) return undefined
+      const targets = (body.entries as Array<{ target: string }>).map((e) => e.target)
+      return ids.every((id) => targets.includes(`station:${id}`)) ? targets : undefined
+    }, 60_000, 200)
+    expect(arrived).toBeDefined()
+    console.log(`[api-nodes] audit records made while PostgreSQL was down visible on B ${Math.round(performance.now() - t0)} ms after it was restarted`)
+    for (const id of ids) expect(arrived!.filter((t) => t === `station:${id}`)).toHaveLength(1)
+    const health = await a.shared.healthChecks.audit!()
+    expect(health).toMatchObject({ up: true, backlog: 0 })
+  })
+})
