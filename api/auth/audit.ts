@@ -126,7 +126,8 @@ export class AuditLog implements AuditTrail {
   }
 }
 
-function recordOf(r: Record<string, unknown>): AuditRecord {
+/** A stored row as a record: before/after are JSON text (SQLite's TEXT, PostgreSQL's jsonb read as ::text). */
+export function recordOf(r: Record<string, unknown>): AuditRecord {
   return {
     id: r.id as number,
     at: r.at as number,

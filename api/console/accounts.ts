@@ -49,7 +49,8 @@ export interface StaffAccount {
   lastLoginAt: number | null
 }
 
-function toAccount(r: Record<string, unknown>): StaffAccount {
+/** A stored row as an account (the same columns in SQLite and in cluster mode's PostgreSQL, cluster/metadata/console-postgres.ts). */
+export function toAccount(r: Record<string, unknown>): StaffAccount {
   return {
     id: r.id as number,
     username: r.username as string,
@@ -58,6 +59,16 @@ function toAccount(r: Record<string, unknown>): StaffAccount {
     disabledAt: (r.disabled_at as number | null) ?? null,
     lastLoginAt: (r.last_login_at as number | null) ?? null,
   }
+}
+
+/** A new account's username (normalized), role and password, checked; STAFF_ACCOUNT_INVALID naming every problem. */
+export function parseNewAccount(username: string, role: string, password: string): { username: string; role: Role } {
+  const u = UsernameSchema.safeParse(username)
+  const r = RoleSchema.safeParse(role)
+  const p = PasswordSchema.safeParse(password)
+  const bad = [u, r, p].flatMap((x) => (x.success ? [] : x.error.issues.map((i) => i.message)))
+  if (bad.length || !u.success || !r.success) throw new TidewatchError('STAFF_ACCOUNT_INVALID', { issues: bad }, bad.join('; '))
+  return { username: u.data, role: r.data }
 }
 
 export class StaffAccounts {
@@ -71,15 +82,11 @@ export class StaffAccounts {
   }
 
   async add(username: string, role: string, password: string, now = Date.now()): Promise<StaffAccount> {
-    const u = UsernameSchema.safeParse(username)
-    const r = RoleSchema.safeParse(role)
-    const p = PasswordSchema.safeParse(password)
-    const bad = [u, r, p].flatMap((x) => (x.success ? [] : x.error.issues.map((i) => i.message)))
-    if (bad.length || !u.success || !r.success) throw new TidewatchError('STAFF_ACCOUNT_INVALID', { issues: bad }, bad.join('; '))
-    if (this.get(u.data)) throw new TidewatchError('STAFF_ACCOUNT_EXISTS', { username: u.data })
+    const u = parseNewAccount(username, role, password)
+    if (this.get(u.username)) throw new TidewatchError('STAFF_ACCOUNT_EXISTS', { username: u.username })
     const hash = await hashPassword(password)
-    const info = this.db.prepare('INSERT INTO console_accounts (username, role, hash, created_at) VALUES (?, ?, ?, ?)').run(u.data, r.data, hash, now)
-    return this.get(u.data) ?? { id: Number(info.lastInsertRowid), username: u.data, role: r.data, createdAt: now, disabledAt: null, lastLoginAt: null }
+    const info = this.db.prepare('INSERT INTO console_accounts (username, role, hash, created_at) VALUES (?, ?, ?, ?)').run(u.username, u.role, hash, now)
+    return this.get(u.username) ?? { id: Number(info.lastInsertRowid), username: u.username, role: u.role, createdAt: now, disabledAt: null, lastLoginAt: null }
   }
 
   get(username: string): StaffAccount | undefined {

@@ -156,6 +156,9 @@ export function haproxyConfig(r: Rendered): string {
       'backend apis',
       '  mode http',
       '  timeout server 60s',
+      // No stickiness, on purpose: API nodes are stateless (tokens, console sessions and the audit log are
+      // in PostgreSQL, cluster/metadata/api-node.ts), so any node answers any request, and losing one
+      // signs nobody out. A sticky cookie would tie a session to a node that may die.
       '  balance roundrobin',
       // /health answers 200 whenever the process serves HTTP ("degraded" is in the body).
       '  option httpchk GET /health',

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { redact, type AuditEntry, type AuditQuery, type AuditReader, type AuditRecord } from '../../api/auth/audit.ts'
+import { recordOf, redact, type AuditEntry, type AuditQuery, type AuditReader, type AuditRecord } from '../../api/auth/audit.ts'
 import { whereAll } from '../../core/sqlite.ts'
 
 /**
@@ -46,19 +46,11 @@ export class PostgresAuditLog implements AuditReader {
     let n = 0
     const w = whereAll([q.target && ['target = $?', q.target], q.actor && ['actor = $?', q.actor], q.since && ['at >= $?', q.since]])
     const sql = w.sql.replace(/\$\?/g, () => `$${++n}`)
-    const rows = await this.pool.query<Record<string, unknown>>(`SELECT * FROM audit_log ${sql} ORDER BY at DESC, id DESC LIMIT $${n + 1}`, [...w.params, Math.min(q.limit ?? 100, 1000)])
-    return rows.rows.map((r) => ({
-      id: r.id as number,
-      at: r.at as number,
-      actor: r.actor as string,
-      role: r.role as string,
-      action: r.action as string,
-      target: r.target as string,
-      before: r.before ?? undefined,
-      after: r.after ?? undefined,
-      ip: (r.ip as string | null) ?? undefined,
-      node: r.node as string,
-    }))
+    const rows = await this.pool.query<Record<string, unknown>>(
+      `SELECT id, at, actor, role, action, target, before::text AS before, after::text AS after, ip, node FROM audit_log ${sql} ORDER BY at DESC, id DESC LIMIT $${n + 1}`,
+      [...w.params, Math.min(q.limit ?? 100, 1000)],
+    )
+    return rows.rows.map((r) => ({ ...recordOf(r), node: r.node as string }))
   }
 
   async actors(): Promise<string[]> {

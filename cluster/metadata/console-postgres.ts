@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import { PasswordSchema, RoleSchema, UsernameSchema, type StaffAccount } from '../../api/console/accounts.ts'
+import { parseNewAccount, toAccount, type StaffAccount } from '../../api/console/accounts.ts'
 import type { ConsoleAccount, ConsoleAccounts } from '../../api/console/routes.ts'
 import { sessionIdOf, type Session, type SessionOptions, type SessionPrincipal, type SessionStore } from '../../api/console/sessions.ts'
 import { TidewatchError } from '../../core/errors.ts'
@@ -29,17 +29,6 @@ import type { Role } from '../../core/tokens.ts'
 
 // ---- accounts ----
 
-function toAccount(r: Record<string, unknown>): StaffAccount {
-  return {
-    id: r.id as number,
-    username: r.username as string,
-    role: r.role as Role,
-    createdAt: r.created_at as number,
-    disabledAt: (r.disabled_at as number | null) ?? null,
-    lastLoginAt: (r.last_login_at as number | null) ?? null,
-  }
-}
-
 /** api/console/accounts.ts StaffAccounts over PostgreSQL, with the same checks and error codes. */
 export class PostgresStaffAccounts implements ConsoleAccounts {
   private dummy: Promise<string> | undefined
@@ -47,14 +36,10 @@ export class PostgresStaffAccounts implements ConsoleAccounts {
   constructor(private readonly pool: pg.Pool) {}
 
   async add(username: string, role: string, password: string, now = Date.now()): Promise<StaffAccount> {
-    const u = UsernameSchema.safeParse(username)
-    const r = RoleSchema.safeParse(role)
-    const p = PasswordSchema.safeParse(password)
-    const bad = [u, r, p].flatMap((x) => (x.success ? [] : x.error.issues.map((i) => i.message)))
-    if (bad.length || !u.success || !r.success) throw new TidewatchError('STAFF_ACCOUNT_INVALID', { issues: bad }, bad.join('; '))
+    const u = parseNewAccount(username, role, password)
     const hash = await hashPassword(password)
-    const row = (await this.pool.query('INSERT INTO staff_accounts (username, role, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING *', [u.data, r.data, hash, now])).rows[0]
-    if (!row) throw new TidewatchError('STAFF_ACCOUNT_EXISTS', { username: u.data })
+    const row = (await this.pool.query('INSERT INTO staff_accounts (username, role, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING *', [u.username, u.role, hash, now])).rows[0]
+    if (!row) throw new TidewatchError('STAFF_ACCOUNT_EXISTS', { username: u.username })
     return toAccount(row)
   }
 

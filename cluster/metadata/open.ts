@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { AuditEntry } from '../../api/auth/audit.ts'
+import { redact, type AuditEntry } from '../../api/auth/audit.ts'
 import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
 import type { ClusterConfig } from '../../core/cluster-config.ts'
 import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
@@ -115,7 +115,7 @@ function operatorAudit(shared: PostgresAuditLog): OperatorAudit {
           if (!isPostgresUnavailable(err) || attempt + 1 >= OPERATOR_AUDIT_ATTEMPTS) {
             const e = asPostgresUnavailable(err)
             throw isTidewatchError(e)
-              ? new TidewatchError(e.code, { ...e.details, auditRecord: { ...entry, at: now } }, `the change was made, but its audit record could not be stored: ${e.message}`)
+              ? new TidewatchError(e.code, { ...e.details, auditRecord: redact({ ...entry, at: now }) }, `the change was made, but its audit record could not be stored (${e.message}); record it by hand: ${JSON.stringify(redact({ ...entry, at: now }))}`)
               : e
           }
           await sleep(equalJitter(backoffWindow(attempt, OPERATOR_AUDIT_RETRY)))
