@@ -17,6 +17,7 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
 
 /** Packages bundled into the CLI: zod, and the one package that must see the same zod instance as our schemas. */
 const BUNDLED_PACKAGES = /^(zod|fastify-type-provider-zod)(\/|$)/
@@ -28,10 +29,28 @@ const BUNDLED_PACKAGES = /^(zod|fastify-type-provider-zod)(\/|$)/
  */
 const NAMED_Z_IMPORT = /^import \{ z \} from 'zod'$/gm
 
+/** esbuild is tsx's own dependency (package.json has tsx, not esbuild): asked of tsx, it resolves in any node_modules layout. */
+function loadEsbuild(root) {
+  return createRequire(createRequire(join(root, 'package.json')).resolve('tsx/package.json'))('esbuild')
+}
+
+/**
+ * core/config.ts sectionDefaults(): what each configuration section is when
+ * left out, computed from the sources being bundled (core/config.ts with
+ * zod, bundled in memory and run here). They go into the bundle as plain
+ * data, so they must survive JSON unchanged.
+ */
+async function configSectionDefaults(esbuild, root) {
+  const { outputFiles } = await esbuild.build({ absWorkingDir: root, entryPoints: [join(root, 'core', 'config.ts')], bundle: true, write: false, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' })
+  const { sectionDefaults } = await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`)
+  const defaults = sectionDefaults()
+  if (!isDeepStrictEqual(JSON.parse(JSON.stringify(defaults)), defaults)) throw new Error('core/config.ts: a section default is not plain JSON data; it cannot be built into the CLI bundle')
+  return defaults
+}
+
 /** Builds the bundle into `outdir` (dist/bundle/) from the sources; returns esbuild's metafile (what each output holds). */
 export async function buildBundle({ root, outdir }) {
-  // esbuild is tsx's own dependency (package.json has tsx, not esbuild): asked of tsx, it resolves in any node_modules layout.
-  const esbuild = createRequire(createRequire(join(root, 'package.json')).resolve('tsx/package.json'))('esbuild')
+  const esbuild = loadEsbuild(root)
   const sourceDir = (path) => !relative(root, path).startsWith('node_modules') && !relative(root, path).startsWith('..')
   const result = await esbuild.build({
     absWorkingDir: root,
@@ -64,6 +83,8 @@ export async function buildBundle({ root, outdir }) {
       },
     ],
     inject: [join(root, 'bin', 'bundle-meta.js')],
+    // A short command builds no schema for a configuration section it is not given (core/config.ts parseSections).
+    define: { TIDEWATCH_BUILT_SECTION_DEFAULTS: JSON.stringify(await configSectionDefaults(esbuild, root)) },
   })
   return result.metafile
 }

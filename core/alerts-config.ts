@@ -8,8 +8,12 @@ import { z } from 'zod'
  */
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (24 h, Asia/Ho_Chi_Minh)')
 
-export const SmppConfigSchema = z
-  .object({
+// Each schema is built on its first use (z.lazy): a CLI command whose
+// configuration has no `alerts` section never builds them (issue 13:
+// building every config schema cost ~20 ms of a short command's start-up).
+
+export const SmppConfigSchema = z.lazy(() =>
+  z.object({
     enabled: z.boolean().default(false),
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(1).max(65535).default(2775),
@@ -33,10 +37,11 @@ export const SmppConfigSchema = z
     /** Outstanding submit_sm without a response. */
     window: z.number().int().positive().max(100).default(10),
   })
-  .prefault({})
+  .prefault({}),
+)
 
-export const HttpGatewayConfigSchema = z
-  .object({
+export const HttpGatewayConfigSchema = z.lazy(() =>
+  z.object({
     enabled: z.boolean().default(false),
     url: z.string().default('http://127.0.0.1:9090/sms'),
     /** Sent verbatim as the Authorization header, e.g. "Bearer xyz". Empty: none. */
@@ -53,10 +58,11 @@ export const HttpGatewayConfigSchema = z
     /** Shared secret the gateway must send as X-Tidewatch-Secret on the inbound webhook. Empty: not checked. */
     inboundSecret: z.string().default(''),
   })
-  .prefault({})
+  .prefault({}),
+)
 
-export const EmailConfigSchema = z
-  .object({
+export const EmailConfigSchema = z.lazy(() =>
+  z.object({
     /** false: staff e-mails are only written to the log (development). */
     enabled: z.boolean().default(false),
     host: z.string().default('127.0.0.1'),
@@ -69,10 +75,11 @@ export const EmailConfigSchema = z
     ratePerSec: z.number().positive().max(100).default(5),
     timeoutMs: z.number().int().positive().default(15_000),
   })
-  .prefault({})
+  .prefault({}),
+)
 
-export const AlertsConfigSchema = z
-  .object({
+export const AlertsConfigSchema = z.lazy(() =>
+  z.object({
     enabled: z.boolean().default(true),
     /** Channel that carries farmer and staff SMS. "log" only writes the text to the log (development). */
     smsChannel: z.enum(['smpp', 'http', 'log']).default('log'),
@@ -111,7 +118,8 @@ export const AlertsConfigSchema = z
       })
       .prefault({}),
   })
-  .prefault({})
+  .prefault({}),
+)
 
 export type AlertsConfig = z.infer<typeof AlertsConfigSchema>
 export type SmppConfig = z.infer<typeof SmppConfigSchema>

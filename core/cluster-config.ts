@@ -4,10 +4,12 @@ import { z } from 'zod'
  * Cluster mode (docs/CLUSTER.md): the engines that let DC and DR both run
  * (issue 16). Mounted as `cluster` in core/config.ts and frozen with the rest.
  * Every field defaults to "off": the single-process `tidewatch up` and
- * `npm test` never need NATS, PostgreSQL or HAProxy.
+ * `npm test` never need NATS, PostgreSQL or HAProxy. Built on its first use
+ * (z.lazy): a CLI command whose configuration has no `cluster` section never
+ * builds it (issue 13).
  */
-export const ClusterConfigSchema = z
-  .object({
+export const ClusterConfigSchema = z.lazy(() =>
+  z.object({
     /** This node's name in logs, leases and consumer names (e.g. `dc-edge-1`). */
     nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
     /** Which site this node runs in; the alerter and the docs use it. */
@@ -41,6 +43,7 @@ export const ClusterConfigSchema = z
       })
       .prefault({}),
   })
-  .prefault({})
+  .prefault({}),
+)
 
 export type ClusterConfig = z.infer<typeof ClusterConfigSchema>

@@ -11,39 +11,46 @@ import { ClusterConfigSchema } from './cluster-config.ts'
  * overrides, then frozen. Deep code receives this object; nothing else reads
  * process.env.
  */
-const port = z.number().int().min(0).max(65535)
+const port = (): z.ZodNumber => z.number().int().min(0).max(65535)
 
-const InfluxTargetSchema = z
-  .object({
-    /** Stable name used for the target's spool cursor and metrics, e.g. "primary", "dr". */
-    name: z.string().regex(/^[a-z0-9_-]{1,32}$/),
-    url: z.url(),
-    /** v1 writes to /write?db=&rp= (InfluxDB 1.x); v2 writes to /api/v2/write (2.x, 3.x, 1.8+). */
-    mode: z.enum(['v1', 'v2']).default('v1'),
-    database: z.string().min(1).default('tidewatch'),
-    /** Retention policy that raw readings are written to (v1). Empty = the database default. */
-    retentionPolicy: z.string().default(''),
-    username: z.string().optional(),
-    password: z.string().optional(),
-    org: z.string().optional(),
-    bucket: z.string().optional(),
-    token: z.string().optional(),
-    timeoutMs: z.number().int().positive().default(10_000),
-  })
-  .refine((t) => t.mode === 'v1' || (t.org && t.bucket && t.token), {
-    message: 'v2 mode needs org, bucket and token',
-  })
+const influxTargetSchema = () =>
+  z
+    .object({
+      /** Stable name used for the target's spool cursor and metrics, e.g. "primary", "dr". */
+      name: z.string().regex(/^[a-z0-9_-]{1,32}$/),
+      url: z.url(),
+      /** v1 writes to /write?db=&rp= (InfluxDB 1.x); v2 writes to /api/v2/write (2.x, 3.x, 1.8+). */
+      mode: z.enum(['v1', 'v2']).default('v1'),
+      database: z.string().min(1).default('tidewatch'),
+      /** Retention policy that raw readings are written to (v1). Empty = the database default. */
+      retentionPolicy: z.string().default(''),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      org: z.string().optional(),
+      bucket: z.string().optional(),
+      token: z.string().optional(),
+      timeoutMs: z.number().int().positive().default(10_000),
+    })
+    .refine((t) => t.mode === 'v1' || (t.org && t.bucket && t.token), {
+      message: 'v2 mode needs org, bucket and token',
+    })
 
-export const ConfigSchema = z.object({
-  dataDir: z.string().min(1).default('./data'),
-  log: z
+/**
+ * The top-level sections, each schema built when first needed: building
+ * them all costs ~20 ms of CPU, a tenth of a short CLI command (issue 13),
+ * and a command whose configuration leaves a section out takes that
+ * section's defaults (see sectionDefaults). The order is the output's.
+ */
+const SECTIONS = {
+  dataDir: () => z.string().min(1).default('./data'),
+  log: () => z
     .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
-  mqtt: z
+  mqtt: () => z
     .object({
       host: z.string().default('0.0.0.0'),
-      port: port.default(1883),
-      tlsPort: port.default(8883),
+      port: port().default(1883),
+      tlsPort: port().default(8883),
       /** TLS is enabled when both certFile and keyFile are set. */
       certFile: z.string().optional(),
       keyFile: z.string().optional(),
@@ -136,10 +143,10 @@ export const ConfigSchema = z.object({
       }
     })
     .prefault({}),
-  http: z
+  http: () => z
     .object({
       host: z.string().default('0.0.0.0'),
-      port: port.default(8080),
+      port: port().default(8080),
       bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
       /** Bootstrap admin bearer token. When unset, one is generated in the data dir. Create named tokens with `tidewatch tokens`. */
       staffToken: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -148,9 +155,9 @@ export const ConfigSchema = z.object({
       tokenRateLimitPerMinute: z.number().int().positive().default(6000),
     })
     .prefault({}),
-  influx: z
+  influx: () => z
     .object({
-      targets: z.array(InfluxTargetSchema).default([]),
+      targets: z.array(influxTargetSchema()).default([]),
       /** The target the API reads from; defaults to the first. */
       readTarget: z.string().optional(),
       /** Readings are written in batches of at most this many points. */
@@ -169,7 +176,7 @@ export const ConfigSchema = z.object({
       applyRetention: z.boolean().default(true),
     })
     .prefault({}),
-  ingest: z
+  ingest: () => z
     .object({
       maxBatchReadings: z.number().int().positive().max(10_000).default(500),
       /** Readings older than this are stored but marked late. */
@@ -184,13 +191,70 @@ export const ConfigSchema = z.object({
     })
     .prefault({}),
   /** Threshold alerter and SMS (core/alerts-config.ts, docs/ALERTS.md). */
-  alerts: AlertsConfigSchema,
+  alerts: () => AlertsConfigSchema,
   /** Cluster mode: NATS JetStream and PostgreSQL (core/cluster-config.ts, docs/CLUSTER.md). Off by default. */
-  cluster: ClusterConfigSchema,
-})
+  cluster: () => ClusterConfigSchema,
+}
+
+type Sections = typeof SECTIONS
+type SectionName = keyof Sections
+type SectionSchema<K extends SectionName> = ReturnType<Sections[K]>
+const SECTION_NAMES = Object.keys(SECTIONS) as SectionName[]
+const builtSections = new Map<SectionName, z.ZodType>()
+
+function sectionSchema<K extends SectionName>(name: K): SectionSchema<K> {
+  let schema = builtSections.get(name)
+  if (!schema) builtSections.set(name, (schema = SECTIONS[name]()))
+  return schema as SectionSchema<K>
+}
+
+/** The whole configuration as one schema (built on first use). */
+export const ConfigSchema = z.lazy(() => z.object(Object.fromEntries(SECTION_NAMES.map((name) => [name, sectionSchema(name)])) as { [K in SectionName]: SectionSchema<K> }))
 
 export type Config = z.infer<typeof ConfigSchema>
-export type InfluxTarget = z.infer<typeof InfluxTargetSchema>
+export type InfluxTarget = z.infer<ReturnType<typeof influxTargetSchema>>
+/** What each section is when the configuration leaves it out. */
+export type SectionDefaults = { [K in SectionName]: z.output<SectionSchema<K>> }
+
+/** Each section parsed from nothing: its defaults. bin/bundle.js computes them when the CLI bundle is built. */
+export function sectionDefaults(): SectionDefaults {
+  return Object.fromEntries(SECTION_NAMES.map((name) => [name, sectionSchema(name).parse(undefined, { jitless: true })])) as SectionDefaults
+}
+
+/**
+ * The CLI bundle's build (bin/bundle.js) replaces this name with
+ * sectionDefaults() computed from these same schemas, so a short command
+ * builds no schema for a section its configuration leaves out. Undefined
+ * when the sources or dist/ run: every section is then parsed, as always.
+ */
+declare const TIDEWATCH_BUILT_SECTION_DEFAULTS: SectionDefaults | undefined
+const builtDefaults = typeof TIDEWATCH_BUILT_SECTION_DEFAULTS === 'undefined' ? undefined : TIDEWATCH_BUILT_SECTION_DEFAULTS
+
+/**
+ * `ConfigSchema.safeParse(raw)`, one section at a time, without zod's JIT:
+ * the configuration is parsed once per process, so the fast path zod
+ * compiles for each object schema on first use would cost more than it
+ * saves (~8 ms of a CLI call's start-up here, issue 13). A section left out
+ * takes `defaults` when given, which is what its schema makes of nothing.
+ * Same checks, same issues in the same order, same result.
+ */
+export function parseSections(
+  raw: Readonly<Record<string, unknown>>,
+  defaults: SectionDefaults | undefined = builtDefaults,
+): { success: true; data: Config } | { success: false; issues: Array<{ path: PropertyKey[]; message: string }> } {
+  const data: Record<string, unknown> = {}
+  const issues: Array<{ path: PropertyKey[]; message: string }> = []
+  for (const name of SECTION_NAMES) {
+    if (raw[name] === undefined && defaults) {
+      data[name] = structuredClone(defaults[name])
+      continue
+    }
+    const parsed = sectionSchema(name).safeParse(raw[name], { jitless: true })
+    if (parsed.success) data[name] = parsed.data
+    else issues.push(...parsed.error.issues.map((i) => ({ path: [name, ...i.path], message: i.message })))
+  }
+  return issues.length ? { success: false, issues } : { success: true, data: data as Config }
+}
 
 type Env = Readonly<Record<string, string | undefined>>
 /** How an environment override is read; `list` is comma-separated. */
@@ -314,13 +378,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   if (targets) setPath(raw, 'influx.targets', targets)
   for (const [path, value] of Object.entries(opts.overrides ?? {})) setPath(raw, path, value)
 
-  // Parsed once per process, so zod's JIT (it compiles a fast path for each
-  // object schema on first use) would cost more than it saves: ~8 ms of a
-  // CLI call's start-up here (issue 13: 300 ms). Same checks, same result.
-  const parsed = ConfigSchema.safeParse(raw, { jitless: true })
+  const parsed = parseSections(raw)
   const issues = parsed.success
     ? unknownKeys(raw, parsed.data).map((key) => ({ key, reason: 'unknown key' }))
-    : parsed.error.issues.map((i) => ({ key: i.path.join('.') || '(root)', reason: i.message }))
+    : parsed.issues.map((i) => ({ key: i.path.join('.') || '(root)', reason: i.message }))
   if (!parsed.success || issues.length) {
     // Say where the bad value came from: the environment variable, or the file.
     const origin = (key: string): string => {

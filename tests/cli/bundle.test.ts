@@ -3,8 +3,8 @@
  * program that runs the short commands: built here into a scratch folder
  * beside dist/bundle/ (same depth, so `import.meta` of a bundled module
  * points into dist/ as in the real build), it answers --help, lists
- * stations, and answers a bad flag and a bad configuration with the same
- * line and exit code as the sources do. It keeps one zod locale (English).
+ * stations, and answers a bad flag and a bad configuration (a value, an
+ * unknown key) with the same line and exit code as the sources do. It keeps one zod locale (English).
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -21,6 +21,10 @@ const tmp = tempDir('tidewatch-cli-bundle-')
 mkdirSync(join(REPO, 'dist'), { recursive: true })
 const outdir = mkdtempSync(join(REPO, 'dist', '.bundle-test-'))
 const env = { TIDEWATCH_DATA_DIR: join(tmp.dir, 'data') }
+const typo = join(tmp.dir, 'typo.json')
+writeFileSync(typo, JSON.stringify({ http: { port: 8081 }, htttp: { port: 8082 } }))
+const badAlerts = join(tmp.dir, 'alerts.json')
+writeFileSync(badAlerts, JSON.stringify({ alerts: { smsChannel: 'sms' }, cluster: { nats: { replicas: 9 } } }))
 let metafile: { outputs: Record<string, { inputs: Record<string, unknown> }> }
 
 beforeAll(async () => {
@@ -59,6 +63,8 @@ describe('the CLI bundle', () => {
       [['devices', 'list', '--bogus'], {}],
       [['tokens', 'list'], {}],
       [['devices', 'list'], { TIDEWATCH_MQTT_PORT: 'abc' }],
+      [['devices', 'list', '--config', typo], {}],
+      [['devices', 'list', '--config', badAlerts], {}],
       [['nope'], {}],
     ]
     for (const [argv, extra] of cases) {
