@@ -2,16 +2,17 @@
  * The CLI bundle (bin/bundle.js, dist/bundle/ in `npm run build`) is the
  * program that runs the short commands: built here into a scratch folder
  * beside dist/bundle/ (same depth, so `import.meta` of a bundled module
- * points into dist/ as in the real build), it answers --help, lists
- * stations, and answers a bad flag and a bad configuration (a value, an
- * unknown key) with the same line and exit code as the sources do. It keeps one zod locale (English).
+ * points into dist/ as in the real build), every command it runs answers
+ * --help, it lists stations and tokens, and it answers a bad flag and a bad
+ * configuration (a value, an unknown key) with the same output and exit
+ * code as the sources do. It keeps one zod locale (English).
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../helpers/platform.ts'
-import { runsFromBundle } from '../../cli/main.ts'
+import { COMMAND_NAMES, runsFromBundle } from '../../cli/main.ts'
 import { runInProcess } from './run.ts'
 // @ts-expect-error: a plain ES module of the build, without types
 import { buildBundle } from '../../bin/bundle.js'
@@ -57,6 +58,7 @@ describe('the CLI bundle', () => {
   it('answers as the sources do: --help, devices list, a bad flag, a bad configuration', async () => {
     const cases: Array<[string[], Record<string, string>]> = [
       [['--help'], {}],
+      ...COMMAND_NAMES.filter((name) => runsFromBundle([name])).map((name): [string[], Record<string, string>] => [[name, '--help'], {}]),
       [['devices', 'list', '--help'], {}],
       [['devices', 'list'], {}],
       [['devices', 'list', '--json'], {}],
