@@ -20,7 +20,7 @@ import { notificationLine } from './points.ts'
 import { PointsWriter } from './points-writer.ts'
 import { ReadingQueue } from './reading-queue.ts'
 import { migrateAlerts, type EventRow, type OutboxRow } from './store.ts'
-import { Subscribers } from './subscribers.ts'
+import { localSubscriberWriter, Subscribers, type SubscriberWriter } from './subscribers.ts'
 
 /**
  * The alerter: evaluates accepted readings on the live stream, persists
@@ -43,13 +43,15 @@ export interface AlerterDeps {
   clock?: () => number
   /** Line protocol, ms precision, for alert_event and notification. */
   writePoints?: (lines: string[]) => Promise<void>
+  /** Where keyword SMS change subscriptions: this SQLite by default, PostgreSQL in cluster mode (cluster/metadata/subscriber-writer.ts). */
+  subscriberWriter?: SubscriberWriter
 }
 
 export interface Alerter extends MetricsSource {
   onAccepted(readings: AcceptedReading[]): void
   start(): Promise<void>
   stop(): Promise<void>
-  handleInboundSms(from: string, text: string, channel?: string): { command: string; reply: string }
+  handleInboundSms(from: string, text: string, channel?: string): Promise<{ command: string; reply: string }>
   /** The alerter's metric families; render with core/metrics.ts renderPrometheus. */
   metrics(): MetricFamily[]
   /** Evaluates everything queued now (tests, shutdown). */
@@ -99,7 +101,7 @@ export async function createAlerter(deps: AlerterDeps): Promise<Alerter> {
     // channel and status; unique timestamps keep two in one ms from overwriting.
     onStatus: (row, status) => points.push([notificationLine(row, status, notificationMs.next(`${row.channel}|${status}`, clock()))]),
   })
-  const inbound: InboundSms = new InboundSms({ db, registry, subscribers, engine, rules, config, channels, outbox, clock, log })
+  const inbound: InboundSms = new InboundSms({ db, registry, subscribers, writer: deps.subscriberWriter ?? localSubscriberWriter(subscribers), engine, rules, config, channels, outbox, clock, log })
 
   const dispatch = new TransitionDispatch({ registry, rules, notifier: new Notifier(db, subscribers, config), log })
   const evaluation = new Evaluation({ db, registry, rules, engine, dispatch, points, outbox, noDataFactor: config.noDataFactor, clock, log })

@@ -5,20 +5,43 @@ import { isPast, levelOfValue, limitFor, riseLevel, sideOf, type Level } from '.
 import type { Engine } from './engine.ts'
 import { parseKeyword, REPLIES } from './keywords.ts'
 import type { StateRow } from './store.ts'
-import type { Subscriber, Subscribers } from './subscribers.ts'
+import type { Subscriber, SubscriberInput, Subscribers, SubscriberWriter } from './subscribers.ts'
 import { finalize, formatNumber, localTime, render, toGsm, type MessageInput, type Rendered } from './templates.ts'
 import { foldKey, normalizePhone } from './text.ts'
 import { SENT_STATUSES_SQL } from './store.ts'
 
 /**
  * Keyword SMS (DK / HUY / TT / help) from SMPP deliver_sm or the HTTP
- * gateway's webhook. Each is logged, acted on and answered in Vietnamese
- * through the outbox, in one transaction (docs/ALERTS.md, "Keywords").
+ * gateway's webhook (docs/ALERTS.md, "Keywords"). Each is acted on, then
+ * logged and answered in Vietnamese through the outbox:
+ *
+ * 1. the subscription change, if any, through the SubscriberWriter: the
+ *    node's SQLite by default, PostgreSQL in cluster mode (read back into
+ *    this node's copy before it resolves, cluster/metadata/subscriber-writer.ts);
+ * 2. then, in one SQLite transaction, the inbound log row, the reply and the
+ *    current alerts of a station just subscribed to.
+ *
+ * The two steps are not one transaction: a crash between them leaves the
+ * change made and no reply. The caller acknowledges the SMS only after both
+ * (the SMSC's deliver_sm_resp, alerts/channels/smpp-session.ts), so the SMSC
+ * delivers it again and the repeat finds the change already made (a DK for
+ * a station the farmer has is not written again) and answers.
  */
 export interface InboundDeps {
   db: Database.Database
   registry: Registry
+  /** Reads: who a phone is (this node's table, a copy of PostgreSQL's in cluster mode). */
   subscribers: Subscribers
+  /** Writes: where a DK or HUY changes a subscription. */
+  writer: SubscriberWriter
+  /**
+   * How an inbound SMS is named in its outbox rows' dedupe keys, from its
+   * local alert_inbound id. The id alone by default; a cluster leader adds
+   * its node and lease term, because every node numbers its own
+   * alert_inbound and the keys meet in the shared outbox, where a reused key
+   * would read as "already sent".
+   */
+  inboundKey?: (localId: number | bigint) => string
   engine: Engine
   /** The rule in force per station and sensor: TT judges a value by the same numbers as the alerts. */
   rules: RuleBook
@@ -182,7 +205,7 @@ const SENT = SENT_STATUSES_SQL
  * hold them back: the farmer has just texted us. A DK over the reply cap
  * gets neither the reply nor the status.
  */
-function queueCurrentStatus(deps: InboundDeps, inboundId: number | bigint, sub: Subscriber, station: Station, channel: string, diacritics: boolean, suppressed: boolean, now: number): number {
+function queueCurrentStatus(deps: InboundDeps, inboundKey: string, sub: Subscriber, station: Station, channel: string, diacritics: boolean, suppressed: boolean, now: number): number {
   let queued = 0
   for (const a of activeAlerts(deps, station, now)) {
     const already = deps.db
@@ -197,7 +220,7 @@ function queueCurrentStatus(deps: InboundDeps, inboundId: number | bigint, sub: 
       )
       .run(
         // Keyed by the inbound SMS: a DK suppressed by the cap must not block the status of a later DK.
-        `s:${inboundId}:${a.incident}:${a.input.level.name}`, sub.id, channel, sub.phone, station.id, a.sensor, a.incident, a.input.level.name, a.input.level.severity,
+        `s:${inboundKey}:${a.incident}:${a.input.level.name}`, sub.id, channel, sub.phone, station.id, a.sensor, a.incident, a.input.level.name, a.input.level.severity,
         msg.text, msg.encoding, msg.segments, suppressed ? 'suppressed' : 'queued', suppressed ? 'reply_cap' : 'subscribed_during_incident', now, now,
       )
     if (info.changes && !suppressed) queued++
@@ -205,7 +228,15 @@ function queueCurrentStatus(deps: InboundDeps, inboundId: number | bigint, sub: 
   return queued
 }
 
-export function handleInbound(deps: InboundDeps, channel: string, fromRaw: string, text: string, now: number): { command: string; reply: string } {
+export interface InboundResult {
+  command: string
+  reply: string
+}
+
+/** A subscription change a keyword asks for, made before the SMS is logged and answered. */
+type Change = { create: SubscriberInput } | { update: number; patch: Partial<SubscriberInput> } | null
+
+export async function handleInbound(deps: InboundDeps, channel: string, fromRaw: string, text: string, now: number): Promise<InboundResult> {
   const from = normalizePhone(fromRaw) ?? normalizePhone(`+${fromRaw}`) ?? fromRaw
   const cmd = parseKeyword(text)
   const subs = deps.subscribers
@@ -214,6 +245,7 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
   const recent = (deps.db.prepare(`SELECT COUNT(*) AS n FROM alert_outbox WHERE kind = 'reply' AND address = ? AND created_at > ? AND status != 'suppressed'`).get(from, now - 86_400_000) as { n: number }).n
   const overCap = recent >= deps.replyCap
   let statusOf: Station | null = null
+  let change: Change = null
   let reply: string
   switch (cmd.cmd) {
     case 'subscribe': {
@@ -227,12 +259,9 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
         reply = REPLIES.staffStation(codeOf(station), station.name)
         break
       }
-      if (sub) {
-        const stations = sub.stations.includes(station.id) ? sub.stations : [...sub.stations, station.id]
-        sub = subs.update(sub.id, { stations, active: true }, now)
-      } else {
-        sub = subs.create({ kind: 'farmer', phone: from, lang: 'vi', diacritics: deps.defaultDiacritics, stations: [station.id] }, now)
-      }
+      if (!sub) change = { create: { kind: 'farmer', phone: from, lang: 'vi', diacritics: deps.defaultDiacritics, stations: [station.id] } }
+      // A repeat (the SMSC delivering again after a crash, a farmer texting twice) writes nothing.
+      else if (!sub.active || !sub.stations.includes(station.id)) change = { update: sub.id, patch: { stations: sub.stations.includes(station.id) ? sub.stations : [...sub.stations, station.id], active: true } }
       reply = REPLIES.subscribed(codeOf(station), station.name)
       statusOf = station
       break
@@ -246,10 +275,10 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
         const station = findStation(deps.registry, cmd.station)
         const id = station?.id ?? cmd.station.toUpperCase()
         const stations = sub.stations.filter((s) => s !== id)
-        sub = subs.update(sub.id, { stations, active: stations.length > 0 || sub.communes.length > 0 }, now)
+        change = { update: sub.id, patch: { stations, active: stations.length > 0 || sub.communes.length > 0 } }
         reply = REPLIES.unsubscribed(station ? codeOf(station) : id)
       } else {
-        sub = subs.update(sub.id, { stations: [], communes: [], active: false }, now)
+        change = { update: sub.id, patch: { stations: [], communes: [], active: false } }
         reply = REPLIES.unsubscribedAll()
       }
       break
@@ -267,16 +296,20 @@ export function handleInbound(deps: InboundDeps, channel: string, fromRaw: strin
     default:
       reply = REPLIES.help()
   }
+  if (change) sub = 'create' in change ? await deps.writer.create(change.create, now) : await deps.writer.update(change.update, change.patch, now)
   const diacritics = diacriticsFor(sub)
   const body = smsBody(reply, diacritics)
-  const inbound = deps.db.prepare('INSERT INTO alert_inbound (at, channel, phone, text, command) VALUES (?, ?, ?, ?, ?)').run(now, channel, from, text, cmd.cmd)
-  deps.db
-    .prepare(
-      `INSERT OR IGNORE INTO alert_outbox (dedupe_key, subscriber_id, channel, address, kind, station, incident, level, severity, text, encoding, segments, status, reason, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, 'reply', NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(`k:${inbound.lastInsertRowid}`, sub?.id ?? null, channel, from, body.text, body.encoding, body.segments, overCap ? 'suppressed' : 'queued', overCap ? 'reply_cap' : null, now, now)
-  // After the reply row, so the confirmation goes first (the outbox sends by id within a severity; a danger goes first).
-  if (statusOf && sub) queueCurrentStatus(deps, inbound.lastInsertRowid, sub, statusOf, channel, diacritics, overCap, now)
-  return { command: cmd.cmd, reply: body.text }
+  return deps.db.transaction((): InboundResult => {
+    const inbound = deps.db.prepare('INSERT INTO alert_inbound (at, channel, phone, text, command) VALUES (?, ?, ?, ?, ?)').run(now, channel, from, text, cmd.cmd)
+    const key = deps.inboundKey?.(inbound.lastInsertRowid) ?? String(inbound.lastInsertRowid)
+    deps.db
+      .prepare(
+        `INSERT OR IGNORE INTO alert_outbox (dedupe_key, subscriber_id, channel, address, kind, station, incident, level, severity, text, encoding, segments, status, reason, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, 'reply', NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(`k:${key}`, sub?.id ?? null, channel, from, body.text, body.encoding, body.segments, overCap ? 'suppressed' : 'queued', overCap ? 'reply_cap' : null, now, now)
+    // After the reply row, so the confirmation goes first (the outbox sends by id within a severity; a danger goes first).
+    if (statusOf && sub) queueCurrentStatus(deps, key, sub, statusOf, channel, diacritics, overCap, now)
+    return { command: cmd.cmd, reply: body.text }
+  })()
 }

@@ -112,7 +112,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
       const ingest = await startIngest(at, readings)
       platform.ingest = ingest
       if (config.alerts.enabled) {
-        platform.alerter = await startAlerter(at, ingest, platform.query)
+        platform.alerter = await startAlerter(at, ingest, platform.query, opts.subscriberWriter)
         readings.listen(platform.alerter)
       }
     }
@@ -157,13 +157,15 @@ async function startIngest(at: Assembly, readings: AcceptedReadingsFanOut): Prom
  * Evaluates readings as the ingest accepts them (never by polling), and
  * writes its events through the same durable spool.
  */
-async function startAlerter(at: Assembly, ingest: IngestService, query: InfluxQueryClient | undefined): Promise<Alerter> {
+async function startAlerter(at: Assembly, ingest: IngestService, query: InfluxQueryClient | undefined, subscriberWriter: StartPlatformOptions['subscriberWriter']): Promise<Alerter> {
   const alerter = await createAlerter({
     db: at.registry.db,
     registry: at.registry,
     config: at.config.alerts,
     log: at.log.child({ component: 'alerter' }),
     writePoints: liveSpoolWriter(ingest),
+    // Cluster mode: keyword SMS write subscriptions to PostgreSQL, not to the copy the mirror owns.
+    subscriberWriter,
   })
   await alerter.start()
   await seedAlerter(alerter, query, at.log)

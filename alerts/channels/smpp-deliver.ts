@@ -27,7 +27,8 @@ export class SmppDeliveries {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  onDeliver(pdu: PDU): void {
+  /** Settles when an MO is handled (rejects: not handled); receipts and parts of a set not yet whole settle at once. */
+  onDeliver(pdu: PDU): void | Promise<void> {
     const { text, udh } = textOf(pdu)
     if (((pdu.esm_class ?? 0) & MESSAGE_TYPE_BITS) === MC_DELIVERY_RECEIPT) return this.onReceipt(pdu, text)
     const from = pdu.source_addr ?? ''
@@ -46,7 +47,7 @@ export class SmppDeliveries {
   }
 
   /** One part of a concatenated MO; the whole text goes on once every part is in. */
-  private onPart(from: string, ref: number, total: number, seq: number, text: string): void {
+  private onPart(from: string, ref: number, total: number, seq: number, text: string): void | Promise<void> {
     const k = `${from}|${ref}|${total}`
     const now = this.clock()
     for (const [key, v] of this.mo) if (now - v.at > MO_SET_TTL_MS) this.mo.delete(key)
@@ -57,7 +58,7 @@ export class SmppDeliveries {
     this.mo.set(k, entry)
     if (entry.got === total) {
       this.mo.delete(k)
-      this.events.onInbound(from, entry.parts.join(''))
+      return this.events.onInbound(from, entry.parts.join(''))
     }
   }
 }

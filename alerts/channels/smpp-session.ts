@@ -16,6 +16,9 @@ export type SmppRequest = (command: string, options: Record<string, unknown>) =>
 /** SMPP 3.4 §5.2.4: interface_version 0x34 announces an SMPP 3.4 ESME. */
 const INTERFACE_VERSION_34 = 0x34
 
+/** SMPP 3.4 §5.1.3: "ESME Receiver Temporary App Error Code". */
+const ESME_RX_T_APPN = 0x64
+
 /** One TCP session. Dropped once, never reused: the link opens a fresh one. */
 export class SmppConnection {
   private readonly waiters = new Set<(pdu: PDU | null) => void>()
@@ -110,8 +113,8 @@ export class SmppLink {
   constructor(
     private readonly config: SmppConfig,
     private readonly log: Logger,
-    /** A deliver_sm, already acknowledged. */
-    private readonly onDeliver: (pdu: PDU) => void,
+    /** A deliver_sm; acknowledged when this settles, refused with ESME_RX_T_APPN when it rejects. */
+    private readonly onDeliver: (pdu: PDU) => void | Promise<void>,
   ) {}
 
   /** The bound session, if there is one. */
@@ -167,9 +170,14 @@ export class SmppLink {
       s.send(pdu.response())
       conn.drop('unbind by SMSC')
     })
+    // Acknowledge only what is durable: a keyword SMS is answered once its change is committed. A
+    // temporary error makes the SMSC deliver it again later (SMPP 3.4 §5.1.3 ESME_RX_T_APPN); a
+    // session lost first never answers, and the SMSC delivers it again on the next bind.
     s.on('deliver_sm', (pdu: PDU) => {
-      s.send(pdu.response())
-      this.onDeliver(pdu)
+      void Promise.resolve()
+        .then(() => this.onDeliver(pdu))
+        .then(() => 0, () => ESME_RX_T_APPN)
+        .then((status) => conn.bound && s.send(pdu.response({ command_status: status })))
     })
   }
 

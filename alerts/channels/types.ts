@@ -40,8 +40,8 @@ export type SendResult =
 export interface ChannelEvents {
   /** A delivery receipt for a provider message id (one part of an SMS). */
   onReceipt(messageId: string, delivered: boolean, detail: string): void
-  /** A mobile-originated SMS (keywords). */
-  onInbound(from: string, text: string): void
+  /** A mobile-originated SMS (keywords); a rejection leaves it unacknowledged, for the SMSC to deliver again. */
+  onInbound(from: string, text: string): void | Promise<void>
 }
 
 export interface Channel {

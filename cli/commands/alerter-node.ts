@@ -12,7 +12,8 @@ export const USAGE = `Usage: tidewatch alerter [--config FILE] [--group NAME] [-
   Stations, rules and subscribers come from this node's registry (data dir);
   with cluster.postgres.url set (TIDEWATCH_POSTGRES_URL) that registry
   follows PostgreSQL (docs/CLUSTER.md, "Subscribers"), and the node waits
-  for its first copy before it competes for the lease.
+  for its first copy before it competes for the lease. The leader answers
+  keyword SMS (DK, HUY, TT); DK and HUY change PostgreSQL's subscribers.
   --group NAME   one active evaluator per group (default main)
   --lease-ms MS  lease time, 2000–30000 (default 5000); failover takes about this long
   Logs are JSON lines on stderr; Ctrl-C gives the lease up and stops.`
@@ -48,6 +49,8 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
       config,
       registry,
       log,
+      // Keyword SMS (DK, HUY) change subscriptions in PostgreSQL, never in the copy the mirror owns.
+      subscriberWriter: mirror?.subscribers,
       options: { group, leaseTtlMs, renewEveryMs: Math.max(500, Math.round(leaseTtlMs / 5)), pollEveryMs: Math.max(250, Math.round(leaseTtlMs / 10)) },
     })
     io.stderr(`tidewatch alerter: node ${node.stats().node}, group ${group}, lease ${leaseTtlMs} ms; waiting for the lease`)

@@ -16,7 +16,8 @@ import { Notifier } from '../../alerts/notify.ts'
 import { Outbox } from '../../alerts/outbox.ts'
 import { PointsWriter } from '../../alerts/points-writer.ts'
 import { migrateAlerts, type OutboxRow, type StateRow } from '../../alerts/store.ts'
-import { Subscribers } from '../../alerts/subscribers.ts'
+import { InboundSms, type InboundCounters } from '../../alerts/inbound-sms.ts'
+import { localSubscriberWriter, Subscribers, type SubscriberWriter } from '../../alerts/subscribers.ts'
 import { connectLog, ensureReadingsLogRetrying, laneSubject, LogPublisher, nodeIdOf, requireLogConfig } from '../log/readings-stream.ts'
 import { claimingChannel, type ClaimCounters } from './claiming-channel.ts'
 import { Lease, type Term } from './lease.ts'
@@ -54,8 +55,16 @@ import { openAlerterBuckets, SharedAlerterState, type ClaimStatus, type OutboxEn
  * another connection: the Subscribers and RuleBook caches here notice it by
  * PRAGMA data_version, and stations are read from the table each time, so a
  * change reaches the leader as soon as the copy has it. Every node holds
- * the same subscribers under PostgreSQL's ids. Keyword SMS (MO) are not
- * answered by a cluster alerter yet: they are logged and counted.
+ * the same subscribers under PostgreSQL's ids.
+ *
+ * Keyword SMS (MO) are answered by the leader, the only node bound to the
+ * SMSC (channels run only during a term): the subscription change goes to
+ * PostgreSQL through `subscriberWriter` (read back into this node's copy),
+ * the reply and status rows to the local outbox and then to the shared one
+ * in KV, and only then is the deliver_sm acknowledged (alerts/inbound-sms.ts).
+ * A node that lost the lease but still has its session refuses the SMS, so
+ * the SMSC delivers it again, to the next leader. Outbox keys of an MO carry
+ * the node and term (inboundKey): alert_inbound ids are per node.
  */
 export interface AlerterNodeOptions {
   /** The lease group: one active evaluator per group. */
@@ -88,6 +97,8 @@ export interface AlerterNodeDeps {
   log: Logger
   options?: Partial<AlerterNodeOptions>
   nc?: NatsConnection
+  /** Where keyword SMS change subscriptions: PostgreSQL in cluster mode (cluster/metadata/mirror.ts); the node's SQLite without it. */
+  subscriberWriter?: SubscriberWriter
 }
 
 export interface AlerterNodeStats {
@@ -101,6 +112,8 @@ export interface AlerterNodeStats {
   transitions: number
   kvRetries: number
   claims: ClaimCounters
+  /** Keyword SMS handled and acknowledged, and those left unacknowledged for the SMSC to deliver again. */
+  inbound: InboundCounters
 }
 
 export interface AlerterNodeHandle {
@@ -124,6 +137,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
   const lease = new Lease({ kv: buckets.lease, key: `group.${opts.group}`, node, ttlMs: opts.leaseTtlMs, renewEveryMs: opts.renewEveryMs, pollEveryMs: opts.pollEveryMs, marginMs: LEASE_MARGIN_MS, log })
   const counters = { terms: 0, messages: 0, readings: 0, malformedLines: 0, transitions: 0, kvRetries: 0 }
   const claims: ClaimCounters = { claimed: 0, alreadySent: 0, resentAfterFailover: 0, fencedOff: 0, unrecorded: 0 }
+  const inboundCounters: InboundCounters = { handled: 0, deferred: 0 }
   const db = registry.db
   migrateAlerts(db)
   const publisher = new LogPublisher(jetstream(nc), { subjectPrefix: n.subjectPrefix, nodeId: `alerter-${node}`, timeoutMs: n.publishTimeoutMs, maxPayloadBytes: nc.info?.max_payload ?? 1024 * 1024 })
@@ -149,7 +163,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
       alerts,
       {
         onReceipt: (id, delivered, detail) => box.receipt('smpp', id, delivered, detail),
-        onInbound: (from) => tlog.warn({ from: from.slice(0, -3) + '***' }, 'keyword SMS are not answered by a cluster alerter; ignored'),
+        onInbound: (from, text) => inbound.receive(from, text, 'smpp'),
       },
       { staffHaveEmail: () => subscribers.staff().some((s) => s.email), log: tlog },
     )
@@ -158,12 +172,25 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
       channels.set(name, claimingChannel({ inner: ch, shared, holds: () => lease.holds(), term: () => term.revision, node, rowOf: (id) => rowOf.get(id) as OutboxRow | undefined, log: tlog, counters: claims }))
     }
     const box: Outbox = new Outbox({ db, channels, config: alerts.outbox, throttleBackoffMs: alerts.smpp.throttleBackoffMs, clock: Date.now, log: tlog, onStatus: () => undefined })
+    const inbound: InboundSms = new InboundSms({
+      db, registry, subscribers, engine, rules, config: alerts, channels, outbox: box, clock: Date.now, log: tlog,
+      writer: deps.subscriberWriter ?? localSubscriberWriter(subscribers),
+      inboundKey: (id) => `${node}.${term.revision}.${id}`,
+      admit: () => {
+        if (lost || !lease.holds()) throw new Error('not the alerter leader')
+      },
+      // The reply is in the shared outbox before the SMS is acknowledged: a successor sends it.
+      afterCommit: () => share(null),
+      counters: inboundCounters,
+    })
     const dispatch = new TransitionDispatch({ registry, rules, notifier: new Notifier(db, subscribers, alerts), log: tlog })
     const noData = new Evaluation({ db, registry, rules, engine, dispatch, points, outbox: box, noDataFactor: alerts.noDataFactor, clock: Date.now, log: tlog })
     await seedRiseWindows(nc, config, engine, cursor.seq, tlog)
     // The values the constructor did not see, back in the table (the engine's rows get theirs with the next reading).
     const restore = db.prepare('UPDATE alert_states SET value = @value, reading_ts = @reading_ts WHERE station = @station AND sensor = @sensor AND ladder = @ladder')
     db.transaction(() => states.forEach((s) => restore.run(s)))()
+    // And in the engine's own rows, which TT replies and a DK's current status read (alerts/inbound.ts).
+    for (const s of states) Object.assign(engine.state(s.station, s.sensor, s.ladder) ?? {}, { value: s.value, reading_ts: s.reading_ts })
     const dirty = new DirtyRows(db)
     const staleAfterMs = alerts.staleAfterSec * 1000
     const evaluate = db.transaction((readings: AcceptedReading[], lines: string[]) => {
@@ -311,7 +338,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
 
   log.info({ ...opts }, 'alerter node started; waiting for the lease')
   return {
-    stats: () => ({ node, leader: lease.holds(), term: lease.term, ...counters, claims: { ...claims } }),
+    stats: () => ({ node, leader: lease.holds(), term: lease.term, ...counters, claims: { ...claims }, inbound: { ...inboundCounters } }),
     async stop() {
       stopping = true
       stopTerm?.()

@@ -36,12 +36,18 @@ export async function startSmsc(opts: SmscOptions = {}) {
   let binds = 0
   let enquireLinks = 0
   const sessions = new Set<Session>()
+  /** Sessions that completed bind_transceiver, in bind order (an SMSC delivers MO only to a bound ESME). */
+  const bound = new Set<Session>()
   const server = smpp.createServer((session: Session) => {
     sessions.add(session)
     session.on('error', () => {})
-    session.on('close', () => sessions.delete(session))
+    session.on('close', () => {
+      sessions.delete(session)
+      bound.delete(session)
+    })
     session.on('bind_transceiver', (pdu: PDU) => {
       binds++
+      bound.add(session)
       session.send(pdu.response({ system_id: 'SMSC' }))
     })
     session.on('enquire_link', (pdu: PDU) => {
@@ -107,6 +113,34 @@ export async function startSmsc(opts: SmscOptions = {}) {
     /** Mobile-originated SMS towards the ESME. */
     mo(from: string, text: string): void {
       for (const s of sessions) s.deliver_sm({ source_addr: from, destination_addr: 'TIDEWATCH', data_coding: 8, short_message: text })
+    },
+    /**
+     * A mobile-originated SMS delivered as an SMSC does, store and forward:
+     * to one bound session at a time, delivered again after `retryMs` until a
+     * deliver_sm_resp with status 0 comes back (an error status, no answer
+     * within `answerMs`, or no bound session all mean "again"). Resolves
+     * with every attempt's outcome.
+     */
+    async moUntilAcked(from: string, text: string, opts: { retryMs?: number; answerMs?: number; attempts?: number } = {}): Promise<Array<number | 'no session' | 'no answer'>> {
+      const outcomes: Array<number | 'no session' | 'no answer'> = []
+      for (let i = 0; i < (opts.attempts ?? 200); i++) {
+        const s = [...bound].at(-1)
+        if (!s) outcomes.push('no session')
+        else {
+          const status = await new Promise<number | 'no answer'>((resolve) => {
+            const timer = setTimeout(() => resolve('no answer'), opts.answerMs ?? 10_000)
+            s.once('close', () => resolve('no answer'))
+            s.deliver_sm({ source_addr: from, destination_addr: 'TIDEWATCH', data_coding: 8, short_message: text }, (resp: PDU) => {
+              clearTimeout(timer)
+              resolve(resp.command_status ?? 0)
+            })
+          })
+          outcomes.push(status)
+          if (status === 0) return outcomes
+        }
+        await new Promise((r) => setTimeout(r, opts.retryMs ?? 200))
+      }
+      throw new Error(`MO from ${from} never acknowledged: ${JSON.stringify(outcomes)}`)
     },
     /** A concatenated MO, its parts sent in the given order (UDH [05 00 03 ref total seq]). */
     moParts(from: string, parts: readonly string[], ref: number, order: readonly number[] = parts.map((_, i) => i)): void {

@@ -1,0 +1,143 @@
+/**
+ * Issue 16, keyword SMS in cluster mode, with nothing faked: a real
+ * PostgreSQL 15, a real 3-node NATS JetStream cluster, two `tidewatch
+ * alerter` CHILD PROCESSES following PostgreSQL, and a real SMSC
+ * (smpp.createServer) that delivers MO as an SMSC does: to a bound ESME,
+ * again and again until a deliver_sm_resp with status 0 (tests/alerts/smsc.ts
+ * moUntilAcked).
+ *
+ * A farmer's DK to the cluster is answered by the leading alerter, lands in
+ * PostgreSQL before the SMSC gets its acknowledgement, and the next alert
+ * reaches the farmer; HUY stops them; the replies are Vietnamese in UCS-2,
+ * NFC, once each. A DK sent while the leader is killed waits at the SMSC and
+ * is answered by the next leader.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { jetstream } from '@nats-io/jetstream'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { PostgresMetadataRepository } from '../../cluster/metadata/postgres.ts'
+import { ensureReadingsLog, LogPublisher } from '../../cluster/log/readings-stream.ts'
+import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
+import { loadConfig } from '../../core/config.ts'
+import { silentLogger } from '../../core/log.ts'
+import type { AcceptedReading } from '../../core/reading.ts'
+import { readingLines } from '../../ingest/points.ts'
+import { eventually, tempDir } from '../helpers/platform.ts'
+import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
+import { smppConfig } from '../alerts/helpers.ts'
+import { startSmsc } from '../alerts/smsc.ts'
+import { spawnAlerter, type AlerterProcess } from './alerter-process.ts'
+
+const STATION = 'CM-KW1'
+const CODE = 'KW01'
+const STREAM = 'TW_KEYWORDS'
+const PREFIX = 'tw_keywords'
+/** Three farmers, as the SMSC writes their numbers (no '+'). */
+const LAN = '84910000301'
+const MINH = '84910000302'
+const HOA = '84910000303'
+
+describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL holds the subscription (issue 16)', () => {
+  const tmp = tempDir('tidewatch-keywords-cluster-')
+  let pgServer: LocalPostgres
+  let nats: NatsCluster
+  let nc: NatsConnection
+  let smsc: Awaited<ReturnType<typeof startSmsc>>
+  let repo: PostgresMetadataRepository
+  let url: string
+  const alerters: AlerterProcess[] = []
+
+  beforeAll(async () => {
+    ;[pgServer, nats, smsc] = await Promise.all([startLocalPostgres(), startNatsCluster({ dir: join(tmp.dir, 'nats'), nodes: 3 }), startSmsc()])
+    await nats.ready()
+    nc = await connect({ servers: [...nats.servers] })
+    url = await freshDatabase(pgServer)
+    repo = await PostgresMetadataRepository.open({ url, poolMax: 2 })
+  }, 90_000)
+
+  afterAll(async () => {
+    if (process.env.TIDEWATCH_TEST_DUMP === '1') for (const a of alerters) console.log(a.node, a.logs.map((l) => JSON.stringify(l)).join('\n'))
+    for (const a of alerters) a.kill()
+    await repo?.close()
+    await nc?.close()
+    await nats?.stop()
+    await smsc?.close()
+    await pgServer?.stop()
+    tmp.cleanup()
+  })
+
+  it('DK subscribes in PostgreSQL and the next alert reaches the farmer; HUY stops them; one UCS-2 reply each; a DK during a failover waits for the next leader', async () => {
+    const configFile = join(tmp.dir, 'config.json')
+    // Diacritics on and Unicode allowed: the replies go as UCS-2 (docs/ALERTS.md, "Keywords").
+    writeFileSync(configFile, JSON.stringify({ alerts: smppConfig(smsc.port, { defaultDiacritics: true }, { useUnicode: true }), cluster: { nats: { stream: STREAM, subjectPrefix: PREFIX, replicas: 3, publishTimeoutMs: 2000 } } }))
+    const config = loadConfig({ env: { TIDEWATCH_CONFIG: configFile, TIDEWATCH_DATA_DIR: join(tmp.dir, 'test'), TIDEWATCH_NATS_SERVERS: nats.servers.join(','), TIDEWATCH_NODE_ID: 'test' } })
+    await ensureReadingsLog(nc, config, { log: silentLogger, targets: [] })
+    await repo.addStation({ id: STATION, name: 'Trạm ruộng lúa Khánh Bình', commune: 'Khánh Bình', lat: 9.07, lon: 104.98, sensors: ['salinity'], code: CODE })
+
+    const spawnOne = (node: string): AlerterProcess => {
+      const a = spawnAlerter({ node, dir: tmp.dir, configFile, natsServers: nats.servers, postgresUrl: url })
+      alerters.push(a)
+      return a
+    }
+    const leader = spawnOne('alerter-a')
+    expect(await eventually(() => !!leader.logged('took over the alerter lease'), 60_000, 100), 'alerter-a leads').toBe(true)
+    const standby = spawnOne('alerter-b')
+    expect(await eventually(() => !!standby.logged('alerter node started; waiting for the lease'), 60_000, 100), 'alerter-b stands by').toBe(true)
+    // Only the leader binds (channels run during a term): the SMSC has one ESME to deliver MO to.
+    expect(await eventually(() => smsc.binds() >= 1, 30_000, 50), 'the leader bound').toBe(true)
+
+    const inPostgres = async (phone: string) => (await repo.listSubscribers()).find((s) => s.phone === `+${phone}`)
+    const to = (phone: string): string[] => smsc.messages().get(phone) ?? []
+    const subscribed = 'Đã đăng ký nhận cảnh báo trạm Trạm ruộng lúa Khánh Bình (KW01). Soạn TT KW01 để xem số liệu, HUY KW01 để hủy.'
+
+    // DK: acknowledged only once PostgreSQL has the subscription.
+    const sentAt = performance.now()
+    expect(await smsc.moUntilAcked(LAN, 'đk kw01')).toEqual([0])
+    const ackMs = performance.now() - sentAt
+    expect((await inPostgres(LAN))?.stations, 'in PostgreSQL when the SMSC got the ack').toEqual([STATION])
+    expect(await smsc.moUntilAcked(MINH, 'DK KW01')).toEqual([0])
+    expect(await eventually(() => to(LAN).length === 1 && to(MINH).length === 1, 30_000, 50), 'the replies').toBe(true)
+    expect(to(LAN)).toEqual([subscribed.normalize('NFC')])
+    expect(smsc.submits.filter((s) => s.to === LAN).every((s) => s.dataCoding === 8), 'UCS-2').toBe(true)
+
+    // The incident: the leader sends the warning to both farmers who subscribed by SMS.
+    const publisher = new LogPublisher(jetstream(nc), { subjectPrefix: PREFIX, nodeId: 'test-edge', timeoutMs: 5000, maxPayloadBytes: nc.info!.max_payload })
+    const publish = async (values: readonly number[], base: number): Promise<void> => {
+      for (const [i, v] of values.entries()) {
+        const ts = base + i * 60_000
+        const r: AcceptedReading = { stationId: STATION, ts, receivedAt: ts + 1000, late: false, values: [{ sensor: 'salinity', value: v, raw: v, flags: [] }] }
+        await publisher.publishLines('live', readingLines(r), r.receivedAt)
+      }
+    }
+    // levels/zones.ts RICE_SALINITY: warning at 2 ‰ after two readings past it, danger at 4 ‰.
+    await publish([1.0, 1.1, 2.5, 2.6], Date.now() - 6 * 60_000)
+    expect(await eventually(() => to(LAN).length > 1 && to(MINH).length > 1, 30_000, 100), 'the warning reached both farmers').toBe(true)
+    console.log(`keyword SMS in cluster mode: DK acknowledged ${ackMs.toFixed(1)} ms after delivery; then SMS to the farmer: ${JSON.stringify(to(LAN))}`)
+
+    // HUY: inactive in PostgreSQL before the ack, answered, and no alert after it.
+    expect(await smsc.moUntilAcked(LAN, 'Hủy')).toEqual([0])
+    expect((await inPostgres(LAN))?.active).toBe(false)
+    expect(await eventually(() => to(LAN).at(-1) === 'Đã hủy nhận tất cả cảnh báo. Soạn DK <mã trạm> để đăng ký lại.', 30_000, 50), 'the HUY reply').toBe(true)
+    const lanBefore = to(LAN).length
+    const minhBefore = to(MINH).length
+    await publish([4.5, 4.6], Date.now() - 2 * 60_000)
+    expect(await eventually(() => to(MINH).slice(minhBefore).some((t) => /NGUY HIỂM|nguy hiểm/i.test(t)), 30_000, 100), 'the danger reached the farmer still subscribed').toBe(true)
+    expect(to(LAN).length, 'nothing after HUY').toBe(lanBefore)
+
+    // Failover: the leader is killed; a DK sent now waits at the SMSC (no ESME bound) and the next leader answers it.
+    leader.kill()
+    const outcomes = await smsc.moUntilAcked(HOA, 'DK KW01', { retryMs: 250 })
+    expect(outcomes.at(-1)).toBe(0)
+    expect(await eventually(() => !!standby.logged('took over the alerter lease'), 30_000, 100), 'alerter-b took over').toBe(true)
+    expect((await inPostgres(HOA))?.stations).toEqual([STATION])
+    // Hoa subscribed during the danger: the reply and the danger itself, with the value the dead leader saw
+    // (alerts/inbound.ts queueCurrentStatus; the outbox sends a danger first).
+    expect(await eventually(() => to(HOA).length >= 2, 30_000, 50), 'the reply and the current danger').toBe(true)
+    expect(to(HOA)).toContain(subscribed.normalize('NFC'))
+    expect(to(HOA).find((t) => t.startsWith('NGUY HIỂM'))).toMatch(/Độ mặn 4,6‰/)
+    console.log(`DK during the failover: ${outcomes.length} deliveries (${JSON.stringify(outcomes.slice(0, -1).reduce<Record<string, number>>((n, o) => ({ ...n, [String(o)]: (n[String(o)] ?? 0) + 1 }), {}))} before the ack)`)
+    expect(to(HOA).filter((t) => t === subscribed.normalize('NFC')), 'one reply').toHaveLength(1)
+  }, 240_000)
+})
