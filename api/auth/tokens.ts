@@ -31,6 +31,14 @@ export type MaybePromise<T> = T | Promise<T>
 export interface ApiTokens {
   /** Who a bearer token is, or undefined (unknown or revoked); the bootstrap admin token is accepted too. */
   verify(token: string, now?: number): Principal | undefined
+  /**
+   * As verify, where a false "no" would do harm (a console session's token,
+   * api/console/routes.ts): a token this node has never seen is looked up in
+   * the shared store before the answer (cluster mode: minted on another node,
+   * its notification not here yet). Rejects rather than answer "no" when the
+   * store cannot tell. TokenStore's own table is always current: verify.
+   */
+  verifyFresh(token: string, now?: number): MaybePromise<Principal | undefined>
   create(name: string, role: Role, now?: number): MaybePromise<{ token: string; info: TokenInfo }>
   list(): MaybePromise<TokenInfo[]>
   /** NOT_FOUND when no active token has this id. Applies at once on this node. */
@@ -78,5 +86,9 @@ export class TokenStore implements ApiTokens {
     if (!row || row.revoked_at !== null) return undefined
     this.stmts.used.run(now, row.id)
     return { kind: 'token', id: row.id, name: row.name, role: row.role }
+  }
+
+  verifyFresh(token: string, now = Date.now()): Principal | undefined {
+    return this.verify(token, now)
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { isTidewatchError } from '../../core/errors.ts'
 import { roleAtLeast, type Role } from '../../core/tokens.ts'
 import { RuleBook } from '../../levels/book.ts'
 import type { ApiDeps } from '../server.ts'
@@ -125,9 +126,14 @@ export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): Fastify
     const revoke = async (id: number): Promise<void> => {
       try {
         await deps.tokens.revoke(id)
-      } catch {
-        // Already revoked (by hand, with `tidewatch tokens revoke`), or PostgreSQL away: the
-        // shared store sweeps its expired sessions' tokens again later (console-postgres.ts).
+      } catch (err) {
+        // NOT_FOUND: already revoked (by hand, `tidewatch tokens revoke`, or `staff disable`). Anything else
+        // (PostgreSQL away) leaves the token active: nothing sweeps it later (the session row that named it is
+        // gone), so it is logged with its code and id for an operator to revoke by hand.
+        const code = isTidewatchError(err) ? err.code : 'INTERNAL'
+        if (code !== 'NOT_FOUND') {
+          log.error({ err, code, token: id }, `could not revoke the API token of an ended console session; revoke it by hand: tidewatch tokens revoke ${id}`)
+        }
       }
       local?.forgetToken(id)
     }
@@ -231,7 +237,8 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       }
       let created: { cookie: string; session: Session } | undefined
       if (token) {
-        const p = deps.tokens.verify(token)
+        // verifyFresh: a token made on another API node a moment ago is accepted here too (cluster mode).
+        const p = await deps.tokens.verifyFresh(token, clock())
         if (p) created = await sessions.create({ name: p.name, role: p.role, kind: 'token' }, token, null)
       } else if (username) {
         const account = await accounts.verify(username, f.get('password') ?? '', clock())
@@ -263,7 +270,10 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       const s = await sessions.get(readCookie(req.headers.cookie))
       // Revocation applies at once: a revoked token or a disabled account ends the session on its next
       // request, on whichever node it lands (cluster mode: the token replica and PostgreSQL's accounts).
-      const still = s && deps.tokens.verify(s.apiToken, clock()) && (s.principal.kind === 'token' || (await accounts.isActive(s.principal.name)))
+      // verifyFresh, not verify: a node that has not yet heard of the token (minted on another node, its
+      // notification in flight) reads it from PostgreSQL rather than end a live session; it rejects
+      // (503 POSTGRES_UNAVAILABLE, the session kept) when it cannot tell.
+      const still = s && (await deps.tokens.verifyFresh(s.apiToken, clock())) && (s.principal.kind === 'token' || (await accounts.isActive(s.principal.name)))
       if (!s || !still) {
         if (s) await sessions.signOut(readCookie(req.headers.cookie))
         if (req.method === 'GET') {

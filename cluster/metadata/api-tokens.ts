@@ -17,6 +17,9 @@ import type { MetadataRepository } from './repository.ts'
  *   reads that token back into its replica before answering
  *   (read-your-writes): a token it created works at once, one it revoked
  *   stops at once, whatever the notification's delay.
+ * - verifyFresh (a console session's token): a token this node has never
+ *   seen is read from PostgreSQL before the answer, so a node whose
+ *   notification is late does not end a session made on another node.
  * - the bootstrap admin token (config) is the replica's, so it works on
  *   every node that has the same config.
  */
@@ -29,6 +32,11 @@ export class ClusterApiTokens implements ApiTokens {
 
   verify(token: string, now?: number): Principal | undefined {
     return this.replica.verifyToken(token, now)
+  }
+
+  /** A token this node has never seen is read from PostgreSQL first (replica.ts verifyTokenFresh); POSTGRES_UNAVAILABLE when that cannot be done. */
+  async verifyFresh(token: string, now?: number): Promise<Principal | undefined> {
+    return this.replica.verifyTokenFresh(token, now).catch((err: unknown) => Promise.reject(asPostgresUnavailable(err)))
   }
 
   async create(name: string, role: Role, now?: number): Promise<{ token: string; info: TokenInfo }> {
@@ -48,10 +56,8 @@ export class ClusterApiTokens implements ApiTokens {
 
   /** The change is committed: if reading it back fails, its notification (or the resync after a lost feed) still brings it. */
   private async readBack(id: number): Promise<void> {
-    try {
-      await this.replica.refreshToken(id)
-    } catch (err) {
-      this.log?.warn({ err, token: id }, 'could not read a changed API token back; it applies here when its notification arrives')
+    if (!(await this.replica.refreshToken(id))) {
+      this.log?.warn({ token: id }, 'could not read a changed API token back in time; it applies here when its notification (or the reload after a lost feed) arrives')
     }
   }
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Backoff } from '../../core/backoff.ts'
+import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import type { StationContext } from '../../core/reading.ts'
 import { stationContext, type Sighting, type Station } from '../../devices/registry.ts'
@@ -68,6 +69,13 @@ interface Snapshot {
 }
 
 const ruleKey = (scope: string, sensor: string): string => `${scope}|${sensor}`
+
+/**
+ * How long a read-your-writes refresh waits for the follower's loop: the
+ * 1 s propagation bar of issue 16, twice, so a loop busy with a reload on a
+ * healthy PostgreSQL finishes; past it PostgreSQL is taken to be away.
+ */
+const REFRESH_WAIT_MS = 2_000
 
 
 export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
@@ -259,9 +267,57 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
    * Reads one token again now, for read-your-writes on the node that changed
    * it (cluster/metadata/api-tokens.ts): a token created or revoked here
    * applies here at once, without waiting for its notification.
+   *
+   * The read goes through the follower's loop, as mirror.ts refreshSubscriber
+   * does, so it never races a full reload in flight: a reload that read the
+   * tokens before a revocation committed is applied first, and this read
+   * after it (a just-revoked token must not be accepted again).
+   *
+   * Waits at most `waitMs` (the loop may be backing off while PostgreSQL is
+   * away); resolves false when the read has not been applied by then.
    */
-  async refreshToken(id: number): Promise<void> {
-    this.putToken(id, await this.repo.tokenRecord(id))
+  async refreshToken(id: number, waitMs = REFRESH_WAIT_MS): Promise<boolean> {
+    this.follower.enqueue({ kind: 'token', id: String(id) })
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), waitMs)
+      timer.unref()
+    })
+    try {
+      return await Promise.race([this.follower.idle().then(() => true as const), timedOut])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** True when this replica holds token `token` (active or revoked): it has seen it, so verifyToken's answer is the stored one. */
+  knowsToken(token: string): boolean {
+    return this.data.tokens.has(tokenHash(token))
+  }
+
+  /**
+   * verifyToken for a token whose answer must not be a false "no" (a console
+   * session's token, api/console/routes.ts): when this replica has never seen
+   * the token (minted on another node, its notification still in flight or
+   * the feed reconnecting), PostgreSQL is asked which token it is, and that
+   * token is read into the replica before answering again. A token this
+   * replica knows is answered from memory, as verifyToken does: a known
+   * revocation stays a "no" without a round trip.
+   *
+   * Rejects (the caller answers POSTGRES_UNAVAILABLE) when PostgreSQL has the
+   * token but it could not be read into the replica in time: "not sure" must
+   * not end a session.
+   */
+  async verifyTokenFresh(token: string, now = Date.now()): Promise<Principal | undefined> {
+    const known = this.verifyToken(token, now)
+    if (known || !token || this.knowsToken(token)) return known
+    const stored = await this.repo.verifyToken(token, now)
+    if (!stored || stored.id === null) return undefined
+    await this.refreshToken(stored.id)
+    if (!this.knowsToken(token)) {
+      throw new TidewatchError('POSTGRES_UNAVAILABLE', { token: stored.id }, `API token ${stored.id} is in PostgreSQL but could not be read into this node's copy in time`)
+    }
+    return this.verifyToken(token, now)
   }
 
   /**
@@ -321,11 +377,25 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
       stations: new Map(stations.map((s) => [s.id, s])),
       secrets: new Map(secrets.map((s) => [s.id, { hash: s.hash, enabled: s.enabled }])),
       revoked: new Set(revoked),
-      tokens: new Map(tokens.map((t) => [t.hash, t])),
+      tokens: this.keepRevocations(tokens),
       rules: new Map(rules.map((r) => [ruleKey(r.scope, r.sensor), r.rule])),
     }
     this.zoneGen++
     this.lastReloadAt = Date.now()
+  }
+
+  /**
+   * The tokens of a full reload, with every revocation this replica already
+   * holds kept: a revocation never goes back, even if the reload's read
+   * started before it committed.
+   */
+  private keepRevocations(tokens: TokenRecord[]): Map<string, TokenRecord> {
+    const out = new Map<string, TokenRecord>()
+    for (const t of tokens) {
+      const held = this.data.tokens.get(t.hash)
+      out.set(t.hash, t.revokedAt === null && held?.revokedAt != null ? { ...t, revokedAt: held.revokedAt } : t)
+    }
+    return out
   }
 
   private async apply(change: MetadataChange & { id: string }): Promise<void> {

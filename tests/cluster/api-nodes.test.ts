@@ -200,6 +200,38 @@ describe('two API nodes on one PostgreSQL', () => {
     expect(endedOnA).toBeDefined()
   })
 
+  it('a session whose token node B has not heard of yet (its notification held back) is served on B, not ended', async () => {
+    // Deterministic "notification in flight": with the NOTIFY trigger of api_tokens off, no other node hears of a
+    // token minted now; only the node that minted it has it (read-your-writes). B must ask PostgreSQL, not end the session.
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      await admin.query('ALTER TABLE api_tokens DISABLE TRIGGER api_tokens_changed')
+      await staff(['add', 'anh-tuan', '--role', 'staff', '--password-stdin'], 'một mật khẩu khác 2025')
+      const cookie = await signIn(a, { username: 'anh-tuan', password: 'một mật khẩu khác 2025' })
+      const minted = (await admin.query<{ minted_token_id: string }>("SELECT minted_token_id FROM console_sessions WHERE name = 'anh-tuan'")).rows[0]!.minted_token_id
+      // The first request of the session lands on B, which has never seen its token.
+      expect((await consolePage(b, cookie)).status).toBe(200)
+      expect((await consolePage(a, cookie)).status).toBe(200)
+      expect(Number((await admin.query("SELECT count(*) AS n FROM console_sessions WHERE name = 'anh-tuan'")).rows[0].n)).toBe(1)
+      expect((await admin.query('SELECT revoked_at FROM api_tokens WHERE id = $1', [minted])).rows[0].revoked_at).toBeNull()
+
+      // A session signed in with an API token made on A a moment ago, signed in on B.
+      const { token } = await a.shared.tokens.create('night-shift', 'staff')
+      const byToken = await signIn(b, { token })
+      expect(byToken).toBeDefined()
+      expect((await consolePage(b, byToken)).status).toBe(200)
+      expect((await consolePage(a, byToken)).status).toBe(200)
+
+      // A revocation B already knows of still ends a session at once (no round trip needed to say no).
+      await staff(['disable', 'anh-tuan'])
+      expect((await consolePage(b, cookie)).status).toBe(303)
+    } finally {
+      await admin.query('ALTER TABLE api_tokens ENABLE TRIGGER api_tokens_changed').catch(() => undefined)
+      await admin.end()
+    }
+  })
+
   it('changes made on A, on B and by the operator command all appear in GET /audit and the console page on either node', async () => {
     const station = (id: string) => ({ id, name: `Trạm ${id}`, lat: 9.1, lon: 105.1 })
     const post = (node: ApiNode, id: string) =>
