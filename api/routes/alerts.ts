@@ -11,6 +11,7 @@ import { ZONES } from '../../levels/zones.ts'
 import type { Alerter } from '../../alerts/alerter.ts'
 import { localSubscriberWriter, SubscriberInputSchema, Subscribers, type SubscriberWriter } from '../../alerts/subscribers.ts'
 import { migrateAlerts } from '../../alerts/store.ts'
+import { AlertHistory } from '../../alerts/history.ts'
 import type { Registry } from '../../devices/registry.ts'
 import { SensorRuleSchema } from '../../levels/rules.ts'
 import { json, media, selfValidatedRoute } from '../openapi.ts'
@@ -212,7 +213,30 @@ export function subscriberRoutes(deps: SubscriberRouteDeps, audit?: AuditLog): F
  */
 export function clusterSubscriberRoutes(registry: Pick<Registry, 'db'>, writer: SubscriberWriter, audit?: AuditLog): FastifyPluginAsync {
   migrateAlerts(registry.db)
-  return subscriberRoutes({ subscribers: new Subscribers(registry.db), writer, clock: Date.now }, audit)
+  const subscribers = subscriberRoutes({ subscribers: new Subscribers(registry.db), writer, clock: Date.now }, audit)
+  // The cluster's outbox: this node's copy of the leading alerter's record in PostgreSQL (cluster/metadata/mirror.ts copyOutbox).
+  const messages = messagesRoute(new AlertHistory(registry.db))
+  return async (app) => {
+    await app.register(subscribers)
+    await app.register(messages)
+  }
+}
+
+/** GET /alerts/messages over an outbox: the alerter's own, or an API node's copy of the cluster's. */
+function messagesRoute(outbox: Pick<AlertHistory, 'messages'>): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/alerts/messages', listDoc(
+      'listMessages',
+      'The outbox: messages to subscribers, newest first (personal data: addresses)',
+      { status: true, incident: true, limit: true },
+      'messages',
+      MessageSchema.extend({ address: z.string() }),
+      { ...MESSAGE_EXAMPLE, address: '+84913000111', subscriber_id: 12 },
+    ), wrap(({ query }) => {
+      const q = parse(ListQuery, query)
+      return { messages: outbox.messages({ status: q.status, incident: q.incident, limit: q.limit }) }
+    }))
+  }
 }
 
 export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get(id: string): unknown }, writer?: SubscriberWriter): FastifyPluginAsync {
@@ -326,17 +350,7 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
 
     await app.register(subscriberRoutes({ subscribers: alerter.subscribers, writer: writer ?? localSubscriberWriter(alerter.subscribers), clock: alerter.clock }, audit))
 
-    app.get('/alerts/messages', listDoc(
-      'listMessages',
-      'The outbox: messages to subscribers, newest first (personal data: addresses)',
-      { status: true, incident: true, limit: true },
-      'messages',
-      MessageSchema.extend({ address: z.string() }),
-      { ...MESSAGE_EXAMPLE, address: '+84913000111', subscriber_id: 12 },
-    ), wrap(({ query }) => {
-      const q = parse(ListQuery, query)
-      return { messages: alerter.messages({ status: q.status, incident: q.incident, limit: q.limit }) }
-    }))
+    await app.register(messagesRoute(alerter))
 
     // Inbound SMS from the HTTP gateway: { from, text }. A forged "HUY" would
     // silently unsubscribe a farmer from danger alerts, so the webhook exists

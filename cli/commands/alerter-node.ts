@@ -24,7 +24,7 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new TidewatchError('BAD_REQUEST', { flag: 'group', value: group }, `--group must be 1–64 letters, digits, "-" or "_", got "${group}"`)
   // 2 s: below it a GC pause or one slow KV write would depose a healthy leader; 30 s is issue 16's failover bar.
   const leaseTtlMs = numberFlag('lease-ms', values['lease-ms'], 5000, { min: 2000, max: 30_000, integer: true })
-  const [{ Registry }, { startAlerterNode }, { requireLogConfig }] = await Promise.all([
+  const [{ Registry }, { startAlerterNode }, { requireLogConfig, nodeIdOf }] = await Promise.all([
     import('../../devices/registry.ts'),
     import('../../cluster/alerter/node.ts'),
     import('../../cluster/log/readings-stream.ts'),
@@ -32,6 +32,7 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
   requireLogConfig(config)
   const registry = Registry.open(registryPath(config))
   let mirror: import('../../cluster/metadata/mirror.ts').ClusterRegistryMirror | undefined
+  let recorder: import('../../cluster/metadata/outbox-record.ts').OutboxRecorder | undefined
   try {
     const { url, poolMax } = config.cluster.postgres
     if (url) {
@@ -44,6 +45,19 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
       const first = await Promise.race([mirror.ready, until.then(() => 'stopped' as const)])
       if (first === 'stopped' || first === undefined) return 0
       io.stderr(`tidewatch alerter: stations, rules and subscribers follow PostgreSQL`)
+      // The outbox is recorded in PostgreSQL for staff, after KV (which fences sending), in the background.
+      const { OutboxRecorder } = await import('../../cluster/metadata/outbox-record.ts')
+      const following = mirror
+      recorder = new OutboxRecorder(
+        {
+          record: (changes) => {
+            const outbox = following.outboxLog()
+            if (!outbox) throw new TidewatchError('POSTGRES_UNAVAILABLE', {}, 'this node does not follow PostgreSQL now')
+            return outbox.record(changes)
+          },
+        },
+        { node: nodeIdOf(config), log },
+      )
     }
     const node = await startAlerterNode({
       config,
@@ -51,6 +65,7 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
       log,
       // Keyword SMS (DK, HUY) change subscriptions in PostgreSQL, never in the copy the mirror owns.
       subscriberWriter: mirror?.subscribers,
+      outboxRecord: recorder,
       options: { group, leaseTtlMs, renewEveryMs: Math.max(500, Math.round(leaseTtlMs / 5)), pollEveryMs: Math.max(250, Math.round(leaseTtlMs / 10)) },
     })
     io.stderr(`tidewatch alerter: node ${node.stats().node}, group ${group}, lease ${leaseTtlMs} ms; waiting for the lease`)
@@ -58,6 +73,7 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
     await node.stop()
     return 0
   } finally {
+    await recorder?.stop()
     await mirror?.stop()
     registry.close()
   }

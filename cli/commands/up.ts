@@ -79,7 +79,9 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     await prepareTargets(config, log)
     // Cluster mode: this node's registry follows the shared PostgreSQL metadata (docs/CLUSTER.md, API nodes).
     const { url, poolMax } = config.cluster.postgres
-    if (url) mirror = await (await import('../../cluster/metadata/mirror.ts')).startClusterRegistryMirror({ url, poolMax, registry: () => Registry.open(registryPath(config)), log })
+    // An API node without an alerter shows the cluster's outbox (PostgreSQL's record); an alerter here owns its own.
+    const copyOutbox = !(opts.parts.ingest && config.alerts.enabled)
+    if (url) mirror = await (await import('../../cluster/metadata/mirror.ts')).startClusterRegistryMirror({ url, poolMax, registry: () => Registry.open(registryPath(config)), log, copyOutbox })
     // Cluster mode: API tokens, console accounts and sessions, and the audit log are the cluster's (PostgreSQL), so any
     // number of API nodes behind HAProxy answer as one (cluster/metadata/api-node.ts, docs/CLUSTER.md).
     if (url && opts.parts.api) {

@@ -65,6 +65,10 @@ import { openAlerterBuckets, SharedAlerterState, type ClaimStatus, type OutboxEn
  * A node that lost the lease but still has its session refuses the SMS, so
  * the SMSC delivers it again, to the next leader. Outbox keys of an MO carry
  * the node and term (inboundKey): alert_inbound ids are per node.
+ *
+ * The outbox is also recorded in PostgreSQL for staff (`outboxRecord`),
+ * after KV and in the background: KV stays the fence (claims next to the
+ * lease), PostgreSQL the record API nodes show (docs/CLUSTER.md, "Outbox").
  */
 export interface AlerterNodeOptions {
   /** The lease group: one active evaluator per group. */
@@ -99,6 +103,15 @@ export interface AlerterNodeDeps {
   nc?: NatsConnection
   /** Where keyword SMS change subscriptions: PostgreSQL in cluster mode (cluster/metadata/mirror.ts); the node's SQLite without it. */
   subscriberWriter?: SubscriberWriter
+  /**
+   * Where the outbox is recorded for staff after KV (PostgreSQL in cluster
+   * mode, cluster/metadata/outbox-record.ts OutboxRecorder): never blocks,
+   * never fences. Without it the outbox lives in KV and this node only.
+   */
+  outboxRecord?: {
+    push(rows: ReadonlyArray<Omit<OutboxRow, 'id'>>, term: number): void
+    reload(rows: ReadonlyArray<Omit<OutboxRow, 'id'>>, term: number): void
+  }
 }
 
 export interface AlerterNodeStats {
@@ -150,6 +163,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
     // Level rows without their last value for the Engine's constructor, which would
     // put it in the rise window and make seedRiseWindows skip every older sample.
     replaceLocalTables(db, states.map((s) => ({ ...s, value: null, reading_ts: null })), outbox.map((o) => o.entry))
+    deps.outboxRecord?.reload(withoutIds(db.prepare('SELECT * FROM alert_outbox').all() as OutboxRow[]), term.revision)
     const resumed = outbox.filter((o) => o.entry.status === 'claimed').length
     tlog.info({ states: states.length, outbox: outbox.length, claimedByDeadLeader: resumed, cursor: cursor.seq }, 'loaded the shared alerter state')
 
@@ -232,6 +246,8 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
             if (status) await shared.record(row, status)
           }
           await shared.saveStates(changed)
+          // In KV: now the record staff read (PostgreSQL), in the background.
+          deps.outboxRecord?.push(withoutIds(rows), term.revision)
           dirty.clear()
           if (seq !== null) cursorRevision = await shared.advanceCursor(seq, cursorRevision)
           return
@@ -347,6 +363,10 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
       if (ownConnection) await nc.drain().catch(() => nc.close())
     },
   }
+}
+
+function withoutIds(rows: readonly OutboxRow[]): Array<Omit<OutboxRow, 'id'>> {
+  return rows.map(({ id: _id, ...rest }) => rest)
 }
 
 /** The KV status for a local outbox status the evaluation (not the pump) set; null: the claim owns it. */

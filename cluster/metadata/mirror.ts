@@ -8,6 +8,8 @@ import type { Subscriber, SubscriberWriter } from '../../alerts/subscribers.ts'
 import { FeedFollower, type FollowCounters } from './follow.ts'
 import { clusterSubscriberWriter } from './subscriber-writer.ts'
 import type { MetadataChange, MetadataRepository, StationSecret } from './repository.ts'
+import type { PostgresOutboxLog } from './outbox-record.ts'
+import type { PostgresMetadataRepository } from './postgres.ts'
 
 /**
  * Keeps a node's own SQLite registry in step with the shared PostgreSQL
@@ -61,11 +63,26 @@ export interface MirrorOptions {
   /** Changes waiting before a full copy is cheaper (as MetadataReplica's maxPending). */
   maxPending?: number
   retry?: Backoff
+  /** The cluster's outbox record to copy into alert_outbox (see startClusterRegistryMirror's copyOutbox); unset: the table is not touched. */
+  copyOutbox?: Pick<PostgresOutboxLog, 'changesSince'>
+  /** How often the outbox record is polled (no NOTIFY: statuses change too often); 1 s, issue 16's bar for a change to show. */
+  outboxEveryMs?: number
 }
+
+/** Days of outbox a copy keeps: the console's outbox page counts 14 days (api/console/pages/outbox.ts DAYS), plus today. */
+const OUTBOX_COPY_DAYS = 15
+/** Outbox rows read per query and written per SQLite transaction. */
+const OUTBOX_COPY_BATCH = 1000
+/** alerts/store.ts alert_outbox's columns, in the order they are copied. */
+const OUTBOX_COLUMNS = [
+  'id', 'dedupe_key', 'subscriber_id', 'channel', 'address', 'kind', 'station', 'sensor', 'incident', 'level', 'severity', 'text', 'encoding', 'segments',
+  'status', 'reason', 'attempts', 'next_attempt_at', 'created_at', 'submitted_at', 'final_at', 'provider_id',
+] as const
 
 /** The tables this mirror owns whole once it has taken them over (subscribers only, for now). */
 const OWNS_TABLE = `CREATE TABLE IF NOT EXISTS metadata_mirror_owns (tbl TEXT PRIMARY KEY, since INTEGER NOT NULL)`
 const SET_ASIDE_TABLE = `CREATE TABLE IF NOT EXISTS alert_subscribers_before_cluster AS SELECT *, 0 AS set_aside_at FROM alert_subscribers WHERE 0`
+const SET_ASIDE_OUTBOX = `CREATE TABLE IF NOT EXISTS alert_outbox_before_cluster AS SELECT *, 0 AS set_aside_at FROM alert_outbox WHERE 0`
 
 export class RegistryMirror {
   private readonly follower: FeedFollower
@@ -73,19 +90,23 @@ export class RegistryMirror {
   /** Local subscribers moved aside when this node's mirror first took alert_subscribers over (0 on every later start). */
   subscribersSetAside = 0
   private readonly sightingsTimer: NodeJS.Timeout
+  private readonly outboxTimer: NodeJS.Timeout | undefined
+  /** The last outbox change copied (PostgreSQL's alert_outbox.changed); 0 after a resync: copy again. */
+  private outboxCursor = 0
   /** Station ids this mirror copied: the only ones it may delete. */
   private readonly copied = new Set<string>()
   /** `scope|sensor` of the rules this mirror copied. */
   private readonly copiedRules = new Set<string>()
   private readonly stmts
 
-  private constructor(private readonly repo: MetadataRepository, private readonly registry: Registry, opts: MirrorOptions) {
+  private constructor(private readonly repo: MetadataRepository, private readonly registry: Registry, private readonly opts: MirrorOptions) {
     const db = registry.db
     // alert_rules is created by its owner, levels/book.ts, not by a migration; alert_subscribers by the alerter's.
     new RuleBook(db, registry)
     migrateAlerts(db)
     db.exec(OWNS_TABLE)
     db.exec(SET_ASIDE_TABLE)
+    db.exec(SET_ASIDE_OUTBOX)
     this.log = opts.log?.child({ component: 'registry-mirror' })
     this.stmts = {
       upsertStation: db.prepare(
@@ -110,6 +131,12 @@ export class RegistryMirror {
       deleteSubscriber: db.prepare('DELETE FROM alert_subscribers WHERE id = ?'),
       // Another row holding the phone PostgreSQL now gives this subscriber is stale: its own change is read next.
       phoneHolders: db.prepare('SELECT id FROM alert_subscribers WHERE phone = ? AND id != ?').pluck(),
+      ownsOutbox: db.prepare("SELECT 1 FROM metadata_mirror_owns WHERE tbl = 'alert_outbox'").pluck(),
+      takeOutbox: db.prepare("INSERT INTO metadata_mirror_owns (tbl, since) VALUES ('alert_outbox', ?)"),
+      setAsideOutbox: db.prepare('INSERT INTO alert_outbox_before_cluster SELECT *, ? FROM alert_outbox'),
+      // INSERT OR REPLACE: one row per id and per dedupe key, both PostgreSQL's.
+      copyOutboxRow: db.prepare(`INSERT OR REPLACE INTO alert_outbox (${OUTBOX_COLUMNS.join(', ')}) VALUES (${OUTBOX_COLUMNS.map((c) => `@${c}`).join(', ')})`),
+      pruneOutbox: db.prepare('DELETE FROM alert_outbox WHERE created_at < ?'),
       insertSubscriber: db.prepare(
         `INSERT INTO alert_subscribers (id, kind, name, phone, email, webhook, lang, diacritics, stations, communes, active, created_at, updated_at)
          VALUES (@id, @kind, @name, @phone, @email, @webhook, @lang, @diacritics, @stations, @communes, @active, @createdAt, @updatedAt)`,
@@ -128,6 +155,11 @@ export class RegistryMirror {
     })
     this.sightingsTimer = setInterval(() => this.follower.request('sightings', () => this.copySightings()), opts.sightingsEveryMs ?? 60_000)
     this.sightingsTimer.unref()
+    const outbox = opts.copyOutbox
+    if (outbox) {
+      this.outboxTimer = setInterval(() => this.follower.request('outbox', () => this.copyOutbox(outbox)), opts.outboxEveryMs ?? 1000)
+      this.outboxTimer.unref()
+    }
   }
 
   get counters(): MirrorCounters {
@@ -149,6 +181,7 @@ export class RegistryMirror {
   stop(): void {
     this.follower.stop()
     clearInterval(this.sightingsTimer)
+    clearInterval(this.outboxTimer)
   }
 
   /** Resolves when nothing is waiting to be copied (tests, readiness). */
@@ -181,6 +214,9 @@ export class RegistryMirror {
   }
 
   private async copyAll(): Promise<void> {
+    // A resync may follow missed changes: the outbox is read again from the start of what a copy keeps.
+    this.outboxCursor = 0
+    if (this.opts.copyOutbox) this.follower.request('outbox', () => this.copyOutbox(this.opts.copyOutbox!))
     const [stations, secrets, rules, subscribers] = await Promise.all([this.repo.listStations(), this.repo.listSecrets(), this.repo.listRules(), this.repo.listSubscribers()])
     const secretOf = new Map(secrets.map((s) => [s.id, s]))
     const ids = new Set(stations.map((s) => s.id))
@@ -226,6 +262,35 @@ export class RegistryMirror {
       }
     }
     this.stmts.insertSubscriber.run(subscriberRow(sub))
+  }
+
+  /**
+   * The cluster's outbox record since the last copy, into this node's
+   * alert_outbox under PostgreSQL's ids (the console's links and the
+   * farmers' pages mean one message on every API node). As for subscribers,
+   * the first copy moves the rows the node had aside, whole, into
+   * alert_outbox_before_cluster: they are another outbox's, and their ids
+   * would collide. Rows older than OUTBOX_COPY_DAYS are pruned.
+   */
+  private async copyOutbox(source: Pick<PostgresOutboxLog, 'changesSince'>): Promise<void> {
+    const db = this.registry.db
+    for (;;) {
+      const keepFrom = Date.now() - OUTBOX_COPY_DAYS * 86_400_000
+      const rows = await source.changesSince(this.outboxCursor, keepFrom, OUTBOX_COPY_BATCH)
+      db.transaction(() => {
+        if (this.stmts.ownsOutbox.get() === undefined) {
+          const now = Date.now()
+          const setAside = this.stmts.setAsideOutbox.run(now).changes
+          db.exec('DELETE FROM alert_outbox; DELETE FROM alert_parts')
+          this.stmts.takeOutbox.run(now)
+          if (setAside > 0) this.log?.warn({ setAside, table: 'alert_outbox_before_cluster' }, "this node's own outbox was moved aside: in cluster mode it shows the cluster's (PostgreSQL)")
+        }
+        for (const r of rows) this.stmts.copyOutboxRow.run(Object.fromEntries(OUTBOX_COLUMNS.map((c) => [c, r[c] ?? null])))
+        this.stmts.pruneOutbox.run(keepFrom)
+      })()
+      if (rows.length) this.outboxCursor = rows.at(-1)!.changed
+      if (rows.length < OUTBOX_COPY_BATCH) return
+    }
   }
 
   /** Last seen and clock offsets of the stations this mirror copied. */
@@ -278,6 +343,8 @@ function subscriberRow(s: Subscriber): Record<string, unknown> {
 const START_RETRY: Backoff = { baseMs: 500, capMs: 10_000 }
 
 export interface ClusterRegistryMirror {
+  /** The cluster's outbox record once this node follows PostgreSQL (a leading alerter writes it). */
+  outboxLog(): PostgresOutboxLog | undefined
   /** The mirror once its first copy is done; undefined when stopped before. */
   ready: Promise<RegistryMirror | undefined>
   /** Where this node writes subscribers (PostgreSQL, read back into its own copy): the API's subscriber routes. */
@@ -300,9 +367,15 @@ export async function startClusterRegistryMirror(opts: {
   log: Logger
   /** How long to wait for the first copy before returning (the node then starts serving either way). */
   waitMs?: number
+  /**
+   * Copy the cluster's outbox record into this node's alert_outbox (an API
+   * node without an alerter: the console's outbox page, GET /alerts/messages).
+   * Never on a node whose alerter owns that table.
+   */
+  copyOutbox?: boolean
 }): Promise<ClusterRegistryMirror> {
   let stopped = false
-  let repo: MetadataRepository | undefined
+  let repo: PostgresMetadataRepository | undefined
   let registry: Registry | undefined
   let mirror: RegistryMirror | undefined
   let wake: (() => void) | undefined
@@ -312,7 +385,7 @@ export async function startClusterRegistryMirror(opts: {
       try {
         repo = await PostgresMetadataRepository.open({ url: opts.url, poolMax: opts.poolMax, log: opts.log })
         registry ??= opts.registry()
-        mirror = await RegistryMirror.start(repo, registry, { log: opts.log })
+        mirror = await RegistryMirror.start(repo, registry, { log: opts.log, copyOutbox: opts.copyOutbox ? repo.outbox : undefined })
         if (stopped) mirror.stop()
         else opts.log.info("this node's registry follows the PostgreSQL metadata")
         return mirror
@@ -332,6 +405,7 @@ export async function startClusterRegistryMirror(opts: {
   await Promise.race([ready, new Promise((r) => setTimeout(r, opts.waitMs ?? 5_000).unref())])
   return {
     ready,
+    outboxLog: () => (mirror && !stopped ? repo?.outbox : undefined),
     subscribers: clusterSubscriberWriter({ following: () => (repo && mirror && !stopped ? { repo, mirror } : undefined), log: opts.log }),
     async stop() {
       stopped = true

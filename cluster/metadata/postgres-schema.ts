@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL metadata schema: the tables of devices/registry.ts,
  * api/auth/tokens.ts, levels/book.ts (alert_rules) and alerts/store.ts
- * (alert_subscribers) in PostgreSQL types,
+ * (alert_subscribers, and the cluster alerter's alert_outbox as a record) in PostgreSQL types,
  * same names and columns, so a registry moves over table by table.
  * Applied in order, tracked as component 'metadata' in schema_versions
  * (the same bookkeeping as core/sqlite.ts migrate). Never edit a released
@@ -120,4 +120,42 @@ export const MIGRATIONS: readonly string[] = [
    CREATE UNIQUE INDEX alert_subscribers_phone ON alert_subscribers (phone) WHERE phone IS NOT NULL;
    CREATE TRIGGER alert_subscribers_changed AFTER INSERT OR UPDATE OR DELETE
      ON alert_subscribers FOR EACH ROW EXECUTE FUNCTION tidewatch_metadata_notify('subscriber', 'id');`,
+  // The cluster's SMS outbox, as a record (issue 16; cluster/metadata/outbox-record.ts): every
+  // notification the leading alerter decided on and each status it reached, the columns of
+  // alerts/store.ts alert_outbox. Sending is fenced by the claim in JetStream KV
+  // (cluster/alerter/claiming-channel.ts), never by this table: it is what staff read on any
+  // API node. One row per dedupe key (the Notifier's deterministic key); (term, change) orders
+  // the writes of one leader and keeps a deposed one from overwriting its successor's;
+  // `changed` is the poll cursor of API nodes' copies (no NOTIFY: statuses change too often).
+  `CREATE SEQUENCE alert_outbox_changes;
+   CREATE TABLE alert_outbox (
+     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     dedupe_key TEXT NOT NULL UNIQUE,
+     subscriber_id BIGINT,
+     channel TEXT NOT NULL,
+     address TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     station TEXT,
+     sensor TEXT,
+     incident TEXT,
+     level TEXT,
+     severity TEXT,
+     text TEXT NOT NULL,
+     encoding TEXT NOT NULL,
+     segments INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     reason TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at BIGINT NOT NULL,
+     created_at BIGINT NOT NULL,
+     submitted_at BIGINT,
+     final_at BIGINT,
+     provider_id TEXT,
+     node TEXT NOT NULL,
+     term BIGINT NOT NULL,
+     change BIGINT NOT NULL,
+     changed BIGINT NOT NULL DEFAULT nextval('alert_outbox_changes')
+   );
+   CREATE INDEX alert_outbox_changed ON alert_outbox (changed);
+   CREATE INDEX alert_outbox_created ON alert_outbox (created_at);`,
 ]

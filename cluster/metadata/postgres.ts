@@ -14,6 +14,7 @@ import { DEFAULT_ZONE } from '../../levels/zones.ts'
 import { mergeSubscriberPatch, parseSubscriberInput, type Subscriber, type SubscriberInput, type ValidSubscriber } from '../../alerts/subscribers.ts'
 import { ChangeFanout, type IssuedCertFields, type MetadataChangeKind, type MetadataListener, type MetadataRepository, type StationPatch, type StoredRule, tokenRecordOf, type TokenRecord } from './repository.ts'
 import { METADATA_CHANNEL, MIGRATIONS } from './postgres-schema.ts'
+import { PostgresOutboxLog } from './outbox-record.ts'
 
 /**
  * Cluster-mode metadata in PostgreSQL, shared by every node (issue 16).
@@ -81,6 +82,8 @@ export class PostgresMetadataRepository implements MetadataRepository {
   private closed = false
   /** Times the LISTEN connection came back after a loss (each one a resync). */
   reconnects = 0
+  /** The cluster alerter's outbox record, on this pool (outbox-record.ts). */
+  readonly outbox: PostgresOutboxLog
 
   private constructor(private readonly opts: PostgresMetadataOptions) {
     this.log = opts.log?.child({ component: 'metadata' })
@@ -88,6 +91,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
     // An idle pooled connection dropped by a server restart: the pool replaces it on next use.
     this.pool.on('error', (err) => this.log?.warn({ err }, 'idle PostgreSQL connection lost'))
     this.fanout = new ChangeFanout((err) => this.log?.error({ err }, 'metadata change listener failed'))
+    this.outbox = new PostgresOutboxLog(this.pool)
   }
 
   /** Connects, applies the migrations, and starts listening before returning, so no change after open() is missed. */

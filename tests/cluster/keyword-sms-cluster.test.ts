@@ -11,12 +11,18 @@
  * reaches the farmer; HUY stops them; the replies are Vietnamese in UCS-2,
  * NFC, once each. A DK sent while the leader is killed waits at the SMSC and
  * is answered by the next leader.
+ *
+ * The outbox: every message the SMSC got is recorded in PostgreSQL by the
+ * leader (after KV, which fences sending), and an API node composed as
+ * `tidewatch api` composes it (runPlatform) shows it on GET /alerts/messages
+ * and the console's outbox page, where retry is refused in cluster mode.
  */
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { jetstream } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { runPlatform } from '../../cli/commands/up.ts'
 import { PostgresMetadataRepository } from '../../cluster/metadata/postgres.ts'
 import { ensureReadingsLog, LogPublisher } from '../../cluster/log/readings-stream.ts'
 import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
@@ -24,6 +30,7 @@ import { loadConfig } from '../../core/config.ts'
 import { silentLogger } from '../../core/log.ts'
 import type { AcceptedReading } from '../../core/reading.ts'
 import { readingLines } from '../../ingest/points.ts'
+import { freePort } from '../../influx/managed.ts'
 import { eventually, tempDir } from '../helpers/platform.ts'
 import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
 import { smppConfig } from '../alerts/helpers.ts'
@@ -38,6 +45,7 @@ const PREFIX = 'tw_keywords'
 const LAN = '84910000301'
 const MINH = '84910000302'
 const HOA = '84910000303'
+const STAFF_TOKEN = 'keyword-sms-cluster-test-token'
 
 describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL holds the subscription (issue 16)', () => {
   const tmp = tempDir('tidewatch-keywords-cluster-')
@@ -48,6 +56,8 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
   let repo: PostgresMetadataRepository
   let url: string
   const alerters: AlerterProcess[] = []
+  const stops: Array<() => void> = []
+  const runs: Array<Promise<number>> = []
 
   beforeAll(async () => {
     ;[pgServer, nats, smsc] = await Promise.all([startLocalPostgres(), startNatsCluster({ dir: join(tmp.dir, 'nats'), nodes: 3 }), startSmsc()])
@@ -60,6 +70,8 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
   afterAll(async () => {
     if (process.env.TIDEWATCH_TEST_DUMP === '1') for (const a of alerters) console.log(a.node, a.logs.map((l) => JSON.stringify(l)).join('\n'))
     for (const a of alerters) a.kill()
+    for (const stop of stops) stop()
+    await Promise.allSettled(runs)
     await repo?.close()
     await nc?.close()
     await nats?.stop()
@@ -67,6 +79,21 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
     await pgServer?.stop()
     tmp.cleanup()
   })
+
+  /** An API node as `tidewatch api` runs it in cluster mode (runPlatform: mirror, then the platform). */
+  const startApiNode = async (name: string): Promise<string> => {
+    const dataDir = join(tmp.dir, name)
+    mkdirSync(dataDir, { recursive: true })
+    const port = await freePort()
+    const config = loadConfig({ env: { TIDEWATCH_DATA_DIR: dataDir, TIDEWATCH_POSTGRES_URL: url, TIDEWATCH_HTTP_PORT: String(port), TIDEWATCH_STAFF_TOKEN: STAFF_TOKEN, TIDEWATCH_NODE_ID: name } })
+    let stop!: () => void
+    const until = new Promise<void>((r) => (stop = r))
+    stops.push(stop)
+    runs.push(runPlatform({ config, log: silentLogger, io: { stdout: () => undefined, stderr: () => undefined }, parts: { api: true }, until }))
+    const base = `http://127.0.0.1:${port}`
+    expect(await eventually(() => fetch(`${base}/health`).then((r) => r.ok, () => false), 30_000)).toBe(true)
+    return base
+  }
 
   it('DK subscribes in PostgreSQL and the next alert reaches the farmer; HUY stops them; one UCS-2 reply each; a DK during a failover waits for the next leader', async () => {
     const configFile = join(tmp.dir, 'config.json')
@@ -139,5 +166,42 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
     expect(to(HOA).find((t) => t.startsWith('NGUY HIỂM'))).toMatch(/Độ mặn 4,6‰/)
     console.log(`DK during the failover: ${outcomes.length} deliveries (${JSON.stringify(outcomes.slice(0, -1).reduce<Record<string, number>>((n, o) => ({ ...n, [String(o)]: (n[String(o)] ?? 0) + 1 }), {}))} before the ack)`)
     expect(to(HOA).filter((t) => t === subscribed.normalize('NFC')), 'one reply').toHaveLength(1)
+
+    // The outbox in PostgreSQL: every SMS the SMSC took, recorded by the leader that sent it (or the next one).
+    const recorded = async (phone: string) => (await repo.outbox.changesSince(0, 0, 10_000)).filter((r) => r.address === `+${phone}`)
+    const sentTo = async (phone: string) => (await recorded(phone)).filter((r) => r.status === 'submitted' || r.status === 'delivered')
+    for (const phone of [LAN, MINH, HOA]) {
+      expect(await eventually(async () => (await sentTo(phone)).length === to(phone).length, 15_000, 100), `PostgreSQL records the ${to(phone).length} SMS to ${phone}`).toBe(true)
+    }
+    expect((await recorded(LAN)).filter((r) => r.kind === 'reply')).toHaveLength(2)
+
+    // An API node shows it: GET /alerts/messages and the console's outbox page.
+    const api = await startApiNode('api-a')
+    const headers = { authorization: `Bearer ${STAFF_TOKEN}` }
+    const listed = async () => ((await (await fetch(`${api}/api/v1/alerts/messages?limit=1000`, { headers })).json()) as { messages: Array<{ id: number; address: string; status: string; kind: string }> }).messages
+    expect(await eventually(async () => (await listed()).filter((m) => m.address === `+${HOA}`).length === (await recorded(HOA)).length, 15_000, 100), "the API node lists the cluster's outbox").toBe(true)
+    const ids = new Map((await recorded(MINH)).map((r) => [r.id, r.status]))
+    expect((await listed()).filter((m) => m.address === `+${MINH}`).map((m) => [m.id, m.status]).sort(), "under PostgreSQL's ids").toEqual([...ids].sort())
+
+    const signIn = await fetch(`${api}/console/sign-in`)
+    const pre = /tw_console_pre=([^;]+)/.exec(signIn.headers.getSetCookie().join('\n'))![1]!
+    const signedIn = await fetch(`${api}/console/sign-in`, {
+      method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
+      body: new URLSearchParams({ _pre: pre, next: '/console/outbox', token: STAFF_TOKEN }).toString(),
+    })
+    expect(signedIn.status).toBe(303)
+    const cookie = `tw_console=${/tw_console=([^;]+)/.exec(signedIn.headers.getSetCookie().join('\n'))![1]}`
+    const page = await fetch(`${api}/console/outbox`, { headers: { cookie } })
+    const html = await page.text()
+    expect(page.status).toBe(200)
+    expect(html).toContain('Tin nhắn của cả cụm')
+    for (const phone of ['0910 000 301', '0910 000 302', '0910 000 303']) expect(html, `the console lists ${phone}`).toContain(phone)
+    // Retry: refused with a stable code; only the leader may send again, under its claim in KV.
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1]!
+    const [firstId] = [...ids.keys()]
+    const retry = await fetch(`${api}/console/outbox/${firstId}/retry`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf }).toString() })
+    expect(retry.status).toBe(501)
+    expect(await retry.text()).toMatch(/CLUSTER_MODE_UNSUPPORTED|cụm/)
   }, 240_000)
 })

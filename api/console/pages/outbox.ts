@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { TidewatchError } from '../../../core/errors.ts'
 import { LOCAL_OFFSET_MS } from '../../../core/local-time.ts'
-import type { OutboxRow } from '../../../alerts/store.ts'
+import { migrateAlerts, type OutboxRow } from '../../../alerts/store.ts'
 import { auditChange } from '../../auth/guard.ts'
 import { actionButton, errorMessage, esc, KIND_VI, num, okMessage, phoneText, table, when } from '../html.ts'
 import { explainError } from '../messages.ts'
@@ -11,6 +11,14 @@ import { statusTag, STATUS_VI } from './incidents.ts'
 /**
  * Outbox: every message with its state, segments and the channel's error;
  * retry a failed one; daily SMS counts and cost per channel.
+ *
+ * In cluster mode (cluster.postgres.url) an API node without an alerter
+ * shows the cluster's outbox: this node's copy of the record the leading
+ * `tidewatch alerter` keeps in PostgreSQL (cluster/metadata/mirror.ts
+ * copyOutbox, docs/CLUSTER.md "Outbox"). Retry is refused there with
+ * CLUSTER_MODE_UNSUPPORTED: a message may be sent again only under the
+ * leader's claim in JetStream KV, which fences sending; an API node holds
+ * neither the lease nor that claim, and requeueing its copy would send nothing.
  */
 const A = '/console/outbox'
 
@@ -46,6 +54,10 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
   const db = ctx.deps.registry.db
   const send = (reply: FastifyReply, req: FastifyRequest, body: string, status = 200) => ctx.page(reply, req, { title: 'Tin nhắn', active: A, body, status })
   const noAlerter = `<h1>Tin nhắn</h1><div class="msg err">Bộ cảnh báo không chạy trong tiến trình này (alerts.enabled = false).</div>`
+  // The cluster's outbox, copied here (the table is made if the node's mirror has not made it yet: an empty page, not an error).
+  const clusterCopy = !ctx.deps.alerter && !!ctx.deps.config.cluster.postgres.url
+  if (clusterCopy) migrateAlerts(db)
+  const shown = (): boolean => !!ctx.deps.alerter || clusterCopy
 
   const page = (req: FastifyRequest, o: { ok?: string; error?: ReturnType<typeof explainError> } = {}): string => {
     const q = req.query as Record<string, string>
@@ -72,7 +84,8 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
     const total = daily.reduce((a, d) => a + cost(d.channel, d.segments), 0)
     const filters = `<form method="get" action="${A}" class="filters"><div><label for="st">Trạng thái</label><select id="st" name="status"><option value="">tất cả</option>${Object.entries(STATUS_VI).map(([k, v]) => `<option value="${k}"${q.status === k ? ' selected' : ''}>${esc(v)}</option>`).join('')}</select></div>
 <div><label for="ch">Kênh</label><select id="ch" name="channel"><option value="">tất cả</option>${channels.map((c) => `<option${q.channel === c ? ' selected' : ''}>${esc(c)}</option>`).join('')}</select></div><button type="submit" class="sec">Lọc</button></form>`
-    return `<h1>Tin nhắn đi</h1>${okMessage(o.ok)}${errorMessage(o.error)}
+    const source = clusterCopy ? `<p class="muted">Tin nhắn của cả cụm, do bộ cảnh báo đang giữ quyền gửi ghi vào PostgreSQL; trang này cập nhật sau khoảng 1 giây. Không gửi lại được từ đây.</p>` : ''
+    return `<h1>Tin nhắn đi</h1>${source}${okMessage(o.ok)}${errorMessage(o.error)}
 <h2>Số tin theo ngày (${DAYS} ngày gần nhất)</h2>${table(
       ['Ngày', 'Kênh', 'Số tin', 'Phần tin đã gửi tới tổng đài (tính tiền)', 'Đã đến máy', 'Thất bại', 'Chi phí ước tính'],
       daily.map((d) => [esc(d.day.split('-').reverse().join('/')), esc(d.channel), `<span class="n">${d.messages}</span>`, `<span class="n">${d.segments}</span>`, String(d.delivered), String(d.failed), `<span class="n">${num(cost(d.channel, d.segments), 0)} đ</span>`]),
@@ -91,20 +104,24 @@ export function outboxPages(app: FastifyInstance, ctx: ConsoleCtx): void {
         `<span class="n">${m.segments}</span> <span class="muted">${m.encoding === 'ucs2' ? 'có dấu' : 'không dấu'}</span>`,
         String(m.attempts),
         `<span class="muted">${esc(channelError(m.reason))}</span>`,
-        staff && m.status === 'failed' ? actionButton(s, `${A}/${m.id}/retry`, 'Gửi lại') : '',
+        staff && !clusterCopy && m.status === 'failed' ? actionButton(s, `${A}/${m.id}/retry`, 'Gửi lại') : '',
       ]),
       'Không có tin nào khớp bộ lọc.',
     )}`
   }
 
-  app.get(A, async (req, reply) => (ctx.deps.alerter ? send(reply, req, page(req, { ok: (req.query as Record<string, string>).ok })) : send(reply, req, noAlerter)))
+  app.get(A, async (req, reply) => (shown() ? send(reply, req, page(req, { ok: (req.query as Record<string, string>).ok })) : send(reply, req, noAlerter)))
 
   // The API has no retry route: the message is queued again here (attempts reset, parts the SMSC
   // reported failed forgotten so they are re-sent; delivered parts are not), audited, and the pump woken.
   app.post(`${A}/:id/retry`, async (req, reply) => {
     const alerter = ctx.deps.alerter
-    if (!alerter) return send(reply, req, noAlerter, 404)
     const id = Number((req.params as { id: string }).id)
+    if (!alerter && clusterCopy) {
+      const e = new TidewatchError('CLUSTER_MODE_UNSUPPORTED', { id, action: 'outbox.retry' }, 'a message is sent again only by the leading tidewatch alerter, under its claim in JetStream KV; an API node cannot retry it')
+      return send(reply, req, page(req, { error: explainError({ error: e.toJSON() }) }), 501)
+    }
+    if (!alerter) return send(reply, req, noAlerter, 404)
     const before = db.prepare('SELECT id, status, reason, attempts, channel, address FROM alert_outbox WHERE id = ?').get(id) as Record<string, unknown> | undefined
     const retried = db.transaction(() => {
       const n = db.prepare(`UPDATE alert_outbox SET status = 'queued', reason = NULL, attempts = 0, next_attempt_at = ?, final_at = NULL WHERE id = ? AND status = 'failed'`).run(ctx.clock(), id).changes
