@@ -272,14 +272,15 @@ async function importCsv(store: StationStore, file: string, io: Io, json: boolea
   for (const s of stations) {
     created.push(await store.add(s))
     if (s.alarmLevels) await store.setAlarmLevels(s.id, s.alarmLevels)
-    await store.record('import', s.id, undefined)
   }
+  // The one-time passwords first, then the audit records: a failed record (exit 3, the record in the message) must not lose them.
   if (json) io.stdout(JSON.stringify(created))
   else {
     io.stdout('id,username,password')
     for (const c of created) io.stdout(`${c.id},${c.username},${c.password}`)
     io.stderr(`Imported ${created.length} stations. The passwords above are shown only once.`)
   }
+  for (const s of stations) await store.record('import', s.id, undefined)
   return 0
 }
 
@@ -345,8 +346,9 @@ export async function devicesCommand(argv: string[], source: MetadataSource, io:
         code: parseCode(values.code) ?? null,
       })
       if (alarmLevels) await store.setAlarmLevels(id, alarmLevels)
-      await store.record('add', id, undefined)
+      // The one-time password first: a failed audit record (exit 3, the record in the message) must not lose it.
       printCredentials(io, creds, values.json)
+      await store.record('add', id, undefined)
       if (certs && registry) await certs.issueCertFiles(registry, id, { out: values.out, json: values.json }, io)
       return 0
     }
@@ -372,8 +374,8 @@ export async function devicesCommand(argv: string[], source: MetadataSource, io:
       const { values, positionals } = parse(rest, { json: { type: 'boolean', default: false } })
       if (!positionals[0]) throw new TidewatchError('BAD_REQUEST', {}, 'devices rotate needs a station id')
       const creds = await store.rotate(positionals[0])
-      await store.record('rotate', positionals[0], { credentials: 'previous' })
       printCredentials(io, creds, values.json)
+      await store.record('rotate', positionals[0], { credentials: 'previous' })
       return 0
     }
     case 'disable':

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Config } from '../../core/config.ts'
-import { TidewatchError } from '../../core/errors.ts'
+import { isTidewatchError, TidewatchError, type ErrorCode } from '../../core/errors.ts'
 import { generatePassword } from '../../core/password.ts'
 import { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
@@ -27,8 +27,11 @@ function firstLineOfStdin(): string {
 interface StaffStore {
   add(username: string, role: string, password: string): Promise<StaffAccount>
   list(): Promise<StaffAccount[]>
-  /** False when there is no such account. Disabling ends the account's console sessions (cluster: on every node). */
-  setDisabled(username: string, disabled: boolean): Promise<boolean>
+  /**
+   * found: false when there is no such account. Disabling ends the account's console sessions (cluster: on
+   * every node) and revokes their API tokens; `unrevoked` are those whose revocation failed (still active).
+   */
+  setDisabled(username: string, disabled: boolean): Promise<{ found: boolean; unrevoked: Array<{ id: number; code: string }> }>
   record(entry: { action: string; target: string; after?: unknown }): Promise<void>
 }
 
@@ -41,7 +44,7 @@ export async function staffCommand(ctx: { args: string[]; config: Readonly<Confi
   }
   if (ctx.config.cluster.postgres.url) {
     // Cluster mode: the accounts every API node signs people in with, in PostgreSQL.
-    const { withOperatorRepository } = await import('../../cluster/metadata/open.ts')
+    const { withOperatorRepository, asPostgresUnavailable } = await import('../../cluster/metadata/open.ts')
     return withOperatorRepository(ctx.config.cluster.postgres, (repo) => {
       const audit = clusterAuditOf(repo)
       return run(sub, rest, ctx, {
@@ -49,9 +52,18 @@ export async function staffCommand(ctx: { args: string[]; config: Readonly<Confi
         list: () => repo.staff.list(),
         setDisabled: async (username, disabled) => {
           const { found, mintedTokenIds } = await repo.staff.setDisabled(username, disabled)
-          // Its sessions are gone on every node; the API tokens they acted with are revoked too.
-          for (const id of mintedTokenIds) await repo.revokeToken(id).catch(() => undefined)
-          return found
+          // Its sessions are gone on every node; the API tokens they acted with are revoked too. NOT_FOUND is a
+          // token already revoked; any other failure leaves a token active, which nothing revokes later (the
+          // session rows naming it are gone): reported after the audit record, and the command fails.
+          const unrevoked: Array<{ id: number; code: string }> = []
+          for (const id of mintedTokenIds) {
+            await repo.revokeToken(id).catch((err: unknown) => {
+              const e = asPostgresUnavailable(err)
+              const code = isTidewatchError(e) ? e.code : 'INTERNAL'
+              if (code !== 'NOT_FOUND') unrevoked.push({ id, code })
+            })
+          }
+          return { found, unrevoked }
         },
         record: (entry) => audit(entry),
       })
@@ -64,7 +76,7 @@ export async function staffCommand(ctx: { args: string[]; config: Readonly<Confi
     return await run(sub, rest, ctx, {
       add: (username, role, password) => accounts.add(username, role, password),
       list: async () => accounts.list(),
-      setDisabled: async (username, disabled) => accounts.setDisabled(username, disabled),
+      setDisabled: async (username, disabled) => ({ found: accounts.setDisabled(username, disabled), unrevoked: [] }),
       record: async (entry) => audit.record({ actor: cliActor(), role: 'admin', ...entry }),
     })
   } finally {
@@ -83,9 +95,11 @@ async function run(sub: string, rest: string[], ctx: { io: Io; stdin?: () => str
       const generated = values['password-stdin'] ? undefined : generatePassword()
       const password = generated ?? (ctx.stdin ?? firstLineOfStdin)()
       const account = await staff.add(username, values.role, password)
-      await staff.record({ action: 'staff.create', target: `staff:${account.username}`, after: { username: account.username, role: account.role } })
+      // Printed before the audit record is stored: a failed record fails the command (exit 3, the record in
+      // the message) but never loses the one-time password of an account that now exists.
       io.stdout(`Staff account ${account.username} (${account.role}) created. Sign in at /console.`)
       if (generated) io.stdout(`Password (shown only this once):\n  ${generated}`)
+      await staff.record({ action: 'staff.create', target: `staff:${account.username}`, after: { username: account.username, role: account.role } })
       return 0
     }
     case 'list': {
@@ -97,9 +111,18 @@ async function run(sub: string, rest: string[], ctx: { io: Io; stdin?: () => str
     case 'enable': {
       const { positionals } = parse(rest, {})
       const username = positionals[0] ?? ''
-      if (!(await staff.setDisabled(username, sub === 'disable'))) throw new TidewatchError('NOT_FOUND', { username }, `no staff account "${username}"`)
-      await staff.record({ action: `staff.${sub}`, target: `staff:${username}` })
+      const { found, unrevoked } = await staff.setDisabled(username, sub === 'disable')
+      if (!found) throw new TidewatchError('NOT_FOUND', { username }, `no staff account "${username}"`)
+      await staff.record({ action: `staff.${sub}`, target: `staff:${username}`, ...(unrevoked.length ? { after: { unrevokedTokens: unrevoked.map((t) => t.id) } } : {}) })
       io.stdout(`Staff account ${username} ${sub}d${sub === 'disable' ? '; its console sessions end at their next request' : ''}.`)
+      if (unrevoked.length > 0) {
+        const ids = unrevoked.map((t) => t.id)
+        throw new TidewatchError(
+          unrevoked[0]!.code as ErrorCode,
+          { username, tokens: ids },
+          `the account is disabled and its sessions ended, but the API tokens they acted with could not all be revoked (${unrevoked.map((t) => `${t.id}: ${t.code}`).join(', ')}); revoke them by hand: ${ids.map((id) => `tidewatch tokens revoke ${id}`).join('; ')}`,
+        )
+      }
       return 0
     }
     default:

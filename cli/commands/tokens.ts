@@ -44,9 +44,12 @@ export async function tokensCommand(argv: string[], source: MetadataSource, io: 
       if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required (who or what will use the token)')
       if (!values.role || !ROLES.includes(values.role as Role)) throw new TidewatchError('BAD_REQUEST', { flag: 'role' }, `--role must be one of ${ROLES.join(', ')}`)
       const { token, info } = await tokens.create(values.name, values.role as Role)
-      await tokens.record({ action: 'tokens create', target: `token:${info.id}`, after: info })
+      // The token exists from here on and is never shown again: printed before the audit record is stored,
+      // so a failed record (cluster mode: PostgreSQL away) fails the command (exit 3, the record in the
+      // message to store by hand) without losing the token.
       if (values.json) io.stdout(JSON.stringify({ id: info.id, name: info.name, role: info.role, token }))
       else io.stdout(`Token ${info.id} (${info.name}, ${info.role}):\n  ${token}\nShown only this once. Send it as: Authorization: Bearer <token>`)
+      await tokens.record({ action: 'tokens create', target: `token:${info.id}`, after: info })
       return 0
     }
     case 'list': {

@@ -113,10 +113,13 @@ function operatorAudit(shared: PostgresAuditLog): OperatorAudit {
           return
         } catch (err) {
           if (!isPostgresUnavailable(err) || attempt + 1 >= OPERATOR_AUDIT_ATTEMPTS) {
+            // Whatever the failure, the record travels with the error: the change is made, and the operator
+            // must be able to record it by hand (cli/main.ts prints the message; exit 3, a run-time failure).
             const e = asPostgresUnavailable(err)
-            throw isTidewatchError(e)
-              ? new TidewatchError(e.code, { ...e.details, auditRecord: redact({ ...entry, at: now }) }, `the change was made, but its audit record could not be stored (${e.message}); record it by hand: ${JSON.stringify(redact({ ...entry, at: now }))}`)
-              : e
+            const code = isTidewatchError(e) ? e.code : 'INTERNAL'
+            const cause = isTidewatchError(e) ? e.details : { cause: (e as { code?: string })?.code }
+            const shown = redact({ ...entry, at: now })
+            throw new TidewatchError(code, { ...cause, auditRecord: shown }, `the change was made, but its audit record could not be stored (${(e as Error)?.message ?? String(e)}); record it by hand: ${JSON.stringify(shown)}`)
           }
           await sleep(equalJitter(backoffWindow(attempt, OPERATOR_AUDIT_RETRY)))
         }

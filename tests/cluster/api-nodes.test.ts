@@ -19,6 +19,7 @@ import { staffToken } from '../../platform/credentials.ts'
 import { devicesCommand } from '../../cli/commands/devices.ts'
 import { staffCommand } from '../../cli/commands/staff.ts'
 import { tokensCommand } from '../../cli/commands/tokens.ts'
+import { describeError, EXIT } from '../../cli/main.ts'
 import { eventually, getJson, tempDir } from '../helpers/platform.ts'
 import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
 
@@ -228,6 +229,55 @@ describe('two API nodes on one PostgreSQL', () => {
       expect((await consolePage(b, cookie)).status).toBe(303)
     } finally {
       await admin.query('ALTER TABLE api_tokens ENABLE TRIGGER api_tokens_changed').catch(() => undefined)
+      await admin.end()
+    }
+  })
+
+  it('a one-time secret is printed even when its audit record cannot be stored; the command fails with exit 3 and the record', async () => {
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      // The audit INSERT refused by PostgreSQL (a trigger raising), everything else as usual.
+      await admin.query(`CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused for the test' USING ERRCODE = 'insufficient_privilege'; END $$;
+        CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()`)
+      const cases: Array<{ run: (o: ReturnType<typeof io>) => Promise<unknown>; secret: RegExp }> = [
+        { run: (o) => withOperatorRepository(a.config.cluster.postgres, (repo) => tokensCommand(['create', '--name', 'lost-audit', '--role', 'read'], repo, o.io)), secret: /tw_[A-Za-z0-9_-]{20,}/ },
+        { run: (o) => staffCommand({ args: ['add', 'no-audit', '--role', 'read'], config: a.config, io: o.io }), secret: /Password \(shown only this once\):\n {2}\S{8,}/ },
+        { run: (o) => withOperatorRepository(a.config.cluster.postgres, (repo) => devicesCommand(['add', 'no-audit-1', '--name', 'x', '--lat', '9', '--lon', '105', '--json'], repo, o.io)), secret: /"password":"[^"]{8,}"/ },
+        { run: (o) => withOperatorRepository(a.config.cluster.postgres, (repo) => devicesCommand(['rotate', 'no-audit-1', '--json'], repo, o.io)), secret: /"password":"[^"]{8,}"/ },
+      ]
+      for (const c of cases) {
+        const o = io()
+        const err = await c.run(o).then(() => undefined, (e: unknown) => e)
+        expect(err, 'the command fails').toBeDefined()
+        expect(o.out.join('\n')).toMatch(c.secret)
+        const { line, exit } = describeError(err)
+        expect(exit).toBe(EXIT.RUNTIME)
+        expect(line).toMatch(/the change was made, but its audit record could not be stored.*record it by hand: \{/)
+      }
+    } finally {
+      await admin.query('DROP TRIGGER IF EXISTS refuse_audit ON audit_log; DROP FUNCTION IF EXISTS refuse_audit()')
+      await admin.end()
+    }
+  })
+
+  it('staff disable reports the session tokens it could not revoke and fails (exit 3); the account is disabled', async () => {
+    await staff(['add', 'minh-chau', '--role', 'read', '--password-stdin'], 'mật khẩu thứ ba 2026')
+    await signIn(a, { username: 'minh-chau', password: 'mật khẩu thứ ba 2026' })
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      await admin.query(`CREATE FUNCTION refuse_revoke() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'revoke refused for the test' USING ERRCODE = 'admin_shutdown'; END $$;
+        CREATE TRIGGER refuse_revoke BEFORE UPDATE OF revoked_at ON api_tokens FOR EACH ROW EXECUTE FUNCTION refuse_revoke()`)
+      const o = io()
+      const err = await staffCommand({ args: ['disable', 'minh-chau'], config: a.config, io: o.io }).then(() => undefined, (e: unknown) => e)
+      expect(o.out.join('\n')).toContain('minh-chau disabled')
+      const { line, exit } = describeError(err)
+      expect(exit).toBe(EXIT.RUNTIME)
+      expect(line).toMatch(/^POSTGRES_UNAVAILABLE: .*tidewatch tokens revoke \d+/)
+      expect((await admin.query("SELECT disabled_at FROM staff_accounts WHERE username = 'minh-chau'")).rows[0].disabled_at).not.toBeNull()
+    } finally {
+      await admin.query('DROP TRIGGER IF EXISTS refuse_revoke ON api_tokens; DROP FUNCTION IF EXISTS refuse_revoke()')
       await admin.end()
     }
   })
