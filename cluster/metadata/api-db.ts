@@ -80,14 +80,34 @@ export interface ApiNodesDbOptions {
   url: string
   /** A small pool: console and audit traffic is staff-sized (core/cluster-config.ts poolMax is the metadata's). */
   poolMax?: number
-  /** As postgres.ts connectTimeoutMs: operator commands set it, nodes leave it to the OS. */
+  /**
+   * Gives up connecting after this long. Unlike the metadata pool (postgres.ts, which nodes leave to the
+   * OS), this pool serves requests a person waits on (console pages, sign-in) and the audit shipper a
+   * shutdown waits on: during a partition the kernel's SYN retries (about 2 min on Linux) would hold them
+   * all. A server on the same network answers in milliseconds; 5 s is open.ts's operator bound.
+   */
   connectTimeoutMs?: number
+  /**
+   * Gives up on a query whose answer does not arrive (pg's query_timeout, client side): a server that went
+   * silent mid-query (a partition, no RST) otherwise holds the request and its pooled connection forever.
+   * The console's and the audit log's queries are single indexed statements or a 500-row INSERT
+   * (audit-shipper.ts), milliseconds on a healthy server; 10 s leaves room for a loaded one.
+   */
+  queryTimeoutMs?: number
   log?: Logger
 }
 
+export const API_NODES_DB_DEFAULTS = Object.freeze({ poolMax: 4, connectTimeoutMs: 5_000, queryTimeoutMs: 10_000 })
+
 /** A pool on the cluster's PostgreSQL with the 'api_nodes' migrations applied. */
 export async function openApiNodesDb(opts: ApiNodesDbOptions): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolMax ?? 4, types, connectionTimeoutMillis: opts.connectTimeoutMs })
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolMax ?? API_NODES_DB_DEFAULTS.poolMax,
+    types,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? API_NODES_DB_DEFAULTS.connectTimeoutMs,
+    query_timeout: opts.queryTimeoutMs ?? API_NODES_DB_DEFAULTS.queryTimeoutMs,
+  })
   pool.on('error', (err) => opts.log?.warn({ err }, 'idle PostgreSQL connection lost'))
   try {
     await migrateApiNodes(pool)

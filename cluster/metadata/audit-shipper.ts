@@ -40,6 +40,13 @@ export interface AuditShipperOptions {
   retry?: Backoff
   /** Backlog at which a warning is logged (again at each multiple); 10,000 is days of a province's staff changes. */
   warnBacklog?: number
+  /**
+   * How long stop() waits for the batch in flight before giving up on it: a node's shutdown must not hang
+   * on a partitioned PostgreSQL. Nothing is lost (the records stay in the local log and ship at the next
+   * start). 5 s: a healthy server answers a 500-row INSERT in milliseconds, and it is well inside a
+   * supervisor's stop grace (systemd's TimeoutStopSec default is 90 s).
+   */
+  stopDeadlineMs?: number
 }
 
 export interface AuditShipperCounters {
@@ -107,11 +114,18 @@ export class AuditShipper {
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
-  /** Ships what it can now, then stops (a node's shutdown); what is left ships at the node's next start. */
+  /** Ships what it can now (within stopDeadlineMs), then stops (a node's shutdown); what is left ships at the node's next start. */
   async stop(): Promise<void> {
     if (!this.stopped && !this.retryTimer) {
       this.kick()
-      await this.idle()
+      let timer: NodeJS.Timeout | undefined
+      const deadline = this.opts.stopDeadlineMs ?? 5_000
+      const late = await Promise.race([
+        this.idle().then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), deadline))),
+      ])
+      clearTimeout(timer)
+      if (late) this.opts.log?.warn({ deadlineMs: deadline, backlog: this.counters.backlog }, 'audit shipper stopped with a batch still unanswered (PostgreSQL unreachable?); its records stay in the local log and ship at the next start')
     }
     this.stopped = true
     this.unlisten()
@@ -126,6 +140,7 @@ export class AuditShipper {
         this.again = false
         this.cursor ??= await this.opts.shared.cursorOf(this.node)
         for (;;) {
+          if (this.stopped) return
           const batch = this.opts.local.after(this.cursor, this.opts.batchSize ?? 500)
           if (batch.length === 0) break
           const stored = await this.opts.shared.append(this.node, batch.map(({ id, ...e }) => ({ ...e, localId: id })))
@@ -139,6 +154,8 @@ export class AuditShipper {
       this.lastError = undefined
     } catch (err) {
       this.counters.failures++
+      // Stopped past its deadline: the node may have closed the local log already; the next start ships it.
+      if (this.stopped) return
       this.counters.backlog = Math.max(0, this.opts.local.lastId() - (this.cursor ?? 0))
       this.lastError = (err as Error).message
       // Read the cursor again after a failure: an INSERT that committed without its answer arriving moved it.

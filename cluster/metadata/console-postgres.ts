@@ -4,6 +4,7 @@ import { parseNewAccount, toAccount, type StaffAccount } from '../../api/console
 import type { ConsoleAccount, ConsoleAccounts } from '../../api/console/routes.ts'
 import { sessionIdOf, type Session, type SessionOptions, type SessionPrincipal, type SessionStore } from '../../api/console/sessions.ts'
 import { TidewatchError } from '../../core/errors.ts'
+import { asPostgresUnavailable } from './open.ts'
 import { generatePassword, hashPassword, verifyPassword } from '../../core/password.ts'
 import type { Role } from '../../core/tokens.ts'
 
@@ -27,6 +28,19 @@ import type { Role } from '../../core/tokens.ts'
  * table hands out neither cookies (their SHA-256 is the key) nor tokens.
  */
 
+/**
+ * Runs one PostgreSQL step of the console, a failure to reach PostgreSQL
+ * reported as POSTGRES_UNAVAILABLE (503, core/errors.ts), as
+ * api-tokens.ts does: "try again", not 500 INTERNAL.
+ */
+async function reach<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step()
+  } catch (err) {
+    throw asPostgresUnavailable(err)
+  }
+}
+
 // ---- accounts ----
 
 /** api/console/accounts.ts StaffAccounts over PostgreSQL, with the same checks and error codes. */
@@ -36,36 +50,46 @@ export class PostgresStaffAccounts implements ConsoleAccounts {
   constructor(private readonly pool: pg.Pool) {}
 
   async add(username: string, role: string, password: string, now = Date.now()): Promise<StaffAccount> {
-    const u = parseNewAccount(username, role, password)
-    const hash = await hashPassword(password)
-    const row = (await this.pool.query('INSERT INTO staff_accounts (username, role, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING *', [u.username, u.role, hash, now])).rows[0]
-    if (!row) throw new TidewatchError('STAFF_ACCOUNT_EXISTS', { username: u.username })
-    return toAccount(row)
+    return reach(async () => {
+      const u = parseNewAccount(username, role, password)
+      const hash = await hashPassword(password)
+      const row = (await this.pool.query('INSERT INTO staff_accounts (username, role, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING RETURNING *', [u.username, u.role, hash, now])).rows[0]
+      if (!row) throw new TidewatchError('STAFF_ACCOUNT_EXISTS', { username: u.username })
+      return toAccount(row)
+    })
   }
 
   async get(username: string): Promise<StaffAccount | undefined> {
-    const row = (await this.pool.query('SELECT * FROM staff_accounts WHERE username = lower(btrim($1))', [username])).rows[0]
-    return row ? toAccount(row) : undefined
+    return reach(async () => {
+      const row = (await this.pool.query('SELECT * FROM staff_accounts WHERE username = lower(btrim($1))', [username])).rows[0]
+      return row ? toAccount(row) : undefined
+    })
   }
 
   async list(): Promise<StaffAccount[]> {
-    return (await this.pool.query('SELECT * FROM staff_accounts ORDER BY id')).rows.map(toAccount)
+    return reach(async () => {
+      return (await this.pool.query('SELECT * FROM staff_accounts ORDER BY id')).rows.map(toAccount)
+    })
   }
 
   async verify(username: string, password: string, now = Date.now()): Promise<ConsoleAccount | undefined> {
-    const row = (await this.pool.query('SELECT * FROM staff_accounts WHERE username = lower(btrim($1))', [username])).rows[0] as Record<string, unknown> | undefined
-    // A wrong name costs the same scrypt as a wrong password.
-    const stored = (row?.hash as string | undefined) ?? (await (this.dummy ??= hashPassword(generatePassword())))
-    const ok = await verifyPassword(password, stored)
-    if (!row || !ok || row.disabled_at !== null) return undefined
-    await this.pool.query('UPDATE staff_accounts SET last_login_at = $1 WHERE id = $2', [now, row.id])
-    return toAccount(row)
+    return reach(async () => {
+      const row = (await this.pool.query('SELECT * FROM staff_accounts WHERE username = lower(btrim($1))', [username])).rows[0] as Record<string, unknown> | undefined
+      // A wrong name costs the same scrypt as a wrong password.
+      const stored = (row?.hash as string | undefined) ?? (await (this.dummy ??= hashPassword(generatePassword())))
+      const ok = await verifyPassword(password, stored)
+      if (!row || !ok || row.disabled_at !== null) return undefined
+      await this.pool.query('UPDATE staff_accounts SET last_login_at = $1 WHERE id = $2', [now, row.id])
+      return toAccount(row)
+    })
   }
 
   async isActive(username: string): Promise<boolean> {
-    // As the single process: an account that is not there (never was) does not end a session; a disabled one does.
-    const row = (await this.pool.query<{ disabled_at: number | null }>('SELECT disabled_at FROM staff_accounts WHERE username = lower(btrim($1))', [username])).rows[0]
-    return !row || row.disabled_at === null
+    return reach(async () => {
+      // As the single process: an account that is not there (never was) does not end a session; a disabled one does.
+      const row = (await this.pool.query<{ disabled_at: number | null }>('SELECT disabled_at FROM staff_accounts WHERE username = lower(btrim($1))', [username])).rows[0]
+      return !row || row.disabled_at === null
+    })
   }
 
   /**
@@ -74,20 +98,22 @@ export class PostgresStaffAccounts implements ConsoleAccounts {
    * them, which the caller revokes. False when there is no such account.
    */
   async setDisabled(username: string, disabled: boolean, now = Date.now()): Promise<{ found: boolean; mintedTokenIds: number[] }> {
-    const c = await this.pool.connect()
-    try {
-      await c.query('BEGIN')
-      const r = await c.query<{ username: string }>('UPDATE staff_accounts SET disabled_at = $1 WHERE username = lower(btrim($2)) RETURNING username', [disabled ? now : null, username])
-      const name = r.rows[0]?.username
-      const ended = name !== undefined && disabled ? (await c.query<{ minted_token_id: number | null }>("DELETE FROM console_sessions WHERE kind = 'account' AND name = $1 RETURNING minted_token_id", [name])).rows : []
-      await c.query('COMMIT')
-      return { found: name !== undefined, mintedTokenIds: ended.flatMap((s) => (s.minted_token_id === null ? [] : [s.minted_token_id])) }
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined)
-      throw err
-    } finally {
-      c.release()
-    }
+    return reach(async () => {
+      const c = await this.pool.connect()
+      try {
+        await c.query('BEGIN')
+        const r = await c.query<{ username: string }>('UPDATE staff_accounts SET disabled_at = $1 WHERE username = lower(btrim($2)) RETURNING username', [disabled ? now : null, username])
+        const name = r.rows[0]?.username
+        const ended = name !== undefined && disabled ? (await c.query<{ minted_token_id: number | null }>("DELETE FROM console_sessions WHERE kind = 'account' AND name = $1 RETURNING minted_token_id", [name])).rows : []
+        await c.query('COMMIT')
+        return { found: name !== undefined, mintedTokenIds: ended.flatMap((s) => (s.minted_token_id === null ? [] : [s.minted_token_id])) }
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        c.release()
+      }
+    })
   }
 }
 
@@ -143,61 +169,71 @@ export class PostgresSessions implements SessionStore {
   constructor(private readonly pool: pg.Pool, private readonly opts: SessionOptions) {}
 
   async create(principal: SessionPrincipal, apiToken: string, mintedTokenId: number | null): Promise<{ cookie: string; session: Session }> {
-    const now = this.opts.clock()
-    await this.sweep(now)
-    const over = await this.pool.query<SessionRow>(
-      `DELETE FROM console_sessions WHERE id IN (
-         SELECT id FROM console_sessions ORDER BY created_at, id
-          LIMIT GREATEST(0, (SELECT count(*) FROM console_sessions) - $1 + 1)) RETURNING *`,
-      [this.opts.max],
-    )
-    this.evicted += over.rowCount ?? 0
-    this.ended(over.rows)
-    const cookie = randomBytes(32).toString('base64url')
-    const session: Session = { id: sessionIdOf(cookie), csrf: randomBytes(32).toString('base64url'), principal, apiToken, mintedTokenId, createdAt: now, lastSeenAt: now }
-    await this.pool.query(
-      'INSERT INTO console_sessions (id, csrf, name, role, kind, sealed_token, minted_token_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)',
-      [session.id, session.csrf, principal.name, principal.role, principal.kind, sealToken(cookie, apiToken), mintedTokenId, now],
-    )
-    return { cookie, session }
+    return reach(async () => {
+      const now = this.opts.clock()
+      await this.sweep(now)
+      const over = await this.pool.query<SessionRow>(
+        `DELETE FROM console_sessions WHERE id IN (
+           SELECT id FROM console_sessions ORDER BY created_at, id
+            LIMIT GREATEST(0, (SELECT count(*) FROM console_sessions) - $1 + 1)) RETURNING *`,
+        [this.opts.max],
+      )
+      this.evicted += over.rowCount ?? 0
+      this.ended(over.rows)
+      const cookie = randomBytes(32).toString('base64url')
+      const session: Session = { id: sessionIdOf(cookie), csrf: randomBytes(32).toString('base64url'), principal, apiToken, mintedTokenId, createdAt: now, lastSeenAt: now }
+      await this.pool.query(
+        'INSERT INTO console_sessions (id, csrf, name, role, kind, sealed_token, minted_token_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)',
+        [session.id, session.csrf, principal.name, principal.role, principal.kind, sealToken(cookie, apiToken), mintedTokenId, now],
+      )
+      return { cookie, session }
+    })
   }
 
   async get(cookie: string | undefined): Promise<Session | undefined> {
-    if (!cookie) return undefined
-    const id = sessionIdOf(cookie)
-    const now = this.opts.clock()
-    // Touched only while alive; one round trip for the common case.
-    const row = (await this.pool.query<SessionRow>(
-      'UPDATE console_sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1 AND last_seen_at >= $3 AND created_at >= $4 RETURNING *',
-      [id, now, now - this.opts.idleMs, now - this.opts.absoluteMs],
-    )).rows[0]
-    if (!row) {
-      await this.end(id)
-      return undefined
-    }
-    const apiToken = openToken(cookie, row.sealed_token)
-    if (apiToken === undefined) return undefined
-    return {
-      id,
-      csrf: row.csrf,
-      principal: { name: row.name, role: row.role, kind: row.kind },
-      apiToken,
-      mintedTokenId: row.minted_token_id,
-      createdAt: row.created_at,
-      lastSeenAt: now,
-    }
+    return reach(async () => {
+      if (!cookie) return undefined
+      const id = sessionIdOf(cookie)
+      const now = this.opts.clock()
+      // Touched only while alive; one round trip for the common case.
+      const row = (await this.pool.query<SessionRow>(
+        'UPDATE console_sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1 AND last_seen_at >= $3 AND created_at >= $4 RETURNING *',
+        [id, now, now - this.opts.idleMs, now - this.opts.absoluteMs],
+      )).rows[0]
+      if (!row) {
+        await this.end(id)
+        return undefined
+      }
+      const apiToken = openToken(cookie, row.sealed_token)
+      if (apiToken === undefined) return undefined
+      return {
+        id,
+        csrf: row.csrf,
+        principal: { name: row.name, role: row.role, kind: row.kind },
+        apiToken,
+        mintedTokenId: row.minted_token_id,
+        createdAt: row.created_at,
+        lastSeenAt: now,
+      }
+    })
   }
 
   async signOut(cookie: string | undefined): Promise<void> {
-    if (cookie) await this.end(sessionIdOf(cookie))
+    return reach(async () => {
+      if (cookie) await this.end(sessionIdOf(cookie))
+    })
   }
 
   async endFor(name: string): Promise<void> {
-    this.ended((await this.pool.query<SessionRow>('DELETE FROM console_sessions WHERE name = $1 RETURNING *', [name])).rows)
+    return reach(async () => {
+      this.ended((await this.pool.query<SessionRow>('DELETE FROM console_sessions WHERE name = $1 RETURNING *', [name])).rows)
+    })
   }
 
   async size(): Promise<number> {
-    return Number((await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM console_sessions')).rows[0]!.n)
+    return reach(async () => {
+      return Number((await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM console_sessions')).rows[0]!.n)
+    })
   }
 
   private async end(id: string): Promise<void> {

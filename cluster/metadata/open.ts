@@ -46,14 +46,15 @@ const OPERATOR_CONNECT_TIMEOUT_MS = 5_000
  * own connection errors, and the SQLSTATE classes 08 (connection exception),
  * 28 (invalid authorization), 3D (no such database) and 57P (operator
  * intervention: shutdown, cannot connect now) of the PostgreSQL 15 manual,
- * Appendix A.
+ * Appendix A; and pg's query_timeout ("Query read timeout", api-db.ts): an
+ * answer that never came is the server away, not a refusal.
  */
 export function isPostgresUnavailable(err: unknown): boolean {
   if (isTidewatchError(err)) return err.code === 'POSTGRES_UNAVAILABLE'
   const e = err as { code?: unknown; syscall?: unknown; message?: unknown }
   if (typeof e?.syscall === 'string') return true
   if (typeof e?.code === 'string' && /^(08|28|3D|57P)/.test(e.code)) return true
-  return typeof e?.message === 'string' && /^(Connection terminated|timeout expired|Client has encountered a connection error)/.test(e.message)
+  return typeof e?.message === 'string' && /^(Connection terminated|timeout expired|Client has encountered a connection error|Query read timeout)/.test(e.message)
 }
 
 /** The error as POSTGRES_UNAVAILABLE. The URL is not quoted: it may hold a password. */

@@ -324,8 +324,21 @@ describe('two API nodes on one PostgreSQL', () => {
     }
   })
 
-  it('audit records made while PostgreSQL is down arrive once it is back, each once', async () => {
+  it('audit records made while PostgreSQL is down arrive once it is back, each once; the console answers 503 meanwhile', async () => {
+    await staff(['add', 'thu-ha', '--role', 'staff', '--password-stdin'], 'mật khẩu thứ tư 2027')
+    const cookie = await signIn(a, { username: 'thu-ha', password: 'mật khẩu thứ tư 2027' })
     server.kill()
+    // The console's sessions and accounts are in PostgreSQL: "unavailable, try again", not 500, and the session is not ended.
+    expect((await consolePage(a, cookie)).status).toBe(503)
+    const page = await fetch(`${b.url}/console/sign-in`)
+    const pre = cookieOf(page, 'tw_console_pre')!
+    const signInWhileDown = await fetch(`${b.url}/console/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
+      body: new URLSearchParams({ _pre: pre, username: 'thu-ha', password: 'mật khẩu thứ tư 2027' }).toString(),
+    })
+    expect(signInWhileDown.status).toBe(503)
     // Node A keeps serving: its tokens are in memory, its records go to its local log first.
     const ids = ['while-down-1', 'while-down-2', 'while-down-3']
     for (const id of ids) {
@@ -350,5 +363,7 @@ describe('two API nodes on one PostgreSQL', () => {
     for (const id of ids) expect(arrived!.filter((t) => t === `station:${id}`)).toHaveLength(1)
     const health = await a.shared.healthChecks.audit!()
     expect(health).toMatchObject({ up: true, backlog: 0 })
+    // The session made before the outage is still there.
+    expect(await eventually(async () => (await consolePage(a, cookie)).status === 200, 30_000, 200)).toBe(true)
   })
 })
