@@ -25,7 +25,10 @@ import type { Role } from '../../core/tokens.ts'
  *
  * A session row holds the API token it acts with, sealed (AES-256-GCM) under
  * a key derived from the cookie, which only the browser has: a dump of the
- * table hands out neither cookies (their SHA-256 is the key) nor tokens.
+ * table hands out neither cookies (their SHA-256 is the key) nor tokens. The
+ * sealed token is bound to its row's id, name, role, kind and minted token
+ * (GCM's additional data), so a writer of the table cannot change who a
+ * session is.
  */
 
 /**
@@ -120,25 +123,58 @@ export class PostgresStaffAccounts implements ConsoleAccounts {
 // ---- sessions ----
 
 const SEAL_INFO = 'tidewatch console session token v1'
+/** AES-GCM's full 128-bit tag (NIST SP 800-38D §5.2.1.2); Node would otherwise accept a truncated one. */
+const TAG_BYTES = 16
+const IV_BYTES = 12
+/** Sealed values bound to their row (below) start with this; older ones (no prefix) are read once and re-sealed. */
+const BOUND = 'v2.'
 
 function keyOf(cookie: string): Buffer {
   // Independent of the session id (the cookie's plain SHA-256): another input, so one does not give the other.
   return createHash('sha256').update(SEAL_INFO).update('\0').update(cookie).digest()
 }
 
-export function sealToken(cookie: string, token: string): string {
-  const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', keyOf(cookie), iv)
-  const body = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()])
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')
+/** The columns of a session row its sealed token is bound to. */
+export interface SealBinding {
+  id: string
+  name: string
+  role: Role
+  kind: 'account' | 'token'
+  mintedTokenId: number | null
 }
 
-export function openToken(cookie: string, sealed: string): string | undefined {
+/**
+ * The additional authenticated data of a sealed token: its row's identity and
+ * principal. Someone who can write the table but has no cookie cannot then
+ * give a session another name, role or kind, nor another minted token to
+ * revoke when it ends: opening fails and the session is not served. Fields
+ * are JSON-encoded, so no name can forge a separator.
+ */
+function aadOf(b: SealBinding): Buffer {
+  return Buffer.from(JSON.stringify([b.id, b.name, b.role, b.kind, b.mintedTokenId]), 'utf8')
+}
+
+export function sealToken(cookie: string, token: string, binding: SealBinding): string {
+  const iv = randomBytes(IV_BYTES)
+  const cipher = createCipheriv('aes-256-gcm', keyOf(cookie), iv, { authTagLength: TAG_BYTES })
+  cipher.setAAD(aadOf(binding))
+  const body = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()])
+  return BOUND + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')
+}
+
+/**
+ * The token, or undefined when the cookie or (for a bound value) the row's
+ * columns do not match. `legacy` is true for a value sealed before rows were
+ * bound (no AAD): the caller re-seals it bound.
+ */
+export function openToken(cookie: string, sealed: string, binding: SealBinding): { token: string; legacy: boolean } | undefined {
+  const legacy = !sealed.startsWith(BOUND)
   try {
-    const raw = Buffer.from(sealed, 'base64url')
-    const decipher = createDecipheriv('aes-256-gcm', keyOf(cookie), raw.subarray(0, 12))
-    decipher.setAuthTag(raw.subarray(12, 28))
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')
+    const raw = Buffer.from(legacy ? sealed : sealed.slice(BOUND.length), 'base64url')
+    const decipher = createDecipheriv('aes-256-gcm', keyOf(cookie), raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES })
+    if (!legacy) decipher.setAAD(aadOf(binding))
+    decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
+    return { token: Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8'), legacy }
   } catch {
     return undefined
   }
@@ -184,7 +220,7 @@ export class PostgresSessions implements SessionStore {
       const session: Session = { id: sessionIdOf(cookie), csrf: randomBytes(32).toString('base64url'), principal, apiToken, mintedTokenId, createdAt: now, lastSeenAt: now }
       await this.pool.query(
         'INSERT INTO console_sessions (id, csrf, name, role, kind, sealed_token, minted_token_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)',
-        [session.id, session.csrf, principal.name, principal.role, principal.kind, sealToken(cookie, apiToken), mintedTokenId, now],
+        [session.id, session.csrf, principal.name, principal.role, principal.kind, sealToken(cookie, apiToken, { id: session.id, ...principal, mintedTokenId }), mintedTokenId, now],
       )
       return { cookie, session }
     })
@@ -204,8 +240,15 @@ export class PostgresSessions implements SessionStore {
         await this.end(id)
         return undefined
       }
-      const apiToken = openToken(cookie, row.sealed_token)
-      if (apiToken === undefined) return undefined
+      const binding: SealBinding = { id, name: row.name, role: row.role, kind: row.kind, mintedTokenId: row.minted_token_id }
+      const opened = openToken(cookie, row.sealed_token, binding)
+      if (opened === undefined) return undefined
+      const apiToken = opened.token
+      if (opened.legacy) {
+        // Sealed before rows were bound (at most one absolute lifetime ago, 12 h): bound now, at its first use,
+        // with the columns as they are. Only if the row changes between now and then does the change stick.
+        await this.pool.query('UPDATE console_sessions SET sealed_token = $2 WHERE id = $1 AND sealed_token = $3', [id, sealToken(cookie, apiToken, binding), row.sealed_token])
+      }
       return {
         id,
         csrf: row.csrf,
