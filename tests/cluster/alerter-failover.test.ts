@@ -31,6 +31,7 @@ import { readingLines } from '../../ingest/points.ts'
 import { tempDir } from '../helpers/platform.ts'
 import { smppConfig } from '../alerts/helpers.ts'
 import { startSmsc } from '../alerts/smsc.ts'
+import { followJsonLogs } from './cluster-nodes.ts'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const STATION = 'CM-LUA1'
@@ -120,21 +121,7 @@ describe('cluster alerter failover (issue 16 scenario 6, short)', () => {
         env: { ...process.env, ...env(dataDirOf(node), node), TIDEWATCH_FROM_SOURCE: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       })
-      const child: Child = { proc, logs: [], node }
-      let rest = ''
-      const take = (chunk: Buffer): void => {
-        const lines = (rest + chunk.toString()).split('\n')
-        rest = lines.pop()!
-        for (const l of lines) {
-          try {
-            child.logs.push(JSON.parse(l) as Record<string, unknown>)
-          } catch {
-            child.logs.push({ msg: l })
-          }
-        }
-      }
-      proc.stdout!.on('data', take)
-      proc.stderr!.on('data', take)
+      const child: Child = { proc, logs: followJsonLogs(proc), node }
       children.push(child)
       return child
     }

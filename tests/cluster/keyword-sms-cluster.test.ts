@@ -17,25 +17,18 @@
  * `tidewatch api` composes it (runPlatform) shows it on GET /alerts/messages
  * and the console's outbox page, where retry is refused in cluster mode.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { jetstream } from '@nats-io/jetstream'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { runPlatform } from '../../cli/commands/up.ts'
-import { PostgresMetadataRepository } from '../../cluster/metadata/postgres.ts'
 import { ensureReadingsLog, LogPublisher } from '../../cluster/log/readings-stream.ts'
-import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
 import { loadConfig } from '../../core/config.ts'
 import { silentLogger } from '../../core/log.ts'
 import type { AcceptedReading } from '../../core/reading.ts'
 import { readingLines } from '../../ingest/points.ts'
-import { freePort } from '../../influx/managed.ts'
-import { eventually, tempDir } from '../helpers/platform.ts'
-import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
+import { eventually } from '../helpers/platform.ts'
 import { smppConfig } from '../alerts/helpers.ts'
-import { startSmsc } from '../alerts/smsc.ts'
-import { spawnAlerter, type AlerterProcess } from './alerter-process.ts'
+import { alerterWorldPerFile, type AlerterProcess } from './cluster-nodes.ts'
 
 const STATION = 'CM-KW1'
 const CODE = 'KW01'
@@ -48,54 +41,10 @@ const HOA = '84910000303'
 const STAFF_TOKEN = 'keyword-sms-cluster-test-token'
 
 describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL holds the subscription (issue 16)', () => {
-  const tmp = tempDir('tidewatch-keywords-cluster-')
-  let pgServer: LocalPostgres
-  let nats: NatsCluster
-  let nc: NatsConnection
-  let smsc: Awaited<ReturnType<typeof startSmsc>>
-  let repo: PostgresMetadataRepository
-  let url: string
-  const alerters: AlerterProcess[] = []
-  const stops: Array<() => void> = []
-  const runs: Array<Promise<number>> = []
-
-  beforeAll(async () => {
-    ;[pgServer, nats, smsc] = await Promise.all([startLocalPostgres(), startNatsCluster({ dir: join(tmp.dir, 'nats'), nodes: 3 }), startSmsc()])
-    await nats.ready()
-    nc = await connect({ servers: [...nats.servers] })
-    url = await freshDatabase(pgServer)
-    repo = await PostgresMetadataRepository.open({ url, poolMax: 2 })
-  }, 90_000)
-
-  afterAll(async () => {
-    if (process.env.TIDEWATCH_TEST_DUMP === '1') for (const a of alerters) console.log(a.node, a.logs.map((l) => JSON.stringify(l)).join('\n'))
-    for (const a of alerters) a.kill()
-    for (const stop of stops) stop()
-    await Promise.allSettled(runs)
-    await repo?.close()
-    await nc?.close()
-    await nats?.stop()
-    await smsc?.close()
-    await pgServer?.stop()
-    tmp.cleanup()
-  })
-
-  /** An API node as `tidewatch api` runs it in cluster mode (runPlatform: mirror, then the platform). */
-  const startApiNode = async (name: string): Promise<string> => {
-    const dataDir = join(tmp.dir, name)
-    mkdirSync(dataDir, { recursive: true })
-    const port = await freePort()
-    const config = loadConfig({ env: { TIDEWATCH_DATA_DIR: dataDir, TIDEWATCH_POSTGRES_URL: url, TIDEWATCH_HTTP_PORT: String(port), TIDEWATCH_STAFF_TOKEN: STAFF_TOKEN, TIDEWATCH_NODE_ID: name } })
-    let stop!: () => void
-    const until = new Promise<void>((r) => (stop = r))
-    stops.push(stop)
-    runs.push(runPlatform({ config, log: silentLogger, io: { stdout: () => undefined, stderr: () => undefined }, parts: { api: true }, until }))
-    const base = `http://127.0.0.1:${port}`
-    expect(await eventually(() => fetch(`${base}/health`).then((r) => r.ok, () => false), 30_000)).toBe(true)
-    return base
-  }
+  const world = alerterWorldPerFile('tidewatch-keywords-cluster-')
 
   it('DK subscribes in PostgreSQL and the next alert reaches the farmer; HUY stops them; one UCS-2 reply each; a DK during a failover waits for the next leader', async () => {
+    const { tmp, nats, nc, smsc, repo } = world
     const configFile = join(tmp.dir, 'config.json')
     // Diacritics on and Unicode allowed: the replies go as UCS-2 (docs/ALERTS.md, "Keywords").
     writeFileSync(configFile, JSON.stringify({ alerts: smppConfig(smsc.port, { defaultDiacritics: true }, { useUnicode: true }), cluster: { nats: { stream: STREAM, subjectPrefix: PREFIX, replicas: 3, publishTimeoutMs: 2000 } } }))
@@ -103,11 +52,7 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
     await ensureReadingsLog(nc, config, { log: silentLogger, targets: [] })
     await repo.addStation({ id: STATION, name: 'Trạm ruộng lúa Khánh Bình', commune: 'Khánh Bình', lat: 9.07, lon: 104.98, sensors: ['salinity'], code: CODE })
 
-    const spawnOne = (node: string): AlerterProcess => {
-      const a = spawnAlerter({ node, dir: tmp.dir, configFile, natsServers: nats.servers, postgresUrl: url })
-      alerters.push(a)
-      return a
-    }
+    const spawnOne = (node: string): AlerterProcess => world.alerter(node, configFile)
     const leader = spawnOne('alerter-a')
     expect(await eventually(() => !!leader.logged('took over the alerter lease'), 60_000, 100), 'alerter-a leads').toBe(true)
     const standby = spawnOne('alerter-b')
@@ -176,7 +121,7 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
     expect((await recorded(LAN)).filter((r) => r.kind === 'reply')).toHaveLength(2)
 
     // An API node shows it: GET /alerts/messages and the console's outbox page.
-    const api = await startApiNode('api-a')
+    const api = await world.api('api-a', STAFF_TOKEN)
     const headers = { authorization: `Bearer ${STAFF_TOKEN}` }
     const listed = async () => ((await (await fetch(`${api}/api/v1/alerts/messages?limit=1000`, { headers })).json()) as { messages: Array<{ id: number; address: string; status: string; kind: string }> }).messages
     expect(await eventually(async () => (await listed()).filter((m) => m.address === `+${HOA}`).length === (await recorded(HOA)).length, 15_000, 100), "the API node lists the cluster's outbox").toBe(true)

@@ -10,30 +10,21 @@
  * reaches node B and the leading alerter through PostgreSQL, and gets the
  * alert SMS from the leader. Delays are printed, never asserted.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { jetstream } from '@nats-io/jetstream'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { runPlatform } from '../../cli/commands/up.ts'
-import { PostgresMetadataRepository } from '../../cluster/metadata/postgres.ts'
 import { ensureReadingsLog, LogPublisher } from '../../cluster/log/readings-stream.ts'
-import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
 import { loadConfig } from '../../core/config.ts'
 import { silentLogger } from '../../core/log.ts'
 import type { AcceptedReading } from '../../core/reading.ts'
-import { freePort } from '../../influx/managed.ts'
 import { readingLines } from '../../ingest/points.ts'
 import { runCli } from '../cli/run.ts'
-import { eventually, tempDir } from '../helpers/platform.ts'
-import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
+import { eventually } from '../helpers/platform.ts'
 import { smppConfig } from '../alerts/helpers.ts'
-import { startSmsc } from '../alerts/smsc.ts'
+import { alerterWorldPerFile, type AlerterProcess } from './cluster-nodes.ts'
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const STATION = 'CM-SUB1'
 const STREAM = 'TW_SUBSCRIBERS'
 const PREFIX = 'tw_subscribers'
@@ -45,111 +36,22 @@ const FARMER = '+84910000101'
  */
 const SALINITY = [1.0, 1.1, 2.5, 2.6]
 
-interface Child {
-  proc: ChildProcess
-  logs: Array<Record<string, unknown>>
-  node: string
-  dataDir: string
-}
-
 describe('subscribers in cluster mode: PostgreSQL holds them, every node follows (issue 16)', () => {
-  const tmp = tempDir('tidewatch-subscribers-cluster-')
-  let pgServer: LocalPostgres
-  let nats: NatsCluster
-  let nc: NatsConnection
-  let smsc: Awaited<ReturnType<typeof startSmsc>>
-  let repo: PostgresMetadataRepository
-  let url: string
-  const children: Child[] = []
-  const stops: Array<() => void> = []
-  const runs: Array<Promise<number>> = []
-
-  beforeAll(async () => {
-    ;[pgServer, nats, smsc] = await Promise.all([startLocalPostgres(), startNatsCluster({ dir: join(tmp.dir, 'nats'), nodes: 3 }), startSmsc()])
-    await nats.ready()
-    nc = await connect({ servers: [...nats.servers] })
-    url = await freshDatabase(pgServer)
-    repo = await PostgresMetadataRepository.open({ url, poolMax: 2 })
-  }, 90_000)
-
-  afterAll(async () => {
-    if (process.env.TIDEWATCH_TEST_DUMP === '1') for (const c of children) console.log(c.node, c.logs.map((l) => JSON.stringify(l)).join('\n'))
-    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
-    for (const stop of stops) stop()
-    await Promise.allSettled(runs)
-    await repo?.close()
-    await nc?.close()
-    await nats?.stop()
-    await smsc?.close()
-    await pgServer?.stop()
-    tmp.cleanup()
-  })
-
-  /** An API node as `tidewatch api` runs it in cluster mode (runPlatform: mirror, then the platform). */
-  const startApiNode = async (name: string): Promise<string> => {
-    const dataDir = join(tmp.dir, name)
-    mkdirSync(dataDir, { recursive: true })
-    const port = await freePort()
-    const config = loadConfig({
-      env: { TIDEWATCH_DATA_DIR: dataDir, TIDEWATCH_POSTGRES_URL: url, TIDEWATCH_HTTP_PORT: String(port), TIDEWATCH_STAFF_TOKEN: STAFF_TOKEN, TIDEWATCH_NODE_ID: name },
-    })
-    let stop!: () => void
-    const until = new Promise<void>((r) => (stop = r))
-    stops.push(stop)
-    runs.push(runPlatform({ config, log: silentLogger, io: { stdout: () => undefined, stderr: () => undefined }, parts: { api: true }, until }))
-    const base = `http://127.0.0.1:${port}`
-    expect(await eventually(() => fetch(`${base}/health`).then((r) => r.ok, () => false), 30_000)).toBe(true)
-    return base
-  }
-
-  const startAlerter = (node: string, configFile: string): Child => {
-    const dataDir = join(tmp.dir, node)
-    mkdirSync(dataDir, { recursive: true })
-    const proc = spawn(process.execPath, [join(REPO, 'bin/tidewatch.js'), 'alerter'], {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        TIDEWATCH_CONFIG: configFile,
-        TIDEWATCH_DATA_DIR: dataDir,
-        TIDEWATCH_NATS_SERVERS: nats.servers.join(','),
-        TIDEWATCH_NODE_ID: node,
-        TIDEWATCH_POSTGRES_URL: url,
-        TIDEWATCH_LOG_LEVEL: 'info',
-        TIDEWATCH_FROM_SOURCE: '1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const child: Child = { proc, logs: [], node, dataDir }
-    let rest = ''
-    const take = (chunk: Buffer): void => {
-      const lines = (rest + chunk.toString()).split('\n')
-      rest = lines.pop()!
-      for (const l of lines) {
-        try {
-          child.logs.push(JSON.parse(l) as Record<string, unknown>)
-        } catch {
-          child.logs.push({ msg: l })
-        }
-      }
-    }
-    proc.stdout!.on('data', take)
-    proc.stderr!.on('data', take)
-    children.push(child)
-    return child
-  }
+  const world = alerterWorldPerFile('tidewatch-subscribers-cluster-')
 
   it('a farmer subscribed through node A is on node B and gets the SMS from the leading alerter', async () => {
+    const { tmp, nats, nc, smsc, repo } = world
     const configFile = join(tmp.dir, 'config.json')
     writeFileSync(configFile, JSON.stringify({ alerts: smppConfig(smsc.port), cluster: { nats: { stream: STREAM, subjectPrefix: PREFIX, replicas: 3, publishTimeoutMs: 2000 } } }))
     const config = loadConfig({ env: { TIDEWATCH_CONFIG: configFile, TIDEWATCH_DATA_DIR: join(tmp.dir, 'test'), TIDEWATCH_NATS_SERVERS: nats.servers.join(','), TIDEWATCH_NODE_ID: 'test' } })
     await ensureReadingsLog(nc, config, { log: silentLogger, targets: [] })
     await repo.addStation({ id: STATION, name: 'Trạm ruộng lúa Trần Văn Thời', commune: 'Khánh Bình', lat: 9.07, lon: 104.98, sensors: ['salinity'] })
 
-    const [apiA, apiB] = await Promise.all([startApiNode('api-a'), startApiNode('api-b')])
-    const leader = startAlerter('alerter-a', configFile)
-    const logged = (c: Child, msg: string) => c.logs.find((l) => l.msg === msg)
+    const [apiA, apiB] = await Promise.all([world.api('api-a', STAFF_TOKEN), world.api('api-b', STAFF_TOKEN)])
+    const leader = world.alerter('alerter-a', configFile)
+    const logged = (c: AlerterProcess, msg: string) => c.logged(msg)
     expect(await eventually(() => !!logged(leader, 'took over the alerter lease'), 60_000, 100), 'alerter-a leads').toBe(true)
-    const standby = startAlerter('alerter-b', configFile)
+    const standby = world.alerter('alerter-b', configFile)
     expect(await eventually(() => !!logged(standby, 'alerter node started; waiting for the lease'), 60_000, 100), 'alerter-b stands by').toBe(true)
 
     // The leader's own copy, read as its alerter reads it (another connection to its registry file).
@@ -207,6 +109,7 @@ describe('subscribers in cluster mode: PostgreSQL holds them, every node follows
   }, 180_000)
 
   it('tidewatch alerts subscribers add|rm in cluster mode reads and writes PostgreSQL, not the node registry', async () => {
+    const { tmp, url, repo } = world
     const env = { TIDEWATCH_POSTGRES_URL: url, TIDEWATCH_DATA_DIR: join(tmp.dir, 'cli') }
     const add = await runCli(['alerts', 'subscribers', 'add', '--phone', '0910000202', '--name', 'Chị Bảy', '--station', STATION], env)
     expect(add.err).toBe('')
