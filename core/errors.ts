@@ -52,6 +52,7 @@ const CATALOG = {
   INFLUXD_NOT_INSTALLED: { status: 500, message: 'influxd is not installed' },
   POSTGRES_NOT_INSTALLED: { status: 500, message: 'PostgreSQL 15 is not installed' },
   POSTGRES_UNAVAILABLE: { status: 503, message: 'PostgreSQL is unavailable' },
+  AUDIT_NODE_CONFLICT: { status: 503, message: "This node's name in the cluster audit log is also another node's (a copied data dir); its records are kept locally, not shipped" },
   INTERNAL: { status: 500, message: 'Internal error' },
   TLS_CA_EXISTS: { status: 409, message: 'A development CA already exists; replacing it needs --force' },
 

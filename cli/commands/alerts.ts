@@ -7,6 +7,7 @@ import { DEFAULT_RULES } from '../../levels/zones.ts'
 import { Subscribers, type Subscriber, type SubscriberInput } from '../../alerts/subscribers.ts'
 import type { MetadataRepository } from '../../cluster/metadata/repository.ts'
 import { parse } from '../args.ts'
+import { clusterAuditOf } from './devices.ts'
 
 /**
  * tidewatch alerts <command>
@@ -47,6 +48,12 @@ interface AlertsStore {
   subscribers(): Promise<Subscriber[]>
   addSubscriber(input: SubscriberInput, now: number): Promise<Subscriber>
   removeSubscriber(id: number): Promise<void>
+  /**
+   * Audits a change, with the API's action names (api/routes/alerts.ts). Cluster mode: the cluster's
+   * PostgreSQL log (the operator source's sink, as devices/tokens/staff). Undefined on the node's SQLite:
+   * the single-process command has never audited and does not start here.
+   */
+  record?: (entry: { action: string; target: string; before?: unknown; after?: unknown }) => Promise<void>
 }
 
 function localStore(registry: Registry): AlertsStore {
@@ -78,6 +85,7 @@ function clusterStore(repo: MetadataRepository): AlertsStore {
     subscribers: () => repo.listSubscribers(),
     addSubscriber: (input, now) => repo.createSubscriber(input, now),
     removeSubscriber: (id) => repo.removeSubscriber(id),
+    record: clusterAuditOf(repo),
   }
 }
 
@@ -96,12 +104,20 @@ export async function alertsCommand(
   if (!store) throw new TidewatchError('BAD_REQUEST', {}, 'alerts: no registry or repository to work on')
   if (group === 'rules') {
     if (action === 'set' && rest.length === 3) {
-      if (rest[0] !== 'default') await store.requireStation(rest[0]!)
-      out(await store.setRule(rest[0]!, rest[1]!, ruleJson(rest[2]!), now))
+      const [scope, sensor] = [rest[0]!, rest[1]!]
+      if (scope !== 'default') await store.requireStation(scope)
+      const before = store.record ? (await store.overrides(scope))[sensor] : undefined
+      const after = await store.setRule(scope, sensor, ruleJson(rest[2]!), now)
+      out(after)
+      await store.record?.({ action: 'rule.set', target: `rule:${scope}/${sensor}`, before, after })
       return 0
     }
     if (action === 'rm' && rest.length === 2) {
-      out({ removed: await store.removeRule(rest[0]!, rest[1]!) })
+      const [scope, sensor] = [rest[0]!, rest[1]!]
+      const before = store.record ? (await store.overrides(scope))[sensor] : undefined
+      const removed = await store.removeRule(scope, sensor)
+      out({ removed })
+      if (removed) await store.record?.({ action: 'rule.remove', target: `rule:${scope}/${sensor}`, before })
       return 0
     }
     if (action === undefined) {
@@ -121,8 +137,11 @@ export async function alertsCommand(
     }
     if (action === 'rm' && rest.length === 1) {
       if (!/^\d+$/.test(rest[0]!)) throw usage(`subscribers rm needs a subscriber id (a number), got "${rest[0]}"`)
-      await store.removeSubscriber(Number(rest[0]))
-      out({ removed: Number(rest[0]) })
+      const id = Number(rest[0])
+      const before = store.record ? (await store.subscribers()).find((x) => x.id === id) : undefined
+      await store.removeSubscriber(id)
+      out({ removed: id })
+      await store.record?.({ action: 'subscriber.delete', target: `subscriber:${id}`, before })
       return 0
     }
     if (action === 'add') {
@@ -142,22 +161,22 @@ export async function alertsCommand(
         false,
       )
       for (const id of values.station ?? []) await store.requireStation(id)
-      out(
-        await store.addSubscriber(
-          {
-            kind: values.staff ? 'staff' : 'farmer',
-            phone: values.phone,
-            name: values.name,
-            stations: values.station,
-            communes: values.commune,
-            lang: values.lang as 'vi' | 'en' | undefined,
-            diacritics: values.diacritics ?? false,
-            email: values.email,
-            webhook: values.webhook,
-          },
-          now,
-        ),
+      const created = await store.addSubscriber(
+        {
+          kind: values.staff ? 'staff' : 'farmer',
+          phone: values.phone,
+          name: values.name,
+          stations: values.station,
+          communes: values.commune,
+          lang: values.lang as 'vi' | 'en' | undefined,
+          diacritics: values.diacritics ?? false,
+          email: values.email,
+          webhook: values.webhook,
+        },
+        now,
       )
+      out(created)
+      await store.record?.({ action: 'subscriber.create', target: `subscriber:${created.id}`, after: created })
       return 0
     }
   }

@@ -35,6 +35,29 @@ export interface ApiNodeShared {
   stop(): Promise<void>
 }
 
+/**
+ * How long /health waits for PostgreSQL's answer to SELECT 1: a health check
+ * must answer well within HAProxy's check timeout (its `timeout connect`, 5 s
+ * in cluster/local/haproxy.ts, when no `timeout check` is set), and a server
+ * on the same network answers in milliseconds.
+ */
+const HEALTH_PROBE_MS = 2_000
+
+async function probe(pool: pg.Pool): Promise<{ error?: string }> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      pool.query('SELECT 1'),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${HEALTH_PROBE_MS} ms`)), HEALTH_PROBE_MS))),
+    ])
+    return {}
+  } catch (err) {
+    return { error: (err as Error)?.message ?? String(err) }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** openNodeStations opens the SQLite registry only without a PostgreSQL URL, which this module is never called without. */
 const noLocalRegistry = (): never => {
   throw new Error('an API node in cluster mode reads its tokens from PostgreSQL, not a local registry')
@@ -77,7 +100,14 @@ export async function startApiNodeShared(opts: {
       return { trail, stop: () => s.stop() }
     },
     healthChecks: {
-      tokens: async () => ({ up: true, source: 'postgresql', ...replica.counters }),
+      // Tokens are verified from this node's copy; "up" only while that copy can be kept current: PostgreSQL
+      // answers and no read of it is failing. Down, the copy still serves (as of lastReloadAt and the changes
+      // applied since), but a token created or revoked elsewhere meanwhile is not seen here.
+      tokens: async () => {
+        const reachable = await probe(pool)
+        const lastError = replica.lastReadError ?? reachable.error
+        return { up: lastError === undefined, source: 'postgresql', lastReloadAt: replica.lastReloadAt, ...(lastError ? { lastError } : {}), ...replica.counters }
+      },
       audit: async () =>
         shipper
           ? { up: shipper.lastError === undefined, node: shipper.node, ...shipper.counters, ...(shipper.lastError ? { lastError: shipper.lastError } : {}) }

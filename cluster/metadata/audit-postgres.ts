@@ -41,6 +41,15 @@ export class PostgresAuditLog implements AuditReader {
     return (await this.pool.query<{ id: number }>('SELECT COALESCE(MAX(local_id), 0) AS id FROM audit_log WHERE node = $1', [node])).rows[0]!.id
   }
 
+  /** What `node` shipped with local ids from..to (when, what, on what): to tell its own history from another's. */
+  async shippedBetween(node: string, from: number, to: number): Promise<Map<number, { at: number; action: string; target: string }>> {
+    const rows = await this.pool.query<{ local_id: number; at: number; action: string; target: string }>(
+      'SELECT local_id, at, action, target FROM audit_log WHERE node = $1 AND local_id BETWEEN $2 AND $3',
+      [node, from, to],
+    )
+    return new Map(rows.rows.map((r) => [r.local_id, { at: r.at, action: r.action, target: r.target }]))
+  }
+
   /** Newest first by when the change was made (a record shipped late still sorts where it happened). */
   async query(q: AuditQuery = {}): Promise<AuditRecord[]> {
     let n = 0

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type Database from 'better-sqlite3'
-import type { AuditLog } from '../../api/auth/audit.ts'
+import type { AuditLog, AuditRecord } from '../../api/auth/audit.ts'
 import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
 import type { Logger } from '../../core/log.ts'
 import { migrate } from '../../core/sqlite.ts'
@@ -88,6 +88,8 @@ export class AuditShipper {
   private warnedAt = 0
   private idleWaiters: Array<() => void> = []
   lastError: string | undefined
+  /** Set when another node ships under this node's name (a copied data dir): shipping stops, records stay local. */
+  conflict: string | undefined
 
   constructor(private readonly opts: AuditShipperOptions) {
     this.node = auditNodeName(opts.db)
@@ -99,7 +101,7 @@ export class AuditShipper {
 
   /** Ships now (what is there and what arrives meanwhile); never throws. */
   kick(): void {
-    if (this.stopped) return
+    if (this.stopped || this.conflict) return
     if (this.running || this.retryTimer) {
       this.again = true
       return
@@ -110,7 +112,7 @@ export class AuditShipper {
 
   /** Resolves once nothing recorded so far is left to ship, or the shipper is waiting to retry. */
   idle(): Promise<void> {
-    if (!this.running && !this.again) return Promise.resolve()
+    if (!this.running && (!this.again || this.conflict !== undefined)) return Promise.resolve()
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -134,16 +136,53 @@ export class AuditShipper {
     for (const w of this.idleWaiters.splice(0)) w()
   }
 
+  /**
+   * True (and shipping stopped, logged, on /health) when PostgreSQL holds, under this node's name, records
+   * this node's log does not have: the data dir was copied (its audit_node with it) and the copy shipped
+   * too, or a backup was restored. (node, local id) would then silently drop one node's records as
+   * "duplicates". Checked where the histories meet: at the cursor read from PostgreSQL (it must not be past
+   * this log's end, and the record there must be this log's), and for every batch PostgreSQL did not take
+   * whole. The records stay in the local log; docs/CLUSTER.md says how to give the copy its own name.
+   */
+  private async sharesName(cursor: number, batch?: readonly AuditRecord[]): Promise<boolean> {
+    let problem: string | undefined
+    const last = this.opts.local.lastId()
+    if (!batch && cursor > last) problem = `PostgreSQL has records up to local id ${cursor} under this node's name, but this node's log ends at ${last}`
+    else {
+      const mine = batch ?? (cursor > 0 ? this.opts.local.after(cursor - 1, 1).filter((r) => r.id === cursor) : [])
+      if (mine.length > 0) {
+        const theirs = await this.opts.shared.shippedBetween(this.node, mine[0]!.id, mine[mine.length - 1]!.id)
+        const other = mine.find((r) => {
+          const t = theirs.get(r.id)
+          return t !== undefined && (t.at !== r.at || t.action !== r.action || t.target !== r.target)
+        })
+        if (other) problem = `PostgreSQL's record ${other.id} under this node's name is not this node's (${theirs.get(other.id)!.action} ${theirs.get(other.id)!.target}, not ${other.action} ${other.target})`
+      }
+    }
+    if (problem === undefined) return false
+    this.conflict = problem
+    this.lastError = `AUDIT_NODE_CONFLICT: ${problem}`
+    this.counters.backlog = Math.max(0, last - (this.cursor ?? 0))
+    this.opts.log?.error({ code: 'AUDIT_NODE_CONFLICT', node: this.node, detail: problem }, "another node ships audit records under this node's name (a copied data dir?); shipping stopped, records kept in the local log")
+    return true
+  }
+
   private async loop(): Promise<void> {
     try {
       do {
         this.again = false
-        this.cursor ??= await this.opts.shared.cursorOf(this.node)
+        if (this.cursor === undefined) {
+          const cursor = await this.opts.shared.cursorOf(this.node)
+          if (await this.sharesName(cursor)) return
+          this.cursor = cursor
+        }
         for (;;) {
           if (this.stopped) return
           const batch = this.opts.local.after(this.cursor, this.opts.batchSize ?? 500)
           if (batch.length === 0) break
           const stored = await this.opts.shared.append(this.node, batch.map(({ id, ...e }) => ({ ...e, localId: id })))
+          // Records PostgreSQL already had are a batch shipped again after a lost answer, or another node's.
+          if (stored < batch.length && (await this.sharesName(this.cursor, batch))) return
           this.counters.shipped += stored
           this.counters.duplicates += batch.length - stored
           this.cursor = batch[batch.length - 1]!.id
@@ -173,7 +212,7 @@ export class AuditShipper {
       this.retryTimer.unref()
     } finally {
       this.running = false
-      if (!this.retryTimer && this.again && !this.stopped) this.kick()
+      if (!this.retryTimer && this.again && !this.stopped && !this.conflict) this.kick()
       else for (const w of this.idleWaiters.splice(0)) w()
     }
   }

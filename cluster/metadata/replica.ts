@@ -95,14 +95,16 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   private readonly own = { tokenUsesDropped: 0, sightingsWritten: 0, sightingsDropped: 0, sightingWriteFailures: 0 }
   /** When the replica last matched the repository fully (a completed reload), ms. */
   lastReloadAt = 0
+  /** The last read of the repository that failed, until a read succeeds again (the follower retries with backoff). */
+  lastReadError: string | undefined
 
   private constructor(private readonly repo: MetadataRepository, private readonly opts: ReplicaOptions) {
     this.log = opts.log?.child({ component: 'metadata-replica' })
     this.maxPending = opts.maxPending ?? 10_000
     this.bootstrapHash = opts.bootstrapToken ? createHash('sha256').update(opts.bootstrapToken).digest() : undefined
     this.follower = new FeedFollower(repo, {
-      reload: () => this.reload(),
-      apply: (change) => this.apply(change),
+      reload: () => this.tracked(() => this.reload()),
+      apply: (change) => this.tracked(() => this.apply(change)),
       maxPending: this.maxPending,
       retry: opts.retry,
       log: this.log,
@@ -363,6 +365,17 @@ export class MetadataReplica implements StationAuthenticator, ZoneDirectory {
   }
 
   // ---- keeping it fresh ----
+
+  /** A read of the repository, its failure kept for /health until a later read succeeds. */
+  private async tracked(read: () => Promise<void>): Promise<void> {
+    try {
+      await read()
+      this.lastReadError = undefined
+    } catch (err) {
+      this.lastReadError = (err as Error)?.message ?? String(err)
+      throw err
+    }
+  }
 
   private async reload(): Promise<void> {
     const [stations, secrets, revoked, tokens, rules] = await Promise.all([

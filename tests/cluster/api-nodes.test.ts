@@ -19,6 +19,7 @@ import { staffToken } from '../../platform/credentials.ts'
 import { devicesCommand } from '../../cli/commands/devices.ts'
 import { staffCommand } from '../../cli/commands/staff.ts'
 import { tokensCommand } from '../../cli/commands/tokens.ts'
+import { alertsCommand } from '../../cli/commands/alerts.ts'
 import { describeError, EXIT } from '../../cli/main.ts'
 import { eventually, getJson, tempDir } from '../helpers/platform.ts'
 import { freshDatabase, startLocalPostgres, type LocalPostgres } from '../helpers/postgres.ts'
@@ -309,6 +310,19 @@ describe('two API nodes on one PostgreSQL', () => {
     expect(page.html).toContain('station:made-by-cli')
   })
 
+  it('tidewatch alerts in cluster mode is audited in the cluster log (rules and subscribers)', async () => {
+    const run = (args: string[]) => withOperatorRepository(a.config.cluster.postgres, (repo) => alertsCommand(args, { repo, stdout: () => undefined }))
+    await run(['rules', 'set', 'default', 'salinity', '{"levels":[{"name":"high","severity":"warning","direction":"above","threshold":4}]}'])
+    const out: string[] = []
+    await withOperatorRepository(a.config.cluster.postgres, (repo) => alertsCommand(['subscribers', 'add', '--phone', '0912345678', '--name', 'Cô Năm'], { repo, stdout: (s) => void out.push(s) }))
+    const id = (JSON.parse(out.join('')) as { id: number }).id
+    await run(['subscribers', 'rm', String(id)])
+    await run(['rules', 'rm', 'default', 'salinity'])
+    const { body } = await getJson(`${b.url}/api/v1/audit?limit=1000`, BOOTSTRAP)
+    const seen = (body.entries as Array<{ action: string; target: string; actor: string }>).map((e) => `${e.action} ${e.target}`)
+    expect(seen).toEqual(expect.arrayContaining(['rule.set rule:default/salinity', 'rule.remove rule:default/salinity', `subscriber.create subscriber:${id}`, `subscriber.delete subscriber:${id}`]))
+  })
+
   it('the PostgreSQL audit log refuses UPDATE, DELETE and TRUNCATE', async () => {
     const c = new pg.Client({ connectionString: url })
     await c.connect()
@@ -339,6 +353,8 @@ describe('two API nodes on one PostgreSQL', () => {
       body: new URLSearchParams({ _pre: pre, username: 'thu-ha', password: 'mật khẩu thứ tư 2027' }).toString(),
     })
     expect(signInWhileDown.status).toBe(503)
+    // /health says the tokens' copy cannot be kept current (it still serves).
+    expect(await eventually(() => a.shared.healthChecks.tokens!().then((h) => h.up === false), 10_000)).toBe(true)
     // Node A keeps serving: its tokens are in memory, its records go to its local log first.
     const ids = ['while-down-1', 'while-down-2', 'while-down-3']
     for (const id of ids) {
@@ -363,6 +379,7 @@ describe('two API nodes on one PostgreSQL', () => {
     for (const id of ids) expect(arrived!.filter((t) => t === `station:${id}`)).toHaveLength(1)
     const health = await a.shared.healthChecks.audit!()
     expect(health).toMatchObject({ up: true, backlog: 0 })
+    expect(await eventually(() => a.shared.healthChecks.tokens!().then((h) => h.up === true), 30_000, 200)).toBe(true)
     // The session made before the outage is still there.
     expect(await eventually(async () => (await consolePage(a, cookie)).status === 200, 30_000, 200)).toBe(true)
   })
