@@ -59,7 +59,7 @@ registry.close()
 const platform = await startPlatformChild({ dir, influxUrl: influx.url })
 
 try {
-  // A day of readings as the ingest writes them (docs/DATA.md): value, raw, late, delay_s.
+  // A day of readings as the ingest writes them (docs/DATA.md): one point per reading, a value and a raw field per sensor, late, delay_s.
   const t0 = Date.now()
   const end = Math.floor(now / STEP_MS) * STEP_MS
   const steps = Math.floor((HOURS * 3_600_000) / STEP_MS)
@@ -76,17 +76,15 @@ try {
     const ts = end - s * STEP_MS
     for (const [i, id] of ids.entries()) {
       const sal = (1 + ((i + s) % 40) / 10).toFixed(2)
+      const level = `${80 + (s % 30)}.0`
       lines.push(
-        `reading,sensor=salinity,station=${id} value=${sal},raw=${sal},late=false,delay_s=2.5 ${ts}`,
-        `reading,sensor=water_level,station=${id} value=${80 + (s % 30)}.0,raw=${80 + (s % 30)}.0,late=false,delay_s=2.5 ${ts}`,
-        `reading,sensor=ph,station=${id} value=7.4,raw=7.4,late=false,delay_s=2.5 ${ts}`,
-        `reading,sensor=no2,station=${id} value=0.12,raw=0.12,late=false,delay_s=2.5 ${ts}`,
+        `station_reading,station=${id} salinity=${sal},salinity_raw=${sal},water_level=${level},water_level_raw=${level},ph=7.4,ph_raw=7.4,no2=0.12,no2_raw=0.12,late=false,delay_s=2.5 ${ts}`,
       )
       if (lines.length >= 5000) await flush()
     }
   }
   await flush()
-  console.log(`loaded ${STATIONS} stations × ${HOURS} h × ${CORE_SENSORS.length} sensors every ${STEP_MS / 60_000} min = ${points} points in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  console.log(`loaded ${STATIONS} stations × ${HOURS} h × ${CORE_SENSORS.length} sensors every ${STEP_MS / 60_000} min = ${points} points (one per reading) in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 
   const url = `${platform.apiUrl}${LATEST}`
   const once = async (encoding: string) => {

@@ -17,6 +17,7 @@ import { InfluxQLQueryBuilder, type InfluxResultFormat } from './influxql.ts'
 import type { SensorKind } from '../core/sensors.ts'
 import { levelOfValue } from '../levels/rules.ts'
 import { DEFAULT_ZONE, zoneRule, type Zone } from '../levels/zones.ts'
+import { READING_MEASUREMENT } from '../influx/schema.ts'
 
 /**
  * What every tidewatch dashboard shares: the data source, the alert-level
@@ -129,15 +130,15 @@ export interface StationVariableOptions {
 }
 
 /**
- * `$station` from the tag values of `reading`. Queries always use the regex
+ * `$station` from the tag values of `station_reading`. Queries always use the regex
  * form `"station" =~ /^$station$/` so one query text serves a single station,
  * several, or "All" (Grafana then substitutes `(a|b|c)`).
  */
 export function stationVariable(opts: StationVariableOptions): QueryVariableBuilder {
-  const query = 'SHOW TAG VALUES FROM "reading" WITH KEY = "station"'
+  const query = `SHOW TAG VALUES FROM "${READING_MEASUREMENT}" WITH KEY = "station"`
   return new QueryVariableBuilder('station')
     .label('Trạm')
-    .description('Station id (tag "station" of the reading measurement)')
+    .description('Station id (tag "station" of the station_reading measurement)')
     .datasource(DS)
     .query(query)
     .definition(query)

@@ -4,12 +4,12 @@ import { stationMapPanel } from './panels/geomap.ts'
 import { statPanel } from './panels/stat.ts'
 import { tablePanel } from './panels/table.ts'
 import { timeseriesPanel } from './panels/timeseries.ts'
-import { FIRING_ALERTS, sensorWhere } from './queries.ts'
+import { FIRING_ALERTS, READING, STATION, storedValues } from './queries.ts'
 
 export const OVERVIEW_UID = 'tidewatch-overview'
 
 // The latest salinity per station in the selected range; the map and the table share it.
-const LATEST_SALINITY = `SELECT last("value") AS "salinity" FROM "reading" WHERE "sensor" = 'salinity' AND $timeFilter GROUP BY "station"`
+const LATEST_SALINITY = `SELECT last("salinity") AS "salinity" FROM ${READING} WHERE $timeFilter GROUP BY "station"`
 
 export function overviewDashboard(): Dashboard {
   const layout = new Layout()
@@ -22,7 +22,7 @@ export function overviewDashboard(): Dashboard {
           unit: UNITS.count,
           noValue: '0',
           targets: [
-            target('A', `SELECT count("last") FROM (SELECT last("value") FROM "reading" WHERE time > now() - 30m GROUP BY "station")`),
+            target('A', `SELECT count("last") FROM (SELECT last("late") FROM ${READING} WHERE time > now() - 30m GROUP BY "station")`),
           ],
         }),
         6,
@@ -33,7 +33,7 @@ export function overviewDashboard(): Dashboard {
           description: 'Sensor values stored in the last hour, all stations and sensors.',
           unit: UNITS.count,
           noValue: '0',
-          targets: [target('A', `SELECT count("value") FROM "reading" WHERE time > now() - 1h`)],
+          targets: [target('A', storedValues('time > now() - 1h'))],
         }),
         6,
       ],
@@ -100,7 +100,7 @@ export function overviewDashboard(): Dashboard {
         targets: [
           target(
             'A',
-            `SELECT mean("value") FROM "reading" WHERE ${sensorWhere('salinity')} AND $timeFilter GROUP BY time($__interval), "station" fill(none)`,
+            `SELECT mean("salinity") FROM ${READING} WHERE ${STATION} AND $timeFilter GROUP BY time($__interval), "station" fill(none)`,
             { alias: '$tag_station' },
           ),
         ],

@@ -5,17 +5,17 @@ import { statPanel } from './panels/stat.ts'
 import { statusHistoryPanel } from './panels/status-history.ts'
 import { tablePanel } from './panels/table.ts'
 import { timeseriesPanel } from './panels/timeseries.ts'
-import { DAY_ICT, LONG_READING, sensorWhere } from './queries.ts'
+import { DAY_ICT, LONG_READING, STATION } from './queries.ts'
 
 export const SALINITY_UID = 'tidewatch-salinity'
 
 /**
  * Salinity intrusion over a season. The default range (180 days) spans a dry
  * season (December to May), so every panel here reads the hourly rollups in
- * "long"."reading_1h": they outlive the raw retention and keep a 180-day query
+ * "long"."station_reading_1h": they outlive the raw retention and keep a 180-day query
  * to ~4,300 points per station instead of ~17,000.
  */
-const DAILY_MAX = `SELECT max("max") AS "max" FROM ${LONG_READING} WHERE ${sensorWhere('salinity')} AND $timeFilter GROUP BY ${DAY_ICT}, "station" fill(none)`
+const DAILY_MAX = `SELECT max("salinity_max") AS "max" FROM ${LONG_READING} WHERE ${STATION} AND $timeFilter GROUP BY ${DAY_ICT}, "station" fill(none)`
 
 const dayCount = () =>
   thresholds([
@@ -49,7 +49,7 @@ export function salinityDashboard(): Dashboard {
           decimals: 1,
           thresholds: salinityThresholds(),
           targets: [
-            target('A', `SELECT max("max") FROM ${LONG_READING} WHERE ${sensorWhere('salinity')} AND $timeFilter GROUP BY "station"`, {
+            target('A', `SELECT max("salinity_max") FROM ${LONG_READING} WHERE ${STATION} AND $timeFilter GROUP BY "station"`, {
               alias: '$tag_station',
             }),
           ],
@@ -79,7 +79,7 @@ export function salinityDashboard(): Dashboard {
         targets: [
           target(
             'A',
-            `SELECT max("max") FROM ${LONG_READING} WHERE ${sensorWhere('salinity')} AND $timeFilter GROUP BY time($__interval), "station" fill(none)`,
+            `SELECT max("salinity_max") FROM ${LONG_READING} WHERE ${STATION} AND $timeFilter GROUP BY time($__interval), "station" fill(none)`,
             { alias: '$tag_station' },
           ),
         ],

@@ -5,7 +5,7 @@ import { LEVELS_MEASUREMENT, LEVELS_SPAN_MS } from '../levels/influx-levels.ts'
 import { Layout, UNITS, baseDashboard, neutralThresholds, rssiThresholds, stationVariable, target, type Placeable } from './common.ts'
 import { statPanel } from './panels/stat.ts'
 import { timeseriesPanel } from './panels/timeseries.ts'
-import { STATION, sensorWhere } from './queries.ts'
+import { READING, STATION, sensorWhere } from './queries.ts'
 
 export const STATION_UID = 'tidewatch-station'
 
@@ -58,7 +58,7 @@ function latest(sensor: CoreSensor): Placeable {
     unit: c.unit,
     decimals: c.decimals,
     thresholds: neutralThresholds(),
-    targets: [target('A', `SELECT last("value") FROM "reading" WHERE ${sensorWhere(sensor)} AND $timeFilter`)],
+    targets: [target('A', `SELECT last("${sensor}") FROM ${READING} WHERE ${STATION} AND $timeFilter`)],
   })
 }
 
@@ -74,7 +74,7 @@ function history(sensor: CoreSensor): Placeable {
     targets: [
       target(
         'A',
-        `SELECT mean("value") FROM "reading" WHERE ${sensorWhere(sensor)} AND $timeFilter GROUP BY time($__interval), "station" fill(none)`,
+        `SELECT mean("${sensor}") FROM ${READING} WHERE ${STATION} AND $timeFilter GROUP BY time($__interval), "station" fill(none)`,
         { alias: '$tag_station' },
       ),
       levelsTarget(sensor),

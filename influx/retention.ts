@@ -1,5 +1,7 @@
 import { TidewatchError } from '../core/errors.ts'
+import { SENSOR_KINDS } from '../core/sensors.ts'
 import { quoteIdent, type InfluxQueryClient } from './query.ts'
+import { READING_MEASUREMENT, ROLLUP_AGGREGATES, ROLLUP_MEASUREMENT, rollupField, valueField } from './schema.ts'
 
 /**
  * Creates the database, the retention policies and the hourly rollup of
@@ -19,9 +21,10 @@ export const LONG_RP = 'long'
 /**
  * The version suffix is how a changed rollup definition gets applied: CQs
  * cannot be altered, so a new name is created and older `cq_reading_1h*` ones
- * are dropped.
+ * are dropped. v2 reads the one-point-per-reading schema (influx/schema.ts);
+ * v1 read the legacy `reading` measurement.
  */
-export const ROLLUP_CQ = 'cq_reading_1h_v1'
+export const ROLLUP_CQ = 'cq_reading_1h_v2'
 const ROLLUP_CQ_PREFIX = 'cq_reading_1h'
 
 const UNIT_MS: Record<string, number> = {
@@ -49,18 +52,22 @@ export function durationMs(text: string): number {
 const HOUR_MS = 3_600_000
 
 /**
- * The rollup: mean/min/max/count per station, sensor and hour. RESAMPLE FOR 1d
- * recomputes the last 24 hours every hour, so readings a station uploads late
- * (after a 4G outage) still reach the rollup; older backfills need a manual
- * SELECT ... INTO (docs/GRAFANA.md).
+ * The rollup: mean/min/max/count per station, sensor and hour, as fields
+ * `salinity_mean`, `salinity_min`, … of `station_reading_1h` (one point per
+ * station and hour). RESAMPLE FOR 1d recomputes the last 24 hours every hour,
+ * so readings a station uploads late (after a 4G outage) still reach the
+ * rollup; older backfills need a manual SELECT ... INTO (docs/GRAFANA.md).
  */
 export function rollupQuery(database: string): string {
   const db = quoteIdent(database)
+  const fields = SENSOR_KINDS.flatMap((sensor) =>
+    ROLLUP_AGGREGATES.map((agg) => `${agg}(${quoteIdent(valueField(sensor))}) AS ${quoteIdent(rollupField(sensor, agg))}`),
+  ).join(', ')
   return (
     `CREATE CONTINUOUS QUERY ${quoteIdent(ROLLUP_CQ)} ON ${db} RESAMPLE EVERY 1h FOR 1d BEGIN ` +
-    `SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max", count("value") AS "count" ` +
-    `INTO ${db}.${quoteIdent(LONG_RP)}."reading_1h" FROM ${db}.${quoteIdent(RAW_RP)}."reading" ` +
-    `GROUP BY time(1h), "station", "sensor" END`
+    `SELECT ${fields} ` +
+    `INTO ${db}.${quoteIdent(LONG_RP)}.${quoteIdent(ROLLUP_MEASUREMENT)} FROM ${db}.${quoteIdent(RAW_RP)}.${quoteIdent(READING_MEASUREMENT)} ` +
+    `GROUP BY time(1h), "station" END`
   )
 }
 

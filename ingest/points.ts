@@ -1,20 +1,26 @@
 import type { AcceptedReading, Rejection } from '../core/reading.ts'
+import { READING_MEASUREMENT, flagsField, rawField, valueField } from '../influx/schema.ts'
 import { escapeTag, fieldFloat as float, fieldString as escapeFieldString } from '../influx/line-protocol.ts'
 
 /**
- * Line protocol for the measurements in docs/DATA.md. Tags hold only what
- * identifies a point (station, sensor), so re-sent readings overwrite
- * themselves; everything else is a field.
+ * Line protocol for the measurements in docs/DATA.md. One `station_reading`
+ * point per reading (influx/schema.ts): its only tag is the station, so a
+ * re-sent reading (same station, same device timestamp) overwrites itself;
+ * every sensor value is a field.
  */
 export function readingLines(r: AcceptedReading): string[] {
   const station = escapeTag(r.stationId)
   const delay = float(Math.round((r.receivedAt - r.ts) / 100) / 10)
   const lines: string[] = []
-  for (const v of r.values) {
-    let fields = `value=${float(v.value)},raw=${float(v.raw)},late=${r.late},delay_s=${delay}`
+  if (r.values.length > 0) {
+    let fields = ''
+    for (const v of r.values) {
+      fields += `${valueField(v.sensor)}=${float(v.value)},${rawField(v.sensor)}=${float(v.raw)},`
+      if (v.flags.length) fields += `${flagsField(v.sensor)}=${escapeFieldString(v.flags.join(','))},`
+    }
+    fields += `late=${r.late},delay_s=${delay}`
     if (r.seq !== undefined) fields += `,seq=${r.seq}i`
-    if (v.flags.length) fields += `,flags=${escapeFieldString(v.flags.join(','))}`
-    lines.push(`reading,sensor=${v.sensor},station=${station} ${fields} ${r.ts}`)
+    lines.push(`${READING_MEASUREMENT},station=${station} ${fields} ${r.ts}`)
   }
   if (r.battery !== undefined || r.rssi !== undefined) {
     const fields: string[] = []

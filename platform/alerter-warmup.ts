@@ -1,5 +1,7 @@
 import type { Logger } from '../core/log.ts'
 import type { InfluxQueryClient } from '../influx/query.ts'
+import { READING_MEASUREMENT, carries, queryPerSensor } from '../influx/schema.ts'
+import { SENSOR_KINDS } from '../core/sensors.ts'
 import type { Alerter } from '../alerts/alerter.ts'
 
 /**
@@ -10,7 +12,7 @@ import type { Alerter } from '../alerts/alerter.ts'
 export async function seedAlerter(alerter: Alerter, query: InfluxQueryClient | undefined, log: Logger): Promise<void> {
   if (!query) return
   try {
-    const [series = []] = await query.query(`SELECT "value" FROM "reading" WHERE time > now() - 2h AND "late" = false GROUP BY "station", "sensor"`)
+    const series = await queryPerSensor(query, SENSOR_KINDS, (s) => `SELECT "${s}" AS "value" FROM "${READING_MEASUREMENT}" WHERE time > now() - 2h AND "late" = false AND ${carries(s)} GROUP BY "station"`)
     const samples = series.flatMap((s) => s.values.map(([ts, value]) => ({ station: s.tags!.station!, sensor: s.tags!.sensor!, ts: ts as number, value: value as number })))
     alerter.seed(samples)
     log.info({ samples: samples.length }, 'alerter warmed from stored readings')

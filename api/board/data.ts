@@ -5,6 +5,7 @@ import { TidewatchError } from '../../core/errors.ts'
 import { SENSORS, SENSOR_KINDS, isSensorKind, type SensorKind } from '../../core/sensors.ts'
 import type { Registry, Station } from '../../devices/registry.ts'
 import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
+import { READING_MEASUREMENT, queryPerSensor, sensorsOrAll } from '../../influx/schema.ts'
 import { localGroupByTime } from '../../core/local-time.ts'
 
 /**
@@ -131,8 +132,7 @@ const MAX_STATION_FILTER = 50
 async function lastWithin(query: InfluxQueryClient, since: number, stationIds: readonly string[] | null, sensors: readonly SensorKind[] | undefined, into: LatestByStation): Promise<void> {
   const where = [`time >= ${since}ms`]
   if (stationIds) where.push(`(${stationIds.map((id) => `"station" = ${quoteString(id)}`).join(' OR ')})`)
-  if (sensors?.length) where.push(`(${sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`)
-  const [series = []] = await query.query(`SELECT last("value") AS "value" FROM "reading" WHERE ${where.join(' AND ')} GROUP BY "station", "sensor"`)
+  const series = await queryPerSensor(query, sensorsOrAll(sensors), (k) => `SELECT last("${k}") AS "value" FROM "${READING_MEASUREMENT}" WHERE ${where.join(' AND ')} GROUP BY "station"`)
   for (const s of series) {
     const station = s.tags?.station
     const sensor = s.tags?.sensor ?? ''
@@ -176,9 +176,11 @@ export async function hourlyMeans(
 ): Promise<HourlySeries[]> {
   const where = [`time >= ${opts.from}ms`, `time < ${opts.to}ms`]
   if (opts.stationId) where.push(`"station" = ${quoteString(opts.stationId)}`)
-  if (opts.sensors?.length) where.push(`(${opts.sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`)
-  const [series = []] = await query.query(
-    `SELECT mean("value") FROM "reading" WHERE ${where.join(' AND ')} GROUP BY ${opts.every ? localGroupByTime(opts.every.text, opts.every.ms) : 'time(1h)'}, "station", "sensor" fill(none)`,
+  const every = opts.every ? localGroupByTime(opts.every.text, opts.every.ms) : 'time(1h)'
+  const series = await queryPerSensor(
+    query,
+    sensorsOrAll(opts.sensors),
+    (k) => `SELECT mean("${k}") FROM "${READING_MEASUREMENT}" WHERE ${where.join(' AND ')} GROUP BY ${every}, "station" fill(none)`,
   )
   const out: HourlySeries[] = []
   for (const s of series) {

@@ -1,5 +1,6 @@
 import type { Registry, Station } from '../../devices/registry.ts'
 import type { InfluxQueryClient } from '../../influx/query.ts'
+import { READING_MEASUREMENT } from '../../influx/schema.ts'
 import { parseScope, type RuleBook } from '../../levels/book.ts'
 import { levelRank, targetLevel, type SensorRule } from '../../levels/rules.ts'
 
@@ -76,7 +77,7 @@ export async function previewAlerts(o: { registry: Registry; rules: RuleBook; qu
     const ids = stations.map((s) => s.id).join('|')
     const sensor = o.sensor.replace(/[^a-z0-9_]/g, '')
     const [res = []] = await o.query.query(
-      `SELECT mean("value") AS "v" FROM "reading" WHERE "sensor" = '${sensor}' AND "station" =~ /^(${ids})$/ AND time >= ${from}ms AND time < ${to}ms GROUP BY time(1h), "station" fill(none)`,
+      `SELECT mean("${sensor}") AS "v" FROM "${READING_MEASUREMENT}" WHERE "station" =~ /^(${ids})$/ AND time >= ${from}ms AND time < ${to}ms GROUP BY time(1h), "station" fill(none)`,
     )
     for (const s of res) {
       const id = s.tags?.station

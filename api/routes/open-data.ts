@@ -6,6 +6,7 @@ import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import { SENSOR_KINDS, SENSORS, roundValue, type SensorKind } from '../../core/sensors.ts'
 import { localGroupByTime } from '../../core/local-time.ts'
 import { quoteString } from '../../influx/query.ts'
+import { READING_MEASUREMENT, queryPerSensor, sensorsOrAll } from '../../influx/schema.ts'
 import type { ApiDeps } from '../server.ts'
 import { latestValues, levelSources, publicStations, requireQuery, shownKinds, shownLevels, unitOf } from '../board/data.ts'
 import { addHttpCache } from '../board/http-cache.ts'
@@ -192,10 +193,12 @@ export function openDataRoutes(deps: ApiDeps): FastifyPluginAsync {
       }
       const filters = [`time >= ${from}ms`, `time <= ${to}ms`]
       if (q.station) filters.push(`"station" = ${quoteString(q.station)}`)
-      if (q.sensor) filters.push(`"sensor" = ${quoteString(q.sensor)}`)
       // Buckets start on local (UTC+7) boundaries, so 1d is a local calendar day; each row's time is its bucket's start.
-      const [series = []] = await requireQuery(deps.query).query(
-        `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${filters.join(' AND ')} GROUP BY ${localGroupByTime(q.every, bucketMs)}, "station", "sensor" fill(none)`,
+      const series = await queryPerSensor(
+        requireQuery(deps.query),
+        sensorsOrAll(q.sensor ? [q.sensor] : undefined),
+        (s) =>
+          `SELECT mean("${s}"), min("${s}"), max("${s}"), count("${s}") FROM "${READING_MEASUREMENT}" WHERE ${filters.join(' AND ')} GROUP BY ${localGroupByTime(q.every, bucketMs)}, "station" fill(none)`,
       )
       const names = new Map(deps.registry.list().map((s) => [s.id, s.name]))
       const lines = ['station,station_name,sensor,unit,time,mean,min,max,count']

@@ -6,6 +6,7 @@ import { TidewatchError } from '../../core/errors.ts'
 import { SENSOR_KINDS, SENSORS, roundValue, type SensorKind } from '../../core/sensors.ts'
 import type { Station } from '../../devices/registry.ts'
 import { quoteString, type InfluxQueryClient } from '../../influx/query.ts'
+import { READING_MEASUREMENT, carries, queryPerSensor } from '../../influx/schema.ts'
 import { LOCAL_TZ, LOCAL_UTC_OFFSET, localDate, localDayStart, localGroupByTime } from '../../core/local-time.ts'
 import {
   hourlyMeans,
@@ -221,17 +222,15 @@ interface SeriesOut {
 
 async function queryReadings(query: InfluxQueryClient, r: ReadingsRequest): Promise<SeriesOut[]> {
   if (r.sensors.length === 0) return []
-  const where = [`"station" = ${quoteString(r.station.id)}`, `time >= ${r.from}ms`, `time < ${r.to}ms`, `(${r.sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`]
+  const where = [`"station" = ${quoteString(r.station.id)}`, `time >= ${r.from}ms`, `time < ${r.to}ms`].join(' AND ')
   // LIMIT is per series: the backstop for a station that reports far more often than registered.
   const perSeries = Math.ceil(OPEN_V1_LIMITS.maxPoints / r.sensors.length)
-  let q: string
-  if (r.every) {
-    // Buckets start on local (UTC+7) boundaries, so 1d means a local calendar day.
-    q = `SELECT mean("value"), min("value"), max("value"), count("value") FROM "reading" WHERE ${where.join(' AND ')} GROUP BY ${localGroupByTime(r.every.text, r.every.ms)}, "sensor" fill(none)`
-  } else {
-    q = `SELECT "value", "late" FROM "reading" WHERE ${where.join(' AND ')} GROUP BY "sensor" LIMIT ${perSeries + 1}`
-  }
-  const [series = []] = await query.query(q)
+  // Buckets start on local (UTC+7) boundaries, so 1d means a local calendar day.
+  const series = await queryPerSensor(query, r.sensors, (s) =>
+    r.every
+      ? `SELECT mean("${s}"), min("${s}"), max("${s}"), count("${s}") FROM "${READING_MEASUREMENT}" WHERE ${where} GROUP BY ${localGroupByTime(r.every.text, r.every.ms)} fill(none)`
+      : `SELECT "${s}" AS "value", "late" FROM "${READING_MEASUREMENT}" WHERE ${where} AND ${carries(s)} LIMIT ${perSeries + 1}`,
+  )
   const bySensor = new Map<string, unknown[][]>(series.map((s) => [s.tags?.sensor ?? '', s.values]))
   const out: SeriesOut[] = []
   for (const sensor of r.sensors) {
@@ -277,10 +276,11 @@ async function dailySummary(query: InfluxQueryClient, rules: RuleLookup, station
   const end = localDayStart(toDate) + DAY_MS
   const days = new Map<string, Partial<Record<SensorKind, DaySensor>>>()
   if (sensors.length > 0) {
-    const sensorFilter = `(${sensors.map((k) => `"sensor" = ${quoteString(k)}`).join(' OR ')})`
-    const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${start}ms AND time < ${end}ms`
-    const [series = []] = await query.query(
-      `SELECT min("value"), max("value"), mean("value"), count("value") FROM "reading" WHERE ${where} GROUP BY ${localGroupByTime('1d', DAY_MS)}, "sensor" fill(none)`,
+    const where = `"station" = ${quoteString(station.id)} AND time >= ${start}ms AND time < ${end}ms`
+    const series = await queryPerSensor(
+      query,
+      sensors,
+      (s) => `SELECT min("${s}"), max("${s}"), mean("${s}"), count("${s}") FROM "${READING_MEASUREMENT}" WHERE ${where} GROUP BY ${localGroupByTime('1d', DAY_MS)} fill(none)`,
     )
     for (const s of series) {
       const sensor = s.tags?.sensor as SensorKind

@@ -2,9 +2,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TidewatchError } from '../../core/errors.ts'
-import { SENSOR_KINDS, SENSORS, roundValue } from '../../core/sensors.ts'
+import { SENSOR_KINDS, SENSORS, roundValue, type SensorKind } from '../../core/sensors.ts'
 import { LOCAL_TZ, LOCAL_UTC_OFFSET, localGroupByTime } from '../../core/local-time.ts'
 import { quoteString } from '../../influx/query.ts'
+import { READING_MEASUREMENT, carries, queryPerSensor, sensorsOrAll } from '../../influx/schema.ts'
 import type { ApiDeps } from '../server.ts'
 import { csvField, TimeParam, timeParamMs } from '../formats.ts'
 import { StationParams } from './stations.ts'
@@ -60,9 +61,9 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
   if (from >= to) throw new TidewatchError('BAD_REQUEST', { parameter: 'from', from: q.from, to: q.to }, 'from must be before to')
   const sensors = q.sensor ? [q.sensor] : station.sensors.map((s) => s.kind)
   if (sensors.length === 0) return { station: station.id, stationName: station.name, from: new Date(from).toISOString(), to: new Date(to).toISOString(), every: q.every ?? null, timeZone: LOCAL_TZ, utcOffset: LOCAL_UTC_OFFSET, series: [] }
-  const sensorFilter = `(${sensors.map((s) => `"sensor" = ${quoteString(s)}`).join(' OR ')})`
-  const where = `"station" = ${quoteString(station.id)} AND ${sensorFilter} AND time >= ${from}ms AND time <= ${to}ms`
-  let influxql: string
+  const kinds = sensorsOrAll(sensors)
+  const where = `"station" = ${quoteString(station.id)} AND time >= ${from}ms AND time <= ${to}ms`
+  let statement: (sensor: SensorKind) => string
   if (q.every) {
     const everyMs = everyMsOf(q.every)
     if ((to - from) / everyMs > MAX_POINTS) {
@@ -70,11 +71,12 @@ async function queryReadings(deps: ApiDeps, stationId: string, q: ReadingsQueryT
     }
     // Local (UTC+7) boundaries: 1d is a farmer's calendar day, 6h starts at local 00/06/12/18.
     // Each bucket's ts is the instant it starts, e.g. local midnight = 17:00Z the day before.
-    influxql = `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max" FROM "reading" WHERE ${where} GROUP BY ${localGroupByTime(q.every, everyMs)}, "sensor" fill(none)`
+    statement = (s) =>
+      `SELECT mean("${s}") AS "value", min("${s}") AS "min", max("${s}") AS "max" FROM "${READING_MEASUREMENT}" WHERE ${where} GROUP BY ${localGroupByTime(q.every!, everyMs)} fill(none)`
   } else {
-    influxql = `SELECT "value", "late" FROM "reading" WHERE ${where} GROUP BY "sensor" ORDER BY time ASC LIMIT ${MAX_POINTS}`
+    statement = (s) => `SELECT "${s}" AS "value", "late" FROM "${READING_MEASUREMENT}" WHERE ${where} AND ${carries(s)} ORDER BY time ASC LIMIT ${MAX_POINTS}`
   }
-  const [series = []] = await deps.query.query(influxql)
+  const series = await queryPerSensor(deps.query, kinds, statement)
   return {
     station: station.id,
     stationName: station.name,

@@ -6,6 +6,7 @@ import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import { SENSOR_KINDS, SENSORS, type SensorKind } from '../../core/sensors.ts'
 import type { Station } from '../../devices/registry.ts'
 import { quoteString } from '../../influx/query.ts'
+import { READING_MEASUREMENT, queryPerSensor } from '../../influx/schema.ts'
 import type { ApiDeps } from '../server.ts'
 import { alarmLevelsOf, ZONES, type AlarmLevels } from '../../levels/zones.ts'
 import { levelSources, type RuleLookup } from '../board/data.ts'
@@ -196,9 +197,7 @@ export function stationRoutes(deps: ApiDeps): FastifyPluginAsync {
       if (!deps.query) throw new TidewatchError('INFLUX_UNAVAILABLE', {}, 'no InfluxDB target configured')
       // last() orders by point time, i.e. the device timestamp: a backlog
       // arriving after an outage never replaces a newer value.
-      const [series = []] = await deps.query.query(
-        `SELECT last("value") AS "value" FROM "reading" WHERE "station" = ${quoteString(station.id)} GROUP BY "sensor"`,
-      )
+      const series = await queryPerSensor(deps.query, SENSOR_KINDS, (s) => `SELECT last("${s}") AS "value" FROM "${READING_MEASUREMENT}" WHERE "station" = ${quoteString(station.id)}`)
       const sensors: Partial<Record<SensorKind, { value: number; unit: string; ts: string }>> = {}
       for (const s of series) {
         const kind = s.tags?.sensor as SensorKind | undefined

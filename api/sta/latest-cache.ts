@@ -1,4 +1,6 @@
 import type { InfluxQueryClient, InfluxSeries } from '../../influx/query.ts'
+import { READING_MEASUREMENT, flagsField, queryPerSensor } from '../../influx/schema.ts'
+import { SENSOR_KINDS } from '../../core/sensors.ts'
 
 /**
  * The latest reading of every series, shared by the requests of one API
@@ -107,15 +109,21 @@ export class LatestCache {
     const started = this.clock()
     const run = async (): Promise<Snapshot> => {
       const rows = new Map<string, LatestRow>()
+      // last() with other fields returns them from the same point: that value's late, flags and delay.
       const last = (since: number, where = '') =>
-        this.query.query(`SELECT last("value") AS "value", "late", "flags", "delay_s" FROM "reading" WHERE time >= ${since}ms${where} GROUP BY "station", "sensor"`, { method: 'POST' })
-      const [recent = []] = await last(started - RECENT_MS)
+        queryPerSensor(
+          this.query,
+          SENSOR_KINDS,
+          (s) => `SELECT last("${s}") AS "value", "late", "${flagsField(s)}" AS "flags", "delay_s" FROM "${READING_MEASUREMENT}" WHERE time >= ${since}ms${where} GROUP BY "station"`,
+          { method: 'POST' },
+        )
+      const recent = await last(started - RECENT_MS)
       parse(recent, rows)
       const missing = series.filter((k) => !rows.has(k))
       if (missing.length > 0) {
         // Series silent for two days: one more look, back to the retention, at those stations only.
         const stations = [...new Set(missing.map((k) => k.slice(0, k.lastIndexOf(':'))))]
-        const [far = []] = await last(started - FAR_MS, stations.length <= 500 ? ` AND "station" =~ /^(?:${stations.join('|')})$/` : '')
+        const far = await last(started - FAR_MS, stations.length <= 500 ? ` AND "station" =~ /^(?:${stations.join('|')})$/` : '')
         const older = new Map<string, LatestRow>()
         parse(far, older)
         for (const k of missing) {

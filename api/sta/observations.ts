@@ -1,4 +1,6 @@
 import { quoteString, type InfluxQueryClient, type InfluxSeries } from '../../influx/query.ts'
+import { READING_MEASUREMENT, carries, flagsField, queryPerSensor } from '../../influx/schema.ts'
+import { SENSOR_KINDS, type SensorKind } from '../../core/sensors.ts'
 import { invalid } from './errors.ts'
 import { compareValues, evaluate, matches, type EvalContext } from './evaluate.ts'
 import { STA_LIMITS } from './limits.ts'
@@ -8,8 +10,10 @@ import { observationId } from './model.ts'
 import type { CompareOp, Expr, OrderTerm } from './parser.ts'
 
 /**
- * Observations come from InfluxDB (measurement `reading`, docs/DATA.md),
- * never from memory. Every query is bounded:
+ * Observations come from InfluxDB (measurement `station_reading`, one point
+ * per reading with a field per sensor, docs/DATA.md), never from memory. An
+ * Observation is one sensor's field of one point; each query runs once per
+ * sensor in scope (influx/schema.ts queryPerSensor). Every query is bounded:
  *
  * - conjuncts of $filter on phenomenonTime (gt, ge, lt, le, eq a date-time)
  *   and on result (compared with a number) become InfluxQL WHERE clauses;
@@ -21,8 +25,15 @@ import type { CompareOp, Expr, OrderTerm } from './parser.ts'
  *   fetched in time order; past that the request is refused with a 400 that
  *   says to narrow the phenomenonTime range.
  *
+ * Across datastreams ('none', 'station'), each sensor's statement reads the
+ * first skip+top+1 and they are merged here by time, then sensor, then
+ * station (all reversed newest first), so pages hold the observations they
+ * held on the one-point-per-value schema. Only the order within one instant
+ * is new: that schema left it to InfluxDB's merge of series, unspecified.
+ * A $skip past STA_LIMITS.maxScan is found by counting (deepPage).
+ *
  * Only enabled stations' datastreams are ever in scope, and quarantined
- * values are never in `reading`.
+ * values are never stored.
  */
 
 /** How many observations to return for one collection (or for each parent of an expanded one). */
@@ -45,14 +56,18 @@ export interface ObsPage {
 export type Grouping = 'none' | 'datastream' | 'station'
 
 interface Pushdown {
+  /** Time clauses. */
   where: string[]
+  /** Comparisons of the result with a number, applied to each sensor's field. */
+  results: Array<{ op: string; v: number }>
   scope: DatastreamRec[]
   residual: Expr | undefined
 }
 
 const FLIP: Record<CompareOp, CompareOp> = { eq: 'eq', ne: 'ne', gt: 'lt', ge: 'le', lt: 'gt', le: 'ge' }
 const INFLUX_OP: Record<CompareOp, string> = { eq: '=', ne: '!=', gt: '>', ge: '>=', lt: '<', le: '<=' }
-const FIELDS = `"value", "late", "flags", "delay_s"`
+/** One sensor's observation fields, named as toRecs() reads them. */
+const fieldsOf = (s: SensorKind) => `"${s}" AS "value", "late", "${flagsField(s)}" AS "flags", "delay_s"`
 
 function conjuncts(e: Expr | undefined): Expr[] {
   if (!e) return []
@@ -87,6 +102,7 @@ function stub(ds: DatastreamRec): ObservationRec {
 /** Splits $filter into what InfluxDB can do and what is left for here. */
 export function pushdown(filter: Expr | undefined, scope: DatastreamRec[], ctx: EvalContext): Pushdown {
   const where: string[] = []
+  const results: Pushdown['results'] = []
   const rest: Expr[] = []
   let inScope = scope
   for (const c of conjuncts(filter)) {
@@ -98,7 +114,7 @@ export function pushdown(filter: Expr | undefined, scope: DatastreamRec[], ctx: 
     }
     const result = propertyVersusLiteral(c, 'result')
     if (result && result.lit.k === 'num') {
-      where.push(`"value" ${INFLUX_OP[result.op]} ${result.lit.v}`)
+      results.push({ op: INFLUX_OP[result.op], v: result.lit.v })
       continue
     }
     const paths = pathsOf(c)
@@ -110,20 +126,34 @@ export function pushdown(filter: Expr | undefined, scope: DatastreamRec[], ctx: 
     rest.push(c)
   }
   const residual = rest.reduce<Expr | undefined>((acc, e) => (acc ? { k: 'bin', op: 'and', l: acc, r: e } : e), undefined)
-  return { where, scope: inScope, residual }
+  return { where, results, scope: inScope, residual }
 }
 
-/** Restricts a query to exactly these series: ("sensor" = 'ph' AND "station" =~ /^(?:a|b)$/) OR … */
-export function scopeClause(scope: readonly DatastreamRec[]): string {
-  if (scope.length === 1) return `"station" = ${quoteString(scope[0]!.station.id)} AND "sensor" = ${quoteString(scope[0]!.kind)}`
-  const byKind = new Map<string, string[]>()
-  for (const ds of scope) byKind.set(ds.kind, [...(byKind.get(ds.kind) ?? []), ds.station.id])
-  const parts = [...byKind].map(([kind, ids]) => {
-    // Station ids match ^[A-Za-z0-9_-]{1,64}$ (devices/registry.ts): nothing in them is special in a regex but "-" outside a class, which is literal.
-    const stations = ids.length === 1 ? `"station" = ${quoteString(ids[0]!)}` : `"station" =~ /^(?:${ids.join('|')})$/`
-    return `("sensor" = ${quoteString(kind)} AND ${stations})`
+/** The sensor kinds of a scope, in catalog order. */
+function sensorsOf(scope: readonly DatastreamRec[]): SensorKind[] {
+  const kinds = new Set(scope.map((ds) => ds.kind))
+  return SENSOR_KINDS.filter((k) => kinds.has(k))
+}
+
+/** Restricts one sensor's statement to the stations whose datastream of it is in scope, and to points that carry it. */
+export function scopeClause(scope: readonly DatastreamRec[], sensor: SensorKind): string {
+  const ids = scope.filter((ds) => ds.kind === sensor).map((ds) => ds.station.id)
+  // Station ids match ^[A-Za-z0-9_-]{1,64}$ (devices/registry.ts): nothing in them is special in a regex but "-" outside a class, which is literal.
+  const stations = ids.length === 1 ? `"station" = ${quoteString(ids[0]!)}` : `"station" =~ /^(?:${ids.join('|')})$/`
+  return `${stations} AND ${carries(sensor)}`
+}
+
+function whereOf(p: Pushdown, sensor: SensorKind): string {
+  return [scopeClause(p.scope, sensor), ...p.where, ...p.results.map((r) => `"${sensor}" ${r.op} ${r.v}`)].join(' AND ')
+}
+
+/** Observations in time order, then by sensor, then by station; newest first (desc) is the exact reverse. */
+function mergeOrder(recs: ObservationRec[], desc: boolean): ObservationRec[] {
+  const sign = desc ? -1 : 1
+  return recs.sort((a, b) => {
+    const c = a.ts - b.ts || (a.ds.kind < b.ds.kind ? -1 : a.ds.kind > b.ds.kind ? 1 : 0) || (a.ds.station.id < b.ds.station.id ? -1 : a.ds.station.id > b.ds.station.id ? 1 : 0)
+    return sign * c
   })
-  return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`
 }
 
 function orderIsTime(orderby: OrderTerm[] | undefined): { pushable: boolean; desc: boolean } {
@@ -134,10 +164,10 @@ function orderIsTime(orderby: OrderTerm[] | undefined): { pushable: boolean; des
   return { pushable: false, desc: first?.expr.k === 'path' && first.expr.segs[0] === 'phenomenonTime' ? first.desc : true }
 }
 
-async function run(query: InfluxQueryClient, q: string): Promise<InfluxSeries[]> {
+function run(query: InfluxQueryClient, sensors: readonly SensorKind[], statement: (sensor: SensorKind) => string): Promise<InfluxSeries[]> {
   // Long scope clauses (hundreds of stations) go by POST: no URL length limit in the way.
-  const [series = []] = await query.query(q, q.length > 4000 ? { method: 'POST' } : undefined)
-  return series
+  const long = sensors.reduce((n, s) => n + statement(s).length, 0) > 4000
+  return queryPerSensor(query, sensors, statement, long ? { method: 'POST' } : undefined)
 }
 
 function toRecs(series: InfluxSeries[], byKey: Map<string, DatastreamRec>): ObservationRec[] {
@@ -210,11 +240,22 @@ export async function observationPages(
     return out
   }
 
-  const where = [scopeClause(p.scope), ...p.where].join(' AND ')
-  const groupBy = grouping === 'datastream' ? ' GROUP BY "station", "sensor"' : grouping === 'station' ? ' GROUP BY "station"' : ''
-  const tags = grouping === 'none' ? ', "station", "sensor"' : grouping === 'station' ? ', "sensor"' : ''
+  const sensors = sensorsOf(p.scope)
+  const groupBy = grouping === 'none' ? '' : ' GROUP BY "station"'
+  const tags = grouping === 'none' ? ', "station"' : ''
   const dir = order.desc ? 'DESC' : 'ASC'
+  const select = (s: SensorKind, from = '') => `SELECT ${fieldsOf(s)}${tags} FROM "${READING_MEASUREMENT}" WHERE ${whereOf(p, s)}${from}${groupBy} ORDER BY time ${dir}`
   const groupOf = (r: ObservationRec) => keyOf(r.ds)
+  /** Each sensor's first `limit` per group (from `from`, a time clause), merged in order, cut to the first `limit` per group. */
+  const firstPerGroup = async (limit: number, from = ''): Promise<Map<string, ObservationRec[]>> => {
+    const fetched = new Map<string, ObservationRec[]>()
+    for (const r of mergeOrder(toRecs(await run(query, sensors, (s) => `${select(s, from)} LIMIT ${limit}`), byKey), order.desc)) {
+      const list = fetched.get(groupOf(r))
+      if (!list) fetched.set(groupOf(r), [r])
+      else if (list.length < limit) list.push(r)
+    }
+    return fetched
+  }
 
   if (!p.residual && order.pushable) {
     if (grouping !== 'none' && groups * (w.top + 1) > STA_LIMITS.maxExpandedObservations) {
@@ -223,15 +264,25 @@ export async function observationPages(
       })
     }
     if (w.top > 0) {
-      const series = await run(query, `SELECT ${FIELDS}${tags} FROM "reading" WHERE ${where}${groupBy} ORDER BY time ${dir} LIMIT ${w.top + 1}${w.skip ? ` OFFSET ${w.skip}` : ''}`)
-      for (const r of toRecs(series, byKey)) out.get(groupOf(r))!.items.push(r)
+      if (grouping === 'datastream') {
+        // One series per datastream: LIMIT and OFFSET apply to it exactly.
+        const series = await run(query, sensors, (s) => `${select(s)} LIMIT ${w.top + 1}${w.skip ? ` OFFSET ${w.skip}` : ''}`)
+        for (const r of toRecs(series, byKey)) out.get(groupOf(r))!.items.push(r)
+      } else if (w.skip + w.top + 1 <= STA_LIMITS.maxScan) {
+        // Several sensors per group: each sensor's first skip+top+1, merged, then the page cut here.
+        for (const [key, rows] of await firstPerGroup(w.skip + w.top + 1)) out.get(key)!.items = rows.slice(w.skip)
+      } else if (groups === 1) {
+        out.get([...out.keys()][0]!)!.items = await deepPage(query, sensors, p, order.desc, w.skip, w.top + 1, firstPerGroup)
+      } else {
+        throw scanLimit(`$skip=${w.skip} inside an $expand of several FeaturesOfInterest`)
+      }
       for (const page of out.values()) {
         page.more = page.items.length > w.top
         page.items.length = Math.min(page.items.length, w.top)
       }
     }
     if (w.count) {
-      const series = await run(query, `SELECT count("value") FROM "reading" WHERE ${where}${grouping === 'none' ? '' : groupBy}`)
+      const series = await run(query, sensors, (s) => `SELECT count("${s}") FROM "${READING_MEASUREMENT}" WHERE ${whereOf(p, s)}${groupBy}`)
       for (const s of series) {
         const key = grouping === 'none' ? '' : grouping === 'station' ? (s.tags?.station ?? '') : `${s.tags?.station}:${s.tags?.sensor}`
         const page = out.get(key)
@@ -244,13 +295,7 @@ export async function observationPages(
   // Residual filter or an order InfluxDB cannot give: read a bounded window in time order, finish here.
   const perGroup = Math.floor(STA_LIMITS.maxScan / groups)
   if (perGroup < 1) throw scanLimit('too many groups to filter')
-  const series = await run(query, `SELECT ${FIELDS}${tags} FROM "reading" WHERE ${where}${groupBy} ORDER BY time ${dir} LIMIT ${perGroup + 1}`)
-  const fetched = new Map<string, ObservationRec[]>()
-  for (const r of toRecs(series, byKey)) {
-    const list = fetched.get(groupOf(r))
-    if (list) list.push(r)
-    else fetched.set(groupOf(r), [r])
-  }
+  const fetched = await firstPerGroup(perGroup + 1)
   for (const [key, page] of out) {
     const rows = fetched.get(key) ?? []
     const complete = rows.length <= perGroup
@@ -269,6 +314,49 @@ export async function observationPages(
   return out
 }
 
+/**
+ * A page deep in one group ($skip past STA_LIMITS.maxScan, e.g. a crawler
+ * paging /Observations): found by counting, not by reading what is skipped.
+ * A binary search on time (about 40 count requests over a year of data)
+ * finds the instant of the observation at position `skip`, summing each
+ * sensor's count of what comes before it; the page is then read from that
+ * instant, dropping the observations of the same instant ordered before it.
+ */
+async function deepPage(
+  query: InfluxQueryClient,
+  sensors: readonly SensorKind[],
+  p: Pushdown,
+  desc: boolean,
+  skip: number,
+  take: number,
+  firstPerGroup: (limit: number, from: string) => Promise<Map<string, ObservationRec[]>>,
+): Promise<ObservationRec[]> {
+  const total = (series: InfluxSeries[]) => series.reduce((n, s) => n + Number(s.values[0]?.[1] ?? 0), 0)
+  const countBefore = async (t: number) =>
+    total(await run(query, sensors, (s) => `SELECT count("${s}") FROM "${READING_MEASUREMENT}" WHERE ${whereOf(p, s)} AND time ${desc ? '>' : '<'} ${t}ms`))
+  const edge = async (fn: 'first' | 'last') =>
+    (await run(query, sensors, (s) => `SELECT ${fn}("${s}") FROM "${READING_MEASUREMENT}" WHERE ${whereOf(p, s)}`)).map((s) => s.values[0]?.[0] as number)
+  const firsts = await edge('first')
+  if (firsts.length === 0) return []
+  let lo = Math.min(...firsts)
+  let hi = Math.max(...(await edge('last')))
+  // Newest first: what comes before t falls as t rises; the page starts at the earliest t with at most `skip` before it. Oldest first mirrors it.
+  while (lo < hi) {
+    if (desc) {
+      const mid = Math.floor((lo + hi) / 2)
+      if ((await countBefore(mid)) <= skip) hi = mid
+      else lo = mid + 1
+    } else {
+      const mid = Math.ceil((lo + hi) / 2)
+      if ((await countBefore(mid)) <= skip) lo = mid
+      else hi = mid - 1
+    }
+  }
+  const within = skip - (await countBefore(lo))
+  const [rows = []] = (await firstPerGroup(within + take, ` AND time ${desc ? '<=' : '>='} ${lo}ms`)).values()
+  return rows.slice(within)
+}
+
 /** One observation by id (station:sensor:epoch-ms), if its datastream is public and the value is stored. */
 export async function observationById(query: InfluxQueryClient, id: string, datastreams: ReadonlyMap<string, DatastreamRec>): Promise<ObservationRec | undefined> {
   const m = /^(.+):(\d{1,15})$/.exec(id)
@@ -276,7 +364,7 @@ export async function observationById(query: InfluxQueryClient, id: string, data
   const ds = datastreams.get(m[1]!)
   if (!ds) return undefined
   const ts = Number(m[2])
-  const series = await run(query, `SELECT ${FIELDS} FROM "reading" WHERE ${scopeClause([ds])} AND time = ${ts}ms GROUP BY "station", "sensor"`)
+  const series = await run(query, [ds.kind], (s) => `SELECT ${fieldsOf(s)} FROM "${READING_MEASUREMENT}" WHERE ${scopeClause([ds], s)} AND time = ${ts}ms GROUP BY "station"`)
   return toRecs(series, new Map([[`${ds.station.id}:${ds.kind}`, ds]]))[0]
 }
 

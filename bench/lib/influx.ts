@@ -13,15 +13,15 @@ export async function influxQuery(url: string, q: string, db = 'tidewatch'): Pro
   return r.series ?? []
 }
 
-/** Stored readings (salinity points, one per reading) per station. */
+/** Stored readings (salinity values, one per reading) per station. */
 export async function storedPerStation(url: string): Promise<Map<string, number>> {
-  const series = await influxQuery(url, `SELECT count("value") FROM "reading" WHERE "sensor" = 'salinity' GROUP BY "station"`)
+  const series = await influxQuery(url, `SELECT count("salinity") FROM "station_reading" GROUP BY "station"`)
   return new Map(series.map((s) => [s.tags!.station!, Number(s.values[0]![1])]))
 }
 
-/** Stored points of all four sensors. */
+/** Stored points: one per reading (influx/schema.ts), each carrying "late". */
 export async function storedPoints(url: string): Promise<number> {
-  const series = await influxQuery(url, `SELECT count("value") FROM "reading"`)
+  const series = await influxQuery(url, `SELECT count("late") FROM "station_reading"`)
   return Number(series[0]?.values[0]?.[1] ?? 0)
 }
 
@@ -50,11 +50,13 @@ export function lossVerdict(acked: ReadonlyMap<string, number>, stored: Readonly
  * InfluxDB alone: raw HTTP POSTs of about `batch` points' worth of
  * readings, `inFlight` requests at a time, in one of two schemas.
  *
- * The two InfluxDB schemas weighed in bench row 1b (issue 13, "weigh the
- * schema"): `per-value` is what tidewatch stores (docs/DATA.md: one `reading`
- * point per sensor value, tags station+sensor, fields value/raw/late/delay_s);
- * `per-reading` is the alternative: one point per reading, a value and a raw
- * field per sensor. Both carry the four values the bench stations send
+ * The two InfluxDB schemas weighed in bench rows 1b and 1b' (issue 13,
+ * "weigh the schema"): `per-reading` is what tidewatch stores (docs/DATA.md,
+ * influx/schema.ts: one `station_reading` point per reading, tag station, a
+ * value and a raw field per sensor plus late/delay_s); `per-value` is the
+ * schema it replaced (one `reading` point per sensor value, tags
+ * station+sensor, fields value/raw/late/delay_s), kept as the comparison.
+ * Both carry the four values the bench stations send
  * (bench/lib/station-worker.ts), so row 1c compares like with like.
  */
 export type InfluxSchema = 'per-value' | 'per-reading'
@@ -63,7 +65,7 @@ export async function influxCeiling(
   url: string,
   opts: { readings: number; stations: number; batch: number; inFlight: number; schema?: InfluxSchema },
 ): Promise<{ pointsPerSec: number; readingsPerSec: number; points: number; stored: number; seconds: number; schema: InfluxSchema }> {
-  const schema = opts.schema ?? 'per-value'
+  const schema = opts.schema ?? 'per-reading'
   const db = 'bench_ceiling'
   await influxQuery(url, `DROP DATABASE "${db}"`, db)
   await influxQuery(url, `CREATE DATABASE "${db}"`, db)
@@ -78,7 +80,7 @@ export async function influxCeiling(
       for (const [sensor, v] of sensors) lines.push(`reading,sensor=${sensor},station=${station} value=${v},raw=${v},late=false,delay_s=0.1 ${ts}`)
     } else {
       const fields = sensors.map(([sensor, v]) => `${sensor}=${v},${sensor}_raw=${v}`).join(',')
-      lines.push(`reading_wide,station=${station} ${fields},late=false,delay_s=0.1 ${ts}`)
+      lines.push(`station_reading,station=${station} ${fields},late=false,delay_s=0.1 ${ts}`)
     }
     // A batch is ~`batch` points of the per-value schema either way, so both
     // schemas are written in the same number of requests per reading.
@@ -101,7 +103,7 @@ export async function influxCeiling(
   )
   const seconds = (performance.now() - t0) / 1000
   const points = opts.readings * (schema === 'per-value' ? 4 : 1)
-  const count = schema === 'per-value' ? 'SELECT count("value") FROM "reading"' : 'SELECT count("salinity") FROM "reading_wide"'
+  const count = schema === 'per-value' ? 'SELECT count("value") FROM "reading"' : 'SELECT count("salinity") FROM "station_reading"'
   const storedValues = Number((await influxQuery(url, count, db))[0]?.values[0]?.[1] ?? 0)
   // Readings stored: four values each in the per-value schema.
   const stored = schema === 'per-value' ? storedValues / 4 : storedValues
@@ -135,7 +137,7 @@ export class QueryablePoller {
     // count the previous phase's last ten seconds as ten-second latencies.
     const startedAt = Date.now()
     const where = this.probes.map((p) => `"station" = '${p}'`).join(' OR ')
-    const q = `SELECT "value" FROM "reading" WHERE "sensor" = 'salinity' AND (${where}) AND time > now() - ${this.windowSec}s GROUP BY "station"`
+    const q = `SELECT "salinity" FROM "station_reading" WHERE "salinity" = "salinity" AND (${where}) AND time > now() - ${this.windowSec}s GROUP BY "station"`
     this.loop = (async () => {
       while (this.running) {
         const started = Date.now()

@@ -7,6 +7,7 @@ import { createSimulator, type Simulator } from '../../firmware-sim/simulator.ts
 import { ensureInfluxdInstalled, freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient } from '../../influx/query.ts'
 import { applyRetention } from '../../influx/retention.ts'
+import { migrateReadingSchema } from '../../influx/schema-migration.ts'
 import { provisionDemoStations } from '../demo.ts'
 import { startDemoBackfill, type DemoBackfill } from '../demo-backfill.ts'
 import { startPlatform, type Platform, type PlatformParts } from '../../platform/platform.ts'
@@ -36,15 +37,21 @@ async function portOrFree(preferred: number): Promise<number> {
   })
 }
 
-/** Applies the InfluxDB 1.x schema (RPs, CQs) on every v1 target; failures are logged, not fatal. */
+/**
+ * Applies the InfluxDB 1.x schema (RPs, CQs) on every v1 target, then moves
+ * any data still in the legacy one-point-per-value schema into one point per
+ * reading (influx/schema-migration.ts, docs/DATA.md), before the writers
+ * start; failures are logged, not fatal.
+ */
 async function prepareTargets(config: Readonly<Config>, log: Logger): Promise<void> {
   if (!config.influx.applyRetention) return
   for (const t of config.influx.targets.filter((x: InfluxTarget) => x.mode === 'v1')) {
     const client = createQueryClient({ url: t.url, database: t.database, username: t.username, password: t.password })
     try {
       await applyRetention(client, { database: t.database, rawRetention: config.influx.rawRetention })
+      await migrateReadingSchema(client, { database: t.database, log: log.child({ component: 'schema-migration', target: t.name }) })
     } catch (err) {
-      log.warn({ target: t.name, err: (err as Error).message }, 'cannot apply retention policies yet (InfluxDB down?); the ingest keeps spooling')
+      log.warn({ target: t.name, err: (err as Error).message }, 'cannot apply retention policies or migrate the schema yet (InfluxDB down?); the ingest keeps spooling')
     }
   }
 }

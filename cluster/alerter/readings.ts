@@ -1,13 +1,16 @@
 import type { AcceptedReading, AcceptedValue } from '../../core/reading.ts'
-import { isSensorKind } from '../../core/sensors.ts'
+import { SENSOR_KINDS, isSensorKind } from '../../core/sensors.ts'
+import { LEGACY_READING_MEASUREMENT, READING_MEASUREMENT, flagsField, rawField, valueField } from '../../influx/schema.ts'
 
 /**
- * Accepted readings back out of a readings-log message: the `reading` lines
- * that ingest/points.ts readingLines() wrote, one per sensor value, grouped
- * again by station and device timestamp. The log carries exactly what the
+ * Accepted readings back out of a readings-log message: the `station_reading`
+ * lines that ingest/points.ts readingLines() wrote, one per reading with a
+ * field per sensor (influx/schema.ts). The log carries exactly what the
  * writers POST to InfluxDB, so the alerter needs no second format from the
- * edges. Lines of other measurements (station_health) are skipped; a line
- * that does not parse is counted by the caller and skipped, never thrown.
+ * edges. Lines of the legacy schema (`reading`, one per sensor value, from
+ * edges not yet upgraded) are grouped again by station and device timestamp.
+ * Lines of other measurements (station_health) are skipped; a line that does
+ * not parse is counted by the caller and skipped, never thrown.
  *
  * receivedAt is `ts + delay_s` (delay_s is rounded to 0.1 s by readingLines):
  * deterministic for every node that reads the same message, which is what
@@ -23,34 +26,41 @@ export function readingsFromBody(body: string): ParsedMessage {
   const byKey = new Map<string, AcceptedReading>()
   let malformed = 0
   for (const line of body.split('\n')) {
-    if (!line.startsWith('reading,')) continue
-    const p = parseReadingLine(line)
-    if (!p) {
+    const wide = line.startsWith(`${READING_MEASUREMENT},`)
+    if (!wide && !line.startsWith(`${LEGACY_READING_MEASUREMENT},`)) continue
+    const p = parseLine(line)
+    const values = p && (wide ? wideValues(p.fields) : legacyValue(p))
+    if (!p || !values || values.length === 0) {
       malformed++
       continue
     }
-    const key = `${p.station}\u0000${p.ts}`
+    const station = p.tags.get('station')!
+    const key = `${station}\u0000${p.ts}`
     let r = byKey.get(key)
     if (!r) {
-      r = { stationId: p.station, ts: p.ts, receivedAt: p.ts + Math.round(p.delayS * 1000), late: p.late, values: [] }
-      if (p.seq !== undefined) r.seq = p.seq
+      const seq = p.fields.get('seq')
+      r = {
+        stationId: station,
+        ts: p.ts,
+        receivedAt: p.ts + Math.round((Number(p.fields.get('delay_s') ?? 0) || 0) * 1000),
+        late: p.fields.get('late') === 'true',
+        values: [],
+      }
+      if (seq !== undefined && /^-?\d+i$/.test(seq)) r.seq = Number(seq.slice(0, -1))
       byKey.set(key, r)
     }
-    r.values.push(p.value)
+    r.values.push(...values)
   }
   return { readings: [...byKey.values()], malformed }
 }
 
-interface ReadingLine {
-  station: string
+interface Line {
+  tags: Map<string, string>
+  fields: Map<string, string>
   ts: number
-  late: boolean
-  delayS: number
-  seq?: number
-  value: AcceptedValue
 }
 
-function parseReadingLine(line: string): ReadingLine | null {
+function parseLine(line: string): Line | null {
   const parts = splitUnescaped(line, ' ')
   if (parts.length !== 3) return null
   const tags = new Map<string, string>()
@@ -65,23 +75,36 @@ function parseReadingLine(line: string): ReadingLine | null {
     if (i <= 0) return null
     fields.set(kv.slice(0, i), kv.slice(i + 1))
   }
-  const station = tags.get('station')
-  const sensor = tags.get('sensor')
   const ts = Number(parts[2])
-  const value = Number(fields.get('value'))
-  const raw = Number(fields.get('raw') ?? fields.get('value'))
-  if (!station || !sensor || !isSensorKind(sensor) || !Number.isFinite(ts) || !Number.isFinite(value)) return null
-  const flags = fields.get('flags')
-  const seq = fields.get('seq')
-  const out: ReadingLine = {
-    station,
-    ts,
-    late: fields.get('late') === 'true',
-    delayS: Number(fields.get('delay_s') ?? 0) || 0,
-    value: { sensor, value, raw: Number.isFinite(raw) ? raw : value, flags: flags ? unquote(flags).split(',').filter(Boolean) : [] } as AcceptedValue,
+  if (!tags.get('station') || !Number.isFinite(ts)) return null
+  return { tags, fields, ts }
+}
+
+function acceptedValue(sensor: AcceptedValue['sensor'], value: string | undefined, raw: string | undefined, flags: string | undefined): AcceptedValue | null {
+  const v = Number(value)
+  if (value === undefined || !Number.isFinite(v)) return null
+  const r = Number(raw ?? value)
+  return { sensor, value: v, raw: Number.isFinite(r) ? r : v, flags: flags ? unquote(flags).split(',').filter(Boolean) : [] }
+}
+
+/** One point per reading: every sensor field present; null if one does not parse. */
+function wideValues(fields: Map<string, string>): AcceptedValue[] | null {
+  const out: AcceptedValue[] = []
+  for (const sensor of SENSOR_KINDS) {
+    if (!fields.has(valueField(sensor))) continue
+    const v = acceptedValue(sensor, fields.get(valueField(sensor)), fields.get(rawField(sensor)), fields.get(flagsField(sensor)))
+    if (!v) return null
+    out.push(v)
   }
-  if (seq !== undefined && /^-?\d+i$/.test(seq)) out.seq = Number(seq.slice(0, -1))
   return out
+}
+
+/** The legacy schema: one sensor value, named by the `sensor` tag. */
+function legacyValue(p: Line): AcceptedValue[] | null {
+  const sensor = p.tags.get('sensor')
+  if (!sensor || !isSensorKind(sensor)) return null
+  const v = acceptedValue(sensor, p.fields.get('value'), p.fields.get('raw'), p.fields.get('flags'))
+  return v ? [v] : null
 }
 
 /** Splits on `sep` outside backslash escapes and double quotes (line-protocol rules). */

@@ -77,7 +77,7 @@ beforeAll(async () => {
   tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url })
   await stationWithReadings(tp, { id: STATION, name: 'Trạm ngày địa phương', lat: 8.9, lon: 105.1 }, READINGS)
   expect(await tp.platform.ingest!.drained()).toBe(true)
-  expect(await influx.count('reading', `"station" = '${STATION}'`)).toBe(READINGS.length)
+  expect(await influx.values(`"station" = '${STATION}'`)).toBe(READINGS.length)
 })
 
 afterAll(async () => {

@@ -308,9 +308,9 @@ describe('staff console', () => {
     }, 20_000, 300)
     expect(released).toBe(true)
     expect(await page.locator('.msg.ok').textContent()).toContain(`#${id}`)
-    const stored = await eventually(() => influx.count('reading', `"station" = 'cm-song-doc-01' AND "sensor" = 'ph'`), 20_000)
+    const stored = await eventually(() => influx.values(`"station" = 'cm-song-doc-01'`, ['ph']), 20_000)
     expect(stored).toBeGreaterThanOrEqual(1)
-    const [series = []] = await influx.query.query(`SELECT last("value") FROM "reading" WHERE "station" = 'cm-song-doc-01' AND "sensor" = 'ph'`)
+    const [series = []] = await influx.query.query(`SELECT last("ph") FROM "station_reading" WHERE "station" = 'cm-song-doc-01'`)
     expect(series[0]?.values[0]?.[1]).toBe(7.5)
 
     // Garbage from the station is discarded with a reason, which the page and the audit log keep.

@@ -38,11 +38,19 @@ function sensorValues(i: number, t: number): Record<string, number> {
 export interface Fixture {
   /** Lines for the default RP (`raw`). */
   raw: string[]
-  /** Lines for RP `long` (reading_1h), written directly because CQs only cover new intervals. */
+  /** Lines for RP `long` (the hourly rollups), written directly because CQs only cover new intervals. */
   long: string[]
 }
 
-export function buildFixture(now: number): Fixture {
+/**
+ * `station_reading`: the schema written today, one point per reading
+ * (influx/schema.ts). `legacy`: the same data as the schema before it, one
+ * `reading` point per sensor value and `reading_1h` rollups, which the schema
+ * migration reads (tests/api/schema-equivalence.test.ts).
+ */
+export type FixtureSchema = 'station_reading' | 'legacy'
+
+export function buildFixture(now: number, schema: FixtureSchema = 'station_reading'): Fixture {
   const raw: string[] = []
   const long: string[] = []
   const end = Math.floor(now / QUARTER_HOUR) * QUARTER_HOUR
@@ -53,25 +61,34 @@ export function buildFixture(now: number): Fixture {
     for (let t = end - RAW_DAYS * DAY; t <= last; t += QUARTER_HOUR) {
       const late = (t / QUARTER_HOUR) % 17 === 0
       const delay = late ? 1800 + i * 60 : 5 + i - (station === 'CM-002' ? 40 : 0)
-      let seq = Math.floor(t / QUARTER_HOUR) % 100000
-      for (const [sensor, value] of Object.entries(sensorValues(i, t))) {
-        const flags = sensor === 'salinity' ? `,flags=${str('derived_pss78')}` : ''
-        raw.push(
-          `reading,sensor=${sensor},station=${esc(station)} value=${value.toFixed(3)},raw=${(value * 1.01).toFixed(3)},late=${late},delay_s=${delay},seq=${seq++}i${flags} ${t}`,
-        )
+      const seq = Math.floor(t / QUARTER_HOUR) % 100000
+      const values = Object.entries(sensorValues(i, t))
+      if (schema === 'legacy') {
+        for (const [sensor, value] of values) {
+          const flags = sensor === 'salinity' ? `,flags=${str('derived_pss78')}` : ''
+          raw.push(`reading,sensor=${sensor},station=${esc(station)} value=${value.toFixed(3)},raw=${(value * 1.01).toFixed(3)},late=${late},delay_s=${delay},seq=${seq}i${flags} ${t}`)
+        }
+      } else {
+        const fields = values.map(([sensor, value]) => {
+          const flags = sensor === 'salinity' ? `,${sensor}_flags=${str('derived_pss78')}` : ''
+          return `${sensor}=${value.toFixed(3)},${sensor}_raw=${(value * 1.01).toFixed(3)}${flags}`
+        })
+        raw.push(`station_reading,station=${esc(station)} ${fields.join(',')},late=${late},delay_s=${delay},seq=${seq}i ${t}`)
       }
       const battery = 12.6 - i * 0.3 - 0.4 * ((t % DAY) / DAY)
       raw.push(`station_health,station=${esc(station)} battery=${battery.toFixed(2)},rssi=${-80 - i * 9},delay_s=${delay},late=${late} ${t}`)
     }
     // Hourly rollups for the long-range panels.
     for (let t = Math.floor((end - LONG_DAYS * DAY) / HOUR) * HOUR; t < end; t += HOUR) {
+      const fields: string[] = []
       for (const sensor of Object.keys(sensorValues(i, t))) {
         const samples = [0, 1, 2, 3].map((k) => sensorValues(i, t + k * QUARTER_HOUR)[sensor]!)
         const mean = samples.reduce((a, b) => a + b, 0) / samples.length
-        long.push(
-          `reading_1h,sensor=${sensor},station=${esc(station)} mean=${mean.toFixed(3)},min=${Math.min(...samples).toFixed(3)},max=${Math.max(...samples).toFixed(3)},count=4i ${t}`,
-        )
+        const agg = { mean: mean.toFixed(3), min: Math.min(...samples).toFixed(3), max: Math.max(...samples).toFixed(3), count: '4i' }
+        if (schema === 'legacy') long.push(`reading_1h,sensor=${sensor},station=${esc(station)} mean=${agg.mean},min=${agg.min},max=${agg.max},count=${agg.count} ${t}`)
+        else fields.push(...Object.entries(agg).map(([k, v]) => `${sensor}_${k}=${v}`))
       }
+      if (schema !== 'legacy') long.push(`station_reading_1h,station=${esc(station)} ${fields.join(',')} ${t}`)
     }
   })
 

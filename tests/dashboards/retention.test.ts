@@ -67,10 +67,11 @@ describe('applyRetention on InfluxDB 1.x', () => {
     expect(await cqs()).toEqual([ROLLUP_CQ])
   })
 
-  it('the CQ rolls raw readings up into "long"."reading_1h" by station and sensor', async () => {
+  it('the CQ rolls raw readings up into "long"."station_reading_1h" by station, a field per sensor and aggregate', async () => {
     const hour = 3_600_000
     const prevHour = Math.floor(Date.now() / hour) * hour - hour
-    const lines = [0, 15, 30, 45].map((m, i) => `reading,sensor=salinity,station=CQ-1 value=${i + 1} ${prevHour + m * 60_000}`)
+    // ph only in two of the four readings: its aggregates count those two.
+    const lines = [0, 15, 30, 45].map((m, i) => `station_reading,station=CQ-1 salinity=${i + 1}${i % 2 ? `,ph=${6 + i}` : ''},late=false ${prevHour + m * 60_000}`)
     await writeLines(influx.url, DB, '', lines)
     // A newly created CQ runs at the next check (run-interval 1s in the managed
     // config); recreate it so that first run sees the data just written.
@@ -79,10 +80,12 @@ describe('applyRetention on InfluxDB 1.x', () => {
     let rows: unknown[][] = []
     // Poll with a generous bound; the assertion is on content, not on how fast.
     for (let i = 0; i < 300 && rows.length === 0; i++) {
-      const [series] = await client.query(`SELECT "mean", "min", "max", "count" FROM "long"."reading_1h" WHERE "station" = 'CQ-1' AND "sensor" = 'salinity'`)
+      const [series] = await client.query(
+        `SELECT "salinity_mean", "salinity_min", "salinity_max", "salinity_count", "ph_mean", "ph_count", "no2_mean" FROM "long"."station_reading_1h" WHERE "station" = 'CQ-1'`,
+      )
       rows = series![0]?.values ?? []
       if (rows.length === 0) await new Promise((r) => setTimeout(r, 100))
     }
-    expect(rows).toEqual([[prevHour, 2.5, 1, 4, 4]])
+    expect(rows).toEqual([[prevHour, 2.5, 1, 4, 4, 8, 2, null]])
   })
 })

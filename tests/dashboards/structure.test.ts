@@ -110,7 +110,7 @@ describe('generated dashboards', () => {
 
     it('draws each station’s own levels as dashed series from the levels measurement', () => {
       if (model.uid !== 'tidewatch-station') return
-      const history = panels.filter((p) => p.type === 'timeseries' && p.targets.some((t) => t.query.includes('FROM "reading"')))
+      const history = panels.filter((p) => p.type === 'timeseries' && p.targets.some((t) => t.query.includes('FROM "station_reading"')))
       expect(history.length).toBe(4)
       for (const p of history) {
         const l = p.targets.find((t) => t.refId === 'L')
@@ -144,7 +144,7 @@ describe('generated dashboards', () => {
   it('read the long retention policy for the season-long salinity panels', () => {
     const salinity = dashboards.find((d) => d.uid === 'tidewatch-salinity')!
     for (const p of panelsOf(salinity.model)) {
-      for (const t of p.targets) expect(t.query, p.title).toContain('"long"."reading_1h"')
+      for (const t of p.targets) expect(t.query, p.title).toContain('"long"."station_reading_1h"')
     }
   })
 })

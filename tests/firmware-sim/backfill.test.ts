@@ -38,12 +38,12 @@ afterAll(async () => {
 /** Count, first and last time of one station's readings of one sensor, and how many are not late. */
 async function history(id: string): Promise<{ count: number; first: number; last: number; onTime: number }> {
   const sensor = id === 'cm-namcan-01' ? 'conductivity' : 'water_level'
-  const where = `"station" = '${id}' AND "sensor" = '${sensor}'`
-  const [series = []] = await influx.query.query(`SELECT count("value") FROM "reading" WHERE ${where}`)
+  const where = `"station" = '${id}'`
+  const [series = []] = await influx.query.query(`SELECT count("${sensor}") FROM "station_reading" WHERE ${where}`)
   const count = (series[0]?.values[0]?.[1] as number | undefined) ?? 0
-  const [firstS = []] = await influx.query.query(`SELECT first("value") FROM "reading" WHERE ${where}`)
-  const [lastS = []] = await influx.query.query(`SELECT last("value") FROM "reading" WHERE ${where}`)
-  const onTime = await influx.count('reading', `${where} AND "late" = false`)
+  const [firstS = []] = await influx.query.query(`SELECT first("${sensor}") FROM "station_reading" WHERE ${where}`)
+  const [lastS = []] = await influx.query.query(`SELECT last("${sensor}") FROM "station_reading" WHERE ${where}`)
+  const onTime = await influx.values(`${where} AND "late" = false`, [sensor])
   return { count, first: firstS[0]?.values[0]?.[0] as number, last: lastS[0]?.values[0]?.[0] as number, onTime }
 }
 

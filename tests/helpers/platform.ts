@@ -14,6 +14,8 @@ import { ensureDevCertificates, type DevCertPaths } from '../../broker/tls/dev-c
 import mqtt, { type MqttClient } from 'mqtt'
 import { freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient, type InfluxQueryClient } from '../../influx/query.ts'
+import { READING_MEASUREMENT, queryPerSensor } from '../../influx/schema.ts'
+import { SENSOR_KINDS, type SensorKind } from '../../core/sensors.ts'
 import { startPlatform, type Platform, type PlatformParts } from '../../platform/platform.ts'
 import { staffToken } from '../../platform/credentials.ts'
 
@@ -27,6 +29,12 @@ export interface TestInflux {
   query: InfluxQueryClient
   /** Number of points in a measurement (optionally filtered by an InfluxQL WHERE clause). */
   count(measurement: string, where?: string, field?: string): Promise<number>
+  /**
+   * Sensor values stored (influx/schema.ts: a field per sensor in each
+   * `station_reading` point), of the given sensors or all, summed: what a
+   * count of the old one-point-per-value `reading` measurement gave.
+   */
+  values(where?: string, sensors?: readonly SensorKind[]): Promise<number>
 }
 
 export async function startTestInflux(dir: string, database = 'tidewatch'): Promise<TestInflux> {
@@ -39,6 +47,10 @@ export async function startTestInflux(dir: string, database = 'tidewatch'): Prom
     async count(measurement, where, field = 'value') {
       const [series = []] = await query.query(`SELECT count("${field}") FROM "${measurement}"${where ? ` WHERE ${where}` : ''}`)
       return (series[0]?.values[0]?.[1] as number | undefined) ?? 0
+    },
+    async values(where, sensors = SENSOR_KINDS) {
+      const series = await queryPerSensor(query, sensors, (s) => `SELECT count("${s}") FROM "${READING_MEASUREMENT}"${where ? ` WHERE ${where}` : ''}`)
+      return series.reduce((n, s) => n + Number(s.values[0]?.[1] ?? 0), 0)
     },
   }
 }

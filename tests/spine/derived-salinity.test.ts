@@ -36,14 +36,14 @@ it('quarantines a derived 55.9 ‰, stores the valid derived salinity of the sam
   expect(await env.influx.count('quarantine', `"station" = '${id}'`, 'count')).toBe(1)
 
   // Stored: one salinity (the valid one), both conductivities and temperatures.
-  const [rows = []] = await env.influx.query.query(`SELECT "value", "flags" FROM "reading" WHERE "station" = '${id}' AND "sensor" = 'salinity'`)
+  const [rows = []] = await env.influx.query.query(`SELECT "salinity", "salinity_flags" FROM "station_reading" WHERE "station" = '${id}' AND "salinity" = "salinity"`)
   expect(rows[0]?.values).toHaveLength(1)
   const [time, value, flags] = rows[0]!.values[0]!
   expect(time).toBe(now - 120_000) // the query client asks for epoch=ms
   expect(Math.abs((value as number) - 0.4925)).toBeLessThan(1e-4)
   expect(flags).toBe('derived_pss78')
-  expect(await env.influx.count('reading', `"station" = '${id}' AND "sensor" = 'conductivity'`)).toBe(2)
-  expect(await env.influx.count('reading', `"station" = '${id}' AND "sensor" = 'temperature'`)).toBe(2)
+  expect(await env.influx.values(`"station" = '${id}'`, ['conductivity'])).toBe(2)
+  expect(await env.influx.values(`"station" = '${id}'`, ['temperature'])).toBe(2)
 
   // Not shown: the station's latest salinity is the older, valid value,
   // although the refused one is newer.

@@ -67,7 +67,7 @@ function connackTls(opts: IClientOptions): Promise<number> {
 }
 
 const has = (event: string, fields: Record<string, unknown>) => logLines.some((l) => l.event === event && Object.entries(fields).every(([k, v]) => l[k] === v))
-const stored = (id: string) => influx.count('reading', `"station" = '${id}'`)
+const stored = (id: string) => influx.values(`"station" = '${id}'`)
 
 describe('device certificates over mutual TLS', () => {
   it('devices add --cert issues a certificate and a 0600 key; the station connects without a password and its reading is stored', async () => {

@@ -73,7 +73,7 @@ describe('split deployment: tidewatch broker + tidewatch ingest', () => {
       // A station cannot subscribe to the readings of others.
       await expect(station.subscribeAsync('stations/+/readings', { qos: 1 })).rejects.toThrow(/Subscribe error/)
       await station.endAsync()
-      expect(await eventually(async () => (await influx.count('reading', `"station" = 'cm-split-01'`)) === 2)).toBe(true)
+      expect(await eventually(async () => (await influx.values(`"station" = 'cm-split-01'`)) === 2)).toBe(true)
     } finally {
       await ingest.stop()
       await broker.stop()
@@ -97,7 +97,7 @@ describe('split deployment: tidewatch broker + tidewatch ingest', () => {
     ingest = await startTestPlatform({ dir: dataDir, influxUrl: influx.server.url, parts: { ingest: 'mqtt' }, env: ingestEnv(broker.mqttUrl) })
     try {
       await ingest.platform.source!.ready
-      expect(await eventually(async () => (await influx.count('reading', `"station" = 'cm-split-02'`)) === 3)).toBe(true)
+      expect(await eventually(async () => (await influx.values(`"station" = 'cm-split-02'`)) === 3)).toBe(true)
     } finally {
       await ingest.stop()
       await broker.stop()

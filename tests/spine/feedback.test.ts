@@ -72,7 +72,7 @@ describe('feedback on stations/<id>/feedback (embedded broker + ingest)', () => 
     })
     expect(forBatch[0]!.omitted).toBeUndefined()
     expect(a.feedback).toHaveLength(2)
-    expect(await eventually(async () => (await env.influx.count('reading', `"station" = 'cm-fb-a'`)) === 3)).toBe(true)
+    expect(await eventually(async () => (await env.influx.values(`"station" = 'cm-fb-a'`)) === 3)).toBe(true)
     const metrics = await getJson(`${env.tp.apiUrl}/metrics`)
     expect(metrics.body).toMatch(/tidewatch_feedback_published_total \d+/)
     await a.client.endAsync()

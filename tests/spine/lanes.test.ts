@@ -39,6 +39,6 @@ it('routes batches and late readings to the backlog lane and live readings to th
   influx = await started.startInflux()
   expect(await ingest.drained(60_000)).toBe(true)
   const q = createQueryClient({ url: influx.url, database: 'tidewatch' })
-  const [rows = []] = await q.query(`SELECT count("value") FROM "raw"."reading" WHERE "station" = 'cm-lane-01'`)
+  const [rows = []] = await q.query(`SELECT count("salinity") FROM "raw"."station_reading" WHERE "station" = 'cm-lane-01'`)
   expect(rows[0]!.values[0]![1]).toBe(202)
 })

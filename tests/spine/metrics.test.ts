@@ -72,7 +72,7 @@ describe('GET /metrics on a running platform', () => {
     const station = await mqtt.connectAsync(env.tp.mqttUrl, { username: creds.username, password: creds.password, protocolVersion: 4, reconnectPeriod: 0 })
     await station.publishAsync('stations/cm-metrics-01/readings', JSON.stringify({ ts: Date.now(), seq: 1, values: { salinity: 3.1 } }), { qos: 1 })
     await station.endAsync()
-    expect(await eventually(async () => (await env.influx.count('reading', `"station" = 'cm-metrics-01'`)) === 1)).toBe(true)
+    expect(await eventually(async () => (await env.influx.values(`"station" = 'cm-metrics-01'`)) === 1)).toBe(true)
     expect(await env.tp.platform.ingest!.drained()).toBe(true)
 
     const res = await getJson(`${env.tp.apiUrl}/metrics`)

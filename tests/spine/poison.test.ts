@@ -96,8 +96,8 @@ describe('deeply nested payloads (embedded broker + ingest, MQTT.js stations)', 
 
     // In InfluxDB: the three quarantine points, A's valid reading, and all of B's.
     expect(await eventually(async () => (await env.influx.count('quarantine', `"station" = '${a.id}' AND "reason" = 'PAYLOAD_TOO_DEEP'`, 'count')) === 3, 20_000)).toBe(true)
-    expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${a.id}'`)) === 2, 20_000)).toBe(true)
-    expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${b.id}' AND "sensor" = 'salinity'`)) === 3, 20_000)).toBe(true)
+    expect(await eventually(async () => (await env.influx.values(`"station" = '${a.id}'`)) === 2, 20_000)).toBe(true)
+    expect(await eventually(async () => (await env.influx.values(`"station" = '${b.id}'`, ['salinity'])) === 3, 20_000)).toBe(true)
 
     // Counted like every other refusal.
     const metrics = await getJson(`${env.tp.apiUrl}/metrics`, env.tp.adminToken)
@@ -137,7 +137,7 @@ describe('deeply nested payloads from a foreign client (mosquitto_pub)', () => {
     expect(await env.tp.platform.ingest!.drained(20_000)).toBe(true)
 
     expect(await quarantined(id, 'PAYLOAD_TOO_DEEP')).toHaveLength(2)
-    expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${id}' AND "sensor" = 'salinity'`)) === 1, 20_000)).toBe(true)
+    expect(await eventually(async () => (await env.influx.values(`"station" = '${id}'`, ['salinity'])) === 1, 20_000)).toBe(true)
   })
 })
 
@@ -157,7 +157,7 @@ describe('deeply nested payloads through Debian mosquitto to a standalone ingest
       await station.endAsync()
       const q = await eventually(() => (st.platform.ingest!.quarantine.list({ stationId: id }).length >= 3 ? st.platform.ingest!.quarantine.list({ stationId: id }) : undefined), 20_000)
       expect(q?.map((e) => e.reason)).toEqual(['PAYLOAD_TOO_DEEP', 'PAYLOAD_TOO_DEEP', 'PAYLOAD_TOO_DEEP'])
-      expect(await eventually(async () => (await env.influx.count('reading', `"station" = '${id}'`)) === 1, 20_000)).toBe(true)
+      expect(await eventually(async () => (await env.influx.values(`"station" = '${id}'`)) === 1, 20_000)).toBe(true)
       expect(ingestCloses).toBe(0)
     } finally {
       await st.stop()

@@ -75,8 +75,8 @@ it('a retained reading is acknowledged and quarantined, never stored, retained o
   expect(await eventually(() => feedback.some((f) => f.refused.some((r) => r.code === 'READING_RETAINED')))).toBe(true)
 
   // Only the normal reading is stored, and only it reached the live subscriber.
-  expect(await eventually(async () => (await influx.count('reading', `"station" = '${id}'`)) === 1)).toBe(true)
-  expect(await influx.count('reading', `"station" = '${id}' AND "value" > 9`)).toBe(0)
+  expect(await eventually(async () => (await influx.values(`"station" = '${id}'`)) === 1)).toBe(true)
+  expect(await influx.values(`"station" = '${id}' AND "salinity" > 9`, ['salinity'])).toBe(0)
   expect(await eventually(() => liveGot.length === 1)).toBe(true)
   expect(liveGot[0]).toContain('"salinity":1.5')
 

@@ -144,7 +144,7 @@ describe('broker + ingest + API', () => {
     // mosquitto_pub does not wait for a PUBACK that never comes; the broker drops the connection.
     await mosquittoPub({ user: a.username, password: a.password, topic: 'stations/cm-spoof-b/readings', message: JSON.stringify({ ts, values: { salinity: 9 } }) }).catch(() => undefined)
     await new Promise((r) => setTimeout(r, 500))
-    expect(await influx.count('reading', `"station" = 'cm-spoof-b'`)).toBe(0)
+    expect(await influx.values(`"station" = 'cm-spoof-b'`)).toBe(0)
     expect(tp.platform.broker!.counters.publishDenied).toBeGreaterThanOrEqual(1)
     const q = await getJson(`${tp.apiUrl}/api/v1/quarantine?reason=TOPIC_INVALID`, tp.adminToken)
     expect(q.body.entries[0]).toMatchObject({ stationId: 'cm-spoof-a', reason: 'TOPIC_INVALID' })
@@ -202,7 +202,7 @@ describe('broker + ingest + API', () => {
     await Promise.all(publishes)
     await client.endAsync()
     expect(await tp.platform.ingest!.drained(20_000)).toBe(true)
-    expect(await influx.count('reading', `"station" = 'cm-mix-01'`)).toBe(1000)
+    expect(await influx.values(`"station" = 'cm-mix-01'`)).toBe(1000)
     const mine = tp.platform.ingest!.quarantine.list({ stationId: 'cm-mix-01', limit: 1000 })
     expect(mine).toHaveLength(1000)
     const byReason: Record<string, number> = {}
@@ -223,7 +223,7 @@ describe('broker + ingest + API', () => {
     expect(health.body.clock.status).toBe('behind')
     expect(health.body.clock.offsetSec).toBeLessThan(-365 * 86400)
     expect(health.body.refusalsLast24h).toEqual({ TS_TOO_OLD: 1 })
-    expect(await influx.count('reading', `"station" = 'cm-rtc-01'`)).toBe(0)
+    expect(await influx.values(`"station" = 'cm-rtc-01'`)).toBe(0)
     // A station with a good clock reads "ok".
     const good = await getJson(`${tp.apiUrl}/api/v1/stations/cm-tls-01/health`)
     expect(good.body.clock.status).toBe('ok')
@@ -241,7 +241,7 @@ describe('broker + ingest + API', () => {
     await tp.platform.ingest!.drained()
     const latest = await getJson(`${tp.apiUrl}/api/v1/stations/cm-ooo-01/latest`)
     expect(latest.body.sensors.salinity.value).toBe(2.5)
-    const [series = []] = await influx.query.query(`SELECT "value", "late" FROM "reading" WHERE "station" = 'cm-ooo-01' ORDER BY time ASC`)
+    const [series = []] = await influx.query.query(`SELECT "salinity", "late" FROM "station_reading" WHERE "station" = 'cm-ooo-01' ORDER BY time ASC`)
     expect(series[0]!.values.map((v) => v[2])).toEqual([true, true, false])
   })
 

@@ -58,7 +58,7 @@ it('TLS-only: nothing listens on the plaintext port, and a station publishes ove
   })
   await station.publishAsync('stations/cm-tls-01/readings', JSON.stringify({ ts: Date.now() - 1000, values: { salinity: 3.3 } }), { qos: 1 })
   await station.endAsync()
-  expect(await eventually(async () => (await influx.count('reading', `"station" = 'cm-tls-01'`)) === 1)).toBe(true)
+  expect(await eventually(async () => (await influx.values(`"station" = 'cm-tls-01'`)) === 1)).toBe(true)
 })
 
 it('TLS-only without a certificate is CONFIG_INVALID, and the CLI exits 2', async () => {

@@ -30,7 +30,7 @@ it('serves a fresh snapshot, revalidates a stale one in the background, waits wh
   let queries = 0
   const counted = { ...influx.query, query: (q: string, o?: Parameters<typeof influx.query.query>[1]) => (queries++, influx.query.query(q, o)) }
   const cache = new LatestCache(counted, { freshMs: 30_000, staleMs: 300_000, clock: () => now })
-  await write([`reading,sensor=salinity,station=a value=1.5,late=false,delay_s=2.0 ${T0}`, `reading,sensor=salinity,station=a value=1.75,late=true,delay_s=90.0,flags="derived_pss78" ${T0 + 60_000}`])
+  await write([`station_reading,station=a salinity=1.5,late=false,delay_s=2.0 ${T0}`, `station_reading,station=a salinity=1.75,salinity_flags="derived_pss78",late=true,delay_s=90.0 ${T0 + 60_000}`])
   const all = () => ['a:salinity']
 
   const first = await cache.get(['a:salinity'], all)
@@ -38,7 +38,7 @@ it('serves a fresh snapshot, revalidates a stale one in the background, waits wh
   const asked = queries
 
   // A newer reading within freshMs: the snapshot is served as it is, InfluxDB is not asked.
-  await write([`reading,sensor=salinity,station=a value=2.0,late=false,delay_s=1.0 ${T0 + 120_000}`])
+  await write([`station_reading,station=a salinity=2.0,late=false,delay_s=1.0 ${T0 + 120_000}`])
   now += 10_000
   expect((await cache.get(['a:salinity'], all)).get('a:salinity')!.value).toBe(1.75)
   expect(queries).toBe(asked)
@@ -49,12 +49,12 @@ it('serves a fresh snapshot, revalidates a stale one in the background, waits wh
   expect(await eventually(async () => (await cache.get(['a:salinity'], all)).get('a:salinity')!.value === 2)).toBe(true)
 
   // A series the snapshot did not cover (a new station) waits for a refresh; one silent for days is found further back.
-  await write([`reading,sensor=ph,station=b value=7.25,late=false,delay_s=1.0 ${T0 - 5 * 86_400_000}`])
+  await write([`station_reading,station=b ph=7.25,late=false,delay_s=1.0 ${T0 - 5 * 86_400_000}`])
   const withB = await cache.get(['b:ph'], () => ['a:salinity', 'b:ph'])
   expect(withB.get('b:ph')!.value).toBe(7.25)
 
   // Past staleMs the request waits for fresh data.
-  await write([`reading,sensor=salinity,station=a value=3.0,late=false,delay_s=1.0 ${T0 + 180_000}`])
+  await write([`station_reading,station=a salinity=3.0,late=false,delay_s=1.0 ${T0 + 180_000}`])
   now += 400_000
   expect((await cache.get(['a:salinity'], () => ['a:salinity', 'b:ph'])).get('a:salinity')!.value).toBe(3)
 })

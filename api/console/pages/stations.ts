@@ -6,6 +6,7 @@ import { actionButton, ago, errorMessage, esc, field, form, num, okMessage, sele
 import { explainError, FIELD_VI, REASON_VI, type FieldIssue } from '../messages.ts'
 import { listOf, nullableText, numberOf, parseCsv, textOf } from '../forms.ts'
 import { failure, type ConsoleCtx, type Form } from '../routes.ts'
+import { READING_MEASUREMENT } from '../../../influx/schema.ts'
 
 /**
  * Stations: the list with each one's health, add (with zone, SMS code and
@@ -33,7 +34,8 @@ async function healthOf(ctx: ConsoleCtx): Promise<{ byStation: Map<string, Healt
     // One query for all stations; a week back bounds the scan (a station silent for longer shows "—").
     const [series = [], newest = []] = await ctx.deps.query.query(
       `SELECT last("battery") AS "battery", last("rssi") AS "rssi" FROM "station_health" WHERE time > now() - 7d GROUP BY "station"; ` +
-        `SELECT last("value") AS "v" FROM "reading" WHERE time > now() - 7d GROUP BY "station"`,
+        // Every reading's point carries "late", whichever sensors it has.
+        `SELECT last("late") AS "v" FROM "${READING_MEASUREMENT}" WHERE time > now() - 7d GROUP BY "station"`,
     )
     for (const s of newest) {
       const id = s.tags?.station

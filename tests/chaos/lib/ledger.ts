@@ -1,7 +1,8 @@
 /**
  * The verdict of a scenario comes from InfluxDB itself, never from the
- * process's counters: every `reading` point is read back per station and its
- * device timestamp compared with the generator's ledger.
+ * process's counters: every `station_reading` point (one per reading,
+ * influx/schema.ts) with a salinity is read back per station and its device
+ * timestamp compared with the generator's ledger.
  */
 import type { StationLedger } from './load.ts'
 
@@ -9,7 +10,7 @@ import type { StationLedger } from './load.ts'
 export type StoredSet = Map<string, Map<number, number>>
 
 export async function readStored(influxUrl: string, database = 'tidewatch'): Promise<StoredSet> {
-  const q = `SELECT "value" FROM "reading" WHERE "sensor" = 'salinity' GROUP BY "station"`
+  const q = `SELECT "salinity" FROM "station_reading" WHERE "salinity" = "salinity" GROUP BY "station"`
   const params = new URLSearchParams({ db: database, q, epoch: 'ms', chunked: 'true', chunk_size: '50000' })
   const res = await fetch(`${influxUrl}/query?${params}`)
   if (!res.ok) throw new Error(`InfluxDB query failed: ${res.status} ${await res.text()}`)
