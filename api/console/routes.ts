@@ -7,7 +7,7 @@ import type { ApiDeps } from '../server.ts'
 import { StaffAccounts } from './accounts.ts'
 import { esc, errorMessage, layout } from './html.ts'
 import { ERROR_VI, explainError } from './messages.ts'
-import { SignInThrottle, THROTTLE_DEFAULTS } from './throttle.ts'
+import { SignInThrottle, THROTTLE_DEFAULTS, type ThrottleOptions } from './throttle.ts'
 import { COOKIE, csrfMatches, readCookie, SESSION_DEFAULTS, sessionCookie, Sessions, type Session, type SessionOptions, type SessionStore } from './sessions.ts'
 import { stationPages } from './pages/stations.ts'
 import { levelPages } from './pages/levels.ts'
@@ -62,6 +62,15 @@ export interface SharedConsole {
   accounts: ConsoleAccounts
   /** The session store, told how long sessions live and what to do when one ends. */
   sessions(opts: SessionOptions): SessionStore
+  /** The sign-in throttle, shared by every node (else each node counts alone: N nodes, N × the limits). */
+  throttle?(opts: ThrottleOptions): SignInLimiter
+}
+
+/** Sign-in failures counted per username and address (throttle.ts SignInThrottle, or shared in PostgreSQL). */
+export interface SignInLimiter {
+  blocked(username: string, address: string): boolean | Promise<boolean>
+  fail(username: string, address: string): void | Promise<void>
+  succeed(username: string): void | Promise<void>
 }
 
 declare module 'fastify' {
@@ -151,7 +160,8 @@ export function consoleRoutes(deps: ApiDeps, opts: ConsoleOptions = {}): Fastify
     }
     const sessions: SessionStore = opts.shared ? opts.shared.sessions(sessionOptions) : new Sessions(sessionOptions)
 
-    const throttle = new SignInThrottle({ ...THROTTLE_DEFAULTS, ...opts.signInLimits, clock })
+    const throttleOptions: ThrottleOptions = { ...THROTTLE_DEFAULTS, ...opts.signInLimits, clock }
+    const throttle: SignInLimiter = opts.shared?.throttle?.(throttleOptions) ?? new SignInThrottle(throttleOptions)
 
     fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
       done(null, new URLSearchParams(body as string))
@@ -231,7 +241,7 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
       if (!(f instanceof URLSearchParams) || !pre || f.get('_pre') !== pre) return signInPage(reply, req, 'CONSOLE_CSRF_INVALID', 403)
       const username = (f.get('username') ?? '').trim()
       const token = (f.get('token') ?? '').trim()
-      if (throttle.blocked(username, req.ip)) {
+      if (await throttle.blocked(username, req.ip)) {
         log.warn({ username: username || undefined, ip: req.ip }, 'console sign-in throttled')
         return signInPage(reply, req, 'RATE_LIMITED', 429, 'Đăng nhập sai quá nhiều lần. Vui lòng đợi 15 phút rồi thử lại, hoặc nhờ quản trị viên kiểm tra tài khoản.')
       }
@@ -250,12 +260,12 @@ ${expired ? '<div class="msg err" role="alert">Phiên làm việc đã hết h�
         }
       }
       if (!created) {
-        throttle.fail(token ? '' : username, req.ip)
+        await throttle.fail(token ? '' : username, req.ip)
         log.warn({ username: username || undefined, ip: req.ip, kind: token ? 'token' : 'account' }, 'console sign-in refused')
         return signInPage(reply, req, 'CONSOLE_SIGNIN_FAILED', 401)
       }
       const p = created.session.principal
-      if (p.kind === 'account') throttle.succeed(p.name)
+      if (p.kind === 'account') await throttle.succeed(p.name)
       deps.audit.record({ actor: p.name, role: p.role, action: 'console.sign_in', target: `console:${p.kind}`, ip: req.ip }, clock())
       noStore(reply)
       return reply

@@ -70,6 +70,15 @@ export const API_NODES_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX console_sessions_name ON console_sessions (name);
    CREATE INDEX console_sessions_created ON console_sessions (created_at);`,
+  // Console sign-in failures, shared by every API node (console-postgres.ts PostgresSignInThrottle), so N
+  // nodes behind round robin allow the single process's 10 guesses per username in 15 min, not N × 10.
+  // Keys as api/console/throttle.ts ('u:<username>', 'a:<address>'); rows older than the window are swept.
+  `CREATE TABLE console_sign_in_failures (
+     key TEXT NOT NULL,
+     at BIGINT NOT NULL
+   );
+   CREATE INDEX console_sign_in_failures_key ON console_sign_in_failures (key, at);
+   CREATE INDEX console_sign_in_failures_at ON console_sign_in_failures (at);`,
 ]
 
 // Millisecond timestamps and ids are BIGINT; they fit a double (postgres.ts does the same).

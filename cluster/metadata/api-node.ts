@@ -8,7 +8,7 @@ import { openApiNodesDb } from './api-db.ts'
 import { ClusterApiTokens } from './api-tokens.ts'
 import { PostgresAuditLog } from './audit-postgres.ts'
 import { AuditShipper } from './audit-shipper.ts'
-import { PostgresSessions, PostgresStaffAccounts } from './console-postgres.ts'
+import { PostgresSessions, PostgresSignInThrottle, PostgresStaffAccounts } from './console-postgres.ts'
 import { asPostgresUnavailable, openNodeStations, type NodeStations } from './open.ts'
 
 /**
@@ -88,7 +88,7 @@ export async function startApiNodeShared(opts: {
   let shipper: AuditShipper | undefined
   return {
     tokens,
-    console: { accounts, sessions: (sessionOpts) => new PostgresSessions(pool, sessionOpts) },
+    console: { accounts, sessions: (sessionOpts) => new PostgresSessions(pool, sessionOpts), throttle: (limits) => new PostgresSignInThrottle(pool, limits) },
     attachAudit(local, db) {
       const s = (shipper = new AuditShipper({ local, db, shared, log }))
       const trail: AuditTrail = {

@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import type pg from 'pg'
 import { parseNewAccount, toAccount, type StaffAccount } from '../../api/console/accounts.ts'
-import type { ConsoleAccount, ConsoleAccounts } from '../../api/console/routes.ts'
+import type { ConsoleAccount, ConsoleAccounts, SignInLimiter } from '../../api/console/routes.ts'
+import type { ThrottleOptions } from '../../api/console/throttle.ts'
 import { sessionIdOf, type Session, type SessionOptions, type SessionPrincipal, type SessionStore } from '../../api/console/sessions.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import { asPostgresUnavailable } from './open.ts'
@@ -302,5 +303,51 @@ export class PostgresSessions implements SessionStore {
         lastSeenAt: r.last_seen_at,
       })
     }
+  }
+}
+
+
+// ---- sign-in throttle ----
+
+/**
+ * api/console/throttle.ts SignInThrottle over PostgreSQL: the same keys,
+ * window and limits, counted across every API node, so a guesser spread over
+ * N nodes by round robin gets the single process's 10 per username (and 50
+ * per address) in 15 minutes, not N times that. Each failure is one INSERT
+ * (and a sweep of rows older than the window); each sign-in one indexed
+ * count. Bounded by the window: rows older than it are deleted at every
+ * failure, and each failure costs the guesser a scrypt verification first.
+ * maxKeys (the in-memory bound) does not apply: PostgreSQL holds them.
+ * PostgreSQL away: POSTGRES_UNAVAILABLE (503), as for the accounts it guards.
+ */
+export class PostgresSignInThrottle implements SignInLimiter {
+  constructor(private readonly pool: pg.Pool, private readonly o: ThrottleOptions) {}
+
+  async blocked(username: string, address: string): Promise<boolean> {
+    return reach(async () => {
+      const user = username === '' ? null : `u:${username.toLowerCase()}`
+      const r = await this.pool.query<{ key: string; n: string }>(
+        'SELECT key, count(*) AS n FROM console_sign_in_failures WHERE key = ANY($1::text[]) AND at > $2 GROUP BY key',
+        [[...(user ? [user] : []), `a:${address}`], this.o.clock() - this.o.windowMs],
+      )
+      const count = (key: string | null): number => Number(r.rows.find((row) => row.key === key)?.n ?? 0)
+      return (user !== null && count(user) >= this.o.maxPerUser) || count(`a:${address}`) >= this.o.maxPerAddress
+    })
+  }
+
+  async fail(username: string, address: string): Promise<void> {
+    return reach(async () => {
+      const now = this.o.clock()
+      const keys = [...(username ? [`u:${username.toLowerCase()}`] : []), `a:${address}`]
+      await this.pool.query('INSERT INTO console_sign_in_failures (key, at) SELECT unnest($1::text[]), $2', [keys, now])
+      await this.pool.query('DELETE FROM console_sign_in_failures WHERE at <= $1', [now - this.o.windowMs])
+    })
+  }
+
+  /** A good sign-in clears the username's count (not the address's: one good password must not reset a spray). */
+  async succeed(username: string): Promise<void> {
+    return reach(async () => {
+      await this.pool.query('DELETE FROM console_sign_in_failures WHERE key = $1', [`u:${username.toLowerCase()}`])
+    })
   }
 }

@@ -234,6 +234,24 @@ describe('two API nodes on one PostgreSQL', () => {
     }
   })
 
+  it('the console sign-in throttle is shared: ten failures for one username spread over A and B block it on both', async () => {
+    const attempt = async (node: ApiNode): Promise<number> => {
+      const page = await fetch(`${node.url}/console/sign-in`)
+      const pre = cookieOf(page, 'tw_console_pre')!
+      const res = await fetch(`${node.url}/console/sign-in`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
+        body: new URLSearchParams({ _pre: pre, username: 'a-guessed-name', password: 'not the password' }).toString(),
+      })
+      return res.status
+    }
+    // THROTTLE_DEFAULTS.maxPerUser (api/console/throttle.ts): 10 per username in 15 min, across the cluster.
+    for (let i = 0; i < 10; i++) expect(await attempt(i % 2 === 0 ? a : b)).toBe(401)
+    expect(await attempt(a)).toBe(429)
+    expect(await attempt(b)).toBe(429)
+  })
+
   it('a one-time secret is printed even when its audit record cannot be stored; the command fails with exit 3 and the record', async () => {
     const admin = new pg.Client({ connectionString: url })
     await admin.connect()
