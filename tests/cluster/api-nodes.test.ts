@@ -105,15 +105,20 @@ const cookieOf = (res: Response, name: string): string | undefined =>
     .find((c) => c.startsWith(`${name}=`))
     ?.slice(name.length + 1)
 
-async function signIn(node: ApiNode, fields: Record<string, string>): Promise<string> {
+/** The sign-in form posted as a browser does (its pre-session CSRF cookie first); the answer as it comes. */
+async function postSignIn(node: ApiNode, fields: Record<string, string>): Promise<Response> {
   const page = await fetch(`${node.url}/console/sign-in`)
   const pre = cookieOf(page, 'tw_console_pre')!
-  const res = await fetch(`${node.url}/console/sign-in`, {
+  return fetch(`${node.url}/console/sign-in`, {
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
     body: new URLSearchParams({ _pre: pre, next: '/console/audit', ...fields }).toString(),
   })
+}
+
+async function signIn(node: ApiNode, fields: Record<string, string>): Promise<string> {
+  const res = await postSignIn(node, fields)
   expect(res.status).toBe(303)
   return cookieOf(res, 'tw_console')!
 }
@@ -180,14 +185,7 @@ describe('two API nodes on one PostgreSQL', () => {
     expect((await consolePage(b, cookie)).status).toBe(303)
     expect((await consolePage(a, cookie)).status).toBe(303)
     // And signing in again is refused on either node.
-    const page = await fetch(`${b.url}/console/sign-in`)
-    const pre = cookieOf(page, 'tw_console_pre')!
-    const refused = await fetch(`${b.url}/console/sign-in`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
-      body: new URLSearchParams({ _pre: pre, username: 'chi-lan', password: 'mật khẩu đủ dài 2024' }).toString(),
-    })
+    const refused = await postSignIn(b, { username: 'chi-lan', password: 'mật khẩu đủ dài 2024' })
     expect(refused.status).toBe(401)
   })
 
@@ -235,17 +233,7 @@ describe('two API nodes on one PostgreSQL', () => {
   })
 
   it('the console sign-in throttle is shared: ten failures for one username spread over A and B block it on both', async () => {
-    const attempt = async (node: ApiNode): Promise<number> => {
-      const page = await fetch(`${node.url}/console/sign-in`)
-      const pre = cookieOf(page, 'tw_console_pre')!
-      const res = await fetch(`${node.url}/console/sign-in`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
-        body: new URLSearchParams({ _pre: pre, username: 'a-guessed-name', password: 'not the password' }).toString(),
-      })
-      return res.status
-    }
+    const attempt = async (node: ApiNode): Promise<number> => (await postSignIn(node, { username: 'a-guessed-name', password: 'not the password' })).status
     // THROTTLE_DEFAULTS.maxPerUser (api/console/throttle.ts): 10 per username in 15 min, across the cluster.
     for (let i = 0; i < 10; i++) expect(await attempt(i % 2 === 0 ? a : b)).toBe(401)
     expect(await attempt(a)).toBe(429)
@@ -362,14 +350,7 @@ describe('two API nodes on one PostgreSQL', () => {
     server.kill()
     // The console's sessions and accounts are in PostgreSQL: "unavailable, try again", not 500, and the session is not ended.
     expect((await consolePage(a, cookie)).status).toBe(503)
-    const page = await fetch(`${b.url}/console/sign-in`)
-    const pre = cookieOf(page, 'tw_console_pre')!
-    const signInWhileDown = await fetch(`${b.url}/console/sign-in`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `tw_console_pre=${pre}` },
-      body: new URLSearchParams({ _pre: pre, username: 'thu-ha', password: 'mật khẩu thứ tư 2027' }).toString(),
-    })
+    const signInWhileDown = await postSignIn(b, { username: 'thu-ha', password: 'mật khẩu thứ tư 2027' })
     expect(signInWhileDown.status).toBe(503)
     // /health says the tokens' copy cannot be kept current (it still serves).
     expect(await eventually(() => a.shared.healthChecks.tokens!().then((h) => h.up === false), 10_000)).toBe(true)
