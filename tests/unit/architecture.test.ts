@@ -50,6 +50,7 @@ const PUBLIC_SURFACE: Readonly<Record<string, Readonly<Record<string, string>>>>
     'alerter.ts': 'the alerter component the API serves incidents, subscribers and outbox from',
     'subscribers.ts': 'the subscriber schema, type and search, edited through the API and console',
     'store.ts': 'row types of alert events and the outbox, as the alerter hands them to the console',
+    'history.ts': 'read-only views of the alert tables, which API nodes without an alerter serve in cluster mode (the outbox copied from PostgreSQL)',
     'acks.ts': 'acknowledgements of incidents, recorded by staff through the API and console',
     'templates.ts': 'SMS rendering, for the public board\'s sample message',
   },
