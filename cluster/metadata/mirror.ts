@@ -24,11 +24,12 @@ import type { PostgresMetadataRepository } from './postgres.ts'
  * and clock offsets by a poll. The lowest-risk way to get there:
  * the API code is unchanged and reads a table as before.
  *
- * What it does not do: writes made through this node's API (register,
- * update, tokens, rules) stay in its SQLite, as they do today, and a row it
- * never copied is never deleted; a station or rule it copied that PostgreSQL
- * no longer has is. API tokens are not copied (ids would collide with tokens
- * created locally): each API node keeps its own (docs/CLUSTER.md).
+ * What it does not do: station and rule writes made through this node's
+ * API stay in its SQLite, and a station or rule row it never copied is never
+ * deleted; one it copied that PostgreSQL no longer has is. API tokens are not
+ * copied: API nodes verify them from a MetadataReplica and write them to
+ * PostgreSQL (api-tokens.ts, docs/CLUSTER.md "Tokens, console sessions and
+ * the audit log").
  *
  * Subscribers are different: in cluster mode PostgreSQL is the truth for
  * alert_subscribers and this mirror owns the node's table. Every subscriber
@@ -126,6 +127,7 @@ export class RegistryMirror {
       insertRule: db.prepare('INSERT OR REPLACE INTO alert_rules (scope, sensor, spec, updated_at) VALUES (?, ?, ?, ?)'),
       ownsSubscribers: db.prepare("SELECT 1 FROM metadata_mirror_owns WHERE tbl = 'alert_subscribers'").pluck(),
       takeSubscribers: db.prepare("INSERT INTO metadata_mirror_owns (tbl, since) VALUES ('alert_subscribers', ?)"),
+      unlinkOutbox: db.prepare('UPDATE alert_outbox SET subscriber_id = NULL WHERE subscriber_id IS NOT NULL'),
       setAsideSubscribers: db.prepare('INSERT INTO alert_subscribers_before_cluster SELECT *, ? FROM alert_subscribers'),
       deleteAllSubscribers: db.prepare('DELETE FROM alert_subscribers'),
       deleteSubscriber: db.prepare('DELETE FROM alert_subscribers WHERE id = ?'),
@@ -239,6 +241,11 @@ export class RegistryMirror {
     if (this.stmts.ownsSubscribers.get() === undefined) {
       const now = Date.now()
       this.subscribersSetAside = this.stmts.setAsideSubscribers.run(now).changes
+      // The node's outbox rows name the moved-aside farmers by ids PostgreSQL
+      // gives to others: unlinked, so a new farmer N inherits neither old N's
+      // anti-spam window and daily cap nor an all-clear for old N's incident
+      // (alerts/notify.ts reads them by subscriber_id).
+      this.stmts.unlinkOutbox.run()
       this.stmts.takeSubscribers.run(now)
       if (this.subscribersSetAside > 0) {
         this.log?.warn(

@@ -48,6 +48,11 @@ describe('subscribers: PostgreSQL is the truth, each node holds a copy under its
       // Before the node joined: its own farmers, ids 1 and 2, which PostgreSQL gives to others.
       local.create({ phone: '0913000001', name: 'local one' }, 1)
       local.create({ phone: '0913000002', name: 'local two' }, 1)
+      // …and an outbox row for local one, whose id PostgreSQL gives to Bác Ba.
+      node.db
+        .prepare(`INSERT INTO alert_outbox (dedupe_key, subscriber_id, channel, address, kind, station, incident, level, text, encoding, segments, status, next_attempt_at, created_at)
+                  VALUES ('pre-cluster', 1, 'sms', '+84913000001', 'alert', 'SD-01', 'inc-1', 'warning', 'x', 'gsm7', 1, 'delivered', 1, 1)`)
+        .run()
       const ba = await repo.createSubscriber({ phone: '0913000111', name: 'Bác Ba', stations: ['SD-01'] }, 10)
       const tu = await repo.createSubscriber({ phone: '0913000222', name: 'Chị Tư', communes: ['Khánh Hải'] }, 11)
 
@@ -57,6 +62,8 @@ describe('subscribers: PostgreSQL is the truth, each node holds a copy under its
         expect(local.list()).toEqual([ba, tu])
         const aside = node.db.prepare('SELECT id, phone FROM alert_subscribers_before_cluster ORDER BY id').all()
         expect(aside).toEqual([{ id: 1, phone: '+84913000001' }, { id: 2, phone: '+84913000002' }])
+        // Bác Ba (now id 1) does not inherit local one's sent alert (anti-spam window, daily cap, all-clear).
+        expect(node.db.prepare("SELECT subscriber_id FROM alert_outbox WHERE dedupe_key = 'pre-cluster'").get()).toEqual({ subscriber_id: null })
 
         // Changes from any node arrive through the feed.
         const nam = await repo.createSubscriber({ phone: '0913000333', name: 'Bác Năm' })
