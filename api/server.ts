@@ -26,7 +26,7 @@ import { healthRoutes } from './routes/health.ts'
 import { boardRoutes } from './board/routes.ts'
 import { openDataRoutes } from './routes/open-data.ts'
 import { openV1Routes } from './routes/open-v1.ts'
-import { manageRoutes } from './routes/manage.ts'
+import { manageRoutes, type StationWriter } from './routes/manage.ts'
 import { quarantineRoutes } from './routes/quarantine.ts'
 import { readingRoutes } from './routes/readings.ts'
 import { stationRoutes } from './routes/stations.ts'
@@ -67,6 +67,8 @@ export interface ApiDeps {
   plugins?: FastifyPluginAsync[]
   /** The staff console at /console (api/console/, docs/CONSOLE.md). */
   console?: ConsoleOptions
+  /** Cluster mode: where station changes go (PostgreSQL, cluster/metadata/station-writer.ts); unset, this node's registry. */
+  stationWriter?: StationWriter
 }
 
 export type App = FastifyInstance

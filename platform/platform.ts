@@ -72,6 +72,10 @@ export interface StartPlatformOptions {
   healthChecks?: Parameters<typeof buildApi>[0]['healthChecks']
   /** Cluster mode: subscriber writes go here (PostgreSQL, cluster/metadata/mirror.ts), and the API serves them with or without an alerter. */
   subscriberWriter?: SubscriberWriter
+  /** Cluster mode: the API's station changes go here (PostgreSQL, cluster/metadata/station-writer.ts); unset, this node's registry. */
+  stationWriter?: Parameters<typeof buildApi>[0]['stationWriter']
+  /** Cluster mode: the stored rule routes write here (PostgreSQL); unset, the alerter's rule book. */
+  ruleWriter?: Parameters<typeof alertRoutes>[4]
   /** Cluster mode: what API nodes share (cluster/metadata/api-node.ts); unset, this node's own SQLite and memory. */
   apiShared?: SharedApiState
 }
@@ -123,7 +127,7 @@ export async function startPlatform(opts: StartPlatformOptions): Promise<Platfor
     if (parts.broker) platform.broker = await startEmbeddedBroker(at, parts.ingest === 'embedded' ? platform.ingest : undefined)
     if (parts.ingest === 'mqtt') platform.source = startExternalSource(at, platform.ingest!)
     if (parts.api) {
-      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics, healthChecks: opts.healthChecks, subscriberWriter: opts.subscriberWriter, shared: opts.apiShared })
+      const api = await startApi(at, { platform, rules, eventLoop, plugins: opts.apiPlugins, metrics: opts.apiMetrics, healthChecks: opts.healthChecks, subscriberWriter: opts.subscriberWriter, stationWriter: opts.stationWriter, ruleWriter: opts.ruleWriter, shared: opts.apiShared })
       platform.api = api.app
       platform.apiUrl = api.url
     }
@@ -228,11 +232,13 @@ interface ApiParts {
   metrics: StartPlatformOptions['apiMetrics']
   healthChecks: StartPlatformOptions['healthChecks']
   subscriberWriter: StartPlatformOptions['subscriberWriter']
+  stationWriter: StartPlatformOptions['stationWriter']
+  ruleWriter: StartPlatformOptions['ruleWriter']
   shared: StartPlatformOptions['apiShared']
 }
 
 /** Reads everything the other parts expose; listens on config.http. */
-async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics, healthChecks, subscriberWriter, shared }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
+async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, metrics, healthChecks, subscriberWriter, stationWriter, ruleWriter, shared }: ApiParts): Promise<{ app: FastifyInstance; url: string }> {
   const { config, registry } = at
   const { alerter } = platform
   // Every record is written here first, synchronously; in cluster mode it is shipped to the shared log.
@@ -257,8 +263,9 @@ async function startApi(at: Assembly, { platform, rules, eventLoop, plugins, met
     broker: platform.broker,
     healthChecks: shared?.healthChecks ? { ...healthChecks, ...shared.healthChecks } : healthChecks,
     // The local log: the alert routes record as every other route does (shipped in cluster mode).
-    plugins: [...(alerter ? [alertRoutes(alerter, local, registry, subscriberWriter)] : subscriberWriter ? [clusterSubscriberRoutes(registry, subscriberWriter, local)] : []), ...(plugins ?? [])],
+    plugins: [...(alerter ? [alertRoutes(alerter, local, registry, subscriberWriter, ruleWriter)] : subscriberWriter ? [clusterSubscriberRoutes(registry, subscriberWriter, local)] : []), ...(plugins ?? [])],
     metrics: componentMetrics(platform, eventLoop, metrics),
+    stationWriter,
   })
   at.stops.push(() => app.close())
   await app.listen({ port: config.http.port, host: config.http.host })

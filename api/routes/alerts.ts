@@ -13,7 +13,7 @@ import { localSubscriberWriter, SubscriberInputSchema, Subscribers, type Subscri
 import { migrateAlerts } from '../../alerts/store.ts'
 import { AlertHistory } from '../../alerts/history.ts'
 import type { Registry } from '../../devices/registry.ts'
-import { SensorRuleSchema } from '../../levels/rules.ts'
+import { SensorRuleSchema, type SensorRule } from '../../levels/rules.ts'
 import { json, media, selfValidatedRoute } from '../openapi.ts'
 
 /**
@@ -239,7 +239,24 @@ function messagesRoute(outbox: Pick<AlertHistory, 'messages'>): FastifyPluginAsy
   }
 }
 
-export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get(id: string): unknown }, writer?: SubscriberWriter): FastifyPluginAsync {
+/**
+ * Where the stored rule routes write (issue 16): this process's rule book, or
+ * in cluster mode PostgreSQL, read back into this node's copy before
+ * resolving (cluster/metadata/station-writer.ts clusterRuleWriter), so every
+ * node's alerter and board follow it. ALERT_RULE_INVALID either way.
+ */
+export interface RuleWriter {
+  /** Validates and stores; the rule as stored. */
+  set(scope: string, sensor: string, input: unknown, now: number): Promise<SensorRule>
+  /** False when no rule was stored there. */
+  remove(scope: string, sensor: string): Promise<boolean>
+}
+
+export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get(id: string): unknown }, writer?: SubscriberWriter, ruleWriter?: RuleWriter): FastifyPluginAsync {
+  const rules: RuleWriter = ruleWriter ?? {
+    set: async (scope, sensor, input, now) => alerter.rules.set(scope, sensor, input, now),
+    remove: async (scope, sensor) => alerter.rules.remove(scope, sensor),
+  }
   // A rule scope is 'default', 'zone:<zone>' or a registered station; a sensor must be in the catalog.
   const checkScope = (scope: string | undefined, sensor?: string): void => {
     if (sensor !== undefined && !isSensorKind(sensor)) throw new TidewatchError('BAD_REQUEST', { parameter: 'sensor', sensor }, `unknown sensor kind "${sensor}"`)
@@ -292,17 +309,17 @@ export function alertRoutes(alerter: Alerter, audit?: AuditLog, stations?: { get
       body: SensorRuleSchema.meta({ examples: [{ levels: [{ name: 'warning', severity: 'warning', direction: 'above', threshold: 2 }, { name: 'danger', severity: 'danger', direction: 'above', threshold: 4 }] }] }),
       ok: { 200: json('The rule as stored, defaults filled in', Rule.meta({ examples: [RULE_EXAMPLE] })) },
       errors: ['BAD_REQUEST', 'STATION_NOT_FOUND', 'ALERT_RULE_INVALID'],
-    }), wrap(({ params, body, request }) => {
+    }), wrap(async ({ params, body, request }) => {
       checkScope(params.scope, params.sensor)
       const before = stored(params.scope!, params.sensor!)
-      const after = alerter.rules.set(params.scope!, params.sensor!, body, alerter.clock())
+      const after = await rules.set(params.scope!, params.sensor!, body, alerter.clock())
       if (audit) auditChange(audit, request, 'rule.set', `rule:${params.scope}/${params.sensor}`, before, after)
       return after
     }))
-    app.delete('/alerts/rules/:scope/:sensor', doc({ operationId: 'deleteAlertRule', tag: 'alerts', summary: 'Remove the stored rule of a sensor for a scope (the next one down applies)', params: RuleParams, ok: { 200: Removed }, errors: ['BAD_REQUEST', 'STATION_NOT_FOUND', 'NOT_FOUND'] }), wrap(({ params, request }) => {
+    app.delete('/alerts/rules/:scope/:sensor', doc({ operationId: 'deleteAlertRule', tag: 'alerts', summary: 'Remove the stored rule of a sensor for a scope (the next one down applies)', params: RuleParams, ok: { 200: Removed }, errors: ['BAD_REQUEST', 'STATION_NOT_FOUND', 'NOT_FOUND'] }), wrap(async ({ params, request }) => {
       checkScope(params.scope, params.sensor)
       const before = stored(params.scope!, params.sensor!)
-      if (!alerter.rules.remove(params.scope!, params.sensor!)) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
+      if (!(await rules.remove(params.scope!, params.sensor!))) throw new TidewatchError('NOT_FOUND', { scope: params.scope, sensor: params.sensor })
       if (audit) auditChange(audit, request, 'rule.remove', `rule:${params.scope}/${params.sensor}`, before, undefined)
       return { removed: true }
     }))

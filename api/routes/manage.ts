@@ -5,7 +5,9 @@ import { TidewatchError } from '../../core/errors.ts'
 import { STATION_ID_PATTERN } from '../../core/protocol.ts'
 import { SENSOR_KINDS } from '../../core/sensors.ts'
 import { AckStore } from '../../alerts/acks.ts'
-import { STATION_CODE_PATTERN } from '../../devices/registry.ts'
+import type { Calibration as SensorCalibration } from '../../core/reading.ts'
+import type { SensorKind } from '../../core/sensors.ts'
+import { STATION_CODE_PATTERN, type Credentials, type NewStation, type Registry, type Station } from '../../devices/registry.ts'
 import { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, ZoneSchema } from '../../levels/zones.ts'
 import { auditChange } from '../auth/guard.ts'
@@ -86,6 +88,53 @@ const ACK_EXAMPLE = { incident: INCIDENT_EXAMPLE.id, at: 1740795000000, actor: '
 const STATION_WRITE_ERRORS = ['STATION_NOT_FOUND', 'STATION_ZONE_INVALID', 'STATION_CODE_INVALID', 'STATION_CODE_TAKEN'] as const
 const NO_ALERTER = 'NOT_FOUND also when this process runs no alerter.'
 
+/** The fields PATCH /stations/:id may change (devices/registry.ts Registry.update). */
+export type StationEdit = Partial<Pick<Station, 'name' | 'commune' | 'district' | 'lat' | 'lon' | 'coast' | 'zone' | 'code' | 'intervalSec' | 'enabled'>>
+/** Official alarm levels BĐ1–BĐ3 (cm); null removes them, undefined leaves them. */
+export type StationAlarmLevels = z.infer<typeof AlarmLevels> | undefined
+
+/**
+ * Where the station management routes write (issue 16). One process: this
+ * node's Registry and RuleBook (registryStationWriter). Cluster mode:
+ * PostgreSQL, read back into this node's copy before resolving
+ * (cluster/metadata/station-writer.ts), so the edges and every API node see
+ * the change. The error codes are the registry's either way.
+ */
+export interface StationWriter {
+  add(input: NewStation, alarmLevels: StationAlarmLevels): Promise<Credentials>
+  update(id: string, patch: StationEdit, alarmLevels: StationAlarmLevels): Promise<void>
+  setCalibration(id: string, kind: SensorKind, cal: SensorCalibration): Promise<void>
+  rotate(id: string): Promise<Credentials>
+  remove(id: string): Promise<void>
+}
+
+/** The single-process writer: this node's SQLite registry and rule book, as before cluster mode. */
+export function registryStationWriter(registry: Registry, rules: RuleBook): StationWriter {
+  const setAlarmLevels = (id: string, levels: StationAlarmLevels): void => {
+    if (levels === undefined) return
+    if (levels === null) rules.remove(id, 'water_level')
+    else rules.set(id, 'water_level', alarmLevelsRule(levels), Date.now())
+  }
+  return {
+    async add(input, alarmLevels) {
+      const creds = await registry.add(input)
+      setAlarmLevels(input.id, alarmLevels)
+      return creds
+    },
+    async update(id, patch, alarmLevels) {
+      registry.update(id, patch)
+      setAlarmLevels(id, alarmLevels)
+    },
+    async setCalibration(id, kind, cal) {
+      registry.setCalibration(id, kind, cal)
+    },
+    rotate: (id) => registry.rotate(id),
+    async remove(id) {
+      registry.remove(id)
+    },
+  }
+}
+
 export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
@@ -94,19 +143,15 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
     // The platform's one rule book (the alerter's when it runs), so a BĐ change applies to the next
     // reading and the board at once: a second RuleBook on the same connection would not notice it.
     const rules = deps.rules instanceof RuleBook ? deps.rules : (deps.alerter?.rules ?? new RuleBook(registry.db, registry))
+    const writer = deps.stationWriter ?? registryStationWriter(registry, rules)
     const view = (id: string) => publicStation(registry.require(id), rules)
     /** Applies a change to a station and audits it as it was and as it is now; returns it as it is now. */
-    const changeStation = (req: FastifyRequest, id: string, action: string, change: () => void) => {
+    const changeStation = async (req: FastifyRequest, id: string, action: string, change: () => Promise<void>) => {
       const before = view(id)
-      change()
+      await change()
       const after = view(id)
       auditChange(audit, req, action, `station:${id}`, before, after)
       return after
-    }
-    const setAlarmLevels = (id: string, levels: z.infer<typeof AlarmLevels> | undefined): void => {
-      if (levels === undefined) return
-      if (levels === null) rules.remove(id, 'water_level')
-      else rules.set(id, 'water_level', alarmLevelsRule(levels), Date.now())
     }
 
     app.post('/stations', {
@@ -120,8 +165,7 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       }),
     }, async (req, reply) => {
       const { alarmLevels, ...station } = req.body
-      const creds = await registry.add(station)
-      setAlarmLevels(req.body.id, alarmLevels)
+      const creds = await writer.add(station, alarmLevels)
       const after = view(req.body.id)
       auditChange(audit, req, 'station.create', `station:${req.body.id}`, undefined, after)
       void reply.status(201)
@@ -141,10 +185,7 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       }),
     }, async (req) => {
       const { alarmLevels, ...patch } = req.body
-      return changeStation(req, req.params.id, 'station.update', () => {
-        registry.update(req.params.id, patch)
-        setAlarmLevels(req.params.id, alarmLevels)
-      })
+      return changeStation(req, req.params.id, 'station.update', () => writer.update(req.params.id, patch, alarmLevels))
     })
 
     app.delete('/stations/:id', {
@@ -158,7 +199,7 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
       }),
     }, async (req, reply) => {
       const before = view(req.params.id)
-      registry.remove(req.params.id)
+      await writer.remove(req.params.id)
       auditChange(audit, req, 'station.delete', `station:${req.params.id}`, before, undefined)
       void reply.status(204)
     })
@@ -173,7 +214,7 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
         errors: ['STATION_NOT_FOUND'],
       }),
     }, async (req) => {
-      const creds = await registry.rotate(req.params.id)
+      const creds = await writer.rotate(req.params.id)
       auditChange(audit, req, 'station.rotate', `station:${req.params.id}`, { credentials: 'previous' }, { credentials: 'new' })
       return { credentials: creds }
     })
@@ -189,7 +230,7 @@ export function manageRoutes(deps: ApiDeps): FastifyPluginAsync {
         errors: ['STATION_NOT_FOUND', 'BAD_REQUEST'],
       }),
     }, async (req) => {
-      return changeStation(req, req.params.id, 'station.calibrate', () => registry.setCalibration(req.params.id, req.params.kind, req.body))
+      return changeStation(req, req.params.id, 'station.calibrate', () => writer.setCalibration(req.params.id, req.params.kind, req.body))
     })
 
     app.get('/alerts/active', {

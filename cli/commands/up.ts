@@ -97,7 +97,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
       const { startApiNodeShared } = await import('../../cluster/metadata/api-node.ts')
       apiShared = await startApiNodeShared({ postgres: config.cluster.postgres, bootstrapToken: staffToken(config), log, signal: stopping.signal })
     }
-    platform = await startPlatform({ config, log, parts: opts.parts, healthChecks: mirror && { metadata: mirrorHealth(mirror) }, subscriberWriter: mirror?.subscribers, apiShared })
+    platform = await startPlatform({ config, log, parts: opts.parts, healthChecks: mirror && { metadata: mirrorHealth(mirror) }, subscriberWriter: mirror?.subscribers, stationWriter: mirror?.stations, ruleWriter: mirror?.rules, apiShared })
     const p = platform
     if (p.broker) io.stdout(`MQTT   mqtt://${config.mqtt.host}:${p.broker.port}${p.broker.tlsPort ? `   mqtts://${config.mqtt.host}:${p.broker.tlsPort}` : ''}`)
     if (p.apiUrl) {

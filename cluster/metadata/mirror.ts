@@ -7,6 +7,9 @@ import { migrateAlerts } from '../../alerts/store.ts'
 import type { Subscriber, SubscriberWriter } from '../../alerts/subscribers.ts'
 import { FeedFollower, type FollowCounters } from './follow.ts'
 import { clusterSubscriberWriter } from './subscriber-writer.ts'
+import { clusterRuleWriter, clusterStationWriter } from './station-writer.ts'
+import type { StationWriter } from '../../api/routes/manage.ts'
+import type { RuleWriter } from '../../api/routes/alerts.ts'
 import type { MetadataChange, MetadataRepository, StationSecret } from './repository.ts'
 import type { PostgresOutboxLog } from './outbox-record.ts'
 import type { PostgresMetadataRepository } from './postgres.ts'
@@ -202,6 +205,12 @@ export class RegistryMirror {
     await this.follower.idle()
   }
 
+  /** As refreshSubscriber, for one station (row and secret) or one rule scope: station-writer.ts's read-your-writes. */
+  async refresh(change: { kind: 'station' | 'rule'; id: string }): Promise<void> {
+    this.follower.enqueue(change)
+    await this.follower.idle()
+  }
+
   private async copyOne(change: MetadataChange & { id: string }): Promise<void> {
     if (change.kind === 'rule') return this.writeRules(change.id, await this.repo.rules(change.id))
     if (change.kind === 'subscriber') {
@@ -356,6 +365,10 @@ export interface ClusterRegistryMirror {
   ready: Promise<RegistryMirror | undefined>
   /** Where this node writes subscribers (PostgreSQL, read back into its own copy): the API's subscriber routes. */
   subscribers: SubscriberWriter
+  /** Where this node writes stations (PostgreSQL, read back into its own copy): the API's station management routes. */
+  stations: StationWriter
+  /** Where this node's API writes stored alert rules (PostgreSQL, read back likewise). */
+  rules: RuleWriter
   stop(): Promise<void>
 }
 
@@ -414,6 +427,8 @@ export async function startClusterRegistryMirror(opts: {
     ready,
     outboxLog: () => (mirror && !stopped ? repo?.outbox : undefined),
     subscribers: clusterSubscriberWriter({ following: () => (repo && mirror && !stopped ? { repo, mirror } : undefined), log: opts.log }),
+    stations: clusterStationWriter({ following: () => (repo && mirror && !stopped ? { repo, mirror } : undefined), log: opts.log }),
+    rules: clusterRuleWriter({ following: () => (repo && mirror && !stopped ? { repo, mirror } : undefined), log: opts.log }),
     async stop() {
       stopped = true
       wake?.()
