@@ -1,10 +1,9 @@
 import type { RuleWriter } from '../../api/routes/alerts.ts'
 import type { StationWriter } from '../../api/routes/manage.ts'
-import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import { alarmLevelsRule } from '../../levels/zones.ts'
 import type { RegistryMirror } from './mirror.ts'
-import { asPostgresUnavailable } from './open.ts'
+import { readBackWriter } from './subscriber-writer.ts'
 import type { MetadataRepository } from './repository.ts'
 
 /**
@@ -33,35 +32,9 @@ const ALARM_LEVELS_SENSOR = 'water_level'
 
 /** Runs a write on PostgreSQL, then waits (up to readBackMs) for this node's copy of what it changed. */
 function postgresWriter(deps: ClusterStationWriterDeps, component: string) {
-  const readBackMs = deps.readBackMs ?? 2_000
-  const log = deps.log?.child({ component })
-  const following = () => {
-    const f = deps.following()
-    if (!f) throw new TidewatchError('POSTGRES_UNAVAILABLE', {}, 'this node has not copied the PostgreSQL metadata yet; changes wait for it')
-    return f
-  }
-  const readBack = async (mirror: RegistryMirror, changed: ReadonlyArray<{ kind: 'station' | 'rule'; id: string }>): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), readBackMs)
-      timer.unref()
-    })
-    const copied = Promise.all(changed.map((c) => mirror.refresh(c))).then(() => 'copied' as const)
-    const outcome = await Promise.race([copied, late])
-    clearTimeout(timer)
-    if (outcome === 'late') log?.warn({ changed, readBackMs }, 'written to PostgreSQL; this node has not copied it back yet')
-  }
-  return async <T>(changed: ReadonlyArray<{ kind: 'station' | 'rule'; id: string }>, fn: (repo: MetadataRepository) => Promise<T>): Promise<T> => {
-    const { repo, mirror } = following()
-    let out: T
-    try {
-      out = await fn(repo)
-    } catch (err) {
-      throw asPostgresUnavailable(err)
-    }
-    await readBack(mirror, changed)
-    return out
-  }
+  const run = readBackWriter(deps, component)
+  return <T>(changed: ReadonlyArray<{ kind: 'station' | 'rule'; id: string }>, fn: (repo: MetadataRepository) => Promise<T>): Promise<T> =>
+    run(fn, (mirror) => Promise.all(changed.map((c) => mirror.refresh(c))), () => changed)
 }
 
 export function clusterStationWriter(deps: ClusterStationWriterDeps): StationWriter {

@@ -30,35 +30,41 @@ export interface ClusterSubscriberWriterDeps {
   readBackMs?: number
 }
 
-export function clusterSubscriberWriter(deps: ClusterSubscriberWriterDeps): SubscriberWriter {
+/**
+ * A write to PostgreSQL that resolves once this node's copy shows it (up to
+ * readBackMs; the write is committed either way, a late copy is logged):
+ * read-your-writes for every cluster-mode writer (subscribers here,
+ * stations and rules in station-writer.ts). PostgreSQL errors become
+ * POSTGRES_UNAVAILABLE; a node that does not follow PostgreSQL yet refuses.
+ */
+export function readBackWriter(deps: ClusterSubscriberWriterDeps, component: string) {
   const readBackMs = deps.readBackMs ?? 2_000
-  const log = deps.log?.child({ component: 'subscriber-writer' })
-  const following = () => {
+  const log = deps.log?.child({ component })
+  return async <T>(fn: (repo: MetadataRepository) => Promise<T>, copy: (mirror: RegistryMirror, out: T) => Promise<unknown>, changed: (out: T) => unknown): Promise<T> => {
     const f = deps.following()
-    if (!f) throw new TidewatchError('POSTGRES_UNAVAILABLE', {}, 'this node has not copied the PostgreSQL metadata yet; subscriber changes wait for it')
-    return f
-  }
-  const readBack = async (mirror: RegistryMirror, id: number): Promise<void> => {
+    if (!f) throw new TidewatchError('POSTGRES_UNAVAILABLE', {}, 'this node has not copied the PostgreSQL metadata yet; changes wait for it')
+    let out: T
+    try {
+      out = await fn(f.repo)
+    } catch (err) {
+      throw asPostgresUnavailable(err)
+    }
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), readBackMs)
       timer.unref()
     })
-    const outcome = await Promise.race([mirror.refreshSubscriber(id).then(() => 'copied' as const), late])
+    const outcome = await Promise.race([copy(f.mirror, out).then(() => 'copied' as const), late])
     clearTimeout(timer)
-    if (outcome === 'late') log?.warn({ id, readBackMs }, 'subscriber written to PostgreSQL; this node has not copied it back yet')
-  }
-  const write = async <T>(fn: (repo: MetadataRepository) => Promise<T>, idOf: (out: T) => number): Promise<T> => {
-    const { repo, mirror } = following()
-    let out: T
-    try {
-      out = await fn(repo)
-    } catch (err) {
-      throw asPostgresUnavailable(err)
-    }
-    await readBack(mirror, idOf(out))
+    if (outcome === 'late') log?.warn({ changed: changed(out), readBackMs }, 'written to PostgreSQL; this node has not copied it back yet')
     return out
   }
+}
+
+export function clusterSubscriberWriter(deps: ClusterSubscriberWriterDeps): SubscriberWriter {
+  const run = readBackWriter(deps, 'subscriber-writer')
+  const write = <T>(fn: (repo: MetadataRepository) => Promise<T>, idOf: (out: T) => number): Promise<T> =>
+    run(fn, (mirror, out) => mirror.refreshSubscriber(idOf(out)), (out) => ({ subscriber: idOf(out) }))
   return {
     create: (input: SubscriberInput, now: number): Promise<Subscriber> => write((repo) => repo.createSubscriber(input, now), (s) => s.id),
     update: (id: number, patch: Partial<SubscriberInput>, now: number): Promise<Subscriber> => write((repo) => repo.updateSubscriber(id, patch, now), (s) => s.id),
