@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Logger } from '../../core/log.ts'
 import { stopChild } from '../../core/child-process.ts'
 import { freePort } from '../../influx/managed.ts'
@@ -113,7 +114,13 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
   const binary = opts.binary ?? findNatsServer()
   if (!binary) throw new Error('nats-server is not installed (Debian: apt-get install -y nats-server)')
   const count = opts.nodes ?? 3
-  const clusterName = opts.clusterName ?? 'tidewatch'
+  // Routes have no auth here, and every local cluster has nodes n1..n3 on ports
+  // from freePort(): with one shared name, another cluster's node that dials a
+  // port recycled from ours (a killed node's, a freePort() race) joins ours as
+  // a route peer, duplicate server_name and all, and its client URLs are
+  // gossiped to our clients. A name of our own makes our nodes refuse it. Taken
+  // from the dir, so a cluster re-launched on the same stores keeps its name.
+  const clusterName = opts.clusterName ?? `tidewatch-${createHash('sha256').update(resolve(opts.dir)).digest('hex').slice(0, 12)}`
   const startTimeoutMs = opts.startTimeoutMs ?? 30_000
   const ports: NodePorts[] = []
   for (let i = 1; i <= count; i++) ports.push({ name: `n${i}`, client: await freePort(), cluster: await freePort(), monitor: await freePort() })
