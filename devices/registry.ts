@@ -232,6 +232,18 @@ export class Registry {
 
   private zoneCache: Map<string, Zone> | null = null
   private zoneGen = 0
+  /** Writes through this connection that change what context() answers (PRAGMA data_version counts only the other connections'). */
+  private contextWrites = 0
+
+  /**
+   * Changes whenever context() may answer differently for some station:
+   * after a write through this connection, or a commit by another one (the
+   * CLI, the cluster mirror). One SQLite pragma, so the ingest can check it
+   * once a second instead of re-reading every station's row and sensors.
+   */
+  contextVersion(): string {
+    return `${this.stmts.dataVersion.get() as number}:${this.contextWrites}`
+  }
   private zoneVersion = -1
 
   /** The station's zone (cached; see syncZones), null when unknown. Part of levels/book.ts ZoneDirectory. */
@@ -340,6 +352,7 @@ export class Registry {
       })
       for (const s of sensors) this.stmts.insertSensor.run(input.id, s.kind, s.offset, s.scale)
     })()
+    this.contextWrites++
     this.zonesChanged()
     return { id: input.id, username: input.id, password }
   }
@@ -366,6 +379,7 @@ export class Registry {
     this.db
       .prepare('UPDATE stations SET name = ?, commune = ?, district = ?, lat = ?, lon = ?, coast = ?, zone = ?, code = ?, interval_s = ?, enabled = ? WHERE id = ?')
       .run(next.name, next.commune, next.district, next.lat, next.lon, next.coast, next.zone, next.code, next.intervalSec, next.enabled ? 1 : 0, id)
+    this.contextWrites++
     if (next.zone !== current.zone) this.zonesChanged()
     return this.require(id)
   }
@@ -374,17 +388,20 @@ export class Registry {
   remove(id: string): void {
     this.require(id)
     this.db.prepare('DELETE FROM stations WHERE id = ?').run(id)
+    this.contextWrites++
     this.zonesChanged()
   }
 
   setEnabled(id: string, enabled: boolean): void {
     this.require(id)
     this.stmts.setEnabled.run(enabled ? 1 : 0, id)
+    this.contextWrites++
   }
 
   setCalibration(id: string, kind: SensorKind, cal: Calibration): void {
     this.require(id)
     this.stmts.insertSensor.run(id, kind, cal.offset, cal.scale)
+    this.contextWrites++
   }
 
   private dummy: Promise<string> | undefined

@@ -30,7 +30,11 @@ export interface RecordSink {
  */
 export interface IngestDeps {
   config: Readonly<Config>
-  stations: { context(id: string): StationContext | undefined }
+  stations: {
+    context(id: string): StationContext | undefined
+    /** Changes whenever some context may have changed (devices/registry.ts); without it each context expires after `contextTtlMs`. */
+    contextVersion?(): string
+  }
   /** The backlog lane (batches, late readings); everything, when there is no live lane. */
   spool: RecordSink
   /** The live lane: single readings on time. */
@@ -39,9 +43,12 @@ export interface IngestDeps {
   log: Logger
   clock?: () => number
   /**
-   * How long a station's registry context (enabled flag, calibration) is
-   * reused. Reading it costs two SQLite queries per message, the largest
-   * ingest cost in the profile (docs/PERFORMANCE.md); 0 reads it every time.
+   * How stale a station's registry context (enabled flag, calibration) may
+   * be. Reading it costs two SQLite queries, the largest ingest cost in the
+   * profile (docs/PERFORMANCE.md). With `contextVersion`, the registry is
+   * asked once per this interval whether anything changed, and contexts are
+   * kept until it did; without, each context is re-read after this long.
+   * 0 reads it every time.
    */
   contextTtlMs?: number
   /** Called after readings are durable: the alerter and the latest-value cache. */
@@ -84,6 +91,8 @@ export class Ingest {
   private readonly uniqueMs = new UniqueMsClock()
   private readonly lastSeen = new Map<string, Sighting>()
   private readonly contexts = new Map<string, { at: number; ctx: StationContext | undefined }>()
+  private contextsVersion: string | undefined
+  private contextsCheckedAt = Number.NEGATIVE_INFINITY
   private static readonly MAX_CONTEXTS = 100_000
   readonly counters: IngestCounters = { slotWaits: 0, payloads: 0, readingsAccepted: 0, valuesAccepted: 0, late: 0, rejectedByReason: {}, inFlight: 0 }
 
@@ -178,12 +187,21 @@ export class Ingest {
     return { accepted: result.accepted.length, rejected: result.rejected }
   }
 
-  /** The registry's view of a station, reused for `contextTtlMs` (a disable or recalibration applies within that time). */
+  /** The registry's view of a station, reused while the registry says nothing changed (or for `contextTtlMs`). */
   private stationContext(stationId: string, now: number): StationContext | undefined {
     const ttl = this.deps.contextTtlMs ?? 0
     if (ttl <= 0) return this.deps.stations.context(stationId)
+    const versioned = this.deps.stations.contextVersion !== undefined
+    if (versioned && (now - this.contextsCheckedAt >= ttl || now < this.contextsCheckedAt)) {
+      this.contextsCheckedAt = now
+      const version = this.deps.stations.contextVersion!()
+      if (version !== this.contextsVersion) {
+        this.contextsVersion = version
+        this.contexts.clear()
+      }
+    }
     const hit = this.contexts.get(stationId)
-    if (hit && now - hit.at < ttl && now >= hit.at) return hit.ctx
+    if (hit && (versioned || (now - hit.at < ttl && now >= hit.at))) return hit.ctx
     const ctx = this.deps.stations.context(stationId)
     if (this.contexts.size >= Ingest.MAX_CONTEXTS && !hit) this.contexts.clear()
     this.contexts.set(stationId, { at: now, ctx })

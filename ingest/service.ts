@@ -81,7 +81,9 @@ export async function startIngestService(deps: IngestServiceDeps): Promise<Inges
     clock,
     onAccepted: deps.onAccepted,
     feedback,
-    // One second: 1,000 stations cost 1,000 lookups/s instead of one per message.
+    // The registry is asked once a second whether any station changed (a
+    // disable or recalibration applies within that time); contexts are
+    // re-read only then, not 1,000 stations × 2 queries every second.
     contextTtlMs: deps.contextTtlMs ?? 1000,
   })
   const writers = new TargetWriters(deps.transports ?? targetTransports(config), lanes, config, log)
