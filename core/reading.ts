@@ -26,8 +26,8 @@ export interface AcceptedValue {
   sensor: SensorKind
   value: number
   raw: number
-  /** Quality flags, e.g. "derived_pss78", "pss78_out_of_range". */
-  flags: string[]
+  /** Quality flags, e.g. "derived_pss78", "pss78_out_of_range". Read-only: unflagged values share one empty list. */
+  flags: readonly string[]
 }
 
 export interface AcceptedReading {

@@ -6,8 +6,13 @@
  * escape quotes and backslashes.
  */
 
+const TAG_SPECIAL = /[,= \\]/
+const TAG_SPECIAL_ALL = /[,= \\]/g
+
 export function escapeTag(value: string): string {
-  return value.replace(/[,= \\]/g, (c) => `\\${c}`)
+  // Station ids never need escaping (STATION_ID_PATTERN): test first, so the
+  // per-reading call allocates nothing.
+  return TAG_SPECIAL.test(value) ? value.replace(TAG_SPECIAL_ALL, (c) => `\\${c}`) : value
 }
 
 export function fieldString(value: string): string {
