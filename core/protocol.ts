@@ -19,11 +19,16 @@ export const topics = {
 
 export type StationTopicKind = 'readings' | 'status' | 'config' | 'feedback'
 
+const STATIONS_PREFIX = 'stations/'
+
 /** Splits `stations/{id}/{kind}`; undefined for anything else. */
 export function parseStationTopic(topic: string): { stationId: string; kind: StationTopicKind } | undefined {
-  const parts = topic.split('/')
-  if (parts.length !== 3 || parts[0] !== 'stations') return undefined
-  const [, stationId, kind] = parts as [string, string, string]
+  // indexOf, not split('/'): the broker runs this for every publish.
+  if (!topic.startsWith(STATIONS_PREFIX)) return undefined
+  const slash = topic.indexOf('/', STATIONS_PREFIX.length)
+  if (slash < 0 || topic.indexOf('/', slash + 1) >= 0) return undefined
+  const stationId = topic.slice(STATIONS_PREFIX.length, slash)
+  const kind = topic.slice(slash + 1)
   if (!STATION_ID_PATTERN.test(stationId)) return undefined
   if (kind !== 'readings' && kind !== 'status' && kind !== 'config' && kind !== 'feedback') return undefined
   return { stationId, kind }
