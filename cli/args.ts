@@ -14,6 +14,18 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   }
 }
 
+/**
+ * Splits `<subcommand> ...rest` for a command with subcommands. A flag where
+ * the subcommand belongs (`tidewatch devices --bogus`) is refused the way
+ * parse refuses any unknown flag, naming it, not reported as an unknown
+ * subcommand.
+ */
+export function subcommandOf(argv: readonly string[]): [sub: string | undefined, rest: string[]] {
+  const [sub, ...rest] = argv
+  if (sub !== undefined && sub.startsWith('-') && sub !== '--') parse([sub], {}, false)
+  return [sub, rest]
+}
+
 export function numberFlag(name: string, value: string | undefined, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
   if (value === undefined) return fallback
   const n = Number(value)

@@ -6,7 +6,7 @@ import type { SensorRule } from '../../levels/rules.ts'
 import { DEFAULT_RULES } from '../../levels/zones.ts'
 import { Subscribers, type Subscriber, type SubscriberInput } from '../../alerts/subscribers.ts'
 import type { MetadataRepository } from '../../cluster/metadata/repository.ts'
-import { parse } from '../args.ts'
+import { parse, subcommandOf } from '../args.ts'
 import { clusterAuditOf } from './devices.ts'
 
 /**
@@ -95,11 +95,15 @@ export async function alertsCommand(
 ): Promise<number> {
   const out = (v: unknown): void => deps.stdout(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`)
   const now = (deps.clock ?? Date.now)()
-  const [group, action, ...rest] = argv
+  const [group, afterGroup] = subcommandOf(argv)
   if (group === undefined) {
     out(USAGE)
     return 0
   }
+  // Only `subscribers add` takes flags; everywhere else every word is an argument, and a flag
+  // (`rules --bogus`) is refused as unknown by parse, never taken for a station id or a scope.
+  const takesFlags = group === 'subscribers' && afterGroup[0] === 'add'
+  const [action, ...rest] = takesFlags ? afterGroup : parse(afterGroup, {}).positionals
   const store = deps.repo ? clusterStore(deps.repo) : deps.registry ? localStore(deps.registry) : undefined
   if (!store) throw new TidewatchError('BAD_REQUEST', {}, 'alerts: no registry or repository to work on')
   if (group === 'rules') {

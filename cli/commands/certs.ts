@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { Config } from '../../core/config.ts'
 import { isTidewatchError, TidewatchError } from '../../core/errors.ts'
 import { ensureDevCertificates } from '../../broker/tls/dev-ca.ts'
-import { parse, type Io } from '../args.ts'
+import { parse, subcommandOf, type Io } from '../args.ts'
 
 export const USAGE = `Usage: tidewatch certs dev [--out DIR] [--host NAME]... [--force]
   A development CA and a server certificate signed by it (default DIR: <data>/tls).
@@ -14,7 +14,7 @@ const EXIT_REFUSED = 1
 
 /** `tidewatch certs dev [--out DIR] [--host NAME]... [--force]`: a development CA and server certificate. */
 export async function certsCommand(argv: string[], config: Readonly<Config>, io: Io): Promise<number> {
-  const [sub, ...rest] = argv
+  const [sub, rest] = subcommandOf(argv)
   if (sub === undefined) return (io.stdout(USAGE), 0)
   if (sub !== 'dev') throw new TidewatchError('BAD_REQUEST', { sub }, `certs: unknown subcommand "${sub}"`)
   const { values } = parse(rest, { out: { type: 'string' }, host: { type: 'string', multiple: true }, force: { type: 'boolean', default: false } }, false)

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
-import { numberFlag, parse, type Io } from '../args.ts'
+import { numberFlag, parse, subcommandOf, type Io } from '../args.ts'
 
 export const USAGE = `Usage: tidewatch cluster up [--dir DIR] [--stations N] [--interval S] [--no-sim]
        tidewatch cluster down [--dir DIR]
@@ -21,7 +21,7 @@ export const USAGE = `Usage: tidewatch cluster up [--dir DIR] [--stations N] [--
 const DEFAULT_DIR = 'tidewatch-cluster'
 
 export async function clusterCommand(argv: string[], log: () => Promise<Logger>, io: Io, until: Promise<void>): Promise<number> {
-  const [sub, ...rest] = argv
+  const [sub, rest] = subcommandOf(argv)
   if (sub !== 'up' && sub !== 'down' && sub !== 'status') {
     throw new TidewatchError('BAD_REQUEST', { subcommand: sub ?? '' }, sub ? `cluster: unknown subcommand "${sub}" (up, down or status)` : 'cluster: needs a subcommand: up, down or status')
   }

@@ -4,7 +4,7 @@ import { renderDashboards, writeDashboards } from '../../dashboards/build.ts'
 import { StationListSchema, renderGazetteer, type StationLocation } from '../../dashboards/gazetteer.ts'
 import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
 import { pushDashboards } from '../../dashboards/push.ts'
-import { packageRoot, parse, readJsonFile, zodLine, type Io } from '../args.ts'
+import { packageRoot, parse, readJsonFile, subcommandOf, zodLine, type Io } from '../args.ts'
 
 export const USAGE = `Usage:
   tidewatch dashboards build [--out DIR]
@@ -66,7 +66,7 @@ async function gazetteer(argv: string[], io: Io): Promise<number> {
 
 /** `tidewatch dashboards <build|push|gazetteer> ...`; argv is what follows `dashboards`. */
 export async function dashboardsCommand(argv: string[], io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
-  const [sub, ...rest] = argv
+  const [sub, rest] = subcommandOf(argv)
   try {
     switch (sub) {
       case 'build':
@@ -79,7 +79,7 @@ export async function dashboardsCommand(argv: string[], io: { stdout: (s: string
         io.stdout(USAGE)
         return 0
       default:
-        io.stderr(`tidewatch: dashboards: unknown subcommand "${sub}" (tidewatch dashboards --help)`)
+        io.stderr(`tidewatch: BAD_REQUEST: dashboards: unknown subcommand "${sub}" (tidewatch dashboards --help)`)
         return 1
     }
   } catch (err) {

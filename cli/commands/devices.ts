@@ -7,7 +7,7 @@ import type { OperatorRepository } from '../../cluster/metadata/open.ts'
 import type { AuditEntry } from '../../api/auth/audit.ts'
 import type { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, isZone, ZONES, type AlarmLevels, type Zone } from '../../levels/zones.ts'
-import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
+import { cliActor, numberFlag, parse, printList, subcommandOf, timeCell, type Io } from '../args.ts'
 import { detectDelimiter, parseCsvRows } from '../../core/csv.ts'
 
 // `tidewatch devices list` loads only the registry: the rule book, the audit
@@ -286,7 +286,7 @@ async function importCsv(store: StationStore, file: string, io: Io, json: boolea
 
 export async function devicesCommand(argv: string[], source: MetadataSource, io: Io): Promise<number> {
   const { registry, repo } = sourceOf(source)
-  const [sub, ...rest] = argv
+  const [sub, rest] = subcommandOf(argv)
   if (sub === 'list') {
     const { values } = parse(rest, { json: { type: 'boolean', default: false } }, false)
     printList(io, values.json, registry ? registry.list() : await repo.listStations(), ['ID', 'CODE', 'NAME', 'ZONE', 'LAT', 'LON', 'SENSORS', 'ENABLED', 'LAST SEEN'], (s) => [

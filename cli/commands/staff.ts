@@ -6,7 +6,7 @@ import { Registry } from '../../devices/registry.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { ROLES } from '../../core/tokens.ts'
 import { StaffAccounts, type StaffAccount } from '../../api/console/accounts.ts'
-import { cliActor, parse, printList, registryPath, timeCell, type Io } from '../args.ts'
+import { cliActor, parse, printList, registryPath, subcommandOf, timeCell, type Io } from '../args.ts'
 import { clusterAuditOf } from './devices.ts'
 
 export const USAGE = `Usage:
@@ -37,7 +37,7 @@ interface StaffStore {
 
 export async function staffCommand(ctx: { args: string[]; config: Readonly<Config>; io: Io; stdin?: () => string }): Promise<number> {
   const { io } = ctx
-  const [sub, ...rest] = ctx.args
+  const [sub, rest] = subcommandOf(ctx.args)
   if (sub === undefined || sub === '--help' || sub === '-h') {
     io.stdout(USAGE)
     return 0

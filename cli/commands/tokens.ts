@@ -2,7 +2,7 @@ import { TidewatchError } from '../../core/errors.ts'
 import { AuditLog } from '../../api/auth/audit.ts'
 import { TokenStore } from '../../api/auth/tokens.ts'
 import { ROLES, type Role, type TokenInfo } from '../../core/tokens.ts'
-import { cliActor, numberFlag, parse, printList, timeCell, type Io } from '../args.ts'
+import { cliActor, numberFlag, parse, printList, subcommandOf, timeCell, type Io } from '../args.ts'
 import { clusterAuditOf, sourceOf, type MetadataSource } from './devices.ts'
 
 export const USAGE = `Usage:
@@ -37,7 +37,7 @@ function tokensOf(source: MetadataSource): Tokens {
 
 export async function tokensCommand(argv: string[], source: MetadataSource, io: Io): Promise<number> {
   const tokens = tokensOf(source)
-  const [sub, ...rest] = argv
+  const [sub, rest] = subcommandOf(argv)
   switch (sub) {
     case 'create': {
       const { values } = parse(rest, { name: { type: 'string' }, role: { type: 'string' }, json: { type: 'boolean', default: false } }, false)
