@@ -1,10 +1,17 @@
 import type { Client } from 'aedes'
 
 /**
+ * What a station proved at CONNECT, kept so the session can be judged again
+ * later (session-guard.ts): the stored secret hash it matched, or the serial
+ * of its client certificate (normalized, devices/certs.ts).
+ */
+export type StationCredential = { via: 'secret'; hash: string } | { via: 'certificate'; serial: string }
+
+/**
  * Who a connected client authenticated as. The MQTT client id is chosen by
  * the client and proves nothing, so every policy decision uses this instead.
  */
-export type Identity = { kind: 'station'; stationId: string } | { kind: 'service'; name: string }
+export type Identity = { kind: 'station'; stationId: string; credential: StationCredential } | { kind: 'service'; name: string }
 
 export class Identities {
   private readonly map = new WeakMap<Client, Identity>()
@@ -13,6 +20,10 @@ export class Identities {
   }
   get(client: Client | null | undefined): Identity | undefined {
     return client ? this.map.get(client) : undefined
+  }
+  /** Forgets a client's identity: from then on the hooks treat it as never authenticated and refuse everything it sends. */
+  delete(client: Client): void {
+    this.map.delete(client)
   }
 }
 

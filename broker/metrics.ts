@@ -1,4 +1,5 @@
 import type { MetricFamily } from '../core/metrics.ts'
+import { SESSION_REVOCATION_REASONS, type SessionRevocationReason } from './session-guard.ts'
 
 /** Counters the broker's hooks increment; exposed on /metrics. */
 export interface BrokerCounters {
@@ -18,6 +19,10 @@ export interface BrokerCounters {
   /** Retained publishes to a readings topic: acknowledged, never retained or delivered. */
   retainedRefused: number
   publishes: number
+  /** Live station sessions closed because the registry no longer entitles them (session-guard.ts), by reason. */
+  sessionsRevoked: Record<SessionRevocationReason, number>
+  /** Session re-checks that could not read the registry; the sessions were kept. */
+  sessionChecksFailed: number
 }
 
 export function newBrokerCounters(): BrokerCounters {
@@ -30,6 +35,8 @@ export function newBrokerCounters(): BrokerCounters {
     oversized: 0,
     retainedRefused: 0,
     publishes: 0,
+    sessionsRevoked: Object.fromEntries(SESSION_REVOCATION_REASONS.map((r) => [r, 0])) as Record<SessionRevocationReason, number>,
+    sessionChecksFailed: 0,
   }
 }
 
@@ -50,6 +57,13 @@ export function brokerFamilies(counters: BrokerCounters, connectedClients: numbe
     { name: 'tidewatch_mqtt_publish_denied_total', help: 'Publishes to a topic the client may not use', type: 'counter', samples: [{ value: c.publishDenied }] },
     { name: 'tidewatch_mqtt_retained_refused_total', help: 'Retained publishes to a readings topic: acknowledged, never retained or delivered', type: 'counter', samples: [{ value: c.retainedRefused }] },
     { name: 'tidewatch_mqtt_subscribe_denied_total', help: 'Refused subscriptions', type: 'counter', samples: [{ value: c.subscribeDenied }] },
+    {
+      name: 'tidewatch_mqtt_sessions_revoked_total',
+      help: 'Live station sessions closed because the station was removed, disabled, rotated or its certificate revoked',
+      type: 'counter',
+      samples: Object.entries(c.sessionsRevoked).map(([reason, value]) => ({ labels: { reason }, value })),
+    },
+    { name: 'tidewatch_mqtt_session_check_errors_total', help: 'Re-checks of live station sessions that could not read the registry (sessions kept)', type: 'counter', samples: [{ value: c.sessionChecksFailed }] },
     { name: 'tidewatch_mqtt_payload_too_large_total', help: 'Publishes refused for exceeding the payload limit', type: 'counter', samples: [{ value: c.oversized }] },
   ]
 }

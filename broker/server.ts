@@ -15,6 +15,7 @@ import { Identities } from './identity.ts'
 import { brokerFamilies, newBrokerCounters, type BrokerCounters } from './metrics.ts'
 import type { MetricFamily } from '../core/metrics.ts'
 import { createSecurityLog } from '../core/security-log.ts'
+import { registryEntitlement, startSessionGuard, type SessionGuardOptions, type SessionPolicy } from './session-guard.ts'
 
 /**
  * The Aedes broker on TCP and, when a certificate is configured, TLS; with
@@ -35,6 +36,13 @@ export interface BrokerDeps {
    * authorizePublish and never touches a client connection.
    */
   feedback?: { attach(publish: (topic: string, payload: Buffer) => Promise<void>): () => void }
+  /**
+   * Which live station sessions may stay (session-guard.ts), from the
+   * composition root. Unset, the same facts CONNECT checks are asked of
+   * `stations` on the periodic sweep alone: a revoked station is never left
+   * connected for want of wiring.
+   */
+  sessions?: SessionPolicy & SessionGuardOptions
 }
 
 export interface BrokerHandle {
@@ -115,6 +123,8 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
         aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve()))
       }),
   )
+  const sessions: SessionPolicy & SessionGuardOptions = deps.sessions ?? registryEntitlement(deps.stations)
+  const guard = startSessionGuard({ aedes, identities, policy: sessions, counters, security, log, tickMs: sessions.tickMs, sweepMs: sessions.sweepMs, clock: sessions.clock })
   aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'connection error'))
 
@@ -201,6 +211,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     connectedClients: () => aedes.connectedClients,
     metrics: () => brokerFamilies(counters, aedes.connectedClients),
     async close() {
+      guard.stop()
       detachFeedback?.()
       // Closing aedes first ends client connections, so server.close() can finish.
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))

@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.ts'
 import type { AcceptedReading, StationContext } from '../core/reading.ts'
 import { openDatabase } from '../core/sqlite.ts'
 import { startBroker, type BrokerHandle } from '../broker/server.ts'
+import { registryEntitlement } from '../broker/session-guard.ts'
 import type { ServiceAccount, StationAuthenticator } from '../broker/hooks/authenticate.ts'
 import type { Sighting } from '../devices/registry.ts'
 import { FeedbackPublisher } from '../ingest/feedback.ts'
@@ -31,6 +32,8 @@ export interface EdgeDeps {
     context(id: string): StationContext | undefined
     /** Last-seen bookkeeping, batched every 5 s: the Registry writes it at once, a MetadataReplica in the background (never blocking). */
     touchMany?(seen: ReadonlyMap<string, Sighting>): void
+    /** The SQLite Registry's change counter; a MetadataReplica has none (its reads are in memory). */
+    contextVersion?(): string
   }
   /** Service accounts allowed to CONNECT (e.g. the feedback reader of a test). */
   services?: readonly ServiceAccount[]
@@ -181,6 +184,8 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
       gate: async (stationId, payload) => void (await ingest.handle(stationId, payload)),
       onRefused: (r) => void ingest.quarantineOnly([r]).catch((err: unknown) => log.error({ err }, 'cannot record refusal')),
       feedback,
+      // Live sessions are re-checked against the registry or the replica: on a version change, or every second for the replica (map reads, one per session).
+      sessions: deps.stations.contextVersion ? registryEntitlement(deps.stations, () => deps.stations.contextVersion!()) : { ...registryEntitlement(deps.stations), sweepMs: 1000 },
     })
     // Last pushed, first stopped: no PUBACK is sent once shutdown starts.
     stops.push(() => broker.close())

@@ -14,6 +14,7 @@ export type SecurityEventName =
   | 'mqtt.retained.refused'
   | 'mqtt.cert.refused'
   | 'mqtt.cert.revoked'
+  | 'mqtt.session.revoked'
   | 'api.token.refused'
 
 export interface SecurityLog {

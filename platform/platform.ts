@@ -13,6 +13,7 @@ import { AuditLog, type AuditTrail } from '../api/auth/audit.ts'
 import type { SharedConsole } from '../api/console/routes.ts'
 import { sampleMessages } from '../api/board/sms-sample.ts'
 import { startBroker, type BrokerHandle } from '../broker/server.ts'
+import { registryEntitlement } from '../broker/session-guard.ts'
 import { Registry } from '../devices/registry.ts'
 import type { InfluxQueryClient } from '../influx/query.ts'
 import { startIngestService, type IngestService } from '../ingest/service.ts'
@@ -197,6 +198,8 @@ async function startEmbeddedBroker(at: Assembly, ingest: IngestService | undefin
     gate: ingest && ingestGate(ingest),
     onRefused: ingest && refusalRecorder(ingest, at.log),
     feedback: ingest?.feedback,
+    // Live sessions are re-checked when the registry changes (a CLI revoke, disable, rotate, remove).
+    sessions: registryEntitlement(at.registry, () => at.registry.contextVersion()),
   })
   // Stopped before the ingest, so no new message is acknowledged during shutdown.
   at.stops.push(() => broker.close())

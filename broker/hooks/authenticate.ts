@@ -3,7 +3,7 @@ import { TLSSocket, type PeerCertificate } from 'node:tls'
 import type { AuthenticateError, Client } from 'aedes'
 import type { Logger } from '../../core/log.ts'
 import { hashDeviceSecret, needsRehash, VerifierBusyError, type PasswordVerifier } from '../../core/password.ts'
-import { sessionKey, type Identities } from '../identity.ts'
+import { sessionKey, type Identities, type StationCredential } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
 import type { SecurityLog } from '../../core/security-log.ts'
 import { BoundedMap, Lockouts, TokenBuckets } from '../throttle.ts'
@@ -169,8 +169,9 @@ export function createAuthenticate(deps: {
   }
 
   /** A station that proved who it is (secret or certificate): refused if disabled, else admitted under its session key. */
-  function admitStation(client: Client, remote: string, done: Done, station: string, enabled: boolean, via: 'secret' | 'certificate'): void {
+  function admitStation(client: Client, remote: string, done: Done, station: string, enabled: boolean, credential: StationCredential): void {
     const clientId = client.id
+    const via = credential.via
     // Only a station that proved its identity learns that it is disabled.
     if (!enabled) {
       counters.connectsRefused.disabled++
@@ -178,7 +179,8 @@ export function createAuthenticate(deps: {
       return done(refusal(NOT_AUTHORIZED, 'station disabled'), false)
     }
     admitClient(client, remote, done, station, station, () => {
-      deps.identities.set(client, { kind: 'station', stationId: station })
+      // The credential is kept so session-guard.ts can end the session once it is rotated or revoked.
+      deps.identities.set(client, { kind: 'station', stationId: station, credential })
       // Takeover and session state are keyed per identity from here on.
       client.id = sessionKey(station, clientId)
     })
@@ -228,7 +230,7 @@ export function createAuthenticate(deps: {
     if (station === undefined || !creds) return refuse('mqtt.cert.refused', { reason: 'unknown_identity', station }, 'client certificate names no registered station')
     if (deps.stations.certRevoked?.(serial)) return refuse('mqtt.cert.revoked', { source: 'registry', station }, 'client certificate revoked')
     if (username && username !== station) return refuse('mqtt.cert.refused', { reason: 'username_mismatch', station }, 'username does not match the client certificate')
-    admitStation(client, remote, done, station, creds.enabled, 'certificate')
+    admitStation(client, remote, done, station, creds.enabled, { via: 'certificate', serial })
   }
 
   function authenticate(
@@ -295,9 +297,10 @@ export function createAuthenticate(deps: {
 
     const creds = deps.stations.credentials(username)
     const pwDigest = digest(pw)
-    const onSuccess = (c: { enabled: boolean }): void => admitStation(client, remote, done, username, c.enabled, 'secret')
+    // `hash` is the stored hash the secret matched (after a legacy migration, the new one): a rotation replaces it.
+    const onSuccess = (enabled: boolean, hash: string): void => admitStation(client, remote, done, username, enabled, { via: 'secret', hash })
     const cached = verified.get(username)
-    if (creds && cached && cached.hash === creds.hash && timingSafeEqual(cached.pw, pwDigest)) return onSuccess(creds)
+    if (creds && cached && cached.hash === creds.hash && timingSafeEqual(cached.pw, pwDigest)) return onSuccess(creds.enabled, creds.hash)
 
     const addressLocked = perAddress ? addressLocks.lockedFor(remote) : 0
     if (addressLocked > 0) return refuseLoad('address_locked', addressLocked)
@@ -312,8 +315,9 @@ export function createAuthenticate(deps: {
         if (!ok || !creds) return failed('station')
         addressLocks.success(remote)
         stationLocks.success(username)
-        verified.set(username, { hash: migrate(username, pw, creds.hash), pw: pwDigest })
-        onSuccess(creds)
+        const stored = migrate(username, pw, creds.hash)
+        verified.set(username, { hash: stored, pw: pwDigest })
+        onSuccess(creds.enabled, stored)
       })
       .catch((err: unknown) => {
         if (err instanceof VerifierBusyError) return refuseLoad('busy')
