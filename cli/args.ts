@@ -26,6 +26,24 @@ export function subcommandOf(argv: readonly string[]): [sub: string | undefined,
   return [sub, rest]
 }
 
+/**
+ * What `tidewatch <command> ARGS --help` prints: the usage entries of the
+ * subcommand ARGS name, under `Usage:` (`devices add` → add's; `alerts
+ * rules` → rules, rules set and rules rm), or the command's whole usage when
+ * they name none. Entries are keyed by subcommand path ('add', 'rules set');
+ * the longest run of leading words (up to the first flag) that selects one wins.
+ */
+export function usageFor(whole: string, entries: Readonly<Record<string, string>>, args: readonly string[]): string {
+  const end = args.findIndex((a) => a.startsWith('-'))
+  const words = end < 0 ? args : args.slice(0, end)
+  for (let n = words.length; n > 0; n--) {
+    const path = words.slice(0, n).join(' ')
+    const chosen = Object.keys(entries).filter((key) => key === path || key.startsWith(`${path} `))
+    if (chosen.length) return `Usage:\n${chosen.map((key) => entries[key]).join('\n')}`
+  }
+  return whole
+}
+
 export function numberFlag(name: string, value: string | undefined, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
   if (value === undefined) return fallback
   const n = Number(value)

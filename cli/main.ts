@@ -1,7 +1,7 @@
 import type { Config } from '../core/config.ts'
 import { isTidewatchError, TidewatchError, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
-import { processIo, type Io } from './args.ts'
+import { processIo, usageFor, type Io } from './args.ts'
 
 /**
  * The `tidewatch` program: global flags (--config, --help), one dispatch
@@ -59,8 +59,8 @@ interface Context {
 }
 
 interface Command {
-  /** Help text, loaded with the command's module when it lives there. */
-  help(): Promise<string>
+  /** Help text, loaded with the command's module when it lives there: the subcommand's that args name (`devices add`), else the command's. */
+  help(args: readonly string[]): Promise<string>
   run(ctx: Context): Promise<number>
 }
 
@@ -100,6 +100,11 @@ async function withMetadata(config: Readonly<Config>, fn: (source: import('./com
   return withOperatorRepository(config.cluster.postgres, fn)
 }
 
+/** A command module's usage for `--help`: the subcommand's that args name, else the whole (cli/args.ts usageFor). */
+function subcommandHelp(module: { USAGE: string; SUBCOMMANDS: Readonly<Record<string, string>> }, args: readonly string[]): string {
+  return usageFor(module.USAGE, module.SUBCOMMANDS, args)
+}
+
 function service(name: string, what: string, parts: import('../platform/platform.ts').PlatformParts, flags = ''): Command {
   return {
     help: async () => serviceUsage(name, what, flags),
@@ -127,22 +132,22 @@ const COMMANDS: Record<string, Command> = {
     run: async ({ args, config, log, io }) => (await import('./commands/writer.ts')).writerCommand(args, config, await log(), io, shutdownSignal()),
   },
   devices: {
-    help: async () => (await import('./commands/devices.ts')).usage(),
+    help: async (args) => (await import('./commands/devices.ts')).usage(args),
     run: async ({ args, config, io }) => {
       const { devicesCommand } = await import('./commands/devices.ts')
       return withMetadata(config, (source) => devicesCommand(args, source, io))
     },
   },
-  staff: { help: async () => (await import('./commands/staff.ts')).USAGE, run: async ({ args, config, io }) => (await import('./commands/staff.ts')).staffCommand({ args, config, io }) },
+  staff: { help: async (args) => subcommandHelp(await import('./commands/staff.ts'), args), run: async ({ args, config, io }) => (await import('./commands/staff.ts')).staffCommand({ args, config, io }) },
   tokens: {
-    help: async () => (await import('./commands/tokens.ts')).USAGE,
+    help: async (args) => subcommandHelp(await import('./commands/tokens.ts'), args),
     run: async ({ args, config, io }) => {
       const { tokensCommand } = await import('./commands/tokens.ts')
       return withMetadata(config, (source) => tokensCommand(args, source, io))
     },
   },
   alerts: {
-    help: async () => (await import('./commands/alerts.ts')).USAGE,
+    help: async (args) => subcommandHelp(await import('./commands/alerts.ts'), args),
     run: async ({ args, config, io }) => {
       const { alertsCommand } = await import('./commands/alerts.ts')
       // Cluster mode: PostgreSQL's rules and subscribers, which every node follows (withMetadata).
@@ -162,11 +167,11 @@ const COMMANDS: Record<string, Command> = {
     run: async ({ args, config, log, io }) => (await import('./commands/alerter-node.ts')).alerterNodeCommand(args, config, await log(), io, shutdownSignal()),
   },
   cluster: {
-    help: async () => (await import('./commands/cluster.ts')).USAGE,
+    help: async (args) => subcommandHelp(await import('./commands/cluster.ts'), args),
     run: async ({ args, log, io }) => (await import('./commands/cluster.ts')).clusterCommand(args, log, io, shutdownSignal()),
   },
   dashboards: {
-    help: async () => (await import('./commands/dashboards.ts')).USAGE,
+    help: async (args) => subcommandHelp(await import('./commands/dashboards.ts'), args),
     run: async ({ args, io }) => (await import('./commands/dashboards.ts')).dashboardsCommand(args, io),
   },
 }
@@ -259,8 +264,8 @@ export function describeError(err: unknown, command?: string): { line: string; e
 }
 
 export async function main(argv: string[], io: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  // `tidewatch help devices` is `tidewatch devices --help`.
-  const [command, ...rest] = argv[0] === 'help' && argv[1] ? [argv[1], '--help'] : argv[0] === 'help' ? [] : argv
+  // `tidewatch help devices add` is `tidewatch devices add --help`.
+  const [command, ...rest] = argv[0] === 'help' && argv[1] ? [...argv.slice(1), '--help'] : argv[0] === 'help' ? [] : argv
   if (!command || command === '--help' || command === '-h') {
     io.stdout(USAGE)
     return EXIT.OK
@@ -274,7 +279,7 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
   let getLog: (() => Promise<Logger>) | undefined
   try {
     if (wantsHelp(rest)) {
-      io.stdout(await cmd.help())
+      io.stdout(await cmd.help(rest))
       return EXIT.OK
     }
     const { file, rest: args } = takeConfigFlag(rest)

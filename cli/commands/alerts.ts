@@ -23,15 +23,25 @@ import { clusterAuditOf } from './devices.ts'
  * works on PostgreSQL, which holds the rules and subscribers every node
  * follows: a node's own SQLite copy is its mirror's, never written here.
  */
-export const USAGE = `Usage:
-  tidewatch alerts rules [station]                         default rules, or a station's overrides
-  tidewatch alerts rules set <default|station> <sensor> <json>
-  tidewatch alerts rules rm <default|station> <sensor>
-  tidewatch alerts subscribers                             list
-  tidewatch alerts subscribers add --phone P [--name N] [--station ID]... [--commune C]...
+/**
+ * Each subcommand's usage, printed by `tidewatch alerts <subcommand> --help`
+ * (args.ts usageFor: `alerts rules --help` prints the three rules entries).
+ */
+export const SUBCOMMANDS = {
+  rules: `  tidewatch alerts rules [station]                         default rules, or a station's overrides`,
+  'rules set': `  tidewatch alerts rules set <default|station> <sensor> <json>
+      stores a rule (JSON, docs/ALERTS.md) for every station, or one station's override`,
+  'rules rm': `  tidewatch alerts rules rm <default|station> <sensor>
+      removes a stored rule; what it overrode (zone, default, built-in) applies again`,
+  subscribers: `  tidewatch alerts subscribers                             list`,
+  'subscribers add': `  tidewatch alerts subscribers add --phone P [--name N] [--station ID]... [--commune C]...
                                    [--lang vi|en] [--diacritics] [--staff] [--email E] [--webhook URL]
-  tidewatch alerts subscribers rm <id>
-See docs/ALERTS.md.`
+      a farmer, alerted by SMS about the stations and communes given; with --staff a staff
+      member, alerted about every station by SMS, --email or --webhook`,
+  'subscribers rm': `  tidewatch alerts subscribers rm <id>`,
+}
+
+export const USAGE = `Usage:\n${Object.values(SUBCOMMANDS).join('\n')}\nSee docs/ALERTS.md.`
 
 /** A usage error: one line, pointing at the help. */
 function usage(what: string): TidewatchError {

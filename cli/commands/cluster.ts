@@ -3,16 +3,26 @@ import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import { numberFlag, parse, subcommandOf, type Io } from '../args.ts'
 
-export const USAGE = `Usage: tidewatch cluster up [--dir DIR] [--stations N] [--interval S] [--no-sim]
-       tidewatch cluster down [--dir DIR]
-       tidewatch cluster status [--dir DIR]
+/** Each subcommand's usage, printed alone by `tidewatch cluster <subcommand> --help` (args.ts usageFor). */
+export const SUBCOMMANDS = {
+  up: `  tidewatch cluster up [--dir DIR] [--stations N] [--interval S] [--no-sim]
+      starts it in the foreground and prints where everything is; the simulator
+      publishes through HAProxy with N stations (default 6) registered in the
+      shared metadata, one reading every S seconds (default 10); --no-sim
+      starts no simulator. Ctrl-C stops it all.`,
+  down: `  tidewatch cluster down [--dir DIR]
+      stops the cluster running in DIR (from another terminal), or what a
+      launcher that died left running`,
+  status: `  tidewatch cluster status [--dir DIR]
+      what runs in DIR: addresses, processes and their logs, the dead ones marked`,
+}
+
+export const USAGE = `Usage:
+${Object.values(SUBCOMMANDS).join('\n')}
   A whole cluster on loopback, for trying cluster mode out (docs/CLUSTER.md):
   3 nats-server (JetStream, R3), PostgreSQL, 2 influxd (DC and DR), 2 edges
   and 2 API nodes behind HAProxy, 2 writers per InfluxDB target, and the
-  simulator publishing through HAProxy with N stations (default 6) registered
-  in the shared metadata, one reading every S seconds (default 10).
-  up runs in the foreground and prints where everything is; Ctrl-C, or
-  tidewatch cluster down --dir DIR from another terminal, stops it all.
+  simulator publishing through HAProxy.
   Everything lives in DIR (default ./tidewatch-cluster): logs/, each node's
   data, and cluster.json (pids and ports) that down and status read.
   Needs Debian's nats-server, postgresql, haproxy and influxdb; when one is

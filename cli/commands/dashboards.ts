@@ -6,17 +6,20 @@ import { DEMO_STATIONS } from '../../firmware-sim/demo-stations.ts'
 import { pushDashboards } from '../../dashboards/push.ts'
 import { packageRoot, parse, readJsonFile, subcommandOf, zodLine, type Io } from '../args.ts'
 
-export const USAGE = `Usage:
-  tidewatch dashboards build [--out DIR]
-      Writes the Grafana dashboards as JSON (default: grafana/dashboards/).
-  tidewatch dashboards push --url URL --token TOKEN [--folder NAME]
+/** Each subcommand's usage, printed alone by `tidewatch dashboards <subcommand> --help` (args.ts usageFor). */
+export const SUBCOMMANDS = {
+  build: `  tidewatch dashboards build [--out DIR]
+      Writes the Grafana dashboards as JSON (default: grafana/dashboards/).`,
+  push: `  tidewatch dashboards push --url URL --token TOKEN [--folder NAME]
       Uploads them through Grafana's HTTP API (service-account token), creating
-      the folder (default "Tidewatch") if missing. Safe to repeat.
-  tidewatch dashboards gazetteer (--stations FILE.json | --demo) [--out FILE]
+      the folder (default "Tidewatch") if missing. Safe to repeat.`,
+  gazetteer: `  tidewatch dashboards gazetteer (--stations FILE.json | --demo) [--out FILE]
       Writes the station gazetteer the overview map uses from a JSON list of
       {id, lat, lon}, or from the demo stations
-      (default: grafana/gazetteer/tidewatch-stations.json).
-See docs/GRAFANA.md.`
+      (default: grafana/gazetteer/tidewatch-stations.json).`,
+}
+
+export const USAGE = `Usage:\n${Object.values(SUBCOMMANDS).join('\n')}\nSee docs/GRAFANA.md.`
 
 // From the package root, not from this module: the compiled module sits one level deeper, in dist/.
 const DEFAULT_OUT_DIR = join(packageRoot(), 'grafana', 'dashboards')

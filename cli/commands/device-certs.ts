@@ -12,7 +12,8 @@ import { cliActor } from './tokens.ts'
  * `tidewatch devices cert`, `devices revoke-cert` and `devices add --cert`:
  * device certificates (docs/SECURITY.md "Device certificates").
  */
-export const DEVICE_CERTS_USAGE = `  tidewatch devices cert <id> [--out DIR] [--days N] [--ca-dir DIR] [--json]
+export const DEVICE_CERTS_USAGE = {
+  cert: `  tidewatch devices cert <id> [--out DIR] [--days N] [--ca-dir DIR] [--json]
       a client certificate and key for the station, signed by the development CA
       (<data>/tls/ca.crt + ca.key), written to DIR/<id>.crt and DIR/<id>.key (0600)
   tidewatch devices cert <id> --csr FILE.csr [--out DIR] [--days N]
@@ -20,9 +21,10 @@ export const DEVICE_CERTS_USAGE = `  tidewatch devices cert <id> [--out DIR] [--
   tidewatch devices cert <id> --workflow
       prints the openssl commands for a certificate from the province's CA
   tidewatch devices cert <id> --record FILE.crt
-      records a certificate the province's CA issued, so revoke-cert finds it
-  tidewatch devices revoke-cert <id> [--serial S] [--reason TEXT]
-      refuses the station's certificates (or one serial) at CONNECT from now on`
+      records a certificate the province's CA issued, so revoke-cert finds it`,
+  'revoke-cert': `  tidewatch devices revoke-cert <id> [--serial S] [--reason TEXT]
+      refuses the station's certificates (or one serial) at CONNECT from now on`,
+}
 
 /** The data dir holds registry.db; the development CA is in <data>/tls, as `tidewatch certs dev` makes it. */
 function defaultCaDir(registry: Registry): string {
@@ -124,9 +126,9 @@ export async function deviceCertsCommand(sub: 'cert' | 'revoke-cert', argv: stri
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     })
-    if (values.help) return (io.stdout(`Usage:\n${DEVICE_CERTS_USAGE}`), 0)
+    if (values.help) return (io.stdout(`Usage:\n${DEVICE_CERTS_USAGE.cert}`), 0)
     const id = positionals[0]
-    if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices cert needs a station id\n${DEVICE_CERTS_USAGE}`)
+    if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices cert needs a station id\n${DEVICE_CERTS_USAGE.cert}`)
     registry.require(id)
     if (values.workflow) return (io.stdout(workflow(id)), 0)
     if (values.record !== undefined) {
@@ -149,9 +151,9 @@ export async function deviceCertsCommand(sub: 'cert' | 'revoke-cert', argv: stri
     return 0
   }
   const { values, positionals } = parse(argv, { serial: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } })
-  if (values.help) return (io.stdout(`Usage:\n${DEVICE_CERTS_USAGE}`), 0)
+  if (values.help) return (io.stdout(`Usage:\n${DEVICE_CERTS_USAGE['revoke-cert']}`), 0)
   const id = positionals[0]
-  if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices revoke-cert needs a station id\n${DEVICE_CERTS_USAGE}`)
+  if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices revoke-cert needs a station id\n${DEVICE_CERTS_USAGE['revoke-cert']}`)
   registry.require(id)
   const revoked = new DeviceCerts(registry.db).revoke(id, values.serial, values.reason)
   new AuditLog(registry.db).record({ actor: cliActor(), role: 'admin', action: 'devices revoke-cert', target: `station:${id}`, after: { revoked, reason: values.reason ?? 'unspecified' } })

@@ -7,7 +7,7 @@ import type { OperatorRepository } from '../../cluster/metadata/open.ts'
 import type { AuditEntry } from '../../api/auth/audit.ts'
 import type { RuleBook } from '../../levels/book.ts'
 import { AlarmLevelsSchema, alarmLevelsRule, isZone, ZONES, type AlarmLevels, type Zone } from '../../levels/zones.ts'
-import { cliActor, numberFlag, parse, printList, subcommandOf, timeCell, type Io } from '../args.ts'
+import { cliActor, numberFlag, parse, printList, subcommandOf, timeCell, usageFor, type Io } from '../args.ts'
 import { detectDelimiter, parseCsvRows } from '../../core/csv.ts'
 
 // `tidewatch devices list` loads only the registry: the rule book, the audit
@@ -38,26 +38,39 @@ export function clusterAuditOf(repo: MetadataRepository): (entry: Omit<AuditEntr
   }
 }
 
-/** Printed by `tidewatch devices --help` (cli/main.ts answers --help for every subcommand before any registry is opened); the certificate lines live with those commands. */
-export async function usage(): Promise<string> {
-  return `${USAGE}\n${(await import('./device-certs.ts')).DEVICE_CERTS_USAGE}`
+/**
+ * Printed by `tidewatch devices --help`, or one subcommand's part by
+ * `tidewatch devices <subcommand> --help` (cli/main.ts answers --help before
+ * any registry is opened); the certificate subcommands' live with them.
+ */
+export async function usage(args: readonly string[] = []): Promise<string> {
+  const all = { ...SUBCOMMANDS, ...(await import('./device-certs.ts')).DEVICE_CERTS_USAGE }
+  return usageFor(`Usage:\n${Object.values(all).join('\n')}`, all, args)
 }
 
-const USAGE = `Usage:
-  tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
+const SUBCOMMANDS = {
+  add: `  tidewatch devices add <id> --name NAME --lat LAT --lon LON [--sensors salinity,water_level,ph,no2]
                              [--commune C] [--district D] [--coast east|west|inland] [--interval SECONDS]
                              [--zone rice|rice_shrimp|brackish_aquaculture|water_supply|monitoring]
                              [--code SD01] [--bd BD1,BD2,BD3] [--json] [--cert [--out DIR]]
-  tidewatch devices set <id> [--zone Z] [--code C] [--bd BD1,BD2,BD3] [--name N]
-  tidewatch devices list [--json]
-  tidewatch devices rotate <id> [--json]
-  tidewatch devices disable <id>
-  tidewatch devices enable <id>
-  tidewatch devices import FILE.csv [--json]
-      CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval,zone,code,bd1,bd2,bd3]
+      registers a station and prints its MQTT password once; --cert also writes its
+      client certificate and key, as devices cert does (--out DIR).
       --zone: what the water is used for; decides the alert levels and advice (docs/ALERTS.md). Default rice.
-      --code: short code farmers text to subscribe (DK SD01). --bd: official alarm levels BĐ1–BĐ3, cm.
-      (sensors separated by "|"; a file whose header uses ";" is read as Excel's semicolon CSV); prints the new credentials once.`
+      --code: short code farmers text to subscribe (DK SD01). --bd: official alarm levels BĐ1–BĐ3, cm.`,
+  set: `  tidewatch devices set <id> [--zone Z] [--code C] [--bd BD1,BD2,BD3] [--name N]
+      changes a station: --zone, --code and --bd as for devices add; --code '' removes
+      its SMS code, --bd '' its own alarm levels (its zone's apply again).`,
+  list: `  tidewatch devices list [--json]`,
+  rotate: `  tidewatch devices rotate <id> [--json]
+      a new MQTT password, printed once; the old one no longer connects.`,
+  disable: `  tidewatch devices disable <id>
+      the broker refuses the station's CONNECT, and the ingest its readings, until enable.`,
+  enable: `  tidewatch devices enable <id>`,
+  import: `  tidewatch devices import FILE.csv [--json]
+      CSV header: id,name,lat,lon[,commune,district,sensors,coast,interval,zone,code,bd1,bd2,bd3]
+      (sensors separated by "|"; a file whose header uses ";" is read as Excel's semicolon CSV);
+      every row is checked before any is registered; prints the new credentials once.`,
+}
 
 function parseSensors(value: string | undefined): SensorKind[] | undefined {
   if (value === undefined) return undefined
@@ -325,7 +338,7 @@ export async function devicesCommand(argv: string[], source: MetadataSource, io:
         out: { type: 'string' },
       })
       const id = positionals[0]
-      if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices add needs a station id\n${USAGE}`)
+      if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices add needs a station id\n${SUBCOMMANDS.add}`)
       if (!values.name) throw new TidewatchError('BAD_REQUEST', { flag: 'name' }, '--name is required')
       if (values.lat === undefined || values.lon === undefined) throw new TidewatchError('BAD_REQUEST', { flag: values.lat === undefined ? 'lat' : 'lon' }, '--lat and --lon are required')
       const alarmLevels = values.bd === undefined ? undefined : parseAlarmLevels(values.bd.split(','), '--bd')
@@ -355,7 +368,7 @@ export async function devicesCommand(argv: string[], source: MetadataSource, io:
     case 'set': {
       const { values, positionals } = parse(rest, { zone: { type: 'string' }, code: { type: 'string' }, bd: { type: 'string' }, name: { type: 'string' } })
       const id = positionals[0]
-      if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices set needs a station id\n${USAGE}`)
+      if (!id) throw new TidewatchError('BAD_REQUEST', {}, `devices set needs a station id\n${SUBCOMMANDS.set}`)
       await store.require(id) // STATION_NOT_FOUND, naming the station
       const before = await store.view(id)
       const patch: Parameters<Registry['update']>[1] = {}

@@ -9,14 +9,21 @@ import { StaffAccounts, type StaffAccount } from '../../api/console/accounts.ts'
 import { cliActor, parse, printList, registryPath, subcommandOf, timeCell, type Io } from '../args.ts'
 import { clusterAuditOf } from './devices.ts'
 
-export const USAGE = `Usage:
-  tidewatch staff add <username> --role read|staff|admin [--password-stdin]
+/** Each subcommand's usage, printed alone by `tidewatch staff <subcommand> --help` (args.ts usageFor). */
+export const SUBCOMMANDS = {
+  add: `  tidewatch staff add <username> --role read|staff|admin [--password-stdin]
       creates a console account (/console). Without --password-stdin a random
       password is generated and printed once; with it, the first line of stdin
-      is the password (at least 8 characters).
-  tidewatch staff list [--json]
-  tidewatch staff disable <username>
-  tidewatch staff enable <username>`
+      is the password (at least 8 characters).`,
+  list: `  tidewatch staff list [--json]
+      username, role, created, last sign-in, disabled`,
+  disable: `  tidewatch staff disable <username>
+      refuses the account's sign-in; its console sessions end at their next request`,
+  enable: `  tidewatch staff enable <username>
+      lets a disabled account sign in again`,
+}
+
+export const USAGE = `Usage:\n${Object.values(SUBCOMMANDS).join('\n')}`
 
 function firstLineOfStdin(): string {
   // fd 0 read synchronously: a piped password, never echoed.

@@ -5,10 +5,14 @@ import { ROLES, type Role, type TokenInfo } from '../../core/tokens.ts'
 import { cliActor, numberFlag, parse, printList, subcommandOf, timeCell, type Io } from '../args.ts'
 import { clusterAuditOf, sourceOf, type MetadataSource } from './devices.ts'
 
-export const USAGE = `Usage:
-  tidewatch tokens create --name NAME --role read|staff|admin [--json]   prints the token once
-  tidewatch tokens list [--json]
-  tidewatch tokens revoke <id>`
+/** Each subcommand's usage, printed alone by `tidewatch tokens <subcommand> --help` (args.ts usageFor). */
+export const SUBCOMMANDS = {
+  create: `  tidewatch tokens create --name NAME --role read|staff|admin [--json]   prints the token once`,
+  list: `  tidewatch tokens list [--json]           id, name, role, prefix, created, last used, revoked`,
+  revoke: `  tidewatch tokens revoke <id>             the token stops working at once`,
+}
+
+export const USAGE = `Usage:\n${Object.values(SUBCOMMANDS).join('\n')}`
 
 /** The operator name the CLI's changes are audited under (cli/args.ts; re-exported for the commands that take it from here). */
 export { cliActor }

@@ -60,6 +60,8 @@ describe('the CLI bundle', () => {
       [['--help'], {}],
       ...COMMAND_NAMES.filter((name) => runsFromBundle([name])).map((name): [string[], Record<string, string>] => [[name, '--help'], {}]),
       [['devices', 'list', '--help'], {}],
+      [['devices', 'add', '--help'], {}],
+      [['alerts', 'rules', '--no-such-flag'], {}],
       [['devices', 'list'], {}],
       [['devices', 'list', '--json'], {}],
       [['devices', 'list', '--bogus'], {}],

@@ -97,6 +97,12 @@ describe('tidewatch <command> --help', () => {
       expect(r.err, label).toBe('')
       // The usage names the command it is about.
       expect(r.out, label).toContain(`tidewatch ${argv.join(' ')}`)
+      // A subcommand's usage is its own, not its command's whole usage: every synopsis line is about it
+      // (`devices add --help` printed every devices subcommand; `alerts rules` has rules, rules set, rules rm).
+      if (argv.length > 1) {
+        const about = [...r.out.matchAll(/^\s*(?:Usage:\s*)?tidewatch ([a-z][a-z0-9-]*(?: [a-z][a-z0-9-]*)*)/gm)].map((m) => m[1]!)
+        for (const synopsis of about) expect(`${synopsis} `.startsWith(`${argv.join(' ')} `), `${label} prints the usage of tidewatch ${synopsis}`).toBe(true)
+      }
     }
     expect(dataDirEntries()).toEqual([])
   })
@@ -110,5 +116,19 @@ describe('tidewatch <command> --help', () => {
       expect(runs[i]!.out, argv.join(' ')).toMatch(/usage/i)
     })
     expect(runs[1]!.out).toContain('tidewatch devices add')
+  })
+
+  it('prints one subcommand\'s usage, wherever --help is and however help is asked for', async () => {
+    for (const argv of [['devices', 'add', '--help'], ['help', 'devices', 'add'], ['devices', 'add', 'cm-x', '--name', 'X', '-h']]) {
+      const r = await runInProcess(argv, {})
+      expect(r.code, argv.join(' ')).toBe(0)
+      expect(r.out, argv.join(' ')).toMatch(/^Usage:\n {2}tidewatch devices add <id> --name NAME --lat LAT --lon LON/)
+      expect(r.out, argv.join(' ')).toContain('--zone')
+      expect(r.out, argv.join(' ')).not.toContain('tidewatch devices list')
+    }
+    // Words that name no subcommand: the command's whole usage.
+    const whole = await runInProcess(['tokens', 'nope', '--help'], {})
+    expect(whole.out).toContain('tidewatch tokens create')
+    expect(whole.out).toContain('tidewatch tokens revoke')
   })
 })
