@@ -76,7 +76,7 @@ describe('session re-checks when the registry cannot be read (registry faked in 
     const errors = captured.lines.filter((l) => l.msg === 'cannot re-check live station sessions against the registry; keeping them and retrying')
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatchObject({ level: 50, sessionsUnchecked: 2 })
-    expect(broker.metrics().find((f) => f.name === 'tidewatch_mqtt_session_check_errors_total')?.samples[0]?.value).toBe(broker.counters.sessionChecksFailed)
+    expect(broker.metrics().find((f) => f.name === 'tidewatch_mqtt_session_check_errors_total')?.samples[0]).toMatchObject({ value: broker.counters.sessionChecksFailed })
 
     // Readable again, with no further change: the next tick applies the disable.
     fake.unreadable = false
