@@ -16,8 +16,12 @@ export const ClusterConfigSchema = z.lazy(() =>
     site: z.enum(['dc', 'dr']).default('dc'),
     nats: z
       .object({
-        /** NATS servers of the JetStream cluster, e.g. `nats://10.0.0.1:4222`; empty = no replicated log. */
-        servers: z.array(z.string().min(1)).default([]),
+        /**
+         * NATS servers of the JetStream cluster, e.g. `nats://10.0.0.1:4222`; empty = no replicated log.
+         * A URL, checked here: the NATS client takes any word for a host name, so a typo failed only at
+         * connect, as a DNS error.
+         */
+        servers: z.array(z.url({ protocol: /^(nats|tls)$/, error: 'must be a nats:// or tls:// URL, e.g. nats://10.0.0.1:4222' })).default([]),
         /** The stream that holds acknowledged readings until every InfluxDB target has them. */
         stream: z.string().regex(/^[A-Za-z0-9_-]+$/).default('TIDEWATCH_READINGS'),
         /** Subject prefix of the stream (`<prefix>.<lane>.<station>`). */
@@ -37,8 +41,12 @@ export const ClusterConfigSchema = z.lazy(() =>
       .prefault({}),
     postgres: z
       .object({
-        /** `postgres://user:pass@host:5432/tidewatch`; unset = the embedded SQLite registry. */
-        url: z.string().min(1).optional(),
+        /**
+         * `postgres://user:pass@host:5432/tidewatch`; unset = the embedded SQLite registry. A URL, checked
+         * here: pg reads `notaurl` as a path under the host "base" and failed only at connect (ENOTFOUND base).
+         * No host (`postgres:///tidewatch?host=/run/postgresql`) is libpq's default or a socket directory.
+         */
+        url: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL, e.g. postgres://tidewatch@10.0.0.5:5432/tidewatch' }).optional(),
         poolMax: z.number().int().positive().default(10),
       })
       .prefault({}),

@@ -385,7 +385,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<Config> {
   if (!parsed.success || issues.length) {
     // Say where the bad value came from: the environment variable, or the file.
     const origin = (key: string): string => {
-      const envName = ENV_MAP.find(([name, path]) => path === key && env[name] !== undefined && env[name] !== '')?.[0]
+      // A list's item (`cluster.nats.servers.1`) came from the list's variable too.
+      const envName = ENV_MAP.find(([name, path]) => (path === key || key.startsWith(`${path}.`)) && env[name] !== undefined && env[name] !== '')?.[0]
       return envName ? ` (${envName})` : file ? ` (${file})` : ''
     }
     const first = issues[0]!

@@ -20,6 +20,7 @@ const RAWS: Array<[Record<string, unknown>, boolean]> = [
   [{ influx: { targets: [{ name: 'primary', url: 'not a url' }, { name: 'dr', url: 'http://127.0.0.1:8086', mode: 'v2' }] } }, false],
   [{ alerts: { smsChannel: 'sms', quietHours: { start: '25:00', end: 'x' }, smpp: { sourceAddr: 'A-NAME-TOO-LONG' } } }, false],
   [{ cluster: { nats: { replicas: 9 }, postgres: { url: '' } } }, false],
+  [{ cluster: { nats: { servers: ['localhost:4222'] }, postgres: { url: 'notaurl' } } }, false],
 ]
 
 /** What zod made of it, in the shape both paths can be compared in. */
