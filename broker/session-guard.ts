@@ -68,11 +68,13 @@ export interface SessionGuardOptions {
   tickMs?: number
   /**
    * Every session is checked at least this often even when the version did
-   * not move: writes through the broker's own registry connection (the API's
-   * rotate, a certificate revoked in-process) are not all counted in
-   * contextVersion, and a MetadataReplica has no version. One read per
-   * session per sweep, so 1,000 stations (FIELD-NOTES: 10^2–10^3 per
-   * province) cost a few milliseconds every 5 s.
+   * not move. Without a version (a MetadataReplica) this is the only check:
+   * 5 s. With one, every registry write that matters moves it (remove,
+   * disable, rotate in devices/registry.ts; the CLI's writes through
+   * PRAGMA data_version), so the sweep is only a safety net for a write
+   * made around the Registry class on its connection: once a minute, as a
+   * sweep is one SQLite read per session (10,000 sessions ≈ 0.1–0.5 s of
+   * CPU, bench/reconnect-storm.ts's fleet).
    */
   sweepMs?: number
   clock?: () => number
@@ -88,6 +90,7 @@ export interface SessionGuard {
 
 const DEFAULT_TICK_MS = 1000
 const DEFAULT_SWEEP_MS = 5000
+const VERSIONED_SWEEP_MS = 60_000
 
 export function startSessionGuard(
   deps: {
@@ -101,7 +104,7 @@ export function startSessionGuard(
 ): SessionGuard {
   const { aedes, identities, policy, counters, security, log } = deps
   const tickMs = deps.tickMs ?? DEFAULT_TICK_MS
-  const sweepMs = deps.sweepMs ?? DEFAULT_SWEEP_MS
+  const sweepMs = deps.sweepMs ?? (policy.version ? VERSIONED_SWEEP_MS : DEFAULT_SWEEP_MS)
   const clock = deps.clock ?? Date.now
   // Registered clients only (aedes emits 'client' after CONNECT and takeover,
   // 'clientDisconnect' when one leaves), so the set is bounded by the open connections.

@@ -232,7 +232,7 @@ export class Registry {
 
   private zoneCache: Map<string, Zone> | null = null
   private zoneGen = 0
-  /** Writes through this connection that change what context() answers (PRAGMA data_version counts only the other connections'). */
+  /** Writes through this connection that change what context() answers, or who may stay connected (PRAGMA data_version counts only the other connections'). */
   private contextWrites = 0
 
   /**
@@ -362,6 +362,8 @@ export class Registry {
     this.require(id)
     const password = generatePassword()
     this.stmts.setHash.run(hashDeviceSecret(password), now, id)
+    // The broker's session guard reads contextVersion to cut sessions of the old secret.
+    this.contextWrites++
     return { id, username: id, password }
   }
 
