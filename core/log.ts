@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino'
+import { pino, symbols, type Logger } from 'pino'
 
 export type { Logger }
 
@@ -12,13 +12,41 @@ export type { Logger }
  * line (`statusLine`) so the two never run into each other.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const opts = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }
+  const opts = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, onChild: oneComponent }
   if (destination) return pino(opts, destination)
   if (process.stderr.isTTY) return pino(opts, { write: (line: string) => statusLine.print(prettyLine(line)) })
   return pino(opts, process.stderr)
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' })
+
+const { chindingsSym } = symbols
+
+/**
+ * Keeps one `component` per log line. pino appends a child's bindings to its
+ * parent's (they are a JSON fragment, `,"component":"ingest"`), so a
+ * component that takes `log.child({ component })` of a logger that already
+ * names one wrote the key twice, which log shippers reject or resolve either
+ * way (issue 13). The nested one is joined to its parent's
+ * (`ingest.feedback`); one that repeats its parent's (`alerter` in `alerter`)
+ * is dropped. Runs for every child (pino's documented `onChild` hook; the
+ * bindings are in `pino.symbols.chindingsSym`), costing two substring checks
+ * for a child that adds no component, as each HTTP request's does.
+ */
+function oneComponent(child: Logger): void {
+  const self = child as unknown as Record<symbol, string>
+  const inherited = (Object.getPrototypeOf(child) as Record<symbol, string | undefined>)[chindingsSym] ?? ''
+  const added = self[chindingsSym]!.slice(inherited.length)
+  if (!added.includes('"component":') || !inherited.includes('"component":')) return
+  const parent = JSON.parse(`{${inherited.slice(1)}}`) as Record<string, unknown>
+  const own = JSON.parse(`{${added.slice(1)}}`) as Record<string, unknown>
+  if (parent.component === undefined || own.component === undefined) return
+  const [outer, inner] = [String(parent.component), String(own.component)]
+  const component = outer === inner || outer.endsWith(`.${inner}`) ? outer : `${outer}.${inner}`
+  // The parent's keys in their order, then the child's; a key both bind once, with the child's value.
+  const bindings = { ...parent, ...own, component }
+  self[chindingsSym] = Object.entries(bindings).map(([key, value]) => `,${JSON.stringify(key)}:${JSON.stringify(value)}`).join('')
+}
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' }
 /** ANSI colours by level: grey, grey, plain, yellow, red, red. */

@@ -115,7 +115,7 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
         intervalSec: DEMO_INTERVAL_SEC,
         dataDir: join(config.dataDir, 'sim'),
         seed: 1,
-        log: log.child({ component: 'sim' }),
+        log, // the simulator names itself (component firmware-sim)
       })
       await sim.start()
       backfill = startDemoBackfill({ dataDir: config.dataDir, brokerUrl: `mqtt://127.0.0.1:${p.broker.port}`, stations, lateAfterSec: config.ingest.lateAfterSec, log })
