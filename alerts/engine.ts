@@ -51,34 +51,49 @@ export interface EngineOptions {
  */
 const MAX_SAMPLES = 240
 
+/** The trend's window for a series without a rise rule: the same hour as RiseSchema's default windowSec (levels/rules.ts). */
+const DEFAULT_WINDOW_SEC = 3600
+
 export class Engine {
   private readonly rules: RuleBook
   private readonly opts: EngineOptions
-  private readonly states = new Map<string, StateRow>()
+  /** Every state row by (station, sensor, ladder), with what was last written of it. */
+  private readonly states = new Map<string, TrackedRow>()
   /**
-   * Per station and sensor: the state rows, the rise window and the resolved
-   * rule, held by reference so the per-value path builds no map keys (this
-   * runs for every value of every reading; see docs/PERFORMANCE.md).
+   * Per station: its series (state rows, rise window and resolved rule per
+   * sensor) and its no-data row, held by reference so the per-value path
+   * builds no map keys and looks nothing up by (station, sensor) (this runs
+   * for every value of every reading; see docs/PERFORMANCE.md).
    */
-  private readonly series = new Map<string, Map<string, Series>>()
-  private readonly noDataRows = new Map<string, StateRow>()
-  private readonly persisted = new Map<StateRow, Persisted>()
-  private readonly peaks = new Map<string, number>()
+  private readonly stations = new Map<string, StationSeries>()
   /** Latest accepted value per station and sensor, for TT replies. */
   readonly latest = new Map<string, Map<string, Sample>>()
-  /** Last time each station was heard (arrival time), for no-data. */
-  readonly lastHeard = new Map<string, number>()
+  /**
+   * Last time each station was heard (arrival time), for no-data. Held on the
+   * station's entry, so a reading costs no map lookup and no boxed number for it.
+   */
+  readonly lastHeard: HeardTimes = {
+    get: (station) => this.stations.get(station)?.heard,
+    set: (station, at) => {
+      this.stationOf(station).heard = at
+    },
+  }
   readonly counters = { evaluated: 0, skippedLate: 0, skippedStale: 0, transitions: 0 }
+  /**
+   * The value under evaluation, shared by step() and emit(). One object
+   * reused for every value instead of one allocated per value: evaluate()
+   * is synchronous and nothing it calls evaluates again.
+   */
+  private readonly ev: ValueEvaluation = { r: { stationId: '', ts: 0, receivedAt: 0, late: false, values: [] }, series: null, sensor: '', value: 0, trendKnown: false, trend: null, now: 0, out: [], windowSec: 0 }
   private readonly stmts
 
   constructor(db: Database.Database, rules: RuleBook, opts: EngineOptions) {
     this.rules = rules
     this.opts = opts
     for (const row of db.prepare('SELECT * FROM alert_states').all() as StateRow[]) {
-      this.states.set(key(row.station, row.sensor, row.ladder), row)
-      if (row.ladder === 'no_data') this.noDataRows.set(row.station, row)
-      this.persisted.set(row, snapshotOf(row, row.updated_at + PERSIST_EVERY_MS * Math.random()))
-      if (row.ladder === 'level' && row.value !== null && row.reading_ts !== null) this.remember(row.station, row.sensor, row.reading_ts, row.value)
+      const tracked = this.track(row)
+      save(tracked, row.updated_at + PERSIST_EVERY_MS * Math.random())
+      if (row.ladder === 'level' && row.value !== null && row.reading_ts !== null) this.remember(this.seriesOf(this.stationOf(row.station), row.sensor), row.reading_ts, row.value, 0)
     }
     this.stmts = {
       upsert: db.prepare(
@@ -104,14 +119,15 @@ export class Engine {
   }
 
   state(station: string, sensor: string, ladder: string): StateRow | undefined {
-    return this.states.get(key(station, sensor, ladder))
+    return this.states.get(key(station, sensor, ladder))?.row
   }
 
   allStates(): StateRow[] {
-    return [...this.states.values()]
+    const out: StateRow[] = []
+    for (const t of this.states.values()) out.push(t.row)
+    return out
   }
 
-  /** Evaluates one accepted reading; returns the state changes it caused. */
   /**
    * Warms the rise/trend window and the latest values from stored history
    * (InfluxDB) after a restart, so a rate-of-rise rule and a TT reply do not
@@ -121,15 +137,17 @@ export class Engine {
     for (const x of [...samples].sort((a, b) => a.ts - b.ts)) {
       const last = this.latest.get(x.station)?.get(x.sensor)
       if (last && last.ts >= x.ts) continue
-      this.remember(x.station, x.sensor, x.ts, x.value)
+      this.remember(this.seriesOf(this.stationOf(x.station), x.sensor), x.ts, x.value, 0)
     }
   }
 
+  /** Evaluates one accepted reading; returns the state changes it caused. */
   evaluate(r: AcceptedReading, now: number): Transition[] {
     const out: Transition[] = []
-    this.lastHeard.set(r.stationId, Math.max(this.lastHeard.get(r.stationId) ?? 0, r.receivedAt))
-    const nd = this.noDataRows.get(r.stationId)
-    if (nd && nd.status === 'firing') out.push(this.resolveNoData(nd, r.receivedAt))
+    const station = this.stationOf(r.stationId)
+    station.heard = Math.max(station.heard ?? 0, r.receivedAt)
+    const nd = station.noData
+    if (nd && nd.row.status === 'firing') out.push(this.resolveNoData(nd, r.receivedAt))
 
     // Late or stale readings never drive alerts (they would tell a farmer about
     // water that has already moved on); they still count as the station being alive.
@@ -141,36 +159,69 @@ export class Engine {
       this.counters.skippedStale++
       return out
     }
-    for (const v of r.values) {
-      const series = this.seriesOf(r.stationId, v.sensor)
+    const ts = r.ts
+    const values = r.values
+    // What resolve() returns cannot change while one reading is evaluated (only
+    // sync(), set() and remove() move it), so the generation is read once.
+    const generation = this.rules.generation
+    const ev = this.ev
+    ev.r = r
+    ev.now = now
+    ev.out = out
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!
+      const sensor = v.sensor
+      // A station sends the same sensors in the same order reading after
+      // reading, so the series of the value at the same position is usually it.
+      let series = station.bySlot[i]
+      if (series === undefined || series.sensor !== sensor) {
+        series = this.seriesOf(station, sensor)
+        station.bySlot[i] = series
+      }
       const last = series.latest
-      if (last && r.ts <= last.ts) {
+      if (last && ts <= last.ts) {
         // Out of order or a re-delivery: the state already reflects newer data.
         this.counters.skippedStale++
         continue
       }
-      const rule = this.ruleOf(series)
+      if (series.ruleGeneration !== generation) this.resolveRule(series, generation)
+      const rule = series.rule
       const value = v.value
-      const windowSec = rule?.rise?.windowSec ?? 3600
-      const rise = this.trend(series, r.ts, value, windowSec, rule?.rise?.direction ?? 'up')
-      const trend = series.trend
-      this.remember(r.stationId, v.sensor, r.ts, value, (windowSec * 1000) / MAX_SAMPLES)
+      // The rise window forgets what fell out of the rule's window by now; it is
+      // applied when the window is next read (trend()), not on every value.
+      const cutoff = ts - series.windowSec * 1000
+      if (cutoff > series.expireCutoff) series.expireCutoff = cutoff
       this.counters.evaluated++
       if (!rule || !rule.enabled) {
-        this.touch(series, value, r.ts, now)
+        this.remember(series, ts, value, series.minSpacingMs)
+        this.touch(series, value, ts, now)
         continue
       }
-      const ev: ValueEvaluation = { r, sensor: v.sensor, value, trend, now, out, windowSec }
-      const level = (series.level ??= this.fresh(r.stationId, v.sensor, 'level', this.state(r.stationId, v.sensor, 'level')))
-      const target = targetLevel(rule.levels, value, level.status === 'firing' ? level.level : null)
-      this.step(ev, level, 'level', rule.levels, target, undefined)
+      ev.series = series
+      ev.sensor = sensor
+      ev.value = value
+      ev.windowSec = series.windowSec
       const riseLevels = series.riseLevels
-      if (riseLevels) {
-        const lvl = riseLevels[0]!
-        const row = (series.rise ??= this.fresh(r.stationId, v.sensor, 'rise', this.state(r.stationId, v.sensor, 'rise')))
-        const firing = row.status === 'firing' ? row.level : null
-        const t = rise >= lvl.threshold || (firing === lvl.name && rise > (lvl.clear ?? 0)) ? lvl : null
-        this.step(ev, row, 'rise', riseLevels, t, rise)
+      // The trend against the window before this value: a rise ladder needs it
+      // now, a level ladder only in a transition it emits (emit() computes it then).
+      const rise = riseLevels ? this.trend(series, value) : 0
+      ev.trendKnown = riseLevels !== null
+      ev.trend = series.trend
+      try {
+        const level = (series.level ??= this.trackedRow(station, sensor, 'level'))
+        const target = targetLevel(rule.levels, value, level.row.status === 'firing' ? level.row.level : null)
+        this.step(level, 'level', rule.levels, target, undefined)
+        if (riseLevels) {
+          const lvl = riseLevels[0]!
+          const tracked = (series.rise ??= this.trackedRow(station, sensor, 'rise'))
+          const firing = tracked.row.status === 'firing' ? tracked.row.level : null
+          const t = rise >= lvl.threshold || (firing === lvl.name && rise > (lvl.clear ?? 0)) ? lvl : null
+          this.step(tracked, 'rise', riseLevels, t, rise)
+        }
+      } finally {
+        // After the ladders, so a trend computed in emit() sees the window without
+        // this value; even when a write failed, as if it had been remembered first.
+        this.remember(series, ts, value, series.minSpacingMs)
       }
     }
     this.counters.transitions += out.length
@@ -179,14 +230,14 @@ export class Engine {
 
   /** No-data: called by the alerter's timer with the stations that went silent. */
   noData(station: string, silentSince: number, now: number): Transition[] {
-    const k = key(station, 'no_data', 'no_data')
-    const s = this.states.get(k)
-    if (s?.status === 'firing') return []
+    const s = this.states.get(key(station, 'no_data', 'no_data'))
+    if (s?.row.status === 'firing') return []
     const incident = `${station}/no_data/${now}`
-    const row = this.fresh(station, 'no_data', 'no_data', s)
+    const tracked = s ?? this.trackedRow(this.stationOf(station), 'no_data', 'no_data')
+    const row = tracked.row
     const from = row.status
     Object.assign(row, { status: 'firing', level: 'no_data', incident, value: null, reading_ts: silentSince, updated_at: now })
-    this.persist(row)
+    this.persist(tracked)
     this.stmts.openIncident.run(incident, station, 'no_data', 'no_data', 'no_data', 'no_data', now, null)
     const t: Transition = {
       station, sensor: 'no_data', ladder: 'no_data', level: NO_DATA_LEVEL, previous: null, from, to: 'firing',
@@ -196,10 +247,11 @@ export class Engine {
     return [t]
   }
 
-  private resolveNoData(row: StateRow, at: number): Transition {
+  private resolveNoData(tracked: TrackedRow, at: number): Transition {
+    const row = tracked.row
     const incident = row.incident
     Object.assign(row, { status: 'resolved', level: null, incident: null, updated_at: at })
-    this.persist(row)
+    this.persist(tracked)
     if (incident) this.stmts.closeIncident.run(at, incident)
     const t: Transition = {
       station: row.station, sensor: 'no_data', ladder: 'no_data', level: NO_DATA_LEVEL, previous: NO_DATA_LEVEL, from: 'firing', to: 'resolved',
@@ -210,12 +262,13 @@ export class Engine {
   }
 
   /**
-   * One ladder's state machine for one value. No closures or spread objects:
-   * this runs for every value of every reading, and a Transition is built
-   * only when something is emitted.
+   * One ladder's state machine for the value in this.ev. No closures or
+   * spread objects: this runs for every value of every reading, and a
+   * Transition is built only when something is emitted.
    */
-  private step(ev: ValueEvaluation, row: StateRow, ladder: 'level' | 'rise', levels: readonly Level[], t: Level | null, delta: number | undefined): void {
-    const { r, sensor, value, now } = ev
+  private step(tracked: TrackedRow, ladder: 'level' | 'rise', levels: readonly Level[], t: Level | null, delta: number | undefined): void {
+    const { r, sensor, value, now } = this.ev
+    const row = tracked.row
     const firingName = row.status === 'firing' ? row.level : null
     const firing = firingName === null ? null : findLevel(levels, firingName)
     row.value = value
@@ -256,11 +309,11 @@ export class Engine {
         row.pending_level = null
         row.pending_count = 0
         row.pending_since = null
-        this.emit(ev, row, ladder, delta, 'firing', t, firing, from)
+        this.emit(row, ladder, delta, 'firing', t, firing, from)
       } else if (!firing && row.status !== 'pending') {
         const from = row.status
         row.status = 'pending'
-        this.emit(ev, row, ladder, delta, 'pending', t, null, from)
+        this.emit(row, ladder, delta, 'pending', t, null, from)
       }
     } else if (firing && rankT < rankF) {
       row.pending_level = null
@@ -270,12 +323,12 @@ export class Engine {
         // De-escalation within the incident (e.g. danger back to warning).
         row.level = t.name
         this.stmts.updateIncident.run(t.name, 0, t.name, value, value, value, row.incident)
-        this.emit(ev, row, ladder, delta, 'firing', t, firing, 'firing')
+        this.emit(row, ladder, delta, 'firing', t, firing, 'firing')
       } else {
         row.status = 'resolved'
         row.level = null
         if (row.incident) this.stmts.closeIncident.run(now, row.incident)
-        this.emit(ev, row, ladder, delta, 'resolved', firing, firing, 'firing')
+        this.emit(row, ladder, delta, 'resolved', firing, firing, 'firing')
         row.incident = null
       }
     } else {
@@ -287,15 +340,16 @@ export class Engine {
         row.pending_since = null
         if (!firing && row.status === 'pending' && pendingLevel) {
           row.status = 'ok'
-          this.emit(ev, row, ladder, delta, 'ok', pendingLevel, null, 'pending')
+          this.emit(row, ladder, delta, 'ok', pendingLevel, null, 'pending')
         }
       }
-      if (firing && row.incident) this.raisePeak(row.incident, firing.name, value)
+      if (firing && row.incident) this.raisePeak(tracked, row.incident, firing.name, value)
     }
-    this.persist(row)
+    this.persist(tracked)
   }
 
-  private emit(ev: ValueEvaluation, row: StateRow, ladder: 'level' | 'rise', delta: number | undefined, to: AlertStatus, level: Level, previous: Level | null, from: AlertStatus): void {
+  private emit(row: StateRow, ladder: 'level' | 'rise', delta: number | undefined, to: AlertStatus, level: Level, previous: Level | null, from: AlertStatus): void {
+    const ev = this.ev
     const tr: Transition = {
       station: ev.r.stationId,
       sensor: ev.sensor,
@@ -311,7 +365,7 @@ export class Engine {
       receivedAt: ev.r.receivedAt,
       at: ev.now,
       incident: row.incident,
-      trend: ev.trend,
+      trend: ev.trendKnown ? ev.trend : this.trendOfValue(),
     }
     if (delta !== undefined) tr.delta = delta
     if (ladder === 'rise') tr.windowSec = ev.windowSec
@@ -319,23 +373,42 @@ export class Engine {
     ev.out.push(tr)
   }
 
+  /** The trend of the value under evaluation, computed once, when a transition first needs it. */
+  private trendOfValue(): Trend {
+    const ev = this.ev
+    this.trend(ev.series!, ev.value)
+    ev.trend = ev.series!.trend
+    ev.trendKnown = true
+    return ev.trend
+  }
+
   private touch(series: Series, value: number, ts: number, now: number): void {
-    const row = (series.level ??= this.fresh(series.station, series.sensor, 'level', this.state(series.station, series.sensor, 'level')))
+    const tracked = (series.level ??= this.trackedRow(series.station, series.sensor, 'level'))
+    const row = tracked.row
     row.value = value
     row.reading_ts = ts
     row.updated_at = now
-    this.persist(row)
+    this.persist(tracked)
   }
 
-  private fresh(station: string, sensor: string, ladder: string, existing: StateRow | undefined): StateRow {
+  /** The tracked state row of a station's sensor and ladder, a fresh 'ok' one (not yet written) when there is none. */
+  private trackedRow(station: StationSeries, sensor: string, ladder: string): TrackedRow {
+    const existing = this.states.get(key(station.id, sensor, ladder))
     if (existing) return existing
-    const row: StateRow = {
-      station, sensor, ladder, status: 'ok', level: null, pending_level: null, pending_count: 0, pending_since: null,
+    return this.track({
+      station: station.id, sensor, ladder, status: 'ok', level: null, pending_level: null, pending_count: 0, pending_since: null,
       incident: null, value: null, reading_ts: null, updated_at: 0,
+    })
+  }
+
+  private track(row: StateRow): TrackedRow {
+    const tracked: TrackedRow = {
+      row, saved: false, savedStatus: 'ok', savedLevel: null, savedPendingLevel: null, savedPendingCount: 0, savedPendingSince: null, savedIncident: null, dueAt: 0,
+      peakIncident: null, peak: 0,
     }
-    this.states.set(key(station, sensor, ladder), row)
-    if (ladder === 'no_data') this.noDataRows.set(station, row)
-    return row
+    this.states.set(key(row.station, row.sensor, row.ladder), tracked)
+    if (row.ladder === 'no_data') this.stationOf(row.station).noData = tracked
+    return tracked
   }
 
   /**
@@ -347,84 +420,99 @@ export class Engine {
    * needs no write yet: a missing row reads back as 'ok'. Writing every
    * reading cost a third of the ingest's CPU at 10k readings/s.
    */
-  private persist(row: StateRow): void {
-    let last = this.persisted.get(row)
-    if (!last && row.status === 'ok' && row.pending_level === null && row.incident === null) {
-      last = snapshotOf(row, row.updated_at + Math.random() * PERSIST_EVERY_MS)
-      this.persisted.set(row, last)
+  private persist(tracked: TrackedRow): void {
+    const row = tracked.row
+    if (!tracked.saved && row.status === 'ok' && row.pending_level === null && row.incident === null) {
+      save(tracked, row.updated_at + Math.random() * PERSIST_EVERY_MS)
     }
     if (
-      last &&
-      last.status === row.status &&
-      last.level === row.level &&
-      last.pendingLevel === row.pending_level &&
-      last.pendingCount === row.pending_count &&
-      last.pendingSince === row.pending_since &&
-      last.incident === row.incident &&
-      row.updated_at < last.dueAt
+      tracked.saved &&
+      tracked.savedStatus === row.status &&
+      tracked.savedLevel === row.level &&
+      tracked.savedPendingLevel === row.pending_level &&
+      tracked.savedPendingCount === row.pending_count &&
+      tracked.savedPendingSince === row.pending_since &&
+      tracked.savedIncident === row.incident &&
+      row.updated_at < tracked.dueAt
     ) {
       return
     }
     this.stmts.upsert.run(row)
-    this.persisted.set(row, snapshotOf(row, row.updated_at + PERSIST_EVERY_MS * (0.5 + Math.random())))
+    save(tracked, row.updated_at + PERSIST_EVERY_MS * (0.5 + Math.random()))
   }
 
-  /** Raises an incident's peak only when the value beats the one already stored. */
-  private raisePeak(incident: string, level: string, value: number | null): void {
-    const peak = this.peaks.get(incident)
-    if (value === null || (peak !== undefined && value <= peak)) return
+  /**
+   * Raises an incident's peak only when the value beats the one already
+   * stored. The peak is held on the row: an incident belongs to one row, and
+   * a row never opens the same incident twice (its id carries the reading's
+   * time, and a series only moves forward), so one (incident, peak) per row
+   * remembers what a map of every incident ever seen would.
+   */
+  private raisePeak(tracked: TrackedRow, incident: string, level: string, value: number | null): void {
+    const known = tracked.peakIncident === incident
+    if (value === null || (known && value <= tracked.peak)) return
     this.stmts.updateIncident.run(level, 0, level, value, value, value, incident)
-    this.peaks.set(incident, value)
+    tracked.peakIncident = incident
+    tracked.peak = value
   }
 
   private record(t: Transition): void {
     this.stmts.event.run(t.at, t.station, t.sensor, t.ladder, t.level.name, t.from, t.to, t.value, t.threshold, t.readingTs, t.receivedAt, t.incident)
   }
 
-  private remember(station: string, sensor: string, ts: number, value: number, minSpacingMs = 0): void {
-    const series = this.seriesOf(station, sensor)
+  private remember(series: Series, ts: number, value: number, minSpacingMs: number): void {
     if (series.latest) {
       series.latest.ts = ts
       series.latest.value = value
     } else {
       series.latest = { ts, value }
-      let m = this.latest.get(station)
-      if (!m) this.latest.set(station, (m = new Map()))
-      m.set(sensor, series.latest)
+      let m = this.latest.get(series.station.id)
+      if (!m) this.latest.set(series.station.id, (m = new Map()))
+      m.set(series.sensor, series.latest)
     }
-    if (series.window.size === 0 || ts - series.window.newestTs() >= minSpacingMs) series.window.push(ts, value)
+    const w = series.window
+    // Empty once expired (every sample older than the cutoff), or spaced enough from the newest.
+    if (w.size === 0 || ts - w.newestTs() >= minSpacingMs || w.newestTs() < series.expireCutoff) w.push(ts, value)
   }
 
-  private seriesOf(station: string, sensor: string): Series {
-    let bySensor = this.series.get(station)
-    if (!bySensor) this.series.set(station, (bySensor = new Map()))
-    let s = bySensor.get(sensor)
+  private stationOf(id: string): StationSeries {
+    let station = this.stations.get(id)
+    if (!station) this.stations.set(id, (station = { id, heard: undefined, sensors: new Map(), bySlot: [], noData: undefined }))
+    return station
+  }
+
+  private seriesOf(station: StationSeries, sensor: string): Series {
+    let s = station.sensors.get(sensor)
     if (!s) {
-      s = { station, sensor, latest: undefined, window: new RiseWindow(MAX_SAMPLES), level: undefined, rise: undefined, rule: null, riseLevels: null, ruleGeneration: -1, trend: null }
-      bySensor.set(sensor, s)
+      s = {
+        station, sensor, latest: undefined, window: new RiseWindow(MAX_SAMPLES), level: undefined, rise: undefined,
+        rule: null, riseLevels: null, ruleGeneration: -1, windowSec: DEFAULT_WINDOW_SEC, swing: false, minSpacingMs: 0, expireCutoff: -Infinity, trend: null,
+      }
+      station.sensors.set(sensor, s)
     }
     return s
   }
 
-  /** The rule for a series, resolved again only when the rule book changed. */
-  private ruleOf(series: Series) {
-    const generation = this.rules.generation
-    if (series.ruleGeneration !== generation) {
-      series.rule = this.rules.resolve(series.station, series.sensor)
-      series.riseLevels = series.rule?.rise ? [riseLevel(series.rule.rise)] : null
-      series.ruleGeneration = generation
-    }
-    return series.rule
+  /** The rule for a series and what follows from it, resolved again only when the rule book changed. */
+  private resolveRule(series: Series, generation: number): void {
+    const rule = this.rules.resolve(series.station.id, series.sensor)
+    series.rule = rule
+    series.riseLevels = rule?.rise ? [riseLevel(rule.rise)] : null
+    series.windowSec = rule?.rise?.windowSec ?? DEFAULT_WINDOW_SEC
+    series.swing = (rule?.rise?.direction ?? 'up') === 'any'
+    series.minSpacingMs = (series.windowSec * 1000) / MAX_SAMPLES
+    series.ruleGeneration = generation
   }
 
   /**
-   * Trend against the oldest sample within the window (left in series.trend);
-   * returns the rise (value - minimum within the window) or, for a swing
-   * rule, the larger of the rise and the fall (maximum - value).
+   * Trend against the oldest sample within the series' window (left in
+   * series.trend), before the value under evaluation joins it; returns the
+   * rise (value - minimum within the window) or, for a swing rule, the larger
+   * of the rise and the fall (maximum - value).
    */
-  private trend(series: Series, ts: number, value: number, windowSec: number, direction: 'up' | 'any'): number {
+  private trend(series: Series, value: number): number {
     const w = series.window
-    w.expireBefore(ts - windowSec * 1000)
+    w.expireBefore(series.expireCutoff)
     if (w.size === 0) {
       series.trend = null
       return 0
@@ -434,7 +522,7 @@ export class Engine {
     const eps = Math.max(Math.abs(oldest) * 0.05, 0.05)
     series.trend = diff > eps ? 'up' : diff < -eps ? 'down' : 'flat'
     const rise = value - w.min()
-    return direction === 'any' ? Math.max(rise, w.max() - value) : rise
+    return series.swing ? Math.max(rise, w.max() - value) : rise
   }
 }
 
@@ -449,50 +537,95 @@ const PERSIST_EVERY_MS = 60_000
 /** One value under evaluation: what every ladder's step and emitted transition share. */
 interface ValueEvaluation {
   r: AcceptedReading
+  series: Series | null
   sensor: string
   value: number
+  /** Whether trend is computed yet for this value. */
+  trendKnown: boolean
   trend: Trend
   now: number
   out: Transition[]
   windowSec: number
 }
 
-interface Persisted {
-  status: AlertStatus
-  level: string | null
-  pendingLevel: string | null
-  pendingCount: number
-  pendingSince: number | null
-  incident: string | null
-  /** When the informational value/time is rewritten even if nothing changed. */
-  dueAt: number
+/** Remembers what a write of the row (or its load) holds; no object per write: the row's previous save is never read again. */
+function save(tracked: TrackedRow, dueAt: number): void {
+  const row = tracked.row
+  tracked.saved = true
+  tracked.savedStatus = row.status
+  tracked.savedLevel = row.level
+  tracked.savedPendingLevel = row.pending_level
+  tracked.savedPendingCount = row.pending_count
+  tracked.savedPendingSince = row.pending_since
+  tracked.savedIncident = row.incident
+  tracked.dueAt = dueAt
 }
 
-function snapshotOf(row: StateRow, dueAt: number): Persisted {
-  return {
-    status: row.status,
-    level: row.level,
-    pendingLevel: row.pending_level,
-    pendingCount: row.pending_count,
-    pendingSince: row.pending_since,
-    incident: row.incident,
-    dueAt,
-  }
+/** When each station was last heard: what evaluation.ts and alerter.ts read and seed. */
+export interface HeardTimes {
+  get(station: string): number | undefined
+  set(station: string, at: number): void
+}
+
+/** A station's series and no-data row, so one map lookup per reading reaches all of them. */
+interface StationSeries {
+  id: string
+  /** Engine.lastHeard's value for the station. */
+  heard: number | undefined
+  sensors: Map<string, Series>
+  /**
+   * The series of the last reading's values by position. A reading holds each
+   * sensor kind at most once (ingest/parse/validate.ts), so this is no longer
+   * than the list of sensor kinds.
+   */
+  bySlot: Series[]
+  noData: TrackedRow | undefined
 }
 
 interface Series {
-  station: string
+  station: StationSeries
   sensor: string
   latest: Sample | undefined
   window: RiseWindow
-  level: StateRow | undefined
-  rise: StateRow | undefined
+  level: TrackedRow | undefined
+  rise: TrackedRow | undefined
   rule: SensorRule | null
   /** The rule's rise ladder as one level, built once per rule change. */
   riseLevels: Level[] | null
   ruleGeneration: number
+  /** The rule's rise window (the trend's window without a rise rule), once per rule change. */
+  windowSec: number
+  /** A swing rule (direction 'any'): the rise is the larger of the rise and the fall. */
+  swing: boolean
+  /** Least spacing of the window's samples, so MAX_SAMPLES cover windowSec. */
+  minSpacingMs: number
+  /**
+   * The window's samples older than this are gone: the latest of the cutoffs
+   * (reading time - windowSec) of the values evaluated, applied to the window
+   * only when it is read. Expiring on every value touched memory for nothing
+   * on the series no rise rule reads.
+   */
+  expireCutoff: number
   /** Set by trend(): the trend of the value just evaluated. */
   trend: Trend
+}
+
+/** A state row with what was last written of it and its incident's peak, so persist() and raisePeak() look nothing up. */
+interface TrackedRow {
+  row: StateRow
+  /** Whether the saved* fields and dueAt hold what was last written (or loaded); false: never written and not yet known quiet. */
+  saved: boolean
+  savedStatus: AlertStatus
+  savedLevel: string | null
+  savedPendingLevel: string | null
+  savedPendingCount: number
+  savedPendingSince: number | null
+  savedIncident: string | null
+  /** When the informational value/time is rewritten even if nothing changed. */
+  dueAt: number
+  /** The incident whose peak this row has raised, and that peak. */
+  peakIncident: string | null
+  peak: number
 }
 
 /**

@@ -14,7 +14,8 @@ import type { Zone } from '../../levels/zones.ts'
  * change made for speed can be checked to change nothing: the transitions
  * each reading returns, the counters, the in-memory states and latest
  * values, and every row of alert_states, alert_events and alert_incidents
- * after each transaction. Math.random (the jitter of state-row refreshes) is
+ * after each transaction, with rise windows that fill, expire and change
+ * length. Math.random (the jitter of state-row refreshes) is
  * replaced by a seeded generator, so the write schedule is pinned too.
  *
  * The recorded trace (engine-trace.fixture.txt) was made by the engine before
@@ -56,7 +57,7 @@ function runSequence(): Trace {
   const db = new Database(':memory:')
   migrateAlerts(db)
   const stations = ['r1', 'r2', 'rs1', 'aq1', 'aq2', 'ws1', 'mon1', 'unzoned']
-  const zones: Record<string, Zone | null> = { r1: 'rice', r2: 'rice', rs1: 'rice_shrimp', aq1: 'brackish_aquaculture', aq2: 'brackish_aquaculture', ws1: 'water_supply', mon1: 'monitoring', unzoned: null }
+  const zones: Record<string, Zone | null> = { fast1: null, fast2: null, r1: 'rice', r2: 'rice', rs1: 'rice_shrimp', aq1: 'brackish_aquaculture', aq2: 'brackish_aquaculture', ws1: 'water_supply', mon1: 'monitoring', unzoned: null }
   let zoneGen = 0
   const directory: ZoneDirectory = { zoneOf: (id) => zones[id] ?? null, zoneGeneration: () => zoneGen, syncZones: () => {} }
   let now = Date.parse('2026-01-20T00:00:00Z')
@@ -159,7 +160,7 @@ function runSequence(): Trace {
     const memory = {
       states: engine.allStates(),
       latest: [...engine.latest].map(([s, m]) => [s, [...m]]),
-      lastHeard: [...engine.lastHeard],
+      lastHeard: stations.map((s) => engine.lastHeard.get(s) ?? null),
     }
     lines.push(
       [
@@ -174,6 +175,32 @@ function runSequence(): Trace {
       ].join(' '),
     )
   }
+  // Two stations reporting at regular intervals, as real ones do, for 30
+  // hours: their rise windows fill all 240 samples (engine.ts MAX_SAMPLES),
+  // expire across gaps, and change length under them.
+  zones.fast1 = 'brackish_aquaculture' // a 24-hour swing rule: with a reading a minute, a sample every 6 minutes
+  const fast2Rule = (delta: number, windowSec: number, direction: 'up' | 'any') =>
+    rules.set('fast2', 'salinity', { levels: [{ name: 'warning', severity: 'warning', direction: 'above', threshold: 4, clear: 3 }], rise: { delta, windowSec, direction } }, now)
+  fast2Rule(0.9, 7200, 'any') // with a reading every 10 s, a sample every 30 s
+  const fastRules = [() => fast2Rule(0.4, 300, 'up'), () => fast2Rule(0.6, 600, 'up'), () => fast2Rule(0.9, 7200, 'any'), () => rules.set('fast1', 'ph', { levels: [{ name: 'ph_high', severity: 'warning', direction: 'above', threshold: 7.4 }], rise: { delta: 0.3, windowSec: 1800, direction: 'any' } }, now)]
+  const fastEnd = now + 30 * 3_600_000
+  let tick = 0
+  for (let b = BATCHES; now < fastEnd; b++) {
+    if (b % 25 === 24) fastRules[Math.floor(b / 25) % fastRules.length]!()
+    const batch: AcceptedReading[] = []
+    for (let k = 0; k < 100; k++) {
+      now += random() < 0.001 ? 3 * 3_600_000 : 10_000 // a gap now and then: every sample expires
+      tick++
+      for (const stationId of tick % 6 === 0 ? ['fast2', 'fast1'] : ['fast2']) {
+        const values = ['salinity', 'ph', 'water_level'].map((sensor) => ({ sensor, value: valueOf(stationId === 'fast1' && sensor === 'salinity' ? 'aq1' : stationId, sensor) * (stationId === 'fast1' && sensor === 'salinity' ? 6 : 1), raw: 0, flags: [] }))
+        batch.push({ stationId, ts: now, receivedAt: now, late: false, values: values as AcceptedReading['values'] })
+      }
+    }
+    const out = evaluate(batch, now)
+    for (const t of out.flat()) see(`fast ${t.ladder} ${t.from}->${t.to}`)
+    const memory = { states: engine.allStates(), latest: [...engine.latest].map(([s, m]) => [s, [...m]]) }
+    lines.push([b, out.map((o) => o.length).join(','), digest(out.flat().map(transitionView)), JSON.stringify(engine.counters), digest(memory), digest(statesDump.all()), digest(eventsDump.all()), digest(incidentsDump.all())].join(' '))
+  }
   see(`events ${(db.prepare('SELECT count(*) AS n FROM alert_events').get() as { n: number }).n}`)
   db.close()
   return { lines, seen }
@@ -185,7 +212,7 @@ describe('alert engine: behaviour pinned on a seeded sequence', () => {
   it('gives the recorded transitions, counters, states and rows after every transaction', () => {
     const { lines, seen } = runSequence()
     // The sequence must reach the interesting paths, or it pins little.
-    for (const path of ['level ok->pending', 'level pending->firing', 'level pending->ok', 'level firing->resolved', 'level firing->firing', 'rise ok->firing', 'rise firing->resolved', 'no_data ok->firing', 'no_data firing->resolved', 'rule change', 'restart']) {
+    for (const path of ['level ok->pending', 'level pending->firing', 'level pending->ok', 'level firing->resolved', 'level firing->firing', 'rise ok->firing', 'rise firing->resolved', 'no_data ok->firing', 'no_data firing->resolved', 'rule change', 'restart', 'fast rise ok->firing', 'fast rise firing->resolved', 'fast level pending->firing']) {
       expect(seen.get(path) ?? 0, path).toBeGreaterThan(0)
     }
     if (!existsSync(FIXTURE)) {
