@@ -8,6 +8,7 @@ import { migrateAlerts } from '../../alerts/store.ts'
 import type { AcceptedReading } from '../../core/reading.ts'
 import { RuleBook, type ZoneDirectory } from '../../levels/book.ts'
 import type { Zone } from '../../levels/zones.ts'
+import { mulberry32 } from '../../firmware-sim/prng.ts'
 
 /**
  * Pins the alert engine's whole behaviour on a long seeded sequence, so a
@@ -24,17 +25,8 @@ import type { Zone } from '../../levels/zones.ts'
  */
 const FIXTURE = fileURLToPath(new URL('./engine-trace.fixture.txt', import.meta.url))
 
-/** mulberry32: a small seeded generator, so the sequence is the same on every machine. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** mulberry32 (firmware-sim's): a small seeded generator, so the sequence is the same on every machine. */
+const seeded = mulberry32
 
 const digest = (x: unknown): string => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16)
 
