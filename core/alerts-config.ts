@@ -43,7 +43,7 @@ export const SmppConfigSchema = z.lazy(() =>
 export const HttpGatewayConfigSchema = z.lazy(() =>
   z.object({
     enabled: z.boolean().default(false),
-    url: z.string().default('http://127.0.0.1:9090/sms'),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, e.g. https://sms.example.vn/send' }).default('http://127.0.0.1:9090/sms'),
     /** Sent verbatim as the Authorization header, e.g. "Bearer xyz". Empty: none. */
     authHeader: z.string().default(''),
     /**

@@ -57,7 +57,7 @@ const SECTIONS = {
       caFile: z.string().optional(),
       maxPayloadBytes: z.number().int().positive().max(256 * 1024 * 1024).default(256 * 1024),
       /** Broker URL the standalone ingest and the simulator connect to. */
-      url: z.string().default('mqtt://127.0.0.1:1883'),
+      url: z.url({ protocol: /^(mqtts?|tcp|tls|wss?)$/, error: 'must be an MQTT URL (mqtt://, mqtts://, tcp://, tls://, ws:// or wss://), e.g. mqtt://127.0.0.1:1883' }).default('mqtt://127.0.0.1:1883'),
       /**
        * Broker state (persistent sessions of external subscribers such as a
        * standalone ingest, retained station status): `level` keeps it on disk

@@ -60,6 +60,14 @@ describe('config', () => {
     expect(missing.err).toMatch(/cannot be read/)
   })
 
+  it('the broker URL and the SMS gateway URL must be URLs of their kind, named at load', () => {
+    expect(() => loadConfig({ env: { TIDEWATCH_MQTT_URL: 'notaurl' } })).toThrow(/mqtt\.url.*MQTT URL/s)
+    expect(() => loadConfig({ env: { TIDEWATCH_MQTT_URL: 'http://127.0.0.1:1883' } })).toThrow(/mqtt\.url/)
+    expect(loadConfig({ env: { TIDEWATCH_MQTT_URL: 'mqtts://broker.example.vn:8883' } }).mqtt.url).toBe('mqtts://broker.example.vn:8883')
+    expect(() => loadConfig({ overrides: { 'alerts.http.url': 'sms.example.vn/send' } })).toThrow(/alerts\.http\.url.*http/s)
+    expect(loadConfig({ env: {} }).alerts.http.url).toBe('http://127.0.0.1:9090/sms')
+  })
+
   it('v2 targets need org, bucket and token', () => {
     expect(() => loadConfig({ env: { TIDEWATCH_INFLUX_URL: 'http://x:8086', TIDEWATCH_INFLUX_MODE: 'v2' } })).toThrow(/org, bucket and token/)
   })
