@@ -35,7 +35,7 @@ async function build(argv: string[], io: Io): Promise<number> {
 async function push(argv: string[], io: Io): Promise<number> {
   const { values } = parse(argv, { url: { type: 'string' }, token: { type: 'string' }, folder: { type: 'string' } }, false)
   if (!values.url || !values.token) {
-    io.stderr('tidewatch: dashboards push: needs --url and --token (tidewatch dashboards --help)')
+    io.stderr('tidewatch: BAD_REQUEST: dashboards push needs --url and --token (tidewatch dashboards push --help)')
     return 1
   }
   const result = await pushDashboards({ url: values.url, token: values.token, folder: values.folder ?? 'Tidewatch', dashboards: renderDashboards() })
@@ -52,12 +52,12 @@ async function gazetteer(argv: string[], io: Io): Promise<number> {
   } else if (values.stations) {
     const parsed = StationListSchema.safeParse(await readJsonFile(values.stations))
     if (!parsed.success) {
-      io.stderr(`tidewatch: dashboards gazetteer: ${values.stations}: not a list of stations with id, lat, lon: ${zodLine(parsed.error)}`)
+      io.stderr(`tidewatch: BAD_REQUEST: dashboards gazetteer: ${values.stations}: not a list of stations with id, lat, lon: ${zodLine(parsed.error)}`)
       return 1
     }
     stations = parsed.data
   } else {
-    io.stderr('tidewatch: dashboards gazetteer: needs --stations FILE.json or --demo (tidewatch dashboards --help)')
+    io.stderr('tidewatch: BAD_REQUEST: dashboards gazetteer needs --stations FILE.json or --demo (tidewatch dashboards gazetteer --help)')
     return 1
   }
   const out = values.out ?? DEFAULT_GAZETTEER
@@ -87,7 +87,10 @@ export async function dashboardsCommand(argv: string[], io: { stdout: (s: string
     }
   } catch (err) {
     const e = err as Error & { code?: string }
-    io.stderr(`tidewatch: dashboards ${sub}: ${e.code && !e.message.startsWith(e.code) ? `${e.code}: ` : ''}${e.message.split('\n', 1)[0]}`)
+    // The same shape as every other command: `tidewatch: CODE: what went wrong`.
+    const message = e.message.split('\n', 1)[0]!
+    const coded = e.code && message.startsWith(`${e.code}: `) ? message.slice(e.code.length + 2) : message
+    io.stderr(`tidewatch: ${e.code ?? 'INTERNAL'}: dashboards ${sub}: ${coded}`)
     return 1
   }
 }

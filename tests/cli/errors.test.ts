@@ -80,8 +80,8 @@ describe('tidewatch errors', () => {
       expect(r.code, `${label}\n${r.err}`).toBe(1)
       expect(r.out, label).toBe('')
       expect(r.err.trimEnd().split('\n'), label).toHaveLength(1)
-      // dashboards prints its own failures, prefixed with the subcommand.
-      expect(r.err, label).toMatch(/^tidewatch: (dashboards [a-z]+: )?BAD_REQUEST: Unknown option '--no-such-flag'/)
+      // dashboards names the subcommand after the code.
+      expect(r.err, label).toMatch(/^tidewatch: BAD_REQUEST: (dashboards [a-z]+: )?Unknown option '--no-such-flag'/)
     }
   })
 
