@@ -5,7 +5,14 @@ import type { Client } from 'aedes'
  * later (session-guard.ts): the stored secret hash it matched, or the serial
  * of its client certificate (normalized, devices/certs.ts).
  */
-export type StationCredential = { via: 'secret'; hash: string } | { via: 'certificate'; serial: string }
+/**
+ * What a station proved at CONNECT. `hash` is the stored hash its secret
+ * matched; `formerHash`, when its login migrated a legacy scrypt hash, is
+ * that legacy hash of the same secret: a copy written back over the new one
+ * (the cluster mirror, a replica's stale read) is the same secret, not a
+ * rotation (broker/session-guard.ts).
+ */
+export type StationCredential = { via: 'secret'; hash: string; formerHash?: string } | { via: 'certificate'; serial: string }
 
 /**
  * Who a connected client authenticated as. The MQTT client id is chosen by

@@ -42,7 +42,10 @@ export interface SessionPolicy {
  * The same facts CONNECT checks, asked again for a live session: the station
  * still exists and is enabled; a secret session's stored hash is still the
  * one its secret matched (a rotation replaces it; the scrypt → HMAC migration
- * is recorded as the matched hash at CONNECT, so it is not mistaken for one);
+ * is recorded as the matched hash at CONNECT, and the legacy hash of the
+ * same secret as `formerHash`, so neither the migration nor a stale copy
+ * written back over it — the cluster mirror, a replica's read in flight —
+ * is mistaken for one);
  * a certificate session's serial is not revoked in the registry.
  * Works for the SQLite Registry and the cluster's MetadataReplica alike.
  */
@@ -52,7 +55,7 @@ export function registryEntitlement(stations: StationAuthenticator, version?: ()
       const creds = stations.credentials(stationId)
       if (!creds) return 'station_removed'
       if (!creds.enabled) return 'station_disabled'
-      if (credential.via === 'secret') return creds.hash === credential.hash ? 'ok' : 'credentials_rotated'
+      if (credential.via === 'secret') return creds.hash === credential.hash || creds.hash === credential.formerHash ? 'ok' : 'credentials_rotated'
       return stations.certRevoked?.(credential.serial) ? 'cert_revoked' : 'ok'
     },
     ...(version ? { version } : {}),
@@ -110,7 +113,19 @@ export function startSessionGuard(
   // 'clientDisconnect' when one leaves), so the set is bounded by the open connections.
   const sessions = new Set<Client>()
   const onClient = (client: Client): void => {
-    if (identities.get(client)?.kind === 'station') sessions.add(client)
+    const identity = identities.get(client)
+    if (identity?.kind !== 'station') return
+    sessions.add(client)
+    // Checked once now: it was admitted on what the registry said when its
+    // CONNECT began (a legacy scrypt check takes ~100 ms), and a change that
+    // landed meanwhile may already have been seen by a tick.
+    const session = { stationId: identity.stationId, credential: identity.credential }
+    try {
+      const verdict = policy.check(session)
+      if (verdict !== 'ok') revoke(client, session, verdict)
+    } catch (err) {
+      noteFailure(err, 1)
+    }
   }
   const onGone = (client: Client): void => void sessions.delete(client)
   aedes.on('client', onClient)

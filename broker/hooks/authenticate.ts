@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { TLSSocket, type PeerCertificate } from 'node:tls'
 import type { AuthenticateError, Client } from 'aedes'
 import type { Logger } from '../../core/log.ts'
-import { hashDeviceSecret, needsRehash, VerifierBusyError, type PasswordVerifier } from '../../core/password.ts'
+import { hashDeviceSecret, needsRehash, verifyDeviceSecret, VerifierBusyError, type PasswordVerifier } from '../../core/password.ts'
 import { sessionKey, type Identities, type StationCredential } from '../identity.ts'
 import type { BrokerCounters } from '../metrics.ts'
 import type { SecurityLog } from '../../core/security-log.ts'
@@ -114,19 +114,26 @@ export function createAuthenticate(deps: {
   /**
    * A legacy scrypt hash that just verified is replaced by the fast hash of
    * the same secret (issue 13): the station's next CONNECT, after a restart
-   * too, costs microseconds. Returns the hash now stored. A failed write is
-   * logged and retried at the next login; the login itself stands.
+   * too, costs microseconds. Returns the hash now stored and, when it is a
+   * migration, the legacy one. A failed write is logged and retried at the
+   * next login; the login itself stands.
    */
-  function migrate(station: string, secret: string, hash: string): string {
-    if (!needsRehash(hash) || !deps.stations.upgradeHash) return hash
+  function migrate(station: string, secret: string, hash: string): { hash: string; formerHash?: string } {
+    if (!needsRehash(hash) || !deps.stations.upgradeHash) return { hash }
     const next = hashDeviceSecret(secret)
     try {
-      if (!deps.stations.upgradeHash(station, hash, next)) return hash
-      deps.log.info({ station }, 'station secret hash migrated from scrypt to hmac-sha256')
-      return next
+      if (deps.stations.upgradeHash(station, hash, next)) {
+        deps.log.info({ station }, 'station secret hash migrated from scrypt to hmac-sha256')
+        return { hash: next, formerHash: hash }
+      }
+      // Lost the compare-and-set: a second login of the same secret migrated
+      // it first (a station retrying while its CONNECT waited for scrypt),
+      // or a rotation landed. Only the first keeps this session entitled.
+      const now = deps.stations.credentials(station)?.hash
+      return now !== undefined && verifyDeviceSecret(secret, now) ? { hash: now, formerHash: hash } : { hash }
     } catch (err) {
       deps.log.warn({ err, station }, 'could not migrate the station secret hash; will retry at next login')
-      return hash
+      return { hash }
     }
   }
 
@@ -298,7 +305,8 @@ export function createAuthenticate(deps: {
     const creds = deps.stations.credentials(username)
     const pwDigest = digest(pw)
     // `hash` is the stored hash the secret matched (after a legacy migration, the new one): a rotation replaces it.
-    const onSuccess = (enabled: boolean, hash: string): void => admitStation(client, remote, done, username, enabled, { via: 'secret', hash })
+    const onSuccess = (enabled: boolean, hash: string, formerHash?: string): void =>
+      admitStation(client, remote, done, username, enabled, formerHash === undefined ? { via: 'secret', hash } : { via: 'secret', hash, formerHash })
     const cached = verified.get(username)
     if (creds && cached && cached.hash === creds.hash && timingSafeEqual(cached.pw, pwDigest)) return onSuccess(creds.enabled, creds.hash)
 
@@ -316,8 +324,8 @@ export function createAuthenticate(deps: {
         addressLocks.success(remote)
         stationLocks.success(username)
         const stored = migrate(username, pw, creds.hash)
-        verified.set(username, { hash: stored, pw: pwDigest })
-        onSuccess(creds.enabled, stored)
+        verified.set(username, { hash: stored.hash, pw: pwDigest })
+        onSuccess(creds.enabled, stored.hash, stored.formerHash)
       })
       .catch((err: unknown) => {
         if (err instanceof VerifierBusyError) return refuseLoad('busy')
