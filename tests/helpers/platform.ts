@@ -4,7 +4,7 @@
  * its own temp dir.
  */
 import { afterAll, beforeAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../core/config.ts'
@@ -174,4 +174,23 @@ export function capturedLogger(): { log: Logger; lines: Array<Record<string, unk
     },
   })
   return { log: createLogger('info', sink), lines }
+}
+
+/**
+ * A platform serving MQTT over TLS with optional client certificates: the
+ * dev CA where the CLI looks for it by default (<dir>/data/tls), a directory
+ * for issued station certificates, and the captured log (security events).
+ */
+export async function startCertPlatform(dir: string, influx: TestInflux): Promise<{ tp: TestPlatform; caFile: string; certDir: string; logLines: Array<Record<string, unknown>> }> {
+  const tls = ensureDevCertificates(join(dir, 'data', 'tls'))
+  const certDir = join(dir, 'station-certs')
+  mkdirSync(certDir)
+  const captured = capturedLogger()
+  const tp = await startTestPlatform({
+    dir,
+    influxUrl: influx.server.url,
+    log: captured.log,
+    env: { TIDEWATCH_TLS_CERT: tls.certFile, TIDEWATCH_TLS_KEY: tls.keyFile, TIDEWATCH_TLS_CA: tls.caFile, TIDEWATCH_MQTT_CLIENT_CERTS: 'optional' },
+  })
+  return { tp, caFile: tls.caFile, certDir, logLines: captured.lines }
 }

@@ -16,7 +16,7 @@ import mqtt, { type IClientOptions } from 'mqtt'
 import { createDevCertificates, ensureDevCertificates, issueDeviceCert, loadDevCa, devCertPaths } from '../../broker/tls/dev-ca.ts'
 import { devicesCommand } from '../../cli/commands/devices.ts'
 import { DeviceCerts } from '../../devices/certs.ts'
-import { type TestInflux, type TestPlatform, capturedLogger, eventually, startTestInflux, startTestPlatform, tempDir } from '../helpers/platform.ts'
+import { type TestInflux, type TestPlatform, capturedLogger, startCertPlatform, eventually, startTestInflux, startTestPlatform, tempDir } from '../helpers/platform.ts'
 
 let tmp: ReturnType<typeof tempDir>
 let influx: TestInflux
@@ -30,19 +30,7 @@ const io = { stdout: (s: string) => void out.push(s), stderr: (s: string) => voi
 beforeAll(async () => {
   tmp = tempDir()
   influx = await startTestInflux(tmp.dir)
-  // The CA where the CLI looks for it by default (<data>/tls), serving TLS too.
-  const tls = ensureDevCertificates(join(tmp.dir, 'data', 'tls'))
-  caFile = tls.caFile
-  certDir = join(tmp.dir, 'station-certs')
-  mkdirSync(certDir)
-  const captured = capturedLogger()
-  logLines = captured.lines
-  tp = await startTestPlatform({
-    dir: tmp.dir,
-    influxUrl: influx.server.url,
-    log: captured.log,
-    env: { TIDEWATCH_TLS_CERT: tls.certFile, TIDEWATCH_TLS_KEY: tls.keyFile, TIDEWATCH_TLS_CA: tls.caFile, TIDEWATCH_MQTT_CLIENT_CERTS: 'optional' },
-  })
+  ;({ tp, caFile, certDir, logLines } = await startCertPlatform(tmp.dir, influx))
 })
 
 afterAll(async () => {

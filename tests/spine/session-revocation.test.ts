@@ -9,16 +9,15 @@
  * registry connection, as the CLI process makes them; the API's through the
  * platform's own.
  */
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { ensureDevCertificates } from '../../broker/tls/dev-ca.ts'
 import { devicesCommand } from '../../cli/commands/devices.ts'
 import { DeviceCerts } from '../../devices/certs.ts'
 import { Registry } from '../../devices/registry.ts'
 import { registryPath } from '../../platform/data-files.ts'
-import { type TestInflux, type TestPlatform, capturedLogger, eventually, getJson, startTestInflux, startTestPlatform, tempDir } from '../helpers/platform.ts'
+import { type TestInflux, type TestPlatform, startCertPlatform, eventually, getJson, startTestInflux, startTestPlatform, tempDir } from '../helpers/platform.ts'
 
 let tmp: ReturnType<typeof tempDir>
 let influx: TestInflux
@@ -32,25 +31,13 @@ const secrets: Record<string, string> = {}
 const open: MqttClient[] = []
 const io = { stdout: () => undefined, stderr: () => undefined }
 
-/** Generous: the guard looks once a second and sweeps every 5 s; this only bounds a hung test. */
+/** Generous: the guard reads the registry's version once a second; this only bounds a hung test. */
 const WAIT_MS = 15_000
 
 beforeAll(async () => {
   tmp = tempDir()
   influx = await startTestInflux(tmp.dir)
-  // The CA where the CLI looks for it by default (<data>/tls), serving TLS too.
-  const tls = ensureDevCertificates(join(tmp.dir, 'data', 'tls'))
-  caFile = tls.caFile
-  certDir = join(tmp.dir, 'station-certs')
-  mkdirSync(certDir)
-  const captured = capturedLogger()
-  logLines = captured.lines
-  tp = await startTestPlatform({
-    dir: tmp.dir,
-    influxUrl: influx.server.url,
-    log: captured.log,
-    env: { TIDEWATCH_TLS_CERT: tls.certFile, TIDEWATCH_TLS_KEY: tls.keyFile, TIDEWATCH_TLS_CA: tls.caFile, TIDEWATCH_MQTT_CLIENT_CERTS: 'optional' },
-  })
+  ;({ tp, caFile, certDir, logLines } = await startCertPlatform(tmp.dir, influx))
   cli = Registry.open(registryPath(tp.config))
   for (const id of ['cm-rev-cert', 'cm-rev-cert2']) {
     expect(await devicesCommand(['add', id, '--name', id, '--lat', '9.1', '--lon', '105.1', '--cert', '--out', certDir], cli, io)).toBe(0)
