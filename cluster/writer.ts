@@ -1,12 +1,13 @@
 import { nanos, type NatsConnection } from '@nats-io/transport-node'
-import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
+import { jetstream, type Consumer, type ConsumerInfo, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
 import { backoffWindow, fullJitter, type Backoff } from '../core/backoff.ts'
 import type { Config, InfluxTarget } from '../core/config.ts'
 import { TidewatchError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
+import type { CounterFamily } from '../core/metrics.ts'
 import { targetTransport } from '../influx/target-transport.ts'
 import { classifyWriteError, type WriteTransport } from '../influx/write-transport.ts'
-import { connectLog, consumerName, DEFAULT_ACK_WAIT_MS, ensureReadingsLogRetrying, nodeIdOf, requireLogConfig } from './log/readings-stream.ts'
+import { connectLog, consumerName, DEFAULT_ACK_WAIT_MS, ensureReadingsLogRetrying, nodeIdOf, notFound, requireLogConfig } from './log/readings-stream.ts'
 
 /**
  * A writer (`tidewatch writer --target primary|dr`): drains one InfluxDB
@@ -26,6 +27,23 @@ import { connectLog, consumerName, DEFAULT_ACK_WAIT_MS, ensureReadingsLogRetryin
  * 401/403 are retried with exponential backoff and full jitter (nak with
  * that delay, and the writer pauses as long); a 400 partial write stored the
  * good lines, so the batch is acknowledged and the refused lines counted.
+ *
+ * Pulling is @nats-io/jetstream's `consume()`, which heals some failures by
+ * itself and leaves others to us (read in its lib/consumer.js, 3.4.0):
+ * - it re-pulls after a reconnect and after two missed idle heartbeats, once
+ *   `consumer.info()` answers (`resetPending`);
+ * - a consumer that is gone (409 "Consumer Deleted", or "consumer not found"
+ *   on those info calls) is only reported, retried forever, never re-created:
+ *   "your code should attempt to recreate the consumer" (ConsumerEvents docs);
+ * - any message on its inbox, a heartbeat included, counts as life, so a pull
+ *   the server keeps alive but serves nothing from is never replaced.
+ * So the writer starts a fresh `consume()` (bounded backoff, full jitter,
+ * logged and counted by reason in `consumerRestarts`) on a reconnect, on
+ * heartbeats still missing after the client's own re-pull, on a missing
+ * consumer (after re-creating it), on an iterator error, and when a
+ * watchdog sees the consumer hand nothing to anyone while it has messages or
+ * no pull request waiting. Restarting never acknowledges anything: what a
+ * lost pull held comes back after ack_wait, so at-least-once is unchanged.
  */
 export interface WriterDeps {
   config: Readonly<Config>
@@ -54,13 +72,30 @@ export interface WriterStats {
   redelivered: number
   lastError?: string
   lastWriteAt?: number
+  /** Fresh `consume()` iterators started after the first (recoveries), in all and by reason. */
+  consumerRestarts: number
+  consumerRestartsByReason: Record<ConsumerRestartReason, number>
 }
+
+/**
+ * Why the writer dropped its pull iterator and started another:
+ * - reconnect: the NATS connection came back; its pull requests died with the old server.
+ * - heartbeats_missed: still no heartbeat after the client's own re-pull.
+ * - consumer_missing: the consumer (or its stream) was deleted or is not found; re-created first.
+ * - stalled: the watchdog saw the consumer deliver nothing while it had work or no waiting pull.
+ * - error: the iterator failed (e.g. a 400 from the server).
+ */
+export type ConsumerRestartReason = 'reconnect' | 'heartbeats_missed' | 'consumer_missing' | 'stalled' | 'error'
+
+const RESTART_REASONS: readonly ConsumerRestartReason[] = ['reconnect', 'heartbeats_missed', 'consumer_missing', 'stalled', 'error']
 
 export interface WriterHandle {
   readonly target: string
   stats(): WriterStats
   /** Messages of this target's consumer not yet delivered, and delivered but not yet acknowledged (all writers). */
   backlog(): Promise<{ pending: number; ackPending: number }>
+  /** tidewatch_writer_consumer_restarts_total{target,reason} (core/metrics.ts contract). */
+  metrics(): CounterFamily[]
   stop(): Promise<void>
 }
 
@@ -75,6 +110,44 @@ const BUFFER_BYTES = 4 * 1024 * 1024
 
 /** Same caps as the single-process writer (ingest/sink/target-writer.ts): prompt after an outage, no load on a down InfluxDB. */
 const RETRY: Backoff = { baseMs: 100, capMs: 5000 }
+
+/**
+ * Pull requests of 5 s (the client sends idle heartbeats at half that,
+ * 2.5 s) instead of its default 30 s: a writer whose server or consumer
+ * leader died notices within seconds and pulls again, instead of idling
+ * for a minute.
+ */
+const PULL_EXPIRES_MS = 5000
+
+/**
+ * The client reports missed heartbeats from 2 on, and then re-pulls by
+ * itself (consumer.js, IdleHeartbeatMonitor maxOut 2); the count goes on
+ * rising by one per interval. At 4 its own re-pull has brought nothing
+ * either, for two more intervals: start afresh.
+ */
+const HEARTBEATS_MISSED_RESTART = 4
+
+/**
+ * The watchdog looks this often, and calls the consumer stalled when this
+ * writer has received nothing for two looks and the consumer's delivered
+ * sequence has not moved for two more: two pull lifetimes, so an expired
+ * pull being renewed is never taken for a stall.
+ */
+const WATCH_EVERY_MS = PULL_EXPIRES_MS
+const STALL_MS = 2 * PULL_EXPIRES_MS
+
+/** Stalled restarts in a row without a message in between before the writer logs an error: fresh pulls are not helping (server side). */
+const STALLS_BEFORE_ERROR = 3
+
+/**
+ * Backoff between fresh iterators: full jitter, because every writer of
+ * every target restarts after the same outage; capped at two pull lifetimes
+ * so a recovered server is used again within seconds.
+ */
+const RESTART: Backoff = { baseMs: 250, capMs: 2 * PULL_EXPIRES_MS }
+
+/** Two "not found" answers (the client's, a backoff apart) before re-creating: right after a restart of every server the meta layer may answer one before it has recovered. */
+const NOT_FOUND_BEFORE_RECREATE = 2
 
 /** Throws CLUSTER_TARGET_UNKNOWN unless the target is configured. */
 export function requireTarget(config: Readonly<Config>, target: string): InfluxTarget {
@@ -102,7 +175,8 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
   const stream = config.cluster.nats.stream
   const name = consumerName(target)
   const jsm = (await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs: deps.ackWaitMs }))!
-  const consumer: Consumer = await jetstream(nc).consumers.get(stream, name)
+  const js = jetstream(nc)
+  let consumer: Consumer = await js.consumers.get(stream, name)
   // The consumer's, not ours: whoever created it chose it.
   const ackWaitMs = ((await jsm.consumers.info(stream, name)).config.ack_wait ?? nanos(DEFAULT_ACK_WAIT_MS)) / 1e6
   await transport.ensureDatabase().catch((err: Error) => log.warn({ err: err.message }, 'cannot create the database yet; will retry on write'))
@@ -175,62 +249,259 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
     return delay
   }
 
-  const run = async (): Promise<void> => {
-    let attempt = 0
-    while (running) {
-      try {
-        // Pull requests of 5 s (heartbeats every 2.5 s) instead of 30 s: a
-        // writer whose server or consumer leader died notices within seconds
-        // and pulls again, instead of idling for a minute.
-        messages = await consumer.consume({ max_bytes: BUFFER_BYTES, expires: 5000 })
-        let batch: JsMsg[] = []
-        let points = 0
-        for await (const m of messages) {
-          attempt = 0
-          batch.push(m)
-          points += countLines(m.string())
-          // Group commit: write as soon as nothing more is buffered, or a full batch is.
-          if (points < config.influx.batchPoints && messages.getPending() > 0) continue
-          const pause = await flush(batch)
+  const restarts = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<ConsumerRestartReason, number>
+  /** Set by restart(); cleared once run() has started the fresh iterator it asks for. */
+  let restartReason: ConsumerRestartReason | undefined
+  /** Restarts since this writer last received a message: the backoff attempt. */
+  let attempt = 0
+  /** When this writer last received a message, finished a write or started an iterator. */
+  let lastActivityAt = Date.now()
+  /** Writing or pausing after a failed write: not waiting on the pull, so not stalled. */
+  let busy = false
+  let stallsInARow = 0
+  let stopSignal: () => void = () => undefined
+  const stopped = new Promise<void>((r) => (stopSignal = r))
+  const pause = (ms: number): Promise<void> => Promise.race([sleep(ms), stopped])
+
+  /** Drops the current iterator; run() starts another after a backoff. The first reason stands until then. */
+  const restart = (reason: ConsumerRestartReason, detail: Record<string, unknown> = {}): void => {
+    if (!running || restartReason) return
+    restartReason = reason
+    // A reconnect is routine after any server restart; the rest mean something went wrong.
+    if (reason === 'reconnect') log.info({ reason, ...detail }, 'restarting the consumer iterator')
+    else log.warn({ reason, ...detail }, 'restarting the consumer iterator')
+    void messages?.close().catch(() => undefined)
+  }
+
+  /** What consume() reports about its pulls, acted on where it leaves the healing to us. */
+  const watchStatus = (iterator: ConsumerMessages): void => {
+    let notFoundEvents = 0
+    void (async () => {
+      for await (const st of iterator.status()) {
+        switch (st.type) {
+          case 'heartbeats_missed':
+            if (st.count === 2) log.info({ count: st.count }, 'pull heartbeats missed; the client pulls again')
+            if (st.count >= HEARTBEATS_MISSED_RESTART) restart('heartbeats_missed', { count: st.count })
+            break
+          case 'consumer_deleted':
+            restart('consumer_missing', { event: st.type, description: st.description })
+            break
+          case 'consumer_not_found':
+          case 'stream_not_found':
+            if (++notFoundEvents >= NOT_FOUND_BEFORE_RECREATE) restart('consumer_missing', { event: st.type })
+            break
+          case 'no_responders':
+          case 'exceeded_limits':
+            // No consumer leader yet (503), or a server limit: the client stalls until heartbeats are missed, handled above.
+            log.debug({ event: st.type }, 'pull refused')
+            break
+          default:
+          // heartbeat, next, discard, debug: routine. reset and ordered_consumer_recreated are for ordered consumers, not a durable one.
+        }
+      }
+    })().catch(() => undefined)
+  }
+
+  /** Hands the iterator's messages to flush() in batches; returns when the iterator ends (restart or stop). */
+  const drain = async (iterator: ConsumerMessages): Promise<void> => {
+    const it = iterator[Symbol.asyncIterator]()
+    let batch: JsMsg[] = []
+    let points = 0
+    let next = it.next()
+    try {
+      for (;;) {
+        const r = await next
+        if (r.done) break
+        attempt = 0
+        stallsInARow = 0
+        lastActivityAt = Date.now()
+        batch.push(r.value)
+        points += countLines(r.value.string())
+        next = it.next()
+        // Group commit: write once a full batch is in hand or no further message is buffered already.
+        if (points < config.influx.batchPoints && (await settlesAtOnce(next))) continue
+        busy = true
+        try {
+          const delay = await flush(batch)
           batch = []
           points = 0
-          if (pause > 0 && running) await sleep(pause)
-          if (!running) break
+          if (delay > 0 && running) await pause(delay)
+        } finally {
+          busy = false
+          lastActivityAt = Date.now()
         }
-        // Stopped mid-batch: hand the rest back at once instead of after ack_wait.
-        for (const m of batch) m.nak()
+        if (!running) break
+      }
+    } finally {
+      // Ended mid-batch: hand the rest back at once instead of after ack_wait.
+      for (const m of batch) m.nak()
+      void next.catch(() => undefined)
+    }
+  }
+
+  const run = async (): Promise<void> => {
+    while (running) {
+      const reason = restartReason
+      try {
+        if (reason) {
+          restarts[reason]++
+          await pause(fullJitter(backoffWindow(attempt++, RESTART), random))
+          if (!running) break
+          if (reason === 'consumer_missing') {
+            // Re-created as it was, with the ack_wait it had; DeliverPolicy.All starts it at the stream's first message again (idempotent writes).
+            await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs, stopped: () => !running })
+            if (!running) break
+            consumer = await js.consumers.get(stream, name)
+          }
+        }
+        messages = await consumer.consume({ max_bytes: BUFFER_BYTES, expires: PULL_EXPIRES_MS })
+        // This iterator is the fresh start that any restart asked for meanwhile wanted.
+        restartReason = undefined
+        lastActivityAt = Date.now()
+        watchStatus(messages)
+        await drain(messages)
+        if (running && !restartReason) {
+          // The client ended the iterator by itself (its connection closed, its subscription drained).
+          if (nc.isClosed()) {
+            log.error('the NATS connection is closed; the writer stops draining')
+            break
+          }
+          restart('error', { err: 'the consumer iterator ended' })
+        }
       } catch (err) {
         if (!running) break
-        log.warn({ err: (err as Error).message }, 'consumer interrupted; resubscribing')
-        await sleep(fullJitter(backoffWindow(attempt++, RETRY), random))
+        // A failed recovery (the consumer still missing, JetStream not answering) is tried again for the same reason.
+        if (restartReason) log.warn({ reason: restartReason, err: (err as Error).message }, 'restarting the consumer iterator failed; retrying')
+        else restart('error', { err: (err as Error).message })
       }
     }
   }
+
+  /**
+   * The watchdog: a pull the server forgot, or keeps alive (heartbeats) but
+   * serves nothing from, looks like an idle stream to the client. When this
+   * writer has received nothing for STALL_MS, it asks the consumer: if two
+   * looks a watch interval apart see its delivered sequence unmoved while
+   * it has messages pending, or no pull request waiting (not even ours),
+   * nobody is being served: start a fresh iterator.
+   */
+  let starving: { deliveredSeq: number; at: number } | undefined
+  let notFoundLooks = 0
+  let looking = false
+  const lookForStall = async (): Promise<void> => {
+    if (!running || busy || restartReason || !messages || nc.isClosed()) return
+    if (Date.now() - lastActivityAt < STALL_MS) {
+      starving = undefined
+      return
+    }
+    let info: ConsumerInfo
+    try {
+      info = await jsm.consumers.info(stream, name)
+    } catch (err) {
+      // Unreachable or electing: the reconnect and the client's heartbeats handle those.
+      if (notFound(err) && ++notFoundLooks >= NOT_FOUND_BEFORE_RECREATE) {
+        notFoundLooks = 0
+        restart('consumer_missing', { err: (err as Error).message })
+      }
+      return
+    }
+    notFoundLooks = 0
+    const deliveredSeq = info.delivered.consumer_seq
+    const now = Date.now()
+    if (!(info.num_pending > 0 || info.num_waiting === 0)) {
+      starving = undefined
+      return
+    }
+    if (!starving || starving.deliveredSeq !== deliveredSeq) {
+      starving = { deliveredSeq, at: now }
+      return
+    }
+    if (now - starving.at < WATCH_EVERY_MS) return
+    starving = undefined
+    const state = consumerState(info)
+    if (++stallsInARow >= STALLS_BEFORE_ERROR) {
+      log.error({ ...state, stallsInARow }, 'the consumer hands out nothing although it has messages or no pull waiting, and fresh pulls did not help')
+    }
+    restart('stalled', state)
+  }
+  const watchdog = setInterval(() => {
+    if (looking) return
+    looking = true
+    void lookForStall()
+      .catch(() => undefined)
+      .finally(() => (looking = false))
+  }, WATCH_EVERY_MS)
+  watchdog.unref()
+
   const loop = run()
   // After a reconnect the old pull requests are gone with their server; the
-  // client notices only when heartbeats stop. Pull again at once instead.
+  // client re-pulls once consumer.info() answers, or when heartbeats stop.
+  // Start afresh at once instead.
   void (async () => {
     for await (const st of nc.status()) {
       if (!running) break
-      if (st.type === 'reconnect') void messages?.close().catch(() => undefined)
+      if (st.type === 'reconnect') restart('reconnect', { server: st.server })
     }
   })()
   log.info({ consumer: name, ackWaitMs }, 'writer started')
 
   return {
     target,
-    stats: () => ({ target, up, ...counters, lastError, lastWriteAt }),
+    stats: () => ({
+      target,
+      up,
+      ...counters,
+      lastError,
+      lastWriteAt,
+      consumerRestarts: RESTART_REASONS.reduce((sum, r) => sum + restarts[r], 0),
+      consumerRestartsByReason: { ...restarts },
+    }),
     async backlog() {
       const info = await jsm.consumers.info(stream, name)
       return { pending: info.num_pending, ackPending: info.num_ack_pending }
     },
+    metrics: () => [
+      {
+        type: 'counter',
+        name: 'tidewatch_writer_consumer_restarts_total',
+        help: 'Fresh JetStream pull iterators the writer started after the first, by reason (reconnect, heartbeats_missed, consumer_missing, stalled, error).',
+        samples: RESTART_REASONS.map((reason) => ({ labels: { target, reason }, value: restarts[reason] })),
+      },
+    ],
     async stop() {
       running = false
+      stopSignal()
+      clearInterval(watchdog)
       await messages?.close().catch(() => undefined)
       await loop
       if (ownConnection) await nc.drain().catch(() => nc.close())
       else await nc.flush().catch(() => undefined)
     },
+  }
+}
+
+/**
+ * True when `next` settles before the event loop's next turn: the client
+ * had the message buffered already. Not `ConsumerMessages.getPending()`: in
+ * 3.4.0 it counts the client's own queued pull calls as messages once they
+ * ran (QueuedIteratorImpl.inflight is not decremented for functions), so
+ * after a refill it said "more buffered" when nothing was, and a batch
+ * waited for the next message, or for its own re-delivery after ack_wait.
+ */
+function settlesAtOnce(next: Promise<unknown>): Promise<boolean> {
+  return Promise.race([next.then(() => true, () => true), new Promise<boolean>((r) => setImmediate(() => r(false)))])
+}
+
+/** The consumer's state for a log line. */
+function consumerState(info: ConsumerInfo): Record<string, unknown> {
+  return {
+    numPending: info.num_pending,
+    numAckPending: info.num_ack_pending,
+    numWaiting: info.num_waiting,
+    numRedelivered: info.num_redelivered,
+    delivered: info.delivered.consumer_seq,
+    ackFloor: info.ack_floor.consumer_seq,
+    leader: info.cluster?.leader,
   }
 }
 

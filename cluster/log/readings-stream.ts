@@ -203,7 +203,7 @@ export async function ensureReadingsLogRetrying(nc: NatsConnection, config: Read
   return undefined
 }
 
-function notFound(err: unknown): boolean {
+export function notFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound)
 }
 

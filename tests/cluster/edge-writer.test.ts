@@ -10,8 +10,10 @@ import { describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { LoadGenerator } from '../chaos/lib/load.ts'
 import { connectLog } from '../../cluster/log/readings-stream.ts'
+import { startWriter } from '../../cluster/writer.ts'
 import { silentLogger } from '../../core/log.ts'
-import { clusterPerFile, scenario, until, type Scenario } from './fixture.ts'
+import { clusterPerFile, scenario, until, WRITER_ACK_WAIT_MS, type Scenario } from './fixture.ts'
+import { explainStall, recentLog, type RecentLog } from './writer-diagnostics.ts'
 
 const world = clusterPerFile()
 
@@ -20,10 +22,30 @@ async function settle(load: LoadGenerator): Promise<void> {
   expect(await load.flush(60_000)).toBe(true)
 }
 
+/** In-process writers of a scenario, each with its last log lines kept for a failure's explanation. */
+interface Writers {
+  logs: RecentLog[]
+  stop(): Promise<void>
+}
+
+/** Like Scenario.startWriters, but each writer logs into a ring that a failed wait prints (TIDEWATCH_TEST_LOG is off in CI). */
+async function startWriters(s: Scenario, targets: readonly string[] = ['primary', 'dr']): Promise<Writers> {
+  const logs = targets.map(() => recentLog())
+  const writers = await Promise.all(targets.map((target, i) => startWriter({ config: s.config, target, log: logs[i]!.log, ackWaitMs: WRITER_ACK_WAIT_MS })))
+  return { logs, stop: async () => void (await Promise.all(writers.map((w) => w.stop().catch(() => undefined)))) }
+}
+
+/** until(), and when it times out, the consumers' state and the writers' last log lines on stderr before the test fails. */
+async function waitOrExplain(s: Scenario, writers: Writers | undefined, what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<boolean> {
+  const done = await until(check, timeoutMs)
+  if (!done) await explainStall(what, s.config, ['primary', 'dr'], writers?.logs)
+  return done
+}
+
 /** Waits until both InfluxDBs hold every acknowledged reading, then checks lost = 0 in each. */
-async function expectBothComplete(s: Scenario, load: LoadGenerator): Promise<number> {
+async function expectBothComplete(s: Scenario, load: LoadGenerator, writers?: Writers): Promise<number> {
   const acked = load.snapshot().acked
-  await until(async () => (await s.tallyIn('primary', load)).stored >= acked && (await s.tallyIn('dr', load)).stored >= acked, 60_000)
+  await waitOrExplain(s, writers, `waiting for ${acked} readings in both InfluxDBs`, async () => (await s.tallyIn('primary', load)).stored >= acked && (await s.tallyIn('dr', load)).stored >= acked)
   for (const target of ['primary', 'dr'] as const) {
     const t = await s.tallyIn(target, load)
     expect(t, target).toMatchObject({ lost: 0, phantom: 0, acknowledged: acked })
@@ -67,30 +89,33 @@ async function streamLeader(s: Scenario): Promise<string | undefined> {
 
 describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
   it('every acknowledged reading reaches both InfluxDBs', async () => {
+    let writers: Writers | undefined
     const s = await scenario(world, 'happy', 20)
     try {
       const edge = await s.startEdge()
-      await s.startWriters()
+      writers = await startWriters(s)
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       await until(() => load.snapshot().acked >= 300, 30_000)
       await settle(load)
-      const acked = await expectBothComplete(s, load)
+      const acked = await expectBothComplete(s, load, writers)
       expect(acked).toBeGreaterThanOrEqual(300)
       const stats = edge.stats()
       expect(stats.log.publishedRecords).toBeGreaterThanOrEqual(acked)
       expect(stats.log.fallbackRecords).toBe(0)
       await load.close()
     } finally {
+      await writers?.stop()
       await s.close()
     }
   })
 
   it('kill -9 of the NATS node leading the stream: the edge keeps acknowledging, nothing lost', async () => {
+    let writers: Writers | undefined
     const s = await scenario(world, 'kill-leader', 20)
     try {
       const edge = await s.startEdge()
-      await s.startWriters()
+      writers = await startWriters(s)
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       expect(await ackedMore(load, 100)).toBe(true)
@@ -101,18 +126,20 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       expect(await ackedMore(load, 200)).toBe(true)
       await victim.restart()
       await settle(load)
-      await expectBothComplete(s, load)
+      await expectBothComplete(s, load, writers)
       await load.close()
     } finally {
+      await writers?.stop()
       await s.close()
     }
   })
 
   it('all NATS servers down: the edge acknowledges from its spool and forwards everything once they are back', async () => {
+    let writers: Writers | undefined
     const s = await scenario(world, 'all-down', 20)
     try {
       const edge = await s.startEdge()
-      await s.startWriters()
+      writers = await startWriters(s)
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       expect(await ackedMore(load, 100)).toBe(true)
@@ -123,19 +150,21 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       // Every node at once: one alone never sees a meta leader.
       await Promise.all(world.nats.nodes.map((n) => n.restart()))
       await settle(load)
-      expect(await until(() => edge.stats().log.spoolLagRecords === 0 && !edge.stats().log.fallback, 60_000)).toBe(true)
-      await expectBothComplete(s, load)
+      expect(await waitOrExplain(s, writers, 'waiting for the edge to forward its spool', () => edge.stats().log.spoolLagRecords === 0 && !edge.stats().log.fallback)).toBe(true)
+      await expectBothComplete(s, load, writers)
       await load.close()
     } finally {
+      await writers?.stop()
       await s.close()
     }
   })
 
   it('DR influxd stopped: primary stays current, DR catches up after its restart', async () => {
+    let writers: Writers | undefined
     const s = await scenario(world, 'dr-down', 20)
     try {
       const edge = await s.startEdge()
-      await s.startWriters()
+      writers = await startWriters(s)
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
       expect(await ackedMore(load, 100)).toBe(true)
@@ -145,12 +174,13 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       expect(await load.flush(60_000)).toBe(true)
       const acked = load.snapshot().acked
       // Primary holds everything while DR is still down.
-      expect(await until(async () => (await s.tallyIn('primary', load)).stored >= acked, 60_000)).toBe(true)
+      expect(await waitOrExplain(s, writers, 'waiting for the primary while DR is down', async () => (await s.tallyIn('primary', load)).stored >= acked)).toBe(true)
       expect(await s.tallyIn('primary', load)).toMatchObject({ lost: 0, acknowledged: acked })
       await world.dr.server.restart()
-      await expectBothComplete(s, load)
+      await expectBothComplete(s, load, writers)
       await load.close()
     } finally {
+      await writers?.stop()
       await s.close()
     }
   })
@@ -158,10 +188,11 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
   it('two writer processes share a target; kill -9 of one loses nothing', async () => {
     const s = await scenario(world, 'writer-kill', 20)
     const children: ChildProcess[] = []
+    let writers: Writers | undefined
     try {
       await s.ensureLog()
       const edge = await s.startEdge()
-      await s.startWriters(['dr'])
+      writers = await startWriters(s, ['dr'])
       for (const i of [1, 2]) children.push(await spawnWriter(s, join(world.tmp.dir, `writer-kill-w${i}`), 'primary'))
       const load = new LoadGenerator({ url: edge.mqttUrl, stations: s.stations, ratePerStation: 10 })
       load.start(500)
@@ -174,6 +205,7 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       await load.close()
     } finally {
       for (const c of children) c.kill('SIGTERM')
+      await writers?.stop()
       await s.close()
     }
   })
