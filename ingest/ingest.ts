@@ -129,40 +129,36 @@ export class Ingest {
   private readonly liveBudget = new ByteBudget(LIVE_IN_FLIGHT_BYTES)
   private readonly bulkBudget = new ByteBudget(BULK_IN_FLIGHT_BYTES)
 
-  async handle(stationId: string, payload: Buffer): Promise<IngestOutcome> {
+  /**
+   * Not async itself: under load every message in flight waits a whole group
+   * commit, and each async layer it waits in is a suspended frame and a
+   * promise the collector copies (docs/PERFORMANCE.md, "Night round").
+   */
+  handle(stationId: string, payload: Buffer): Promise<IngestOutcome> {
     const budget = payload.length <= LIVE_PAYLOAD_BYTES ? this.liveBudget : this.bulkBudget
     const wait = budget.acquire(payload.length)
-    if (wait) {
-      this.counters.slotWaits++
-      await wait
-    }
-    try {
-      return await this.handleNow(stationId, payload)
-    } finally {
-      budget.release(payload.length)
-    }
+    if (!wait) return this.handleHolding(stationId, payload, budget)
+    this.counters.slotWaits++
+    return wait.then(() => this.handleHolding(stationId, payload, budget))
   }
 
-  private async handleNow(stationId: string, payload: Buffer): Promise<IngestOutcome> {
+  /** Validates, spools and reports one payload whose bytes `budget` already holds; releases them when done. */
+  private async handleHolding(stationId: string, payload: Buffer, budget: ByteBudget): Promise<IngestOutcome> {
     const receivedAt = this.clock()
-    this.counters.payloads++
-    const station = this.stationContext(stationId, receivedAt)
-    const result = validatePayload(station, stationId, payload, receivedAt, this.limits)
-    const records: SpoolRecord[] = result.accepted.map((r) => ({ receivedAt, lines: readingLines(r) }))
-    if (result.rejected.length) {
-      records.push({
-        receivedAt,
-        lines: result.rejected.map((q) => quarantineLine(q, this.uniqueMs.next(`${q.stationId}|${q.reason}`, receivedAt))),
-      })
-    }
+    let result: ReturnType<typeof validatePayload>
+    let station: StationContext | undefined
     this.counters.inFlight++
     try {
+      this.counters.payloads++
+      station = this.stationContext(stationId, receivedAt)
+      result = validatePayload(station, stationId, payload, receivedAt, this.limits)
       // Quarantine first (synchronous SQLite), then the fsync'd spool: both
       // must hold before the caller acknowledges.
       this.deps.quarantine.add(result.rejected, receivedAt)
-      await this.laneFor(result).append(records)
+      await this.laneFor(result).append(this.spoolRecords(result, receivedAt))
     } finally {
       this.counters.inFlight--
+      budget.release(payload.length)
     }
     for (const q of result.rejected) this.counters.rejectedByReason[q.reason] = (this.counters.rejectedByReason[q.reason] ?? 0) + 1
     if (station) this.observe(stationId, receivedAt, result)
@@ -185,6 +181,17 @@ export class Ingest {
       if (station) this.deps.feedback?.offer({ stationId, receivedAt, readingCount: result.readingCount, stored: result.accepted.length, rejected: result.rejected, payload })
     }
     return { accepted: result.accepted.length, rejected: result.rejected }
+  }
+
+  private spoolRecords(result: { accepted: readonly AcceptedReading[]; rejected: readonly Rejection[] }, receivedAt: number): SpoolRecord[] {
+    const records: SpoolRecord[] = result.accepted.map((r) => ({ receivedAt, lines: readingLines(r) }))
+    if (result.rejected.length) {
+      records.push({
+        receivedAt,
+        lines: result.rejected.map((q) => quarantineLine(q, this.uniqueMs.next(`${q.stationId}|${q.reason}`, receivedAt))),
+      })
+    }
+    return records
   }
 
   /** The registry's view of a station, reused while the registry says nothing changed (or for `contextTtlMs`). */

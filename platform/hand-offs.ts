@@ -43,7 +43,8 @@ export class AcceptedReadingsFanOut {
  * only what is durable, docs/DURABILITY.md).
  */
 export function ingestGate(ingest: IngestService): DurableGate {
-  return async (stationId, payload) => void (await ingest.ingest.handle(stationId, payload))
+  // The ingest's own promise, not an async wrapper: one frame fewer per message in flight.
+  return (stationId, payload) => ingest.ingest.handle(stationId, payload)
 }
 
 /**

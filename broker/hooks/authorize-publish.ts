@@ -11,7 +11,7 @@ import type { SecurityLog } from '../../core/security-log.ts'
  * calls back (before `published` runs), so the embedded ingest's spool write
  * happens here: the station is acknowledged only once its reading is on disk.
  */
-export type DurableGate = (stationId: string, payload: Buffer) => Promise<void>
+export type DurableGate = (stationId: string, payload: Buffer) => Promise<unknown>
 export type RefusalSink = (refusal: { stationId: string; reason: 'PAYLOAD_TOO_LARGE' | 'TOPIC_INVALID' | 'READING_RETAINED'; detail: string; excerpt: string }) => void
 
 /**

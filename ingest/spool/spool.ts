@@ -1,8 +1,18 @@
 import { EventEmitter } from 'node:events'
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, constants as fsFlags, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/log.ts'
+
+/**
+ * Segments are opened O_DSYNC: each write(2) returns once its bytes (and the
+ * size that reaches them) are on disk, as write + fdatasync(2) did, but in
+ * one trip through the thread pool instead of two. Under load each trip
+ * waits a full event-loop turn, so a group commit took three turns and every
+ * message in flight sat in the heap for all three (docs/PERFORMANCE.md,
+ * "Night round").
+ */
+const SEGMENT_APPEND_FLAGS = fsFlags.O_WRONLY | fsFlags.O_APPEND | fsFlags.O_CREAT | fsFlags.O_DSYNC
 
 /**
  * The durable spool between "a station's PUBACK" and "the point is in
@@ -99,11 +109,28 @@ function segName(startSeq: number): string {
   return `seg-${String(startSeq).padStart(16, '0')}.log`
 }
 
-interface PendingAppend {
-  buf: Buffer
-  lastSeq: number
+/**
+ * The appends waiting for the next write, settled together: one promise for
+ * the group rather than one per append. Under load every message in flight
+ * waits here for a whole group commit, so what each holds is what the
+ * collector copies (docs/PERFORMANCE.md, "Night round").
+ */
+interface PendingGroup {
+  bufs: Buffer[]
+  firstSeq: number
+  done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
+}
+
+function openGroup(firstSeq: number): PendingGroup {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const done = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { bufs: [], firstSeq, done, resolve, reject }
 }
 
 export class Spool extends EventEmitter {
@@ -114,8 +141,9 @@ export class Spool extends EventEmitter {
   private nextSeq = 1
   private totalBytes = 0
   private readonly capacity: SpoolCapacity
-  private pending: PendingAppend[] = []
+  private pending: PendingGroup | undefined
   private flushing = false
+  private flushScheduled = false
   /** The flush loop is parked in waitForSpace: it holds `flushing` but is not writing. */
   private waitingForSpace = false
   private rolling = false
@@ -167,7 +195,7 @@ export class Spool extends EventEmitter {
       }
     }
     if (this.segments.length === 0) await this.roll(this.nextSeq)
-    else this.active = await open(last!.file, 'a')
+    else this.active = await open(last!.file, SEGMENT_APPEND_FLAGS)
     this.opts.log.info({ segments: this.segments.length, bytes: this.totalBytes, headSeq: this.nextSeq - 1 }, 'spool opened')
   }
 
@@ -220,7 +248,7 @@ export class Spool extends EventEmitter {
   private async roll(startSeq: number): Promise<void> {
     await this.active?.close()
     const file = join(this.opts.dir, segName(startSeq))
-    this.active = await open(file, 'a')
+    this.active = await open(file, SEGMENT_APPEND_FLAGS)
     this.segments.push({ startSeq, file, size: 0 })
   }
 
@@ -232,17 +260,38 @@ export class Spool extends EventEmitter {
   append(records: readonly SpoolRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('spool closed'))
     if (records.length === 0) return Promise.resolve()
-    const parts: string[] = []
+    const group = (this.pending ??= openGroup(this.nextSeq))
+    let text = ''
     for (const r of records) {
       const seq = this.nextSeq++
-      for (const line of r.lines) parts.push(`${seq}\t${r.receivedAt}\t${line}\n`)
+      for (const line of r.lines) text += `${seq}\t${r.receivedAt}\t${line}\n`
     }
     this.counters.appendedRecords += records.length
-    const buf = Buffer.from(parts.join(''), 'utf8')
-    return new Promise((resolve, reject) => {
-      this.pending.push({ buf, lastSeq: this.nextSeq - 1, resolve, reject })
-      void this.flush()
-    })
+    // Bytes off the JS heap while they wait: the collector moves the small
+    // Buffer object, not the text.
+    group.bufs.push(Buffer.from(text, 'utf8'))
+    this.scheduleFlush()
+    return group.done
+  }
+
+  /**
+   * A group commit starts once the event loop has run every callback that
+   * was ready: setImmediate runs after the poll phase, so the group holds
+   * all that turn read and its write completes early in the next turn.
+   * Started by the first append instead, a group held one station's
+   * messages and the rest of the turn waited for that write and then their
+   * own: two turns in the heap for every message (docs/PERFORMANCE.md,
+   * "Night round").
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return
+    this.flushScheduled = true
+    setImmediate(this.startFlush)
+  }
+
+  private readonly startFlush = (): void => {
+    this.flushScheduled = false
+    void this.flush()
   }
 
   get full(): boolean {
@@ -270,42 +319,37 @@ export class Spool extends EventEmitter {
     if (this.flushing) return
     this.flushing = true
     try {
-      while (this.pending.length > 0 && !this.closed) {
+      // One group per call; the next is scheduled when this one is done.
+      if (this.pending !== undefined && !this.closed) {
         await this.waitForSpace()
         const batch = this.pending
-        this.pending = []
+        this.pending = undefined
         try {
+          const buf = batch.bufs.length === 1 ? batch.bufs[0]! : Buffer.concat(batch.bufs)
           let seg = this.segments.at(-1)!
-          if (seg.size > 0 && seg.size + batch[0]!.buf.length > this.opts.segmentBytes) {
-            const firstSeq = this.firstSeqOf(batch[0]!.buf)
-            await this.roll(firstSeq)
+          if (seg.size > 0 && seg.size + buf.length > this.opts.segmentBytes) {
+            await this.roll(batch.firstSeq)
             seg = this.segments.at(-1)!
           }
-          const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf))
           let written = 0
           while (written < buf.length) {
             const { bytesWritten } = await this.active!.write(buf, written, buf.length - written)
             written += bytesWritten
           }
-          await this.active!.datasync()
           this.counters.fsyncs++
           seg.size += buf.length
           this.addBytes(buf.length)
-          for (const b of batch) b.resolve()
+          batch.resolve()
           this.emit('append')
         } catch (err) {
           this.opts.log.error({ err }, 'spool write failed; acknowledgements withheld')
-          for (const b of batch) b.reject(err as Error)
+          batch.reject(err as Error)
         }
       }
     } finally {
       this.flushing = false
+      if (this.pending !== undefined && !this.closed) this.scheduleFlush()
     }
-  }
-
-  private firstSeqOf(buf: Buffer): number {
-    const tab = buf.indexOf(0x09)
-    return Number(buf.toString('utf8', 0, tab))
   }
 
   // ---- readers ------------------------------------------------------------
@@ -452,7 +496,7 @@ export class Spool extends EventEmitter {
     try {
       // Appends parked by backpressure already hold their seqs; the new
       // segment must start at the first of them so segment names stay in log order.
-      const startSeq = this.pending[0] ? this.firstSeqOf(this.pending[0].buf) : this.nextSeq
+      const startSeq = this.pending?.firstSeq ?? this.nextSeq
       await this.roll(startSeq)
       for (const [name, c] of this.cursors) {
         const pos = { segment: startSeq, offset: 0, seq: c.seq }
@@ -465,7 +509,7 @@ export class Spool extends EventEmitter {
     }
     this.gc()
     this.capacity.freed()
-    if (this.pending.length) void this.flush()
+    if (this.pending) void this.flush()
   }
 
   /** Called by the shared capacity when any spool freed space. */
@@ -485,13 +529,13 @@ export class Spool extends EventEmitter {
 
   /** Waits for pending appends to be fsync'd, then closes. */
   async close(): Promise<void> {
-    while (this.flushing || this.rolling || this.pending.length) {
+    while (this.flushing || this.rolling || this.pending) {
       if (this.full && !this.rolling) break // nothing will drain while closing; the pending appends were never acknowledged
       await new Promise((r) => setTimeout(r, 5))
     }
     this.closed = true
-    for (const p of this.pending) p.reject(new Error('spool closed'))
-    this.pending = []
+    this.pending?.reject(new Error('spool closed'))
+    this.pending = undefined
     this.wakeSpaceWaiters()
     await this.active?.close()
     this.active = undefined
