@@ -1,18 +1,17 @@
 import { EventEmitter } from 'node:events'
-import { closeSync, constants as fsFlags, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/log.ts'
 
 /**
- * Segments are opened O_DSYNC: each write(2) returns once its bytes (and the
- * size that reaches them) are on disk, as write + fdatasync(2) did, but in
- * one trip through the thread pool instead of two. Under load each trip
- * waits a full event-loop turn, so a group commit took three turns and every
- * message in flight sat in the heap for all three (docs/PERFORMANCE.md,
- * "Night round").
+ * Group commits whose fdatasync may be in flight at once. A group's write is
+ * quick (the page cache); its fdatasync waits for the disk, tens of ms while
+ * InfluxDB writes to the same disk. With one commit at a time the next group
+ * waited for that whole sync while the platform sat idle (docs/PERFORMANCE.md,
+ * "Night round"); writes stay one at a time, so the log keeps its order.
  */
-const SEGMENT_APPEND_FLAGS = fsFlags.O_WRONLY | fsFlags.O_APPEND | fsFlags.O_CREAT | fsFlags.O_DSYNC
+const SYNCS_IN_FLIGHT = 2
 
 /**
  * The durable spool between "a station's PUBACK" and "the point is in
@@ -121,6 +120,8 @@ interface PendingGroup {
   done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
+  /** Set when the group's own fdatasync has answered: undefined while in flight, null when durable. */
+  synced?: Error | null
 }
 
 function openGroup(firstSeq: number): PendingGroup {
@@ -130,7 +131,7 @@ function openGroup(firstSeq: number): PendingGroup {
     resolve = res
     reject = rej
   })
-  return { bufs: [], firstSeq, done, resolve, reject }
+  return { bufs: [], firstSeq, done, resolve, reject, synced: undefined }
 }
 
 export class Spool extends EventEmitter {
@@ -144,6 +145,8 @@ export class Spool extends EventEmitter {
   private pending: PendingGroup | undefined
   private flushing = false
   private flushScheduled = false
+  /** Written groups whose fdatasync is in flight or whose elders' is, oldest first: settled strictly in order. */
+  private readonly syncing: PendingGroup[] = []
   /** The flush loop is parked in waitForSpace: it holds `flushing` but is not writing. */
   private waitingForSpace = false
   private rolling = false
@@ -195,7 +198,7 @@ export class Spool extends EventEmitter {
       }
     }
     if (this.segments.length === 0) await this.roll(this.nextSeq)
-    else this.active = await open(last!.file, SEGMENT_APPEND_FLAGS)
+    else this.active = await open(last!.file, 'a')
     this.opts.log.info({ segments: this.segments.length, bytes: this.totalBytes, headSeq: this.nextSeq - 1 }, 'spool opened')
   }
 
@@ -248,7 +251,7 @@ export class Spool extends EventEmitter {
   private async roll(startSeq: number): Promise<void> {
     await this.active?.close()
     const file = join(this.opts.dir, segName(startSeq))
-    this.active = await open(file, SEGMENT_APPEND_FLAGS)
+    this.active = await open(file, 'a')
     this.segments.push({ startSeq, file, size: 0 })
   }
 
@@ -284,7 +287,7 @@ export class Spool extends EventEmitter {
    * "Night round").
    */
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.flushing) return
+    if (this.flushScheduled || this.flushing || this.syncing.length >= SYNCS_IN_FLIGHT) return
     this.flushScheduled = true
     setImmediate(this.startFlush)
   }
@@ -316,7 +319,7 @@ export class Spool extends EventEmitter {
   }
 
   private async flush(): Promise<void> {
-    if (this.flushing) return
+    if (this.flushing || this.syncing.length >= SYNCS_IN_FLIGHT) return
     this.flushing = true
     try {
       // One group per call; the next is scheduled when this one is done.
@@ -336,10 +339,16 @@ export class Spool extends EventEmitter {
             const { bytesWritten } = await this.active!.write(buf, written, buf.length - written)
             written += bytesWritten
           }
-          this.counters.fsyncs++
           seg.size += buf.length
           this.addBytes(buf.length)
-          batch.resolve()
+          this.syncing.push(batch)
+          this.counters.fsyncs++
+          // Not awaited: the next group may be written while this one syncs.
+          // FileHandle.close (a roll, close()) waits for it.
+          this.active!.datasync().then(
+            () => this.settleSynced(batch, null),
+            (err: unknown) => this.settleSynced(batch, err as Error),
+          )
           this.emit('append')
         } catch (err) {
           this.opts.log.error({ err }, 'spool write failed; acknowledgements withheld')
@@ -350,6 +359,22 @@ export class Spool extends EventEmitter {
       this.flushing = false
       if (this.pending !== undefined && !this.closed) this.scheduleFlush()
     }
+  }
+
+  /**
+   * Acknowledges groups in log order: a group whose sync answered first
+   * still waits for its elders, so an acknowledged record never follows one
+   * that may not be on disk.
+   */
+  private settleSynced(group: PendingGroup, err: Error | null): void {
+    group.synced = err
+    if (err) this.opts.log.error({ err }, 'spool fdatasync failed; acknowledgements withheld')
+    while (this.syncing.length > 0 && this.syncing[0]!.synced !== undefined) {
+      const done = this.syncing.shift()!
+      if (done.synced) done.reject(done.synced)
+      else done.resolve()
+    }
+    if (this.pending !== undefined && !this.closed) this.scheduleFlush()
   }
 
   // ---- readers ------------------------------------------------------------
@@ -529,7 +554,7 @@ export class Spool extends EventEmitter {
 
   /** Waits for pending appends to be fsync'd, then closes. */
   async close(): Promise<void> {
-    while (this.flushing || this.rolling || this.pending) {
+    while (this.flushing || this.rolling || this.pending || this.syncing.length > 0) {
       if (this.full && !this.rolling) break // nothing will drain while closing; the pending appends were never acknowledged
       await new Promise((r) => setTimeout(r, 5))
     }
