@@ -183,6 +183,7 @@ export class Ingest {
     return { accepted: result.accepted.length, rejected: result.rejected }
   }
 
+  /** What one payload puts in the spool: a record per accepted reading, and one for all its refusals. */
   private spoolRecords(result: { accepted: readonly AcceptedReading[]; rejected: readonly Rejection[] }, receivedAt: number): SpoolRecord[] {
     const records: SpoolRecord[] = result.accepted.map((r) => ({ receivedAt, lines: readingLines(r) }))
     if (result.rejected.length) {

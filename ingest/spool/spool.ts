@@ -362,9 +362,9 @@ export class Spool extends EventEmitter {
   }
 
   /**
-   * Acknowledges groups in log order: a group whose sync answered first
-   * still waits for its elders, so an acknowledged record never follows one
-   * that may not be on disk.
+   * Settles groups in log order: a group whose sync answered first still
+   * waits for its elders' to answer, so no record is acknowledged while one
+   * ahead of it in the log may still reach the disk or fail to.
    */
   private settleSynced(group: PendingGroup, err: Error | null): void {
     group.synced = err
