@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { nanos, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream, type Consumer, type ConsumerInfo, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
 import { backoffWindow, fullJitter, type Backoff } from '../core/backoff.ts'
@@ -94,7 +95,12 @@ export interface WriterHandle {
   stats(): WriterStats
   /** Messages of this target's consumer not yet delivered, and delivered but not yet acknowledged (all writers). */
   backlog(): Promise<{ pending: number; ackPending: number }>
-  /** tidewatch_writer_consumer_restarts_total{target,reason} (core/metrics.ts contract). */
+  /**
+   * tidewatch_writer_consumer_restarts_total{target,reason} (core/metrics.ts
+   * contract), for a process that serves /metrics. `tidewatch writer` serves
+   * none: the same figures are in its periodic "writer stats" log line, as
+   * stats().consumerRestarts and consumerRestartsByReason.
+   */
   metrics(): CounterFamily[]
   stop(): Promise<void>
 }
@@ -126,6 +132,9 @@ const PULL_EXPIRES_MS = 5000
  * either, for two more intervals: start afresh.
  */
 const HEARTBEATS_MISSED_RESTART = 4
+
+/** How long (ms) the missed heartbeats must have been this writer's own wait on the pull: HEARTBEATS_MISSED_RESTART intervals of half a pull lifetime. */
+const HEARTBEATS_MISSED_IDLE_MS = (HEARTBEATS_MISSED_RESTART * PULL_EXPIRES_MS) / 2
 
 /**
  * The watchdog looks this often, and calls the consumer stalled when this
@@ -159,10 +168,6 @@ export function requireTarget(config: Readonly<Config>, target: string): InfluxT
   return t
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
-}
-
 export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
   const { config, target } = deps
   requireLogConfig(config)
@@ -177,8 +182,28 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
   const jsm = (await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs: deps.ackWaitMs }))!
   const js = jetstream(nc)
   let consumer: Consumer = await js.consumers.get(stream, name)
+  const startInfo = await jsm.consumers.info(stream, name)
   // The consumer's, not ours: whoever created it chose it.
-  const ackWaitMs = ((await jsm.consumers.info(stream, name)).config.ack_wait ?? nanos(DEFAULT_ACK_WAIT_MS)) / 1e6
+  const ackWaitMs = (startInfo.config.ack_wait ?? nanos(DEFAULT_ACK_WAIT_MS)) / 1e6
+  /**
+   * Where a re-created consumer starts: the highest ack floor (stream
+   * sequence) any consumers.info showed for the consumer as it is now (its
+   * `created`; a new incarnation starts over). Every message up to it is
+   * stored in InfluxDB, so starting at floor + 1 skips nothing; a floor read a
+   * while ago only re-delivers what was acknowledged since (idempotent
+   * writes). `streamCreated` tells a re-created stream, whose sequences are
+   * not these.
+   */
+  const ackFloor = { consumerCreated: '', streamSeq: 0 }
+  const noteAckFloor = (info: ConsumerInfo): void => {
+    if (info.created !== ackFloor.consumerCreated) {
+      ackFloor.consumerCreated = info.created
+      ackFloor.streamSeq = 0
+    }
+    ackFloor.streamSeq = Math.max(ackFloor.streamSeq, info.ack_floor.stream_seq)
+  }
+  noteAckFloor(startInfo)
+  let streamCreated = (await jsm.streams.info(stream)).created
   await transport.ensureDatabase().catch((err: Error) => log.warn({ err: err.message }, 'cannot create the database yet; will retry on write'))
 
   const counters = { writtenPoints: 0, writtenMessages: 0, writeBatches: 0, writeErrors: 0, rejectedLines: 0, redelivered: 0 }
@@ -252,16 +277,34 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
   const restarts = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<ConsumerRestartReason, number>
   /** Set by restart(); cleared once run() has started the fresh iterator it asks for. */
   let restartReason: ConsumerRestartReason | undefined
-  /** Restarts since this writer last received a message: the backoff attempt. */
+  /** Restarts since this writer last stored a batch: the backoff attempt. Not reset on a message received: after a restart the same held messages come back, and a restart loop would never back off. */
   let attempt = 0
   /** When this writer last received a message, finished a write or started an iterator. */
   let lastActivityAt = Date.now()
   /** Writing or pausing after a failed write: not waiting on the pull, so not stalled. */
   let busy = false
   let stallsInARow = 0
-  let stopSignal: () => void = () => undefined
-  const stopped = new Promise<void>((r) => (stopSignal = r))
-  const pause = (ms: number): Promise<void> => Promise.race([sleep(ms), stopped])
+  /** Aborted by stop(): ends every pause at once, and leaves no timer behind. */
+  const stopping = new AbortController()
+  const pause = (ms: number): Promise<void> => delay(ms, undefined, { signal: stopping.signal }).catch(() => undefined)
+
+  /**
+   * Where a re-created consumer starts: after the last ack floor seen, unless
+   * the stream itself is not the one that floor belongs to (re-created: its
+   * `created` changed), or has dropped what follows the floor (max_age), when
+   * its first message is where to start anyway.
+   */
+  const restartSeq = async (): Promise<number | undefined> => {
+    const s = await jsm.streams.info(stream)
+    if (s.created !== streamCreated) {
+      log.warn({ stream, was: streamCreated, now: s.created }, 'the readings stream was re-created; its consumer starts at its first message')
+      streamCreated = s.created
+      ackFloor.streamSeq = 0
+      return undefined
+    }
+    if (ackFloor.streamSeq === 0 || s.state.first_seq > ackFloor.streamSeq + 1) return undefined
+    return ackFloor.streamSeq + 1
+  }
 
   /** Drops the current iterator; run() starts another after a backoff. The first reason stands until then. */
   const restart = (reason: ConsumerRestartReason, detail: Record<string, unknown> = {}): void => {
@@ -275,20 +318,31 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
 
   /** What consume() reports about its pulls, acted on where it leaves the healing to us. */
   const watchStatus = (iterator: ConsumerMessages): void => {
-    let notFoundEvents = 0
+    // The client counts consumer_not_found itself (reset once info answers); stream_not_found carries no count.
+    let streamNotFoundInARow = 0
     void (async () => {
       for await (const st of iterator.status()) {
         switch (st.type) {
           case 'heartbeats_missed':
             if (st.count === 2) log.info({ count: st.count }, 'pull heartbeats missed; the client pulls again')
-            if (st.count >= HEARTBEATS_MISSED_RESTART) restart('heartbeats_missed', { count: st.count })
+            // The client queues its re-pull behind the messages it holds, so
+            // while flush() writes (a slow or hung InfluxDB) no pull goes out
+            // and heartbeats go missing by our doing: not a lost pull. Only
+            // when this writer has waited on the pull itself for as long.
+            if (st.count >= HEARTBEATS_MISSED_RESTART && !busy && Date.now() - lastActivityAt >= HEARTBEATS_MISSED_IDLE_MS) restart('heartbeats_missed', { count: st.count })
             break
           case 'consumer_deleted':
             restart('consumer_missing', { event: st.type, description: st.description })
             break
           case 'consumer_not_found':
+            if (st.count >= NOT_FOUND_BEFORE_RECREATE) restart('consumer_missing', { event: st.type, count: st.count })
+            break
           case 'stream_not_found':
-            if (++notFoundEvents >= NOT_FOUND_BEFORE_RECREATE) restart('consumer_missing', { event: st.type })
+            if (++streamNotFoundInARow >= NOT_FOUND_BEFORE_RECREATE) restart('consumer_missing', { event: st.type })
+            break
+          case 'next':
+            // A pull went out: the client's info call answered, or it refilled.
+            streamNotFoundInARow = 0
             break
           case 'no_responders':
           case 'exceeded_limits':
@@ -312,7 +366,6 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
       for (;;) {
         const r = await next
         if (r.done) break
-        attempt = 0
         stallsInARow = 0
         lastActivityAt = Date.now()
         batch.push(r.value)
@@ -322,10 +375,11 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
         if (points < config.influx.batchPoints && (await settlesAtOnce(next))) continue
         busy = true
         try {
-          const delay = await flush(batch)
+          const backoffMs = await flush(batch)
           batch = []
           points = 0
-          if (delay > 0 && running) await pause(delay)
+          if (backoffMs === 0) attempt = 0
+          else if (running) await pause(backoffMs)
         } finally {
           busy = false
           lastActivityAt = Date.now()
@@ -344,17 +398,21 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
       const reason = restartReason
       try {
         if (reason) {
-          restarts[reason]++
           await pause(fullJitter(backoffWindow(attempt++, RESTART), random))
           if (!running) break
           if (reason === 'consumer_missing') {
-            // Re-created as it was, with the ack_wait it had; DeliverPolicy.All starts it at the stream's first message again (idempotent writes).
-            await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs, stopped: () => !running })
+            // Re-created as it was, with the ack_wait it had, after the last ack floor seen (see restartSeq).
+            const startSeq = await restartSeq()
+            await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs, startSeq, stopped: () => !running, signal: stopping.signal })
             if (!running) break
             consumer = await js.consumers.get(stream, name)
           }
         }
+        // stop() may have come while consumers.get was pending: a consume() started now would never be closed.
+        if (!running) break
         messages = await consumer.consume({ max_bytes: BUFFER_BYTES, expires: PULL_EXPIRES_MS })
+        // Counted once the fresh iterator exists: a failed attempt is retried for the same reason, not counted again.
+        if (reason) restarts[reason]++
         // This iterator is the fresh start that any restart asked for meanwhile wanted.
         restartReason = undefined
         lastActivityAt = Date.now()
@@ -363,7 +421,9 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
         if (running && !restartReason) {
           // The client ended the iterator by itself (its connection closed, its subscription drained).
           if (nc.isClosed()) {
-            log.error('the NATS connection is closed; the writer stops draining')
+            up = false
+            lastError = 'the NATS connection is closed'
+            log.error({ code: 'CLUSTER_LOG_CLOSED' }, 'the NATS connection is closed; the writer stops draining')
             break
           }
           restart('error', { err: 'the consumer iterator ended' })
@@ -383,17 +443,16 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
    * writer has received nothing for STALL_MS, it asks the consumer: if two
    * looks a watch interval apart see its delivered sequence unmoved while
    * it has messages pending, or no pull request waiting (not even ours),
-   * nobody is being served: start a fresh iterator.
+   * nobody is being served: start a fresh iterator. It asks on every look
+   * while not writing, stalled or not, to keep the ack floor a re-created
+   * consumer starts after (noteAckFloor) at most a look old: one JetStream
+   * API request per writer every WATCH_EVERY_MS.
    */
   let starving: { deliveredSeq: number; at: number } | undefined
   let notFoundLooks = 0
   let looking = false
   const lookForStall = async (): Promise<void> => {
     if (!running || busy || restartReason || !messages || nc.isClosed()) return
-    if (Date.now() - lastActivityAt < STALL_MS) {
-      starving = undefined
-      return
-    }
     let info: ConsumerInfo
     try {
       info = await jsm.consumers.info(stream, name)
@@ -406,6 +465,12 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
       return
     }
     notFoundLooks = 0
+    noteAckFloor(info)
+    // Read again: a write may have started, or a message come, while info was pending.
+    if (!running || busy || restartReason || Date.now() - lastActivityAt < STALL_MS) {
+      starving = undefined
+      return
+    }
     const deliveredSeq = info.delivered.consumer_seq
     const now = Date.now()
     if (!(info.num_pending > 0 || info.num_waiting === 0)) {
@@ -420,7 +485,7 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
     starving = undefined
     const state = consumerState(info)
     if (++stallsInARow >= STALLS_BEFORE_ERROR) {
-      log.error({ ...state, stallsInARow }, 'the consumer hands out nothing although it has messages or no pull waiting, and fresh pulls did not help')
+      log.error({ code: 'CLUSTER_CONSUMER_STALLED', ...state, stallsInARow }, 'the consumer hands out nothing although it has messages or no pull waiting, and fresh pulls did not help')
     }
     restart('stalled', state)
   }
@@ -458,6 +523,7 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
     }),
     async backlog() {
       const info = await jsm.consumers.info(stream, name)
+      noteAckFloor(info)
       return { pending: info.num_pending, ackPending: info.num_ack_pending }
     },
     metrics: () => [
@@ -470,7 +536,7 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
     ],
     async stop() {
       running = false
-      stopSignal()
+      stopping.abort()
       clearInterval(watchdog)
       await messages?.close().catch(() => undefined)
       await loop

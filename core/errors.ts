@@ -82,6 +82,8 @@ const CATALOG = {
   CLUSTER_ENGINE_MISSING: { status: 500, message: 'A program the local cluster needs is not installed (nats-server, postgresql, haproxy, influxdb)' },
   CLUSTER_MODE_UNSUPPORTED: { status: 501, message: 'Not available in cluster mode yet (cluster.postgres.url is set)' },
   CLUSTER_ALREADY_RUNNING: { status: 409, message: 'A local cluster already runs in this directory' },
+  CLUSTER_CONSUMER_STALLED: { status: 503, message: "A writer's target consumer hands out nothing although it has messages or no pull waiting, and fresh pulls did not help" },
+  CLUSTER_LOG_CLOSED: { status: 503, message: 'The connection to the replicated log (NATS) is closed; the writer no longer drains it' },
   HAPROXY_NOT_INSTALLED: { status: 500, message: 'haproxy is not installed' },
   HAPROXY_FAILED: { status: 500, message: 'haproxy refused its configuration or did not start' },
 } as const satisfies Record<string, { readonly status: number; readonly message: string }>

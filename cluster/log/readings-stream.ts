@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
+import { setTimeout as delay } from 'node:timers/promises'
 import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { backoffWindow, equalJitter } from '../../core/backoff.ts'
@@ -125,6 +126,13 @@ export interface EnsureLogOptions {
   /** Targets that get a durable consumer; defaults to every configured InfluxDB target. */
   targets?: readonly string[]
   ackWaitMs?: number
+  /**
+   * Stream sequence a consumer created here starts at (DeliverPolicy.StartSequence);
+   * without it, at the stream's first message (DeliverPolicy.All). A writer
+   * re-creating its deleted consumer passes the last ack floor it saw + 1, so
+   * it does not replay the whole stream (max_age of readings) before fresh ones.
+   */
+  startSeq?: number
   log: Logger
 }
 
@@ -168,11 +176,12 @@ export async function ensureReadingsLog(nc: NatsConnection, config: Readonly<Con
       throw err
     })
     if (have) continue
+    const start = opts.startSeq !== undefined && opts.startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: opts.startSeq } : { deliver_policy: DeliverPolicy.All }
     await jsm.consumers
       .add(n.stream, {
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
+        ...start,
         ack_wait: nanos(opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
         // Never give up on a message: the data is safe in the log and giving up would lose it.
         max_deliver: -1,
@@ -181,7 +190,7 @@ export async function ensureReadingsLog(nc: NatsConnection, config: Readonly<Con
       .catch(async (err: unknown) => {
         if (!(await jsm.consumers.info(n.stream, name).then(() => true, () => false))) throw err
       })
-    opts.log.info({ stream: n.stream, consumer: name }, 'created a target consumer')
+    opts.log.info({ stream: n.stream, consumer: name, startSeq: start.opt_start_seq ?? 'first' }, 'created a target consumer')
   }
   return jsm
 }
@@ -191,13 +200,14 @@ export async function ensureReadingsLog(nc: NatsConnection, config: Readonly<Con
  * after start-up, or a restart of the servers, JetStream may still be
  * electing leaders and its API requests time out. Equal jitter, 250 ms to 5 s.
  */
-export async function ensureReadingsLogRetrying(nc: NatsConnection, config: Readonly<Config>, opts: EnsureLogOptions & { stopped?: () => boolean }): Promise<JetStreamManager | undefined> {
-  for (let attempt = 0; !opts.stopped?.(); attempt++) {
+export async function ensureReadingsLogRetrying(nc: NatsConnection, config: Readonly<Config>, opts: EnsureLogOptions & { stopped?: () => boolean; signal?: AbortSignal }): Promise<JetStreamManager | undefined> {
+  for (let attempt = 0; !opts.stopped?.() && !opts.signal?.aborted; attempt++) {
     try {
       return await ensureReadingsLog(nc, config, opts)
     } catch (err) {
       opts.log.warn({ err: (err as Error).message, attempt }, 'cannot ensure the readings stream yet; retrying')
-      await new Promise((r) => setTimeout(r, equalJitter(backoffWindow(attempt, { baseMs: 250, capMs: 5000 }))))
+      // Aborting ends the wait at once, so no timer outlives the caller's stop().
+      await delay(equalJitter(backoffWindow(attempt, { baseMs: 250, capMs: 5000 })), undefined, { signal: opts.signal }).catch(() => undefined)
     }
   }
   return undefined
