@@ -558,8 +558,12 @@ function settlesAtOnce(next: Promise<unknown>): Promise<boolean> {
   return Promise.race([next.then(() => true, () => true), new Promise<boolean>((r) => setImmediate(() => r(false)))])
 }
 
-/** The consumer's state for a log line. */
-function consumerState(info: ConsumerInfo): Record<string, unknown> {
+/**
+ * A consumer's state for a log line (and the cluster tests' diagnostics): a
+ * lost pull request (numWaiting 0), a consumer that delivers nothing
+ * (delivered stuck, numPending > 0), writers holding messages (numAckPending).
+ */
+export function consumerState(info: ConsumerInfo): Record<string, unknown> {
   return {
     numPending: info.num_pending,
     numAckPending: info.num_ack_pending,
@@ -567,6 +571,7 @@ function consumerState(info: ConsumerInfo): Record<string, unknown> {
     numRedelivered: info.num_redelivered,
     delivered: info.delivered.consumer_seq,
     ackFloor: info.ack_floor.consumer_seq,
+    ackFloorStreamSeq: info.ack_floor.stream_seq,
     leader: info.cluster?.leader,
   }
 }

@@ -10,9 +10,8 @@ import { describe, expect, it } from 'vitest'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { LoadGenerator } from '../chaos/lib/load.ts'
 import { connectLog } from '../../cluster/log/readings-stream.ts'
-import { startWriter } from '../../cluster/writer.ts'
 import { silentLogger } from '../../core/log.ts'
-import { clusterPerFile, scenario, until, WRITER_ACK_WAIT_MS, type Scenario } from './fixture.ts'
+import { clusterPerFile, scenario, until, type Scenario } from './fixture.ts'
 import { explainStall, recentLog, type RecentLog } from './writer-diagnostics.ts'
 
 const world = clusterPerFile()
@@ -22,17 +21,16 @@ async function settle(load: LoadGenerator): Promise<void> {
   expect(await load.flush(60_000)).toBe(true)
 }
 
-/** In-process writers of a scenario, each with its last log lines kept for a failure's explanation. */
+/** In-process writers of a scenario (stopped by Scenario.close()), each with its last log lines kept for a failure's explanation. */
 interface Writers {
   logs: RecentLog[]
-  stop(): Promise<void>
 }
 
-/** Like Scenario.startWriters, but each writer logs into a ring that a failed wait prints (TIDEWATCH_TEST_LOG is off in CI). */
+/** Scenario.startWriters, each writer logging into a ring that a failed wait prints (TIDEWATCH_TEST_LOG is off in CI). */
 async function startWriters(s: Scenario, targets: readonly string[] = ['primary', 'dr']): Promise<Writers> {
-  const logs = targets.map(() => recentLog())
-  const writers = await Promise.all(targets.map((target, i) => startWriter({ config: s.config, target, log: logs[i]!.log, ackWaitMs: WRITER_ACK_WAIT_MS })))
-  return { logs, stop: async () => void (await Promise.all(writers.map((w) => w.stop().catch(() => undefined)))) }
+  const logs = new Map(targets.map((target) => [target, recentLog()]))
+  await s.startWriters(targets, { log: (target) => logs.get(target)!.log })
+  return { logs: [...logs.values()] }
 }
 
 /** until(), and when it times out, the consumers' state and the writers' last log lines on stderr before the test fails. */
@@ -105,7 +103,6 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       expect(stats.log.fallbackRecords).toBe(0)
       await load.close()
     } finally {
-      await writers?.stop()
       await s.close()
     }
   })
@@ -129,7 +126,6 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       await expectBothComplete(s, load, writers)
       await load.close()
     } finally {
-      await writers?.stop()
       await s.close()
     }
   })
@@ -154,7 +150,6 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       await expectBothComplete(s, load, writers)
       await load.close()
     } finally {
-      await writers?.stop()
       await s.close()
     }
   })
@@ -180,7 +175,6 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       await expectBothComplete(s, load, writers)
       await load.close()
     } finally {
-      await writers?.stop()
       await s.close()
     }
   })
@@ -205,7 +199,6 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       await load.close()
     } finally {
       for (const c of children) c.kill('SIGTERM')
-      await writers?.stop()
       await s.close()
     }
   })

@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, nestPaths, type Config } from '../../core/config.ts'
-import { createLogger, silentLogger } from '../../core/log.ts'
+import { createLogger, silentLogger, type Logger } from '../../core/log.ts'
 import { Registry } from '../../devices/registry.ts'
 import { startNatsCluster, type NatsCluster } from '../../cluster/local/nats.ts'
 import { startEdge, type EdgeHandle } from '../../cluster/edge.ts'
@@ -65,7 +65,8 @@ export interface Scenario {
   stations: StationCreds[]
   registry: Registry
   startEdge(): Promise<EdgeHandle>
-  startWriters(targets?: readonly string[]): Promise<WriterHandle[]>
+  /** In-process writers, stopped by close(); `log` gives each target's writer its own logger (e.g. a ring a failed wait prints). */
+  startWriters(targets?: readonly string[], opts?: { log?: (target: string) => Logger }): Promise<WriterHandle[]>
   /** Creates the stream and the targets' consumers (with the test's short ack_wait) before any writer starts. */
   ensureLog(): Promise<void>
   /** Readings acknowledged vs stored in one target, from InfluxDB itself. */
@@ -130,8 +131,9 @@ export async function scenario(world: ClusterWorld, name: string, stationCount: 
         await nc.close()
       }
     },
-    async startWriters(targets = config.influx.targets.map((t) => t.name)) {
-      const writers = await Promise.all(targets.map((target) => startWriter({ config, target, log: log.child({ scenario: name }), ackWaitMs: WRITER_ACK_WAIT_MS })))
+    async startWriters(targets = config.influx.targets.map((t) => t.name), opts = {}) {
+      const writerLog = (target: string): Logger => opts.log?.(target) ?? log.child({ scenario: name })
+      const writers = await Promise.all(targets.map((target) => startWriter({ config, target, log: writerLog(target), ackWaitMs: WRITER_ACK_WAIT_MS })))
       handles.push(...writers)
       return writers
     },

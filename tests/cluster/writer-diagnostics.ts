@@ -11,6 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import type { Config } from '../../core/config.ts'
 import { createLogger, silentLogger, type Logger } from '../../core/log.ts'
 import { connectLog, consumerName } from '../../cluster/log/readings-stream.ts'
+import { consumerState } from '../../cluster/writer.ts'
 
 export interface RecentLog {
   /** A debug-level logger whose lines are kept here. */
@@ -47,17 +48,7 @@ export async function consumerReport(config: Readonly<Config>, targets: readonly
     return await Promise.all(
       targets.map(async (target) => {
         try {
-          const i = await jsm.consumers.info(stream, consumerName(target))
-          const state = {
-            num_pending: i.num_pending,
-            num_ack_pending: i.num_ack_pending,
-            num_waiting: i.num_waiting,
-            num_redelivered: i.num_redelivered,
-            delivered: i.delivered,
-            ack_floor: i.ack_floor,
-            leader: i.cluster?.leader,
-          }
-          return `${target}: ${JSON.stringify(state)}`
+          return `${target}: ${JSON.stringify(consumerState(await jsm.consumers.info(stream, consumerName(target))))}`
         } catch (err) {
           return `${target}: consumer info failed: ${(err as Error).message}`
         }
