@@ -195,7 +195,7 @@ describe('edge → JetStream R3 → writers → both InfluxDBs', () => {
       expect(await ackedMore(load, 200)).toBe(true)
       await settle(load)
       // The survivor takes over what the dead one held, once its ack_wait has passed.
-      await expectBothComplete(s, load)
+      await expectBothComplete(s, load, writers)
       await load.close()
     } finally {
       for (const c of children) c.kill('SIGTERM')
