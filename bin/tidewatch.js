@@ -9,7 +9,7 @@
 // tests do); TIDEWATCH_NO_BUNDLE=1 runs dist/ module by module for every command.
 import { existsSync } from 'node:fs'
 import { buildState, bundleEntry, entry } from './build-state.js'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 // `tidewatch devices list | head`: the reader went away; stop quietly, as other CLI programs do.
 process.stdout.on('error', (err) => {
@@ -27,4 +27,5 @@ if (process.env.TIDEWATCH_FROM_SOURCE !== '1' && buildState() === 'fresh') {
   register()
   ;({ main } = await import('../cli/main.ts'))
 }
-process.exitCode = await main(argv)
+// A service runs on a thread of its own, started from this file (cli/service-thread.ts).
+process.exitCode = await main(argv, undefined, process.env, fileURLToPath(import.meta.url))

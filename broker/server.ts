@@ -150,56 +150,77 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
   }
 
   const servers: Server[] = []
-  let port: number | undefined
-  // TLS-only mode opens no plaintext socket at all: a station secret sent
-  // in clear over 4G is readable by anyone on the path (docs/SECURITY.md).
-  if (config.mqtt.plaintext) {
-    const tcp = createServer((socket) => (auth.admitSocket(socket.remoteAddress) ? aedes.handle(socket) : socket.destroy()))
-    servers.push(tcp)
-    port = await listen(tcp, config.mqtt.port, config.mqtt.host)
+  async function close(): Promise<void> {
+    guard.stop()
+    detachFeedback?.()
+    // Closing aedes first ends client connections, so server.close() can finish.
+    const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+    await new Promise<void>((r) => aedes.close(() => r()))
+    await closed
+    await verifier.close()
+    security.flush()
+    await db?.close()
   }
+
+  let port: number | undefined
   let tlsPort: number | undefined
-  if (config.mqtt.certFile && config.mqtt.keyFile) {
-    const clientCa = config.mqtt.clientCaFile ?? config.mqtt.caFile
-    const tls = createTlsServer(
-      {
-        cert: readFileSync(config.mqtt.certFile),
-        key: readFileSync(config.mqtt.keyFile),
-        ...(config.mqtt.caFile ? { ca: readFileSync(config.mqtt.caFile) } : {}),
-        minVersion: 'TLSv1.2',
-        // Device certificates: ask every TLS client for one, verified against
-        // the CA that issues station certificates (and the CRL, if one is
-        // configured). rejectUnauthorized is false on purpose: the verdict is
-        // taken at CONNECT (hooks/authenticate.ts), where a refusal gets a
-        // CONNACK and a security event naming the certificate, and where a
-        // station without a certificate may still use its secret
-        // (clientCerts: 'optional') or is refused ('required'). The client
-        // still proves it holds the certificate's key in the handshake
-        // (CertificateVerify, RFC 8446 §4.4.3) whatever the chain verdict.
-        ...(config.mqtt.clientCerts !== 'off' && clientCa
-          ? {
-              requestCert: true,
-              rejectUnauthorized: false,
-              // Only the issuer of station certificates: a certificate from the
-              // server's own CA (if different) must not pass as a station's.
-              ca: readFileSync(clientCa),
-              ...(config.mqtt.crlFile ? { crl: readFileSync(config.mqtt.crlFile) } : {}),
-            }
-          : {}),
-      },
-      (socket) => {
-        if (config.mqtt.clientCerts !== 'off') watchForgedChain(socket)
-        aedes.handle(socket)
-      },
-    )
-    // Judged on the raw TCP connection, before the handshake costs anything.
-    tls.on('connection', (raw: Socket) => {
-      if (!auth.admitSocket(raw.remoteAddress)) raw.destroy()
-    })
-    // Handshake failures (scanners, wrong CA) are logged, never fatal.
-    tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'))
-    servers.push(tls)
-    tlsPort = await listen(tls, config.mqtt.tlsPort, config.mqtt.host)
+  // A port in use (or an unreadable certificate) ends the start, and what is
+  // already open is closed: the password worker, the session guard's timers
+  // and the state database would otherwise keep the process alive, a service
+  // that failed to start but never exits.
+  try {
+    // TLS-only mode opens no plaintext socket at all: a station secret sent
+    // in clear over 4G is readable by anyone on the path (docs/SECURITY.md).
+    if (config.mqtt.plaintext) {
+      const tcp = createServer((socket) => (auth.admitSocket(socket.remoteAddress) ? aedes.handle(socket) : socket.destroy()))
+      servers.push(tcp)
+      port = await listen(tcp, config.mqtt.port, config.mqtt.host)
+    }
+    if (config.mqtt.certFile && config.mqtt.keyFile) {
+      const clientCa = config.mqtt.clientCaFile ?? config.mqtt.caFile
+      const tls = createTlsServer(
+        {
+          cert: readFileSync(config.mqtt.certFile),
+          key: readFileSync(config.mqtt.keyFile),
+          ...(config.mqtt.caFile ? { ca: readFileSync(config.mqtt.caFile) } : {}),
+          minVersion: 'TLSv1.2',
+          // Device certificates: ask every TLS client for one, verified against
+          // the CA that issues station certificates (and the CRL, if one is
+          // configured). rejectUnauthorized is false on purpose: the verdict is
+          // taken at CONNECT (hooks/authenticate.ts), where a refusal gets a
+          // CONNACK and a security event naming the certificate, and where a
+          // station without a certificate may still use its secret
+          // (clientCerts: 'optional') or is refused ('required'). The client
+          // still proves it holds the certificate's key in the handshake
+          // (CertificateVerify, RFC 8446 §4.4.3) whatever the chain verdict.
+          ...(config.mqtt.clientCerts !== 'off' && clientCa
+            ? {
+                requestCert: true,
+                rejectUnauthorized: false,
+                // Only the issuer of station certificates: a certificate from the
+                // server's own CA (if different) must not pass as a station's.
+                ca: readFileSync(clientCa),
+                ...(config.mqtt.crlFile ? { crl: readFileSync(config.mqtt.crlFile) } : {}),
+              }
+            : {}),
+        },
+        (socket) => {
+          if (config.mqtt.clientCerts !== 'off') watchForgedChain(socket)
+          aedes.handle(socket)
+        },
+      )
+      // Judged on the raw TCP connection, before the handshake costs anything.
+      tls.on('connection', (raw: Socket) => {
+        if (!auth.admitSocket(raw.remoteAddress)) raw.destroy()
+      })
+      // Handshake failures (scanners, wrong CA) are logged, never fatal.
+      tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'))
+      servers.push(tls)
+      tlsPort = await listen(tls, config.mqtt.tlsPort, config.mqtt.host)
+    }
+  } catch (err) {
+    await close()
+    throw err
   }
   log.info({ port: port ?? 'off (TLS only)', tlsPort }, 'MQTT broker listening')
 
@@ -210,16 +231,6 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     counters,
     connectedClients: () => aedes.connectedClients,
     metrics: () => brokerFamilies(counters, aedes.connectedClients),
-    async close() {
-      guard.stop()
-      detachFeedback?.()
-      // Closing aedes first ends client connections, so server.close() can finish.
-      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
-      await new Promise<void>((r) => aedes.close(() => r()))
-      await closed
-      await verifier.close()
-      security.flush()
-      await db?.close()
-    },
+    close,
   }
 }

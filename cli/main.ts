@@ -1,6 +1,7 @@
 import type { Config } from '../core/config.ts'
 import { isTidewatchError, TidewatchError, type ErrorCode } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
+import { serviceThreadData, serviceThreadYoungGenerationMb, stopFromMainThread } from '../core/service-thread.ts'
 import { processIo, usageFor, type Io } from './args.ts'
 
 /**
@@ -62,10 +63,17 @@ interface Command {
   /** Help text, loaded with the command's module when it lives there: the subcommand's that args name (`devices add`), else the command's. */
   help(args: readonly string[]): Promise<string>
   run(ctx: Context): Promise<number>
+  /** A long-running service whose hot path allocates per message: it runs on a thread of its own (cli/service-thread.ts). */
+  serviceThread?: boolean
 }
 
-/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+/**
+ * Resolves on the first SIGINT/SIGTERM; a second one exits at once. On a
+ * service's thread, which gets no signals, when the main thread passes the
+ * first one on.
+ */
 function shutdownSignal(): Promise<void> {
+  if (serviceThreadData()) return stopFromMainThread()
   return new Promise((resolve) => {
     let count = 0
     const handler = (): void => {
@@ -115,6 +123,7 @@ function service(name: string, what: string, parts: import('../platform/platform
       const { runPlatform } = await import('./commands/up.ts')
       return runPlatform({ config, log: await log(), io, parts, demo: values.demo, until: shutdownSignal() })
     },
+    serviceThread: true,
   }
 }
 
@@ -126,6 +135,7 @@ const COMMANDS: Record<string, Command> = {
   edge: {
     help: async () => (await import('./commands/edge.ts')).USAGE,
     run: async ({ args, config, log, io }) => (await import('./commands/edge.ts')).edgeCommand(args, config, await log(), io, shutdownSignal()),
+    serviceThread: true,
   },
   writer: {
     help: async () => (await import('./commands/writer.ts')).USAGE,
@@ -263,7 +273,12 @@ export function describeError(err: unknown, command?: string): { line: string; e
   return { line: `INTERNAL: ${firstLine(e?.message ?? String(err))}`, exit: EXIT.RUNTIME }
 }
 
-export async function main(argv: string[], io: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/**
+ * `programFile` is bin/tidewatch.js when the program runs as a process: a
+ * service then runs on a thread of its own, started from it (runtime in
+ * core/config.ts). Without it (tests calling main), every command runs here.
+ */
+export async function main(argv: string[], io: Io = processIo, env: NodeJS.ProcessEnv = process.env, programFile?: string): Promise<number> {
   // `tidewatch help devices add` is `tidewatch devices add --help`.
   const [command, ...rest] = argv[0] === 'help' && argv[1] ? [...argv.slice(1), '--help'] : argv[0] === 'help' ? [] : argv
   if (!command || command === '--help' || command === '-h') {
@@ -286,6 +301,14 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
     const { loadConfig } = await import('../core/config.ts')
     const config = loadConfig({ file, env })
     getLog = async (): Promise<Logger> => (log ??= (await import('../core/log.ts')).createLogger(config.log.level))
+    const { youngGenerationMb } = config.runtime
+    if (cmd.serviceThread && programFile && youngGenerationMb > 0 && !serviceThreadData()) {
+      const { runOnServiceThread } = await import('./service-thread.ts')
+      ;(await getLog()).debug({ youngGenerationMb }, 'starting the service on a thread of its own')
+      return await runOnServiceThread({ programFile, argv, env, youngGenerationMb, until: shutdownSignal() })
+    }
+    const threadYoungMb = serviceThreadYoungGenerationMb()
+    if (threadYoungMb !== undefined) (await getLog()).debug({ youngGenerationMb: threadYoungMb }, 'service running on a thread of its own')
     return await cmd.run({ args, config, log: getLog, io })
   } catch (err) {
     const { line, exit } = describeError(err, command)

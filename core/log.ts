@@ -1,4 +1,5 @@
 import { pino, symbols, type Logger } from 'pino'
+import { stderrIsTerminal } from './service-thread.ts'
 
 export type { Logger }
 
@@ -14,7 +15,7 @@ export type { Logger }
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const opts = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, onChild: oneComponent }
   if (destination) return pino(opts, destination)
-  if (process.stderr.isTTY) return pino(opts, { write: (line: string) => statusLine.print(prettyLine(line)) })
+  if (stderrIsTerminal()) return pino(opts, { write: (line: string) => statusLine.print(prettyLine(line)) })
   return pino(opts, process.stderr)
 }
 

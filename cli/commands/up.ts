@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { Config, InfluxTarget } from '../../core/config.ts'
 import { deepFreeze, ConfigSchema } from '../../core/config.ts'
 import { statusLine, type Logger } from '../../core/log.ts'
+import { stderrIsTerminal } from '../../core/service-thread.ts'
 import { ensureDevCertificates } from '../../broker/tls/dev-ca.ts'
 import { createSimulator, type Simulator } from '../../firmware-sim/simulator.ts'
 import { ensureInfluxdInstalled, freePort, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
@@ -154,7 +155,7 @@ function mirrorHealth(mirror: NonNullable<Awaited<ReturnType<typeof import('../.
 }
 
 function startStatusLine(p: Platform, io: Io): { stop(): void } {
-  const tty = process.stderr.isTTY
+  const tty = stderrIsTerminal()
   let lastAccepted = p.ingest?.ingest.counters.readingsAccepted ?? 0
   let lastAt = Date.now()
   const every = tty ? 1000 : 15_000
