@@ -103,7 +103,9 @@ async function freshPlatform(id: string): Promise<{ platform: PlatformChild; dat
 
 async function launch(dir: string, tag: string): Promise<PlatformChild> {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  if (args['cpu-prof']) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=platform-${tag}-${Date.now()}.cpuprofile`])
+  // No --cpu-prof-name: the service runs on a thread of its own (cli/service-thread.ts) and
+  // every thread writes a profile; Node names each by pid and thread id, the service's is not thread 0.
+  if (args['cpu-prof']) nodeArgs.push(...['--cpu-prof', `--cpu-prof-dir=${join(profDir, `platform-${tag}-${Date.now()}`)}`])
   return startPlatformChild({ dir, influxUrl: influx!.url, nodeArgs })
 }
 

@@ -19,7 +19,11 @@ process.stdout.on('error', (err) => {
 
 const argv = process.argv.slice(2)
 let main
-if (process.env.TIDEWATCH_FROM_SOURCE !== '1' && buildState() === 'fresh') {
+// A service's thread runs this file again (cli/service-thread.ts); it runs
+// what the process chose here, even when a build lands in between.
+const fromSource = process.env.TIDEWATCH_FROM_SOURCE === '1' || (process.env.TIDEWATCH_FROM_DIST !== '1' && buildState() !== 'fresh')
+process.env[fromSource ? 'TIDEWATCH_FROM_SOURCE' : 'TIDEWATCH_FROM_DIST'] = '1'
+if (!fromSource) {
   const bundle = process.env.TIDEWATCH_NO_BUNDLE !== '1' && existsSync(bundleEntry) ? await import(pathToFileURL(bundleEntry).href) : undefined
   ;({ main } = bundle?.runsFromBundle(argv) ? bundle : await import(pathToFileURL(entry).href))
 } else {

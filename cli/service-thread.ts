@@ -9,8 +9,8 @@ import { STOP_SERVICE, type ServiceThreadData } from '../core/service-thread.ts'
  * without a second process, so kill -9 of the pid still stops everything at
  * once and a supervisor sees one process. The main thread keeps the signals:
  * the first stop is passed on, a second exits at once (cli/main.ts).
- * Resolves to the thread's exit code; rejects with what it threw, when it
- * ended by an uncaught error (cli/main.ts describes it in one line).
+ * Resolves to the thread's exit code; when it ended by an uncaught error,
+ * prints that error's stack and rejects with it (cli/main.ts adds the one line).
  */
 export function runOnServiceThread(opts: {
   /** bin/tidewatch.js: the thread starts the program as the process did. */
@@ -30,7 +30,11 @@ export function runOnServiceThread(opts: {
   void opts.until.then(() => worker.postMessage(STOP_SERVICE))
   return new Promise((resolve, reject) => {
     let failure: unknown
-    worker.once('error', (err) => (failure = err))
+    worker.on('error', (err) => {
+      // An uncaught error is a bug: its stack is what finds it (the one-line summary follows, from cli/main.ts).
+      if (failure === undefined) process.stderr.write(`${err.stack ?? String(err)}\n`)
+      failure ??= err
+    })
     worker.once('exit', (code) => (failure === undefined ? resolve(code) : reject(failure)))
   })
 }

@@ -1,5 +1,6 @@
-import { pino, symbols, type Logger } from 'pino'
-import { stderrIsTerminal } from './service-thread.ts'
+import { destination as fdDestination, pino, symbols, type Logger } from 'pino'
+import { writeSync } from 'node:fs'
+import { serviceThreadData, stderrIsTerminal } from './service-thread.ts'
 
 export type { Logger }
 
@@ -16,7 +17,17 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   const opts = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, onChild: oneComponent }
   if (destination) return pino(opts, destination)
   if (stderrIsTerminal()) return pino(opts, { write: (line: string) => statusLine.print(prettyLine(line)) })
+  // A service's thread writes to fd 2 itself, synchronously, as the main
+  // thread's stderr does for a file or pipe: its process.stderr is a port to
+  // the main thread with an unbounded queue, whose last lines a kill -9 loses.
+  if (serviceThreadData()) return pino(opts, fdDestination({ fd: 2, sync: true }))
   return pino(opts, process.stderr)
+}
+
+/** stderr for the status line and terminal logs: fd 2 itself on a service's thread (see createLogger), else process.stderr. */
+function writeStderr(text: string): void {
+  if (serviceThreadData()) writeSync(2, text)
+  else process.stderr.write(text)
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' })
@@ -86,13 +97,13 @@ export const statusLine = {
   current: '',
   show(line: string): void {
     this.current = line
-    process.stderr.write(`\r\x1b[2K${line}`)
+    writeStderr(`\r\x1b[2K${line}`)
   },
   print(line: string): void {
-    process.stderr.write(`\r\x1b[2K${line.endsWith('\n') ? line : `${line}\n`}${this.current}`)
+    writeStderr(`\r\x1b[2K${line.endsWith('\n') ? line : `${line}\n`}${this.current}`)
   },
   clear(): void {
-    if (this.current) process.stderr.write('\r\x1b[2K')
+    if (this.current) writeStderr('\r\x1b[2K')
     this.current = ''
   },
 }
