@@ -303,8 +303,8 @@ export async function main(argv: string[], io: Io = processIo, env: NodeJS.Proce
     getLog = async (): Promise<Logger> => (log ??= (await import('../core/log.ts')).createLogger(config.log.level))
     const { youngGenerationMb } = config.runtime
     if (cmd.serviceThread && programFile && youngGenerationMb > 0 && !serviceThreadData()) {
+      // The thread logs its own start (below); the main thread loads no logger for it.
       const { runOnServiceThread } = await import('./service-thread.ts')
-      ;(await getLog()).debug({ youngGenerationMb }, 'starting the service on a thread of its own')
       return await runOnServiceThread({ programFile, argv, env, youngGenerationMb, until: shutdownSignal() })
     }
     const threadYoungMb = serviceThreadYoungGenerationMb()

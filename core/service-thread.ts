@@ -14,11 +14,16 @@ export interface ServiceThreadData {
 /** The message the main thread posts when the process is asked to stop (SIGINT, SIGTERM). */
 export const STOP_SERVICE = 'stop'
 
-/** This thread's data when it is a service's thread, else undefined (the process's main thread, or any other worker). */
-export function serviceThreadData(): ServiceThreadData | undefined {
+/** workerData never changes for a thread: read once. */
+const thisThread: ServiceThreadData | undefined = (() => {
   if (isMainThread) return undefined
   const data = workerData as Partial<ServiceThreadData> | null | undefined
   return data?.tidewatchServiceThread === true ? (data as ServiceThreadData) : undefined
+})()
+
+/** This thread's data when it is a service's thread, else undefined (the process's main thread, or any other worker). */
+export function serviceThreadData(): ServiceThreadData | undefined {
+  return thisThread
 }
 
 /** The young generation V8 gave this service's thread, in MB (resourceLimits), or undefined off a service's thread. */
