@@ -14,6 +14,7 @@ import { buildFixture, writeLines, type FixtureSchema } from '../dashboards/fixt
 import { expandQuery, parseRelative } from '../dashboards/grafana-macros.ts'
 import { startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
 import { STA_LIMITS } from '../../api/sta/limits.ts'
+import { REGISTRY_CHECK_MS } from '../../api/sta/routes.ts'
 import { collectAnswers, registerFixtureStations } from './schema-requests.ts'
 
 const DB = 'tidewatch'
@@ -66,8 +67,13 @@ describe('migrateReadingSchema on influxd 1.6.7', () => {
     const names = measurements![0]!.values.map((v) => v[0])
     expect(names).toContain('station_reading')
     expect(names).not.toContain('reading')
-    for (const q of ['SELECT * FROM "raw"."station_reading" GROUP BY "station"', 'SELECT * FROM "long"."station_reading_1h" GROUP BY "station"']) {
+    // The rollup CQ (influx/retention.ts, RESAMPLE EVERY 1h FOR 1d) recomputes the last day's
+    // rollups from the raw points whenever it runs, on the direct side only (the migrated side has
+    // no station_reading until the migration), so that day depends on the clock: compare before it.
+    const beforeCqWindow = `time < ${(now - 25 * 3_600_000) * 1_000_000}`
+    for (const q of ['SELECT * FROM "raw"."station_reading" GROUP BY "station"', `SELECT * FROM "long"."station_reading_1h" WHERE ${beforeCqWindow} GROUP BY "station"`]) {
       const [want, got] = await Promise.all([contents(direct, q), contents(migrated, q)])
+      expect(JSON.stringify(want).length, `${q} holds the fixture`).toBeGreaterThan(10_000)
       expect(got, q).toEqual(want)
     }
   })
@@ -129,6 +135,12 @@ describe('SensorThings pages deeper than STA_LIMITS.maxScan across datastreams',
     await direct.tp.platform.registry.add({ id: 'CM-DEEP', name: 'Trạm sâu', lat: 9.5, lon: 105 })
     const lines = Array.from({ length: READINGS }, (_, i) => `station_reading,station=CM-DEEP no2=0.1,ph=7.${i % 10},salinity=${(i % 50) / 10},water_level=${i % 200},late=false,delay_s=1.0 ${at(i)}`)
     await writeLines(direct.influx.server.url, DB, '', lines)
+    // The API lists stations at most once per REGISTRY_CHECK_MS (api/sta/routes.ts): the requests
+    // of the tests before may have listed them just now, without CM-DEEP. Wait for the next listing.
+    for (let tries = 0; (await fetch(`${direct.tp.apiUrl}/sta/v1.1/FeaturesOfInterest('CM-DEEP')`)).status !== 200; tries++) {
+      if (tries > 50) throw new Error('CM-DEEP never reached the SensorThings API')
+      await new Promise((r) => setTimeout(r, REGISTRY_CHECK_MS))
+    }
   })
 
   const ids = async (path: string) => {
