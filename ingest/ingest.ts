@@ -9,7 +9,7 @@ import { quarantineLine, readingLines } from './points.ts'
 import type { QuarantineStore } from './quarantine.ts'
 import type { Sighting } from '../devices/registry.ts'
 import type { AcceptedReading, Rejection, StationContext } from '../core/reading.ts'
-import { validatePayload, type ValidationLimits } from './parse/validate.ts'
+import { validatePayload, type ValidationLimits, type ValidationResult } from './parse/validate.ts'
 import type { SpoolRecord } from './spool/spool.ts'
 
 /**
@@ -89,7 +89,7 @@ export class Ingest {
   private readonly limits: ValidationLimits
   private readonly clock: () => number
   private readonly uniqueMs = new UniqueMsClock()
-  private readonly lastSeen = new Map<string, Sighting>()
+  private lastSeen = new Map<string, Sighting>()
   private readonly contexts = new Map<string, { at: number; ctx: StationContext | undefined }>()
   private contextsVersion: string | undefined
   private contextsCheckedAt = Number.NEGATIVE_INFINITY
@@ -142,24 +142,47 @@ export class Ingest {
     return wait.then(() => this.handleHolding(stationId, payload, budget))
   }
 
-  /** Validates, spools and reports one payload whose bytes `budget` already holds; releases them when done. */
-  private async handleHolding(stationId: string, payload: Buffer, budget: ByteBudget): Promise<IngestOutcome> {
+  /**
+   * Validates and spools one payload whose bytes `budget` already holds;
+   * releases them when the spool has answered. Not async either: the
+   * message waits for the group commit in one `then`, not in a suspended
+   * frame holding every local.
+   */
+  private handleHolding(stationId: string, payload: Buffer, budget: ByteBudget): Promise<IngestOutcome> {
     const receivedAt = this.clock()
-    let result: ReturnType<typeof validatePayload>
-    let station: StationContext | undefined
     this.counters.inFlight++
+    this.counters.payloads++
+    let station: StationContext | undefined
+    let result: ValidationResult
+    let durable: Promise<void>
     try {
-      this.counters.payloads++
       station = this.stationContext(stationId, receivedAt)
       result = validatePayload(station, stationId, payload, receivedAt, this.limits)
       // Quarantine first (synchronous SQLite), then the fsync'd spool: both
       // must hold before the caller acknowledges.
       this.deps.quarantine.add(result.rejected, receivedAt)
-      await this.laneFor(result).append(this.spoolRecords(result, receivedAt))
-    } finally {
-      this.counters.inFlight--
-      budget.release(payload.length)
+      durable = this.laneFor(result).append(this.spoolRecords(result, receivedAt))
+    } catch (err) {
+      this.released(payload, budget)
+      return Promise.reject(err as Error)
     }
+    return durable.then(
+      () => this.reportDurable(stationId, payload, budget, receivedAt, station, result),
+      (err: unknown) => {
+        this.released(payload, budget)
+        throw err
+      },
+    )
+  }
+
+  private released(payload: Buffer, budget: ByteBudget): void {
+    this.counters.inFlight--
+    budget.release(payload.length)
+  }
+
+  /** After the spool holds a payload's records: counters, last seen, the alerter, feedback. */
+  private reportDurable(stationId: string, payload: Buffer, budget: ByteBudget, receivedAt: number, station: StationContext | undefined, result: ValidationResult): IngestOutcome {
+    this.released(payload, budget)
     for (const q of result.rejected) this.counters.rejectedByReason[q.reason] = (this.counters.rejectedByReason[q.reason] ?? 0) + 1
     if (station) this.observe(stationId, receivedAt, result)
     if (result.accepted.length) {
@@ -223,13 +246,20 @@ export class Ingest {
    * reset RTC we want to show in the station's health.
    */
   private observe(stationId: string, receivedAt: number, result: { accepted: Array<{ ts: number }>; rejected: Rejection[]; readingCount: number }): void {
-    const sighting: Sighting = { lastSeenAt: receivedAt }
+    let clockOffsetMs: number | undefined
     if (result.readingCount === 1) {
       const ts = result.accepted[0]?.ts ?? result.rejected.find((r) => r.ts !== undefined && r.reason.startsWith('TS_'))?.ts
-      if (ts !== undefined) sighting.clockOffsetMs = ts - receivedAt
+      if (ts !== undefined) clockOffsetMs = ts - receivedAt
     }
-    const prev = this.lastSeen.get(stationId)
-    this.lastSeen.set(stationId, sighting.clockOffsetMs === undefined && prev?.clockOffsetMs !== undefined ? { ...sighting, clockOffsetMs: prev.clockOffsetMs } : sighting)
+    // Updated in place while it waits for the next touchMany (takeLastSeen
+    // hands the map over and starts a new one): no object per message.
+    const seen = this.lastSeen.get(stationId)
+    if (!seen) {
+      this.lastSeen.set(stationId, clockOffsetMs === undefined ? { lastSeenAt: receivedAt } : { lastSeenAt: receivedAt, clockOffsetMs })
+      return
+    }
+    seen.lastSeenAt = receivedAt
+    if (clockOffsetMs !== undefined) seen.clockOffsetMs = clockOffsetMs
   }
 
   /**
@@ -264,12 +294,13 @@ export class Ingest {
 
   /** Returns and clears the stations heard from since the last call (for registry.touchMany). */
   takeLastSeen(): Map<string, Sighting> {
-    const copy = new Map(this.lastSeen)
-    this.lastSeen.clear()
-    return copy
+    const taken = this.lastSeen
+    this.lastSeen = new Map()
+    return taken
   }
 
   rejectedTotal(): number {
     return Object.values(this.counters.rejectedByReason).reduce((a, b) => a + (b ?? 0), 0)
   }
 }
+
