@@ -303,4 +303,3 @@ export class Ingest {
     return Object.values(this.counters.rejectedByReason).reduce((a, b) => a + (b ?? 0), 0)
   }
 }
-
