@@ -101,6 +101,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     limits,
     clientCerts: config.mqtt.clientCerts,
   })
+  // The state DB is open by now: a broker that cannot be created must not leave it locked for the next start.
   const aedes = await Aedes.createBroker({
     id: 'tidewatch',
     ...(db ? { persistence: new IndexedLevelPersistence(db) } : {}),
@@ -115,6 +116,9 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
       onRefused: deps.onRefused,
     }),
     authorizeSubscribe: createAuthorizeSubscribe({ identities, counters, log, security }),
+  }).catch(async (err: unknown) => {
+    await db?.close()
+    throw err
   })
   const detachFeedback = deps.feedback?.attach(
     (topic, payload) =>
