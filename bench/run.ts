@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { startManagedInflux, type ManagedInflux } from '../influx/managed.ts'
 import { Fleet, type FleetRun } from './lib/fleet.ts'
 import { influxCeiling, influxQuery, lossVerdict, percentiles, QueryablePoller, storedPerStation, storedPoints } from './lib/influx.ts'
-import { findPid, ProcSampler, type ProcUsage } from './lib/procstat.ts'
+import { findPid, ProcSampler, ThreadWatch, type ProcUsage } from './lib/procstat.ts'
 import { startPlatformChild, tailFigures, waitForLagZero, type PlatformChild } from './lib/platform.ts'
 import { formatReport, type Bar, type Row, type ScenarioReport } from './lib/report.ts'
 import { provision } from './lib/stations.ts'
@@ -224,8 +224,10 @@ async function throughputScenario(): Promise<ScenarioReport> {
     const fleet = await Fleet.start(creds!, P.workers)
     await fleet.connect({ host: '127.0.0.1', port: platform.mqttPort })
     const s = sampler(platform, [fleet]).start()
+    const threads = new ThreadWatch(platform.pid).start()
     const t0 = performance.now()
     const run = await fleet.flood(P.seconds, P.window)
+    const busiest = threads.stop()
     const drainMs = (await waitForLagZero(platform, 300_000, 50)) ?? NaN
     const allStoredS = (performance.now() - t0) / 1000
     const usage = s.stop()
@@ -241,7 +243,7 @@ async function throughputScenario(): Promise<ScenarioReport> {
       name: 'end-to-end throughput',
       verdict: v.ok ? 'ok' : 'FAIL',
       loss: v.loss,
-      figures: { ackedPerSec, storedPointsPerSec: storedPerSec, ratioToAedes: ratio, ratioToInflux: storedPerSec / (ceilings.influxPointsPerSec ?? NaN), puback, tailDrainMs: drainMs, usage },
+      figures: { ackedPerSec, busiestThread: busiest, storedPointsPerSec: storedPerSec, ratioToAedes: ratio, ratioToInflux: storedPerSec / (ceilings.influxPointsPerSec ?? NaN), puback, tailDrainMs: drainMs, usage },
       rows: [
         { scenario: '2 end-to-end', metric: 'acknowledged readings/s', value: fmt(ackedPerSec) },
         { scenario: '2 end-to-end', metric: 'stored points/s (InfluxDB count ÷ time to all stored)', value: fmt(storedPerSec) },
@@ -249,6 +251,11 @@ async function throughputScenario(): Promise<ScenarioReport> {
         { scenario: '2 end-to-end', metric: 'publish→PUBACK p50/p99 ms', value: `${puback.p50} / ${puback.p99}` },
         { scenario: '2 end-to-end', metric: 'last PUBACK → all stored', value: `${fmt(drainMs)} ms` },
         ...usageRows('2 end-to-end', usage),
+        {
+          scenario: '2 end-to-end',
+          metric: "tidewatch up's busiest thread during the flood: on a CPU / waiting for one, % of the time",
+          value: busiest ? `${busiest.onCpuPercent}% / ${busiest.runQueuePercent}%` : 'n/a',
+        },
       ],
       notes: v.ok ? [] : [`LOST ${v.loss.lost} acknowledged readings`],
     }

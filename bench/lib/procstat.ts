@@ -93,3 +93,61 @@ export class ProcSampler {
     return [...this.ended.values()]
   }
 }
+
+/** Nanoseconds each thread of a process spent on a CPU and waiting in the run queue for one (/proc/<pid>/task/<tid>/schedstat). */
+function threadSchedNs(pid: number): Map<number, { onCpu: number; runQueue: number }> {
+  const out = new Map<number, { onCpu: number; runQueue: number }>()
+  let tids: string[] = []
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const [onCpu, runQueue] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
+      out.set(Number(tid), { onCpu: onCpu!, runQueue: runQueue! })
+    } catch {
+      // the thread ended
+    }
+  }
+  return out
+}
+
+export interface BusiestThread {
+  tid: number
+  /** Share of the wall time on a CPU. */
+  onCpuPercent: number
+  /** Share of the wall time runnable but waiting for a CPU: what a busy machine costs a serial thread. */
+  runQueuePercent: number
+}
+
+/**
+ * The busiest thread of a process over a window. A process's CPU % cannot
+ * tell a saturated serial thread on a shared machine (on a CPU 70 %, waiting
+ * for one 24 %) from one with work to spare; this can (docs/PERFORMANCE.md,
+ * "The group commit in one turn").
+ */
+export class ThreadWatch {
+  private before = new Map<number, { onCpu: number; runQueue: number }>()
+  private started = 0
+
+  constructor(private readonly pid: number) {}
+
+  start(): this {
+    this.before = threadSchedNs(this.pid)
+    this.started = performance.now()
+    return this
+  }
+
+  stop(): BusiestThread | undefined {
+    const wallNs = (performance.now() - this.started) * 1e6
+    let busiest: BusiestThread | undefined
+    for (const [tid, now] of threadSchedNs(this.pid)) {
+      const was = this.before.get(tid) ?? { onCpu: 0, runQueue: 0 }
+      const onCpuPercent = Math.round(((now.onCpu - was.onCpu) / wallNs) * 100)
+      if (!busiest || onCpuPercent > busiest.onCpuPercent) busiest = { tid, onCpuPercent, runQueuePercent: Math.round(((now.runQueue - was.runQueue) / wallNs) * 100) }
+    }
+    return busiest
+  }
+}
