@@ -117,7 +117,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     }),
     authorizeSubscribe: createAuthorizeSubscribe({ identities, counters, log, security }),
   }).catch(async (err: unknown) => {
-    await db?.close()
+    await db?.close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cannot close the broker state DB'))
     throw err
   })
   const detachFeedback = deps.feedback?.attach(

@@ -149,13 +149,16 @@ export class Ingest {
    * frame holding every local.
    */
   private handleHolding(stationId: string, payload: Buffer, budget: ByteBudget): Promise<IngestOutcome> {
-    const receivedAt = this.clock()
     this.counters.inFlight++
     this.counters.payloads++
+    let receivedAt: number
     let station: StationContext | undefined
     let result: ValidationResult
     let durable: Promise<void>
+    // Everything that can throw is in here: the broker gate chains .then on
+    // the result, so a throw must become a rejection, never escape into aedes.
     try {
+      receivedAt = this.clock()
       station = this.stationContext(stationId, receivedAt)
       result = validatePayload(station, stationId, payload, receivedAt, this.limits)
       // Quarantine first (synchronous SQLite), then the fsync'd spool: both

@@ -14,6 +14,15 @@ import type { Logger } from '../../core/log.ts'
 const SYNCS_IN_FLIGHT = 2
 
 /**
+ * A group's write goes to the page cache: 0.2–1.7 ms for ~1 MB under load on
+ * the bench machine (docs/PERFORMANCE.md). Ten times the worst of those means
+ * the kernel is throttling this writer for a disk that cannot keep up.
+ */
+const SLOW_WRITE_MS = 20
+/** At most one warning per this long; the count is in the stats. */
+const SLOW_WRITE_LOG_EVERY_MS = 10_000
+
+/**
  * The durable spool between "a station's PUBACK" and "the point is in
  * InfluxDB". An append-only log of line-protocol points split into segment
  * files, fsync'd in groups: append() resolves only once its bytes are on
@@ -98,6 +107,8 @@ export interface SpoolStats {
   appendedRecords: number
   fsyncs: number
   backpressureWaits: number
+  /** Group writes that held the event loop for SLOW_WRITE_MS or more. */
+  slowWrites: number
   full: boolean
 }
 
@@ -152,7 +163,7 @@ export class Spool extends EventEmitter {
   private rolling = false
   private closed = false
   private spaceWaiters: Array<() => void> = []
-  private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0 }
+  private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0, slowWrites: 0 }
 
   private constructor(opts: SpoolOptions) {
     super()
@@ -325,11 +336,16 @@ export class Spool extends EventEmitter {
       // One group per call; the next is scheduled when this one is done.
       if (this.pending !== undefined && !this.closed) {
         await this.waitForSpace()
+        // close() may have run while this flush waited for space: it has
+        // rejected the pending group already.
         const batch = this.pending
+        if (batch === undefined || this.closed) return
         this.pending = undefined
+        let seg: Segment | undefined
+        let written = 0
         try {
           const buf = batch.bufs.length === 1 ? batch.bufs[0]! : Buffer.concat(batch.bufs)
-          let seg = this.segments.at(-1)!
+          seg = this.segments.at(-1)!
           if (seg.size > 0 && seg.size + buf.length > this.opts.segmentBytes) {
             await this.roll(batch.firstSeq)
             seg = this.segments.at(-1)!
@@ -340,9 +356,12 @@ export class Spool extends EventEmitter {
           // poll phase of other stations' messages (docs/PERFORMANCE.md,
           // "The group commit in one turn"). Only the fdatasync, which waits
           // for the disk, goes to the thread pool. Redis' appendfsync does
-          // the same in its beforeSleep.
-          let written = 0
+          // the same in its beforeSleep. The price: a disk so far behind
+          // that the kernel throttles writers stalls the loop here, so such
+          // writes are counted and logged.
+          const started = performance.now()
           while (written < buf.length) written += writeSync(this.active!.fd, buf, written, buf.length - written)
+          this.noteWriteTime(performance.now() - started, buf.length)
           seg.size += buf.length
           this.addBytes(buf.length)
           this.syncing.push(batch)
@@ -356,6 +375,10 @@ export class Spool extends EventEmitter {
           this.emit('append')
         } catch (err) {
           this.opts.log.error({ err }, 'spool write failed; acknowledgements withheld')
+          // A write cut short (ENOSPC after part of the group) leaves bytes
+          // the segment does not count; the next group must start where
+          // readers expect it, so they are cut off.
+          if (seg && written > 0) this.cutBack(seg)
           batch.reject(err as Error)
         }
       }
@@ -363,6 +386,25 @@ export class Spool extends EventEmitter {
       this.flushing = false
       if (this.pending !== undefined && !this.closed) this.scheduleFlush()
     }
+  }
+
+  private cutBack(seg: Segment): void {
+    try {
+      ftruncateSync(this.active!.fd, seg.size)
+    } catch (err) {
+      this.opts.log.error({ err, file: seg.file, size: seg.size }, 'spool: cannot cut a partly written group; later groups in this segment may be unreadable')
+    }
+  }
+
+  private slowWritesLoggedAt = Number.NEGATIVE_INFINITY
+
+  private noteWriteTime(ms: number, bytes: number): void {
+    if (ms < SLOW_WRITE_MS) return
+    this.counters.slowWrites++
+    const now = performance.now()
+    if (now - this.slowWritesLoggedAt < SLOW_WRITE_LOG_EVERY_MS) return
+    this.slowWritesLoggedAt = now
+    this.opts.log.warn({ ms: Math.round(ms), bytes, slowWrites: this.counters.slowWrites }, 'spool write held the event loop: the disk is not keeping up')
   }
 
   /**

@@ -100,6 +100,31 @@ describe('spool', () => {
     await spool.close()
   })
 
+  it('closes while full: the waiting append is rejected once, the parked group commit ends quietly (no unhandled rejection)', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (err: unknown): void => void unhandled.push(err)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const { spool } = await open({ maxBytes: 16 * 1024, segmentBytes: 4096 })
+      spool.addCursor('primary')
+      const big = (i: number) => ({ receivedAt: i, lines: [`reading,sensor=ph,station=s value=${i},pad="${'x'.repeat(900)}" ${i}`] })
+      let n = 0
+      while (!spool.full) await spool.append([big(n++)])
+      const waiting = spool.append([big(n++)])
+      const outcome = waiting.then(
+        () => 'acknowledged',
+        (err: Error) => err.message,
+      )
+      await new Promise((r) => setTimeout(r, 50))
+      await spool.close()
+      await new Promise((r) => setTimeout(r, 50))
+      expect(await outcome).toBe('spool closed')
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it('shares one byte limit between lanes: the backlog lane filling it holds the live lane, and its drain releases it', async () => {
     const capacity = new SpoolCapacity(16 * 1024)
     const lanes = []
