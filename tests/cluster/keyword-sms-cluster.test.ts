@@ -119,7 +119,10 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
     const recorded = async (phone: string) => (await repo.outbox.changesSince(0, 0, 10_000)).filter((r) => r.address === `+${phone}`)
     const sentTo = async (phone: string) => (await recorded(phone)).filter((r) => r.status === 'submitted' || r.status === 'delivered')
     for (const phone of [LAN, MINH, HOA]) {
-      expect(await eventually(async () => (await sentTo(phone)).length === to(phone).length, 15_000, 100), `PostgreSQL records the ${to(phone).length} SMS to ${phone}`).toBe(true)
+      const matches = await eventually(async () => (await sentTo(phone)).length === to(phone).length, 15_000, 100)
+      // Failed once in CI (2026-12-04, Hoa: 3 at the SMSC): say what each side holds.
+      const rows = (await recorded(phone)).map((r) => ({ kind: r.kind, status: r.status, text: r.text }))
+      expect(matches, `PostgreSQL records the ${to(phone).length} SMS to ${phone}; the SMSC got ${JSON.stringify(to(phone))}; PostgreSQL holds ${JSON.stringify(rows)}`).toBe(true)
     }
     expect((await recorded(LAN)).filter((r) => r.kind === 'reply')).toHaveLength(2)
 
