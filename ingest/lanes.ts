@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import type { MetricFamily } from '../core/metrics.ts'
-import { Spool, SpoolCapacity, type SpoolStats } from './spool/spool.ts'
+import { SLOW_WRITE_MS, Spool, SpoolCapacity, type SpoolStats } from './spool/spool.ts'
 
 /** Both spool lanes together; a sequence number means nothing across lanes, so there is none. */
 export type LanesStats = Omit<SpoolStats, 'headSeq'>
@@ -68,7 +68,7 @@ export class IngestLanes {
       { name: 'tidewatch_spool_full', help: '1 while the spool is full and acknowledgements are held', type: 'gauge', samples: [{ value: s.full ? 1 : 0 }] },
       { name: 'tidewatch_spool_backpressure_waits_total', help: 'Times appends waited for spool space', type: 'counter', samples: [{ value: s.backpressureWaits }] },
       { name: 'tidewatch_spool_fsyncs_total', help: 'Group commits (fsync) of the spool', type: 'counter', samples: [{ value: s.fsyncs }] },
-      { name: 'tidewatch_spool_slow_writes_total', help: 'Group writes that held the event loop 20 ms or more (a disk that cannot keep up)', type: 'counter', samples: [{ value: s.slowWrites }] },
+      { name: 'tidewatch_spool_slow_writes_total', help: `Group writes that held the event loop ${SLOW_WRITE_MS} ms or more (a disk that cannot keep up)`, type: 'counter', samples: [{ value: s.slowWrites }] },
     ]
   }
 

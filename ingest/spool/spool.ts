@@ -18,7 +18,7 @@ const SYNCS_IN_FLIGHT = 2
  * the bench machine (docs/PERFORMANCE.md). Ten times the worst of those means
  * the kernel is throttling this writer for a disk that cannot keep up.
  */
-const SLOW_WRITE_MS = 20
+export const SLOW_WRITE_MS = 20
 /** At most one warning per this long; the count is in the stats. */
 const SLOW_WRITE_LOG_EVERY_MS = 10_000
 
@@ -163,6 +163,7 @@ export class Spool extends EventEmitter {
   private rolling = false
   private closed = false
   private spaceWaiters: Array<() => void> = []
+  private slowWritesLoggedAt = Number.NEGATIVE_INFINITY
   private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0, slowWrites: 0 }
 
   private constructor(opts: SpoolOptions) {
@@ -395,8 +396,6 @@ export class Spool extends EventEmitter {
       this.opts.log.error({ err, file: seg.file, size: seg.size }, 'spool: cannot cut a partly written group; later groups in this segment may be unreadable')
     }
   }
-
-  private slowWritesLoggedAt = Number.NEGATIVE_INFINITY
 
   private noteWriteTime(ms: number, bytes: number): void {
     if (ms < SLOW_WRITE_MS) return

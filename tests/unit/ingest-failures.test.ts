@@ -16,7 +16,7 @@ import { QuarantineStore } from '../../ingest/quarantine.ts'
  * back exactly once. Real SQLite quarantine; the spool is a record sink
  * that can be made to fail (the spool has tests of its own).
  */
-describe('ingest: a failure before the spool answers is a rejection, and releases what the payload held', () => {
+describe('ingest: a failure before the spool answers is a rejection, and releases what the payload held (spool replaced by a record sink made to fail)', () => {
   let dir: string
   let quarantine: QuarantineStore
   let spoolFails: boolean
