@@ -30,6 +30,14 @@ interface SubRef {
   clientId: string
 }
 
+/**
+ * Topics whose persistent subscribers are remembered. Stations publish to
+ * one topic each (`stations/<id>/readings`), so a few thousand entries hold
+ * a province; past this the cache starts again rather than grow.
+ */
+const TOPIC_CACHE_MAX = 20_000
+const NO_SUBSCRIBERS: Promise<unknown> = Promise.resolve(undefined)
+
 /** The client id a per-client key is filed under, or undefined for other keys (retained messages). */
 export function clientIdOfKey(key: string): string | undefined {
   for (const prefix of PER_CLIENT_PREFIXES) {
@@ -49,6 +57,15 @@ type Base = Record<string, (...args: unknown[]) => unknown>
 export class IndexedLevelPersistence extends AsyncLevelPersistence {
   readonly #db: Level<string, unknown>
   readonly #stored = new Set<string>()
+  /**
+   * The persistent subscribers of each published topic, as aedes asks for
+   * them on every QoS 1 publish (enqueueOffline). The base answers from its
+   * trie, splitting and matching the topic each time: ~2 % of the broker
+   * thread at full load (docs/PERFORMANCE.md). The trie only changes in
+   * add/removeSubscriptions, synchronously before their first await, so
+   * clearing the cache there, before calling the base, is enough.
+   */
+  readonly #byTopic = new Map<string, Promise<unknown>>()
 
   constructor(db: Level<string, unknown>) {
     super(db)
@@ -75,14 +92,31 @@ export class IndexedLevelPersistence extends AsyncLevelPersistence {
   // ---- writes that file state under a client id: index first ----
   addSubscriptions(client: ClientRef, subs: unknown): unknown {
     this.#stored.add(client.id)
+    this.#byTopic.clear()
     return this.#base('addSubscriptions', client, subs)
+  }
+  removeSubscriptions(client: ClientRef, topics: unknown): unknown {
+    this.#byTopic.clear()
+    return this.#base('removeSubscriptions', client, topics)
+  }
+
+  subscriptionsByTopic(topic: string): Promise<unknown> {
+    let subs = this.#byTopic.get(topic)
+    if (subs === undefined) {
+      if (this.#byTopic.size >= TOPIC_CACHE_MAX) this.#byTopic.clear()
+      subs = this.#base('subscriptionsByTopic', topic) as Promise<unknown>
+      this.#byTopic.set(topic, subs)
+    }
+    return subs
   }
   outgoingEnqueue(sub: SubRef, packet: unknown): unknown {
     this.#stored.add(sub.clientId)
     return this.#base('outgoingEnqueue', sub, packet)
   }
   outgoingEnqueueCombi(subs: SubRef[] | undefined, packet: unknown): unknown {
-    for (const s of subs ?? []) this.#stored.add(s.clientId)
+    // Most publishes have no persistent subscriber: nothing to file, no async frame.
+    if (subs === undefined || subs.length === 0) return NO_SUBSCRIBERS
+    for (const s of subs) this.#stored.add(s.clientId)
     return this.#base('outgoingEnqueueCombi', subs, packet)
   }
   outgoingUpdate(client: ClientRef, packet: unknown): unknown {

@@ -166,36 +166,40 @@ function validateReading(
   const values = reading.values
   const keys = Object.keys(values)
   if (keys.length === 0) return rejectReading(out, stationId, item, index, 'READING_NO_VALUES', 'values is empty')
-  const rawValues = new Map<SensorKind, number>()
+  // One pass: a value is checked, calibrated and range-checked in turn. No
+  // map of raw values and no find() afterwards: this runs for every reading
+  // (bench/micro.ts). JSON.parse keeps one value per key, so each sensor
+  // appears at most once.
+  const accepted: AcceptedValue[] = []
+  let salinityReported = false
+  let conductivity: AcceptedValue | undefined
+  let temperature: AcceptedValue | undefined
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!
-    const value = values[key]
+    const raw = values[key]
     if (!isSensorKind(key)) {
-      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'READING_UNKNOWN_SENSOR', `"${bounded(key, SENSOR_CHARS)}" is not one of ${Object.keys(SENSORS).join(', ')}`)
+      rejectValue(out, stationId, index, ts, reading.ts, key, raw, 'READING_UNKNOWN_SENSOR', `"${bounded(key, SENSOR_CHARS)}" is not one of ${Object.keys(SENSORS).join(', ')}`)
       continue
     }
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      rejectValue(out, stationId, index, ts, reading.ts, key, value, 'VALUE_NOT_NUMBER', `${bounded(key, SENSOR_CHARS)} must be a finite number, got ${boundedJson(value, QUOTED_VALUE_CHARS)}`)
+    if (typeof raw !== 'number' || !Number.isFinite(raw)) {
+      rejectValue(out, stationId, index, ts, reading.ts, key, raw, 'VALUE_NOT_NUMBER', `${bounded(key, SENSOR_CHARS)} must be a finite number, got ${boundedJson(raw, QUOTED_VALUE_CHARS)}`)
       continue
     }
-    rawValues.set(key, value)
-  }
-
-  const accepted: AcceptedValue[] = []
-  for (const [sensor, raw] of rawValues) {
-    const cal = station.calibration[sensor]
+    if (key === 'salinity') salinityReported = true
+    const cal = station.calibration[key]
     const value = cal ? raw * cal.scale + cal.offset : raw
-    if (!withinSensorRange(sensor, value)) {
-      rejectOutOfRange(out, stationId, index, ts, sensor, value, '', { ts: reading.ts, values: { [sensor]: raw } })
+    if (!withinSensorRange(key, value)) {
+      rejectOutOfRange(out, stationId, index, ts, key, value, '', { ts: reading.ts, values: { [key]: raw } })
       continue
     }
-    accepted.push({ sensor, value, raw, flags: NO_FLAGS })
+    const v: AcceptedValue = { sensor: key, value, raw, flags: NO_FLAGS }
+    accepted.push(v)
+    if (key === 'conductivity') conductivity = v
+    else if (key === 'temperature') temperature = v
   }
 
   // PSS-78: derive salinity for stations that only carry a conductivity probe.
-  const conductivity = accepted.find((v) => v.sensor === 'conductivity')
-  const temperature = accepted.find((v) => v.sensor === 'temperature')
-  if (conductivity && temperature && !rawValues.has('salinity')) {
+  if (conductivity && temperature && !salinityReported) {
     const { salinity, inRange } = salinityFromConductivity(conductivity.value, temperature.value)
     const cal = station.calibration.salinity
     const value = round(cal ? salinity * cal.scale + cal.offset : salinity, 4)
@@ -205,7 +209,7 @@ function validateReading(
     // the same reason code, alone; the conductivity and temperature it came
     // from were checked on their own and stay accepted.
     if (!withinSensorRange('salinity', value)) {
-      const inputs = { ts: reading.ts, values: { conductivity: rawValues.get('conductivity'), temperature: rawValues.get('temperature') } }
+      const inputs = { ts: reading.ts, values: { conductivity: conductivity.raw, temperature: temperature.raw } }
       rejectOutOfRange(out, stationId, index, ts, 'salinity', value, ` (derived with PSS-78 from conductivity ${conductivity.value} mS/cm at ${temperature.value} °C)`, inputs)
     } else {
       // 42..50 ‰ is kept but flagged: PSS-78 (and so GSW) is only defined to
@@ -218,10 +222,6 @@ function validateReading(
   }
 
   if (accepted.length === 0) return
-  const health = {
-    battery: inRange(reading.battery, HEALTH_RANGES.battery),
-    rssi: inRange(reading.rssi, HEALTH_RANGES.rssi),
-  }
   out.accepted.push({
     stationId,
     ts,
@@ -229,8 +229,8 @@ function validateReading(
     seq: reading.seq,
     late: ts < receivedAt - limits.lateAfterMs,
     values: accepted,
-    battery: health.battery,
-    rssi: health.rssi,
+    battery: inRange(reading.battery, HEALTH_RANGES.battery),
+    rssi: inRange(reading.rssi, HEALTH_RANGES.rssi),
   })
 }
 

@@ -41,3 +41,32 @@ it('state stored before a restart is indexed again; unknown clients read as empt
     tmp.cleanup()
   }
 })
+
+it('the subscribers of a topic are remembered until a subscription is added or removed', async () => {
+  const tmp = tempDir()
+  try {
+    const db = new Level<string, unknown>(join(tmp.dir, 'state'))
+    await db.open()
+    const p = new IndexedLevelPersistence(db) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>> & { setup(b: unknown): Promise<void> }
+    await p.setup({ id: 'tidewatch' })
+    const clientsOf = async (topic: string) => ((await p.subscriptionsByTopic!(topic)) as Array<{ clientId: string }>).map((s) => s.clientId).sort()
+    const topic = 'stations/cm-01/readings'
+    expect(await clientsOf(topic)).toEqual([])
+    // Asked again: the same answer, now from the cache.
+    expect(p.subscriptionsByTopic!(topic)).toBe(p.subscriptionsByTopic!(topic))
+
+    await p.addSubscriptions!({ id: 'svc:ingest' }, [{ topic: 'stations/+/readings', qos: 1 }])
+    expect(await clientsOf(topic)).toEqual(['svc:ingest'])
+    await p.addSubscriptions!({ id: 'staff-tool' }, [{ topic: 'stations/#', qos: 1 }])
+    expect(await clientsOf(topic)).toEqual(['staff-tool', 'svc:ingest'])
+    await p.removeSubscriptions!({ id: 'svc:ingest' }, ['stations/+/readings'])
+    expect(await clientsOf(topic)).toEqual(['staff-tool'])
+    await p.cleanSubscriptions!({ id: 'staff-tool' })
+    expect(await clientsOf(topic)).toEqual([])
+    // No subscriber: nothing is filed, and no client is indexed for it.
+    await p.outgoingEnqueueCombi!([], { topic, payload: Buffer.from('x'), qos: 1 })
+    await db.close()
+  } finally {
+    tmp.cleanup()
+  }
+})
