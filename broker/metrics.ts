@@ -19,6 +19,8 @@ export interface BrokerCounters {
   /** Retained publishes to a readings topic: acknowledged, never retained or delivered. */
   retainedRefused: number
   publishes: number
+  /** Publishes nobody subscribed to, answered without aedes' publish pipeline (unrouted-publish.ts). */
+  unrouted: number
   /** Live station sessions closed because the registry no longer entitles them (session-guard.ts), by reason. */
   sessionsRevoked: Record<SessionRevocationReason, number>
   /** Session re-checks that could not read the registry; the sessions were kept. */
@@ -35,6 +37,7 @@ export function newBrokerCounters(): BrokerCounters {
     oversized: 0,
     retainedRefused: 0,
     publishes: 0,
+    unrouted: 0,
     sessionsRevoked: Object.fromEntries(SESSION_REVOCATION_REASONS.map((r) => [r, 0])) as Record<SessionRevocationReason, number>,
     sessionChecksFailed: 0,
   }
@@ -54,6 +57,7 @@ export function brokerFamilies(counters: BrokerCounters, connectedClients: numbe
     },
     { name: 'tidewatch_mqtt_lockouts_total', help: 'Lockouts started, of an address or a username (docs/SECURITY.md)', type: 'counter', samples: [{ value: c.lockouts }] },
     { name: 'tidewatch_mqtt_publishes_total', help: 'Publishes from clients the broker let through to a topic', type: 'counter', samples: [{ value: c.publishes }] },
+    { name: 'tidewatch_mqtt_unrouted_publishes_total', help: 'Publishes no subscriber matched, answered without the broker publish pipeline', type: 'counter', samples: [{ value: c.unrouted }] },
     { name: 'tidewatch_mqtt_publish_denied_total', help: 'Publishes to a topic the client may not use', type: 'counter', samples: [{ value: c.publishDenied }] },
     { name: 'tidewatch_mqtt_retained_refused_total', help: 'Retained publishes to a readings topic: acknowledged, never retained or delivered', type: 'counter', samples: [{ value: c.retainedRefused }] },
     { name: 'tidewatch_mqtt_subscribe_denied_total', help: 'Refused subscriptions', type: 'counter', samples: [{ value: c.subscribeDenied }] },

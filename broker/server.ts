@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Aedes } from 'aedes'
 import { Level } from 'level'
 import { IndexedLevelPersistence } from './session-index.ts'
+import { skipUnroutedPublishes } from './unrouted-publish.ts'
 import type { Config } from '../core/config.ts'
 import type { Logger } from '../core/log.ts'
 import { createAuthenticate, type ServiceAccount, type StationAuthenticator } from './hooks/authenticate.ts'
@@ -102,9 +103,10 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     clientCerts: config.mqtt.clientCerts,
   })
   // The state DB is open by now: a broker that cannot be created must not leave it locked for the next start.
+  const persistence = db ? new IndexedLevelPersistence(db) : undefined
   const aedes = await Aedes.createBroker({
     id: 'tidewatch',
-    ...(db ? { persistence: new IndexedLevelPersistence(db) } : {}),
+    ...(persistence ? { persistence } : {}),
     authenticate: auth.authenticate,
     authorizePublish: createAuthorizePublish({
       identities,
@@ -120,6 +122,8 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     await db?.close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cannot close the broker state DB'))
     throw err
   })
+  // Only with the indexed session store: aedes' in-memory one cannot say synchronously who subscribed.
+  if (persistence) skipUnroutedPublishes(aedes, persistence, counters)
   const detachFeedback = deps.feedback?.attach(
     (topic, payload) =>
       new Promise<void>((resolve, reject) => {

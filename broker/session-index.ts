@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import type { Level } from 'level'
 import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
+import type { PersistentSubscribers } from './unrouted-publish.ts'
 
 /**
  * aedes-persistence-level with an in-memory index of the client ids that
@@ -54,7 +55,7 @@ export function clientIdOfKey(key: string): string | undefined {
 // declares only its constructor and setup); its methods are reached through this view.
 type Base = Record<string, (...args: unknown[]) => unknown>
 
-export class IndexedLevelPersistence extends AsyncLevelPersistence {
+export class IndexedLevelPersistence extends AsyncLevelPersistence implements PersistentSubscribers {
   readonly #db: Level<string, unknown>
   readonly #stored = new Set<string>()
   /**
@@ -66,6 +67,8 @@ export class IndexedLevelPersistence extends AsyncLevelPersistence {
    * clearing the cache there, before calling the base, is enough.
    */
   readonly #byTopic = new Map<string, Promise<unknown>>()
+  /** The same answers once known, for a synchronous look (unrouted-publish.ts). */
+  readonly #knownByTopic = new Map<string, readonly unknown[]>()
 
   constructor(db: Level<string, unknown>) {
     super(db)
@@ -92,22 +95,38 @@ export class IndexedLevelPersistence extends AsyncLevelPersistence {
   // ---- writes that file state under a client id: index first ----
   addSubscriptions(client: ClientRef, subs: unknown): unknown {
     this.#stored.add(client.id)
-    this.#byTopic.clear()
+    this.#forgetTopics()
     return this.#base('addSubscriptions', client, subs)
   }
   removeSubscriptions(client: ClientRef, topics: unknown): unknown {
-    this.#byTopic.clear()
+    this.#forgetTopics()
     return this.#base('removeSubscriptions', client, topics)
+  }
+
+  #forgetTopics(): void {
+    this.#byTopic.clear()
+    this.#knownByTopic.clear()
   }
 
   subscriptionsByTopic(topic: string): Promise<unknown> {
     let subs = this.#byTopic.get(topic)
     if (subs === undefined) {
-      if (this.#byTopic.size >= TOPIC_CACHE_MAX) this.#byTopic.clear()
-      subs = this.#base('subscriptionsByTopic', topic) as Promise<unknown>
-      this.#byTopic.set(topic, subs)
+      if (this.#byTopic.size >= TOPIC_CACHE_MAX) this.#forgetTopics()
+      const asked = (subs = this.#base('subscriptionsByTopic', topic) as Promise<unknown>)
+      this.#byTopic.set(topic, asked)
+      // Known once answered, unless a subscription changed in the meantime.
+      asked.then(
+        (found) => {
+          if (this.#byTopic.get(topic) === asked && Array.isArray(found)) this.#knownByTopic.set(topic, found)
+        },
+        () => undefined,
+      )
     }
     return subs
+  }
+
+  knownSubscribers(topic: string): readonly unknown[] | undefined {
+    return this.#knownByTopic.get(topic)
   }
   outgoingEnqueue(sub: SubRef, packet: unknown): unknown {
     this.#stored.add(sub.clientId)

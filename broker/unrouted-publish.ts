@@ -1,0 +1,95 @@
+import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
+
+/**
+ * A station's reading usually has nobody to go to: the embedded ingest takes
+ * it in `authorizePublish` (hooks/authorize-publish.ts), before aedes
+ * publishes it. Aedes still runs its whole publish pipeline for it: a packet
+ * copy, a series of four steps, the persistent subscribers (a promise), its
+ * emitter's topic match and a 'publish' event. At full load that was ~7 % of
+ * the broker thread (docs/PERFORMANCE.md, "Unrouted publishes").
+ *
+ * This answers a client's non-retained QoS 0/1 publish at once when no
+ * subscriber matches its topic, online (aedes' emitter) or persistent (the
+ * session store), as the pipeline would have done after finding nobody.
+ * Anything else, and any topic whose answer is not yet known, takes aedes'
+ * own path. `published` and the 'publish' event are skipped for these
+ * publishes; tidewatch uses neither.
+ */
+
+/** What the session store knows, synchronously, of a topic's persistent subscribers (session-index.ts). */
+export interface PersistentSubscribers {
+  /** The subscribers last found for the topic, or undefined when not known yet or since a change. */
+  knownSubscribers(topic: string): readonly unknown[] | undefined
+}
+
+type Done = (error?: Error | null) => void
+type InternalPublish = (packet: PublishPacket | AedesPublishPacket, client: Client | null | Done, done?: Done) => void
+
+/** The part of mqemitter (aedes' `mq`) this reads: its listener trie, and the calls that change it. */
+interface Emitter {
+  _matcher: { match(topic: string): unknown[] }
+  on(topic: string, notify: unknown, done?: () => void): unknown
+  removeListener(topic: string, notify: unknown, done?: () => void): unknown
+  removeAllListeners(topic: string, done?: () => void): unknown
+}
+
+/** Topics whose online listeners are remembered; a province's stations fit many times over. */
+const LISTENER_CACHE_MAX = 20_000
+
+export interface UnroutedCounters {
+  /** Publishes answered without aedes' pipeline: nobody subscribed to their topic. */
+  unrouted: number
+}
+
+export function skipUnroutedPublishes(aedes: Aedes, persistent: PersistentSubscribers, counters: UnroutedCounters): void {
+  const broker = aedes as unknown as { mq: Emitter; publish: InternalPublish }
+  const mq = broker.mq
+  const hasListeners = new Map<string, boolean>()
+  const forget = (): void => hasListeners.clear()
+  // mqemitter adds a listener at once and removes one in a setImmediate: the
+  // cache is cleared when either is asked for, and again after a removal.
+  const on = mq.on.bind(mq)
+  const removeListener = mq.removeListener.bind(mq)
+  const removeAllListeners = mq.removeAllListeners.bind(mq)
+  mq.on = (topic, notify, done) => {
+    forget()
+    return on(topic, notify, done)
+  }
+  mq.removeListener = (topic, notify, done) => {
+    forget()
+    const result = removeListener(topic, notify, done)
+    setImmediate(forget)
+    return result
+  }
+  mq.removeAllListeners = (topic, done) => {
+    forget()
+    return removeAllListeners(topic, done)
+  }
+
+  const listened = (topic: string): boolean => {
+    let any = hasListeners.get(topic)
+    if (any === undefined) {
+      if (hasListeners.size >= LISTENER_CACHE_MAX) hasListeners.clear()
+      any = mq._matcher.match(topic).length > 0
+      hasListeners.set(topic, any)
+    }
+    return any
+  }
+
+  const publish = broker.publish.bind(aedes) as InternalPublish
+  broker.publish = (packet, client, done) => {
+    if (
+      typeof client === 'object' &&
+      client !== null &&
+      done !== undefined &&
+      packet.qos < 2 &&
+      !packet.retain &&
+      !listened(packet.topic) &&
+      persistent.knownSubscribers(packet.topic)?.length === 0
+    ) {
+      counters.unrouted++
+      return done(null)
+    }
+    return publish(packet, client, done)
+  }
+}
