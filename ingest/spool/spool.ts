@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
-import { closeSync, fsyncSync, mkdirSync, writeSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, ftruncateSync, unlinkSync, writeFileSync } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { closeSync, fsyncSync, mkdirSync, writeSync, openSync, readdirSync, readFileSync, readSync, statSync, ftruncateSync } from 'node:fs'
+import { open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/log.ts'
 
@@ -125,8 +125,15 @@ function segName(startSeq: number): string {
  * waits here for a whole group commit, so what each holds is what the
  * collector copies (docs/PERFORMANCE.md, "Night round").
  */
+interface CursorWrite {
+  next: Position | undefined
+  done: Promise<void>
+}
+
 interface PendingGroup {
-  bufs: Buffer[]
+  /** The group's bytes, written one record after another; `size` of them are used. */
+  bytes: Buffer
+  size: number
   firstSeq: number
   done: Promise<void>
   resolve: () => void
@@ -142,7 +149,27 @@ function openGroup(firstSeq: number): PendingGroup {
     resolve = res
     reject = rej
   })
-  return { bufs: [], firstSeq, done, resolve, reject, synced: undefined }
+  return { bytes: EMPTY, size: 0, firstSeq, done, resolve, reject, synced: undefined }
+}
+
+const EMPTY = Buffer.alloc(0)
+/** The least a group's buffer starts with; it doubles when full. */
+const MIN_GROUP_BYTES = 4096
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
+const MAX_UTF8_PER_UNIT = 3
+
+/**
+ * Room for `maxBytes` more bytes at the end of the group, copying into a
+ * buffer twice as large when needed. A new group starts at `hint`: a group
+ * holds what one loop turn appended, ~750 KB at full load and a few hundred
+ * bytes when quiet (docs/PERFORMANCE.md, "The group commit in one turn").
+ */
+function reserve(group: PendingGroup, maxBytes: number, hint: number): void {
+  const needed = group.size + maxBytes
+  if (needed <= group.bytes.length) return
+  const grown = Buffer.allocUnsafeSlow(Math.max(MIN_GROUP_BYTES, needed, group.bytes.length * 2, group.size === 0 ? hint : 0))
+  group.bytes.copy(grown, 0, 0, group.size)
+  group.bytes = grown
 }
 
 export class Spool extends EventEmitter {
@@ -163,6 +190,12 @@ export class Spool extends EventEmitter {
   private rolling = false
   private closed = false
   private spaceWaiters: Array<() => void> = []
+  /** Per target: the cursor write in flight, and the newest position to write after it. */
+  private readonly cursorWrites = new Map<string, CursorWrite>()
+  /** The size of the last group written: the next one's first buffer is a quarter larger. */
+  private lastGroupBytes = 0
+  /** Consumed segments being deleted. */
+  private readonly unlinking = new Set<Promise<void>>()
   private slowWritesLoggedAt = Number.NEGATIVE_INFINITY
   private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0, slowWrites: 0 }
 
@@ -282,9 +315,11 @@ export class Spool extends EventEmitter {
       for (const line of r.lines) text += `${seq}\t${r.receivedAt}\t${line}\n`
     }
     this.counters.appendedRecords += records.length
-    // Bytes off the JS heap while they wait: the collector moves the small
-    // Buffer object, not the text.
-    group.bufs.push(Buffer.from(text, 'utf8'))
+    // Bytes off the JS heap while they wait, in one buffer per group: no
+    // Buffer object per message for the collector to move, and no copy into
+    // one at the flush.
+    reserve(group, text.length * MAX_UTF8_PER_UNIT, this.lastGroupBytes + (this.lastGroupBytes >> 2))
+    group.size += group.bytes.write(text, group.size, 'utf8')
     this.scheduleFlush()
     return group.done
   }
@@ -345,7 +380,8 @@ export class Spool extends EventEmitter {
         let seg: Segment | undefined
         let written = 0
         try {
-          const buf = batch.bufs.length === 1 ? batch.bufs[0]! : Buffer.concat(batch.bufs)
+          const buf = batch.bytes.subarray(0, batch.size)
+          this.lastGroupBytes = batch.size
           seg = this.segments.at(-1)!
           if (seg.size > 0 && seg.size + buf.length > this.opts.segmentBytes) {
             await this.roll(batch.firstSeq)
@@ -441,12 +477,41 @@ export class Spool extends EventEmitter {
     this.persistCursor(name, pos)
   }
 
+  /**
+   * Atomic replace, off the event loop. No fsync: a stale cursor only
+   * re-sends points, and re-sent points overwrite themselves in InfluxDB
+   * (stable identity). A rename waits for the file system's journal, ~1 ms
+   * while the spool and InfluxDB sync: done on the loop after every batch a
+   * target wrote, it was ~1 % of the ingest thread at full load
+   * (docs/PERFORMANCE.md). One write per target at a time; positions that
+   * arrive meanwhile collapse into the newest.
+   */
   private persistCursor(name: string, pos: Position): void {
-    // Atomic replace. No fsync: a stale cursor only re-sends points, and
-    // re-sent points overwrite themselves in InfluxDB (stable identity).
+    const inFlight = this.cursorWrites.get(name)
+    if (inFlight) {
+      inFlight.next = pos
+      return
+    }
+    const write: CursorWrite = { next: pos, done: Promise.resolve() }
+    this.cursorWrites.set(name, write)
+    write.done = this.writeCursors(name, write)
+  }
+
+  private async writeCursors(name: string, write: CursorWrite): Promise<void> {
     const file = join(this.opts.dir, `cursor-${name}.json`)
-    writeFileSync(`${file}.tmp`, JSON.stringify(pos))
-    renameSync(`${file}.tmp`, file)
+    try {
+      for (let pos = write.next; pos !== undefined; pos = write.next) {
+        write.next = undefined
+        try {
+          await writeFile(`${file}.tmp`, JSON.stringify(pos))
+          await rename(`${file}.tmp`, file)
+        } catch (err) {
+          this.opts.log.error({ err, cursor: name }, 'spool: cannot save a target cursor; after a restart it re-sends from an older one')
+        }
+      }
+    } finally {
+      this.cursorWrites.delete(name)
+    }
   }
 
   private segmentIndex(startSeq: number): number {
@@ -538,11 +603,12 @@ export class Spool extends EventEmitter {
     // Never delete the active (last) segment.
     while (this.segments.length > 1 && this.segments[0]!.startSeq < minSegment) {
       const seg = this.segments.shift()!
-      try {
-        unlinkSync(seg.file)
-      } catch (err) {
-        this.opts.log.error({ err, file: seg.file }, 'spool: cannot delete consumed segment')
-      }
+      // Off the loop: freeing a segment's blocks takes the file system milliseconds.
+      // A segment left behind by a crash is older than every cursor and goes at the next commit.
+      const deleting: Promise<void> = unlink(seg.file)
+        .catch((err: unknown) => this.opts.log.error({ err, file: seg.file }, 'spool: cannot delete consumed segment'))
+        .finally(() => this.unlinking.delete(deleting))
+      this.unlinking.add(deleting)
       this.addBytes(-seg.size)
       freed = true
     }
@@ -609,5 +675,14 @@ export class Spool extends EventEmitter {
     this.wakeSpaceWaiters()
     await this.active?.close()
     this.active = undefined
+    await this.settled()
+  }
+
+  /** Resolves once every cursor asked for is on disk and every consumed segment is deleted. */
+  async settled(): Promise<void> {
+    // Writes started while waiting are waited for too.
+    while (this.cursorWrites.size > 0 || this.unlinking.size > 0) {
+      await Promise.all([...[...this.cursorWrites.values()].map((w) => w.done), ...this.unlinking])
+    }
   }
 }

@@ -68,6 +68,8 @@ describe('spool', () => {
     await spool.append([rec(1), rec(2), rec(3)])
     const b = await spool.read('primary', 1)
     spool.commit('primary', b!.end)
+    // The cursor is saved off the event loop; a crash before that only re-sends.
+    await spool.settled()
     // Simulate kill -9 in the middle of a write: no close, half a line on disk.
     const seg = readdirSync(dir).find((f) => f.startsWith('seg-'))!
     appendFileSync(join(dir, seg), '4\t1004\treading,sensor=ph,station=s val')
@@ -79,6 +81,23 @@ describe('spool', () => {
     expect(reopened.headSeq).toBe(4)
     expect(await drainAll(reopened, 'primary')).toEqual([rec(4).lines[0]])
     await reopened.close()
+  })
+
+  it('a crash before a cursor is saved re-sends from the one saved before, never skips', async () => {
+    const { spool, dir } = await open()
+    spool.addCursor('primary')
+    await spool.settled()
+    await spool.append([rec(1), rec(2), rec(3)])
+    const b = await spool.read('primary', 2)
+    spool.commit('primary', b!.end)
+    // kill -9 right after the commit: the cursor write may not have happened.
+    const { spool: reopened } = await open({}, dir)
+    reopened.addCursor('primary')
+    const resent = await drainAll(reopened, 'primary')
+    expect(resent.slice(-1)).toEqual([rec(3).lines[0]])
+    expect([[rec(3).lines[0]], [rec(1).lines[0], rec(2).lines[0], rec(3).lines[0]]]).toContainEqual(resent)
+    await reopened.close()
+    await spool.settled()
   })
 
   it('applies backpressure when full: append waits until a target drains, and nothing is dropped', async () => {
