@@ -10,6 +10,8 @@ import type { InfluxTarget } from '../core/config.ts'
 export interface WriteTransport {
   readonly name: string
   write(lines: readonly string[]): Promise<void>
+  /** The same, for points already joined by newlines as UTF-8 bytes (the spool's batches). */
+  writeBody(body: Buffer): Promise<void>
   /** Creates the database (and, when managed, its retention policies) if the target allows it (v1 only). */
   ensureDatabase(): Promise<void>
 }
@@ -57,14 +59,18 @@ export function createWriteTransport(target: InfluxTarget, opts: WriteTransportO
         })}`
       : `/api/v2/write?${new URLSearchParams({ org: target.org!, bucket: target.bucket!, precision: 'ms' })}`
 
+  const writeOptions = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' } }
+  const writeBody = (body: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      // send(), not request(): request() would JSON.stringify a Buffer. The
+      // client's send() takes the body through Buffer.from(body, 'utf-8'),
+      // which copies a Buffer as it is (typed as a string only).
+      transport.send(path, body as unknown as string, writeOptions, { complete: () => resolve(), error: reject })
+    })
   return {
     name: target.name,
-    async write(lines) {
-      await transport.request(path, lines.join('\n'), {
-        method: 'POST',
-        headers: { 'content-type': 'text/plain; charset=utf-8' },
-      })
-    },
+    write: (lines) => writeBody(Buffer.from(lines.join('\n'), 'utf8')),
+    writeBody,
     async ensureDatabase() {
       if (target.mode !== 'v1') return
       if (opts.prepare) return opts.prepare()

@@ -1,7 +1,7 @@
 import { backoffWindow, equalJitter, type Backoff } from '../../core/backoff.ts'
 import type { Logger } from '../../core/log.ts'
 import type { RecordSink } from '../../ingest/ingest.ts'
-import type { Spool, SpoolRecord } from '../../ingest/spool/spool.ts'
+import { batchLines, type Spool, type SpoolRecord } from '../../ingest/spool/spool.ts'
 import type { LogLane, LogPublisher } from './readings-stream.ts'
 
 /**
@@ -145,9 +145,9 @@ export function startDurableSink(deps: DurableSinkDeps): DurableSink {
         continue
       }
       try {
-        counters.forwardedMessages += await publisher.publishLines('spooled', batch.lines, batch.oldestReceivedAt)
+        counters.forwardedMessages += await publisher.publishLines('spooled', batchLines(batch), batch.oldestReceivedAt)
         spool.commit(FORWARDER_CURSOR, batch.end)
-        counters.forwardedLines += batch.lines.length
+        counters.forwardedLines += batch.count
         failures = 0
         recover()
         if (spool.lag(FORWARDER_CURSOR) === 0) log.info({ forwardedLines: counters.forwardedLines }, 'fallback spool forwarded to the log')

@@ -133,7 +133,7 @@ export class TargetWriter {
       const batch = await this.spool.read(this.name, this.opts.batchPoints, after?.batch.end)
       if (!batch) return false
       const startedAt = performance.now()
-      const outcome = this.transport.write(batch.lines).then(
+      const outcome = this.transport.writeBody(batch.body).then(
         () => {
           this.recordWriteMs(performance.now() - startedAt)
           return undefined
@@ -159,9 +159,9 @@ export class TargetWriter {
       const err = await head.outcome
       if (err === undefined) {
         inFlight.shift()
-        this.commit(head.batch, head.batch.lines.length)
+        this.commit(head.batch, head.batch.count)
         failures = 0
-        if (inFlight.length === 0 && head.batch.lines.length < this.opts.batchPoints) await this.sleepOrWake(this.opts.flushIntervalMs, worthwhile)
+        if (inFlight.length === 0 && head.batch.count < this.opts.batchPoints) await this.sleepOrWake(this.opts.flushIntervalMs, worthwhile)
         continue
       }
       const kind = classifyWriteError(err)
@@ -172,7 +172,7 @@ export class TargetWriter {
         const dropped = Number(/dropped=(\d+)/.exec((err as { body?: string }).body ?? '')?.[1] ?? 0)
         this.counters.rejectedLines += dropped
         this.log.error({ target: this.name, err: this.lastError, dropped }, 'InfluxDB rejected some lines (type conflict); the rest were stored')
-        this.commit(head.batch, head.batch.lines.length - dropped)
+        this.commit(head.batch, head.batch.count - dropped)
         continue
       }
       // The oldest batch failed: nothing after it may commit. Let the later
@@ -194,7 +194,7 @@ export class TargetWriter {
     // Stopping: wait for what was sent and commit what succeeded, in order.
     for (const w of inFlight) {
       if ((await w.outcome) !== undefined) break
-      this.commit(w.batch, w.batch.lines.length)
+      this.commit(w.batch, w.batch.count)
     }
   }
 

@@ -78,8 +78,14 @@ export interface SpoolOptions {
 }
 
 export interface SpoolBatch {
-  /** Line-protocol points, in log order. */
-  lines: string[]
+  /**
+   * Line-protocol points in log order, one per line, as the bytes a write
+   * sends: never decoded into strings and joined again (docs/PERFORMANCE.md,
+   * "Unrouted publishes").
+   */
+  body: Buffer
+  /** How many points (lines) the body holds. */
+  count: number
   /** Seq of the last record in the batch. */
   lastSeq: number
   /** Arrival time of the oldest record in the batch. */
@@ -153,6 +159,22 @@ function openGroup(firstSeq: number): PendingGroup {
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * The unsigned decimal in bytes [start, end) of a spool line (a seq or an
+ * arrival time), read without a string per line. Lines are whole: recover()
+ * cuts a torn last line before anything reads.
+ */
+function decimalAt(buf: Buffer, start: number, end: number): number {
+  let n = 0
+  for (let i = start; i < end; i++) n = n * 10 + (buf[i]! - 0x30)
+  return n
+}
+
+/** A batch's points as strings (tests, diagnostics); writers send `body` as it is. */
+export function batchLines(batch: SpoolBatch): string[] {
+  return batch.body.toString('utf8').split('\n')
+}
 /** The least a group's buffer starts with; it doubles when full. */
 const MIN_GROUP_BYTES = 4096
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
@@ -537,11 +559,12 @@ export class Spool extends EventEmitter {
     let idx = this.segmentIndex(cursor.segment)
     let offset = cursor.offset
     let seq = cursor.seq
-    const lines: string[] = []
+    const parts: Buffer[] = []
+    let count = 0
     let oldestReceivedAt = 0
     // A one-line read (the lag probe behind /health) needs no 1 MiB chunk.
     let chunk = maxLines === 1 ? 64 * 1024 : READ_CHUNK
-    while (idx >= 0 && idx < this.segments.length && lines.length < maxLines) {
+    while (idx >= 0 && idx < this.segments.length && count < maxLines) {
       const seg = this.segments[idx]!
       if (offset >= seg.size) {
         if (idx === this.segments.length - 1) break
@@ -557,15 +580,21 @@ export class Spool extends EventEmitter {
       } finally {
         await fh.close()
       }
+      // Each line is `seq \t receivedAt \t point \n`: the points are moved
+      // to the front of the chunk just read, in place (Buffer#copy moves
+      // overlapping bytes correctly).
       let pos = 0
-      while (lines.length < maxLines) {
+      let kept = 0
+      while (count < maxLines) {
         const nl = buf.indexOf(0x0a, pos)
         if (nl < 0) break
         const t1 = buf.indexOf(0x09, pos)
         const t2 = buf.indexOf(0x09, t1 + 1)
-        seq = Number(buf.toString('latin1', pos, t1))
-        if (oldestReceivedAt === 0) oldestReceivedAt = Number(buf.toString('latin1', t1 + 1, t2))
-        lines.push(buf.toString('utf8', t2 + 1, nl))
+        // Read before the point moves over them.
+        seq = decimalAt(buf, pos, t1)
+        if (oldestReceivedAt === 0) oldestReceivedAt = decimalAt(buf, t1 + 1, t2)
+        kept += buf.copy(buf, kept, t2 + 1, nl + 1)
+        count++
         pos = nl + 1
       }
       if (pos === 0 && chunk < READ_CHUNK && len === chunk) {
@@ -576,10 +605,13 @@ export class Spool extends EventEmitter {
         // A single line longer than the chunk cannot happen: payloads are capped far below 1 MiB.
         throw new Error(`spool line longer than ${READ_CHUNK} bytes in ${seg.file}`)
       }
+      parts.push(buf.subarray(0, kept))
       offset += pos
     }
-    if (lines.length === 0) return undefined
-    return { lines, lastSeq: seq, oldestReceivedAt, end: { segment: this.segments[idx]!.startSeq, offset, seq } }
+    if (count === 0) return undefined
+    const joined = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+    // Without the last newline, as lines joined by '\n' would be.
+    return { body: joined.subarray(0, joined.length - 1), count, lastSeq: seq, oldestReceivedAt, end: { segment: this.segments[idx]!.startSeq, offset, seq } }
   }
 
   /** Marks a batch as written to the target and frees fully consumed segments. */

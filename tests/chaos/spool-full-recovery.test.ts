@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
 import { silentLogger } from '../../core/log.ts'
-import { Spool } from '../../ingest/spool/spool.ts'
+import { batchLines, Spool } from '../../ingest/spool/spool.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'tidewatch-spool-full-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -38,7 +38,7 @@ it('a full spool recovers once the target drains, with live appends still arrivi
     }
     const batch = await spool.read('primary', 5000)
     if (batch) {
-      for (const l of batch.lines) seen.push(Number(l.split(' ')[2]!.slice(0, 13)))
+      for (const l of batchLines(batch)) seen.push(Number(l.split(' ')[2]!.slice(0, 13)))
       spool.commit('primary', batch.end)
     }
     await new Promise((r) => setTimeout(r, 10))
@@ -47,7 +47,7 @@ it('a full spool recovers once the target drains, with live appends still arrivi
   for (;;) {
     const batch = await spool.read('primary', 5000)
     if (!batch) break
-    for (const l of batch.lines) seen.push(Number(l.split(' ')[2]!.slice(0, 13)))
+    for (const l of batchLines(batch)) seen.push(Number(l.split(' ')[2]!.slice(0, 13)))
     spool.commit('primary', batch.end)
   }
   expect(seen).toEqual(Array.from({ length: n }, (_, i) => i))

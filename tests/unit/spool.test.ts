@@ -2,7 +2,7 @@ import { appendFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../core/log.ts'
-import { Spool, SpoolCapacity } from '../../ingest/spool/spool.ts'
+import { batchLines, Spool, SpoolCapacity } from '../../ingest/spool/spool.ts'
 import { tempDir } from '../helpers/platform.ts'
 
 const dirs: Array<{ cleanup(): void }> = []
@@ -25,7 +25,7 @@ async function drainAll(spool: Spool, name: string): Promise<string[]> {
   for (;;) {
     const b = await spool.read(name, 7)
     if (!b) return out
-    out.push(...b.lines)
+    out.push(...batchLines(b))
     spool.commit(name, b.end)
   }
 }
@@ -81,6 +81,24 @@ describe('spool', () => {
     expect(reopened.headSeq).toBe(4)
     expect(await drainAll(reopened, 'primary')).toEqual([rec(4).lines[0]])
     await reopened.close()
+  })
+
+  it('a batch is the points as bytes, with the seq of its last record and the arrival time of its first', async () => {
+    const { spool } = await open()
+    spool.addCursor('primary')
+    await spool.append([rec(1), rec(2), rec(3), rec(4), rec(5)])
+    const first = (await spool.read('primary', 3))!
+    expect(first.count).toBe(3)
+    expect(first.body.toString()).toBe([rec(1), rec(2), rec(3)].map((r) => r.lines[0]).join('\n'))
+    expect(first.lastSeq).toBe(3)
+    expect(first.oldestReceivedAt).toBe(rec(1).receivedAt)
+    spool.commit('primary', first.end)
+    expect(spool.lag('primary')).toBe(2)
+    const rest = (await spool.read('primary', 100))!
+    expect([rest.count, rest.lastSeq, rest.oldestReceivedAt]).toEqual([2, 5, rec(4).receivedAt])
+    spool.commit('primary', rest.end)
+    expect(spool.lag('primary')).toBe(0)
+    await spool.close()
   })
 
   it('a crash before a cursor is saved re-sends from the one saved before, never skips', async () => {

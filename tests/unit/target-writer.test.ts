@@ -35,6 +35,9 @@ describe('target writer with two writes in flight (scripted transport, no Influx
         if (call === 2) setTimeout(() => releaseFirst?.(), 20)
         for (const l of lines) stored.add(l)
       },
+      writeBody(body) {
+        return this.write(body.toString('utf8').split('\n'))
+      },
     }
     const writer = new TargetWriter(spool, transport, { batchPoints: 10, flushIntervalMs: 5, writesInFlight: 2, minBackoffMs: 1, maxBackoffMs: 5, random: () => 0.5 }, silentLogger)
     const commit = spool.commit.bind(spool)
