@@ -69,6 +69,7 @@ export class IndexedLevelPersistence extends AsyncLevelPersistence implements Pe
   readonly #byTopic = new Map<string, Promise<unknown>>()
   /** The same answers once known, for a synchronous look (unrouted-publish.ts). */
   readonly #knownByTopic = new Map<string, readonly unknown[]>()
+  #generation = 0
 
   constructor(db: Level<string, unknown>) {
     super(db)
@@ -106,6 +107,11 @@ export class IndexedLevelPersistence extends AsyncLevelPersistence implements Pe
   #forgetTopics(): void {
     this.#byTopic.clear()
     this.#knownByTopic.clear()
+    this.#generation++
+  }
+
+  get subscriptionsGeneration(): number {
+    return this.#generation
   }
 
   subscriptionsByTopic(topic: string): Promise<unknown> {

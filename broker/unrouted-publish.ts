@@ -20,6 +20,15 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
 export interface PersistentSubscribers {
   /** The subscribers last found for the topic, or undefined when not known yet or since a change. */
   knownSubscribers(topic: string): readonly unknown[] | undefined
+  /** Moves on whenever a persistent subscription is added or removed. */
+  readonly subscriptionsGeneration: number
+}
+
+/** A client's last topic found unrouted, and the state of both subscription sets then. */
+interface UnroutedMemo {
+  topic: string
+  listeners: number
+  persistent: number
 }
 
 type Done = (error?: Error | null) => void
@@ -45,7 +54,15 @@ export function skipUnroutedPublishes(aedes: Aedes, persistent: PersistentSubscr
   const broker = aedes as unknown as { mq: Emitter; publish: InternalPublish }
   const mq = broker.mq
   const hasListeners = new Map<string, boolean>()
-  const forget = (): void => hasListeners.clear()
+  let listenersGeneration = 0
+  const forget = (): void => {
+    hasListeners.clear()
+    listenersGeneration++
+  }
+  // A station publishes to one topic: the answer is kept per client too, so
+  // the usual publish costs a string comparison instead of two map lookups
+  // that hash a topic string new with every packet.
+  const memos = new WeakMap<object, UnroutedMemo>()
   // mqemitter adds a listener at once and removes one in a setImmediate: the
   // cache is cleared when either is asked for, and again after a removal.
   const on = mq.on.bind(mq)
@@ -78,15 +95,15 @@ export function skipUnroutedPublishes(aedes: Aedes, persistent: PersistentSubscr
 
   const publish = broker.publish.bind(aedes) as InternalPublish
   broker.publish = (packet, client, done) => {
-    if (
-      typeof client === 'object' &&
-      client !== null &&
-      done !== undefined &&
-      packet.qos < 2 &&
-      !packet.retain &&
-      !listened(packet.topic) &&
-      persistent.knownSubscribers(packet.topic)?.length === 0
-    ) {
+    if (typeof client !== 'object' || client === null || done === undefined || packet.qos > 1 || packet.retain) return publish(packet, client, done)
+    const topic = packet.topic
+    const memo = memos.get(client)
+    if (memo !== undefined && memo.topic === topic && memo.listeners === listenersGeneration && memo.persistent === persistent.subscriptionsGeneration) {
+      counters.unrouted++
+      return done(null)
+    }
+    if (!listened(topic) && persistent.knownSubscribers(topic)?.length === 0) {
+      memos.set(client, { topic, listeners: listenersGeneration, persistent: persistent.subscriptionsGeneration })
       counters.unrouted++
       return done(null)
     }
