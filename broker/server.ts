@@ -123,7 +123,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     throw err
   })
   // Only with the indexed session store: aedes' in-memory one cannot say synchronously who subscribed.
-  if (persistence) skipUnroutedPublishes(aedes, persistence, counters)
+  if (persistence && !skipUnroutedPublishes(aedes, persistence, counters)) log.warn('aedes emitter without a listener trie: every publish takes the full pipeline')
   const detachFeedback = deps.feedback?.attach(
     (topic, payload) =>
       new Promise<void>((resolve, reject) => {

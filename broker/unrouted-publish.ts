@@ -6,14 +6,19 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
  * publishes it. Aedes still runs its whole publish pipeline for it: a packet
  * copy, a series of four steps, the persistent subscribers (a promise), its
  * emitter's topic match and a 'publish' event. At full load that was ~7 % of
- * the broker thread (docs/PERFORMANCE.md, "Unrouted publishes").
+ * the broker thread (docs/PERFORMANCE.md, "Unrouted publishes and a lighter ingest").
  *
  * This answers a client's non-retained QoS 0/1 publish at once when no
- * subscriber matches its topic, online (aedes' emitter) or persistent (the
- * session store), as the pipeline would have done after finding nobody.
+ * subscriber matches its topic, as the pipeline would have done after finding
+ * nobody: no online one (aedes' emitter) and, for QoS 1, no persistent one
+ * (the session store; aedes queues only QoS 1 and 2 for offline sessions).
  * Anything else, and any topic whose answer is not yet known, takes aedes'
  * own path. `published` and the 'publish' event are skipped for these
  * publishes; tidewatch uses neither.
+ *
+ * It reads mqemitter's listener trie (`_matcher`, mqemitter 7.1.0, which
+ * aedes 1.2 uses) and watches the three calls that change it. Without that
+ * trie (another emitter, a new mqemitter) it does not install itself.
  */
 
 /** What the session store knows, synchronously, of a topic's persistent subscribers (session-index.ts). */
@@ -42,7 +47,7 @@ interface Emitter {
   removeAllListeners(topic: string, done?: () => void): unknown
 }
 
-/** Topics whose online listeners are remembered; a province's stations fit many times over. */
+/** Topics whose online listeners are remembered: as TOPIC_CACHE_MAX in session-index.ts, two per station for 10,000 stations. */
 const LISTENER_CACHE_MAX = 20_000
 
 export interface UnroutedCounters {
@@ -50,9 +55,14 @@ export interface UnroutedCounters {
   unrouted: number
 }
 
-export function skipUnroutedPublishes(aedes: Aedes, persistent: PersistentSubscribers, counters: UnroutedCounters): void {
-  const broker = aedes as unknown as { mq: Emitter; publish: InternalPublish }
-  const mq = broker.mq
+/** Returns whether it is installed. */
+export function skipUnroutedPublishes(aedes: Aedes, persistent: PersistentSubscribers, counters: UnroutedCounters): boolean {
+  const broker = aedes as unknown as { mq: Partial<Emitter> | undefined; publish: InternalPublish }
+  const candidate = broker.mq
+  if (typeof candidate?._matcher?.match !== 'function' || typeof candidate.on !== 'function' || typeof candidate.removeListener !== 'function' || typeof candidate.removeAllListeners !== 'function') {
+    return false
+  }
+  const mq = candidate as Emitter
   const hasListeners = new Map<string, boolean>()
   let listenersGeneration = 0
   const forget = (): void => {
@@ -102,11 +112,18 @@ export function skipUnroutedPublishes(aedes: Aedes, persistent: PersistentSubscr
       counters.unrouted++
       return done(null)
     }
-    if (!listened(topic) && persistent.knownSubscribers(topic)?.length === 0) {
+    if (listened(topic)) return publish(packet, client, done)
+    if (persistent.knownSubscribers(topic)?.length === 0) {
       memos.set(client, { topic, listeners: listenersGeneration, persistent: persistent.subscriptionsGeneration })
+      counters.unrouted++
+      return done(null)
+    }
+    if (packet.qos === 0) {
+      // Nobody online, and offline sessions get no QoS 0 messages.
       counters.unrouted++
       return done(null)
     }
     return publish(packet, client, done)
   }
+  return true
 }

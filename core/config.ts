@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { TidewatchError } from './errors.ts'
+import { isPlainObject } from './json.ts'
 import { AlertsConfigSchema } from './alerts-config.ts'
 import { ClusterConfigSchema } from './cluster-config.ts'
 
@@ -517,10 +518,6 @@ function unknownKeys(input: unknown, output: unknown, path = ''): string[] {
   if (Array.isArray(input) && Array.isArray(output)) return input.flatMap((v, i) => unknownKeys(v, output[i], `${path}${i}.`))
   if (!isPlainObject(input) || !isPlainObject(output)) return []
   return Object.keys(input).flatMap((k) => (Object.hasOwn(output, k) ? unknownKeys(input[k], output[k], `${path}${k}.`) : [`${path}${k}`]))
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 export function deepFreeze<T>(value: T): Readonly<T> {

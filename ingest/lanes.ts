@@ -56,6 +56,7 @@ export class IngestLanes {
       fsyncs: a.fsyncs + b.fsyncs,
       backpressureWaits: a.backpressureWaits + b.backpressureWaits,
       slowWrites: a.slowWrites + b.slowWrites,
+      cursorSaveFailures: a.cursorSaveFailures + b.cursorSaveFailures,
       full: this.capacity.full,
     }
   }
@@ -68,6 +69,7 @@ export class IngestLanes {
       { name: 'tidewatch_spool_full', help: '1 while the spool is full and acknowledgements are held', type: 'gauge', samples: [{ value: s.full ? 1 : 0 }] },
       { name: 'tidewatch_spool_backpressure_waits_total', help: 'Times appends waited for spool space', type: 'counter', samples: [{ value: s.backpressureWaits }] },
       { name: 'tidewatch_spool_fsyncs_total', help: 'Group commits (fsync) of the spool', type: 'counter', samples: [{ value: s.fsyncs }] },
+      { name: 'tidewatch_spool_cursor_save_failures_total', help: 'Target cursors that could not be saved (a restart re-sends from an older one)', type: 'counter', samples: [{ value: s.cursorSaveFailures }] },
       { name: 'tidewatch_spool_slow_writes_total', help: `Group writes that held the event loop ${SLOW_WRITE_MS} ms or more (a disk that cannot keep up)`, type: 'counter', samples: [{ value: s.slowWrites }] },
     ]
   }

@@ -53,7 +53,6 @@ export class Fleet {
     const ws: Worker[] = []
     for (let w = 0; w < n; w++) {
       const proc = fork(RUN_TS, [join(HERE, 'station-worker.ts')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] })
-      if (process.env.BENCH_STATION_NICE && proc.pid) (await import('node:os')).setPriority(proc.pid, Number(process.env.BENCH_STATION_NICE))
       const worker: Worker = { proc, stations: stations.filter((_, i) => i % n === w) }
       proc.on('message', (m: WorkerResult) => {
         const cb = worker.waiting

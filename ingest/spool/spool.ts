@@ -81,7 +81,7 @@ export interface SpoolBatch {
   /**
    * Line-protocol points in log order, one per line, as the bytes a write
    * sends: never decoded into strings and joined again (docs/PERFORMANCE.md,
-   * "Unrouted publishes").
+   * "Unrouted publishes and a lighter ingest").
    */
   body: Buffer
   /** How many points (lines) the body holds. */
@@ -115,7 +115,15 @@ export interface SpoolStats {
   backpressureWaits: number
   /** Group writes that held the event loop for SLOW_WRITE_MS or more. */
   slowWrites: number
+  /** Target cursors that could not be saved (the target re-sends more after a restart). */
+  cursorSaveFailures: number
   full: boolean
+}
+
+/** A target's cursor save in flight, and the newest position to save after it. */
+interface CursorWrite {
+  next: Position | undefined
+  done: Promise<void>
 }
 
 const SEGMENT_RE = /^seg-(\d{16})\.log$/
@@ -131,11 +139,6 @@ function segName(startSeq: number): string {
  * waits here for a whole group commit, so what each holds is what the
  * collector copies (docs/PERFORMANCE.md, "Night round").
  */
-interface CursorWrite {
-  next: Position | undefined
-  done: Promise<void>
-}
-
 interface PendingGroup {
   /** The group's bytes, written one record after another; `size` of them are used. */
   bytes: Buffer
@@ -171,12 +174,19 @@ function decimalAt(buf: Buffer, start: number, end: number): number {
   return n
 }
 
-/** A batch's points as strings (tests, diagnostics); writers send `body` as it is. */
+/** A batch's points as strings, for readers that need them one by one (the cluster's fallback forwarder, tests); writers send `body` as it is. */
 export function batchLines(batch: SpoolBatch): string[] {
   return batch.body.toString('utf8').split('\n')
 }
 /** The least a group's buffer starts with; it doubles when full. */
 const MIN_GROUP_BYTES = 4096
+/**
+ * The most a group's buffer starts with, whatever the last group held: a
+ * group that grew while the spool was full (up to the ingest's 20 MiB of
+ * payloads in flight, ingest/ingest.ts) must not make every later one start
+ * that large. Twice the ~750 KB of a full-load group.
+ */
+const MAX_GROUP_START_BYTES = 2 * 1024 * 1024
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_UTF8_PER_UNIT = 3
 
@@ -219,7 +229,8 @@ export class Spool extends EventEmitter {
   /** Consumed segments being deleted. */
   private readonly unlinking = new Set<Promise<void>>()
   private slowWritesLoggedAt = Number.NEGATIVE_INFINITY
-  private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0, slowWrites: 0 }
+  private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0, slowWrites: 0, cursorSaveFailures: 0 }
+  private cursorFailureLoggedAt = Number.NEGATIVE_INFINITY
 
   private constructor(opts: SpoolOptions) {
     super()
@@ -340,7 +351,7 @@ export class Spool extends EventEmitter {
     // Bytes off the JS heap while they wait, in one buffer per group: no
     // Buffer object per message for the collector to move, and no copy into
     // one at the flush.
-    reserve(group, text.length * MAX_UTF8_PER_UNIT, this.lastGroupBytes + (this.lastGroupBytes >> 2))
+    reserve(group, text.length * MAX_UTF8_PER_UNIT, Math.min(MAX_GROUP_START_BYTES, this.lastGroupBytes + (this.lastGroupBytes >> 2)))
     group.size += group.bytes.write(text, group.size, 'utf8')
     this.scheduleFlush()
     return group.done
@@ -528,7 +539,13 @@ export class Spool extends EventEmitter {
           await writeFile(`${file}.tmp`, JSON.stringify(pos))
           await rename(`${file}.tmp`, file)
         } catch (err) {
-          this.opts.log.error({ err, cursor: name }, 'spool: cannot save a target cursor; after a restart it re-sends from an older one')
+          // Every batch tries again; a full or read-only disk would otherwise log each time.
+          this.counters.cursorSaveFailures++
+          const now = performance.now()
+          if (now - this.cursorFailureLoggedAt >= SLOW_WRITE_LOG_EVERY_MS) {
+            this.cursorFailureLoggedAt = now
+            this.opts.log.error({ err, cursor: name, failures: this.counters.cursorSaveFailures }, 'spool: cannot save a target cursor; after a restart it re-sends from an older one')
+          }
         }
       }
     } finally {
@@ -605,7 +622,9 @@ export class Spool extends EventEmitter {
         // A single line longer than the chunk cannot happen: payloads are capped far below 1 MiB.
         throw new Error(`spool line longer than ${READ_CHUNK} bytes in ${seg.file}`)
       }
-      parts.push(buf.subarray(0, kept))
+      // A batch waits for InfluxDB, through retries while it is down: it holds
+      // a copy of its points rather than a whole read chunk for a few lines.
+      parts.push(kept < len >> 1 ? Buffer.from(buf.subarray(0, kept)) : buf.subarray(0, kept))
       offset += pos
     }
     if (count === 0) return undefined
@@ -635,9 +654,13 @@ export class Spool extends EventEmitter {
     // Never delete the active (last) segment.
     while (this.segments.length > 1 && this.segments[0]!.startSeq < minSegment) {
       const seg = this.segments.shift()!
-      // Off the loop: freeing a segment's blocks takes the file system milliseconds.
-      // A segment left behind by a crash is older than every cursor and goes at the next commit.
-      const deleting: Promise<void> = unlink(seg.file)
+      // Off the loop: freeing a segment's blocks takes the file system
+      // milliseconds. Only once the cursors that passed it are saved, so a
+      // restart never finds a saved cursor inside a deleted segment (it would
+      // start the target over from the oldest segment). A segment left behind
+      // by a crash is older than every cursor and goes at the next commit.
+      const deleting: Promise<void> = Promise.all([...this.cursorWrites.values()].map((w) => w.done))
+        .then(() => unlink(seg.file))
         .catch((err: unknown) => this.opts.log.error({ err, file: seg.file }, 'spool: cannot delete consumed segment'))
         .finally(() => this.unlinking.delete(deleting))
       this.unlinking.add(deleting)

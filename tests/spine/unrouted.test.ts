@@ -50,6 +50,9 @@ it('a reading nobody subscribed to skips the pipeline; live and persistent subsc
   const unroutedBeforeLive = counters.unrouted
   await send(2.1)
   expect(await eventually(() => liveGot.some((p) => p.includes('2.1')))).toBe(true)
+  // QoS 0 too.
+  await station.publishAsync(topic, JSON.stringify({ ts: ts++, values: { salinity: 2.2 } }), { qos: 0 })
+  expect(await eventually(() => liveGot.some((p) => p.includes('2.2')))).toBe(true)
   expect(counters.unrouted).toBe(unroutedBeforeLive)
 
   // A persistent session that goes away: what is published meanwhile waits for it.
@@ -81,6 +84,6 @@ it('a reading nobody subscribed to skips the pipeline; live and persistent subsc
   expect(counters.unrouted).toBe(unroutedAfter + 1)
 
   // Every reading was acknowledged and is stored, whichever way it went.
-  expect(await eventually(async () => (await influx.values(`"station" = '${id}'`)) === 7)).toBe(true)
+  expect(await eventually(async () => (await influx.values(`"station" = '${id}'`)) === 8)).toBe(true)
   await station.endAsync()
 })

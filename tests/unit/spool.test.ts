@@ -56,8 +56,11 @@ describe('spool', () => {
     const before = segments()
     expect(before).toBeGreaterThan(1)
     await drainAll(spool, 'primary')
+    await spool.settled()
     expect(segments()).toBe(before)
     await drainAll(spool, 'dr')
+    // Deleted off the event loop, once the cursors that passed them are saved.
+    await spool.settled()
     expect(segments()).toBeLessThan(before)
     await spool.close()
   })
@@ -101,6 +104,29 @@ describe('spool', () => {
     await spool.close()
   })
 
+  it('reads over several chunks and segments give the points byte for byte, Vietnamese text included', async () => {
+    const { spool } = await open({ segmentBytes: 256 * 1024 })
+    spool.addCursor('primary')
+    // ~1.6 MB: more than one 1 MiB read, over several segments; multi-byte UTF-8 in every point.
+    const point = (i: number) => `alert_notification,station=cm-${i % 7} text="CẢNH BÁO độ mặn ${i} ‰ — ruộng lúa nguy hiểm",seq=${i}i ${1_700_000_000_000 + i}`
+    const expected: string[] = []
+    for (let i = 0; i < 20_000; i++) expected.push(point(i))
+    for (let i = 0; i < expected.length; i += 500) await spool.append(expected.slice(i, i + 500).map((line, k) => ({ receivedAt: 5000 + i + k, lines: [line] })))
+    const got: string[] = []
+    let batches = 0
+    for (let b = await spool.read('primary', 15_000); b; b = await spool.read('primary', 15_000)) {
+      batches++
+      expect(b.count).toBe(batchLines(b).length)
+      expect(b.lastSeq).toBe(got.length + b.count)
+      expect(b.oldestReceivedAt).toBe(5000 + got.length)
+      got.push(...batchLines(b))
+      spool.commit('primary', b.end)
+    }
+    expect(batches).toBe(2)
+    expect(got).toEqual(expected)
+    await spool.close()
+  })
+
   it('a crash before a cursor is saved re-sends from the one saved before, never skips', async () => {
     const { spool, dir } = await open()
     spool.addCursor('primary')
@@ -115,7 +141,7 @@ describe('spool', () => {
     expect(resent.slice(-1)).toEqual([rec(3).lines[0]])
     expect([[rec(3).lines[0]], [rec(1).lines[0], rec(2).lines[0], rec(3).lines[0]]]).toContainEqual(resent)
     await reopened.close()
-    await spool.settled()
+    await spool.close()
   })
 
   it('applies backpressure when full: append waits until a target drains, and nothing is dropped', async () => {
