@@ -5,28 +5,15 @@
  * a persistent session, readings reach them again. Every reading is
  * acknowledged and stored either way.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import mqtt from 'mqtt'
 import { ingestServiceAccount } from '../../platform/credentials.ts'
-import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
+import { eventually, platformPerFile } from '../helpers/platform.ts'
 
-let tmp: ReturnType<typeof tempDir>
-let influx: TestInflux
-let tp: TestPlatform
-
-beforeAll(async () => {
-  tmp = tempDir()
-  influx = await startTestInflux(tmp.dir)
-  tp = await startTestPlatform({ dir: tmp.dir, influxUrl: influx.server.url })
-})
-
-afterAll(async () => {
-  await tp?.stop()
-  await influx?.server.stop()
-  tmp?.cleanup()
-})
+const world = platformPerFile()
 
 it('a reading nobody subscribed to skips the pipeline; live and persistent subscribers still get theirs', async () => {
+  const { tp, influx } = world
   const id = 'cm-unr-01'
   const topic = `stations/${id}/readings`
   const creds = await tp.platform.registry.add({ id, name: id, lat: 9, lon: 105 })
