@@ -19,8 +19,20 @@ const SYNCS_IN_FLIGHT = 2
  * the kernel is throttling this writer for a disk that cannot keep up.
  */
 export const SLOW_WRITE_MS = 20
-/** At most one warning per this long; the count is in the stats. */
-const SLOW_WRITE_LOG_EVERY_MS = 10_000
+/** A repeated warning (slow writes, failed cursor saves) is logged at most once per this long; the counts are in the stats. */
+const REPEAT_LOG_EVERY_MS = 10_000
+
+/** Whether a repeated warning is due again: true at most once per REPEAT_LOG_EVERY_MS. */
+class RepeatLog {
+  private loggedAt = Number.NEGATIVE_INFINITY
+
+  due(): boolean {
+    const now = performance.now()
+    if (now - this.loggedAt < REPEAT_LOG_EVERY_MS) return false
+    this.loggedAt = now
+    return true
+  }
+}
 
 /**
  * The durable spool between "a station's PUBACK" and "the point is in
@@ -178,6 +190,7 @@ function decimalAt(buf: Buffer, start: number, end: number): number {
 export function batchLines(batch: SpoolBatch): string[] {
   return batch.body.toString('utf8').split('\n')
 }
+
 /** The least a group's buffer starts with; it doubles when full. */
 const MIN_GROUP_BYTES = 4096
 /**
@@ -228,9 +241,9 @@ export class Spool extends EventEmitter {
   private lastGroupBytes = 0
   /** Consumed segments being deleted. */
   private readonly unlinking = new Set<Promise<void>>()
-  private slowWritesLoggedAt = Number.NEGATIVE_INFINITY
+  private readonly slowWritesLog = new RepeatLog()
   private readonly counters = { appendedRecords: 0, fsyncs: 0, backpressureWaits: 0, slowWrites: 0, cursorSaveFailures: 0 }
-  private cursorFailureLoggedAt = Number.NEGATIVE_INFINITY
+  private readonly cursorFailuresLog = new RepeatLog()
 
   private constructor(opts: SpoolOptions) {
     super()
@@ -469,9 +482,7 @@ export class Spool extends EventEmitter {
   private noteWriteTime(ms: number, bytes: number): void {
     if (ms < SLOW_WRITE_MS) return
     this.counters.slowWrites++
-    const now = performance.now()
-    if (now - this.slowWritesLoggedAt < SLOW_WRITE_LOG_EVERY_MS) return
-    this.slowWritesLoggedAt = now
+    if (!this.slowWritesLog.due()) return
     this.opts.log.warn({ ms: Math.round(ms), bytes, slowWrites: this.counters.slowWrites }, 'spool write held the event loop: the disk is not keeping up')
   }
 
@@ -541,9 +552,7 @@ export class Spool extends EventEmitter {
         } catch (err) {
           // Every batch tries again; a full or read-only disk would otherwise log each time.
           this.counters.cursorSaveFailures++
-          const now = performance.now()
-          if (now - this.cursorFailureLoggedAt >= SLOW_WRITE_LOG_EVERY_MS) {
-            this.cursorFailureLoggedAt = now
+          if (this.cursorFailuresLog.due()) {
             this.opts.log.error({ err, cursor: name, failures: this.counters.cursorSaveFailures }, 'spool: cannot save a target cursor; after a restart it re-sends from an older one')
           }
         }
