@@ -102,7 +102,6 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     limits,
     clientCerts: config.mqtt.clientCerts,
   })
-  // The state DB is open by now: a broker that cannot be created must not leave it locked for the next start.
   const persistence = db ? new IndexedLevelPersistence(db) : undefined
   const aedes = await Aedes.createBroker({
     id: 'tidewatch',
@@ -119,6 +118,7 @@ export async function startBroker(deps: BrokerDeps): Promise<BrokerHandle> {
     }),
     authorizeSubscribe: createAuthorizeSubscribe({ identities, counters, log, security }),
   }).catch(async (err: unknown) => {
+    // The state DB is open by now: a broker that cannot be created must not leave it locked for the next start.
     await db?.close().catch((closeErr: unknown) => log.error({ err: closeErr }, 'cannot close the broker state DB'))
     throw err
   })

@@ -37,7 +37,7 @@ interface SubRef {
  * 10,000 stations the broker is sized for (docs/PERFORMANCE.md, scenario 4);
  * past it the cache starts again rather than grow.
  */
-const TOPIC_CACHE_MAX = 20_000
+export const TOPIC_CACHE_MAX = 20_000
 const NO_SUBSCRIBERS: Promise<unknown> = Promise.resolve(undefined)
 
 /** The client id a per-client key is filed under, or undefined for other keys (retained messages). */
@@ -105,10 +105,15 @@ export class IndexedLevelPersistence extends AsyncLevelPersistence implements Pe
     return this.#base('removeSubscriptions', client, topics)
   }
 
+  /** A subscription changed: every answer may be wrong now. */
   #forgetTopics(): void {
+    this.#clearTopics()
+    this.#generation++
+  }
+
+  #clearTopics(): void {
     this.#byTopic.clear()
     this.#knownByTopic.clear()
-    this.#generation++
   }
 
   get subscriptionsGeneration(): number {
@@ -119,10 +124,7 @@ export class IndexedLevelPersistence extends AsyncLevelPersistence implements Pe
     let subs = this.#byTopic.get(topic)
     if (subs === undefined) {
       // Full, not changed: no generation moves, so what clients remember stays true.
-      if (this.#byTopic.size >= TOPIC_CACHE_MAX) {
-        this.#byTopic.clear()
-        this.#knownByTopic.clear()
-      }
+      if (this.#byTopic.size >= TOPIC_CACHE_MAX) this.#clearTopics()
       const asked = (subs = this.#base('subscriptionsByTopic', topic) as Promise<unknown>)
       this.#byTopic.set(topic, asked)
       // Known once answered, unless a subscription changed in the meantime.

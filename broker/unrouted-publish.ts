@@ -1,4 +1,5 @@
 import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
+import { TOPIC_CACHE_MAX } from './session-index.ts'
 
 /**
  * A station's reading usually has nobody to go to: the embedded ingest takes
@@ -47,9 +48,6 @@ interface Emitter {
   removeAllListeners(topic: string, done?: () => void): unknown
 }
 
-/** Topics whose online listeners are remembered: as TOPIC_CACHE_MAX in session-index.ts, two per station for 10,000 stations. */
-const LISTENER_CACHE_MAX = 20_000
-
 export interface UnroutedCounters {
   /** Publishes answered without aedes' pipeline: nobody subscribed to their topic. */
   unrouted: number
@@ -96,7 +94,8 @@ export function skipUnroutedPublishes(aedes: Aedes, persistent: PersistentSubscr
   const listened = (topic: string): boolean => {
     let any = hasListeners.get(topic)
     if (any === undefined) {
-      if (hasListeners.size >= LISTENER_CACHE_MAX) hasListeners.clear()
+      // Bounded as the persistent answers are (session-index.ts): two topics a station.
+      if (hasListeners.size >= TOPIC_CACHE_MAX) hasListeners.clear()
       any = mq._matcher.match(topic).length > 0
       hasListeners.set(topic, any)
     }
