@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { TidewatchError } from '../core/errors.ts'
 import type { Logger } from '../core/log.ts'
 import { stopChild } from '../core/child-process.ts'
+import { freePort } from '../core/free-port.ts'
 
 /**
  * A local influxd (Debian's `influxdb` package, 1.x) that tidewatch starts and
@@ -48,19 +48,6 @@ export function ensureInfluxdInstalled(log?: Logger): string {
     if (install.status === 0 && found) return found
   }
   throw new TidewatchError('INFLUXD_NOT_INSTALLED', { hint: INFLUXD_INSTALL_HINT }, `influxd is not installed. Run: ${INFLUXD_INSTALL_HINT}`)
-}
-
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, host, () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 function configText(dir: string, port: number, rpcPort: number): string {

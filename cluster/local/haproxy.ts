@@ -6,7 +6,7 @@ import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import { stopChild } from '../../core/child-process.ts'
 import { portAnswers } from './node-process.ts'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 
 /**
  * A local HAProxy (Debian's `haproxy`, 2.6 here) on loopback in front of the

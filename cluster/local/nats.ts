@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Logger } from '../../core/log.ts'
 import { stopChild } from '../../core/child-process.ts'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 
 /**
  * Local NATS JetStream servers on loopback (Debian's `nats-server`, 2.9.10
@@ -122,9 +122,37 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
   // from the dir, so a cluster re-launched on the same stores keeps its name.
   const clusterName = opts.clusterName ?? `tidewatch-${createHash('sha256').update(resolve(opts.dir)).digest('hex').slice(0, 12)}`
   const startTimeoutMs = opts.startTimeoutMs ?? 30_000
-  const ports: NodePorts[] = []
-  for (let i = 1; i <= count; i++) ports.push({ name: `n${i}`, client: await freePort(), cluster: await freePort(), monitor: await freePort() })
+  // A node whose port was taken between freePort() and its bind exits at
+  // once; a cluster started without it would run on two nodes and lose its
+  // quorum at the first kill. Fresh ports for all, a few times.
+  for (let attempt = 1; ; attempt++) {
+    const ports: NodePorts[] = []
+    for (let i = 1; i <= count; i++) ports.push({ name: `n${i}`, client: await freePort(), cluster: await freePort(), monitor: await freePort() })
+    const cluster = createNodes(binary, ports, clusterName, startTimeoutMs, opts)
+    try {
+      await cluster.startAll()
+    } catch (err) {
+      await cluster.stop()
+      if (err instanceof NodeExitedAtStart && attempt < 3) {
+        opts.log?.warn({ err: err.message, attempt }, 'nats-server exited at start; trying fresh ports')
+        continue
+      }
+      throw err
+    }
+    opts.log?.info({ servers: cluster.servers }, 'NATS JetStream ready')
+    return cluster
+  }
+}
 
+class NodeExitedAtStart extends Error {}
+
+function createNodes(
+  binary: string,
+  ports: readonly NodePorts[],
+  clusterName: string,
+  startTimeoutMs: number,
+  opts: StartNatsOptions,
+): NatsCluster & { startAll(): Promise<void> } {
   const nodes = ports.map((p) => {
     const nodeDir = join(opts.dir, p.name)
     const storeDir = join(nodeDir, 'jetstream')
@@ -134,6 +162,7 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
     let child: ChildProcess | undefined
     /** Set while we stop it: nats-server 2.9 exits with code 1 after a SIGTERM, which is not worth a warning. */
     let stopping = false
+    let lastExit: string | undefined
     const log = opts.log?.child({ component: 'nats-server', node: p.name })
 
     const spawnNode = (): void => {
@@ -145,6 +174,7 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
       })
       proc.on('exit', (code, signal) => {
         if (child === proc) child = undefined
+        lastExit = `code ${code ?? signal}: ${stderr.trim().split('\n').pop() ?? ''}`
         if (code && !stopping) log?.warn({ code, signal, stderr: stderr.slice(-500) }, 'nats-server exited')
       })
     }
@@ -174,13 +204,18 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
         await waitFor([node], startTimeoutMs)
       },
     }
-    return Object.assign(node, { spawn: spawnNode })
+    return Object.assign(node, { spawn: spawnNode, lastExit: () => lastExit })
   })
 
-  /** Every given running node answers /jsz with a meta leader. */
-  async function waitFor(which: readonly NatsNode[], timeoutMs: number): Promise<void> {
+  /**
+   * Every given running node answers /jsz with a meta leader; with
+   * `allRunning`, a node that has exited is an error naming it.
+   */
+  async function waitFor(which: readonly NatsNode[], timeoutMs: number, allRunning = false): Promise<void> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
+      const dead = allRunning ? nodes.find((n) => which.includes(n) && !n.running()) : undefined
+      if (dead) throw new NodeExitedAtStart(`nats-server ${dead.name} exited at start: ${dead.lastExit() ?? 'no output'}`)
       const live = which.filter((n) => n.running())
       const leaders = await Promise.all(live.map((n) => jsMetaLeader(n.monitorPort)))
       if (live.length > 0 && leaders.every(Boolean)) return
@@ -189,21 +224,16 @@ export async function startNatsCluster(opts: StartNatsOptions): Promise<NatsClus
     }
   }
 
-  for (const n of nodes) n.spawn()
-  const cluster: NatsCluster = {
+  return {
     nodes,
     servers: nodes.map((n) => n.url),
     ready: (timeoutMs = startTimeoutMs) => waitFor(nodes, timeoutMs),
     async stop() {
       await Promise.all(nodes.map((n) => n.kill('SIGTERM')))
     },
+    async startAll() {
+      for (const n of nodes) n.spawn()
+      await waitFor(nodes, startTimeoutMs, true)
+    },
   }
-  try {
-    await cluster.ready()
-  } catch (err) {
-    await cluster.stop()
-    throw err
-  }
-  opts.log?.info({ servers: cluster.servers }, 'NATS JetStream ready')
-  return cluster
 }

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import { stopChild } from '../../core/child-process.ts'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 
 /**
  * A throwaway PostgreSQL 15 cluster (Debian's `postgresql`) on loopback, for

@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { AlertsConfigSchema } from '../../core/alerts-config.ts'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 import { openAlerter, reading, smppConfig, tempDir } from './helpers.ts'
 
 const cleanups: Array<() => Promise<void> | void> = []

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 import { tempDir } from '../helpers/platform.ts'
 import { runCli } from './run.ts'
 

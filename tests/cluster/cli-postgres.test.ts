@@ -6,12 +6,12 @@
  * A real PostgreSQL 15 on a loopback port; nothing is faked.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PostgresMetadataRepository } from '../../cluster/metadata/postgres.ts'
 import { MetadataReplica } from '../../cluster/metadata/replica.ts'
+import { freePort } from '../../core/free-port.ts'
 import { verifyPassword } from '../../core/password.ts'
 import { runCli, type CliRun } from '../cli/run.ts'
 import { eventually } from '../helpers/platform.ts'
@@ -160,13 +160,8 @@ describe('tidewatch tokens in cluster mode', () => {
 
 describe('PostgreSQL unreachable', () => {
   it('is one line with POSTGRES_UNAVAILABLE and exit 3', async () => {
-    // A loopback port nobody listens on: taken from the kernel, then released.
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number }
-        probe.close(() => resolve(port))
-      })
-    })
+    // A loopback port nobody listens on.
+    const port = await freePort()
     const run = await runCli(['devices', 'list'], { TIDEWATCH_POSTGRES_URL: `postgres://tidewatch@127.0.0.1:${port}/tidewatch`, TIDEWATCH_DATA_DIR: dataDir })
     expect(run.code).toBe(3)
     expect(oneLineError(run)).toMatch(/^tidewatch: POSTGRES_UNAVAILABLE: /)

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createServer as createHttpServer } from 'node:http'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { findHaproxy, haproxyConfig, startHaproxy, type LocalHaproxy } from '../../cluster/local/haproxy.ts'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 import { tempDir } from '../helpers/platform.ts'
 import { until } from './fixture.ts'
 

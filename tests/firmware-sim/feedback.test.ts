@@ -5,7 +5,7 @@
  * the spool, not the database, so its port is left closed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 import { createSimulator, type Simulator } from '../../firmware-sim/simulator.ts'
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts'
 import { log, tempDir, waitFor } from './helpers.ts'

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 
 /** Debian's mosquitto on an ephemeral loopback port: the "any MQTT 3.1.1 broker" of the tests. */
 export interface TestMosquitto {

@@ -12,7 +12,7 @@ import mqtt from 'mqtt'
 import { main } from '../../cli/main.ts'
 import { loadConfig } from '../../core/config.ts'
 import { isTidewatchError } from '../../core/errors.ts'
-import { freePort } from '../../influx/managed.ts'
+import { freePort } from '../../core/free-port.ts'
 import { eventually, startTestInflux, startTestPlatform, tempDir, type TestInflux, type TestPlatform } from '../helpers/platform.ts'
 
 let tmp: ReturnType<typeof tempDir>

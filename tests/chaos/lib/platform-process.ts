@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort } from '../../../influx/managed.ts'
+import { freePort } from '../../../core/free-port.ts'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 const CLI = join(REPO, 'bin/tidewatch.js')

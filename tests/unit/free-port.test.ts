@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { freePort } from '../../core/free-port.ts'
+
+describe('freePort', () => {
+  it('hands out bindable ports below the ephemeral range, never the same one twice', async () => {
+    const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    const ports: number[] = []
+    for (let i = 0; i < 200; i++) ports.push(await freePort())
+    expect(new Set(ports).size).toBe(ports.length)
+    for (const p of ports) expect(p).toBeLessThan(ephemeralLow)
+    const srv = createServer()
+    await new Promise<void>((r) => srv.listen(ports[0], '127.0.0.1', r))
+    await new Promise<void>((r) => srv.close(() => r()))
+  })
+})
