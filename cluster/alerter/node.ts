@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node'
-import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
 import type Database from 'better-sqlite3'
 import { backoffWindow, fullJitter } from '../../core/backoff.ts'
 import type { Config } from '../../core/config.ts'
@@ -159,7 +159,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
   const lead = async (term: Term): Promise<void> => {
     counters.terms++
     const tlog = log.child({ term: term.revision })
-    const [states, outbox, cursor] = await Promise.all([shared.loadStates(), shared.loadOutbox(), shared.cursor()])
+    const [states, outbox, cursor, headAtTakeover] = await Promise.all([shared.loadStates(), shared.loadOutbox(), shared.cursor(), logHead(nc, n.stream)])
     // Level rows without their last value for the Engine's constructor, which would
     // put it in the rise window and make seedRiseWindows skip every older sample.
     replaceLocalTables(db, states.map((s) => ({ ...s, value: null, reading_ts: null })), outbox.map((o) => o.entry))
@@ -192,6 +192,10 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
       inboundKey: (id) => `${node}.${term.revision}.${id}`,
       admit: () => {
         if (lost || !lease.holds()) throw new Error('not the alerter leader')
+        // What the dead leader decided and did not save is decided again from
+        // the cursor: a DK answered now would take its "current status" from
+        // half-replayed states, and a TT would show them. They wait at the SMSC.
+        if (!caughtUp) throw new Error('still re-reading the readings log from the shared cursor')
       },
       // The reply is in the shared outbox before the SMS is acknowledged: a successor sends it.
       afterCommit: () => share(null),
@@ -223,6 +227,12 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
     })
 
     let cursorRevision = cursor.revision
+    let caughtUp = cursor.seq >= headAtTakeover
+    const catchUp = (seq: number): void => {
+      if (caughtUp || seq < headAtTakeover) return
+      caughtUp = true
+      tlog.info({ seq, fromCursor: cursor.seq }, 'caught up with the readings log at takeover; answering keyword SMS')
+    }
     let firstEvaluation = true
     let messages: ConsumerMessages | undefined
     let lost = false
@@ -285,6 +295,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
       if (lines.length) points.push(lines)
       if (queued > 0) box.kick()
       await share(batch.at(-1)!.seq)
+      catchUp(batch.at(-1)!.seq)
     }
 
     for (const c of channels.values()) c.start()
@@ -451,6 +462,11 @@ class DirtyRows {
   drop(): void {
     this.db.exec('DROP TRIGGER IF EXISTS temp.cluster_states_insert; DROP TRIGGER IF EXISTS temp.cluster_states_update; DROP TRIGGER IF EXISTS temp.cluster_outbox_insert; DROP TRIGGER IF EXISTS temp.cluster_outbox_update')
   }
+}
+
+/** The readings log's last sequence now: a new leader has caught up once it has evaluated up to it. */
+async function logHead(nc: NatsConnection, stream: string): Promise<number> {
+  return (await (await jetstreamManager(nc)).streams.info(stream)).state.last_seq
 }
 
 /**
