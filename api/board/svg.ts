@@ -146,19 +146,20 @@ export function chart(opts: {
   // Labels of lines closer than a text line (BĐ1–BĐ3 are 10 cm apart) move left of the one above instead of overprinting it.
   const LINE_PX = 14
   const placed: Array<{ y: number; right: number; width: number }> = []
+  // Labels go on top of the series, their white halo keeping them legible where the line crosses them.
+  const labels: string[] = []
   for (const t of [...opts.thresholds].sort((a, b) => b.value - a.value)) {
     const y = yOf(fr, t.value)
     const width = t.label.length * CHAR_PX
     let right = fr.x1 - 4
     for (const p of placed) if (Math.abs(p.y - y) < LINE_PX && right > p.right - p.width - 8) right = p.right - p.width - 8
     placed.push({ y, right, width })
-    parts.push(
-      `<line class="threshold" x1="${fr.x0}" x2="${fr.x1}" y1="${f(y)}" y2="${f(y)}" stroke="${esc(t.color)}" stroke-width="1.5" stroke-dasharray="6 4"/>` +
-        `<text x="${f(right)}" y="${f(y - 4)}" text-anchor="end" fill="${esc(t.color)}" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(t.label)}</text>`,
-    )
+    parts.push(`<line class="threshold" x1="${fr.x0}" x2="${fr.x1}" y1="${f(y)}" y2="${f(y)}" stroke="${esc(t.color)}" stroke-width="1.5" stroke-dasharray="6 4"/>`)
+    labels.push(`<text x="${f(right)}" y="${f(y - 4)}" text-anchor="end" fill="${esc(t.color)}" stroke="#fff" stroke-width="3" paint-order="stroke">${esc(t.label)}</text>`)
   }
   parts.push(`<path class="series" d="${pathOf(fr, opts.points, opts.stepMs)}" fill="none" stroke="#0b57a8" stroke-width="2" stroke-linejoin="round"/>`)
   parts.push(`<g fill="#0b57a8">${dotsOf(fr, opts.points, opts.stepMs, 2.5)}</g>`)
+  parts.push(...labels)
   // One hit column per point, as wide as its bucket: the <title> is the tooltip. Its y and height come from
   // the page's CSS (.hit rect in html.ts, from CHART_PLOT) and its width from the group's --w, which keeps ~30 bytes off each of hundreds of points.
   const colW = Math.max(1, ((fr.x1 - fr.x0) * opts.stepMs) / (opts.to - opts.from))
