@@ -101,6 +101,8 @@ async function waitForPing(url: string, child: ChildProcess, timeoutMs: number):
 }
 
 export interface StartInfluxOptions {
+  /** A process group of its own: a Ctrl-C at the terminal then reaches only the launcher, which stops everything in order (`tidewatch cluster up`). */
+  ownProcessGroup?: boolean
   dir: string
   port?: number
   log?: Logger
@@ -120,7 +122,7 @@ export async function startManagedInflux(opts: StartInfluxOptions): Promise<Mana
   let child: ChildProcess | undefined
 
   const start = async (): Promise<void> => {
-    const proc = spawn(binary, ['run', '-config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const proc = spawn(binary, ['run', '-config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.ownProcessGroup })
     child = proc
     let stderr = ''
     proc.stderr?.on('data', (d: Buffer) => {

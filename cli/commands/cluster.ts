@@ -85,6 +85,7 @@ export async function clusterCommand(argv: string[], log: () => Promise<Logger>,
     simulator: v['no-sim'] ? false : { intervalSec },
     alerters: local.alerterAvailable() ? 2 : 0,
     restartNodes: true,
+    ownProcessGroups: true,
     log: await log(),
   })
   io.stdout(describe(cluster.state(), dir))

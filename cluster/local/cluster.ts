@@ -33,6 +33,14 @@ import { POSTGRES_BIN_DIR, startLocalPostgres, type LocalPostgres } from './post
  */
 export interface LocalClusterOptions {
   dir: string
+  /**
+   * Every engine and node in a process group of its own. For `cluster up` at
+   * a terminal: Ctrl-C signals the whole foreground group, and PostgreSQL,
+   * HAProxy and NATS went down with the launcher's first breath, before the
+   * nodes that use them (warnings at every stop). Tests leave it off, so an
+   * interrupted test run takes its engines with it.
+   */
+  ownProcessGroups?: boolean
   edges?: number
   /** Writers per InfluxDB target. */
   writersPerTarget?: number
@@ -331,10 +339,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
 
   try {
     const [nats, postgres, primary, dr] = await Promise.all([
-      startNatsCluster({ dir: join(dir, 'nats'), nodes: 3, log: opts.log }),
-      startLocalPostgres({ dir: postgresDir, log: opts.log }),
-      startManagedInflux({ dir: join(dir, 'influx-dc'), log: opts.log }),
-      startManagedInflux({ dir: join(dir, 'influx-dr'), log: opts.log }),
+      startNatsCluster({ dir: join(dir, 'nats'), nodes: 3, log: opts.log, ownProcessGroup: opts.ownProcessGroups }),
+      startLocalPostgres({ dir: postgresDir, log: opts.log, ownProcessGroup: opts.ownProcessGroups }),
+      startManagedInflux({ dir: join(dir, 'influx-dc'), log: opts.log, ownProcessGroup: opts.ownProcessGroups }),
+      startManagedInflux({ dir: join(dir, 'influx-dr'), log: opts.log, ownProcessGroup: opts.ownProcessGroups }),
     ])
     stops.push(() => nats.stop(), () => postgres.stop(), () => primary.stop(), () => dr.stop())
     // A frozen (SIGSTOP) node does not act on SIGTERM: thaw every node before anything stops.
@@ -417,6 +425,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
         readyHttpPath: withPort === 'http' ? '/health' : undefined,
         logFile: join(dir, 'logs', `${name}.log`),
         bin: opts.nodeBin,
+        ownProcessGroup: opts.ownProcessGroups,
       }
     }
     const launch = async (specs: NodeSpec[]): Promise<NodeProcess[]> => {
@@ -449,6 +458,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       mqttBackends: edgeSpecs.map((s) => ({ name: s.name, port: s.readyPort! })),
       apiBackends: apiSpecs.length ? apiSpecs.map((s) => ({ name: s.name, port: s.readyPort! })) : undefined,
       log: opts.log,
+      ownProcessGroup: opts.ownProcessGroups,
     })
     // Stopped before the edges: stations see the proxy go before any edge.
     stops.push(() => haproxy.stop())

@@ -32,6 +32,8 @@ export interface HaproxyBackend {
 }
 
 export interface HaproxyOptions {
+  /** A process group of its own: a Ctrl-C at the terminal then reaches only the launcher, which stops everything in order (`tidewatch cluster up`). */
+  ownProcessGroup?: boolean
   /** Where the generated config, pid file and admin socket live. */
   dir: string
   mqttBackends: readonly HaproxyBackend[]
@@ -210,7 +212,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<LocalHaproxy> 
   if (check.code !== 0) throw new TidewatchError('HAPROXY_FAILED', { stderr: check.stderr.slice(-1000) }, `haproxy refused its config: ${check.stderr.trim().split('\n').pop()}`)
 
   // -W: master-worker (reload by SIGUSR2, same pid); -db: stay in the foreground, a child we can signal.
-  const proc: ChildProcess = spawn(binary, ['-W', '-db', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const proc: ChildProcess = spawn(binary, ['-W', '-db', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.ownProcessGroup })
   let stderr = ''
   let exited = false
   proc.stderr?.on('data', (d: Buffer) => {

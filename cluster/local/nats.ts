@@ -43,6 +43,8 @@ export interface NatsCluster {
 }
 
 export interface StartNatsOptions {
+  /** A process group of its own: a Ctrl-C at the terminal then reaches only the launcher, which stops everything in order (`tidewatch cluster up`). */
+  ownProcessGroup?: boolean
   /** Parent dir of every node's store and config. */
   dir: string
   /** 1 = a single JetStream server without routes; 3 is the smallest cluster that survives losing one node. */
@@ -166,7 +168,7 @@ function createNodes(
     const log = opts.log?.child({ component: 'nats-server', node: p.name })
 
     const spawnNode = (): void => {
-      const proc = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+      const proc = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: opts.ownProcessGroup })
       child = proc
       let stderr = ''
       proc.stderr?.on('data', (d: Buffer) => {

@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url'
 export type NodeRole = 'edge' | 'writer' | 'api' | 'alerter' | 'sim'
 
 export interface NodeSpec {
+  /** A process group of its own: a Ctrl-C at the terminal then reaches only the launcher, which stops everything in order (`tidewatch cluster up`). */
+  ownProcessGroup?: boolean
   /** e.g. `edge-1`, `writer-primary-2`; also the node id (TIDEWATCH_NODE_ID). */
   name: string
   role: NodeRole
@@ -103,6 +105,7 @@ export function startNodeProcess(spec: NodeSpec): NodeProcess {
       const proc = spawn(process.execPath, [spec.bin ?? TIDEWATCH_BIN, ...spec.args], {
         env: { ...process.env, ...spec.env },
         stdio: ['ignore', out, out],
+        detached: spec.ownProcessGroup,
       })
       closeSync(out)
       child = proc

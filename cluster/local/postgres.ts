@@ -39,6 +39,8 @@ export interface LocalPostgres {
 }
 
 export interface LocalPostgresOptions {
+  /** A process group of its own: a Ctrl-C at the terminal then reaches only the launcher, which stops everything in order (`tidewatch cluster up`). */
+  ownProcessGroup?: boolean
   /** Where the cluster lives; a new temp dir (removed by stop()) when unset. */
   dir?: string
   port?: number
@@ -104,7 +106,7 @@ export async function startLocalPostgres(opts: LocalPostgresOptions = {}): Promi
       '-c', 'full_page_writes=off',
       '-c', 'logging_collector=off',
     ]
-    const proc = spawn(join(binDir, 'postgres'), args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...user })
+    const proc = spawn(join(binDir, 'postgres'), args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: opts.ownProcessGroup, ...user })
     let stderr = ''
     proc.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000)
