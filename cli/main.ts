@@ -68,7 +68,7 @@ interface Command {
 }
 
 /**
- * Resolves on the first SIGINT/SIGTERM; a second one exits at once. On a
+ * Resolves on the first SIGINT/SIGTERM/SIGHUP; a second one exits at once. On a
  * service's thread, which gets no signals, when the main thread passes the
  * first one on.
  */
@@ -83,6 +83,8 @@ function shutdownSignal(): Promise<void> {
     }
     process.on('SIGINT', handler)
     process.on('SIGTERM', handler)
+    // A closed terminal: stop as cleanly as on Ctrl-C (the default would end us with no clean-up).
+    process.on('SIGHUP', handler)
   })
 }
 

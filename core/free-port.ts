@@ -49,17 +49,17 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < ATTEMPTS && rangeEnd > LOWEST; i++) {
     const port = LOWEST + Math.floor(Math.random() * (rangeEnd - LOWEST))
     if (handedOut.has(port)) continue
-    if ((await bindable(port, host)) === port) {
-      handedOut.add(port)
-      return port
-    }
+    // Taken before the probe: calls run side by side (Promise.all), and each awaits its probe.
+    handedOut.add(port)
+    if ((await bindable(port, host)) === port) return port
+    handedOut.delete(port)
   }
-  for (;;) {
+  for (let i = 0; i < ATTEMPTS; i++) {
     const port = await bindable(0, host)
-    if (port === undefined) throw new Error(`no free TCP port on ${host}`)
-    if (!handedOut.has(port)) {
+    if (port !== undefined && !handedOut.has(port)) {
       handedOut.add(port)
       return port
     }
   }
+  throw new Error(`no free TCP port on ${host}`)
 }

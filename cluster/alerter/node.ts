@@ -159,7 +159,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
   const lead = async (term: Term): Promise<void> => {
     counters.terms++
     const tlog = log.child({ term: term.revision })
-    const [states, outbox, cursor, headAtTakeover] = await Promise.all([shared.loadStates(), shared.loadOutbox(), shared.cursor(), logHead(nc, n.stream)])
+    const [states, outbox, cursor, headAtTakeover] = await Promise.all([shared.loadStates(), shared.loadOutbox(), shared.cursor(), logHead(nc, n.stream).then((h) => h.lastSeq)])
     // Level rows without their last value for the Engine's constructor, which would
     // put it in the rise window and make seedRiseWindows skip every older sample.
     replaceLocalTables(db, states.map((s) => ({ ...s, value: null, reading_ts: null })), outbox.map((o) => o.entry))
@@ -228,11 +228,25 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
 
     let cursorRevision = cursor.revision
     let caughtUp = cursor.seq >= headAtTakeover
+    /** The last sequence evaluated in this term (the cursor until the first batch). */
+    let evaluatedTo = cursor.seq
     const catchUp = (seq: number): void => {
+      evaluatedTo = seq
       if (caughtUp || seq < headAtTakeover) return
       caughtUp = true
       tlog.info({ seq, fromCursor: cursor.seq }, 'caught up with the readings log at takeover; answering keyword SMS')
     }
+    // The head seen at takeover may never be delivered: expired (max_age) or
+    // deleted meanwhile, with nothing newer on a quiet log. Then the log as it
+    // is now says it: empty, or nothing past what was evaluated.
+    const recheck = setInterval(() => {
+      if (caughtUp) return clearInterval(recheck)
+      logHead(nc, n.stream).then(
+        (h) => (h.messages === 0 || h.lastSeq <= evaluatedTo) && catchUp(Math.max(evaluatedTo, headAtTakeover)),
+        () => undefined,
+      )
+    }, 1000)
+    recheck.unref()
     let firstEvaluation = true
     let messages: ConsumerMessages | undefined
     let lost = false
@@ -338,6 +352,7 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
         }
       }
     } finally {
+      clearInterval(recheck)
       clearInterval(noDataTimer)
       clearInterval(shareTimer)
       await messages?.close().catch(() => undefined)
@@ -464,9 +479,10 @@ class DirtyRows {
   }
 }
 
-/** The readings log's last sequence now: a new leader has caught up once it has evaluated up to it. */
-async function logHead(nc: NatsConnection, stream: string): Promise<number> {
-  return (await (await jetstreamManager(nc)).streams.info(stream)).state.last_seq
+/** The readings log's last sequence now, and how many messages it holds: a new leader has caught up once it has evaluated up to it. */
+async function logHead(nc: NatsConnection, stream: string): Promise<{ lastSeq: number; messages: number }> {
+  const { state } = await (await jetstreamManager(nc)).streams.info(stream)
+  return { lastSeq: state.last_seq, messages: state.messages }
 }
 
 /**

@@ -37,8 +37,9 @@ export interface LocalClusterOptions {
    * Every engine and node in a process group of its own. For `cluster up` at
    * a terminal: Ctrl-C signals the whole foreground group, and PostgreSQL,
    * HAProxy and NATS went down with the launcher's first breath, before the
-   * nodes that use them (warnings at every stop). Tests leave it off, so an
-   * interrupted test run takes its engines with it.
+   * nodes that use them (warnings at every stop). Should the launcher exit
+   * before its orderly stop ends, its 'exit' handler sends each a SIGTERM.
+   * The tests that start a cluster in-process leave it off.
    */
   ownProcessGroups?: boolean
   edges?: number
@@ -184,7 +185,8 @@ function commandOf(pid: number): string {
 }
 
 /** The programs a cluster runs: its engines, and node for the tidewatch nodes. */
-const CLUSTER_PROGRAMS = new Set(['nats-server', 'postgres', 'influxd', 'haproxy', 'node', basename(process.execPath)])
+const CLUSTER_ENGINES = new Set(['nats-server', 'postgres', 'influxd', 'haproxy'])
+const CLUSTER_PROGRAMS = new Set([...CLUSTER_ENGINES, 'node', basename(process.execPath)])
 
 /**
  * Every process the cluster started that still runs: its command line names
@@ -195,7 +197,9 @@ const CLUSTER_PROGRAMS = new Set(['nats-server', 'postgres', 'influxd', 'haproxy
  * dir too, and is not ours to stop.
  */
 function leftoverPids(abs: string, state: ClusterState | undefined): number[] {
-  const outside = state?.postgresDir && !state.postgresDir.startsWith(abs) ? pidsMentioning(state.postgresDir) : []
+  // From the dir as well as the state file: a launcher that died during start-up wrote no state.
+  const postgresDirs = new Set([state?.postgresDir, postgresDirFor(abs)].filter((d): d is string => !!d && !d.startsWith(abs + '/')))
+  const outside = [...postgresDirs].flatMap((d) => pidsMentioning(d))
   return [...new Set([...pidsMentioning(abs), ...outside])].filter((pid) => {
     const argv = argvOf(pid)
     return CLUSTER_PROGRAMS.has(basename(argv[0] ?? '')) && argv[2] !== 'cluster'
@@ -296,6 +300,21 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const stops: Array<() => Promise<void>> = []
   let stopping = false
   const restartTimers = new Set<NodeJS.Timeout>()
+  // In groups of their own, nothing but us stops them: should we exit before an
+  // orderly stop ends (a second Ctrl-C exits at once), the 'exit' handler
+  // (synchronous: /proc and kill()) ends each without waiting. The tidewatch
+  // nodes by SIGKILL: a node may sit in a retry loop that a first SIGTERM does
+  // not break (a writer that cannot reach NATS yet), and kill -9 loses nothing
+  // acknowledged (the chaos scenarios). PostgreSQL by SIGINT, its fast
+  // shutdown (SIGTERM waits for every session); the other engines by SIGTERM.
+  const terminateOnExit = (): void => {
+    for (const pid of leftoverPids(dir, undefined)) {
+      const program = basename(argvOf(pid)[0] ?? '')
+      signal(pid, 'SIGCONT')
+      signal(pid, program === 'postgres' ? 'SIGINT' : CLUSTER_ENGINES.has(program) ? 'SIGTERM' : 'SIGKILL')
+    }
+  }
+  if (opts.ownProcessGroups) process.on('exit', terminateOnExit)
   const stopAll = async (): Promise<void> => {
     stopping = true
     for (const t of restartTimers) clearTimeout(t)
@@ -308,6 +327,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     }
     if (isOutsidePostgresDir(dir, postgresDir)) rmSync(postgresDir, { recursive: true, force: true })
     rmSync(join(dir, STATE_FILE), { force: true })
+    process.off('exit', terminateOnExit)
   }
   // Rewritten when a node dies or restarts, so `cluster status` and `down` see its pid.
   let writeState: () => void = () => {}

@@ -21,6 +21,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { jetstream } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
 import { ensureReadingsLog, LogPublisher } from '../../cluster/log/readings-stream.ts'
 import { loadConfig } from '../../core/config.ts'
 import { silentLogger } from '../../core/log.ts'
@@ -100,9 +101,16 @@ describe('keyword SMS in cluster mode: the leading alerter answers, PostgreSQL h
 
     // Failover: the leader is killed; a DK sent now waits at the SMSC (no ESME bound) and the next leader answers it.
     leader.kill()
+    // As if it had died before it ever saved its cursor: the next leader re-reads the whole log
+    // (its states in KV are newer than every reading, so it decides nothing again) and answers
+    // keyword SMS only once it has reached the log's head (cluster/alerter/node.ts, `caughtUp`).
+    const alerterState = await new Kvm(nc).open(`${STREAM.toLowerCase()}-alerter-state`)
+    await alerterState.put('cursor.main', '0')
     const outcomes = await smsc.moUntilAcked(HOA, 'DK KW01', { retryMs: 250 })
     expect(outcomes.at(-1)).toBe(0)
     expect(await eventually(() => !!standby.logged('took over the alerter lease'), 30_000, 100), 'alerter-b took over').toBe(true)
+    expect(standby.logged('loaded the shared alerter state')?.cursor, 'from the rewound cursor').toBe(0)
+    expect(standby.logged('caught up with the readings log at takeover; answering keyword SMS')?.fromCursor, 'caught up before the DK was answered').toBe(0)
     expect((await inPostgres(HOA))?.stations).toEqual([STATION])
     // Hoa subscribed during the danger: the reply and the danger itself, with the value the dead leader saw
     // (alerts/inbound.ts queueCurrentStatus), and the rise warning still open. The outbox sends a few at once,

@@ -7,9 +7,11 @@ describe('freePort', () => {
   it('hands out bindable ports below the ephemeral range, never the same one twice', async () => {
     const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
     const ports: number[] = []
-    for (let i = 0; i < 200; i++) ports.push(await freePort())
+    // Side by side, as the cluster's engines ask for theirs.
+    for (let i = 0; i < 4; i++) ports.push(...(await Promise.all(Array.from({ length: 50 }, () => freePort()))))
     expect(new Set(ports).size).toBe(ports.length)
-    for (const p of ports) expect(p).toBeLessThan(ephemeralLow)
+    // Below it when there is room below it (core/free-port.ts draws from 10,000 up).
+    if (ephemeralLow > 11_000) for (const p of ports) expect(p).toBeLessThan(ephemeralLow)
     const srv = createServer()
     await new Promise<void>((r) => srv.listen(ports[0], '127.0.0.1', r))
     await new Promise<void>((r) => srv.close(() => r()))
