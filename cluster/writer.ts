@@ -58,6 +58,8 @@ export interface WriterDeps {
   random?: () => number
   /** ack_wait of the consumer when this writer creates it (default DEFAULT_ACK_WAIT_MS). */
   ackWaitMs?: number
+  /** Ends a start still waiting for the readings stream (the command's Ctrl-C); startWriter then throws its reason. */
+  signal?: AbortSignal
 }
 
 export interface WriterStats {
@@ -179,7 +181,11 @@ export async function startWriter(deps: WriterDeps): Promise<WriterHandle> {
   const nc = deps.nc ?? (await connectLog(config, { name: `writer:${target}:${nodeIdOf(config)}`, log, waitOnFirstConnect: true }))
   const stream = config.cluster.nats.stream
   const name = consumerName(target)
-  const jsm = (await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs: deps.ackWaitMs }))!
+  const jsm = await ensureReadingsLogRetrying(nc, config, { log, targets: [target], ackWaitMs: deps.ackWaitMs, signal: deps.signal })
+  if (!jsm) {
+    if (ownConnection) await nc.close().catch(() => undefined)
+    throw deps.signal?.reason ?? new Error('writer start aborted')
+  }
   const js = jetstream(nc)
   let consumer: Consumer = await js.consumers.get(stream, name)
   const startInfo = await jsm.consumers.info(stream, name)

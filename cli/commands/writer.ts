@@ -2,7 +2,7 @@ import type { Config } from '../../core/config.ts'
 import { TidewatchError } from '../../core/errors.ts'
 import type { Logger } from '../../core/log.ts'
 import { requireLogConfig } from '../../cluster/log/readings-stream.ts'
-import { requireTarget, startWriter } from '../../cluster/writer.ts'
+import { requireTarget, startWriter, type WriterHandle } from '../../cluster/writer.ts'
 import { parse, type Io } from '../args.ts'
 import { runUntilStopped } from '../run-node.ts'
 
@@ -19,7 +19,16 @@ export async function writerCommand(args: string[], config: Readonly<Config>, lo
   if (!values.target) throw new TidewatchError('BAD_REQUEST', { flag: 'target' }, '--target NAME is required (an influx.targets name, e.g. primary or dr)')
   requireLogConfig(config)
   requireTarget(config, values.target)
-  const writer = await startWriter({ config, target: values.target, log })
+  // A Ctrl-C while the readings stream cannot be reached yet ends the start, not only a running writer.
+  const stopped = new AbortController()
+  void until.then(() => stopped.abort())
+  let writer: WriterHandle
+  try {
+    writer = await startWriter({ config, target: values.target, log, signal: stopped.signal })
+  } catch (err) {
+    if (stopped.signal.aborted) return 0
+    throw err
+  }
   io.stdout(`Writer for target "${values.target}" running (log: ${config.cluster.nats.servers.join(', ')})`)
   await runUntilStopped(writer, {
     until,
