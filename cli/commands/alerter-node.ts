@@ -59,15 +59,23 @@ export async function alerterNodeCommand(argv: string[], config: Readonly<Config
         { node: nodeIdOf(config), log },
       )
     }
+    // A Ctrl-C while the readings stream cannot be reached yet ends the start, not only a running node.
+    const stopped = new AbortController()
+    void until.then(() => stopped.abort())
     const node = await startAlerterNode({
       config,
       registry,
       log,
+      signal: stopped.signal,
       // Keyword SMS (DK, HUY) change subscriptions in PostgreSQL, never in the copy the mirror owns.
       subscriberWriter: mirror?.subscribers,
       outboxRecord: recorder,
       options: { group, leaseTtlMs, renewEveryMs: Math.max(500, Math.round(leaseTtlMs / 5)), pollEveryMs: Math.max(250, Math.round(leaseTtlMs / 10)) },
+    }).catch((err: unknown) => {
+      if (stopped.signal.aborted) return undefined
+      throw err
     })
+    if (!node) return 0
     io.stderr(`tidewatch alerter: node ${node.stats().node}, group ${group}, lease ${leaseTtlMs} ms; waiting for the lease`)
     await until
     await node.stop()

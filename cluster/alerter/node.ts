@@ -96,6 +96,8 @@ const SEED_MESSAGES = 50_000
 const BUFFER_BYTES = 1024 * 1024
 
 export interface AlerterNodeDeps {
+  /** Ends a start still waiting for the readings stream (the command's Ctrl-C); startAlerterNode then throws its reason. */
+  signal?: AbortSignal
   config: Readonly<Config>
   registry: Registry
   log: Logger
@@ -144,7 +146,10 @@ export async function startAlerterNode(deps: AlerterNodeDeps): Promise<AlerterNo
   const nc = deps.nc ?? (await connectLog(config, { name: `alerter:${node}`, log, waitOnFirstConnect: true }))
   const n = config.cluster.nats
   let stopping = false
-  await ensureReadingsLogRetrying(nc, config, { log, targets: [], stopped: () => stopping })
+  if (!(await ensureReadingsLogRetrying(nc, config, { log, targets: [], stopped: () => stopping, signal: deps.signal }))) {
+    if (ownConnection) await nc.close().catch(() => undefined)
+    throw deps.signal?.reason ?? new Error('alerter start aborted')
+  }
   const buckets = await openAlerterBuckets(nc, { stream: n.stream, replicas: n.replicas, leaseTtlMs: opts.leaseTtlMs })
   const shared = new SharedAlerterState(buckets, opts.group)
   const lease = new Lease({ kv: buckets.lease, key: `group.${opts.group}`, node, ttlMs: opts.leaseTtlMs, renewEveryMs: opts.renewEveryMs, pollEveryMs: opts.pollEveryMs, marginMs: LEASE_MARGIN_MS, log })

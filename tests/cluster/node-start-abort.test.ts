@@ -1,7 +1,8 @@
 /**
- * `tidewatch writer` stops on its first Ctrl-C while it still waits for the
- * readings stream: a real nats-server WITHOUT JetStream (so the stream can
- * never be made) and the real command as a child process.
+ * `tidewatch writer` and `tidewatch alerter` stop on their first Ctrl-C while
+ * they still wait for the readings stream: a real nats-server WITHOUT
+ * JetStream (so the stream can never be made) and the real commands as
+ * child processes.
  */
 import { spawn } from 'node:child_process'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -12,28 +13,31 @@ import { eventually, tempDir } from '../helpers/platform.ts'
 
 const nats = findNatsServer()
 
-describe.skipIf(!nats)('tidewatch writer, stopped while it starts', () => {
-  const tmp = tempDir('tidewatch-writer-abort-')
+describe.skipIf(!nats)('cluster nodes stopped while they start', () => {
+  const tmp = tempDir('tidewatch-node-abort-')
   const children: Array<ReturnType<typeof spawn>> = []
   afterAll(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
     tmp.cleanup()
   })
 
-  it('exits 0 on the first SIGINT while the readings stream cannot be made (NATS without JetStream)', async () => {
+  it.each([
+    ['writer', '--target', 'primary'],
+    ['alerter'],
+  ])('tidewatch %s exits 0 on the first SIGINT while the readings stream cannot be made (NATS without JetStream)', async (...command) => {
     const port = await freePort()
     const server = spawn(nats!, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
     children.push(server)
     let err = ''
-    const writer = spawn(process.execPath, [TIDEWATCH_BIN, 'writer', '--target', 'primary'], {
-      env: { ...process.env, TIDEWATCH_DATA_DIR: tmp.dir, TIDEWATCH_INFLUX_URL: 'http://127.0.0.1:1', TIDEWATCH_NATS_SERVERS: `nats://127.0.0.1:${port}`, TIDEWATCH_LOG_LEVEL: 'info' },
+    const child = spawn(process.execPath, [TIDEWATCH_BIN, ...command], {
+      env: { ...process.env, TIDEWATCH_DATA_DIR: `${tmp.dir}/${command[0]}`, TIDEWATCH_INFLUX_URL: 'http://127.0.0.1:1', TIDEWATCH_NATS_SERVERS: `nats://127.0.0.1:${port}`, TIDEWATCH_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'ignore', 'pipe'],
     })
-    children.push(writer)
-    writer.stderr!.on('data', (d: Buffer) => void (err += d.toString()))
-    const exited = new Promise<number | null>((r) => writer.once('exit', (code) => r(code)))
+    children.push(child)
+    child.stderr!.on('data', (d: Buffer) => void (err += d.toString()))
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
     expect(await eventually(() => err.includes('cannot ensure the readings stream yet'), 30_000, 100), err).toBe(true)
-    writer.kill('SIGINT')
+    child.kill('SIGINT')
     const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 10 s after SIGINT'), 10_000))])
     expect(code, err.slice(-2000)).toBe(0)
   }, 60_000)
