@@ -63,3 +63,8 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   }
   throw new Error(`no free TCP port on ${host}`)
 }
+
+/** `preferred` when it can be bound on `host` now, else freePort(). */
+export async function preferredOrFreePort(preferred: number, host = '127.0.0.1'): Promise<number> {
+  return (await bindable(preferred, host)) === preferred ? preferred : freePort(host)
+}

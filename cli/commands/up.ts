@@ -5,7 +5,7 @@ import { statusLine, type Logger } from '../../core/log.ts'
 import { stderrIsTerminal } from '../../core/service-thread.ts'
 import { ensureDevCertificates } from '../../broker/tls/dev-ca.ts'
 import { createSimulator, type Simulator } from '../../firmware-sim/simulator.ts'
-import { freePort } from '../../core/free-port.ts'
+import { preferredOrFreePort } from '../../core/free-port.ts'
 import { ensureInfluxdInstalled, startManagedInflux, type ManagedInflux } from '../../influx/managed.ts'
 import { createQueryClient } from '../../influx/query.ts'
 import { applyRetention } from '../../influx/retention.ts'
@@ -28,15 +28,6 @@ export interface RunOptions {
   demo?: boolean
   /** Resolves when the process should stop (signal). */
   until: Promise<void>
-}
-
-async function portOrFree(preferred: number): Promise<number> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve) => {
-    const srv = createServer()
-    srv.once('error', () => void freePort().then(resolve))
-    srv.listen(preferred, '127.0.0.1', () => srv.close(() => resolve(preferred)))
-  })
 }
 
 /**
@@ -72,7 +63,8 @@ export async function runPlatform(opts: RunOptions): Promise<number> {
     const overrides: Record<string, unknown> = structuredClone(config) as unknown as Record<string, unknown>
     if (config.influx.targets.length === 0 && opts.parts.ingest) {
       ensureInfluxdInstalled(log)
-      const port = await portOrFree(8086)
+      // InfluxDB's usual port when it is free, so the README's URLs work; another otherwise.
+      const port = await preferredOrFreePort(8086)
       influx = await startManagedInflux({ dir: join(config.dataDir, 'influxdb'), port, log: log.child({ component: 'influxd' }) })
       ;(overrides.influx as Record<string, unknown>).targets = [{ name: 'primary', url: influx.url, mode: 'v1', database: 'tidewatch' }]
       io.stdout(`Started local InfluxDB ${influx.url} (data in ${influx.dir})`)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { freePort } from '../../core/free-port.ts'
+import { freePort, preferredOrFreePort } from '../../core/free-port.ts'
 
 describe('freePort', () => {
   it('hands out bindable ports below the ephemeral range, never the same one twice', async () => {
@@ -15,5 +15,18 @@ describe('freePort', () => {
     const srv = createServer()
     await new Promise<void>((r) => srv.listen(ports[0], '127.0.0.1', r))
     await new Promise<void>((r) => srv.close(() => r()))
+  })
+
+  it('gives the preferred port when it is free, and another when it is taken', async () => {
+    const preferred = await freePort()
+    expect(await preferredOrFreePort(preferred)).toBe(preferred)
+    const srv = createServer()
+    await new Promise<void>((r) => srv.listen(preferred, '127.0.0.1', r))
+    try {
+      const other = await preferredOrFreePort(preferred)
+      expect(other).not.toBe(preferred)
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()))
+    }
   })
 })
